@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Builds the wasm module for the page: cargo (release, wasm32, +simd128 from .cargo/config.toml), then
+# wasm-bindgen --target web into www/pkg. `--dev` builds the debug profile (faster to compile).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+profile=release
+[ "${1:-}" = "--dev" ] && profile=dev
+dir=$([ "$profile" = dev ] && echo debug || echo release)
+cargo build --lib --target wasm32-unknown-unknown --profile "$profile"
+wasm-bindgen --target web --no-typescript --out-dir www/pkg "target/wasm32-unknown-unknown/$dir/quant_playground.wasm"
+echo "[build-wasm] www/pkg/quant_playground_bg.wasm ($(stat -c %s www/pkg/quant_playground_bg.wasm) bytes, $profile)"

@@ -1,0 +1,60 @@
+//! One error type for the whole core. Every bad input becomes a variant whose message says
+//! which file, which tensor and what is wrong, so the CLI and the page can show it as is.
+
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Error {
+    /// The bytes do not follow the format: `file` names the input, `detail` says what and where.
+    Malformed { file: String, detail: String },
+    /// The format or dtype is understood but not supported by this tool.
+    Unsupported { file: String, detail: String },
+    /// The content matched no format the playground knows.
+    UnknownFormat { file: String },
+    /// A tensor name that the file does not contain.
+    NoSuchTensor { file: String, tensor: String },
+    /// The tensor exists but cannot be quantized (integer, bool, fp8 dtypes).
+    NotQuantizable { tensor: String, dtype: String },
+    /// A quantization setting out of its allowed set.
+    InvalidSpec(String),
+    /// The header asks the caller for more leading bytes before it can be parsed (lazy reading).
+    NeedMoreBytes { file: String, needed: u64 },
+    /// An operating-system error while reading or writing a file (native only).
+    Io { path: String, detail: String },
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    pub fn malformed(file: &str, detail: impl Into<String>) -> Self {
+        Error::Malformed { file: file.to_string(), detail: detail.into() }
+    }
+    pub fn unsupported(file: &str, detail: impl Into<String>) -> Self {
+        Error::Unsupported { file: file.to_string(), detail: detail.into() }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Malformed { file, detail } => write!(f, "{file}: malformed file: {detail}"),
+            Error::Unsupported { file, detail } => write!(f, "{file}: not supported: {detail}"),
+            Error::UnknownFormat { file } => write!(
+                f,
+                "{file}: not a file format the playground reads (expected .safetensors or .npy)"
+            ),
+            Error::NoSuchTensor { file, tensor } => write!(f, "{file}: no tensor named '{tensor}'"),
+            Error::NotQuantizable { tensor, dtype } => write!(
+                f,
+                "tensor '{tensor}' has dtype {dtype}, which is not a float type; only F64, F32, F16 and BF16 tensors are quantized"
+            ),
+            Error::InvalidSpec(detail) => write!(f, "invalid quantization setting: {detail}"),
+            Error::NeedMoreBytes { file, needed } => {
+                write!(f, "{file}: the header needs the first {needed} bytes of the file")
+            }
+            Error::Io { path, detail } => write!(f, "{path}: {detail}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}

@@ -1,0 +1,129 @@
+//! Hot loops and their dispatch. `scalar` is the reference; `simd128` is used on wasm32 when the
+//! build has the simd128 target feature (the default build: .cargo/config.toml). Natively the scalar
+//! twin runs, so every number can be reproduced outside the browser.
+
+pub mod scalar;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub mod simd128;
+
+/// Elements per f32 partial-sum block in the error reductions, before the block is added in f64.
+/// Short enough that f32 lanes lose nothing that matters, long enough to stay fast.
+pub const LANE_BLOCK: usize = 64;
+
+/// A stored integer code: i8 for symmetric schemes, u8 for asymmetric ones.
+pub trait Code: Copy + Default + Send + Sync + 'static {
+    const SIGNED: bool;
+    /// Narrows an in-range code (the caller has clamped it).
+    fn narrow(q: i32) -> Self;
+    fn widen(self) -> i32;
+}
+
+impl Code for i8 {
+    const SIGNED: bool = true;
+    #[inline(always)]
+    fn narrow(q: i32) -> Self {
+        q as i8
+    }
+    #[inline(always)]
+    fn widen(self) -> i32 {
+        self as i32
+    }
+}
+
+impl Code for u8 {
+    const SIGNED: bool = false;
+    #[inline(always)]
+    fn narrow(q: i32) -> Self {
+        q as u8
+    }
+    #[inline(always)]
+    fn widen(self) -> i32 {
+        self as i32
+    }
+}
+
+/// Sums the error metrics are made of, over the finite elements of x.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ErrorSums {
+    pub sum_xx: f64,
+    pub sum_yy: f64,
+    pub sum_xy: f64,
+    pub sum_ee: f64,
+    pub max_abs_err: f32,
+}
+
+impl ErrorSums {
+    /// Adds four f32 lane partials in a fixed order (the same in both twins).
+    #[inline]
+    pub(crate) fn add_lanes(&mut self, xx: [f32; 4], yy: [f32; 4], xy: [f32; 4], ee: [f32; 4]) {
+        let fold = |v: [f32; 4]| ((v[0] + v[2]) + (v[1] + v[3])) as f64;
+        self.sum_xx += fold(xx);
+        self.sum_yy += fold(yy);
+        self.sum_xy += fold(xy);
+        self.sum_ee += fold(ee);
+    }
+
+    pub fn merge(&mut self, other: &ErrorSums) {
+        self.sum_xx += other.sum_xx;
+        self.sum_yy += other.sum_yy;
+        self.sum_xy += other.sum_xy;
+        self.sum_ee += other.sum_ee;
+        if self.max_abs_err < other.max_abs_err || other.max_abs_err.is_nan() {
+            self.max_abs_err = other.max_abs_err;
+        }
+    }
+}
+
+macro_rules! dispatch {
+    ($name:ident ( $($arg:expr),* )) => {{
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        { simd128::$name($($arg),*) }
+        #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+        { scalar::$name($($arg),*) }
+    }};
+}
+
+/// Min and max of the finite values and the count of non-finite ones; (+Inf, −Inf, n) when none is finite.
+pub fn min_max_finite(x: &[f32]) -> (f32, f32, usize) {
+    dispatch!(min_max_finite(x))
+}
+
+/// q = clamp(round_half_even(x / scale) + zero_point, qmin, qmax); NaN → zero_point. Returns the clipped count.
+pub fn quantize<C: Code>(x: &[f32], scale: f32, zero_point: i32, qmin: i32, qmax: i32, out: &mut [C]) -> usize {
+    dispatch!(quantize(x, scale, zero_point, qmin, qmax, out))
+}
+
+/// x̂ = (q − zero_point) · scale.
+pub fn dequantize<C: Code>(q: &[C], scale: f32, zero_point: i32, out: &mut [f32]) {
+    dispatch!(dequantize(q, scale, zero_point, out))
+}
+
+/// Error sums between x and the dequantized codes, without storing x̂.
+pub fn error_sums<C: Code>(x: &[f32], q: &[C], scale: f32, zero_point: i32) -> ErrorSums {
+    dispatch!(error_sums(x, q, scale, zero_point))
+}
+
+/// Error sums between x and a reconstruction x̂ (FP16/BF16 casts).
+pub fn error_sums_f32(x: &[f32], y: &[f32]) -> ErrorSums {
+    dispatch!(error_sums_f32(x, y))
+}
+
+/// Which kernel build this binary runs, for reports and the page.
+pub fn build_name() -> &'static str {
+    #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+    {
+        "relaxed-simd"
+    }
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128", not(target_feature = "relaxed-simd")))]
+    {
+        "simd128"
+    }
+    #[cfg(all(target_arch = "wasm32", not(target_feature = "simd128")))]
+    {
+        "wasm-scalar"
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        "native-scalar"
+    }
+}

@@ -1,0 +1,214 @@
+//! Element types, tensor descriptions, decoding stored bytes to f32, and the FP16/BF16 casts.
+
+use crate::error::{Error, Result};
+use half::{bf16, f16};
+use serde::{Deserialize, Serialize};
+
+/// Element types a weight file may hold. Only the float ones are quantized; the rest are listed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DType {
+    F64,
+    F32,
+    F16,
+    BF16,
+    #[serde(rename = "F8_E4M3")]
+    F8E4M3,
+    #[serde(rename = "F8_E5M2")]
+    F8E5M2,
+    I64,
+    I32,
+    I16,
+    I8,
+    U64,
+    U32,
+    U16,
+    U8,
+    #[serde(rename = "BOOL")]
+    Bool,
+}
+
+impl DType {
+    /// Bytes per element as stored.
+    pub fn size(self) -> usize {
+        match self {
+            DType::F64 | DType::I64 | DType::U64 => 8,
+            DType::F32 | DType::I32 | DType::U32 => 4,
+            DType::F16 | DType::BF16 | DType::I16 | DType::U16 => 2,
+            DType::F8E4M3 | DType::F8E5M2 | DType::I8 | DType::U8 | DType::Bool => 1,
+        }
+    }
+
+    /// Whether the playground quantizes tensors of this type (the float types it can decode exactly).
+    pub fn is_quantizable(self) -> bool {
+        matches!(self, DType::F64 | DType::F32 | DType::F16 | DType::BF16)
+    }
+
+    /// The name used in reports, the same spelling as the safetensors spec.
+    pub fn name(self) -> &'static str {
+        match self {
+            DType::F64 => "F64",
+            DType::F32 => "F32",
+            DType::F16 => "F16",
+            DType::BF16 => "BF16",
+            DType::F8E4M3 => "F8_E4M3",
+            DType::F8E5M2 => "F8_E5M2",
+            DType::I64 => "I64",
+            DType::I32 => "I32",
+            DType::I16 => "I16",
+            DType::I8 => "I8",
+            DType::U64 => "U64",
+            DType::U32 => "U32",
+            DType::U16 => "U16",
+            DType::U8 => "U8",
+            DType::Bool => "BOOL",
+        }
+    }
+}
+
+/// Where a tensor lives in its file and how its bytes are laid out. Parsed from the header only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TensorInfo {
+    pub name: String,
+    pub dtype: DType,
+    pub shape: Vec<usize>,
+    /// Byte offset of the first element from the start of the file.
+    pub offset: u64,
+    /// Number of stored bytes (elements × dtype size).
+    pub byte_len: u64,
+    /// Elements stored big-endian (only .npy can say so).
+    pub big_endian: bool,
+    /// Elements stored in Fortran (column-major) order (only .npy can say so).
+    pub fortran_order: bool,
+}
+
+impl TensorInfo {
+    pub fn element_count(&self) -> usize {
+        self.shape.iter().product()
+    }
+}
+
+/// Number of elements of a shape, or None when the product overflows usize.
+pub fn checked_element_count(shape: &[usize]) -> Option<usize> {
+    shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d))
+}
+
+/// Decodes a tensor's stored bytes to f32 in C (row-major) order. F64 is rounded to nearest f32;
+/// F16 and BF16 widen exactly.
+pub fn decode_to_f32(info: &TensorInfo, bytes: &[u8]) -> Result<Vec<f32>> {
+    if !info.dtype.is_quantizable() {
+        return Err(Error::NotQuantizable { tensor: info.name.clone(), dtype: info.dtype.name().into() });
+    }
+    let n = info.element_count();
+    let size = info.dtype.size();
+    if bytes.len() as u64 != info.byte_len || bytes.len() != n * size {
+        return Err(Error::malformed(
+            &info.name,
+            format!(
+                "tensor '{}' should have {} bytes ({} elements of {}) but {} were given",
+                info.name,
+                n * size,
+                n,
+                info.dtype.name(),
+                bytes.len()
+            ),
+        ));
+    }
+    let be = info.big_endian;
+    let mut out = Vec::with_capacity(n);
+    match info.dtype {
+        DType::F32 => out.extend(bytes.chunks_exact(4).map(|c| {
+            let a = [c[0], c[1], c[2], c[3]];
+            if be { f32::from_be_bytes(a) } else { f32::from_le_bytes(a) }
+        })),
+        DType::F64 => out.extend(bytes.chunks_exact(8).map(|c| {
+            let a: [u8; 8] = c.try_into().expect("chunk of 8");
+            (if be { f64::from_be_bytes(a) } else { f64::from_le_bytes(a) }) as f32
+        })),
+        DType::F16 => out.extend(bytes.chunks_exact(2).map(|c| {
+            let bits = if be { u16::from_be_bytes([c[0], c[1]]) } else { u16::from_le_bytes([c[0], c[1]]) };
+            f16::from_bits(bits).to_f32()
+        })),
+        DType::BF16 => out.extend(bytes.chunks_exact(2).map(|c| {
+            let bits = if be { u16::from_be_bytes([c[0], c[1]]) } else { u16::from_le_bytes([c[0], c[1]]) };
+            bf16::from_bits(bits).to_f32()
+        })),
+        _ => unreachable!("checked by is_quantizable above"),
+    }
+    if info.fortran_order && info.shape.len() > 1 {
+        out = fortran_to_c_order(&out, &info.shape);
+    }
+    Ok(out)
+}
+
+/// Reorders column-major data into row-major order for the same shape.
+pub fn fortran_to_c_order(data: &[f32], shape: &[usize]) -> Vec<f32> {
+    let n = data.len();
+    let mut out = vec![0.0f32; n];
+    // Strides of the Fortran layout: the first axis varies fastest.
+    let mut f_strides = vec![1usize; shape.len()];
+    for a in 1..shape.len() {
+        f_strides[a] = f_strides[a - 1] * shape[a - 1];
+    }
+    let mut index = vec![0usize; shape.len()];
+    for slot in out.iter_mut() {
+        let src: usize = index.iter().zip(&f_strides).map(|(i, s)| i * s).sum();
+        *slot = data[src];
+        // Advance the C-order multi-index (last axis fastest).
+        for a in (0..shape.len()).rev() {
+            index[a] += 1;
+            if index[a] < shape[a] {
+                break;
+            }
+            index[a] = 0;
+        }
+    }
+    out
+}
+
+/// f32 → f16 → f32 with round-to-nearest-even (the `half` crate's conversion), as a dtype cast would store it.
+pub fn round_trip_f16(x: &[f32]) -> Vec<f32> {
+    x.iter().map(|&v| f16::from_f32(v).to_f32()).collect()
+}
+
+/// f32 → bf16 → f32 with round-to-nearest-even, as torch's `.to(torch.bfloat16)` stores it.
+pub fn round_trip_bf16(x: &[f32]) -> Vec<f32> {
+    x.iter().map(|&v| bf16::from_f32(v).to_f32()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fortran_order_is_transposed_back() {
+        // numpy: np.asfortranarray(np.arange(6).reshape(2,3)).tobytes('A') == [0,3,1,4,2,5]
+        let stored = [0.0, 3.0, 1.0, 4.0, 2.0, 5.0];
+        assert_eq!(fortran_to_c_order(&stored, &[2, 3]), vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
+    }
+
+    #[test]
+    fn f16_and_bf16_round_to_nearest_even() {
+        // 1 + 2^-11 is halfway between f16 neighbours 1 and 1 + 2^-10: ties to even gives 1.
+        assert_eq!(round_trip_f16(&[1.0 + 2f32.powi(-11)]), vec![1.0]);
+        // 1 + 3·2^-11 is halfway between 1 + 2^-10 and 1 + 2^-9: ties to even gives 1 + 2^-9.
+        assert_eq!(round_trip_f16(&[1.0 + 3.0 * 2f32.powi(-11)]), vec![1.0 + 2f32.powi(-9)]);
+        // bf16 keeps 8 significant bits: 1 + 2^-8 is a tie, goes to 1.
+        assert_eq!(round_trip_bf16(&[1.0 + 2f32.powi(-8)]), vec![1.0]);
+        assert_eq!(round_trip_bf16(&[1.0 + 3.0 * 2f32.powi(-8)]), vec![1.0 + 2f32.powi(-6)]);
+    }
+
+    #[test]
+    fn decode_rejects_wrong_length() {
+        let info = TensorInfo {
+            name: "w".into(),
+            dtype: DType::F32,
+            shape: vec![2],
+            offset: 0,
+            byte_len: 8,
+            big_endian: false,
+            fortran_order: false,
+        };
+        assert!(decode_to_f32(&info, &[0u8; 7]).is_err());
+        assert_eq!(decode_to_f32(&info, &[0, 0, 128, 63, 0, 0, 0, 64]).unwrap(), vec![1.0, 2.0]);
+    }
+}

@@ -1,0 +1,74 @@
+//! The thin JavaScript layer: converts arguments, calls the core, returns the report JSON (the same
+//! schema the CLI prints with --json). No quantization logic lives here.
+
+use crate::error::Error;
+use crate::formats;
+use crate::quant::QuantSpec;
+use crate::report;
+use crate::tensor::{decode_to_f32, TensorInfo};
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(start)]
+pub fn start() {
+    console_error_panic_hook::set_once();
+}
+
+fn js_err(e: Error) -> JsError {
+    JsError::new(&e.to_string())
+}
+
+fn json_err(what: &str, e: serde_json::Error) -> JsError {
+    JsError::new(&format!("{what}: {e}"))
+}
+
+/// How many leading bytes to read before calling `parse_index`.
+#[wasm_bindgen]
+pub fn first_read_bytes() -> usize {
+    formats::FIRST_READ
+}
+
+/// The file's index as JSON, or `{"need_bytes": N}` when the header is longer than `prefix`.
+#[wasm_bindgen]
+pub fn parse_index(file_name: &str, prefix: &[u8], file_len: f64) -> Result<String, JsError> {
+    match formats::parse_index(file_name, prefix, file_len as u64) {
+        Ok(index) => serde_json::to_string(&index).map_err(|e| json_err("index", e)),
+        Err(Error::NeedMoreBytes { needed, .. }) => Ok(format!("{{\"need_bytes\":{needed}}}")),
+        Err(e) => Err(js_err(e)),
+    }
+}
+
+fn decode(info_json: &str, bytes: &[u8]) -> Result<(TensorInfo, Vec<f32>), JsError> {
+    let info: TensorInfo = serde_json::from_str(info_json).map_err(|e| json_err("tensor description", e))?;
+    let x = decode_to_f32(&info, bytes).map_err(js_err)?;
+    Ok((info, x))
+}
+
+/// FP32 | FP16 | BF16 | each spec of `specs_json` (a JSON array of specs) for one tensor's bytes.
+#[wasm_bindgen]
+pub fn compare_tensor(info_json: &str, bytes: &[u8], specs_json: &str) -> Result<String, JsError> {
+    let (info, x) = decode(info_json, bytes)?;
+    let specs: Vec<QuantSpec> = serde_json::from_str(specs_json).map_err(|e| json_err("quantization settings", e))?;
+    let rows = report::compare(&info.name, info.dtype, &info.shape, &x, &specs).map_err(js_err)?;
+    serde_json::to_string(&rows).map_err(|e| json_err("report", e))
+}
+
+/// One tensor quantized with one spec: the report row the CLI's `quantize --json` prints.
+#[wasm_bindgen]
+pub fn quantize_tensor(info_json: &str, bytes: &[u8], spec_json: &str) -> Result<String, JsError> {
+    let (info, x) = decode(info_json, bytes)?;
+    let spec: QuantSpec = serde_json::from_str(spec_json).map_err(|e| json_err("quantization settings", e))?;
+    let q = crate::quant::quantize_minmax(&x, &info.shape, &spec).map_err(js_err)?;
+    serde_json::to_string(&report::int_report(&info.name, info.dtype, &q, "minmax")).map_err(|e| json_err("report", e))
+}
+
+/// The synthetic example the page opens with, as safetensors bytes.
+#[wasm_bindgen]
+pub fn example_file(seed: u32) -> Vec<u8> {
+    crate::synthetic::example_safetensors(seed as u64)
+}
+
+/// "simd128", "relaxed-simd" or "wasm-scalar": which kernels this module runs.
+#[wasm_bindgen]
+pub fn kernel_build() -> String {
+    crate::kernels::build_name().to_string()
+}
