@@ -15,6 +15,14 @@ pub enum Dist {
     GaussianOutliers,
 }
 
+/// A fresh seed from the operating system (the browser's crypto.getRandomValues in wasm), shown to the
+/// person so that they can type it back in to reproduce the same data.
+pub fn random_seed() -> u64 {
+    let mut b = [0u8; 8];
+    // 2^53 − 1 at most, so the seed survives a trip through a JavaScript number.
+    getrandom::fill(&mut b).map(|_| u64::from_le_bytes(b) >> 11).unwrap_or(42)
+}
+
 fn rng(seed: u64) -> Pcg64 {
     use rand_core::SeedableRng;
     Pcg64::seed_from_u64(seed)

@@ -67,6 +67,12 @@ pub fn example_file(seed: u32) -> Vec<u8> {
     crate::synthetic::example_safetensors(seed as u64)
 }
 
+/// A fresh random seed for synthetic data (at most 2^53 − 1, exact as a JS number).
+#[wasm_bindgen]
+pub fn random_seed() -> f64 {
+    crate::synthetic::random_seed() as f64
+}
+
 /// "simd128", "relaxed-simd" or "wasm-scalar": which kernels this module runs.
 #[wasm_bindgen]
 pub fn kernel_build() -> String {

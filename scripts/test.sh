@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# `npm test`: installs what is missing, then runs every test: native (cargo test), wasm in headless
+# Chromium (wasm-pack test), and the page end to end (Playwright driving /usr/bin/chromium).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+
+bash scripts/setup.sh
+
+echo "== native: cargo test"
+cargo test --all-targets
+
+echo "== wasm in headless Chromium: wasm-pack test"
+wasm-pack test --headless --chrome -- --test wasm
+
+echo "== page end to end: build, then Playwright against the built page"
+bash scripts/build-wasm.sh
+npx vite build --logLevel warn
+node --test tests/e2e/

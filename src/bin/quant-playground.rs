@@ -1,0 +1,308 @@
+//! The command-line face of the same core the page runs: inspect a weight file, quantize its
+//! tensors and print the report (text or the page's JSON), dump the integers for numpy.
+
+
+// The CLI reads files from disk; in the browser the page is the front end, so on wasm32 (where
+// `cargo test --target wasm32-unknown-unknown` still builds every binary) it is an empty program.
+#[cfg(target_arch = "wasm32")]
+fn main() {}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() -> std::process::ExitCode {
+    native::main()
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod native {
+    use clap::{Parser, Subcommand};
+    use indicatif::{ProgressBar, ProgressStyle};
+    use quant_playground::formats::{self, FileIndex, FileSource};
+    use quant_playground::quant::{self, Granularity, QuantSpec, QuantizedTensor, ScaleDType, Scheme, SlotLayout};
+    use quant_playground::report::{self, TensorReport};
+    use quant_playground::tensor::{decode_to_f32, TensorInfo};
+    use quant_playground::{Error, Result};
+    use serde::Serialize;
+    use std::path::Path;
+    use std::process::ExitCode;
+
+    #[derive(Parser)]
+    #[command(name = "quant-playground", version, about = "What FP16, BF16, INT8 and INT4 do to your weights")]
+    struct Cli {
+        #[command(subcommand)]
+        command: Command,
+    }
+
+    #[derive(clap::Args, Clone)]
+    struct SpecArgs {
+        /// Bit width of the integer codes, 2..=8.
+        #[arg(long, default_value_t = 8)]
+        bits: u8,
+        /// sym (signed, zero point 0) or asym (unsigned with a zero point).
+        #[arg(long, default_value = "sym", value_parser = ["sym", "asym", "symmetric", "asymmetric"])]
+        scheme: String,
+        /// Symmetric only: use −2^(b−1) too (default narrow range −qmax..qmax).
+        #[arg(long)]
+        full_range: bool,
+        /// tensor, channel, channel:AXIS or group:G.
+        #[arg(long, default_value = "tensor")]
+        granularity: String,
+        /// Store scales as f32 or f16.
+        #[arg(long, default_value = "f32", value_parser = ["f32", "f16"])]
+        scale_dtype: String,
+    }
+
+    impl SpecArgs {
+        fn spec(&self, bits: u8) -> Result<QuantSpec> {
+            let scheme = if self.scheme.starts_with("asym") { Scheme::Asymmetric } else { Scheme::Symmetric };
+            let mut spec = QuantSpec::new(bits, scheme, Granularity::parse(&self.granularity)?);
+            spec.full_range = self.full_range;
+            spec.scale_dtype = if self.scale_dtype == "f16" { ScaleDType::F16 } else { ScaleDType::F32 };
+            spec.validate()?;
+            Ok(spec)
+        }
+    }
+
+    #[derive(Subcommand)]
+    enum Command {
+        /// List the tensors of a file: name, dtype, shape, bytes.
+        Inspect {
+            file: String,
+            #[arg(long)]
+            json: bool,
+        },
+        /// Quantize tensors (every float tensor unless --tensor is given) and report the error and size.
+        Quantize {
+            file: String,
+            /// A tensor to quantize; repeat for several.
+            #[arg(long = "tensor")]
+            tensors: Vec<String>,
+            #[command(flatten)]
+            spec: SpecArgs,
+            #[arg(long)]
+            json: bool,
+            /// Write DIR/<tensor>.q.npy, .scale.npy and .zero_point.npy for each tensor.
+            #[arg(long)]
+            dump: Option<String>,
+        },
+        /// The page's comparison for one tensor: FP32 | FP16 | BF16 | INT8 | INT4 with one scheme and granularity.
+        Compare {
+            file: String,
+            #[arg(long = "tensor")]
+            tensor: String,
+            #[command(flatten)]
+            spec: SpecArgs,
+            #[arg(long)]
+            json: bool,
+        },
+    }
+
+    pub fn main() -> ExitCode {
+        match run(Cli::parse()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    }
+
+    fn open(path: &str) -> Result<(FileIndex, FileSource)> {
+        let mut source = FileSource::open(path)?;
+        let index = formats::read_index(path, &mut source)?;
+        Ok((index, source))
+    }
+
+    fn load(source: &mut FileSource, info: &TensorInfo) -> Result<Vec<f32>> {
+        let bytes = formats::read_tensor_bytes(source, info)?;
+        decode_to_f32(info, &bytes)
+    }
+
+    fn print_json<T: Serialize>(value: &T) {
+        println!("{}", serde_json::to_string_pretty(value).expect("reports serialize"));
+    }
+
+    fn run(cli: Cli) -> Result<()> {
+        match cli.command {
+            Command::Inspect { file, json } => inspect(&file, json),
+            Command::Quantize { file, tensors, spec, json, dump } => {
+                let spec = spec.spec(spec.bits)?;
+                quantize(&file, &tensors, &spec, json, dump.as_deref())
+            }
+            Command::Compare { file, tensor, spec, json } => {
+                let specs = [spec.spec(8)?, spec.spec(4)?];
+                let (index, mut source) = open(&file)?;
+                let info = index.tensor(&tensor)?.clone();
+                let x = load(&mut source, &info)?;
+                let rows = report::compare(&info.name, info.dtype, &info.shape, &x, &specs)?;
+                if json {
+                    print_json(&serde_json::json!({ "file": file, "format": index.format, "tensors": rows }));
+                } else {
+                    print_rows(&rows);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    #[derive(Serialize)]
+    struct InspectRow<'a> {
+        name: &'a str,
+        dtype: &'static str,
+        shape: &'a [usize],
+        bytes: u64,
+        quantizable: bool,
+    }
+
+    fn inspect(file: &str, json: bool) -> Result<()> {
+        let (index, _) = open(file)?;
+        let rows: Vec<InspectRow> = index
+            .tensors
+            .iter()
+            .map(|t| InspectRow { name: &t.name, dtype: t.dtype.name(), shape: &t.shape, bytes: t.byte_len, quantizable: t.dtype.is_quantizable() })
+            .collect();
+        if json {
+            print_json(&serde_json::json!({ "format": index.format, "tensors": rows, "metadata": index.metadata }));
+            return Ok(());
+        }
+        println!("{file}: {:?}, {} tensors, {} bytes", index.format, rows.len(), index.file_len);
+        for (k, v) in &index.metadata {
+            println!("  metadata {k} = {v}");
+        }
+        let width = rows.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
+        println!("  {:width$}  {:8}  {:>20}  {:>12}", "name", "dtype", "shape", "bytes");
+        for r in &rows {
+            let note = if r.quantizable { "" } else { "  (not quantizable)" };
+            println!("  {:width$}  {:8}  {:>20}  {:>12}{note}", r.name, r.dtype, format!("{:?}", r.shape), r.bytes);
+        }
+        Ok(())
+    }
+
+    #[derive(Serialize)]
+    struct Skipped {
+        name: String,
+        dtype: &'static str,
+        reason: &'static str,
+    }
+
+    fn quantize(file: &str, wanted: &[String], spec: &QuantSpec, json: bool, dump: Option<&str>) -> Result<()> {
+        let (index, mut source) = open(file)?;
+        let mut chosen: Vec<TensorInfo> = Vec::new();
+        let mut skipped = Vec::new();
+        if wanted.is_empty() {
+            for t in &index.tensors {
+                if t.dtype.is_quantizable() {
+                    chosen.push(t.clone());
+                } else {
+                    skipped.push(Skipped { name: t.name.clone(), dtype: t.dtype.name(), reason: "not a float tensor" });
+                }
+            }
+        } else {
+            for name in wanted {
+                let t = index.tensor(name)?;
+                if !t.dtype.is_quantizable() {
+                    return Err(Error::NotQuantizable { tensor: t.name.clone(), dtype: t.dtype.name().into() });
+                }
+                chosen.push(t.clone());
+            }
+        }
+        if let Some(dir) = dump {
+            std::fs::create_dir_all(dir).map_err(|e| Error::Io { path: dir.into(), detail: e.to_string() })?;
+        }
+        let bar = ProgressBar::new(chosen.len() as u64);
+        if chosen.len() > 1 {
+            bar.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").expect("valid template"));
+        } else {
+            bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+        }
+        let mut reports: Vec<TensorReport> = Vec::new();
+        for info in &chosen {
+            bar.set_message(info.name.clone());
+            let x = load(&mut source, info)?;
+            let q = quant::quantize_minmax(&x, &info.shape, spec)?;
+            if let Some(dir) = dump {
+                dump_tensor(Path::new(dir), &info.name, &q)?;
+            }
+            reports.push(report::int_report(&info.name, info.dtype, &q, "minmax"));
+            bar.inc(1);
+        }
+        bar.finish_and_clear();
+        if json {
+            print_json(&serde_json::json!({ "file": file, "format": index.format, "tensors": reports, "skipped": skipped }));
+        } else {
+            print_rows(&reports);
+            for s in &skipped {
+                println!("skipped {} ({}): {}", s.name, s.dtype, s.reason);
+            }
+            let fp32: u64 = reports.iter().map(|r| r.bytes_fp32).sum();
+            let stored: u64 = reports.iter().map(|r| r.bytes_quantized).sum();
+            if reports.len() > 1 {
+                println!("total: {fp32} B fp32 → {stored} B ({:.2}× smaller)", fp32 as f64 / stored.max(1) as f64);
+            }
+        }
+        Ok(())
+    }
+
+    fn fmt_db(v: f64) -> String {
+        if v.is_infinite() {
+            if v > 0.0 { "∞".into() } else { "-∞".into() }
+        } else {
+            format!("{v:.2}")
+        }
+    }
+
+    fn print_rows(rows: &[TensorReport]) {
+        let width = rows.iter().map(|r| r.name.len()).max().unwrap_or(4).max(6);
+        println!(
+            "{:width$}  {:24}  {:>9}  {:>11}  {:>11}  {:>9}  {:>8}  {:>12}  {:>6}",
+            "tensor", "config", "SQNR dB", "MSE", "max |err|", "cosine", "clipped", "bytes", "bits/w"
+        );
+        for r in rows {
+            let m = &r.metrics;
+            println!(
+                "{:width$}  {:24}  {:>9}  {:>11.4e}  {:>11.4e}  {:>9}  {:>7.3}%  {:>12}  {:>6.3}",
+                r.name,
+                r.config,
+                fmt_db(m.sqnr_db),
+                m.mse,
+                m.max_abs_err,
+                m.cosine.map(|c| format!("{c:.6}")).unwrap_or_else(|| "-".into()),
+                m.clipped_share * 100.0,
+                r.bytes_quantized,
+                r.bits_per_weight
+            );
+        }
+    }
+
+    /// Shape of the scale / zero-point arrays so that they broadcast naturally in numpy:
+    /// per-tensor (), per-channel (C,), per-group the tensor's leading axes + (groups per row,).
+    fn params_shape(shape: &[usize], layout: &SlotLayout, g: Granularity) -> Vec<usize> {
+        match g {
+            Granularity::PerTensor => vec![],
+            Granularity::PerChannel { .. } => vec![layout.slots],
+            Granularity::PerGroup { .. } => {
+                let mut s: Vec<usize> = if shape.is_empty() { vec![] } else { shape[..shape.len() - 1].to_vec() };
+                let rows: usize = s.iter().product();
+                s.push(if rows == 0 { 0 } else { layout.slots / rows });
+                s
+            }
+        }
+    }
+
+    fn dump_tensor(dir: &Path, name: &str, q: &QuantizedTensor) -> Result<()> {
+        let safe: String = name.chars().map(|c| if c == '/' || c == '\\' { '_' } else { c }).collect();
+        let write = |suffix: &str, bytes: Vec<u8>| -> Result<()> {
+            let path = dir.join(format!("{safe}.{suffix}.npy"));
+            std::fs::write(&path, bytes).map_err(|e| Error::Io { path: path.display().to_string(), detail: e.to_string() })
+        };
+        let codes = match &q.codes {
+            quant::Codes::I8(v) => formats::npy::write("|i1", &q.shape, &v.iter().map(|&c| c as u8).collect::<Vec<_>>()),
+            quant::Codes::U8(v) => formats::npy::write("|u1", &q.shape, v),
+        };
+        write("q", codes)?;
+        let pshape = params_shape(&q.shape, &q.layout, q.spec.granularity);
+        let scales: Vec<u8> = q.scales.iter().flat_map(|s| s.to_le_bytes()).collect();
+        write("scale", formats::npy::write("<f4", &pshape, &scales))?;
+        let zps: Vec<u8> = q.zero_points.iter().flat_map(|z| z.to_le_bytes()).collect();
+        write("zero_point", formats::npy::write("<i4", &pshape, &zps))
+    }
+}

@@ -1,0 +1,115 @@
+//! The same numerics in real Chromium (wasm-pack test --headless --chrome -- --test wasm):
+//! the numpy reference vectors, and every SIMD128 kernel against its scalar twin bit for bit.
+#![cfg(target_arch = "wasm32")]
+
+use quant_playground::kernels::{self, scalar};
+use quant_playground::quant::{self, Codes, Granularity, QuantSpec, Scheme};
+use quant_playground::synthetic::{generate, Dist};
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+#[wasm_bindgen_test]
+fn build_is_simd128() {
+    assert_eq!(kernels::build_name(), "simd128");
+}
+
+/// Data with every awkward value the kernels must treat identically: NaN, ±Inf, ±0, huge, ties.
+fn awkward(n: usize, seed: u64) -> Vec<f32> {
+    let mut x = generate(Dist::GaussianOutliers, n, 1.0, seed);
+    let specials = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, -0.0, 0.0, 3.0e38, -3.0e38, 0.5, 1.5, -2.5, 1e-40];
+    for (i, v) in x.iter_mut().enumerate() {
+        if i % 7 == 3 {
+            *v = specials[(i / 7) % specials.len()];
+        }
+    }
+    x
+}
+
+#[wasm_bindgen_test]
+fn min_max_matches_scalar_twin() {
+    for n in [0usize, 1, 3, 4, 5, 15, 16, 17, 63, 64, 65, 200, 1031] {
+        let x = awkward(n, n as u64);
+        let (a, b) = (kernels::min_max_finite(&x), scalar::min_max_finite(&x));
+        assert_eq!((a.0.to_bits(), a.1.to_bits(), a.2), (b.0.to_bits(), b.1.to_bits(), b.2), "n = {n}");
+    }
+}
+
+#[wasm_bindgen_test]
+fn quantize_dequantize_and_error_sums_match_scalar_twins() {
+    for n in [0usize, 1, 7, 16, 17, 64, 65, 127, 128, 129, 1000] {
+        let x = awkward(n, 100 + n as u64);
+        for (scale, zp, qmin, qmax) in [(0.05f32, 0, -127, 127), (0.013, 0, -8, 7), (0.02, 131, 0, 255), (1.0, 3, 0, 15)] {
+            let (mut a, mut b) = (vec![0i8; n], vec![0i8; n]);
+            let (mut ua, mut ub) = (vec![0u8; n], vec![0u8; n]);
+            if qmin < 0 {
+                assert_eq!(kernels::quantize(&x, scale, zp, qmin, qmax, &mut a), scalar::quantize(&x, scale, zp, qmin, qmax, &mut b));
+                assert_eq!(a, b, "i8 codes n = {n} scale = {scale}");
+                let (mut da, mut db) = (vec![0f32; n], vec![0f32; n]);
+                kernels::dequantize(&a, scale, zp, &mut da);
+                scalar::dequantize(&b, scale, zp, &mut db);
+                assert_eq!(bits(&da), bits(&db));
+                assert_sums_equal(kernels::error_sums(&x, &a, scale, zp), scalar::error_sums(&x, &b, scale, zp));
+            } else {
+                assert_eq!(kernels::quantize(&x, scale, zp, qmin, qmax, &mut ua), scalar::quantize(&x, scale, zp, qmin, qmax, &mut ub));
+                assert_eq!(ua, ub, "u8 codes n = {n} scale = {scale}");
+                let (mut da, mut db) = (vec![0f32; n], vec![0f32; n]);
+                kernels::dequantize(&ua, scale, zp, &mut da);
+                scalar::dequantize(&ub, scale, zp, &mut db);
+                assert_eq!(bits(&da), bits(&db));
+                assert_sums_equal(kernels::error_sums(&x, &ua, scale, zp), scalar::error_sums(&x, &ub, scale, zp));
+            }
+        }
+        let y = quant_playground::tensor::round_trip_f16(&x);
+        assert_sums_equal(kernels::error_sums_f32(&x, &y), scalar::error_sums_f32(&x, &y));
+    }
+}
+
+fn bits(v: &[f32]) -> Vec<u32> {
+    v.iter().map(|f| f.to_bits()).collect()
+}
+
+fn assert_sums_equal(a: kernels::ErrorSums, b: kernels::ErrorSums) {
+    assert_eq!(
+        (a.sum_xx.to_bits(), a.sum_yy.to_bits(), a.sum_xy.to_bits(), a.sum_ee.to_bits(), a.max_abs_err.to_bits()),
+        (b.sum_xx.to_bits(), b.sum_yy.to_bits(), b.sum_xy.to_bits(), b.sum_ee.to_bits(), b.max_abs_err.to_bits()),
+        "{a:?} vs {b:?}"
+    );
+}
+
+#[wasm_bindgen_test]
+fn lecture_example() {
+    let q = quant::quantize_minmax(&[0.1, 0.5, 0.9, 1.2], &[4], &QuantSpec::new(8, Scheme::Symmetric, Granularity::PerTensor)).unwrap();
+    assert_eq!(q.codes, Codes::I8(vec![11, 53, 95, 127]));
+    assert_eq!(q.scales[0], 1.2f32 / 127.0);
+}
+
+#[derive(serde::Deserialize)]
+struct Case {
+    name: String,
+    shape: Vec<usize>,
+    x: Vec<f32>,
+    bits: u8,
+    scheme: Scheme,
+    full_range: bool,
+    granularity: Granularity,
+    scales: Vec<f32>,
+    zero_points: Vec<i32>,
+    q: Vec<i32>,
+    dequantized: Vec<f32>,
+}
+
+#[wasm_bindgen_test]
+fn numpy_reference_vectors() {
+    let cases: Vec<Case> = serde_json::from_str(include_str!("fixtures/reference/quant_cases.json")).unwrap();
+    assert!(cases.len() >= 10);
+    for c in &cases {
+        let mut spec = QuantSpec::new(c.bits, c.scheme, c.granularity);
+        spec.full_range = c.full_range;
+        let q = quant::quantize_minmax(&c.x, &c.shape, &spec).unwrap();
+        assert_eq!(bits(&q.scales), bits(&c.scales), "{}: scales", c.name);
+        assert_eq!(q.zero_points, c.zero_points, "{}: zero points", c.name);
+        assert_eq!(q.codes.to_i32(), c.q, "{}: codes", c.name);
+        assert_eq!(bits(&q.dequantize()), bits(&c.dequantized), "{}: dequantized", c.name);
+    }
+}
