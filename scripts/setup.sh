@@ -42,7 +42,7 @@ if ! [ -d node_modules ] || [ package.json -nt node_modules/.installed ] || [ pa
 fi
 
 if [ "${NEED_PYTHON:-0}" = 1 ]; then
-  if ! python3 -c 'import numpy, safetensors' 2>/dev/null; then
+  if ! python3 -c 'import numpy, safetensors, ml_dtypes' 2>/dev/null; then
     say "installing python packages for fixtures"
     python3 -m pip install -q -r scripts/requirements.txt
   fi

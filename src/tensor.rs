@@ -98,15 +98,17 @@ pub fn decode_to_f32(info: &TensorInfo, bytes: &[u8]) -> Result<Vec<f32>> {
     if !info.dtype.is_quantizable() {
         return Err(Error::NotQuantizable { tensor: info.name.clone(), dtype: info.dtype.name().into() });
     }
-    let n = info.element_count();
+    // The description may come from JavaScript: check the product instead of trusting it.
+    let n = checked_element_count(&info.shape)
+        .ok_or_else(|| Error::malformed(&info.name, format!("shape {:?} overflows the element count", info.shape)))?;
     let size = info.dtype.size();
-    if bytes.len() as u64 != info.byte_len || bytes.len() != n * size {
+    if bytes.len() as u64 != info.byte_len || n.checked_mul(size) != Some(bytes.len()) {
         return Err(Error::malformed(
             &info.name,
             format!(
                 "tensor '{}' should have {} bytes ({} elements of {}) but {} were given",
                 info.name,
-                n * size,
+                n as u128 * size as u128,
                 n,
                 info.dtype.name(),
                 bytes.len()

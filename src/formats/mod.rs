@@ -46,9 +46,13 @@ pub fn sniff(file: &str, prefix: &[u8]) -> Option<Format> {
     if safetensors::sniff(prefix) {
         return Some(Format::Safetensors);
     }
+    // No content match: a known extension still picks the parser, whose error then says what is wrong.
     let lower = file.to_ascii_lowercase();
-    if lower.ends_with(".safetensors") && prefix.len() < 9 {
+    if lower.ends_with(".safetensors") {
         return Some(Format::Safetensors);
+    }
+    if lower.ends_with(".npy") {
+        return Some(Format::Npy);
     }
     None
 }

@@ -20,11 +20,16 @@ pub fn tensor_name(file: &str) -> String {
 }
 
 pub fn parse_index(file: &str, prefix: &[u8], file_len: u64) -> Result<super::FileIndex> {
+    let seen = MAGIC.len().min(prefix.len());
+    if prefix[..seen] != MAGIC[..seen] || file_len < MAGIC.len() as u64 {
+        return Err(Error::malformed(file, "does not start with the .npy magic bytes \\x93NUMPY"));
+    }
     if prefix.len() < 10 {
         if file_len < 10 {
             return Err(Error::malformed(file, format!("{file_len} bytes is too short for a .npy header")));
         }
-        return Err(Error::NeedMoreBytes { file: file.into(), needed: 12 });
+        // 12 bytes hold the longest preamble (version 2.0 and 3.0); never ask past the end of the file.
+        return Err(Error::NeedMoreBytes { file: file.into(), needed: file_len.min(12) });
     }
     let (major, minor) = (prefix[6], prefix[7]);
     let (len_bytes, utf8) = match major {
@@ -33,6 +38,9 @@ pub fn parse_index(file: &str, prefix: &[u8], file_len: u64) -> Result<super::Fi
         3 => (4, true),
         _ => return Err(Error::unsupported(file, format!(".npy format version {major}.{minor} (1.0, 2.0 and 3.0 are read)"))),
     };
+    if file_len < (8 + len_bytes) as u64 {
+        return Err(Error::malformed(file, format!("{file_len} bytes is too short for a version {major}.{minor} .npy header")));
+    }
     if prefix.len() < 8 + len_bytes {
         return Err(Error::NeedMoreBytes { file: file.into(), needed: (8 + len_bytes) as u64 });
     }

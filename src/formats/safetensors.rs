@@ -37,8 +37,11 @@ fn parse_dtype(file: &str, tensor: &str, s: &str) -> Result<DType> {
 }
 
 pub fn parse_index(file: &str, prefix: &[u8], file_len: u64) -> Result<super::FileIndex> {
-    if file_len < 8 || prefix.len() < 8 {
+    if file_len < 8 {
         return Err(Error::malformed(file, format!("{file_len} bytes is too short for a safetensors header (8-byte length first)")));
+    }
+    if prefix.len() < 8 {
+        return Err(Error::NeedMoreBytes { file: file.to_string(), needed: 8 });
     }
     let n = u64::from_le_bytes(prefix[..8].try_into().unwrap());
     if n > MAX_HEADER_LEN {

@@ -29,7 +29,11 @@ pub fn unpack(packed: &[u8], bits: u8, n: usize, signed: bool) -> Result<Vec<i32
     if !(1..=8).contains(&bits) {
         return Err(Error::InvalidSpec(format!("bits must be 1..=8, got {bits}")));
     }
-    let need = (n * bits as usize).div_ceil(8);
+    // Checked: a count from a file could make n·bits wrap to a small number and pass the length check.
+    let need = n
+        .checked_mul(bits as usize)
+        .map(|b| b.div_ceil(8))
+        .ok_or_else(|| Error::InvalidSpec(format!("{n} codes of {bits} bits overflow the address space")))?;
     if packed.len() < need {
         return Err(Error::InvalidSpec(format!("{n} codes of {bits} bits need {need} bytes, got {}", packed.len())));
     }
