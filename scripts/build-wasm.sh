@@ -8,5 +8,6 @@ profile=release
 [ "${1:-}" = "--dev" ] && profile=dev
 dir=$([ "$profile" = dev ] && echo debug || echo release)
 cargo build --lib --target wasm32-unknown-unknown --profile "$profile"
-wasm-bindgen --target web --no-typescript --out-dir www/pkg "target/wasm32-unknown-unknown/$dir/quant_playground.wasm"
+# The reset-state export lets the worker free a trapped instance (a panic) and start clean.
+wasm-bindgen --target web --no-typescript --experimental-reset-state-function --out-dir www/pkg "target/wasm32-unknown-unknown/$dir/quant_playground.wasm"
 echo "[build-wasm] www/pkg/quant_playground_bg.wasm ($(stat -c %s www/pkg/quant_playground_bg.wasm) bytes, $profile)"

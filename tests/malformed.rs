@@ -4,6 +4,8 @@
 //! names the file and says what is wrong: never a panic (checked with catch_unwind), never a large
 //! allocation (checked with a counting global allocator), never "give me more bytes" once the whole
 //! file was given.
+// Native only: wasm-pack builds every test target for wasm32; the browser tests are in tests/wasm.rs.
+#![cfg(not(target_arch = "wasm32"))]
 
 use quant_playground::formats::{self, npy, safetensors};
 use quant_playground::tensor::{decode_to_f32, TensorInfo};

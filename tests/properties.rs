@@ -1,6 +1,8 @@
 //! Property tests of the numerics contract (DESIGN.md) over random shapes, specs and data:
 //! the error bound, re-quantization, an independent model of the contract, bit packing, the scalar
 //! twins against the dispatched kernels, and "no NaN ever leaves" for hostile inputs.
+// Native only: wasm-pack builds every test target for wasm32; the browser tests are in tests/wasm.rs.
+#![cfg(not(target_arch = "wasm32"))]
 
 use proptest::prelude::*;
 use quant_playground::kernels::{self, scalar, ErrorSums};

@@ -1,0 +1,125 @@
+//! The CLI end to end: it reads the numpy/safetensors fixtures, its --dump output holds numpy's
+//! reference integers, its --json report is the page's schema, and bad input exits non-zero with a
+//! message naming the file.
+// Native only: wasm-pack builds every test target for wasm32; the browser tests are in tests/wasm.rs.
+#![cfg(not(target_arch = "wasm32"))]
+
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::Command;
+
+fn cli(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_quant-playground")).args(args).output().expect("the CLI runs");
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+fn fixture(rel: &str) -> String {
+    format!("{}/tests/fixtures/{rel}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("qp-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn reference_case(name: &str) -> Value {
+    let cases: Value = serde_json::from_str(include_str!("fixtures/reference/quant_cases.json")).unwrap();
+    cases.as_array().unwrap().iter().find(|c| c["name"] == name).unwrap_or_else(|| panic!("case {name}")).clone()
+}
+
+/// Reads a dumped .npy back with the crate's own reader (the fixture tests prove it against numpy).
+fn read_npy(path: &PathBuf) -> (Vec<usize>, Vec<u8>, String) {
+    let bytes = std::fs::read(path).unwrap();
+    let idx = quant_playground::formats::parse_index(path.to_str().unwrap(), &bytes, bytes.len() as u64).unwrap();
+    let t = &idx.tensors[0];
+    (t.shape.clone(), bytes[t.offset as usize..].to_vec(), t.dtype.name().to_string())
+}
+
+#[test]
+fn inspect_json_lists_every_tensor() {
+    let (code, out, _) = cli(&["inspect", &fixture("small.safetensors"), "--json"]);
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["format"], "safetensors");
+    let tensors = v["tensors"].as_array().unwrap();
+    let w = tensors.iter().find(|t| t["name"] == "weight_f32").unwrap();
+    assert_eq!((w["dtype"].as_str(), w["shape"].clone(), w["bytes"].as_u64()), (Some("F32"), serde_json::json!([16, 32]), Some(2048)));
+    let ints = tensors.iter().find(|t| t["dtype"] == "I64").unwrap();
+    assert_eq!(ints["quantizable"], false);
+}
+
+#[test]
+fn dump_holds_numpys_integers_for_every_format_of_the_shared_tensor() {
+    for (file, tensor) in [("small.safetensors", "shared_f32"), ("npy/shared_f32.npy", "shared_f32"), ("npy/shared_fortran.npy", "shared_fortran")] {
+        for (case, args) in [
+            ("shared_int8_sym_channel0", ["--bits", "8", "--scheme", "sym", "--granularity", "channel"]),
+            ("shared_int4_asym_group8", ["--bits", "4", "--scheme", "asym", "--granularity", "group:8"]),
+        ] {
+            let want = reference_case(case);
+            let dir = temp_dir(case);
+            let f = fixture(file);
+            let mut a = vec!["quantize", &f, "--tensor", tensor, "--dump", dir.to_str().unwrap()];
+            a.extend_from_slice(&args);
+            let (code, _, err) = cli(&a);
+            assert_eq!(code, 0, "{err}");
+            let (shape, q, dtype) = read_npy(&dir.join(format!("{tensor}.q.npy")));
+            assert_eq!(shape, vec![6, 10]);
+            let codes: Vec<i64> = if dtype == "I8" { q.iter().map(|&b| b as i8 as i64).collect() } else { q.iter().map(|&b| b as i64).collect() };
+            let want_q: Vec<i64> = want["q"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+            assert_eq!(codes, want_q, "{file} {case}");
+            let (_, s, _) = read_npy(&dir.join(format!("{tensor}.scale.npy")));
+            let scales: Vec<f32> = s.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
+            let want_s: Vec<f32> = want["scales"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+            assert_eq!(scales, want_s, "{file} {case}");
+            let (zshape, z, _) = read_npy(&dir.join(format!("{tensor}.zero_point.npy")));
+            assert_eq!(zshape, if case.contains("group8") { vec![6, 2] } else { vec![6] });
+            let zps: Vec<i64> = z.chunks_exact(4).map(|c| i32::from_le_bytes(c.try_into().unwrap()) as i64).collect();
+            let want_z: Vec<i64> = want["zero_points"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+            assert_eq!(zps, want_z);
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+}
+
+#[test]
+fn quantize_json_reports_every_float_tensor_and_skips_integers() {
+    let (code, out, _) = cli(&["quantize", &fixture("small.safetensors"), "--bits", "4", "--scheme", "sym", "--granularity", "group:16", "--json"]);
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let rows = v["tensors"].as_array().unwrap();
+    assert!(rows.iter().all(|r| r["dtype"] != "I64"));
+    assert!(v["skipped"].as_array().unwrap().iter().any(|s| s["dtype"] == "I64"));
+    let w = rows.iter().find(|r| r["name"] == "weight_f32").unwrap();
+    // 512 values × 4 bits = 256 bytes + 32 groups × 4-byte scales = 384 bytes → 6 bits per weight.
+    assert_eq!(w["bytes_quantized"], 384);
+    assert_eq!(w["bits_per_weight"], 6.0);
+    assert_eq!(w["config"], "int4 sym group:16");
+    assert_eq!(w["scales"]["count"], 32);
+    let empty = rows.iter().find(|r| r["elements"] == 0).unwrap();
+    assert_eq!(empty["sqnr_db"], "inf");
+}
+
+#[test]
+fn bad_input_exits_non_zero_with_a_message_naming_the_file() {
+    let dir = temp_dir("bad");
+    std::fs::create_dir_all(&dir).unwrap();
+    let lying = dir.join("lying.safetensors");
+    let mut bytes = 500u64.to_le_bytes().to_vec();
+    bytes.extend_from_slice(b"{\"a\":1}");
+    std::fs::write(&lying, &bytes).unwrap();
+    let empty = dir.join("empty.npy");
+    std::fs::write(&empty, b"").unwrap();
+    for (path, needle) in [(lying.to_str().unwrap(), "past the end"), (empty.to_str().unwrap(), "empty")] {
+        let (code, out, err) = cli(&["quantize", path, "--bits", "8"]);
+        assert_eq!(code, 1, "{out}{err}");
+        assert!(err.contains(path) && err.contains(needle), "{err}");
+    }
+    let (code, _, err) = cli(&["quantize", &fixture("small.safetensors"), "--tensor", "nope"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no tensor named 'nope'"), "{err}");
+    let (code, _, err) = cli(&["quantize", &fixture("small.safetensors"), "--bits", "9"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("bits must be 2..=8"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
