@@ -5,6 +5,7 @@
 //! hot loops (scalar reference + SIMD twins), `formats` reads weight files lazily.
 
 pub mod error;
+pub mod explore;
 pub mod formats;
 pub mod kernels;
 pub mod metrics;
