@@ -146,25 +146,146 @@ const api = {
 
   close(id) {
     files.delete(id);
+    if (lastTensor?.id === id) lastTensor = null;
   },
 
-  /** FP32 | FP16 | BF16 | one row per spec, for one tensor of an open file (see report.rs for a row). */
+  /** The calibration methods the core can quantize with (the page lists only these). */
+  async calibrationMethods() {
+    return JSON.parse(await callWasm('calibration methods', (m) => m.calibration_methods()));
+  },
+
+  /**
+   * FP32 | FP16 | BF16 | one row per spec, for one tensor of an open file (see report.rs for a row). Each
+   * row also carries time_ms: how long its own call into the module took here, in the worker.
+   */
   async compare(id, tensorName, specs) {
+    const { file, info, bytes, hint } = await tensorBytes(id, tensorName);
+    const context = `${file.name}: tensor '${tensorName}'`;
+    const infoJson = JSON.stringify(info);
+    const elements = info.shape.reduce((a, b) => a * b, 1);
+    const rows = [];
+    for (const format of ['fp32', 'fp16', 'bf16']) {
+      rows.push(await timed(context, (m) => m.float_tensor(infoJson, bytes, format), hint, elements));
+    }
+    for (const spec of specs) {
+      rows.push(await timed(context, (m) => m.quantize_tensor(infoJson, bytes, JSON.stringify(spec)), hint, elements));
+    }
+    return rows;
+  },
+
+  /**
+   * What the pictures need for one tensor: the value histogram with the calibration ranges, the error
+   * histogram under `errorSpec`, and every slot's scale under `spec`.
+   */
+  async explore(id, tensorName, { spec, errorSpec, bins }) {
+    const { file, info, bytes, hint } = await tensorBytes(id, tensorName);
+    const context = `${file.name}: tensor '${tensorName}'`;
+    const infoJson = JSON.stringify(info);
+    const call = async (fn) => JSON.parse(await callWasm(context, fn, hint));
+    return {
+      values: await call((m) => m.value_histogram(infoJson, bytes, bins)),
+      ranges: await call((m) => m.calibration_ranges(infoJson, bytes, JSON.stringify(spec))),
+      errors: await call((m) => m.error_histogram(infoJson, bytes, JSON.stringify(errorSpec), bins)),
+      slots: await call((m) => m.slot_params(infoJson, bytes, JSON.stringify(spec))),
+    };
+  },
+
+  /**
+   * The Pareto view's rows: every spec of the core's sweep for this tensor, a few per call so that
+   * progress(done, total) can report and a newer request (sweepToken) can stop an older one.
+   */
+  async sweep(id, tensorName, token, progress) {
+    sweepToken = token;
+    const { file, info, bytes, hint } = await tensorBytes(id, tensorName);
+    const context = `${file.name}: tensor '${tensorName}'`;
+    const infoJson = JSON.stringify(info);
+    const specs = JSON.parse(await callWasm(context, (m) => m.sweep_specs(JSON.stringify(info.shape))));
+    const rows = [];
+    for (let i = 0; i < specs.length; i += SWEEP_CHUNK) {
+      if (sweepToken !== token) return null; // superseded
+      const chunk = JSON.stringify(specs.slice(i, i + SWEEP_CHUNK));
+      rows.push(...JSON.parse(await callWasm(context, (m) => m.sweep_tensor(infoJson, bytes, chunk), hint)));
+      await progress?.(rows.length, specs.length);
+      await yieldToMessages();
+    }
+    // The front over all rows, not per chunk.
+    const points = JSON.stringify(rows.map((r) => [r.bits_per_weight, r.sqnr_db]));
+    const front = JSON.parse(await callWasm(context, (m) => m.pareto_front(points)));
+    rows.forEach((r, i) => { r.pareto = front[i]; });
+    return rows;
+  },
+
+  /**
+   * One spec over the named tensors (all float tensors when `names` is empty), reading each lazily and
+   * quantizing it in its own call; progress(done, total, name) after each. cancelModel() stops it
+   * between tensors. Returns the CLI's `quantize --json` document, with `cancelled` when stopped.
+   */
+  async runModel(id, names, spec, progress) {
     const { file, index } = openEntry(id);
-    const info = index.tensors.find((t) => t.name === tensorName);
-    if (!info) throw new Error(`${file.name}: no tensor named '${tensorName}'`);
-    const bytes = await readBytes(file, info.offset, info.byte_len);
-    const f32Bytes = info.shape.reduce((a, b) => a * b, 1) * 4;
-    const hint = f32Bytes > LARGE_F32_BYTES
-      ? ` It needs ${(f32Bytes / 2 ** 30).toFixed(1)} GiB as f32, and a wasm32 module has at most 4 GiB of memory.`
-      : '';
-    const json = await callWasm(
-      `${file.name}: tensor '${tensorName}'`,
-      (m) => m.compare_tensor(JSON.stringify(info), bytes, JSON.stringify(specs)),
-      hint,
-    );
-    return JSON.parse(json);
+    const token = ++modelToken;
+    const chosen = names.length ? names.map((n) => index.tensors.find((t) => t.name === n)).filter(Boolean) : index.tensors.filter(quantizable);
+    const skipped = names.length ? [] : index.tensors.filter((t) => !quantizable(t)).map((t) => ({ name: t.name, dtype: t.dtype, reason: 'not a float tensor' }));
+    const specJson = JSON.stringify(spec);
+    const tensors = [];
+    for (const info of chosen) {
+      if (modelToken !== token) return { file: file.name, format: index.format, tensors, skipped, cancelled: true };
+      const { bytes, hint } = await tensorBytes(id, info.name, { cache: false });
+      const row = await timed(`${file.name}: tensor '${info.name}'`, (m) => m.quantize_tensor(JSON.stringify(info), bytes, specJson), hint);
+      tensors.push(row);
+      await progress?.(tensors.length, chosen.length, info.name);
+      await yieldToMessages();
+    }
+    return { file: file.name, format: index.format, tensors, skipped };
+  },
+
+  /** Stops a whole-model run after the tensor in flight. */
+  cancelModel() {
+    modelToken += 1;
   },
 };
+
+const SWEEP_CHUNK = 7;
+let sweepToken = 0;
+let modelToken = 0;
+const QUANTIZABLE = new Set(['F64', 'F32', 'F16', 'BF16']);
+const quantizable = (t) => QUANTIZABLE.has(t.dtype);
+
+/** Lets comlink deliver messages (a cancel) between two calls into the module. */
+const yieldToMessages = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+/** Tensors below this many elements are timed three times (the fastest counts): one call is too noisy. */
+const TIME_REPEAT_BELOW = 2 ** 20;
+
+/** A call into the module that returns one report row (JSON), with the time it took. */
+async function timed(context, fn, hint, elements = Infinity) {
+  let ms = Infinity;
+  let json;
+  for (let i = 0; i < (elements < TIME_REPEAT_BELOW ? 3 : 1); i++) {
+    json = await callWasm(context, (m) => {
+      const started = performance.now();
+      const out = fn(m);
+      ms = Math.min(ms, performance.now() - started);
+      return out;
+    }, hint);
+  }
+  return { ...JSON.parse(json), time_ms: ms };
+}
+
+/** The last tensor read stays here: the comparison and the pictures of one tensor read its bytes once. */
+let lastTensor = null;
+
+async function tensorBytes(id, tensorName, { cache = true } = {}) {
+  const { file, index } = openEntry(id);
+  const info = index.tensors.find((t) => t.name === tensorName);
+  if (!info) throw new Error(`${file.name}: no tensor named '${tensorName}'`);
+  const f32Bytes = info.shape.reduce((a, b) => a * b, 1) * 4;
+  const hint = f32Bytes > LARGE_F32_BYTES
+    ? ` It needs ${(f32Bytes / 2 ** 30).toFixed(1)} GiB as f32, and a wasm32 module has at most 4 GiB of memory.`
+    : '';
+  if (lastTensor?.id === id && lastTensor.name === tensorName) return { file, info, bytes: lastTensor.bytes, hint };
+  const bytes = await readBytes(file, info.offset, info.byte_len);
+  if (cache && bytes.length <= LARGE_F32_BYTES / 2) lastTensor = { id, name: tensorName, bytes };
+  return { file, info, bytes, hint };
+}
 
 Comlink.expose(api);
