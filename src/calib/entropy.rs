@@ -10,7 +10,7 @@
 //! `trt`: TensorRT's calibration (Migacz 2017, "8-bit inference with TensorRT") as pytorch_quantization's
 //! `_compute_amax_entropy` implements it on the |x| histogram: bins[0] is replaced by bins[1] (the spike
 //! at 0 carries no information about the threshold), candidates i = 128..=n bins, P = bins[..i] with the
-//! tail added to its last bin, Q = bins[..i] merged into 2^(b−1) levels (2^b when unsigned) and spread
+//! tail added to its last bin, Q = bins[..i] merged into 2^(b−1) levels (128 for int8) and spread
 //! back over the non-empty bins only; the last minimum wins; amax = edge[i].
 
 use super::histogram::Histogram;
@@ -100,7 +100,7 @@ pub fn ort(h: &Histogram, quantized_bins: usize) -> ((f32, f32), Curve) {
     ((lo.max(h.min()), hi.min(h.max())), curve)
 }
 
-/// TensorRT's entropy amax on the |x| histogram; `levels` = 2^(b−1), or 2^b for unsigned data.
+/// TensorRT's entropy amax on the |x| histogram; `levels` = 2^(b−1).
 pub fn trt(abs: &Histogram, levels: usize) -> ((f32, f32), Curve) {
     const START_BIN: usize = 128;
     let mut curve = Curve::new("kl");

@@ -5,14 +5,16 @@
 //!   batch has a larger |x|, `merge_histogram` adds `⌊(t' − t) / stride⌋ + 1` bins of the same stride on
 //!   each side, so old counts stay where they were and 0 stays an edge. Used by entropy, asymmetric
 //!   percentile and mse.
-//! - `Abs`: bins of |x| over [0, a], grown on the right by whole bins of the same width
-//!   (`collect_absolute_value`). ORT starts this histogram at the first batch's min|x| and drops later
-//!   values below it; we anchor it at 0 as TensorRT / pytorch_quantization's `HistogramCalibrator`
-//!   does, so nothing is dropped. Used by symmetric percentile and `entropy:trt`.
-//!
-//! ORT lets the bin count grow without limit; here, past `max_bins`, adjacent bins are merged in pairs
-//! (stride doubles, 0 stays an edge). That only happens when the range grows more than
-//! max_bins / bins times beyond the first batch's.
+//!   ORT lets the bin count grow without limit; here, past `max_bins`, adjacent bins are merged in
+//!   pairs (stride doubles, 0 stays an edge), which only happens when the range grows more than
+//!   max_bins / bins times beyond the first batch's.
+//! - `Abs`: `bins` bins of |x| over [0, bins·w] with w a power of two, anchored at 0 as TensorRT /
+//!   pytorch_quantization's `HistogramCalibrator` is. When a batch exceeds it, w doubles and bins merge
+//!   in pairs. ORT's `collect_absolute_value` instead starts at the first batch's min|x| (dropping later
+//!   values below it) and appends bins of the first batch's width; its layout — and so its ranges —
+//!   then depend on how the data was batched. Ours does not: the same data in 1 or 100 batches gives
+//!   the same counts. It covers the data with 1024 to 2048 of its bins. Used by symmetric percentile
+//!   and `entropy:trt`.
 
 use serde::Serialize;
 
@@ -29,19 +31,24 @@ pub struct Histogram {
     /// Bins of a fresh histogram (ORT's `num_bins`).
     bins: usize,
     max_bins: usize,
-    /// First edge (−t for Signed, 0 for Abs) and bin width; width 0 until a non-zero value arrives.
-    lo: f64,
-    width: f64,
+    /// Outer edges, f32 as ORT keeps them: (−t, t) for Signed, (0, a) for Abs; equal until a non-zero value.
+    first: f32,
+    last: f32,
+    /// Inner edges as numpy computes them: `np.linspace(first, last, n + 1)` in float32.
+    edges: Vec<f32>,
     counts: Vec<u64>,
     /// Zeros seen before any non-zero value fixed the range; folded into the bin holding 0 later.
     pending_zeros: u64,
+    /// Exact zeros (ReLU outputs, padding): quantization keeps them exact, mse needs to know.
+    zeros: u64,
     min: f32,
     max: f32,
     finite: u64,
     nonfinite: u64,
 }
 
-/// What the page plots: counts of bins `[lo + i·width, lo + (i+1)·width)` (the last bin closed).
+/// What the page plots: counts of bins `[edge_i, edge_i+1)` (the last bin closed), edges
+/// `lo + i·width` up to float32 rounding.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HistogramView {
     pub kind: HistKind,
@@ -55,6 +62,28 @@ pub struct HistogramView {
     pub nonfinite: u64,
 }
 
+/// The |x| histogram's width: the smallest power of two w with a ≤ n·w. A power-of-two grid anchored
+/// at 0 makes the histogram independent of how the data was split into batches: widths only double,
+/// merged bins stay aligned, and |x| / w is exact.
+fn pow2_width(a: f32, n: usize) -> f32 {
+    let mut w = 2f32.powi(((a as f64 / n as f64).log2().ceil() as i32).clamp(-126, 127));
+    while (n as f32) * w < a {
+        w *= 2.0;
+    }
+    while w > f32::MIN_POSITIVE && (n as f32) * (w / 2.0) >= a {
+        w /= 2.0;
+    }
+    w
+}
+
+/// `np.linspace(first, last, n + 1, dtype=float32)`: i·step + first in float32, last edge exact.
+fn linspace_f32(first: f32, last: f32, n: usize) -> Vec<f32> {
+    let step = (last - first) / n as f32;
+    let mut e: Vec<f32> = (0..=n).map(|i| i as f32 * step + first).collect();
+    e[n] = last;
+    e
+}
+
 impl Histogram {
     pub fn new(kind: HistKind, bins: usize, max_bins: usize) -> Self {
         let bins = bins.max(2).next_multiple_of(2);
@@ -62,14 +91,26 @@ impl Histogram {
             kind,
             bins,
             max_bins: max_bins.max(bins),
-            lo: 0.0,
-            width: 0.0,
+            first: 0.0,
+            last: 0.0,
+            edges: Vec::new(),
             counts: Vec::new(),
             pending_zeros: 0,
+            zeros: 0,
             min: f32::INFINITY,
             max: f32::NEG_INFINITY,
             finite: 0,
             nonfinite: 0,
+        }
+    }
+
+    /// Fixes the range before the first batch, from extremes found by a first pass over the data.
+    /// Batches inside it never grow the histogram, so the counts are those of one batch of all the
+    /// data — whatever the batching — and a single batch gets ORT's layout exactly.
+    pub fn preset_range(&mut self, lo: f32, hi: f32) {
+        let reach = lo.abs().max(hi.abs());
+        if self.counts.is_empty() && reach > 0.0 && reach.is_finite() {
+            self.start(reach);
         }
     }
 
@@ -89,10 +130,12 @@ impl Histogram {
         self.finite += finite;
         self.min = self.min.min(lo);
         self.max = self.max.max(hi);
-        let reach = lo.abs().max(hi.abs()) as f64;
+        // ORT: threshold = max(|min|, |max|) in the data's dtype.
+        let reach = lo.abs().max(hi.abs());
         if reach == 0.0 {
+            self.zeros += finite;
             // Every finite value is 0: nothing fixes a width yet, or 0 has its bin.
-            if self.width == 0.0 {
+            if self.counts.is_empty() {
                 self.pending_zeros += finite;
             } else {
                 let z = self.bin_of(0.0);
@@ -100,7 +143,7 @@ impl Histogram {
             }
             return;
         }
-        if self.width == 0.0 {
+        if self.counts.is_empty() {
             self.start(reach);
         } else {
             self.grow_to(reach);
@@ -108,99 +151,96 @@ impl Histogram {
         self.bin_values(x);
     }
 
-    fn start(&mut self, reach: f64) {
-        match self.kind {
-            HistKind::Signed => {
-                self.lo = -reach;
-                self.width = 2.0 * reach / self.bins as f64;
-            }
-            HistKind::Abs => {
-                self.lo = 0.0;
-                self.width = reach / self.bins as f64;
-            }
-        }
+    fn start(&mut self, reach: f32) {
+        (self.first, self.last) = match self.kind {
+            HistKind::Signed => (-reach, reach),
+            HistKind::Abs => (0.0, self.bins as f32 * pow2_width(reach, self.bins)),
+        };
         self.counts = vec![0; self.bins];
+        self.edges = linspace_f32(self.first, self.last, self.bins);
         let z = self.bin_of(0.0);
         self.counts[z] += std::mem::take(&mut self.pending_zeros);
     }
 
-    fn hi(&self) -> f64 {
-        self.lo + self.width * self.counts.len() as f64
-    }
-
-    fn grow_to(&mut self, reach: f64) {
-        let hi = self.hi();
-        if reach <= hi {
+    fn grow_to(&mut self, reach: f32) {
+        if reach <= self.last {
             return;
         }
+        let n = self.counts.len();
         match self.kind {
             HistKind::Signed => {
-                // merge_histogram: half_increased_bins = int((new − old) // stride + 1).
-                let h = ((reach - hi) / self.width).floor() as usize + 1;
-                let mut counts = vec![0; self.counts.len() + 2 * h];
-                counts[h..h + self.counts.len()].copy_from_slice(&self.counts);
+                // merge_histogram, in float32: stride = 2·t / n; h = int((t' − t) // stride + 1);
+                // the new threshold is h·stride + t.
+                let t = self.last;
+                let stride = 2.0 * t / n as f32;
+                let h = ((reach - t) / stride).floor() as usize + 1;
+                let t_new = h as f32 * stride + t;
+                let mut counts = vec![0; n + 2 * h];
+                counts[h..h + n].copy_from_slice(&self.counts);
                 self.counts = counts;
-                self.lo -= h as f64 * self.width;
+                (self.first, self.last) = (-t_new, t_new);
+                while self.counts.len() > self.max_bins {
+                    self.merge_pairs();
+                }
             }
             HistKind::Abs => {
-                // collect_absolute_value: np.arange(last + w, amax + w, w) new edges.
-                let mut k = ((reach - hi) / self.width).ceil().max(1.0) as usize;
-                if hi + k as f64 * self.width < reach {
-                    k += 1;
+                // Double the power-of-two width until the range fits, merging bins in pairs.
+                while reach > self.last {
+                    let mut merged: Vec<u64> = self.counts.chunks(2).map(|p| p.iter().sum()).collect();
+                    merged.resize(n, 0);
+                    self.counts = merged;
+                    self.last *= 2.0;
                 }
-                self.counts.resize(self.counts.len() + k, 0);
             }
         }
-        while self.counts.len() > self.max_bins {
-            self.merge_pairs();
-        }
+        self.edges = linspace_f32(self.first, self.last, self.counts.len());
     }
 
-    /// Halves the resolution, keeping 0 on an edge (Signed: the half-length must be even).
+    /// Signed only: halves the resolution, keeping 0 on an edge (the half-length must be even).
     fn merge_pairs(&mut self) {
-        match self.kind {
-            HistKind::Signed => {
-                if (self.counts.len() / 2) % 2 == 1 {
-                    self.counts.insert(0, 0);
-                    self.counts.push(0);
-                    self.lo -= self.width;
-                }
-            }
-            HistKind::Abs => {
-                if self.counts.len() % 2 == 1 {
-                    self.counts.push(0);
-                }
-            }
+        let w = (self.last - self.first) / self.counts.len() as f32;
+        if (self.counts.len() / 2) % 2 == 1 {
+            self.counts.insert(0, 0);
+            self.counts.push(0);
+            self.first -= w;
+            self.last += w;
         }
         self.counts = self.counts.chunks_exact(2).map(|p| p[0] + p[1]).collect();
-        self.width *= 2.0;
     }
 
+    /// np.histogram's bin of v: the float32 estimate ((v − first) / (last − first))·n, then one
+    /// correction step against the float32 edges; the right edge belongs to the last bin.
     #[inline]
-    fn bin_of(&self, v: f64) -> usize {
-        let last = self.counts.len() - 1;
-        // `as usize` saturates negatives at 0; the right edge belongs to the last bin, as in np.histogram.
-        (((v - self.lo) / self.width) as usize).min(last)
+    fn bin_of(&self, v: f32) -> usize {
+        let n = self.counts.len();
+        let f = (v - self.first) / (self.last - self.first) * n as f32;
+        let mut i = (f as usize).min(n - 1);
+        if v < self.edges[i] {
+            i = i.saturating_sub(1);
+        } else if i + 1 < n && v >= self.edges[i + 1] {
+            i += 1;
+        }
+        i
     }
 
     fn bin_values(&mut self, x: &[f32]) {
-        let (lo, inv, last) = (self.lo, 1.0 / self.width, self.counts.len() - 1);
-        let counts = &mut self.counts;
+        let n = self.counts.len();
+        let (first, denom, nf) = (self.first, self.last - self.first, n as f32);
+        let (edges, counts, zeros) = (&self.edges, &mut self.counts, &mut self.zeros);
+        let mut put = |v: f32| {
+            *zeros += (v == 0.0) as u64;
+            // Same arithmetic as bin_of, inlined: this loop is the calibration's hot path.
+            let mut i = (((v - first) / denom * nf) as usize).min(n - 1);
+            if v < edges[i] {
+                i = i.saturating_sub(1);
+            } else if i + 1 < n && v >= edges[i + 1] {
+                i += 1;
+            }
+            counts[i] += 1;
+        };
         match self.kind {
-            HistKind::Signed => {
-                for &v in x {
-                    if v.is_finite() {
-                        counts[(((v as f64 - lo) * inv) as usize).min(last)] += 1;
-                    }
-                }
-            }
-            HistKind::Abs => {
-                for &v in x {
-                    if v.is_finite() {
-                        counts[((v.abs() as f64 * inv) as usize).min(last)] += 1;
-                    }
-                }
-            }
+            HistKind::Signed => x.iter().filter(|v| v.is_finite()).for_each(|&v| put(v)),
+            HistKind::Abs => x.iter().filter(|v| v.is_finite()).for_each(|&v| put(v.abs())),
         }
     }
 
@@ -213,21 +253,31 @@ impl Histogram {
         &self.counts
     }
 
+    /// Nominal bin width (last − first) / n.
     pub fn width(&self) -> f64 {
-        self.width
+        if self.counts.is_empty() {
+            0.0
+        } else {
+            (self.last as f64 - self.first as f64) / self.counts.len() as f64
+        }
     }
 
     pub fn first_edge(&self) -> f64 {
-        self.lo
+        self.first as f64
     }
 
-    /// Edge i (0..=len), as f32 like ORT's float32 `hist_edges`.
+    /// Edge i (0..=len), the float32 value numpy's `hist_edges[i]` has.
     pub fn edge(&self, i: usize) -> f32 {
-        self.edge_f64(i) as f32
+        self.edges[i]
     }
 
     pub fn edge_f64(&self, i: usize) -> f64 {
-        self.lo + i as f64 * self.width
+        self.edges[i] as f64
+    }
+
+    /// Exact zeros among the finite values.
+    pub fn zeros(&self) -> u64 {
+        self.zeros
     }
 
     /// Finite values seen, and the finite extremes; (+Inf, −Inf) when none.
@@ -252,8 +302,8 @@ impl Histogram {
     pub fn view(&self) -> HistogramView {
         HistogramView {
             kind: self.kind,
-            lo: self.lo,
-            width: self.width,
+            lo: self.first_edge(),
+            width: self.width(),
             counts: self.counts.clone(),
             min: if self.finite == 0 { 0.0 } else { self.min },
             max: if self.finite == 0 { 0.0 } else { self.max },
@@ -290,13 +340,19 @@ mod tests {
     }
 
     #[test]
-    fn abs_growth_appends_whole_bins() {
-        let mut h = Histogram::new(HistKind::Abs, 4, 64);
-        h.add(&[-2.0, 1.0]);
+    fn abs_grid_is_power_of_two_and_batch_independent() {
+        let mut h = Histogram::new(HistKind::Abs, 4, 4);
+        h.add(&[-1.5, 0.75]);
+        // Smallest power of two w with 1.5 ≤ 4·w: 0.5.
         assert_eq!(h.width(), 0.5);
+        assert_eq!(h.counts(), &[0, 1, 0, 1]);
         h.add(&[3.1]);
-        // ceil((3.1 − 2) / 0.5) = 3 new bins: edges up to 3.5.
-        assert_eq!(h.counts(), &[0, 0, 1, 1, 0, 0, 1]);
+        // w doubles: bins merge in pairs.
+        assert_eq!(h.width(), 1.0);
+        assert_eq!(h.counts(), &[1, 1, 0, 1]);
+        let mut once = Histogram::new(HistKind::Abs, 4, 4);
+        once.add(&[-1.5, 0.75, 3.1]);
+        assert_eq!(once.counts(), h.counts());
     }
 
     #[test]
@@ -308,12 +364,24 @@ mod tests {
         assert_eq!(h.counts().iter().sum::<u64>(), 5);
         // 0 is still an edge: −0.2 and 0.1 sit on either side of it.
         let z = (-h.first_edge() / h.width()).round() as usize;
-        assert!((h.edge_f64(z)).abs() < 1e-9);
+        assert_eq!(h.edge(z), 0.0);
         let mut a = Histogram::new(HistKind::Abs, 8, 16);
         a.add(&[1.0]);
         a.add(&[1000.0]);
-        assert!(a.counts().len() <= 16);
+        assert_eq!(a.counts().len(), 8);
         assert_eq!(a.counts().iter().sum::<u64>(), 2);
+    }
+
+    #[test]
+    fn preset_range_makes_batching_irrelevant() {
+        let x: Vec<f32> = (0..1000).map(|i| ((i * 7919) % 1000) as f32 / 100.0 - 4.0).collect();
+        let mut one = Histogram::new(HistKind::Signed, 64, 1024);
+        one.add(&x);
+        let mut many = Histogram::new(HistKind::Signed, 64, 1024);
+        let (lo, hi, _) = crate::kernels::min_max_finite(&x);
+        many.preset_range(lo, hi);
+        x.chunks(7).for_each(|b| many.add(b));
+        assert_eq!(one, many);
     }
 
     #[test]
@@ -325,5 +393,6 @@ mod tests {
         assert_eq!(h.counts(), &[1, 0, 2, 1]);
         h.add(&[0.0]);
         assert_eq!(h.counts(), &[1, 0, 3, 1]);
+        assert_eq!(h.zeros(), 3);
     }
 }

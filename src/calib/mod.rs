@@ -212,6 +212,18 @@ impl Calibrator {
         })
     }
 
+    /// Two-pass streaming: fixes the histograms' range from the global finite [min, max] (a first pass
+    /// over the batches) before the first `add_batch`. The result is then the same for any batching.
+    /// Without it, the histograms grow as batches arrive, by ORT's rule — and so ORT's `entropy`
+    /// (whose KL search is sensitive to the bin layout) depends on the batching as ORT's does.
+    pub fn preset_range(&mut self, min: f32, max: f32) {
+        if min <= max {
+            for h in [&mut self.signed, &mut self.abs].into_iter().flatten() {
+                h.preset_range(min, max);
+            }
+        }
+    }
+
     /// Folds one batch in; the batch can be dropped afterwards.
     pub fn add_batch(&mut self, x: &[f32]) {
         let (lo, hi, bad) = kernels::min_max_finite(x);
@@ -252,11 +264,9 @@ impl Calibrator {
                 (r, Some(c))
             }
             Method::EntropyTrt => {
-                let h = self.hist(HistKind::Abs);
-                // pytorch_quantization: 2^(b−1) levels, 2^b for unsigned data (asymmetric and no negatives).
-                let unsigned = scheme == Scheme::Asymmetric && h.min() >= 0.0;
-                let levels = 1usize << (self.spec.bits as u32 - 1 + unsigned as u32);
-                let (r, c) = entropy::trt(h, levels);
+                // Migacz 2017: 2^(b−1) levels (128 for int8) over the |x| histogram, whatever the scheme.
+                let levels = 1usize << (self.spec.bits as u32 - 1);
+                let (r, c) = entropy::trt(self.hist(HistKind::Abs), levels);
                 (r, Some(c))
             }
         };
@@ -282,14 +292,24 @@ impl Calibrator {
     }
 }
 
-/// Calibrates a stream of batches (one batch: a whole tensor) with each method.
+/// Calibrates batches (one batch: a whole tensor) with each method, in two passes (min/max, then
+/// histograms), so that the split into batches does not change the result. Memory stays bounded:
+/// nothing but the histograms is kept between batches.
 pub fn calibrate_batches(
     batches: &[&[f32]],
     spec: &QuantSpec,
     methods: &[Method],
     cfg: CalibConfig,
 ) -> Result<CalibRun> {
+    let mut range = MinMax::default();
+    for b in batches {
+        let (lo, hi, _) = kernels::min_max_finite(b);
+        range.add_extremes(lo, hi, 0.0);
+    }
     let mut c = Calibrator::new(spec, methods, cfg)?;
+    if range.batches > 0 {
+        c.preset_range(range.min, range.max);
+    }
     for b in batches {
         c.add_batch(b);
     }

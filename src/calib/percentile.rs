@@ -57,12 +57,14 @@ mod tests {
 
     #[test]
     fn left_edge_of_the_crossing_bin() {
-        // 100 values 0..99, ten per |x| bin of width 9.9: cdf[7] = 0.8 < 0.85 ≤ cdf[8] → left edge of bin 8.
-        let x: Vec<f32> = (0..100).map(|i| i as f32).collect();
-        let mut h = Histogram::new(HistKind::Abs, 10, 10);
+        // 64 values 0, 0.25, …, 15.75 in |x| bins of width 1 (four per bin):
+        // cdf[12] = 52/64 < 0.85 ≤ cdf[13] = 56/64 → the left edge of bin 13.
+        let x: Vec<f32> = (0..64).map(|i| i as f32 * 0.25).collect();
+        let mut h = Histogram::new(HistKind::Abs, 16, 16);
         h.add(&x);
+        assert_eq!(h.width(), 1.0);
         let (lo, hi) = symmetric(&h, 85.0);
-        assert_eq!(hi, h.edge(8));
+        assert_eq!(hi, 13.0);
         assert_eq!(lo, 0.0); // −e clamped to the data's min
         let mut s = Histogram::new(HistKind::Signed, 10, 10);
         let y: Vec<f32> = (-50..50).map(|i| i as f32).collect();
