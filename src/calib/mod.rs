@@ -227,6 +227,11 @@ impl Calibrator {
     /// Folds one batch in; the batch can be dropped afterwards.
     pub fn add_batch(&mut self, x: &[f32]) {
         let (lo, hi, bad) = kernels::min_max_finite(x);
+        self.add_batch_with_extremes(x, lo, hi, bad);
+    }
+
+    /// `add_batch` when the caller already has the batch's finite min, max and non-finite count.
+    pub fn add_batch_with_extremes(&mut self, x: &[f32], lo: f32, hi: f32, bad: usize) {
         self.batches += 1;
         self.finite += (x.len() - bad) as u64;
         self.nonfinite += bad as u64;
@@ -301,17 +306,17 @@ pub fn calibrate_batches(
     methods: &[Method],
     cfg: CalibConfig,
 ) -> Result<CalibRun> {
+    let extremes: Vec<(f32, f32, usize)> = batches.iter().map(|b| kernels::min_max_finite(b)).collect();
     let mut range = MinMax::default();
-    for b in batches {
-        let (lo, hi, _) = kernels::min_max_finite(b);
+    for &(lo, hi, _) in &extremes {
         range.add_extremes(lo, hi, 0.0);
     }
     let mut c = Calibrator::new(spec, methods, cfg)?;
     if range.batches > 0 {
         c.preset_range(range.min, range.max);
     }
-    for b in batches {
-        c.add_batch(b);
+    for (b, &(lo, hi, bad)) in batches.iter().zip(&extremes) {
+        c.add_batch_with_extremes(b, lo, hi, bad);
     }
     Ok(c.run())
 }
