@@ -69,6 +69,12 @@ fn entropy_and_percentile_match_onnxruntime_within_one_bin() {
             let ours = run.results[0].range;
             let ort = [r["range"][0].as_f64().unwrap(), r["range"][1].as_f64().unwrap()];
             // One bin: the coarser of ORT's histogram and ours.
+            if method.histogram(scheme) == Some(HistKind::Signed) {
+                // The same growth: ORT's bin count and first edge after 1 or 7 batches, exactly.
+                let h = run.histograms.iter().find(|h| h.kind == HistKind::Signed).unwrap();
+                assert_eq!(h.counts.len() as u64, r["bins"].as_u64().unwrap(), "{}", case["dist"]);
+                assert_eq!(h.lo as f32, r["first_edge"].as_f64().unwrap() as f32, "{}", case["dist"]);
+            }
             let ort_bin = r["bin_width"].as_f64().unwrap();
             let bin = ort_bin.max(bin_width(&run, method.histogram(scheme).unwrap()));
             let gap = ((ours[0] as f64 - ort[0]).abs()).max((ours[1] as f64 - ort[1]).abs());
