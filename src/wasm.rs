@@ -159,3 +159,26 @@ pub fn pareto_front(points_json: &str) -> Result<String, JsError> {
         .collect();
     to_json("pareto", &crate::explore::pareto_front(&points))
 }
+
+// ---- calibration (src/calib): conversion only ---------------------------------------------------------
+
+/// Calibration methods compared on one tensor: the CLI's `calibrate --json` report, plus the searched
+/// curves and the histograms when `details` is true (for the page's overlay and KL / MSE plots).
+/// `methods` as typed on the CLI: `all`, `minmax`, `percentile:99.9`, `mse,entropy`, …
+#[wasm_bindgen]
+pub fn calibrate_tensor(info_json: &str, bytes: &[u8], bits: u8, scheme: &str, methods: &str, details: bool) -> Result<String, JsError> {
+    let (_, x) = decode(info_json, bytes)?;
+    let scheme: crate::quant::Scheme =
+        serde_json::from_value(serde_json::Value::String(scheme.into())).map_err(|e| json_err("scheme", e))?;
+    crate::calib::run_calibrate_json(&x, bits, scheme, methods, details).map_err(js_err)
+}
+
+/// One tensor quantized with one spec and the ranges of one calibration method (`quantize --calib`).
+#[wasm_bindgen]
+pub fn quantize_tensor_calibrated(info_json: &str, bytes: &[u8], spec_json: &str, method: &str) -> Result<String, JsError> {
+    let (info, x) = decode(info_json, bytes)?;
+    let spec = spec_from_json(spec_json)?;
+    let method = crate::calib::Method::parse(method).map_err(js_err)?;
+    let q = crate::calib::quantize_calibrated(&x, &info.shape, &spec, &method).map_err(js_err)?;
+    to_json("report", &report::int_report(&info.name, info.dtype, &q, &method.label()))
+}

@@ -260,12 +260,7 @@ mod native {
         for info in &chosen {
             bar.set_message(info.name.clone());
             let x = load(&mut source, info)?;
-            let q = if *method == calib::Method::MinMax {
-                quant::quantize_minmax(&x, &info.shape, spec)?
-            } else {
-                let ranges = calib::calibrate_slots(&x, &info.shape, spec, method, calib::CalibConfig::default())?;
-                quant::quantize_with_ranges(&x, &info.shape, spec, &ranges)?
-            };
+            let q = calib::quantize_calibrated(&x, &info.shape, spec, method)?;
             if let Some(dir) = dump {
                 dump_tensor(Path::new(dir), &info.name, &q)?;
             }

@@ -379,6 +379,16 @@ pub fn calibrate_slots(
     Ok(ranges)
 }
 
+/// Quantizes with the ranges `method` chooses per slot (`quantize --calib`, the page's method select).
+/// Min-max takes the direct path of quant::quantize_minmax (the same ranges, no histogram).
+pub fn quantize_calibrated(x: &[f32], shape: &[usize], spec: &QuantSpec, method: &Method) -> Result<quant::QuantizedTensor> {
+    if *method == Method::MinMax {
+        return quant::quantize_minmax(x, shape, spec);
+    }
+    let ranges = calibrate_slots(x, shape, spec, method, CalibConfig::default())?;
+    quant::quantize_with_ranges(x, shape, spec, &ranges)
+}
+
 /// One row of `calibrate`: the method's range and what fake-quantizing the data with it costs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CalibRow {
