@@ -11,7 +11,7 @@ echo "== native: cargo test"
 cargo test --all-targets
 
 echo "== wasm in headless Chromium: wasm-pack test"
-wasm-pack test --headless --chrome -- --test wasm
+wasm-pack test --headless --chrome -- --test wasm --test wasm_kernels
 
 echo "== page end to end: build, then Playwright against the built page"
 bash scripts/build-wasm.sh

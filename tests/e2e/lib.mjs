@@ -106,12 +106,15 @@ function startPreview(port) {
     cwd: ROOT,
     detached: true, // its own process group, so `after` ends npx, sh and vite together
     stdio: ['ignore', 'pipe', 'pipe'],
+    // CI=true makes vite colour its output (picocolors), which splits the URL with escape codes.
+    env: { ...process.env, NO_COLOR: '1' },
   });
   let output = '';
   const ready = new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`vite preview did not start in ${WAIT} ms:\n${output}`)), WAIT);
     const listen = (chunk) => {
-      output += chunk;
+      // Escape codes are stripped too, in case a terminal setting still colours the URL.
+      output += String(chunk).replace(/\x1b\[[0-9;]*m/g, '');
       if (output.includes(`127.0.0.1:${port}`)) {
         clearTimeout(timer);
         resolve();
