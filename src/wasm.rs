@@ -109,20 +109,22 @@ pub fn value_histogram(info_json: &str, bytes: &[u8], bins: usize) -> Result<Str
     to_json("histogram", &crate::explore::histogram(&x, bins))
 }
 
-/// A histogram of x − x̂ under one spec.
+/// A histogram of x − x̂ under one spec and calibration method (`minmax`, `percentile:99.99`, …).
 #[wasm_bindgen]
-pub fn error_histogram(info_json: &str, bytes: &[u8], spec_json: &str, bins: usize) -> Result<String, JsError> {
+pub fn error_histogram(info_json: &str, bytes: &[u8], spec_json: &str, method: &str, bins: usize) -> Result<String, JsError> {
     let (info, x) = decode(info_json, bytes)?;
     let spec = spec_from_json(spec_json)?;
-    to_json("histogram", &crate::explore::error_histogram(&x, &info.shape, &spec, bins).map_err(js_err)?)
+    let method = crate::calib::Method::parse(method).map_err(js_err)?;
+    to_json("histogram", &crate::explore::error_histogram(&x, &info.shape, &spec, &method, bins).map_err(js_err)?)
 }
 
-/// Every slot's range, scale and zero point under one spec.
+/// Every slot's range, scale and zero point under one spec and calibration method.
 #[wasm_bindgen]
-pub fn slot_params(info_json: &str, bytes: &[u8], spec_json: &str) -> Result<String, JsError> {
+pub fn slot_params(info_json: &str, bytes: &[u8], spec_json: &str, method: &str) -> Result<String, JsError> {
     let (info, x) = decode(info_json, bytes)?;
     let spec = spec_from_json(spec_json)?;
-    to_json("scales", &crate::explore::slot_params(&x, &info.shape, &spec).map_err(js_err)?)
+    let method = crate::calib::Method::parse(method).map_err(js_err)?;
+    to_json("scales", &crate::explore::slot_params(&x, &info.shape, &spec, &method).map_err(js_err)?)
 }
 
 /// The calibration ranges (one per method) to mark on the value histogram.
