@@ -25,12 +25,14 @@ function axes(colors, xLabel, yLabel, { xValues, yValues } = {}) {
     stroke: colors.muted,
     grid: { stroke: colors.line, width: 1 },
     ticks: { stroke: colors.line, width: 1 },
-    labelSize: 20,
+    labelSize: 16,
+    labelGap: 0,
+    gap: 3,
     font: '11px system-ui, sans-serif',
     labelFont: '12px system-ui, sans-serif',
     ...(values ? { values } : {}),
   });
-  return [axis(xLabel, xValues), { ...axis(yLabel, yValues), size: 56 }];
+  return [{ ...axis(xLabel, xValues), size: 30 }, { ...axis(yLabel, yValues), size: 56 }];
 }
 
 const shortNumber = (u, splits) => splits.map((v) => (v === null ? '' : fmt.scientific(v)));
@@ -68,6 +70,7 @@ function markers(marks) {
     ctx.save();
     ctx.font = `${Math.round(11 * devicePixelRatio)}px system-ui, sans-serif`;
     ctx.textBaseline = 'top';
+    ctx.textAlign = 'left'; // uPlot leaves whatever its last axis label used
     for (const mark of marks) {
       const x = Math.round(u.valToPos(mark.value, 'x', true));
       if (x < left - 1 || x > left + width + 1) continue;

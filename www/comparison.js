@@ -66,8 +66,10 @@ export function renderComparison(table, rows, fileName, { removable = new Set(),
   ]);
 
   const headRow = element('tr', {}, [element('th', { scope: 'col' }, [element('span', { class: 'visually-hidden', text: 'metric' })])]);
-  for (const config of configs) {
-    const [title, detail] = columnTitle(config);
+  for (const [i, config] of configs.entries()) {
+    const [title, plain] = columnTitle(config);
+    const method = rows[i].calibration;
+    const detail = method && method !== 'minmax' ? `${plain} · ${method}` : plain;
     const th = element('th', { scope: 'col', title: config, dataset: { config } }, [title, element('small', { text: detail })]);
     if (removable.has(config)) {
       th.dataset.added = 'true';

@@ -287,9 +287,10 @@ function removeColumn(config) {
 }
 
 /** The calibration select lists exactly the methods the core reports (today min-max only). */
-const METHOD_NAMES = { minmax: 'min-max', percentile: 'percentile', mse: 'MSE', entropy: 'entropy (KL)', 'entropy:trt': 'entropy (TensorRT)' };
+const METHOD_NAMES = { minmax: 'min-max', 'percentile:99.99': 'percentile 99.99', mse: 'MSE', entropy: 'entropy (KL, ORT)', 'entropy:trt': 'entropy (KL, TensorRT)' };
+export const methodName = (m) => METHOD_NAMES[m] ?? m;
 function fillCalibration(methods) {
-  ui.calibration.replaceChildren(...methods.map((m) => Object.assign(document.createElement('option'), { value: m, textContent: METHOD_NAMES[m] ?? m })));
+  ui.calibration.replaceChildren(...methods.map((m) => Object.assign(document.createElement('option'), { value: m, textContent: methodName(m) })));
   ui.calibration.disabled = methods.length < 2;
 }
 
@@ -302,7 +303,7 @@ function updateUrl() {
     added: state.added,
     file: file?.name ?? state.wanted?.file,
     tensor: state.selected?.tensor ?? state.wanted?.tensor,
-    error: state.errorConfig,
+    error: state.errorConfig, // set only when the person chose a column
     log: ui.valuesLog.checked,
   });
   if (query !== location.search) history.replaceState(null, '', `${location.pathname}${query}${location.hash}`);
@@ -343,7 +344,7 @@ async function computeOnce() {
   let rows;
   try {
     const started = performance.now();
-    rows = await engine.compare(selected.fileId, selected.tensor, columnSpecs(spec));
+    rows = await engine.compare(selected.fileId, selected.tensor, columnSpecs(spec), ui.calibration.value);
     if (state.selected !== selected) return; // another tensor was chosen meanwhile; the next run shows it
     const removable = new Set(state.added.map(specLabel));
     renderComparison(ui.comparison, rows, file.name, { removable, onRemove: removeColumn });
@@ -375,14 +376,15 @@ function clearPictures() {
 
 async function drawPictures(file, selected, spec, rows, computeKey) {
   const intConfigs = rows.filter((r) => r.config.startsWith('int')).map((r) => r.config);
-  if (!intConfigs.includes(state.errorConfig)) state.errorConfig = specLabel(spec);
-  ui.errorConfig.replaceChildren(...intConfigs.map((c) => Object.assign(document.createElement('option'), { value: c, textContent: c, selected: c === state.errorConfig })));
+  // The column the person chose, while it is shown; else the configuration of the form.
+  const errorLabel = intConfigs.includes(state.errorConfig) ? state.errorConfig : specLabel(spec);
+  ui.errorConfig.replaceChildren(...intConfigs.map((c) => Object.assign(document.createElement('option'), { value: c, textContent: c, selected: c === errorLabel })));
   const pictures = document.querySelector('.pictures');
   pictures.setAttribute('aria-busy', 'true');
   try {
-    const explored = await engine.explore(selected.fileId, selected.tensor, { spec, errorSpec: parseLabel(state.errorConfig), bins: BINS });
+    const explored = await engine.explore(selected.fileId, selected.tensor, { spec, errorSpec: parseLabel(errorLabel), method: ui.calibration.value, bins: BINS });
     if (state.selected !== selected) return;
-    state.explored = { ...explored, errorLabel: state.errorConfig, tensor: selected.tensor, file: file.name, rows };
+    state.explored = { ...explored, method: ui.calibration.value, errorLabel, tensor: selected.tensor, file: file.name, rows };
     ui.picturesOf.textContent = `— ${selected.tensor}`;
     renderValues();
     renderErrorsChart();
@@ -404,21 +406,27 @@ function renderValues() {
   const colors = getComputedStyle(document.documentElement);
   const markColor = colors.getPropertyValue('--mark').trim();
   const gridColor = colors.getPropertyValue('--mark-grid').trim();
+  // The chosen method's range solid and labelled (its grid dashed); the other methods' ranges as thin ticks.
+  const chosen = e.ranges.find((r) => r.method === e.method) ?? e.ranges[0];
+  const others = colors.getPropertyValue('--muted').trim();
   const marks = [];
-  for (const r of e.ranges) {
-    marks.push({ value: r.lo, color: markColor, label: `min ${fmt.scientific(r.lo)}` });
-    marks.push({ value: r.hi, color: markColor, label: `max ${fmt.scientific(r.hi)}` });
-    if (r.grid_lo !== r.lo) marks.push({ value: r.grid_lo, color: gridColor, dash: [5, 4], row: 1 });
-    if (r.grid_hi !== r.hi) marks.push({ value: r.grid_hi, color: gridColor, dash: [5, 4], row: 1 });
+  for (const r of e.ranges.filter((r) => r !== chosen)) {
+    marks.push({ value: r.lo, color: others, dash: [2, 3] }, { value: r.hi, color: others, dash: [2, 3] });
   }
+  const r = chosen;
+  marks.push({ value: r.lo, color: markColor, label: `${fmt.scientific(r.lo)}` });
+  marks.push({ value: r.hi, color: markColor, label: `${fmt.scientific(r.hi)}` });
+  if (r.grid_lo !== r.lo) marks.push({ value: r.grid_lo, color: gridColor, dash: [5, 4] });
+  if (r.grid_hi !== r.hi) marks.push({ value: r.grid_hi, color: gridColor, dash: [5, 4] });
   charts.histogram(ui.valuesChart, e.values, { log: ui.valuesLog.checked, marks });
-  const [r] = e.ranges;
   const spec = e.slots.config;
   const grid = r.grid_lo !== r.lo || r.grid_hi !== r.hi
     ? ` Dashed: what a per-tensor ${spec.split(' ').slice(0, 2).join(' ')} grid covers, [${fmt.scientific(r.grid_lo)}, ${fmt.scientific(r.grid_hi)}].`
     : '';
+  const otherRanges = e.ranges.filter((o) => o !== chosen).map((o) => `${methodName(o.method)} [${fmt.scientific(o.lo)}, ${fmt.scientific(o.hi)}]`);
   const nonfinite = e.values.nonfinite ? ` ${fmt.count(e.values.nonfinite)} non-finite values left out.` : '';
-  ui.valuesLegend.textContent = `${fmt.count(e.values.finite)} values in ${e.values.counts.length} bins. Solid: the min-max range.${grid}${nonfinite}`;
+  ui.valuesLegend.textContent = `${fmt.count(e.values.finite)} values in ${e.values.counts.length} bins. Red: the ${methodName(chosen.method)} range of the whole tensor.${grid}${otherRanges.length ? ` Dotted: ${otherRanges.join(', ')}.` : ''}${nonfinite}`;
+  ui.valuesChart.dataset.ranges = JSON.stringify(e.ranges.map((o) => [o.method, o.lo, o.hi]));
   ui.valuesChart.dataset.lo = String(e.values.lo);
   ui.valuesChart.dataset.hi = String(e.values.hi);
 }
@@ -438,7 +446,7 @@ function renderScales() {
   const e = state.explored;
   if (!e) return;
   const s = e.slots;
-  ui.scalesConfig.textContent = s.config;
+  ui.scalesConfig.textContent = s.calibration === 'minmax' ? s.config : `${s.config} · ${s.calibration}`;
   ui.scalesChart.dataset.slots = String(s.slots);
   if (s.slots === 1) {
     charts.clear(ui.scalesChart);
@@ -489,7 +497,9 @@ function renderPareto() {
   charts.pareto(ui.paretoChart, rows, { highlight });
   const front = rows.filter((r) => r.pareto).sort((a, b) => a.bits_per_weight - b.bits_per_weight);
   ui.paretoChart.dataset.front = front.map((r) => r.config).join('|');
-  ui.paretoLegend.textContent = `${rows.length} configurations (bits 2–8 × granularity × scheme; filled symmetric, hollow asymmetric; ringed: the table's columns). On the front: ${front.map((r) => r.config.replace(/^int/, 'INT')).join(', ')}.`;
+  const cheapest = (bits) => front.find((r) => r.bits === bits);
+  const examples = [3, 4, 8].map(cheapest).filter(Boolean).map((r) => `${r.config} (${Number(r.bits_per_weight.toFixed(2))} b/w, ${fmt.fixed(1)(fmt.numeric(r.sqnr_db))} dB)`);
+  ui.paretoLegend.textContent = `${rows.length} configurations with min-max ranges: bits 2–8 × granularity × scheme (filled symmetric, hollow asymmetric; ringed: the table's columns). ${front.length} are on the front, e.g. ${examples.join(', ')}.`;
 }
 
 ui.valuesLog.addEventListener('change', () => {
@@ -522,13 +532,15 @@ function modelTarget() {
 
 function updateModelButton() {
   const spec = readSpec();
-  model.describeTarget(modelTarget(), spec && specLabel(spec));
+  const method = ui.calibration.value;
+  model.describeTarget(modelTarget(), spec && `${specLabel(spec)}${method === 'minmax' ? '' : `, ${method} ranges`}`);
 }
 
 model.setup({
   engine,
   target: modelTarget,
   spec: readSpec,
+  method: () => ui.calibration.value,
   onError: (key, message) => setError(key, message),
   clearError,
 });

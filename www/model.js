@@ -101,12 +101,13 @@ async function run() {
   ui.status.textContent = `0 / ${target.count}`;
   const started = performance.now();
   try {
-    const document = await deps.engine.runModel(target.file.id, target.names, spec, Comlink.proxy((done, total, name) => {
+    const document = await deps.engine.runModel(target.file.id, target.names, spec, deps.method(), Comlink.proxy((done, total, name) => {
       ui.progress.value = done / total;
       ui.status.textContent = `${done} / ${total} — ${name}`;
     }));
     const ms = performance.now() - started;
-    const config = document.tensors[0]?.config ?? '';
+    const first = document.tensors[0];
+    const config = first ? `${first.config}${first.calibration === 'minmax' ? '' : ` ${first.calibration}`}` : '';
     if (document.cancelled) {
       ui.status.textContent = `Cancelled after ${document.tensors.length} of ${target.count} tensors; the table shows those.`;
     } else {
