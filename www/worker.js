@@ -205,7 +205,7 @@ const api = {
       if (sweepToken !== token) return null; // superseded
       const chunk = JSON.stringify(specs.slice(i, i + SWEEP_CHUNK));
       rows.push(...JSON.parse(await callWasm(context, (m) => m.sweep_tensor(infoJson, bytes, chunk), hint)));
-      await progress?.(rows.length, specs.length);
+      progress?.(rows.length, specs.length)?.catch?.(() => {}); // not awaited: no round trip per chunk
       await yieldToMessages();
     }
     // The front over all rows, not per chunk.
@@ -232,7 +232,7 @@ const api = {
       const { bytes, hint } = await tensorBytes(id, info.name, { cache: false });
       const row = await timed(`${file.name}: tensor '${info.name}'`, (m) => m.quantize_tensor_calibrated(JSON.stringify(info), bytes, specJson, method), hint);
       tensors.push(row);
-      await progress?.(tensors.length, chosen.length, info.name);
+      progress?.(tensors.length, chosen.length, info.name)?.catch?.(() => {}); // not awaited: no round trip per tensor
       await yieldToMessages();
     }
     return { file: file.name, format: index.format, tensors, skipped };
