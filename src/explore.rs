@@ -362,3 +362,96 @@ mod tests {
         assert!(json["pareto"].is_boolean());
     }
 }
+
+// ---- The speed panel (www/speed.js): y = W·x with a seeded x, and how far an output is from FP32's --
+
+use crate::synthetic::{self, Dist};
+
+/// The speed panel's activations X [m, k]: N(0, 1) values from `seed` (synthetic.rs, PCG-64), so that
+/// the seed the page shows gives the same X in any build, natively included.
+pub fn gaussian_activations(m: usize, k: usize, seed: u64) -> Vec<f32> {
+    synthetic::generate(Dist::Gaussian, m * k, 1.0, seed)
+}
+
+/// How far an output is from the reference output: the contract's metrics (metrics.rs) with the
+/// reference as x and the output as x̂, over the reference's finite values.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct OutputError {
+    pub mse: f64,
+    #[serde(serialize_with = "crate::report::ser_f64")]
+    pub sqnr_db: f64,
+    #[serde(serialize_with = "crate::report::ser_f64")]
+    pub max_abs_err: f64,
+    pub cosine: Option<f64>,
+}
+
+/// The error of `output` against `reference` (same length: the FP32 and the INT8 / INT4 y of one x).
+pub fn output_error(reference: &[f32], output: &[f32]) -> Result<OutputError> {
+    if reference.len() != output.len() {
+        return Err(crate::error::Error::InvalidSpec(format!(
+            "outputs of {} and {} values cannot be compared",
+            reference.len(),
+            output.len()
+        )));
+    }
+    let sums = kernels::error_sums_f32(reference, output);
+    let finite = reference.iter().filter(|v| v.is_finite()).count();
+    let m = crate::metrics::metrics_from_sums(&sums, finite, 0);
+    Ok(OutputError { mse: m.mse, sqnr_db: m.sqnr_db, max_abs_err: m.max_abs_err, cosine: m.cosine })
+}
+
+#[cfg(test)]
+mod speed_panel_tests {
+    use super::*;
+    use crate::kernels::gemm::{self, ActGranularity, PackedF32, PackedI4, PackedI8};
+    use crate::quant::ScaleDType;
+
+    #[test]
+    fn output_error_hand_worked() {
+        // e = [0, 0.5, −1, 0]: Σe² = 1.25, Σx² = 1 + 4 + 9 + 16 = 30 → 10·log10(24) dB; max |e| = 1.
+        let e = output_error(&[1.0, 2.0, 3.0, 4.0], &[1.0, 1.5, 4.0, 4.0]).unwrap();
+        assert_eq!(e.mse, 1.25 / 4.0);
+        assert_eq!(e.sqnr_db, 10.0 * (30.0f64 / 1.25).log10());
+        assert_eq!(e.max_abs_err, 1.0);
+        let dot = 1.0 + 3.0 + 12.0 + 16.0;
+        let want = dot / (30.0f64.sqrt() * (1.0f64 + 2.25 + 16.0 + 16.0).sqrt());
+        assert!((e.cosine.unwrap() - want).abs() < 1e-12);
+        // Exact: +Inf dB, cosine 1; a length mismatch is an error, not a panic.
+        let same = output_error(&[0.5, -2.0], &[0.5, -2.0]).unwrap();
+        assert_eq!((same.sqnr_db, same.max_abs_err, same.cosine), (f64::INFINITY, 0.0, Some(1.0)));
+        assert!(output_error(&[1.0], &[1.0, 2.0]).is_err());
+    }
+
+    #[test]
+    fn activations_follow_the_seed() {
+        let a = gaussian_activations(3, 5, 7);
+        assert_eq!(a.len(), 15);
+        assert_eq!(a, gaussian_activations(3, 5, 7));
+        assert_ne!(a, gaussian_activations(3, 5, 8));
+        assert_eq!(a, synthetic::generate(Dist::Gaussian, 15, 1.0, 7));
+    }
+
+    /// What the page's speed panel shows for the example's fc2.weight [128, 256] with x from seed 42:
+    /// INT8 (per-channel weights, per-row u8 activations) well above 30 dB, INT4 g32 above 10 dB.
+    #[test]
+    fn example_fc2_outputs_against_fp32() {
+        let file = synthetic::example_safetensors(42);
+        let index = crate::formats::parse_index("example.safetensors", &file, file.len() as u64).unwrap();
+        let info = index.tensors.iter().find(|t| t.name == "fc2.weight").unwrap();
+        let bytes = &file[info.offset as usize..(info.offset + info.byte_len) as usize];
+        let w = crate::tensor::decode_to_f32(info, bytes).unwrap();
+        let (n, k) = (info.shape[0], info.shape[1]);
+        for m in [1, 8, 64] {
+            let x = gaussian_activations(m, k, 42);
+            let mut y = vec![0.0f32; m * n];
+            gemm::gemm_f32(&x, m, &PackedF32::pack(&w, n, k).unwrap(), None, &mut y).unwrap();
+            let i8w = PackedI8::quantize(&w, n, k).unwrap();
+            let y8 = gemm::dynamic_quantized_matmul(&x, m, &i8w, ActGranularity::PerRow, None).unwrap();
+            let i4w = PackedI4::quantize(&w, n, k, 32, Scheme::Symmetric, ScaleDType::F32).unwrap();
+            let y4 = gemm::dynamic_quantized_matmul_i4(&x, m, &i4w, None).unwrap();
+            let (e8, e4) = (output_error(&y, &y8).unwrap(), output_error(&y, &y4).unwrap());
+            assert!(e8.sqnr_db > 30.0 && e4.sqnr_db > 10.0 && e8.sqnr_db > e4.sqnr_db, "m = {m}: {e8:?} {e4:?}");
+            assert!(e8.cosine.unwrap() > 0.999, "m = {m}: {e8:?}");
+        }
+    }
+}
