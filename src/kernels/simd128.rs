@@ -386,7 +386,8 @@ pub(crate) unsafe fn i4_group_params(w: &PackedI4, slot: usize) -> ([v128; 2], [
 }
 
 pub fn gemm_i4_packed(a: &PackedActs, w: &PackedI4, bias: &[f32], out: &mut [f32]) {
-    gemm_i4_with(a, w, bias, out, |acc, ap, wp, q0, q1| unsafe {
+    gemm_i4_with(a, w, bias, out, |acc, block, wp, q0, q1| unsafe {
+        let ap = a.data.as_ptr().add(block);
         match acc.len() {
             4 => tile_i4::<4>(acc.try_into().unwrap(), ap, wp, q0, q1),
             3 => tile_i4::<3>(acc.try_into().unwrap(), ap, wp, q0, q1),
@@ -417,14 +418,15 @@ unsafe fn tile_i4<const R: usize>(acc: &mut [[v128; 2]; R], ap: *const i16, wp: 
 }
 
 /// Loops, group flushes and the output of the INT4 GEMM around a tile kernel (shared with relaxed.rs).
-/// `tile(acc, block, panel, q0, q1)` adds Σ a·u for k quads q0..q1 to acc (one entry per row).
+/// `tile(acc, block, panel, q0, q1)` adds Σ a·u for k quads q0..q1 to acc (one entry per row); `block`
+/// is the element offset of the row block in the packed activations (r0·kp).
 #[inline(always)]
 pub(crate) fn gemm_i4_with(
     a: &PackedActs,
     w: &PackedI4,
     bias: &[f32],
     out: &mut [f32],
-    tile: impl Fn(&mut [[v128; 2]], *const i16, *const u8, usize, usize),
+    tile: impl Fn(&mut [[v128; 2]], usize, *const u8, usize, usize),
 ) {
     let (m, n, kp, g_size) = (a.m, w.n, w.kp, w.group);
     let groups = w.groups();
@@ -439,12 +441,11 @@ pub(crate) fn gemm_i4_with(
             let mut r0 = 0;
             while r0 < m {
                 let rows = MR_INT.min(m - r0);
-                let ap = a.data.as_ptr().add(r0 * kp);
                 let mut accf = [[f32x4_splat(0.0); 2]; MR_INT];
                 for g in 0..groups {
                     let (q0, q1) = (g * g_size / 4, ((g + 1) * g_size).min(kp) / 4);
                     let mut acc = [[i32x4_splat(0); 2]; MR_INT];
-                    tile(&mut acc[..rows], ap, wp, q0, q1);
+                    tile(&mut acc[..rows], r0 * kp, wp, q0, q1);
                     let (s, z) = i4_group_params(w, (p * groups + g) * NR);
                     for r in 0..rows {
                         let gs = i32x4_splat(a.group_sums[(r0 + r) * groups + g]);
