@@ -6,10 +6,10 @@
 //! and every entry point computes Y[m, n] = X · Wᵀ.
 //!
 //! The inner loops live in `scalar.rs` (the reference) and `simd128.rs` / `relaxed.rs`, as twins of the
-//! same name and signature: `gemm_f32_packed`, `gemm_i8_packed`, `gemm_i4_packed`. They read the packed
-//! layouts defined here; the scalar twin reads them through the `at` accessors, so a layout bug shows
-//! up as a twin mismatch only if both sides agree on a wrong layout — the tests also compare against
-//! plain triple loops over the unpacked inputs.
+//! same name and signature: `gemm_f32_packed`, `gemm_i8_packed`, `gemm_i4_packed`. The scalar twin
+//! reads the packed layouts element by element through the `at` accessors; since a layout bug both
+//! twins share would go unnoticed by the twin tests, tests/kernels.rs also checks every entry point
+//! against plain loops over the unpacked inputs.
 
 use crate::error::{Error, Result};
 use crate::quant::{self, Granularity, QuantSpec, ScaleDType, Scheme};
