@@ -311,6 +311,8 @@ pub(crate) fn gemm_i8_with(
         I8Output::F32 { out, bias } => assert!(out.len() >= m * n && bias.len() >= n),
         I8Output::I8 { out, .. } => assert!(out.len() >= m * n),
     }
+    // One row (GEMV): sweep four panels per pass so each broadcast activation word feeds 8 dots.
+    let gemv = if m == 1 { unsafe { gemv_i8(a.data.as_ptr(), w) } } else { Vec::new() };
     for p in 0..w.panels() {
         let cols = NR.min(n - p * NR);
         let c0 = p * NR;
@@ -326,7 +328,13 @@ pub(crate) fn gemm_i8_with(
             let mut r0 = 0;
             while r0 < m {
                 let rows = MR_INT.min(m - r0);
-                let acc = tile(a.data.as_ptr().add(r0 * kp), wp, kp, rows);
+                let acc = if m == 1 {
+                    let mut one = [[i32x4_splat(0); 2]; MR_INT];
+                    one[0] = gemv[p];
+                    one
+                } else {
+                    tile(a.data.as_ptr().add(r0 * kp), wp, kp, rows)
+                };
                 for r in 0..rows {
                     let row = r0 + r;
                     let rs = i32x4_splat(a.row_sums[row]);
@@ -354,6 +362,35 @@ pub(crate) fn gemm_i8_with(
             }
         }
     }
+}
+
+/// Σ a·w of a single packed row against every panel, four panels per pass (the last 1–3 one by one).
+unsafe fn gemv_i8(ap: *const i16, w: &PackedI8) -> Vec<[v128; 2]> {
+    let (kp, panels) = (w.kp, w.panels());
+    let stride = kp * NR;
+    let mut out = Vec::with_capacity(panels);
+    let mut p = 0;
+    while p + 4 <= panels {
+        let wp = w.data.as_ptr().add(p * stride);
+        let mut acc = [i32x4_splat(0); 8];
+        for t in 0..kp / 2 {
+            let a = v128_load32_splat(ap.add(t * 2) as *const u32);
+            for q in 0..4 {
+                let base = wp.add(q * stride + t * 16);
+                acc[2 * q] = i32x4_add(acc[2 * q], i32x4_dot_i16x8(a, i16x8_load_extend_i8x8(base)));
+                acc[2 * q + 1] = i32x4_add(acc[2 * q + 1], i32x4_dot_i16x8(a, i16x8_load_extend_i8x8(base.add(8))));
+            }
+        }
+        for q in 0..4 {
+            out.push([acc[2 * q], acc[2 * q + 1]]);
+        }
+        p += 4;
+    }
+    while p < panels {
+        out.push(tile_i8::<1>(ap, w.data.as_ptr().add(p * stride), kp)[0]);
+        p += 1;
+    }
+    out
 }
 
 /// f16 bits (finite) in the low halves of u32 lanes → f32, exactly: shift the exponent and mantissa
