@@ -1,5 +1,6 @@
 // The pictures, drawn by uPlot from numbers the core computed (src/explore.rs): value and error
-// histograms, every slot's scale, and the bits-per-weight vs SQNR scatter of a sweep of specs.
+// histograms, every slot's scale, the bits-per-weight vs SQNR scatter of a sweep of specs, and the curves
+// the calibration methods searched (threshold → KL or expected MSE).
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import * as fmt from './format.js';
@@ -36,6 +37,12 @@ function axes(colors, xLabel, yLabel, { xValues, yValues } = {}) {
 }
 
 const shortNumber = (u, splits) => splits.map((v) => (v === null ? '' : fmt.scientific(v)));
+/** Log-axis ticks are powers of ten and their multiples: 0.5, 20, 1e-4 read better than 1.000e-4. */
+const logNumber = (u, splits) => splits.map((v) => {
+  if (v === null) return '';
+  const a = Math.abs(v);
+  return a >= 1e-3 && a < 1e4 ? String(Number(v.toPrecision(3))) : Number(v.toPrecision(2)).toExponential().replace('e+', 'e');
+});
 
 /** One uPlot per container, replaced on each draw and resized with its container. */
 const charts = new WeakMap();
@@ -226,6 +233,47 @@ export function pareto(container, rows, { highlight = new Set() } = {}) {
     data,
   );
   container.dataset.points = String(finite.length);
+  return chart;
+}
+
+/**
+ * Searched curves of the calibration methods, each { label, thresholds, values, best, color }: threshold (x)
+ * against the searched metric (y, log scale). The curves have their own thresholds, so they share one x
+ * array where a curve without a point is `undefined` (uPlot spans it) and an infinite metric is `null` (a
+ * gap). Each curve's chosen threshold is a vertical line in its colour, labelled.
+ */
+export function curves(container, list, { xLabel = 'threshold', yLabel = 'metric' } = {}) {
+  const colors = palette();
+  const xs = [...new Set(list.flatMap((c) => c.thresholds))].sort((a, b) => a - b);
+  const at = new Map(xs.map((x, i) => [x, i]));
+  const data = [xs];
+  const marks = [];
+  list.forEach((c, row) => {
+    const ys = new Array(xs.length).fill(undefined);
+    c.thresholds.forEach((t, i) => {
+      const v = c.values[i];
+      ys[at.get(t)] = typeof v === 'number' && v > 0 ? v : null; // log scale: no point at 0 or ∞
+    });
+    data.push(ys);
+    if (c.best !== null && c.best !== undefined) {
+      const t = c.thresholds[c.best];
+      marks.push({ value: t, color: c.color, dash: [5, 3], label: `${c.short ? `${c.short} ` : ''}${fmt.scientific(t)}`, row });
+    }
+  });
+  const chart = mount(
+    container,
+    {
+      height: 200,
+      legend: { show: list.length > 1, live: false },
+      cursor: { points: { show: false }, drag: { x: true, y: false } },
+      scales: { x: { time: false }, y: { distr: 3 } },
+      axes: axes(colors, xLabel, yLabel, { xValues: shortNumber, yValues: logNumber }),
+      series: [{}, ...list.map((c) => ({ label: c.label, stroke: c.color, width: 1.5, points: { show: false } }))],
+      hooks: { draw: [markers(marks)] },
+    },
+    data,
+  );
+  container.dataset.curves = JSON.stringify(list.map((c) => ({ label: c.label, points: c.thresholds.length, chosen: c.best === null || c.best === undefined ? null : c.thresholds[c.best] })));
   return chart;
 }
 

@@ -1,12 +1,15 @@
-// The page: opens files through the worker, lists their tensors, shows the comparison and the pictures for
-// the chosen tensor and settings, and runs one configuration over a whole model. All computing happens in
+// The page: opens files through the worker, lists their tensors, shows the comparison, the pictures and the
+// calibration methods for the chosen tensor and settings, times the matmul kernels on it when asked (speed.js),
+// and runs one configuration over a whole model. All computing happens in
 // www/worker.js (wasm), called through comlink; the configuration and the chosen tensor live in the URL.
 import * as Comlink from 'comlink';
+import * as calibration from './calibration.js';
 import * as charts from './charts.js';
 import { notesFor, renderComparison } from './comparison.js';
 import { PRESETS, parseLabel, readQuery, specLabel, writeQuery } from './config.js';
 import * as fmt from './format.js';
 import * as model from './model.js';
+import * as speed from './speed.js';
 import { defaultTensor, isQuantizable, renderHead, renderTensorList } from './tensor-list.js';
 
 const EXAMPLE_SEED = 42;
@@ -43,6 +46,12 @@ const ui = {
   paretoChart: $('pareto-chart'),
   paretoProgress: $('pareto-progress'),
   paretoLegend: $('pareto-legend'),
+  calibrationOf: $('calibration-of'),
+  calibrationTable: $('calibration-table'),
+  klChart: $('kl-chart'),
+  klLegend: $('kl-legend'),
+  mseChart: $('mse-chart'),
+  mseLegend: $('mse-legend'),
 };
 
 const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
@@ -64,6 +73,7 @@ const state = {
   rows: null, // the comparison shown
   explored: null, // the pictures' numbers shown
   sweep: null, // { key, rows } of the Pareto view
+  calibrated: null, // { key, report } of the calibration panel
 };
 
 // ---- errors and status -------------------------------------------------------------------------------
@@ -156,7 +166,9 @@ function closeFile(id, { quiet = false } = {}) {
     delete ui.comparison.dataset.tensor;
     ui.notes.replaceChildren();
     clearPictures();
+    clearCalibration();
   }
+  speed.describeTarget();
   if (!quiet) renderFiles();
   model.fileClosed(id);
   updateModelButton();
@@ -192,6 +204,7 @@ function select(fileId, tensor) {
   const radio = [...ui.tensors.querySelectorAll('input[name="tensor"]')].find((r) => r.value === `${fileId}:${tensor}`);
   if (radio) radio.checked = true;
   updateModelButton();
+  speed.describeTarget();
   compute();
 }
 
@@ -341,6 +354,17 @@ async function computeOnce() {
   const computeKey = `compute:${file.id}:${selected.tensor}`; // kept until dismissed or this tensor works
   setStatus(`Computing ${selected.tensor}…`);
   ui.comparison.setAttribute('aria-busy', 'true');
+  // The calibration panel fades from now when it will change, not only while its own call runs.
+  const calibrationSection = document.querySelector('.calibration');
+  if (state.calibrated?.key !== calibrationKey(selected, spec)) calibrationSection.setAttribute('aria-busy', 'true');
+  try {
+    await compareAndDraw(file, selected, spec, computeKey);
+  } finally {
+    calibrationSection.removeAttribute('aria-busy');
+  }
+}
+
+async function compareAndDraw(file, selected, spec, computeKey) {
   let rows;
   try {
     const started = performance.now();
@@ -397,7 +421,50 @@ async function drawPictures(file, selected, spec, rows, computeKey) {
   } finally {
     pictures.removeAttribute('aria-busy');
   }
+  await drawCalibration(file, selected, spec);
   await drawPareto(file, selected);
+}
+
+// ---- calibration methods ----------------------------------------------------------------------------
+
+function clearCalibration() {
+  charts.clear(ui.klChart);
+  charts.clear(ui.mseChart);
+  ui.klLegend.textContent = '';
+  ui.mseLegend.textContent = '';
+  ui.calibrationOf.textContent = '';
+  ui.calibrationTable.replaceChildren(Object.assign(document.createElement('caption'), { textContent: 'Choose a tensor.' }));
+  ui.calibrationTable.dataset.state = 'empty';
+  state.calibrated = null;
+}
+
+/** The calibration panel at the form's bits and scheme; computed again only when one of them or the tensor changes. */
+const calibrationKey = (selected, spec) => `${selected.fileId}:${selected.tensor}:${spec.bits}:${spec.scheme}`;
+
+async function drawCalibration(file, selected, spec) {
+  const key = calibrationKey(selected, spec);
+  if (state.calibrated?.key === key) return;
+  const section = document.querySelector('.calibration');
+  section.setAttribute('aria-busy', 'true');
+  try {
+    const report = await engine.calibrate(selected.fileId, selected.tensor, spec.bits, spec.scheme);
+    if (state.selected !== selected) return;
+    state.calibrated = { key, report, tensor: selected.tensor };
+    renderCalibration();
+  } catch (error) {
+    setError(`compute:${file.id}:${selected.tensor}`, describe(file.name, error));
+  } finally {
+    section.removeAttribute('aria-busy');
+  }
+}
+
+function renderCalibration() {
+  const c = state.calibrated;
+  if (!c) return;
+  ui.calibrationOf.textContent = `— ${c.tensor}`;
+  calibration.renderTable(ui.calibrationTable, c.report, { tensor: c.tensor, methodName });
+  calibration.renderCurves(ui, c.report, { methodName });
+  ui.calibrationTable.dataset.state = 'ready';
 }
 
 function renderValues() {
@@ -519,6 +586,7 @@ charts.onThemeChange(() => {
   renderErrorsChart();
   renderScales();
   renderPareto();
+  renderCalibration();
 });
 
 // ---- whole model ------------------------------------------------------------------------------------
@@ -541,6 +609,17 @@ model.setup({
   target: modelTarget,
   spec: readSpec,
   method: () => ui.calibration.value,
+  onError: (key, message) => setError(key, message),
+  clearError,
+});
+
+speed.setup({
+  engine,
+  target: () => {
+    const file = state.files.find((f) => f.id === state.selected?.fileId);
+    const info = file?.index.tensors.find((t) => t.name === state.selected.tensor);
+    return info ? { fileId: file.id, file: file.name, tensor: info.name, shape: info.shape } : null;
+  },
   onError: (key, message) => setError(key, message),
   clearError,
 });
@@ -604,6 +683,7 @@ async function startup() {
     ui.kernel.textContent = kernel;
     ui.kernel.dataset.kernel = kernel;
     fillCalibration(await engine.calibrationMethods());
+    speed.setSeed(await engine.randomSeed());
     applyForm({ calibration: fromUrl.form.calibration });
     const bytes = await engine.exampleFile(EXAMPLE_SEED);
     await openFiles([new File([bytes], `example-seed-${EXAMPLE_SEED}.safetensors`)], EXAMPLE_TENSOR);

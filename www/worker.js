@@ -242,7 +242,132 @@ const api = {
   cancelModel() {
     modelToken += 1;
   },
+
+  /** A fresh seed from the core (getrandom: the browser's crypto.getRandomValues). */
+  async randomSeed() {
+    return callWasm('random seed', (m) => m.random_seed());
+  },
+
+  /**
+   * The calibration panel: `calibrate --json` for one tensor at `bits` and `scheme` (every method, one
+   * range for the whole tensor), with the curves the searching methods minimised. The report's own
+   * histograms are left here: the Values picture draws the tensor's.
+   */
+  async calibrate(id, tensorName, bits, scheme) {
+    const { file, info, bytes, hint } = await tensorBytes(id, tensorName);
+    const json = await callWasm(`${file.name}: tensor '${tensorName}'`, (m) => m.calibrate_tensor(JSON.stringify(info), bytes, bits, scheme, 'all', true), hint);
+    const report = JSON.parse(json);
+    delete report.details?.histograms;
+    return report;
+  },
+
+  /**
+   * The speed panel: y = W·x for W [n, k] (the tensor, its first axis the output) and x [m, k] from a
+   * seeded N(0, 1), by the FP32, INT8 (dynamic, per-row u8 activations) and INT4 (g32) kernels. Each
+   * output's error against FP32's comes from the core; each kernel's time is the median per call of
+   * SPEED_SAMPLES runs after warm-up, the kernels taking turns so that a busy moment hits all three.
+   * progress(done, total) after each run; cancelSpeed() stops between runs.
+   */
+  async speed(id, tensorName, { m, seed }, progress) {
+    const mine = ++speedToken;
+    const { file, info, bytes, hint } = await tensorBytes(id, tensorName);
+    const context = `${file.name}: tensor '${tensorName}'`;
+    const [n, ...rest] = info.shape;
+    const k = rest.reduce((a, b) => a * b, 1);
+    if (info.shape.length < 2 || !n || !k) throw new Error(`${context}: the speed panel needs a weight of two or more axes, [out, in…]`);
+    const objects = [];
+    try {
+      const kernels = await callWasm(context, (q) => {
+        const w = q.tensor_values(JSON.stringify(info), bytes);
+        const x = q.gaussian_activations(m, k, seed);
+        const f32 = new q.F32Weights(w, n, k);
+        objects.push(f32);
+        const i8 = q.Int8Weights.quantize(w, n, k);
+        objects.push(i8);
+        const i4 = q.Int4Weights.quantize(w, n, k, 32, false, false);
+        objects.push(i4);
+        return [
+          { kernel: 'fp32', call: () => f32.matmul(x, m) },
+          { kernel: 'int8', call: () => i8.matmul_dynamic(x, m, true) },
+          { kernel: 'int4', call: () => i4.matmul_dynamic(x, m) },
+        ];
+      }, hint);
+      // Outputs and warm-up: a few calls each, then how many calls make one run last SPEED_RUN_MS.
+      const outputs = {};
+      for (const kernel of kernels) {
+        await callWasm(context, () => {
+          outputs[kernel.kernel] = kernel.call();
+          // Warm-up: at least SPEED_WARMUP calls and SPEED_RUN_MS (a slow kernel stops after its first call).
+          const started = performance.now();
+          let calls = 0;
+          let elapsed = 0;
+          while (calls < SPEED_WARMUP || elapsed < SPEED_RUN_MS) {
+            kernel.call();
+            calls += 1;
+            elapsed = performance.now() - started;
+            if (elapsed > 4 * SPEED_RUN_MS) break;
+          }
+          kernel.calls = Math.max(1, Math.min(SPEED_MAX_CALLS, Math.ceil(SPEED_RUN_MS / (elapsed / calls))));
+          kernel.samples = [];
+        }, hint);
+        await yieldToMessages();
+        if (speedToken !== mine) return { cancelled: true };
+      }
+      const total = SPEED_SAMPLES * kernels.length;
+      for (let s = 0; s < SPEED_SAMPLES; s++) {
+        for (const kernel of kernels) {
+          await callWasm(context, () => {
+            const started = performance.now();
+            for (let i = 0; i < kernel.calls; i++) kernel.call();
+            kernel.samples.push((performance.now() - started) / kernel.calls);
+          }, hint);
+          progress?.(s * kernels.length + kernels.indexOf(kernel) + 1, total)?.catch?.(() => {}); // not awaited
+          await yieldToMessages();
+          if (speedToken !== mine) return { cancelled: true };
+        }
+      }
+      const reference = outputs.fp32;
+      let maxAbs = 0;
+      for (const v of reference) maxAbs = Math.max(maxAbs, Math.abs(v));
+      const ops = 2 * m * n * k;
+      const rows = [];
+      for (const kernel of kernels) {
+        const median_ms = median(kernel.samples);
+        const error = kernel.kernel === 'fp32' ? null : JSON.parse(await callWasm(context, (q) => q.output_error(reference, outputs[kernel.kernel])));
+        rows.push({ kernel: kernel.kernel, error, median_ms, samples: kernel.samples, calls: kernel.calls, gops: ops / (median_ms * 1e6) });
+      }
+      for (const r of rows) r.speedup = rows[0].median_ms / r.median_ms;
+      rows[0].max_abs_output = maxAbs;
+      return { rows, m, n, k, seed, build: qp.kernel_build() };
+    } finally {
+      for (const o of objects) {
+        try {
+          o.free();
+        } catch {
+          // an instance restarted after a trap took its objects with it
+        }
+      }
+    }
+  },
+
+  /** Stops a speed run between two timed runs. */
+  cancelSpeed() {
+    speedToken += 1;
+  },
 };
+
+/** Speed panel timing: runs per kernel (≥ 9), warm-up calls, and the least a run lasts on a 0.1 ms clock. */
+const SPEED_SAMPLES = 11;
+const SPEED_WARMUP = 5;
+const SPEED_RUN_MS = 5;
+const SPEED_MAX_CALLS = 4096;
+let speedToken = 0;
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
 
 const SWEEP_CHUNK = 7;
 let sweepToken = 0;
