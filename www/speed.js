@@ -24,18 +24,23 @@ const MAX_SEED = 2 ** 53 - 1;
 
 /** What each kernel is, for its row. */
 const KERNELS = {
-  fp32: { title: 'FP32', detail: 'f32 weights × f32 x (the reference)' },
-  int8: { title: 'INT8', detail: 'int8 per channel × u8 x per row, dynamic' },
-  int4: { title: 'INT4 g32', detail: 'int4 groups of 32 × int8 x per row' },
+  fp32: { title: 'FP32', detail: 'f32 W × f32 x' },
+  int8: { title: 'INT8', detail: 'int8 W per channel × u8 x per row' },
+  int4: { title: 'INT4 g32', detail: 'int4 W per group of 32 × int8 x per row' },
 };
 
 const COLUMNS = [
   { key: 'sqnr_db', label: 'SQNR (dB)', format: fmt.fixed(2), error: true },
   { key: 'cosine', label: 'cosine', format: fmt.cosine, error: true },
   { key: 'max_abs_err', label: 'max abs error', format: fmt.scientific, error: true },
-  { key: 'median_ms', label: 'time per call', format: fmt.milliseconds, title: (v, r) => `median of ${r.samples.length} runs of ${r.calls} call${r.calls === 1 ? '' : 's'} each: ${v.toFixed(4)} ms per call` },
-  { key: 'gops', label: 'GOPS', format: (v) => (v >= 10 ? v.toFixed(1) : v.toPrecision(2)) },
-  { key: 'speedup', label: 'speedup vs FP32', format: (v) => `${v.toFixed(2)}×` },
+  {
+    key: 'median_ms',
+    label: 'time per call',
+    format: fmt.milliseconds,
+    title: (v, r) => `median of ${r.samples.length} runs of ${r.calls} call${r.calls === 1 ? '' : 's'} each: ${v.toFixed(4)} ms per call (runs from ${Math.min(...r.samples).toFixed(4)} to ${Math.max(...r.samples).toFixed(4)} ms)`,
+  },
+  { key: 'gops', label: 'GOPS', format: (v) => (v >= 10 ? v.toFixed(1) : v.toPrecision(2)), title: (v) => `2·m·n·k / time = ${v.toFixed(3)} billion operations a second` },
+  { key: 'speedup', label: 'speedup', format: (v) => `${v.toFixed(2)}×`, title: (v) => `FP32's time / this time = ${v.toFixed(3)}` },
 ];
 
 let deps; // { engine, target: () => { file, tensor, shape } | null, onError, clearError }
@@ -200,6 +205,7 @@ function render(result) {
   Object.assign(ui.table.dataset, { state: 'ready', tensor, file, m: String(m), seed: String(seed), build });
   const ref = rows.find((r) => r.kernel === 'fp32');
   ui.legend.textContent = `Error: each output y against the FP32 output (whose largest |y| is ${fmt.scientific(ref.max_abs_output)}). `
-    + `Time: the median per call of ${ref.samples.length} runs after warm-up, each run a batch of calls long enough for the worker's 0.1 ms clock; `
-    + 'the INT8 and INT4 calls include quantizing x. Weights are packed once, before timing. GOPS = 2·m·n·k / time.';
+    + `Time: the median per call of ${ref.samples.length} runs after warm-up, each run a batch of calls long enough for the worker's 0.1 ms clock, the kernels taking turns. `
+    + 'INT8 and INT4 are dynamic: each call quantizes x (per row, min-max) before the integer matmul, and that time counts. Weights are packed once, before timing. '
+    + 'GOPS = 2·m·n·k / time; speedup = FP32 time / time. One thread, on a machine that may be busy with other work: run again to see the spread.';
 }

@@ -297,16 +297,18 @@ const api = {
       for (const kernel of kernels) {
         await callWasm(context, () => {
           outputs[kernel.kernel] = kernel.call();
-          // Warm-up: at least SPEED_WARMUP calls and SPEED_RUN_MS (a slow kernel stops after its first call).
-          const started = performance.now();
+          // Warm-up: SPEED_WARMUP calls, or fewer when they take long (the first calls also grow memory).
+          let started = performance.now();
+          for (let i = 0; i < SPEED_WARMUP && performance.now() - started < 4 * SPEED_RUN_MS; i++) kernel.call();
+          // Then as many calls as make SPEED_RUN_MS: how many calls one timed run takes.
+          started = performance.now();
           let calls = 0;
           let elapsed = 0;
-          while (calls < SPEED_WARMUP || elapsed < SPEED_RUN_MS) {
+          do {
             kernel.call();
             calls += 1;
             elapsed = performance.now() - started;
-            if (elapsed > 4 * SPEED_RUN_MS) break;
-          }
+          } while (elapsed < SPEED_RUN_MS);
           kernel.calls = Math.max(1, Math.min(SPEED_MAX_CALLS, Math.ceil(SPEED_RUN_MS / (elapsed / calls))));
           kernel.samples = [];
         }, hint);
