@@ -35,17 +35,21 @@ function element(tag, props = {}, children = []) {
   return node;
 }
 
-/** The methods with the highest SQNR (all of them tie only when there is nothing to choose). */
-function bestMethods(methods) {
+/**
+ * The methods with the highest SQNR as the table shows it (two decimals: a method 1e-12 dB behind reads the
+ * same and is marked too); none when all tie, as there is nothing to choose.
+ */
+export function bestMethods(methods) {
   const sqnr = methods.map((m) => fmt.numeric(m.sqnr_db)).filter((v) => v !== null && !Number.isNaN(v));
   if (sqnr.length < 2) return new Set();
-  const best = Math.max(...sqnr);
-  const winners = methods.filter((m) => fmt.numeric(m.sqnr_db) === best);
+  const shown = fmt.fixed(2);
+  const best = shown(Math.max(...sqnr));
+  const winners = methods.filter((m) => fmt.numeric(m.sqnr_db) !== null && shown(fmt.numeric(m.sqnr_db)) === best);
   return winners.length === methods.length ? new Set() : new Set(winners.map((m) => m.method));
 }
 
-/** Fills the table from the report: one row per method. */
-export function renderTable(table, report, { tensor, methodName }) {
+/** Fills the table from the report: one row per method; `chosen` (the form's method) is tagged as in use. */
+export function renderTable(table, report, { tensor, methodName, chosen }) {
   const best = bestMethods(report.methods);
   const scheme = report.scheme === 'symmetric' ? 'symmetric' : 'asymmetric';
   const caption = element('caption', {}, [
@@ -57,7 +61,11 @@ export function renderTable(table, report, { tensor, methodName }) {
   const body = element('tbody');
   for (const m of report.methods) {
     const about = ABOUT[m.method] ?? ABOUT[m.method.split(':')[0]] ?? '';
-    const tr = element('tr', { dataset: { method: m.method } }, [element('th', { scope: 'row', title: about }, [methodName(m.method), element('small', { text: m.method })])]);
+    const name = element('th', { scope: 'row', title: about }, [methodName(m.method)]);
+    if (m.method === chosen) name.append(' ', element('span', { class: 'tag', title: 'The calibration the comparison and the pictures above use (the form’s calibration)', text: 'in use' }));
+    name.append(element('small', { text: m.method }));
+    const tr = element('tr', { dataset: { method: m.method } }, [name]);
+    if (m.method === chosen) tr.classList.add('chosen');
     for (const c of COLUMNS) {
       const raw = m[c.key];
       const v = c.key === 'range' ? raw : fmt.numeric(raw);

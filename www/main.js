@@ -443,7 +443,10 @@ const calibrationKey = (selected, spec) => `${selected.fileId}:${selected.tensor
 
 async function drawCalibration(file, selected, spec) {
   const key = calibrationKey(selected, spec);
-  if (state.calibrated?.key === key) return;
+  if (state.calibrated?.key === key) {
+    renderCalibrationTable(); // the form's method may have changed: the "in use" tag follows it
+    return;
+  }
   const section = document.querySelector('.calibration');
   section.setAttribute('aria-busy', 'true');
   try {
@@ -462,9 +465,14 @@ function renderCalibration() {
   const c = state.calibrated;
   if (!c) return;
   ui.calibrationOf.textContent = `— ${c.tensor}`;
-  calibration.renderTable(ui.calibrationTable, c.report, { tensor: c.tensor, methodName });
+  renderCalibrationTable();
   calibration.renderCurves(ui, c.report, { methodName });
   ui.calibrationTable.dataset.state = 'ready';
+}
+
+function renderCalibrationTable() {
+  const c = state.calibrated;
+  if (c) calibration.renderTable(ui.calibrationTable, c.report, { tensor: c.tensor, methodName, chosen: ui.calibration.value });
 }
 
 function renderValues() {
