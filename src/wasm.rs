@@ -284,7 +284,7 @@ pub fn tensor_values(info_json: &str, bytes: &[u8]) -> Result<Vec<f32>, JsError>
 /// The speed panel's X [m, k]: N(0, 1) from `seed` (an integer below 2^53, as `random_seed` gives).
 #[wasm_bindgen]
 pub fn gaussian_activations(m: usize, k: usize, seed: f64) -> Result<Vec<f32>, JsError> {
-    if !(seed >= 0.0 && seed <= 9007199254740991.0 && seed.fract() == 0.0) {
+    if !((0.0..=9007199254740991.0).contains(&seed) && seed.fract() == 0.0) {
         return Err(JsError::new(&format!("seed {seed}: expected a whole number from 0 to 2^53 − 1")));
     }
     Ok(crate::explore::gaussian_activations(m, k, seed as u64))
