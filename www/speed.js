@@ -206,6 +206,6 @@ function render(result) {
   const ref = rows.find((r) => r.kernel === 'fp32');
   ui.legend.textContent = `Error: each output y against the FP32 output (whose largest |y| is ${fmt.scientific(ref.max_abs_output)}). `
     + `Time: the median per call of ${ref.samples.length} runs after warm-up, each run a batch of calls long enough for the worker's 0.1 ms clock, the kernels taking turns. `
-    + 'INT8 and INT4 are dynamic: each call quantizes x (per row, min-max) before the integer matmul, and that time counts. Weights are packed once, before timing. '
+    + 'INT8 and INT4 are dynamic: each call quantizes x (per row, min-max) before the integer matmul, and that time counts, as does copying x in and y out for every kernel. Weights are packed once, before timing. '
     + 'GOPS = 2·m·n·k / time; speedup = FP32 time / time. One thread, on a machine that may be busy with other work: run again to see the spread.';
 }
