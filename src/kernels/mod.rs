@@ -127,3 +127,37 @@ pub fn build_name() -> &'static str {
         "native-scalar"
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Matrix multiplication. gemm.rs holds the packed layouts, the entry points (gemm_f32, gemm_i8,
+// gemm_u8s8_i32, dynamic_quantized_matmul, gemm_i4…) and the shared fixed-point requantization;
+// the inner loops are twins like the rest: scalar.rs (reference), simd128.rs, relaxed.rs.
+
+pub mod gemm;
+#[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+pub mod relaxed;
+
+/// Dispatch of the GEMM twins: the relaxed build overrides the ones relaxed.rs has.
+macro_rules! dispatch_gemm {
+    (relaxed $name:ident ( $($arg:expr),* )) => {{
+        #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+        { relaxed::$name($($arg),*) }
+        #[cfg(not(all(target_arch = "wasm32", target_feature = "relaxed-simd")))]
+        { dispatch!($name($($arg),*)) }
+    }};
+}
+
+/// Y = X·Wᵀ + bias on packed f32 weights (see gemm::gemm_f32 for the checked entry point).
+pub fn gemm_f32_packed(x: &[f32], m: usize, w: &gemm::PackedF32, bias: &[f32], out: &mut [f32]) {
+    dispatch!(gemm_f32_packed(x, m, w, bias, out))
+}
+
+/// The INT8 GEMM on packed operands (see gemm::gemm_i8).
+pub fn gemm_i8_packed(a: &gemm::PackedActs, w: &gemm::PackedI8, out: gemm::I8Output) {
+    dispatch_gemm!(relaxed gemm_i8_packed(a, w, out))
+}
+
+/// The INT4 GEMM on packed operands (see gemm::gemm_i4).
+pub fn gemm_i4_packed(a: &gemm::PackedActs, w: &gemm::PackedI4, bias: &[f32], out: &mut [f32]) {
+    dispatch_gemm!(relaxed gemm_i4_packed(a, w, bias, out))
+}

@@ -159,3 +159,72 @@ pub(crate) fn fold_max(m: [f32; 4]) -> f32 {
     let pmax = |a: f32, b: f32| if a < b { b } else { a };
     pmax(pmax(m[0], m[2]), pmax(m[1], m[3]))
 }
+
+// ---------------------------------------------------------------------------------------------
+// Matrix multiplication (the layouts are in gemm.rs). The twins read the packed operands through
+// their `at` accessors, element by element: the reference is the definition, not a copy of the tiling.
+
+use super::gemm::{I8Output, PackedActs, PackedF32, PackedI4, PackedI8};
+
+/// Y[r, j] = Σ_k x[r, k] · W[j, k] + bias[j]; the sum runs k = 0, 1, … in f32 (the SIMD twin keeps
+/// one lane per column and adds in the same order, so the results are identical bit for bit).
+pub fn gemm_f32_packed(x: &[f32], m: usize, w: &PackedF32, bias: &[f32], out: &mut [f32]) {
+    let (n, k) = (w.n, w.k);
+    for r in 0..m {
+        for j in 0..n {
+            let mut acc = 0.0f32;
+            for kk in 0..k {
+                acc += x[r * k + kk] * w.at(j, kk);
+            }
+            out[r * n + j] = acc + bias[j];
+        }
+    }
+}
+
+/// Σ(a−za)(w−zw) from the raw Σaw: acc − zw·Σa − za·(Σw − k·zw), wrapping like the SIMD lanes.
+#[inline(always)]
+pub(crate) fn zero_point_correction(acc: i32, a: &PackedActs, w: &PackedI8, r: usize, j: usize) -> i32 {
+    acc.wrapping_sub(w.zero_points[j].wrapping_mul(a.row_sums[r])).wrapping_sub(a.zero_points[r].wrapping_mul(w.col_terms[j]))
+}
+
+/// The INT8 GEMM: i32 accumulation of a·w, zero-point correction, then the chosen output stage.
+pub fn gemm_i8_packed(a: &PackedActs, w: &PackedI8, out: I8Output) {
+    let (m, n, k) = (a.m, w.n, w.k);
+    let mut out = out;
+    for r in 0..m {
+        for j in 0..n {
+            let mut acc = 0i32;
+            for kk in 0..k {
+                acc = acc.wrapping_add(a.at(r, kk) as i32 * w.at(j, kk) as i32);
+            }
+            let c = zero_point_correction(acc, a, w, r, j);
+            match &mut out {
+                I8Output::I32(o) => o[r * n + j] = c,
+                I8Output::F32 { out, bias } => out[r * n + j] = c as f32 * (a.scales[r] * w.scales[j]) + bias[j],
+                I8Output::I8 { out, requant } => out[r * n + j] = requant.apply(c, j),
+            }
+        }
+    }
+}
+
+/// The INT4 GEMM: per group an exact i32 sum Σ a·(u − z), then in f32 acc += sum · scale, group by
+/// group in order; finally y = acc · sa[row] + bias.
+pub fn gemm_i4_packed(a: &PackedActs, w: &PackedI4, bias: &[f32], out: &mut [f32]) {
+    let (m, n, k, g_size) = (a.m, w.n, w.k, w.group);
+    let groups = w.groups();
+    for r in 0..m {
+        for j in 0..n {
+            let mut acc = 0.0f32;
+            for g in 0..groups {
+                let mut s = 0i32;
+                for kk in g * g_size..((g + 1) * g_size).min(k) {
+                    s = s.wrapping_add(a.at(r, kk) as i32 * w.at(j, kk) as i32);
+                }
+                let c = s.wrapping_sub(w.zero_point(j, g) as i32 * a.group_sums[r * groups + g]);
+                acc += c as f32 * w.scale(j, g);
+            }
+            out[r * n + j] = acc * a.scales[r] + bias[j];
+        }
+    }
+}
+

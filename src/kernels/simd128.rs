@@ -190,3 +190,277 @@ fn error_sums_lanes(x: &[f32], y_at: impl Fn(usize) -> v128) -> ErrorSums {
     total.max_abs_err = scalar::fold_max(lanes(max));
     total
 }
+
+// ---------------------------------------------------------------------------------------------
+// Matrix multiplication (layouts in gemm.rs). Loop order: panels of NR = 8 output columns outside
+// (the panel stays in L1/L2), row blocks of up to 4 inside, the whole k in registers: R×2 vector
+// accumulators, each lane one output column, so no horizontal sums are needed.
+
+use super::gemm::{I8Output, PackedActs, PackedF32, PackedI4, PackedI8, MR_F32, MR_INT, NR};
+
+/// Stores the first `cols` (≤ 8) lanes of two vectors at `dst`.
+#[inline(always)]
+unsafe fn store_cols<T: Copy>(dst: *mut T, v: [v128; 2], cols: usize) {
+    if cols == NR {
+        v128_store(dst as *mut v128, v[0]);
+        v128_store(dst.add(4) as *mut v128, v[1]);
+    } else {
+        let mut tmp = [0u32; 8];
+        v128_store(tmp.as_mut_ptr() as *mut v128, v[0]);
+        v128_store(tmp.as_mut_ptr().add(4) as *mut v128, v[1]);
+        core::ptr::copy_nonoverlapping(tmp.as_ptr() as *const T, dst, cols);
+    }
+}
+
+/// Loads `cols` (≤ 8) f32 values as two vectors, zero padded.
+#[inline(always)]
+unsafe fn load_cols_f32(src: *const f32, cols: usize) -> [v128; 2] {
+    if cols == NR {
+        [v128_load(src as *const v128), v128_load(src.add(4) as *const v128)]
+    } else {
+        let mut tmp = [0.0f32; 8];
+        core::ptr::copy_nonoverlapping(src, tmp.as_mut_ptr(), cols);
+        [v128_load(tmp.as_ptr() as *const v128), v128_load(tmp.as_ptr().add(4) as *const v128)]
+    }
+}
+
+pub fn gemm_f32_packed(x: &[f32], m: usize, w: &PackedF32, bias: &[f32], out: &mut [f32]) {
+    let (n, k) = (w.n, w.k);
+    assert!(x.len() >= m * k && out.len() >= m * n && bias.len() >= n && w.data.len() >= w.panels() * k * NR);
+    for p in 0..w.panels() {
+        let cols = NR.min(n - p * NR);
+        unsafe {
+            let wp = w.data.as_ptr().add(p * k * NR);
+            let b = load_cols_f32(bias.as_ptr().add(p * NR), cols);
+            let mut r0 = 0;
+            while r0 < m {
+                let rows = MR_F32.min(m - r0);
+                let xr = x.as_ptr().add(r0 * k);
+                let o = out.as_mut_ptr().add(r0 * n + p * NR);
+                match rows {
+                    4 => tile_f32::<4>(xr, k, wp, b, o, n, cols),
+                    3 => tile_f32::<3>(xr, k, wp, b, o, n, cols),
+                    2 => tile_f32::<2>(xr, k, wp, b, o, n, cols),
+                    _ => tile_f32::<1>(xr, k, wp, b, o, n, cols),
+                }
+                r0 += rows;
+            }
+        }
+    }
+}
+
+#[inline(always)]
+unsafe fn tile_f32<const R: usize>(x: *const f32, k: usize, wp: *const f32, bias: [v128; 2], out: *mut f32, n: usize, cols: usize) {
+    let mut acc = [[f32x4_splat(0.0); 2]; R];
+    for kk in 0..k {
+        let w0 = v128_load(wp.add(kk * NR) as *const v128);
+        let w1 = v128_load(wp.add(kk * NR + 4) as *const v128);
+        for r in 0..R {
+            let a = v128_load32_splat(x.add(r * k + kk) as *const u32);
+            acc[r][0] = f32x4_add(acc[r][0], f32x4_mul(a, w0));
+            acc[r][1] = f32x4_add(acc[r][1], f32x4_mul(a, w1));
+        }
+    }
+    for r in 0..R {
+        store_cols(out.add(r * n), [f32x4_add(acc[r][0], bias[0]), f32x4_add(acc[r][1], bias[1])], cols);
+    }
+}
+
+/// R rows × 8 columns of Σ a·w over the whole (padded) k: per pair of k, the activation word is
+/// broadcast and i32x4.dot_i16x8_s multiplies it with 4 columns × 2 k of sign-extended weights.
+#[inline(always)]
+unsafe fn tile_i8<const R: usize>(ap: *const i16, wp: *const i8, kp: usize) -> [[v128; 2]; R] {
+    let mut acc = [[i32x4_splat(0); 2]; R];
+    for t in 0..kp / 2 {
+        let w0 = i16x8_load_extend_i8x8(wp.add(t * 16));
+        let w1 = i16x8_load_extend_i8x8(wp.add(t * 16 + 8));
+        for r in 0..R {
+            let a = v128_load32_splat(ap.add((t * R + r) * 2) as *const u32);
+            acc[r][0] = i32x4_add(acc[r][0], i32x4_dot_i16x8(a, w0));
+            acc[r][1] = i32x4_add(acc[r][1], i32x4_dot_i16x8(a, w1));
+        }
+    }
+    acc
+}
+
+pub fn gemm_i8_packed(a: &PackedActs, w: &PackedI8, out: I8Output) {
+    gemm_i8_with(a, w, out, |ap, wp, kp, rows| unsafe {
+        let mut acc = [[i32x4_splat(0); 2]; MR_INT];
+        match rows {
+            4 => acc.copy_from_slice(&tile_i8::<4>(ap, wp, kp)),
+            3 => acc[..3].copy_from_slice(&tile_i8::<3>(ap, wp, kp)),
+            2 => acc[..2].copy_from_slice(&tile_i8::<2>(ap, wp, kp)),
+            _ => acc[..1].copy_from_slice(&tile_i8::<1>(ap, wp, kp)),
+        }
+        acc
+    })
+}
+
+/// The loops and the output stages of the INT8 GEMM around a tile kernel (shared with relaxed.rs).
+#[inline(always)]
+pub(crate) fn gemm_i8_with(
+    a: &PackedActs,
+    w: &PackedI8,
+    mut out: I8Output,
+    tile: impl Fn(*const i16, *const i8, usize, usize) -> [[v128; 2]; MR_INT],
+) {
+    let (m, n, kp) = (a.m, w.n, w.kp);
+    assert!(a.kp == kp && a.data.len() >= m * kp && w.data.len() >= w.panels() * kp * NR);
+    match &out {
+        I8Output::I32(o) => assert!(o.len() >= m * n),
+        I8Output::F32 { out, bias } => assert!(out.len() >= m * n && bias.len() >= n),
+        I8Output::I8 { out, .. } => assert!(out.len() >= m * n),
+    }
+    for p in 0..w.panels() {
+        let cols = NR.min(n - p * NR);
+        let c0 = p * NR;
+        unsafe {
+            let wp = w.data.as_ptr().add(p * kp * NR);
+            let zw = [v128_load(w.zero_points.as_ptr().add(c0) as *const v128), v128_load(w.zero_points.as_ptr().add(c0 + 4) as *const v128)];
+            let ct = [v128_load(w.col_terms.as_ptr().add(c0) as *const v128), v128_load(w.col_terms.as_ptr().add(c0 + 4) as *const v128)];
+            let sw = [v128_load(w.scales.as_ptr().add(c0) as *const v128), v128_load(w.scales.as_ptr().add(c0 + 4) as *const v128)];
+            let bias = match &out {
+                I8Output::F32 { bias, .. } => load_cols_f32(bias.as_ptr().add(c0), cols),
+                _ => [f32x4_splat(0.0); 2],
+            };
+            let mut r0 = 0;
+            while r0 < m {
+                let rows = MR_INT.min(m - r0);
+                let acc = tile(a.data.as_ptr().add(r0 * kp), wp, kp, rows);
+                for r in 0..rows {
+                    let row = r0 + r;
+                    let rs = i32x4_splat(a.row_sums[row]);
+                    let za = i32x4_splat(a.zero_points[row]);
+                    let c = [0, 1].map(|h| i32x4_sub(i32x4_sub(acc[r][h], i32x4_mul(zw[h], rs)), i32x4_mul(za, ct[h])));
+                    let o = row * n + c0;
+                    match &mut out {
+                        I8Output::I32(dst) => store_cols(dst.as_mut_ptr().add(o), c, cols),
+                        I8Output::F32 { out: dst, .. } => {
+                            let sa = f32x4_splat(a.scales[row]);
+                            let y = [0, 1].map(|h| f32x4_add(f32x4_mul(f32x4_convert_i32x4(c[h]), f32x4_mul(sa, sw[h])), bias[h]));
+                            store_cols(dst.as_mut_ptr().add(o), y, cols);
+                        }
+                        I8Output::I8 { out: dst, requant } => {
+                            // The int8 stage is O(m·n) and needs per-lane shifts: shared scalar code.
+                            let mut t = [0i32; 8];
+                            store_cols(t.as_mut_ptr(), c, NR);
+                            for (i, &v) in t[..cols].iter().enumerate() {
+                                dst[o + i] = requant.apply(v, c0 + i);
+                            }
+                        }
+                    }
+                }
+                r0 += rows;
+            }
+        }
+    }
+}
+
+/// f16 bits (finite) in the low halves of u32 lanes → f32, exactly: shift the exponent and mantissa
+/// into place and rescale by 2^112 (handles subnormal halves too), then restore the sign.
+#[inline(always)]
+pub(crate) fn f16x4_to_f32x4(h: v128) -> v128 {
+    let mag = i32x4_shl(v128_and(h, u32x4_splat(0x7FFF)), 13);
+    let sign = i32x4_shl(v128_and(h, u32x4_splat(0x8000)), 16);
+    v128_or(f32x4_mul(mag, f32x4_splat(f32::from_bits(0x7780_0000))), sign)
+}
+
+/// Scales and zero points of one panel and group as vectors.
+#[inline(always)]
+pub(crate) unsafe fn i4_group_params(w: &PackedI4, slot: usize) -> ([v128; 2], [v128; 2]) {
+    let s = match &w.scales {
+        super::gemm::I4Scales::F32(s) => [v128_load(s.as_ptr().add(slot) as *const v128), v128_load(s.as_ptr().add(slot + 4) as *const v128)],
+        super::gemm::I4Scales::F16(s) => {
+            let all = v128_load(s.as_ptr().add(slot) as *const v128);
+            [f16x4_to_f32x4(u32x4_extend_low_u16x8(all)), f16x4_to_f32x4(u32x4_extend_high_u16x8(all))]
+        }
+    };
+    let z = match &w.zero_points {
+        None => [i32x4_splat(8); 2],
+        Some(z) => {
+            let b = u16x8_extend_low_u8x16(v128_load64_zero(z.as_ptr().add(slot) as *const u64));
+            [u32x4_extend_low_u16x8(b), u32x4_extend_high_u16x8(b)]
+        }
+    };
+    (s, z)
+}
+
+pub fn gemm_i4_packed(a: &PackedActs, w: &PackedI4, bias: &[f32], out: &mut [f32]) {
+    gemm_i4_with(a, w, bias, out, |acc, ap, wp, q0, q1| unsafe {
+        match acc.len() {
+            4 => tile_i4::<4>(acc.try_into().unwrap(), ap, wp, q0, q1),
+            3 => tile_i4::<3>(acc.try_into().unwrap(), ap, wp, q0, q1),
+            2 => tile_i4::<2>(acc.try_into().unwrap(), ap, wp, q0, q1),
+            _ => tile_i4::<1>(acc.try_into().unwrap(), ap, wp, q0, q1),
+        }
+    })
+}
+
+/// Adds Σ a·u over the quads q0..q1 of k to R×2 i32 accumulators. 16 bytes hold 8 columns × 4 k:
+/// the low nibbles are k pair 2q, the high nibbles pair 2q+1, columns 0..4 in bytes 0..8.
+#[inline(always)]
+unsafe fn tile_i4<const R: usize>(acc: &mut [[v128; 2]; R], ap: *const i16, wp: *const u8, q0: usize, q1: usize) {
+    let mask = u8x16_splat(0x0F);
+    for q in q0..q1 {
+        let b = v128_load(wp.add(q * 16) as *const v128);
+        let lo = v128_and(b, mask);
+        let hi = u8x16_shr(b, 4);
+        let (w00, w01) = (u16x8_extend_low_u8x16(lo), u16x8_extend_high_u8x16(lo));
+        let (w10, w11) = (u16x8_extend_low_u8x16(hi), u16x8_extend_high_u8x16(hi));
+        for r in 0..R {
+            let a0 = v128_load32_splat(ap.add((2 * q * R + r) * 2) as *const u32);
+            let a1 = v128_load32_splat(ap.add(((2 * q + 1) * R + r) * 2) as *const u32);
+            acc[r][0] = i32x4_add(acc[r][0], i32x4_add(i32x4_dot_i16x8(a0, w00), i32x4_dot_i16x8(a1, w10)));
+            acc[r][1] = i32x4_add(acc[r][1], i32x4_add(i32x4_dot_i16x8(a0, w01), i32x4_dot_i16x8(a1, w11)));
+        }
+    }
+}
+
+/// Loops, group flushes and the output of the INT4 GEMM around a tile kernel (shared with relaxed.rs).
+/// `tile(acc, block, panel, q0, q1)` adds Σ a·u for k quads q0..q1 to acc (one entry per row).
+#[inline(always)]
+pub(crate) fn gemm_i4_with(
+    a: &PackedActs,
+    w: &PackedI4,
+    bias: &[f32],
+    out: &mut [f32],
+    tile: impl Fn(&mut [[v128; 2]], *const i16, *const u8, usize, usize),
+) {
+    let (m, n, kp, g_size) = (a.m, w.n, w.kp, w.group);
+    let groups = w.groups();
+    assert!(a.kp == kp && a.data.len() >= m * kp && w.data.len() >= w.panels() * (kp / 4) * 16);
+    assert!(out.len() >= m * n && bias.len() >= n && a.group_sums.len() >= m * groups && g_size % 4 == 0);
+    for p in 0..w.panels() {
+        let cols = NR.min(n - p * NR);
+        let c0 = p * NR;
+        unsafe {
+            let wp = w.data.as_ptr().add(p * (kp / 4) * 16);
+            let b = load_cols_f32(bias.as_ptr().add(c0), cols);
+            let mut r0 = 0;
+            while r0 < m {
+                let rows = MR_INT.min(m - r0);
+                let ap = a.data.as_ptr().add(r0 * kp);
+                let mut accf = [[f32x4_splat(0.0); 2]; MR_INT];
+                for g in 0..groups {
+                    let (q0, q1) = (g * g_size / 4, ((g + 1) * g_size).min(kp) / 4);
+                    let mut acc = [[i32x4_splat(0); 2]; MR_INT];
+                    tile(&mut acc[..rows], ap, wp, q0, q1);
+                    let (s, z) = i4_group_params(w, (p * groups + g) * NR);
+                    for r in 0..rows {
+                        let gs = i32x4_splat(a.group_sums[(r0 + r) * groups + g]);
+                        for h in 0..2 {
+                            let c = i32x4_sub(acc[r][h], i32x4_mul(z[h], gs));
+                            accf[r][h] = f32x4_add(accf[r][h], f32x4_mul(f32x4_convert_i32x4(c), s[h]));
+                        }
+                    }
+                }
+                for r in 0..rows {
+                    let sa = f32x4_splat(a.scales[r0 + r]);
+                    let y = [0, 1].map(|h| f32x4_add(f32x4_mul(accf[r][h], sa), b[h]));
+                    store_cols(out.as_mut_ptr().add((r0 + r) * n + c0), y, cols);
+                }
+                r0 += rows;
+            }
+        }
+    }
+}

@@ -1,0 +1,34 @@
+// Runs the suite in the browser: the SIMD128 build, and the relaxed-SIMD build when this engine can
+// compile it (the same feature test the page uses: compile the module, fall back on failure).
+import * as ort from '/node_modules/onnxruntime-web/dist/ort.wasm.min.mjs';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfwasm from '/node_modules/@tensorflow/tfjs-backend-wasm/dist/tf-backend-wasm.fesm.js';
+import { runSuite } from './suite.mjs';
+
+async function loadBuild(name) {
+  const mod = await import(`./pkg/${name}/quant_playground.js`);
+  await mod.default({ module_or_path: `./pkg/${name}/quant_playground_bg.wasm` });
+  return mod;
+}
+
+try {
+  const opts = JSON.parse(new URLSearchParams(location.search).get('opts') ?? '{}');
+  ort.env.wasm.numThreads = 1;
+  ort.env.wasm.wasmPaths = '/node_modules/onnxruntime-web/dist/';
+  tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+  tfwasm.setThreadsCount(1);
+  tfwasm.setWasmPaths('/node_modules/@tensorflow/tfjs-backend-wasm/dist/');
+  await tf.setBackend('wasm');
+  const ours = { simd128: await loadBuild('simd128') };
+  try {
+    ours.relaxed = await loadBuild('relaxed');
+    if (ours.relaxed.kernel_build() !== 'relaxed-simd') delete ours.relaxed;
+  } catch (e) {
+    console.log(`[bench] relaxed-simd build not loaded here: ${e.message}`);
+  }
+  console.log(`[bench] chromium ${navigator.userAgent.match(/Chrom\w+\/[\d.]+/)?.[0]}: builds ${Object.keys(ours).join(', ')}, tfjs ${tf.getBackend()}`);
+  window.benchResult = await runSuite({ env: 'chromium', ours, ort, tf, ...opts });
+} catch (e) {
+  console.log(`[bench] failed: ${e.stack}`);
+  window.benchResult = { error: String(e) };
+}

@@ -1,0 +1,51 @@
+// The table and the issue's targets (ratios of throughput, same env, same shape).
+import { PEAK_GOPS } from './suite.mjs';
+
+const peakOf = (op) => (op.startsWith('f32') ? PEAK_GOPS.f32 : PEAK_GOPS.int);
+
+export function printReport(rows, checks, shapes) {
+  const envs = [...new Set(rows.map((r) => r.env))];
+  console.log('\n| env | shape m×k×n | engine | op | median ms | GOPS | % SIMD peak |');
+  console.log('|---|---|---|---|---:|---:|---:|');
+  for (const r of rows) {
+    const pct = ((100 * r.gops) / peakOf(r.op)).toFixed(0);
+    console.log(`| ${r.env} | ${r.m}×${r.k}×${r.n} | ${r.engine} | ${r.op} | ${r.median_ms.toFixed(3)} | ${r.gops.toFixed(1)} | ${pct}% |`);
+  }
+  console.log(`\n(% of peak: ${PEAK_GOPS.int} GOPS for integer ops (i32x4.dot_i16x8_s), ${PEAK_GOPS.f32} GFLOP/s for f32 (f32x4 mul+add), one core)`);
+
+  const g = (env, engine, op, [m, k, n]) => rows.find((r) => r.env === env && r.engine === engine && r.op === op && r.m === m && r.k === k && r.n === n)?.gops;
+  const bestPeerF32 = (env, s) => Math.max(g(env, 'onnxruntime-web', 'f32', s) ?? 0, g(env, 'tfjs-wasm', 'f32', s) ?? 0);
+  const lines = [];
+  const target = (label, ratio, min) => {
+    if (ratio === undefined || !Number.isFinite(ratio)) return;
+    lines.push(`| ${label} | ${ratio.toFixed(2)}× | ≥ ${min}× | ${ratio >= min ? 'met' : 'NOT met'} |`);
+  };
+  for (const env of envs) {
+    const suffixes = [''];
+    if (rows.some((r) => r.env === env && r.op.endsWith('-relaxed'))) suffixes.push('-relaxed');
+    for (const sfx of suffixes) {
+      const ours = (op, s) => g(env, 'quant-playground', op + sfx, s);
+      const tag = `${env}${sfx ? ' relaxed' : ''}`;
+      for (const s of shapes.filter(([m]) => m >= 64)) {
+        const name = s.join('×');
+        target(`${tag} ${name} u8s8 vs best peer f32`, ours('u8s8', s) / bestPeerF32(env, s), 2.5);
+        target(`${tag} ${name} u8s8 vs ORT MatMulInteger u8s8`, ours('u8s8', s) / g(env, 'onnxruntime-web', 'u8s8', s), 1.0);
+      }
+      for (const s of shapes) target(`${tag} ${s.join('×')} s8s8 vs ORT s8s8`, ours('s8s8', s) / g(env, 'onnxruntime-web', 's8s8', s), 10);
+      const gemv = shapes.find(([m]) => m === 1);
+      if (gemv) {
+        const name = gemv.join('×');
+        target(`${tag} ${name} INT8 GEMV (u8s8) vs best peer f32`, ours('u8s8', gemv) / bestPeerF32(env, gemv), 4);
+        target(`${tag} ${name} INT8 GEMV (dyn-int8, f32 in/out) vs best peer f32`, ours('dyn-int8', gemv) / bestPeerF32(env, gemv), 4);
+        target(`${tag} ${name} INT4 g32 GEMV vs best peer f32`, ours('int4-g32', gemv) / bestPeerF32(env, gemv), 2.5);
+        target(`${tag} ${name} INT4 g32 GEMV vs ORT MatMulNBits`, ours('int4-g32', gemv) / g(env, 'onnxruntime-web', 'int4-g32', gemv), 50);
+      }
+      for (const s of shapes) target(`${tag} ${s.join('×')} dyn-int8 vs our raw u8s8`, ours('dyn-int8', s) / ours('u8s8', s), 0.9);
+      for (const s of shapes) target(`${tag} ${s.join('×')} our f32 vs tfjs-wasm f32`, ours('f32', s) / g(env, 'tfjs-wasm', 'f32', s), 0.9);
+    }
+  }
+  console.log('\n| target | ratio | goal | |\n|---|---:|---:|---|');
+  for (const l of lines) console.log(l);
+  console.log('\nchecks:');
+  for (const c of checks) console.log(`  ${c}`);
+}

@@ -1,0 +1,86 @@
+// `npm run bench [-- --json FILE] [--quick] [--only node|chromium]`: the suite in Node (this process) and
+// in headless Chromium (playwright-core driving /usr/bin/chromium, a static server for the page),
+// then one table with ms, GOPS, % of the SIMD peak, and the issue's target ratios.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { dirname, extname, join, normalize } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runSuite, SHAPES } from './suite.mjs';
+import { printReport } from './report.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const jsonAt = args.indexOf('--json');
+const jsonFile = jsonAt >= 0 ? args[jsonAt + 1] : null;
+const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : null;
+const quick = args.includes('--quick');
+const suiteOpts = quick ? { samples: 3, minSampleMs: 5, warmup: 1 } : { samples: 11, minSampleMs: 25, warmup: 2 };
+
+async function inNode() {
+  const ort = await import('onnxruntime-web');
+  ort.env.wasm.numThreads = 1;
+  const tf = await import('@tensorflow/tfjs-core');
+  const tfwasm = await import('@tensorflow/tfjs-backend-wasm');
+  tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+  tfwasm.setThreadsCount(1);
+  tfwasm.setWasmPaths(join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/dist') + '/');
+  await tf.setBackend('wasm');
+  const mod = await import(join(root, 'bench/pkg/simd128/quant_playground.js'));
+  mod.initSync({ module: readFileSync(join(root, 'bench/pkg/simd128/quant_playground_bg.wasm')) });
+  console.log(`[bench] node ${process.version}: quant-playground ${mod.kernel_build()}, onnxruntime-web ${ort.env.versions?.web ?? ''}, tfjs ${tf.version_core} (${tf.getBackend()})`);
+  // Node 20 gets relaxed-simd wrong (TOOLCHAIN.md): the relaxed build runs in Chromium only.
+  return runSuite({ env: 'node', ours: { simd128: mod }, ort, tf, ...suiteOpts });
+}
+
+const MIME = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json' };
+
+async function inChromium() {
+  const server = createServer((req, res) => {
+    const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname)).replace(/^(\.\.[/\\])+/, '');
+    try {
+      const body = readFileSync(join(root, path));
+      res.writeHead(200, { 'content-type': MIME[extname(path)] ?? 'application/octet-stream' });
+      res.end(body);
+    } catch {
+      res.writeHead(404);
+      res.end();
+    }
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'],
+  });
+  try {
+    const page = await browser.newPage();
+    page.on('console', (m) => console.log(m.text()));
+    page.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
+    const q = new URLSearchParams({ opts: JSON.stringify(suiteOpts) });
+    await page.goto(`http://127.0.0.1:${server.address().port}/bench/index.html?${q}`);
+    const out = await page.waitForFunction(() => window.benchResult, null, { timeout: 0, polling: 1000 });
+    const result = await out.jsonValue();
+    if (result.error) throw new Error(`chromium: ${result.error}`);
+    return result;
+  } finally {
+    await browser.close();
+    server.close();
+  }
+}
+
+const rows = [];
+const checks = [];
+for (const [name, fn] of [
+  ['node', inNode],
+  ['chromium', inChromium],
+]) {
+  if (only && only !== name) continue;
+  const r = await fn();
+  rows.push(...r.rows);
+  checks.push(...r.checks);
+}
+printReport(rows, checks, SHAPES);
+if (jsonFile) {
+  writeFileSync(jsonFile, JSON.stringify({ rows }, null, 1));
+  console.log(`[bench] wrote ${jsonFile}`);
+}

@@ -1,0 +1,176 @@
+// The benchmark itself, the same in Node and in Chromium: ours vs onnxruntime-web vs tfjs-backend-wasm,
+// one thread, warm-up then the median of `samples` timed samples (each sample repeats the call until
+// it lasts ≥ minSampleMs, to stay above the browser's coarse timer).
+import * as models from './onnx.mjs';
+
+export const SHAPES = [
+  [1, 4096, 4096],
+  [64, 768, 3072],
+  [256, 1024, 1024],
+  [512, 512, 512],
+];
+// One core's SIMD128 peaks on this machine (DESIGN.md): i32x4.dot_i16x8_s and f32x4 mul+add.
+export const PEAK_GOPS = { int: 116, f32: 58 };
+
+function xorshift(seed) {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s / 4294967296;
+  };
+}
+
+async function measure(fn, { samples, minSampleMs, warmup }) {
+  for (let i = 0; i < warmup; i++) await fn();
+  const t0 = performance.now();
+  await fn();
+  const one = Math.max(performance.now() - t0, 0.005);
+  const reps = Math.max(1, Math.ceil(minSampleMs / one));
+  const xs = [];
+  for (let s = 0; s < samples; s++) {
+    const t = performance.now();
+    for (let r = 0; r < reps; r++) await fn();
+    xs.push((performance.now() - t) / reps);
+  }
+  xs.sort((a, b) => a - b);
+  return xs[xs.length >> 1];
+}
+
+const transpose = (src, rows, cols, Ctor) => {
+  const out = new Ctor(rows * cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = src[r * cols + c];
+  return out;
+};
+
+/** int4 symmetric per block (narrow range −7..7, the numerics contract), MatMulNBits layout: u = q + 8. */
+function int4Blocks(w, n, k, bs) {
+  const blocks = Math.ceil(k / bs);
+  const packed = new Uint8Array(n * blocks * (bs / 2));
+  const scales = new Float32Array(n * blocks);
+  for (let j = 0; j < n; j++)
+    for (let b = 0; b < blocks; b++) {
+      let amax = 0;
+      for (let i = b * bs; i < Math.min(k, (b + 1) * bs); i++) amax = Math.max(amax, Math.abs(w[j * k + i]));
+      const s = amax / 7 || 1;
+      scales[j * blocks + b] = s;
+      for (let i = b * bs; i < Math.min(k, (b + 1) * bs); i++) {
+        const q = Math.max(-7, Math.min(7, Math.round(w[j * k + i] / s)));
+        const e = i - b * bs;
+        packed[(j * blocks + b) * (bs / 2) + (e >> 1)] |= (q + 8) << ((e & 1) * 4);
+      }
+    }
+  return { packed, scales };
+}
+
+const maxRelDiff = (a, b) => {
+  let d = 0,
+    s = 0;
+  for (let i = 0; i < a.length; i++) {
+    d = Math.max(d, Math.abs(a[i] - b[i]));
+    s = Math.max(s, Math.abs(b[i]));
+  }
+  return d / (s || 1);
+};
+
+/**
+ * env: 'node' | 'chromium'; ours: {name: wasm-bindgen module} (e.g. {simd128, relaxed}); ort; tf (backend set).
+ * Returns rows {env, engine, op, m, k, n, median_ms, gops} and check lines.
+ */
+export async function runSuite({ env, ours, ort, tf, log = console.log, shapes = SHAPES, samples = 11, minSampleMs = 25, warmup = 2 }) {
+  const rows = [];
+  const checks = [];
+  const opts = { samples, minSampleMs, warmup };
+  const add = (engine, op, [m, k, n], ms) => {
+    const row = { env, engine, op, m, k, n, median_ms: +ms.toFixed(4), gops: +((2 * m * n * k) / ms / 1e6).toFixed(2) };
+    rows.push(row);
+    log(`  ${env.padEnd(8)} ${engine.padEnd(16)} ${op.padEnd(16)} ${m}x${k}x${n}: ${ms.toFixed(3)} ms, ${row.gops} GOPS`);
+  };
+  const sessionOf = (bytes) => ort.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+
+  for (const shape of shapes) {
+    const [m, k, n] = shape;
+    const rnd = xorshift(m * 7919 + k * 31 + n);
+    const x = Float32Array.from({ length: m * k }, () => rnd() * 2 - 1);
+    const w = Float32Array.from({ length: n * k }, () => (rnd() * 2 - 1) * 0.05);
+    const wq = Int8Array.from({ length: n * k }, () => Math.floor(rnd() * 255) - 127);
+    const wScales = new Float32Array(n).fill(0.05 / 127);
+    const au = Uint8Array.from({ length: m * k }, () => Math.floor(rnd() * 256));
+    const as = Int8Array.from({ length: m * k }, () => Math.floor(rnd() * 256) - 128);
+    const aZero = 128;
+    const wT = transpose(w, n, k, Float32Array);
+    const wqT = transpose(wq, n, k, Int8Array);
+
+    // ---- ours (each build)
+    const results = {};
+    for (const [build, mod] of Object.entries(ours)) {
+      const tag = (op) => (build === 'simd128' ? op : `${op}-${build}`);
+      const f32w = new mod.F32Weights(w, n, k);
+      const i8w = new mod.Int8Weights(wq, n, k, wScales);
+      const i4w = mod.Int4Weights.quantize(w, n, k, 32, false, false);
+      results[build] = {
+        f32: f32w.matmul(x, m),
+        u8s8: i8w.matmul_u8_i32(au, m, aZero),
+        s8s8: i8w.matmul_s8_i32(as, m, 0),
+        dyn: i8w.matmul_dynamic(x, m, false),
+        int4: i4w.matmul_dynamic(x, m),
+      };
+      add('quant-playground', tag('f32'), shape, await measure(() => f32w.matmul(x, m), opts));
+      add('quant-playground', tag('u8s8'), shape, await measure(() => i8w.matmul_u8_i32(au, m, aZero), opts));
+      add('quant-playground', tag('s8s8'), shape, await measure(() => i8w.matmul_s8_i32(as, m, 0), opts));
+      add('quant-playground', tag('dyn-int8'), shape, await measure(() => i8w.matmul_dynamic(x, m, false), opts));
+      add('quant-playground', tag('int4-g32'), shape, await measure(() => i4w.matmul_dynamic(x, m), opts));
+      f32w.free();
+      i8w.free();
+      i4w.free();
+    }
+    const base = results.simd128;
+    for (const [build, r] of Object.entries(results)) {
+      if (build === 'simd128') continue;
+      const same = ['u8s8', 's8s8'].every((op) => r[op].every((v, i) => v === base[op][i]));
+      checks.push(`${env} ${m}x${k}x${n}: ${build} build ${same ? 'bit-identical to' : 'DIFFERS from'} simd128 on u8s8/s8s8`);
+    }
+
+    // ---- onnxruntime-web
+    const ortRun = async (bytes, name, type, data, op, check) => {
+      const sess = await sessionOf(bytes);
+      const feed = { A: new ort.Tensor(type, data, [m, k]) };
+      const run = async () => (await sess.run(feed)).Y.data;
+      check(await run());
+      add('onnxruntime-web', op, shape, await measure(run, opts));
+      await sess.release();
+    };
+    await ortRun(models.matmulF32(m, k, n, wT), 'f32', 'float32', x, 'f32', (y) => checks.push(`${env} ${m}x${k}x${n}: f32 ours vs ORT max rel diff ${maxRelDiff(base.f32, y).toExponential(2)}`));
+    await ortRun(models.matmulInteger(m, k, n, false, aZero, wqT), 'u8s8', 'uint8', au, 'u8s8', (y) =>
+      checks.push(`${env} ${m}x${k}x${n}: u8s8 ours ${base.u8s8.every((v, i) => v === y[i]) ? '==' : '!='} ORT MatMulInteger (exact i32)`),
+    );
+    await ortRun(models.matmulInteger(m, k, n, true, 0, wqT), 's8s8', 'int8', as, 's8s8', (y) =>
+      checks.push(`${env} ${m}x${k}x${n}: s8s8 ours ${base.s8s8.every((v, i) => v === y[i]) ? '==' : '!='} ORT MatMulInteger (exact i32)`),
+    );
+    await ortRun(models.dynamicQuantizeMatMul(m, k, n, wqT, wScales), 'dyn', 'float32', x, 'dyn-int8', (y) =>
+      checks.push(`${env} ${m}x${k}x${n}: dyn-int8 ours vs ORT DynamicQuantizeMatMul max rel diff ${maxRelDiff(base.dyn, y).toExponential(2)}`),
+    );
+    const nb = int4Blocks(w, n, k, 32);
+    await ortRun(models.matMulNBits(m, k, n, 32, nb.packed, nb.scales), 'int4', 'float32', x, 'int4-g32', (y) =>
+      checks.push(`${env} ${m}x${k}x${n}: int4-g32 ours vs ORT MatMulNBits max rel diff ${maxRelDiff(base.int4, y).toExponential(2)}`),
+    );
+
+    // ---- tfjs-backend-wasm (XNNPACK)
+    const a = tf.tensor2d(x, [m, k]);
+    const b = tf.tensor2d(wT, [k, n]);
+    const tfRun = () => {
+      const c = tf.matMul(a, b);
+      const d = c.dataSync();
+      c.dispose();
+      return d;
+    };
+    checks.push(`${env} ${m}x${k}x${n}: f32 ours vs tfjs max rel diff ${maxRelDiff(base.f32, tfRun()).toExponential(2)}`);
+    add('tfjs-wasm', 'f32', shape, await measure(tfRun, opts));
+    a.dispose();
+    b.dispose();
+  }
+  return { rows, checks };
+}

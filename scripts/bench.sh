@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# `npm run bench [-- --json FILE] [--quick] [--only node|chromium]`: builds the two wasm builds the
+# benchmark loads (SIMD128, and relaxed-SIMD in its own target dir), then runs bench/run.mjs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+NEED_BROWSER=1 bash scripts/setup.sh
+target="${CARGO_TARGET_DIR:-target}"
+cargo build --lib --release --target wasm32-unknown-unknown
+wasm-bindgen --target web --no-typescript --out-dir bench/pkg/simd128 "$target/wasm32-unknown-unknown/release/quant_playground.wasm"
+# RUSTFLAGS replaces .cargo/config.toml's flags, so simd128 is repeated here.
+RUSTFLAGS="-C target-feature=+simd128,+relaxed-simd" CARGO_TARGET_DIR="$target/relaxed" \
+  cargo build --lib --release --target wasm32-unknown-unknown
+wasm-bindgen --target web --no-typescript --out-dir bench/pkg/relaxed "$target/relaxed/wasm32-unknown-unknown/release/quant_playground.wasm"
+node bench/run.mjs "$@"

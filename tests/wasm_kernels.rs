@@ -1,0 +1,142 @@
+//! The matrix kernels in real Chromium: each SIMD twin (simd128.rs, or relaxed.rs in the relaxed
+//! build) against its scalar twin, bit for bit, over the shapes of common::gemm::SHAPES (ones, odd
+//! sizes, k not a multiple of 16) and extreme codes (−128, 127, all 255).
+//!   wasm-pack test --headless --chrome -- --test wasm_kernels
+//!   RUSTFLAGS="-C target-feature=+simd128,+relaxed-simd" wasm-pack test --headless --chrome -- --test wasm_kernels
+#![cfg(target_arch = "wasm32")]
+
+mod common;
+
+use common::gemm::*;
+use quant_playground::kernels::gemm::*;
+use quant_playground::kernels::{self, scalar};
+use quant_playground::quant::{Codes, ScaleDType};
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+#[wasm_bindgen_test]
+fn build_has_simd() {
+    let b = kernels::build_name();
+    assert!(b == "simd128" || b == "relaxed-simd", "{b}");
+}
+
+#[wasm_bindgen_test]
+fn f32_gemm_matches_scalar_twin() {
+    let mut rng = SeqRng(1);
+    for &(m, n, k) in SHAPES.iter() {
+        let x: Vec<f32> = (0..m * k).map(|_| rng.f32()).collect();
+        let w: Vec<f32> = (0..n * k).map(|_| rng.f32()).collect();
+        let bias: Vec<f32> = (0..n).map(|_| rng.f32()).collect();
+        let p = PackedF32::pack(&w, n, k).unwrap();
+        let (mut a, mut b) = (vec![0f32; m * n], vec![0f32; m * n]);
+        kernels::gemm_f32_packed(&x, m, &p, &bias, &mut a);
+        scalar::gemm_f32_packed(&x, m, &p, &bias, &mut b);
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&a), bits(&b), "[{m}, {n}, {k}]");
+    }
+}
+
+/// Every shape × fill of activations and weights, u8 and s8 activations, per-channel weight zero
+/// points or none, and all three output stages.
+#[wasm_bindgen_test]
+fn int8_gemm_matches_scalar_twin() {
+    let mut rng = SeqRng(2);
+    let mut cases = 0;
+    for &(m, n, k) in SHAPES.iter() {
+        for fa in FILLS {
+            for fw in FILLS {
+                let w = i8_codes(&mut rng, n * k, fw);
+                let zw: Vec<i32> = if matches!(fw, Fill::Spiky) { (0..n).map(|_| rng.below(256) as i32 - 128).collect() } else { vec![0] };
+                let sw: Vec<f32> = (0..n).map(|_| rng.f32().abs() * 0.01 + 1e-4).collect();
+                let p = PackedI8::pack(&w, n, k, &sw, &zw).unwrap();
+                let za: Vec<i32> = (0..m).map(|_| rng.below(256) as i32).collect();
+                let sa: Vec<f32> = (0..m).map(|_| rng.f32().abs() * 0.1 + 1e-3).collect();
+                let au = PackedActs::pack(&u8_codes(&mut rng, m * k, fa), m, k, &za, &sa, 0).unwrap();
+                let as8 = PackedActs::pack(&i8_codes(&mut rng, m * k, fa), m, k, &[-3], &sa, 0).unwrap();
+                for acts in [&au, &as8] {
+                    let (mut x, mut y) = (vec![0i32; m * n], vec![0i32; m * n]);
+                    kernels::gemm_i8_packed(acts, &p, I8Output::I32(&mut x));
+                    scalar::gemm_i8_packed(acts, &p, I8Output::I32(&mut y));
+                    assert_eq!(x, y, "i32 [{m}, {n}, {k}] {fa:?} {fw:?}");
+
+                    let bias: Vec<f32> = (0..n).map(|_| rng.f32()).collect();
+                    let (mut x, mut y) = (vec![0f32; m * n], vec![0f32; m * n]);
+                    kernels::gemm_i8_packed(acts, &p, I8Output::F32 { out: &mut x, bias: &bias });
+                    scalar::gemm_i8_packed(acts, &p, I8Output::F32 { out: &mut y, bias: &bias });
+                    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(&x), bits(&y), "f32 [{m}, {n}, {k}] {fa:?} {fw:?}");
+
+                    let real: Vec<f64> = (0..n).map(|j| (sa[0] * sw[j]) as f64 / 0.05).collect();
+                    let rq = Requant::from_real(&real, (0..n).map(|j| j as i32 * 7 - 50).collect(), 5);
+                    let (mut x, mut y) = (vec![0i8; m * n], vec![0i8; m * n]);
+                    kernels::gemm_i8_packed(acts, &p, I8Output::I8 { out: &mut x, requant: &rq });
+                    scalar::gemm_i8_packed(acts, &p, I8Output::I8 { out: &mut y, requant: &rq });
+                    assert_eq!(x, y, "i8 [{m}, {n}, {k}] {fa:?} {fw:?}");
+                    cases += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(cases, SHAPES.len() * 32);
+}
+
+#[wasm_bindgen_test]
+fn int4_gemm_matches_scalar_twin() {
+    let mut rng = SeqRng(3);
+    for &(m, n, k) in SHAPES.iter() {
+        for group in [4usize, 32, 64, 128] {
+            for (asym, sd) in [(false, ScaleDType::F32), (false, ScaleDType::F16), (true, ScaleDType::F32), (true, ScaleDType::F16)] {
+                for fa in FILLS {
+                    let groups = k.div_ceil(group);
+                    let scales: Vec<f32> = (0..n * groups).map(|_| rng.f32().abs() * 0.05 + 1e-6).collect();
+                    let (codes, zps) = if asym {
+                        (Codes::U8((0..n * k).map(|_| rng.below(16) as u8).collect()), (0..n * groups).map(|_| rng.below(16) as i32).collect())
+                    } else {
+                        (Codes::I8((0..n * k).map(|_| rng.below(16) as i8 - 8).collect()), vec![])
+                    };
+                    let p = PackedI4::pack(&codes, n, k, group, &scales, &zps, sd).unwrap();
+                    let sa: Vec<f32> = (0..m).map(|_| rng.f32().abs() * 0.1 + 1e-3).collect();
+                    let acts = PackedActs::pack(&i8_codes(&mut rng, m * k, fa), m, k, &[0], &sa, group).unwrap();
+                    let bias: Vec<f32> = (0..n).map(|_| rng.f32()).collect();
+                    let (mut x, mut y) = (vec![0f32; m * n], vec![0f32; m * n]);
+                    kernels::gemm_i4_packed(&acts, &p, &bias, &mut x);
+                    scalar::gemm_i4_packed(&acts, &p, &bias, &mut y);
+                    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(&x), bits(&y), "[{m}, {n}, {k}] g{group} asym={asym} {sd:?} {fa:?}");
+                }
+            }
+        }
+    }
+}
+
+/// Subnormal and extreme f16 scales go through the SIMD f16 → f32 conversion exactly.
+#[wasm_bindgen_test]
+fn int4_f16_scale_conversion_is_exact() {
+    let (n, k, group) = (16, 8, 4);
+    let halves = [0x0001u16, 0x03FF, 0x0400, 0x3C00, 0x7BFF, 0x3555, 0x0200, 0x1234];
+    let scales: Vec<f32> = (0..n * 2).map(|i| half::f16::from_bits(halves[i % halves.len()]).to_f32()).collect();
+    let codes = Codes::I8((0..n * k).map(|i| (i % 16) as i8 - 8).collect());
+    let p = PackedI4::pack(&codes, n, k, group, &scales, &[], ScaleDType::F16).unwrap();
+    let acts = PackedActs::pack(&vec![1i8; k], 1, k, &[0], &[1.0], group).unwrap();
+    let (mut x, mut y) = (vec![0f32; n], vec![0f32; n]);
+    kernels::gemm_i4_packed(&acts, &p, &vec![0.0; n], &mut x);
+    scalar::gemm_i4_packed(&acts, &p, &vec![0.0; n], &mut y);
+    assert_eq!(x.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), y.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+}
+
+/// The end-to-end paths run the SIMD quantize and GEMM; they must agree with the twins' composition.
+#[wasm_bindgen_test]
+fn dynamic_quantized_matmul_matches_scalar_composition() {
+    let mut rng = SeqRng(4);
+    for &(m, n, k) in SHAPES.iter() {
+        let x: Vec<f32> = (0..m * k).map(|_| rng.f32() * 3.0).collect();
+        let w: Vec<f32> = (0..n * k).map(|_| rng.f32()).collect();
+        let p = PackedI8::quantize(&w, n, k).unwrap();
+        let got = dynamic_quantized_matmul(&x, m, &p, ActGranularity::PerRow, None).unwrap();
+        let acts = quantize_activations(&x, m, k, quant_playground::quant::Scheme::Asymmetric, ActGranularity::PerRow, 0).unwrap();
+        let mut want = vec![0f32; m * n];
+        scalar::gemm_i8_packed(&acts, &p, I8Output::F32 { out: &mut want, bias: &vec![0.0; n] });
+        assert_eq!(got.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), want.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+    }
+}
