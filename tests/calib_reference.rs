@@ -1,0 +1,259 @@
+//! Calibration against onnxruntime (tests/fixtures/reference/calib_ort.json, written by
+//! scripts/make_calib_reference.py from ORT's own HistogramCollector on the .npy inputs beside it),
+//! the MSE search against brute force, and streaming stability.
+
+use quant_playground::calib::{self, histogram::HistKind, CalibConfig, Method};
+use quant_playground::formats::{self, FileSource};
+use quant_playground::quant::{self, Granularity, QuantSpec, Scheme, SlotRanges};
+use quant_playground::synthetic::{generate, Dist};
+use quant_playground::tensor;
+use serde_json::Value;
+
+const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/reference");
+
+fn read_npy(file: &str) -> Vec<f32> {
+    let path = format!("{DIR}/{file}");
+    let mut src = FileSource::open(&path).unwrap();
+    let index = formats::read_index(file, &mut src).unwrap();
+    let info = &index.tensors[0];
+    tensor::decode_to_f32(info, &formats::read_tensor_bytes(&mut src, info).unwrap()).unwrap()
+}
+
+/// np.array_split: the first len % k pieces get one more element.
+fn array_split(x: &[f32], k: usize) -> Vec<&[f32]> {
+    let (base, extra) = (x.len() / k, x.len() % k);
+    let mut out = Vec::with_capacity(k);
+    let mut start = 0;
+    for i in 0..k {
+        let n = base + usize::from(i < extra);
+        out.push(&x[start..start + n]);
+        start += n;
+    }
+    out
+}
+
+fn spec(bits: u8, scheme: Scheme) -> QuantSpec {
+    QuantSpec::new(bits, scheme, Granularity::PerTensor)
+}
+
+fn scheme_of(s: &str) -> Scheme {
+    if s == "sym" {
+        Scheme::Symmetric
+    } else {
+        Scheme::Asymmetric
+    }
+}
+
+/// Width of the histogram a result was read from.
+fn bin_width(run: &calib::CalibRun, kind: HistKind) -> f64 {
+    run.histograms.iter().find(|h| h.kind == kind).map(|h| h.width).unwrap()
+}
+
+#[test]
+fn entropy_and_percentile_match_onnxruntime_within_one_bin() {
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(format!("{DIR}/calib_ort.json")).unwrap()).unwrap();
+    let mut worst: f64 = 0.0;
+    let mut checked = 0;
+    let mut failures = vec![];
+    for case in doc["cases"].as_array().unwrap() {
+        let x = read_npy(case["file"].as_str().unwrap());
+        assert_eq!(x.len() as u64, case["n"].as_u64().unwrap());
+        for r in case["results"].as_array().unwrap() {
+            let method = Method::parse(r["method"].as_str().unwrap()).unwrap();
+            let scheme = scheme_of(r["scheme"].as_str().unwrap());
+            let batches = r["batches"].as_u64().unwrap() as usize;
+            // One pass, histograms growing batch by batch as ORT's collector does.
+            let mut c = calib::Calibrator::new(&spec(8, scheme), &[method], CalibConfig::default()).unwrap();
+            array_split(&x, batches).iter().for_each(|b| c.add_batch(b));
+            let run = c.run();
+            let ours = run.results[0].range;
+            let ort = [r["range"][0].as_f64().unwrap(), r["range"][1].as_f64().unwrap()];
+            // One bin: the coarser of ORT's histogram and ours.
+            let ort_bin = r["bin_width"].as_f64().unwrap();
+            let bin = ort_bin.max(bin_width(&run, method.histogram(scheme).unwrap()));
+            let gap = ((ours[0] as f64 - ort[0]).abs()).max((ours[1] as f64 - ort[1]).abs());
+            let diff = gap / bin;
+            let label = format!("{} {} {} x{batches}", case["dist"], method.label(), r["scheme"]);
+            println!(
+                "{label:<48} ours [{:>10.5}, {:>10.5}] ort [{:>10.5}, {:>10.5}] {diff:.3} bins ({:.3} of ORT's)",
+                ours[0],
+                ours[1],
+                ort[0],
+                ort[1],
+                gap / ort_bin
+            );
+            worst = worst.max(diff);
+            checked += 1;
+            if diff > 1.0 + 1e-6 {
+                failures.push(label);
+            }
+        }
+    }
+    println!("worst difference: {worst:.3} bins over {checked} ranges (1 and 7 batches)");
+    assert!(checked >= 48);
+    assert!(failures.is_empty(), "more than one bin from ORT: {failures:?}");
+}
+
+fn dists() -> Vec<(&'static str, Vec<f32>)> {
+    let n = 100_000;
+    vec![
+        ("gaussian", generate(Dist::Gaussian, n, 1.0, 11)),
+        ("laplace", generate(Dist::Laplace, n, 1.0, 12)),
+        ("relu_gaussian", generate(Dist::ReluGaussian, n, 1.0, 13)),
+        ("gaussian_outliers", generate(Dist::GaussianOutliers, n, 1.0, 14)),
+    ]
+}
+
+#[test]
+fn streaming_in_1_7_and_100_batches_agrees() {
+    let mut failures = vec![];
+    for (name, x) in dists() {
+        for scheme in [Scheme::Symmetric, Scheme::Asymmetric] {
+            let one =
+                calib::calibrate_batches(&[&x], &spec(8, scheme), &Method::all(), CalibConfig::default()).unwrap();
+            for k in [7, 100] {
+                let many = calib::calibrate_batches(
+                    &array_split(&x, k),
+                    &spec(8, scheme),
+                    &Method::all(),
+                    CalibConfig::default(),
+                )
+                .unwrap();
+                assert_eq!(many.batches, k);
+                for (a, b) in one.results.iter().zip(&many.results) {
+                    let diff = match a.histogram {
+                        None => {
+                            assert_eq!(a.range, b.range, "{name} {} x{k}", a.method);
+                            0.0
+                        }
+                        Some(kind) => {
+                            let bin = bin_width(&one, kind).max(bin_width(&many, kind));
+                            ((a.range[0] - b.range[0]).abs().max((a.range[1] - b.range[1]).abs()) as f64) / bin
+                        }
+                    };
+                    println!(
+                        "{name:<18} {:<5} {:<16} x{k:<3} {:?} vs {:?}: {diff:.3} bins",
+                        scheme.short_name(),
+                        a.method,
+                        a.range,
+                        b.range
+                    );
+                    if diff > 1.0 + 1e-6 {
+                        failures.push(format!("{name} {} {} x{k}: {diff:.2} bins", scheme.short_name(), a.method));
+                    }
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// One pass, histograms growing as batches arrive (ORT's rule): percentile, entropy:trt and symmetric
+/// mse stay within a bin. ORT's `entropy` does not — its KL search jumps with the bin layout, in ORT as
+/// here (the reference test checks we follow ORT's own 7-batch result) — nor need asymmetric mse, whose
+/// curve steps where the zero point's rounding flips. Hence `calibrate_batches` presets the range in a
+/// first pass, which makes every method independent of the batching (the test above).
+#[test]
+fn single_pass_streaming_keeps_percentile_trt_and_symmetric_mse_within_one_bin() {
+    let mut failures = vec![];
+    for (name, x) in dists() {
+        for scheme in [Scheme::Symmetric, Scheme::Asymmetric] {
+            let run = |k: usize| {
+                let mut c = calib::Calibrator::new(&spec(8, scheme), &Method::all(), CalibConfig::default()).unwrap();
+                array_split(&x, k).iter().for_each(|b| c.add_batch(b));
+                c.run()
+            };
+            let one = run(1);
+            for k in [7, 100] {
+                let many = run(k);
+                for (a, b) in one.results.iter().zip(&many.results) {
+                    let Some(kind) = a.histogram else {
+                        assert_eq!(a.range, b.range);
+                        continue;
+                    };
+                    let bin = bin_width(&one, kind).max(bin_width(&many, kind));
+                    let diff = ((a.range[0] - b.range[0]).abs().max((a.range[1] - b.range[1]).abs()) as f64) / bin;
+                    println!("{name:<18} {:<5} {:<16} x{k:<3} {diff:.3} bins", scheme.short_name(), a.method);
+                    let layout_sensitive = a.method == "entropy" || (a.method == "mse" && scheme == Scheme::Asymmetric);
+                    if !layout_sensitive && diff > 1.0 + 1e-6 {
+                        failures.push(format!("{name} {} {} x{k}: {diff:.2} bins", scheme.short_name(), a.method));
+                    }
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// Measured error of fake-quantizing x with one per-tensor range.
+fn measured_mse(x: &[f32], spec: &QuantSpec, range: (f32, f32)) -> f64 {
+    let ranges = SlotRanges { lo: vec![range.0], hi: vec![range.1], nonfinite: 0 };
+    quant::quantize_with_ranges(x, &[x.len()], spec, &ranges).unwrap().error.sum_ee / x.len() as f64
+}
+
+fn fixture_sets() -> Vec<(&'static str, Vec<f32>)> {
+    ["gaussian", "laplace", "relu_gaussian", "gaussian_outliers"]
+        .into_iter()
+        .map(|d| (d, read_npy(&format!("calib_{d}.npy"))))
+        .collect()
+}
+
+#[test]
+fn mse_search_equals_brute_force_over_the_same_candidates() {
+    for (name, x) in fixture_sets() {
+        for (bits, scheme) in
+            [(8, Scheme::Symmetric), (8, Scheme::Asymmetric), (4, Scheme::Symmetric), (4, Scheme::Asymmetric)]
+        {
+            let s = spec(bits, scheme);
+            let mut h = calib::histogram::Histogram::new(HistKind::Signed, 2048, 2048 * 8);
+            h.add(&x);
+            let ((lo, hi), curve) = calib::mse::search(&h, &s);
+            let cands = calib::mse::candidates(&h);
+            assert_eq!(curve.values.len(), cands.len());
+            // The O(1) prefix-moment evaluation equals the bin-by-bin integral at every candidate...
+            let direct: Vec<f64> =
+                cands.iter().map(|&(_, (a, b))| calib::mse::expected_mse_direct(&h, &s, a, b)).collect();
+            for (i, (&fast, &slow)) in curve.values.iter().zip(&direct).enumerate() {
+                assert!((fast - slow).abs() <= 1e-9 * slow.abs().max(1e-12), "{name} int{bits} {i}: {fast} vs {slow}");
+            }
+            // ...and so the chosen range is the brute-force argmin (ties: the first).
+            let best = direct.iter().enumerate().fold(0, |b, (i, &v)| if v < direct[b] { i } else { b });
+            let chosen = curve.best.unwrap();
+            assert!(
+                direct[chosen] <= direct[best] * (1.0 + 1e-9),
+                "{name} int{bits} {scheme:?}: chose {chosen}, brute force {best}"
+            );
+            assert_eq!((lo, hi), cands[chosen].1);
+            // Against the real quantizer, fake-quantizing the data at every 4th candidate: the model's
+            // choice is within 2% of the best measured error over those candidates.
+            let measured: Vec<f64> = cands.iter().step_by(4).map(|&(_, r)| measured_mse(&x, &s, r)).collect();
+            let best_measured = measured.iter().cloned().fold(f64::INFINITY, f64::min);
+            let ours = measured_mse(&x, &s, (lo, hi));
+            println!("{name:<18} int{bits} {:<4} mse range [{lo:.4}, {hi:.4}] measured {ours:.4e}, best candidate {best_measured:.4e}", scheme.short_name());
+            // 16k samples: the tails are a handful of values, so the model is allowed 2%.
+            assert!(ours <= best_measured * 1.02, "{name} int{bits} {scheme:?}: {ours} vs {best_measured}");
+        }
+    }
+}
+
+#[test]
+fn mse_beats_minmax_and_percentile_on_heavy_tails() {
+    for (name, x) in fixture_sets().into_iter().filter(|(n, _)| *n == "laplace" || *n == "gaussian_outliers") {
+        for (bits, scheme) in
+            [(8, Scheme::Symmetric), (8, Scheme::Asymmetric), (4, Scheme::Symmetric), (4, Scheme::Asymmetric)]
+        {
+            let s = spec(bits, scheme);
+            let methods = [Method::MinMax, Method::Percentile(99.99), Method::Mse];
+            let rep = calib::calibration_report(&x, &s, &methods, CalibConfig::default(), false).unwrap();
+            let (mm, pc, ms) = (&rep.methods[0], &rep.methods[1], &rep.methods[2]);
+            println!(
+                "{name:<18} int{bits} {:<4} measured mse: minmax {:.4e} percentile {:.4e} mse {:.4e}",
+                scheme.short_name(),
+                mm.mse,
+                pc.mse,
+                ms.mse
+            );
+            assert!(ms.mse < mm.mse && ms.mse < pc.mse, "{name} int{bits} {scheme:?}");
+        }
+    }
+}
