@@ -158,6 +158,7 @@ pub fn pareto_front(points_json: &str) -> Result<String, JsError> {
         .map(|(c, b)| (c, crate::explore::report_f64(&b)))
         .collect();
     to_json("pareto", &crate::explore::pareto_front(&points))
+}
 
 // ---- Matrix kernels (the speed panel and `npm run bench`). Weights are packed once by the
 // constructor and stay packed in wasm memory; each call converts its arguments and delegates.
