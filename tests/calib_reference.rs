@@ -1,6 +1,8 @@
 //! Calibration against onnxruntime (tests/fixtures/reference/calib_ort.json, written by
 //! scripts/make_calib_reference.py from ORT's own HistogramCollector on the .npy inputs beside it),
 //! the MSE search against brute force, and streaming stability.
+// Native only (it reads files from disk): wasm-pack builds every test target for wasm32.
+#![cfg(not(target_arch = "wasm32"))]
 
 use quant_playground::calib::{self, histogram::HistKind, CalibConfig, Method};
 use quant_playground::formats::{self, FileSource};
