@@ -12,6 +12,7 @@ cargo test --all-targets
 
 echo "== wasm in headless Chromium: wasm-pack test"
 wasm-pack test --headless --chrome -- --test wasm
+wasm-pack test --headless --chrome -- --test wasm_model
 
 echo "== page end to end: build, then Playwright against the built page"
 bash scripts/build-wasm.sh
