@@ -277,7 +277,7 @@ impl ExampleModel {
         let configs = if configs.trim().is_empty() {
             crate::model::Config::all()
         } else {
-            configs.split(',').map(|c| crate::model::Config::parse(c)).collect::<Result<Vec<_>, _>>().map_err(js_err)?
+            configs.split(',').map(crate::model::Config::parse).collect::<Result<Vec<_>, _>>().map_err(js_err)?
         };
         crate::model::Evaluation::prepare(example, &configs).map(ExampleModel).map_err(js_err)
     }
@@ -291,7 +291,7 @@ impl ExampleModel {
     /// The table as `quant-playground eval --json` prints it ({"rows": [...], ...}), plus "worst",
     /// "confusion" (its [true][predicted] counts) and up to `misclassified` of its wrong test digits.
     pub fn evaluate(&self, repeats: usize, misclassified: usize) -> Result<String, JsError> {
-        let report = self.0.run(&|| performance_now(), repeats).map_err(js_err)?;
+        let report = self.0.run(&now_ms, repeats).map_err(js_err)?;
         to_json("report", &self.0.page_report(report, misclassified))
     }
 

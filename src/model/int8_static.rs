@@ -196,7 +196,7 @@ impl StaticInt8Mlp {
 }
 
 fn check_params(p: &InputParams) -> Result<()> {
-    if !(p.scale.is_finite() && p.scale > 0.0) || !(0..=255).contains(&p.zero_point) {
+    if !(p.scale.is_finite() && p.scale > 0.0 && (0..=255).contains(&p.zero_point)) {
         return Err(Error::InvalidSpec(format!(
             "input of {}: scale {} and zero point {} are not a u8 quantization",
             p.layer, p.scale, p.zero_point
