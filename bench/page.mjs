@@ -1,8 +1,8 @@
 // Runs the suite in the browser: the SIMD128 build, and the relaxed-SIMD build when this engine can
 // compile it (the same feature test the page uses: compile the module, fall back on failure).
 import * as ort from '/node_modules/onnxruntime-web/dist/ort.wasm.min.mjs';
-import * as tf from '@tensorflow/tfjs-core';
-import * as tfwasm from '/node_modules/@tensorflow/tfjs-backend-wasm/dist/tf-backend-wasm.fesm.js';
+const tf = window.tf;
+const tfwasm = window.tf.wasm;
 import { runSuite } from './suite.mjs';
 
 async function loadBuild(name) {

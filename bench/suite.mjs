@@ -24,20 +24,27 @@ function xorshift(seed) {
   };
 }
 
-async function measure(fn, { samples, minSampleMs, warmup }) {
-  for (let i = 0; i < warmup; i++) await fn();
-  const t0 = performance.now();
-  await fn();
-  const one = Math.max(performance.now() - t0, 0.005);
-  const reps = Math.max(1, Math.ceil(minSampleMs / one));
-  const xs = [];
-  for (let s = 0; s < samples; s++) {
-    const t = performance.now();
-    for (let r = 0; r < reps; r++) await fn();
-    xs.push((performance.now() - t) / reps);
+/**
+ * Times candidates round-robin: after warm-up, each sample round runs every candidate once (one sample
+ * = `reps` calls, chosen so a sample lasts ≥ minSampleMs), so a load spike on a shared machine hits all
+ * engines of a shape alike. Returns the median ms per call of each candidate.
+ */
+async function measureAll(cands, { samples, minSampleMs, warmup }) {
+  for (const c of cands) {
+    for (let i = 0; i < warmup; i++) await c.fn();
+    const t0 = performance.now();
+    await c.fn();
+    c.reps = Math.max(1, Math.ceil(minSampleMs / Math.max(performance.now() - t0, 0.005)));
+    c.xs = [];
   }
-  xs.sort((a, b) => a - b);
-  return xs[xs.length >> 1];
+  for (let s = 0; s < samples; s++) {
+    for (const c of cands) {
+      const t = performance.now();
+      for (let r = 0; r < c.reps; r++) await c.fn();
+      c.xs.push((performance.now() - t) / c.reps);
+    }
+  }
+  return cands.map((c) => [...c.xs].sort((a, b) => a - b)[c.xs.length >> 1]);
 }
 
 const transpose = (src, rows, cols, Ctor) => {
@@ -104,6 +111,11 @@ export async function runSuite({ env, ours, ort, tf, log = console.log, shapes =
     const wT = transpose(w, n, k, Float32Array);
     const wqT = transpose(wq, n, k, Int8Array);
 
+    // Candidates of this shape, timed together (round-robin) once all are built and checked.
+    const cands = [];
+    const cleanup = [];
+    const cand = (engine, op, fn) => cands.push({ engine, op, fn });
+
     // ---- ours (each build)
     const results = {};
     for (const [build, mod] of Object.entries(ours)) {
@@ -118,14 +130,12 @@ export async function runSuite({ env, ours, ort, tf, log = console.log, shapes =
         dyn: i8w.matmul_dynamic(x, m, false),
         int4: i4w.matmul_dynamic(x, m),
       };
-      add('quant-playground', tag('f32'), shape, await measure(() => f32w.matmul(x, m), opts));
-      add('quant-playground', tag('u8s8'), shape, await measure(() => i8w.matmul_u8_i32(au, m, aZero), opts));
-      add('quant-playground', tag('s8s8'), shape, await measure(() => i8w.matmul_s8_i32(as, m, 0), opts));
-      add('quant-playground', tag('dyn-int8'), shape, await measure(() => i8w.matmul_dynamic(x, m, false), opts));
-      add('quant-playground', tag('int4-g32'), shape, await measure(() => i4w.matmul_dynamic(x, m), opts));
-      f32w.free();
-      i8w.free();
-      i4w.free();
+      cand('quant-playground', tag('f32'), () => f32w.matmul(x, m));
+      cand('quant-playground', tag('u8s8'), () => i8w.matmul_u8_i32(au, m, aZero));
+      cand('quant-playground', tag('s8s8'), () => i8w.matmul_s8_i32(as, m, 0));
+      cand('quant-playground', tag('dyn-int8'), () => i8w.matmul_dynamic(x, m, false));
+      cand('quant-playground', tag('int4-g32'), () => i4w.matmul_dynamic(x, m));
+      cleanup.push(() => (f32w.free(), i8w.free(), i4w.free()));
     }
     const base = results.simd128;
     for (const [build, r] of Object.entries(results)) {
@@ -140,8 +150,8 @@ export async function runSuite({ env, ours, ort, tf, log = console.log, shapes =
       const feed = { A: new ort.Tensor(type, data, [m, k]) };
       const run = async () => (await sess.run(feed)).Y.data;
       check(await run());
-      add('onnxruntime-web', op, shape, await measure(run, opts));
-      await sess.release();
+      cand('onnxruntime-web', op, run);
+      cleanup.push(() => sess.release());
     };
     await ortRun(models.matmulF32(m, k, n, wT), 'f32', 'float32', x, 'f32', (y) => checks.push(`${env} ${m}x${k}x${n}: f32 ours vs ORT max rel diff ${maxRelDiff(base.f32, y).toExponential(2)}`));
     await ortRun(models.matmulInteger(m, k, n, false, aZero, wqT), 'u8s8', 'uint8', au, 'u8s8', (y) =>
@@ -168,9 +178,12 @@ export async function runSuite({ env, ours, ort, tf, log = console.log, shapes =
       return d;
     };
     checks.push(`${env} ${m}x${k}x${n}: f32 ours vs tfjs max rel diff ${maxRelDiff(base.f32, tfRun()).toExponential(2)}`);
-    add('tfjs-wasm', 'f32', shape, await measure(tfRun, opts));
-    a.dispose();
-    b.dispose();
+    cand('tfjs-wasm', 'f32', tfRun);
+    cleanup.push(() => (a.dispose(), b.dispose()));
+
+    const medians = await measureAll(cands, opts);
+    cands.forEach((c, i) => add(c.engine, c.op, shape, medians[i]));
+    for (const f of cleanup) await f();
   }
   return { rows, checks };
 }

@@ -2,6 +2,7 @@
 //! `cargo test` checks: value and error histograms, every slot's scale and range, the calibration
 //! ranges to mark on the histogram, and sweeps of many specs with their Pareto front.
 
+use crate::calib::{self, CalibConfig, Method};
 use crate::error::Result;
 use crate::kernels;
 use crate::quant::{self, Granularity, QuantSpec, Scheme, SlotLayout};
@@ -12,10 +13,10 @@ use serde::Serialize;
 /// Bins the page asks for by default: fine enough to show the shape of a weight distribution.
 pub const DEFAULT_BINS: usize = 256;
 
-/// Calibration methods this core can quantize with, in the order the page lists them.
-/// Calibration (src/calib) adds its methods here as they land.
-pub fn calibration_methods() -> Vec<&'static str> {
-    vec!["minmax"]
+/// Calibration methods this core can quantize with, in the order the page lists them (src/calib's
+/// labels, which `calib::Method::parse` reads back).
+pub fn calibration_methods() -> Vec<String> {
+    Method::all().iter().map(Method::label).collect()
 }
 
 /// `counts[i]` finite values fell in [lo + i·w, lo + (i+1)·w) with w = (hi − lo) / bins; the last
@@ -50,25 +51,26 @@ pub fn histogram(x: &[f32], bins: usize) -> Histogram {
     Histogram { lo, hi, counts, finite, nonfinite }
 }
 
-/// The quantization errors x − x̂ of the finite elements under `spec` (min-max ranges).
-pub fn errors(x: &[f32], shape: &[usize], spec: &QuantSpec) -> Result<Vec<f32>> {
-    let q = quant::quantize_minmax(x, shape, spec)?;
+/// The quantization errors x − x̂ of the finite elements under `spec` with `method`'s ranges.
+pub fn errors(x: &[f32], shape: &[usize], spec: &QuantSpec, method: &Method) -> Result<Vec<f32>> {
+    let q = calib::quantize_calibrated(x, shape, spec, method)?;
     let y = q.dequantize();
     Ok(x.iter().zip(&y).filter(|(v, _)| v.is_finite()).map(|(v, w)| v - w).collect())
 }
 
-/// A histogram of x − x̂ under `spec`, `bins` bins over [min, max] of the errors.
-pub fn error_histogram(x: &[f32], shape: &[usize], spec: &QuantSpec, bins: usize) -> Result<Histogram> {
-    Ok(histogram(&errors(x, shape, spec)?, bins))
+/// A histogram of x − x̂ under `spec` and `method`, `bins` bins over [min, max] of the errors.
+pub fn error_histogram(x: &[f32], shape: &[usize], spec: &QuantSpec, method: &Method, bins: usize) -> Result<Histogram> {
+    Ok(histogram(&errors(x, shape, spec, method)?, bins))
 }
 
 /// Every slot's calibrated range, scale and zero point, and the range its codes can represent.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SlotParams {
     pub config: String,
+    pub calibration: String,
     pub granularity: String,
     pub slots: usize,
-    /// Calibrated (min-max) range of each slot's finite values.
+    /// Calibrated range of each slot's finite values.
     pub lo: Vec<f32>,
     pub hi: Vec<f32>,
     pub scales: Vec<f32>,
@@ -78,16 +80,20 @@ pub struct SlotParams {
     pub grid_hi: Vec<f32>,
 }
 
-/// Scales, zero points and ranges of every slot of `x` under `spec`.
-pub fn slot_params(x: &[f32], shape: &[usize], spec: &QuantSpec) -> Result<SlotParams> {
+/// Scales, zero points and ranges of every slot of `x` under `spec` with `method`'s ranges.
+pub fn slot_params(x: &[f32], shape: &[usize], spec: &QuantSpec, method: &Method) -> Result<SlotParams> {
     spec.validate()?;
     let layout = SlotLayout::new(shape, spec.granularity)?;
-    let q = quant::quantize_minmax(x, shape, spec)?;
-    let ranges = quant::minmax_ranges(x, &layout);
+    let q = calib::quantize_calibrated(x, shape, spec, method)?;
+    let ranges = match method {
+        Method::MinMax => quant::minmax_ranges(x, &layout),
+        _ => calib::calibrate_slots(x, shape, spec, method, CalibConfig::default())?,
+    };
     let (qmin, qmax) = spec.code_range();
     let grid = |code: i32| -> Vec<f32> { q.scales.iter().zip(&q.zero_points).map(|(&s, &z)| (code - z) as f32 * s).collect() };
     Ok(SlotParams {
         config: spec.label(),
+        calibration: method.label(),
         granularity: spec.granularity.label(),
         slots: layout.slots,
         // A slot without finite values has the range (+Inf, −Inf): report it as [0, 0], as its codes are.
@@ -111,11 +117,16 @@ pub struct RangeMark {
     pub grid_hi: f32,
 }
 
-/// The ranges to draw on the value histogram: one per calibration method the core has.
+/// The ranges to draw on the value histogram: one per calibration method the core has, each over the
+/// whole tensor (src/calib's per-tensor answer, the `calibrate` command's ranges).
 pub fn calibration_ranges(x: &[f32], spec: &QuantSpec) -> Result<Vec<RangeMark>> {
     let per_tensor = QuantSpec { granularity: Granularity::PerTensor, ..*spec };
-    let p = slot_params(x, &[x.len()], &per_tensor)?;
-    Ok(vec![RangeMark { method: "minmax".into(), lo: p.lo[0], hi: p.hi[0], grid_lo: p.grid_lo[0], grid_hi: p.grid_hi[0] }])
+    let mut marks = Vec::new();
+    for method in Method::all() {
+        let p = slot_params(x, &[x.len()], &per_tensor, &method)?;
+        marks.push(RangeMark { method: method.label(), lo: p.lo[0], hi: p.hi[0], grid_lo: p.grid_lo[0], grid_hi: p.grid_hi[0] });
+    }
+    Ok(marks)
 }
 
 /// The configurations of the Pareto view: bits 2..=8 × per tensor, per channel (axis 0, only for
@@ -229,8 +240,8 @@ mod tests {
         // e  = [ 0, −0.25, 0, 0.25, −0.25, 0]
         let x = [-1.0, -0.25, 0.0, 0.25, 0.75, 1.0];
         let s = spec(2, Scheme::Symmetric, Granularity::PerTensor);
-        assert_eq!(errors(&x, &[6], &s).unwrap(), vec![0.0, -0.25, 0.0, 0.25, -0.25, 0.0]);
-        let h = error_histogram(&x, &[6], &s, 4).unwrap();
+        assert_eq!(errors(&x, &[6], &s, &Method::MinMax).unwrap(), vec![0.0, -0.25, 0.0, 0.25, -0.25, 0.0]);
+        let h = error_histogram(&x, &[6], &s, &Method::MinMax, 4).unwrap();
         // range [−0.25, 0.25], width 0.125: −0.25 → 0; 0 → 2; 0.25 → last bin.
         assert_eq!((h.lo, h.hi), (-0.25, 0.25));
         assert_eq!(h.counts, vec![2, 0, 3, 1]);
@@ -239,7 +250,7 @@ mod tests {
     #[test]
     fn errors_leave_out_nonfinite_inputs() {
         let s = spec(8, Scheme::Symmetric, Granularity::PerTensor);
-        let e = errors(&[f32::NAN, 1.0, -1.0, f32::INFINITY], &[4], &s).unwrap();
+        let e = errors(&[f32::NAN, 1.0, -1.0, f32::INFINITY], &[4], &s, &Method::MinMax).unwrap();
         assert_eq!(e, vec![0.0, 0.0]);
     }
 
@@ -247,7 +258,7 @@ mod tests {
     fn slot_params_per_channel_hand_worked() {
         // Rows [−1, 0.5] and [0, 2]; 8-bit symmetric per channel: scales 1/127 and 2/127.
         let x = [-1.0, 0.5, 0.0, 2.0];
-        let p = slot_params(&x, &[2, 2], &spec(8, Scheme::Symmetric, Granularity::PerChannel { axis: 0 })).unwrap();
+        let p = slot_params(&x, &[2, 2], &spec(8, Scheme::Symmetric, Granularity::PerChannel { axis: 0 }), &Method::MinMax).unwrap();
         assert_eq!(p.slots, 2);
         assert_eq!(p.lo, vec![-1.0, 0.0]);
         assert_eq!(p.hi, vec![0.5, 2.0]);
@@ -261,7 +272,7 @@ mod tests {
     #[test]
     fn slot_params_asymmetric_grid_and_groups() {
         // Range [−1, 3], 8-bit asymmetric: scale 4/255, zero point 64 (the contract's hand-worked case).
-        let p = slot_params(&[-1.0, 3.0, 0.0, 0.0, 0.0], &[5], &spec(8, Scheme::Asymmetric, Granularity::PerGroup { size: 2 })).unwrap();
+        let p = slot_params(&[-1.0, 3.0, 0.0, 0.0, 0.0], &[5], &spec(8, Scheme::Asymmetric, Granularity::PerGroup { size: 2 }), &Method::MinMax).unwrap();
         assert_eq!(p.slots, 3);
         assert_eq!(p.scales[0], 4.0 / 255.0);
         assert_eq!(p.zero_points[0], 64);
@@ -276,10 +287,34 @@ mod tests {
         let x = [-1.0, 0.5, 0.0, 2.0];
         let marks = calibration_ranges(&x, &spec(8, Scheme::Symmetric, Granularity::PerChannel { axis: 0 })).unwrap();
         assert_eq!(marks.len(), calibration_methods().len());
-        let m = &marks[0];
+        let m = marks.iter().find(|m| m.method == "minmax").unwrap();
         assert_eq!((m.method.as_str(), m.lo, m.hi), ("minmax", -1.0, 2.0));
         // ±amax with amax = 2: the grid reaches −2 although no value is below −1.
         assert_eq!((m.grid_lo, m.grid_hi), (-127.0 * (2.0f32 / 127.0), 127.0 * (2.0f32 / 127.0)));
+        let names: Vec<&str> = marks.iter().map(|m| m.method.as_str()).collect();
+        assert_eq!(names, calibration_methods());
+    }
+
+    #[test]
+    fn a_clipping_method_narrows_the_range_and_the_scales() {
+        // 100 000 values in ±1 and one outlier at 50 (0.001 %): percentile 99.99 cuts it, min-max keeps ±50.
+        let mut x: Vec<f32> = (0..100_000).map(|i| (i as f32 / 99_999.0) * 2.0 - 1.0).collect();
+        x.push(50.0);
+        let s = spec(8, Scheme::Symmetric, Granularity::PerTensor);
+        let marks = calibration_ranges(&x, &s).unwrap();
+        let minmax = marks.iter().find(|m| m.method == "minmax").unwrap();
+        assert_eq!((minmax.lo, minmax.hi), (-1.0, 50.0));
+        for m in &marks {
+            assert!(m.lo >= -50.0 && m.hi <= 50.0, "{}: [{}, {}] is inside the data", m.method, m.lo, m.hi);
+        }
+        let percentile = Method::parse("percentile").unwrap();
+        let narrow = slot_params(&x, &[x.len()], &s, &percentile).unwrap();
+        let wide = slot_params(&x, &[x.len()], &s, &Method::MinMax).unwrap();
+        assert!(narrow.scales[0] < wide.scales[0] / 5.0, "{} vs {}", narrow.scales[0], wide.scales[0]);
+        assert_eq!(narrow.calibration, "percentile:99.99");
+        // The error picture follows the method: clipping the outlier costs one large error.
+        let e = errors(&x, &[x.len()], &s, &percentile).unwrap();
+        assert!(e.iter().any(|v| *v > 40.0));
     }
 
     #[test]
@@ -325,5 +360,98 @@ mod tests {
         let json = serde_json::to_value(&rows[0]).unwrap();
         assert_eq!(json["config"], "int2 sym tensor");
         assert!(json["pareto"].is_boolean());
+    }
+}
+
+// ---- The speed panel (www/speed.js): y = W·x with a seeded x, and how far an output is from FP32's --
+
+use crate::synthetic::{self, Dist};
+
+/// The speed panel's activations X [m, k]: N(0, 1) values from `seed` (synthetic.rs, PCG-64), so that
+/// the seed the page shows gives the same X in any build, natively included.
+pub fn gaussian_activations(m: usize, k: usize, seed: u64) -> Vec<f32> {
+    synthetic::generate(Dist::Gaussian, m * k, 1.0, seed)
+}
+
+/// How far an output is from the reference output: the contract's metrics (metrics.rs) with the
+/// reference as x and the output as x̂, over the reference's finite values.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct OutputError {
+    pub mse: f64,
+    #[serde(serialize_with = "crate::report::ser_f64")]
+    pub sqnr_db: f64,
+    #[serde(serialize_with = "crate::report::ser_f64")]
+    pub max_abs_err: f64,
+    pub cosine: Option<f64>,
+}
+
+/// The error of `output` against `reference` (same length: the FP32 and the INT8 / INT4 y of one x).
+pub fn output_error(reference: &[f32], output: &[f32]) -> Result<OutputError> {
+    if reference.len() != output.len() {
+        return Err(crate::error::Error::InvalidSpec(format!(
+            "outputs of {} and {} values cannot be compared",
+            reference.len(),
+            output.len()
+        )));
+    }
+    let sums = kernels::error_sums_f32(reference, output);
+    let finite = reference.iter().filter(|v| v.is_finite()).count();
+    let m = crate::metrics::metrics_from_sums(&sums, finite, 0);
+    Ok(OutputError { mse: m.mse, sqnr_db: m.sqnr_db, max_abs_err: m.max_abs_err, cosine: m.cosine })
+}
+
+#[cfg(test)]
+mod speed_panel_tests {
+    use super::*;
+    use crate::kernels::gemm::{self, ActGranularity, PackedF32, PackedI4, PackedI8};
+    use crate::quant::ScaleDType;
+
+    #[test]
+    fn output_error_hand_worked() {
+        // e = [0, 0.5, −1, 0]: Σe² = 1.25, Σx² = 1 + 4 + 9 + 16 = 30 → 10·log10(24) dB; max |e| = 1.
+        let e = output_error(&[1.0, 2.0, 3.0, 4.0], &[1.0, 1.5, 4.0, 4.0]).unwrap();
+        assert_eq!(e.mse, 1.25 / 4.0);
+        assert_eq!(e.sqnr_db, 10.0 * (30.0f64 / 1.25).log10());
+        assert_eq!(e.max_abs_err, 1.0);
+        let dot = 1.0 + 3.0 + 12.0 + 16.0;
+        let want = dot / (30.0f64.sqrt() * (1.0f64 + 2.25 + 16.0 + 16.0).sqrt());
+        assert!((e.cosine.unwrap() - want).abs() < 1e-12);
+        // Exact: +Inf dB, cosine 1; a length mismatch is an error, not a panic.
+        let same = output_error(&[0.5, -2.0], &[0.5, -2.0]).unwrap();
+        assert_eq!((same.sqnr_db, same.max_abs_err, same.cosine), (f64::INFINITY, 0.0, Some(1.0)));
+        assert!(output_error(&[1.0], &[1.0, 2.0]).is_err());
+    }
+
+    #[test]
+    fn activations_follow_the_seed() {
+        let a = gaussian_activations(3, 5, 7);
+        assert_eq!(a.len(), 15);
+        assert_eq!(a, gaussian_activations(3, 5, 7));
+        assert_ne!(a, gaussian_activations(3, 5, 8));
+        assert_eq!(a, synthetic::generate(Dist::Gaussian, 15, 1.0, 7));
+    }
+
+    /// What the page's speed panel shows for the example's fc2.weight [128, 256] with x from seed 42:
+    /// INT8 (per-channel weights, per-row u8 activations) well above 30 dB, INT4 g32 above 10 dB.
+    #[test]
+    fn example_fc2_outputs_against_fp32() {
+        let file = synthetic::example_safetensors(42);
+        let index = crate::formats::parse_index("example.safetensors", &file, file.len() as u64).unwrap();
+        let info = index.tensors.iter().find(|t| t.name == "fc2.weight").unwrap();
+        let bytes = &file[info.offset as usize..(info.offset + info.byte_len) as usize];
+        let w = crate::tensor::decode_to_f32(info, bytes).unwrap();
+        let (n, k) = (info.shape[0], info.shape[1]);
+        for m in [1, 8, 64] {
+            let x = gaussian_activations(m, k, 42);
+            let mut y = vec![0.0f32; m * n];
+            gemm::gemm_f32(&x, m, &PackedF32::pack(&w, n, k).unwrap(), None, &mut y).unwrap();
+            let i8w = PackedI8::quantize(&w, n, k).unwrap();
+            let y8 = gemm::dynamic_quantized_matmul(&x, m, &i8w, ActGranularity::PerRow, None).unwrap();
+            let i4w = PackedI4::quantize(&w, n, k, 32, Scheme::Symmetric, ScaleDType::F32).unwrap();
+            let y4 = gemm::dynamic_quantized_matmul_i4(&x, m, &i4w, None).unwrap();
+            let (e8, e4) = (output_error(&y, &y8).unwrap(), output_error(&y, &y4).unwrap());
+            assert!(e8.sqnr_db > 30.0 && e4.sqnr_db > 10.0 && e8.sqnr_db > e4.sqnr_db, "m = {m}: {e8:?} {e4:?}");
+            assert!(e8.cosine.unwrap() > 0.999, "m = {m}: {e8:?}");
+        }
     }
 }

@@ -109,20 +109,22 @@ pub fn value_histogram(info_json: &str, bytes: &[u8], bins: usize) -> Result<Str
     to_json("histogram", &crate::explore::histogram(&x, bins))
 }
 
-/// A histogram of x − x̂ under one spec.
+/// A histogram of x − x̂ under one spec and calibration method (`minmax`, `percentile:99.99`, …).
 #[wasm_bindgen]
-pub fn error_histogram(info_json: &str, bytes: &[u8], spec_json: &str, bins: usize) -> Result<String, JsError> {
+pub fn error_histogram(info_json: &str, bytes: &[u8], spec_json: &str, method: &str, bins: usize) -> Result<String, JsError> {
     let (info, x) = decode(info_json, bytes)?;
     let spec = spec_from_json(spec_json)?;
-    to_json("histogram", &crate::explore::error_histogram(&x, &info.shape, &spec, bins).map_err(js_err)?)
+    let method = crate::calib::Method::parse(method).map_err(js_err)?;
+    to_json("histogram", &crate::explore::error_histogram(&x, &info.shape, &spec, &method, bins).map_err(js_err)?)
 }
 
-/// Every slot's range, scale and zero point under one spec.
+/// Every slot's range, scale and zero point under one spec and calibration method.
 #[wasm_bindgen]
-pub fn slot_params(info_json: &str, bytes: &[u8], spec_json: &str) -> Result<String, JsError> {
+pub fn slot_params(info_json: &str, bytes: &[u8], spec_json: &str, method: &str) -> Result<String, JsError> {
     let (info, x) = decode(info_json, bytes)?;
     let spec = spec_from_json(spec_json)?;
-    to_json("scales", &crate::explore::slot_params(&x, &info.shape, &spec).map_err(js_err)?)
+    let method = crate::calib::Method::parse(method).map_err(js_err)?;
+    to_json("scales", &crate::explore::slot_params(&x, &info.shape, &spec, &method).map_err(js_err)?)
 }
 
 /// The calibration ranges (one per method) to mark on the value histogram.
@@ -158,6 +160,29 @@ pub fn pareto_front(points_json: &str) -> Result<String, JsError> {
         .map(|(c, b)| (c, crate::explore::report_f64(&b)))
         .collect();
     to_json("pareto", &crate::explore::pareto_front(&points))
+}
+
+// ---- calibration (src/calib): conversion only ---------------------------------------------------------
+
+/// Calibration methods compared on one tensor: the CLI's `calibrate --json` report, plus the searched
+/// curves and the histograms when `details` is true (for the page's overlay and KL / MSE plots).
+/// `methods` as typed on the CLI: `all`, `minmax`, `percentile:99.9`, `mse,entropy`, …
+#[wasm_bindgen]
+pub fn calibrate_tensor(info_json: &str, bytes: &[u8], bits: u8, scheme: &str, methods: &str, details: bool) -> Result<String, JsError> {
+    let (_, x) = decode(info_json, bytes)?;
+    let scheme: crate::quant::Scheme =
+        serde_json::from_value(serde_json::Value::String(scheme.into())).map_err(|e| json_err("scheme", e))?;
+    crate::calib::run_calibrate_json(&x, bits, scheme, methods, details).map_err(js_err)
+}
+
+/// One tensor quantized with one spec and the ranges of one calibration method (`quantize --calib`).
+#[wasm_bindgen]
+pub fn quantize_tensor_calibrated(info_json: &str, bytes: &[u8], spec_json: &str, method: &str) -> Result<String, JsError> {
+    let (info, x) = decode(info_json, bytes)?;
+    let spec = spec_from_json(spec_json)?;
+    let method = crate::calib::Method::parse(method).map_err(js_err)?;
+    let q = crate::calib::quantize_calibrated(&x, &info.shape, &spec, &method).map_err(js_err)?;
+    to_json("report", &report::int_report(&info.name, info.dtype, &q, &method.label()))
 }
 
 // ---- Matrix kernels (the speed panel and `npm run bench`). Weights are packed once by the
@@ -246,6 +271,29 @@ impl Int4Weights {
     pub fn stored_bytes(&self) -> usize {
         self.0.stored_bytes()
     }
+}
+
+// ---- The speed panel (www/speed.js): conversion only ------------------------------------------------
+
+/// A tensor's values as f32 (the weights W the speed panel packs into F32Weights, Int8Weights, Int4Weights).
+#[wasm_bindgen]
+pub fn tensor_values(info_json: &str, bytes: &[u8]) -> Result<Vec<f32>, JsError> {
+    Ok(decode(info_json, bytes)?.1)
+}
+
+/// The speed panel's X [m, k]: N(0, 1) from `seed` (an integer below 2^53, as `random_seed` gives).
+#[wasm_bindgen]
+pub fn gaussian_activations(m: usize, k: usize, seed: f64) -> Result<Vec<f32>, JsError> {
+    if !(seed >= 0.0 && seed <= 9007199254740991.0 && seed.fract() == 0.0) {
+        return Err(JsError::new(&format!("seed {seed}: expected a whole number from 0 to 2^53 − 1")));
+    }
+    Ok(crate::explore::gaussian_activations(m, k, seed as u64))
+}
+
+/// MSE, SQNR, max abs error and cosine of `output` against `reference` (JSON).
+#[wasm_bindgen]
+pub fn output_error(reference: &[f32], output: &[f32]) -> Result<String, JsError> {
+    to_json("output error", &crate::explore::output_error(reference, output).map_err(js_err)?)
 }
 
 // ---- The embedded example (src/model): the accuracy table, confusion matrix, misclassified digits and

@@ -1,7 +1,7 @@
 //! Calibration against onnxruntime (tests/fixtures/reference/calib_ort.json, written by
 //! scripts/make_calib_reference.py from ORT's own HistogramCollector on the .npy inputs beside it),
 //! the MSE search against brute force, and streaming stability.
-// Native only (it reads files from disk): wasm-pack builds every test target for wasm32.
+// Native only: wasm-pack builds every test target for wasm32; the browser tests are in tests/wasm*.rs.
 #![cfg(not(target_arch = "wasm32"))]
 
 use quant_playground::calib::{self, histogram::HistKind, CalibConfig, Method};
@@ -71,6 +71,12 @@ fn entropy_and_percentile_match_onnxruntime_within_one_bin() {
             let ours = run.results[0].range;
             let ort = [r["range"][0].as_f64().unwrap(), r["range"][1].as_f64().unwrap()];
             // One bin: the coarser of ORT's histogram and ours.
+            if method.histogram(scheme) == Some(HistKind::Signed) {
+                // The same growth: ORT's bin count and first edge after 1 or 7 batches, exactly.
+                let h = run.histograms.iter().find(|h| h.kind == HistKind::Signed).unwrap();
+                assert_eq!(h.counts.len() as u64, r["bins"].as_u64().unwrap(), "{}", case["dist"]);
+                assert_eq!(h.lo as f32, r["first_edge"].as_f64().unwrap() as f32, "{}", case["dist"]);
+            }
             let ort_bin = r["bin_width"].as_f64().unwrap();
             let bin = ort_bin.max(bin_width(&run, method.histogram(scheme).unwrap()));
             let gap = ((ours[0] as f64 - ort[0]).abs()).max((ours[1] as f64 - ort[1]).abs());
@@ -258,4 +264,33 @@ fn mse_beats_minmax_and_percentile_on_heavy_tails() {
             assert!(ms.mse < mm.mse && ms.mse < pc.mse, "{name} int{bits} {scheme:?}");
         }
     }
+}
+
+/// Per-channel weights (an [out, in] Laplace matrix with three outlier rows, as LLM weights have):
+/// percentile and mse ranges per output channel go straight into quantize_with_ranges, and at int4
+/// mse's error is below min-max's, channel by channel in total.
+#[test]
+fn per_channel_calibration_feeds_quantize_with_ranges() {
+    let (rows, cols) = (128, 256);
+    let mut w = generate(Dist::Laplace, rows * cols, 0.0625, 7);
+    for r in [5usize, 77, 100] {
+        w[r * cols..(r + 1) * cols].iter_mut().for_each(|v| *v *= 10.0);
+    }
+    let s = QuantSpec::new(4, Scheme::Symmetric, Granularity::PerChannel { axis: 0 });
+    let error = |m: &Method| {
+        let ranges = calib::calibrate_slots(&w, &[rows, cols], &s, m, CalibConfig::default()).unwrap();
+        assert_eq!(ranges.lo.len(), rows);
+        // The outlier rows get ranges about ten times wider.
+        assert!(ranges.hi[5] > 4.0 * ranges.hi[4], "{}", m.label());
+        quant::quantize_with_ranges(&w, &[rows, cols], &s, &ranges).unwrap().error.sum_ee
+    };
+    let (mm, pc, ms) = (error(&Method::MinMax), error(&Method::Percentile(99.9)), error(&Method::Mse));
+    println!("per-channel int4 Σ(x − x̂)²: minmax {mm:.4e} percentile:99.9 {pc:.4e} mse {ms:.4e}");
+    assert!(ms < mm && ms < pc);
+    // Per-tensor spec through the same entry point gives one slot.
+    let t = QuantSpec::new(4, Scheme::Symmetric, Granularity::PerTensor);
+    assert_eq!(
+        calib::calibrate_slots(&w, &[rows, cols], &t, &Method::Mse, CalibConfig::default()).unwrap().lo.len(),
+        1
+    );
 }

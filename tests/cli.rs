@@ -123,3 +123,39 @@ fn bad_input_exits_non_zero_with_a_message_naming_the_file() {
     assert!(err.contains("bits must be 2..=8"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn calibrate_compares_methods_and_quantize_uses_the_chosen_one() {
+    // Gaussian with 0.1% outliers at 20σ (written by scripts/make_calib_reference.py with numpy).
+    let file = fixture("reference/calib_gaussian_outliers.npy");
+    let (code, out, err) = cli(&["calibrate", &file, "--method", "all", "--bits", "8", "--scheme", "asym", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let rows = v["methods"].as_array().unwrap();
+    let names: Vec<&str> = rows.iter().map(|r| r["method"].as_str().unwrap()).collect();
+    assert_eq!(names, ["minmax", "percentile:99.99", "mse", "entropy", "entropy:trt"]);
+    // minmax is the data's exact range: compare with the values read back by the crate.
+    let bytes = std::fs::read(&file).unwrap();
+    let idx = quant_playground::formats::parse_index(&file, &bytes, bytes.len() as u64).unwrap();
+    let x = quant_playground::tensor::decode_to_f32(&idx.tensors[0], &bytes[idx.tensors[0].offset as usize..]).unwrap();
+    let (lo, hi) = x.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+    assert_eq!(rows[0]["range"], serde_json::json!([lo, hi]));
+    let mse = |name: &str| rows.iter().find(|r| r["method"] == name).unwrap()["mse"].as_f64().unwrap();
+    // On heavy-tailed data the MSE search beats min-max: that is what it is for.
+    assert!(mse("mse") < mse("minmax"), "{out}");
+    // Every clipping method clips inside the min-max range.
+    for r in rows {
+        let (a, b) = (r["range"][0].as_f64().unwrap(), r["range"][1].as_f64().unwrap());
+        assert!(a >= lo as f64 && b <= hi as f64, "{r}");
+    }
+    // quantize --calib mse reports the same error per tensor as calibrate measured.
+    let (code, out, err) = cli(&["quantize", &file, "--bits", "8", "--scheme", "asym", "--calib", "mse", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let q: Value = serde_json::from_str(&out).unwrap();
+    let row = &q["tensors"][0];
+    assert_eq!(row["calibration"], "mse");
+    assert!((row["mse"].as_f64().unwrap() - mse("mse")).abs() <= 1e-12 * mse("mse").max(1e-30), "{row} vs {}", mse("mse"));
+    let (code, _, err) = cli(&["quantize", &file, "--calib", "kl"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("calibration method 'kl'"), "{err}");
+}

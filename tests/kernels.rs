@@ -2,6 +2,8 @@
 //! definition over property-generated shapes (m, n, k down to 1, odd, k not a multiple of 16) and
 //! extreme codes (−128, 127, all 255), packing round trips, and TFLite's requantization on
 //! hand-worked vectors. tests/wasm_kernels.rs checks the SIMD twins against these in Chromium.
+// Native only: wasm-pack builds every test target for wasm32; the browser tests are in tests/wasm*.rs.
+#![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 

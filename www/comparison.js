@@ -12,6 +12,8 @@ const METRICS = [
   { key: 'max_abs_err', label: 'max abs error', better: 'min', format: fmt.scientific },
   { key: 'cosine', label: 'cosine similarity', better: 'max', format: fmt.cosine },
   { key: 'clipped_share', label: 'clipped share', better: 'min', format: fmt.percent },
+  // Measured in the worker around each call into the module (read from the file not included).
+  { key: 'time_ms', label: 'time', better: 'min', format: fmt.milliseconds, title: (v) => `${v.toFixed(3)} ms in the wasm module` },
 ];
 
 const FLOAT_COLUMNS = {
@@ -50,8 +52,11 @@ function bestIndexes(values, configs, better) {
   return winners.length === candidates.length ? new Set() : new Set(winners.map((c) => c.i));
 }
 
-/** Fills `table` from the rows of one compare_tensor call. */
-export function renderComparison(table, rows, fileName) {
+/**
+ * Fills `table` from the comparison rows of one tensor. `removable`: configs the person added, whose
+ * column heads get a remove button calling onRemove(config).
+ */
+export function renderComparison(table, rows, fileName, { removable = new Set(), onRemove } = {}) {
   const [first] = rows;
   const configs = rows.map((r) => r.config);
 
@@ -61,9 +66,18 @@ export function renderComparison(table, rows, fileName) {
   ]);
 
   const headRow = element('tr', {}, [element('th', { scope: 'col' }, [element('span', { class: 'visually-hidden', text: 'metric' })])]);
-  for (const config of configs) {
-    const [title, detail] = columnTitle(config);
-    headRow.append(element('th', { scope: 'col', title: config, dataset: { config } }, [title, element('small', { text: detail })]));
+  for (const [i, config] of configs.entries()) {
+    const [title, plain] = columnTitle(config);
+    const method = rows[i].calibration;
+    const detail = method && method !== 'minmax' ? `${plain} · ${method}` : plain;
+    const th = element('th', { scope: 'col', title: config, dataset: { config } }, [title, element('small', { text: detail })]);
+    if (removable.has(config)) {
+      th.dataset.added = 'true';
+      const remove = element('button', { type: 'button', class: 'remove', 'aria-label': `remove column ${config}`, title: 'remove this column', text: '×' });
+      remove.addEventListener('click', () => onRemove?.(config));
+      th.prepend(remove);
+    }
+    headRow.append(th);
   }
 
   const body = element('tbody');

@@ -65,3 +65,12 @@ export function percent(share) {
   const p = share * 100;
   return `${p >= 1 ? p.toFixed(2) : Number(p.toPrecision(2))} %`;
 }
+
+/** Durations: 0.042 → "42 µs", 12.3 → "12.3 ms", 4200 → "4.20 s". */
+export function milliseconds(ms) {
+  if (!Number.isFinite(ms)) return '—';
+  if (ms === 0) return '< 0.1 ms'; // the browser's timer resolution
+  if (ms < 1) return `${Math.round(ms * 1000)} µs`;
+  if (ms < 1000) return `${Number(ms.toPrecision(3))} ms`;
+  return `${(ms / 1000).toFixed(2)} s`;
+}

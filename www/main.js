@@ -1,24 +1,57 @@
-// The page: opens files through the worker, lists their tensors, and shows the comparison for the chosen
-// tensor and settings. All computing happens in www/worker.js (wasm), called through comlink.
+// The page: opens files through the worker, lists their tensors, shows the comparison, the pictures and the
+// calibration methods for the chosen tensor and settings, times the matmul kernels on it when asked (speed.js),
+// and runs one configuration over a whole model. All computing happens in
+// www/worker.js (wasm), called through comlink; the configuration and the chosen tensor live in the URL.
 import * as Comlink from 'comlink';
+import * as calibration from './calibration.js';
+import * as charts from './charts.js';
 import { notesFor, renderComparison } from './comparison.js';
-import { defaultTensor, renderTensorList } from './tensor-list.js';
+import { PRESETS, parseLabel, readQuery, specLabel, writeQuery } from './config.js';
+import * as fmt from './format.js';
+import * as model from './model.js';
+import * as speed from './speed.js';
+import { defaultTensor, isQuantizable, renderHead, renderTensorList } from './tensor-list.js';
 
 const EXAMPLE_SEED = 42;
 const EXAMPLE_TENSOR = 'fc2.weight';
 /** INT8 and INT4 are always compared; the bits control adds a column for any other width. */
 const HEADLINE_BITS = [8, 4];
+const BINS = 256;
 
+const $ = (id) => document.getElementById(id);
 const ui = {
-  fileInput: document.getElementById('file-input'),
-  errors: document.getElementById('errors'),
-  status: document.getElementById('status'),
-  tensors: document.getElementById('tensors'),
-  settings: document.getElementById('settings'),
-  comparison: document.getElementById('comparison'),
-  notes: document.getElementById('notes'),
-  kernel: document.getElementById('kernel'),
-  overlay: document.getElementById('drop-overlay'),
+  fileInput: $('file-input'),
+  errors: $('errors'),
+  status: $('status'),
+  filter: $('tensor-filter'),
+  tensors: $('tensors'),
+  settings: $('settings'),
+  calibration: $('calibration'),
+  addColumn: $('add-column'),
+  configLabel: $('config-label'),
+  comparison: $('comparison'),
+  notes: $('notes'),
+  kernel: $('kernel'),
+  overlay: $('drop-overlay'),
+  picturesOf: $('pictures-of'),
+  valuesChart: $('values-chart'),
+  valuesLog: $('values-log'),
+  valuesLegend: $('values-legend'),
+  errorConfig: $('error-config'),
+  errorsChart: $('errors-chart'),
+  errorsLegend: $('errors-legend'),
+  scalesChart: $('scales-chart'),
+  scalesConfig: $('scales-config'),
+  scalesLegend: $('scales-legend'),
+  paretoChart: $('pareto-chart'),
+  paretoProgress: $('pareto-progress'),
+  paretoLegend: $('pareto-legend'),
+  calibrationOf: $('calibration-of'),
+  calibrationTable: $('calibration-table'),
+  klChart: $('kl-chart'),
+  klLegend: $('kl-legend'),
+  mseChart: $('mse-chart'),
+  mseLegend: $('mse-legend'),
 };
 
 const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
@@ -27,9 +60,20 @@ worker.addEventListener('error', (event) => {
 });
 const engine = Comlink.wrap(worker);
 
+const fromUrl = readQuery(location.search);
 const state = {
   files: [], // [{ id, name, size, lastModified, index }]
   selected: null, // { fileId, tensor }
+  ticked: new Set(), // `${fileId}:${tensor}` ticked for the whole-model run
+  sort: { key: 'order', dir: 1 },
+  filter: '',
+  added: fromUrl.added, // specs the person added as columns
+  errorConfig: fromUrl.view.error ?? null, // the column whose error histogram is shown
+  wanted: fromUrl.view.tensor ? { file: fromUrl.view.file, tensor: fromUrl.view.tensor } : null, // from the URL
+  rows: null, // the comparison shown
+  explored: null, // the pictures' numbers shown
+  sweep: null, // { key, rows } of the Pareto view
+  calibrated: null, // { key, report } of the calibration panel
 };
 
 // ---- errors and status -------------------------------------------------------------------------------
@@ -89,6 +133,14 @@ async function openFiles(list, preferredTensor) {
     }
   }
   renderFiles();
+  // A tensor named in the URL wins when its file is among these.
+  const wanted = state.wanted && opened.find((f) => f.name === state.wanted.file && defaultTensor(f.index, state.wanted.tensor) === state.wanted.tensor);
+  if (wanted) {
+    const tensor = state.wanted.tensor;
+    state.wanted = null;
+    select(wanted.id, tensor);
+    return;
+  }
   const target = opened.find((f) => defaultTensor(f.index, preferredTensor));
   if (target) {
     select(target.id, defaultTensor(target.index, preferredTensor));
@@ -102,34 +154,69 @@ async function openFiles(list, preferredTensor) {
 function closeFile(id, { quiet = false } = {}) {
   engine.close(id);
   state.files = state.files.filter((f) => f.id !== id);
+  for (const key of [...state.ticked]) if (key.startsWith(`${id}:`)) state.ticked.delete(key);
   for (const key of errors.keys()) if (key.startsWith(`compute:${id}:`)) errors.delete(key);
   renderErrors();
   if (state.selected?.fileId === id) {
     state.selected = null;
+    state.rows = null;
     ui.comparison.replaceChildren(Object.assign(document.createElement('caption'), { textContent: 'Choose a tensor.' }));
     ui.comparison.dataset.state = 'empty';
     delete ui.comparison.dataset.file;
     delete ui.comparison.dataset.tensor;
     ui.notes.replaceChildren();
+    clearPictures();
+    clearCalibration();
   }
+  speed.describeTarget();
   if (!quiet) renderFiles();
+  model.fileClosed(id);
+  updateModelButton();
+  updateUrl();
 }
 
 function renderFiles() {
-  renderTensorList(ui.tensors, state.files, state.selected, { onSelect: select, onClose: (id) => closeFile(id) });
+  renderHead(ui.tensors, state.sort, (sort, clicked) => {
+    state.sort = sort;
+    renderFiles();
+    ui.tensors.querySelector(`button[data-sort="${clicked}"]`)?.focus(); // the header was rebuilt
+  });
+  renderTensorList(ui.tensors, state.files, state.selected, {
+    sort: state.sort,
+    filter: state.filter,
+    ticked: state.ticked,
+    onSelect: select,
+    onTick: (fileId, tensor, on) => {
+      const key = `${fileId}:${tensor}`;
+      if (on) state.ticked.add(key);
+      else state.ticked.delete(key);
+      renderFiles();
+      ui.tensors.querySelector(`tr[data-tensor="${CSS.escape(tensor)}"] input.tick`)?.focus();
+      updateModelButton();
+    },
+    onClose: (id) => closeFile(id),
+  });
+  updateModelButton();
 }
 
 function select(fileId, tensor) {
   state.selected = { fileId, tensor };
   const radio = [...ui.tensors.querySelectorAll('input[name="tensor"]')].find((r) => r.value === `${fileId}:${tensor}`);
   if (radio) radio.checked = true;
+  updateModelButton();
+  speed.describeTarget();
   compute();
 }
 
+ui.filter.addEventListener('input', () => {
+  state.filter = ui.filter.value;
+  renderFiles();
+});
+
 // ---- settings ---------------------------------------------------------------------------------------
 
-/** The specs for INT8, INT4 and the chosen width, or null (with the problem shown) when a field is invalid. */
-function readSpecs() {
+/** The configuration of the form as a spec, or null (with the problem shown) when a field is invalid. */
+function readSpec() {
   const form = ui.settings.elements;
   const granularity = form.granularity.value;
   const groupField = form.groupSize;
@@ -148,20 +235,92 @@ function readSpecs() {
   }
   groupField.removeAttribute('aria-invalid');
   clearError('settings');
-
-  const bits = Number(form.bits.value);
-  const widths = HEADLINE_BITS.includes(bits) ? HEADLINE_BITS : [...HEADLINE_BITS, bits];
-  return widths.map((b) => ({
-    bits: b,
+  return {
+    bits: Number(form.bits.value),
     scheme: form.scheme.value,
     full_range: form.scheme.value === 'symmetric' && form.range.value === 'full',
     granularity: granularityLabel,
     scale_dtype: form.scaleDtype.value,
-  }));
+  };
 }
 
-ui.settings.addEventListener('input', () => compute());
+/** The integer columns: INT8 and INT4 with the form's scheme and granularity, its own width, then the added ones. */
+function columnSpecs(spec) {
+  const widths = HEADLINE_BITS.includes(spec.bits) ? HEADLINE_BITS : [...HEADLINE_BITS, spec.bits];
+  const specs = widths.map((bits) => ({ ...spec, bits }));
+  const labels = new Set(specs.map(specLabel));
+  for (const a of state.added) {
+    if (!labels.has(specLabel(a))) specs.push(a);
+    labels.add(specLabel(a));
+  }
+  return specs;
+}
+
+function applyForm(values) {
+  const form = ui.settings.elements;
+  if (values.bits) form.bits.value = String(values.bits);
+  if (values.scheme) form.scheme.value = values.scheme;
+  if (values.range) form.range.value = values.range;
+  if (values.granularity) form.granularity.value = values.granularity;
+  if (values.groupSize) form.groupSize.value = String(values.groupSize);
+  if (values.scaleDtype) form.scaleDtype.value = values.scaleDtype;
+  if (values.calibration && [...ui.calibration.options].some((o) => o.value === values.calibration)) ui.calibration.value = values.calibration;
+}
+
+function settingsChanged() {
+  state.errorConfig = null; // the error picture follows the configuration again
+  const spec = readSpec();
+  if (spec) ui.configLabel.textContent = specLabel(spec);
+  updateModelButton();
+  updateUrl();
+  compute();
+}
+
+ui.settings.addEventListener('input', settingsChanged);
 ui.settings.addEventListener('submit', (event) => event.preventDefault());
+for (const button of ui.settings.querySelectorAll('[data-preset]')) {
+  button.addEventListener('click', () => {
+    applyForm(PRESETS[button.dataset.preset]);
+    settingsChanged();
+  });
+}
+
+ui.addColumn.addEventListener('click', () => {
+  const spec = readSpec();
+  if (!spec) return;
+  if (!state.added.some((a) => specLabel(a) === specLabel(spec))) state.added.push(spec);
+  updateUrl();
+  compute();
+});
+
+function removeColumn(config) {
+  state.added = state.added.filter((a) => specLabel(a) !== config);
+  updateUrl();
+  compute();
+}
+
+/** The calibration select lists exactly the methods the core reports (today min-max only). */
+const METHOD_NAMES = { minmax: 'min-max', 'percentile:99.99': 'percentile 99.99', mse: 'MSE', entropy: 'entropy (KL, ORT)', 'entropy:trt': 'entropy (KL, TensorRT)' };
+export const methodName = (m) => METHOD_NAMES[m] ?? m;
+function fillCalibration(methods) {
+  ui.calibration.replaceChildren(...methods.map((m) => Object.assign(document.createElement('option'), { value: m, textContent: methodName(m) })));
+  ui.calibration.disabled = methods.length < 2;
+}
+
+function updateUrl() {
+  const spec = readSpec();
+  const file = state.files.find((f) => f.id === state.selected?.fileId);
+  const query = writeQuery({
+    spec,
+    calibration: ui.calibration.value,
+    added: state.added,
+    file: file?.name ?? state.wanted?.file,
+    tensor: state.selected?.tensor ?? state.wanted?.tensor,
+    error: state.errorConfig, // set only when the person chose a column
+    log: ui.valuesLog.checked,
+  });
+  if (query !== location.search) history.replaceState(null, '', `${location.pathname}${query}${location.hash}`);
+}
 
 // ---- computing --------------------------------------------------------------------------------------
 
@@ -187,18 +346,33 @@ async function compute() {
 
 async function computeOnce() {
   const selected = state.selected;
-  const specs = readSpecs();
-  if (!selected || !specs) return;
+  const spec = readSpec();
+  if (!selected || !spec) return;
   const file = state.files.find((f) => f.id === selected.fileId);
   if (!file) return;
+  updateUrl();
   const computeKey = `compute:${file.id}:${selected.tensor}`; // kept until dismissed or this tensor works
   setStatus(`Computing ${selected.tensor}…`);
   ui.comparison.setAttribute('aria-busy', 'true');
+  // The calibration panel fades from now when it will change, not only while its own call runs.
+  const calibrationSection = document.querySelector('.calibration');
+  if (state.calibrated?.key !== calibrationKey(selected, spec)) calibrationSection.setAttribute('aria-busy', 'true');
+  try {
+    await compareAndDraw(file, selected, spec, computeKey);
+  } finally {
+    calibrationSection.removeAttribute('aria-busy');
+  }
+}
+
+async function compareAndDraw(file, selected, spec, computeKey) {
+  let rows;
   try {
     const started = performance.now();
-    const rows = await engine.compare(selected.fileId, selected.tensor, specs);
+    rows = await engine.compare(selected.fileId, selected.tensor, columnSpecs(spec), ui.calibration.value);
     if (state.selected !== selected) return; // another tensor was chosen meanwhile; the next run shows it
-    renderComparison(ui.comparison, rows, file.name);
+    const removable = new Set(state.added.map(specLabel));
+    renderComparison(ui.comparison, rows, file.name, { removable, onRemove: removeColumn });
+    state.rows = rows;
     ui.comparison.dataset.state = 'ready';
     ui.notes.replaceChildren(...notesFor(rows).map((text) => Object.assign(document.createElement('li'), { textContent: text })));
     clearError(computeKey);
@@ -206,10 +380,257 @@ async function computeOnce() {
   } catch (error) {
     setError(computeKey, describe(file.name, error));
     setStatus(`${selected.tensor} could not be compared; the table shows the last result.`);
+    return;
   } finally {
     ui.comparison.removeAttribute('aria-busy');
   }
+  await drawPictures(file, selected, spec, rows, computeKey);
 }
+
+// ---- pictures ---------------------------------------------------------------------------------------
+
+function clearPictures() {
+  for (const c of [ui.valuesChart, ui.errorsChart, ui.scalesChart, ui.paretoChart]) charts.clear(c);
+  for (const p of [ui.valuesLegend, ui.errorsLegend, ui.scalesLegend, ui.paretoLegend]) p.textContent = '';
+  ui.picturesOf.textContent = '';
+  state.explored = null;
+  state.sweep = null;
+  document.querySelector('.pictures').dataset.state = 'empty';
+}
+
+async function drawPictures(file, selected, spec, rows, computeKey) {
+  const intConfigs = rows.filter((r) => r.config.startsWith('int')).map((r) => r.config);
+  // The column the person chose, while it is shown; else the configuration of the form.
+  const errorLabel = intConfigs.includes(state.errorConfig) ? state.errorConfig : specLabel(spec);
+  ui.errorConfig.replaceChildren(...intConfigs.map((c) => Object.assign(document.createElement('option'), { value: c, textContent: c, selected: c === errorLabel })));
+  const pictures = document.querySelector('.pictures');
+  pictures.setAttribute('aria-busy', 'true');
+  try {
+    const explored = await engine.explore(selected.fileId, selected.tensor, { spec, errorSpec: parseLabel(errorLabel), method: ui.calibration.value, bins: BINS });
+    if (state.selected !== selected) return;
+    state.explored = { ...explored, method: ui.calibration.value, errorLabel, tensor: selected.tensor, file: file.name, rows };
+    ui.picturesOf.textContent = `— ${selected.tensor}`;
+    renderValues();
+    renderErrorsChart();
+    renderScales();
+    pictures.dataset.tensor = selected.tensor;
+    pictures.dataset.state = 'ready';
+  } catch (error) {
+    setError(computeKey, describe(file.name, error));
+    return;
+  } finally {
+    pictures.removeAttribute('aria-busy');
+  }
+  await drawCalibration(file, selected, spec);
+  await drawPareto(file, selected);
+}
+
+// ---- calibration methods ----------------------------------------------------------------------------
+
+function clearCalibration() {
+  charts.clear(ui.klChart);
+  charts.clear(ui.mseChart);
+  ui.klLegend.textContent = '';
+  ui.mseLegend.textContent = '';
+  ui.calibrationOf.textContent = '';
+  ui.calibrationTable.replaceChildren(Object.assign(document.createElement('caption'), { textContent: 'Choose a tensor.' }));
+  ui.calibrationTable.dataset.state = 'empty';
+  state.calibrated = null;
+}
+
+/** The calibration panel at the form's bits and scheme; computed again only when one of them or the tensor changes. */
+const calibrationKey = (selected, spec) => `${selected.fileId}:${selected.tensor}:${spec.bits}:${spec.scheme}`;
+
+async function drawCalibration(file, selected, spec) {
+  const key = calibrationKey(selected, spec);
+  if (state.calibrated?.key === key) {
+    renderCalibrationTable(); // the form's method may have changed: the "in use" tag follows it
+    return;
+  }
+  const section = document.querySelector('.calibration');
+  section.setAttribute('aria-busy', 'true');
+  try {
+    const report = await engine.calibrate(selected.fileId, selected.tensor, spec.bits, spec.scheme);
+    if (state.selected !== selected) return;
+    state.calibrated = { key, report, tensor: selected.tensor };
+    renderCalibration();
+  } catch (error) {
+    setError(`compute:${file.id}:${selected.tensor}`, describe(file.name, error));
+  } finally {
+    section.removeAttribute('aria-busy');
+  }
+}
+
+function renderCalibration() {
+  const c = state.calibrated;
+  if (!c) return;
+  ui.calibrationOf.textContent = `— ${c.tensor}`;
+  renderCalibrationTable();
+  calibration.renderCurves(ui, c.report, { methodName });
+  ui.calibrationTable.dataset.state = 'ready';
+}
+
+function renderCalibrationTable() {
+  const c = state.calibrated;
+  if (c) calibration.renderTable(ui.calibrationTable, c.report, { tensor: c.tensor, methodName, chosen: ui.calibration.value });
+}
+
+function renderValues() {
+  const e = state.explored;
+  if (!e) return;
+  const colors = getComputedStyle(document.documentElement);
+  const markColor = colors.getPropertyValue('--mark').trim();
+  const gridColor = colors.getPropertyValue('--mark-grid').trim();
+  // The chosen method's range solid and labelled (its grid dashed); the other methods' ranges as thin ticks.
+  const chosen = e.ranges.find((r) => r.method === e.method) ?? e.ranges[0];
+  const others = colors.getPropertyValue('--muted').trim();
+  const marks = [];
+  for (const r of e.ranges.filter((r) => r !== chosen)) {
+    marks.push({ value: r.lo, color: others, dash: [2, 3] }, { value: r.hi, color: others, dash: [2, 3] });
+  }
+  const r = chosen;
+  marks.push({ value: r.lo, color: markColor, label: `${fmt.scientific(r.lo)}` });
+  marks.push({ value: r.hi, color: markColor, label: `${fmt.scientific(r.hi)}` });
+  if (r.grid_lo !== r.lo) marks.push({ value: r.grid_lo, color: gridColor, dash: [5, 4] });
+  if (r.grid_hi !== r.hi) marks.push({ value: r.grid_hi, color: gridColor, dash: [5, 4] });
+  charts.histogram(ui.valuesChart, e.values, { log: ui.valuesLog.checked, marks });
+  const spec = e.slots.config;
+  const grid = r.grid_lo !== r.lo || r.grid_hi !== r.hi
+    ? ` Dashed: what a per-tensor ${spec.split(' ').slice(0, 2).join(' ')} grid covers, [${fmt.scientific(r.grid_lo)}, ${fmt.scientific(r.grid_hi)}].`
+    : '';
+  const otherRanges = e.ranges.filter((o) => o !== chosen).map((o) => `${methodName(o.method)} [${fmt.scientific(o.lo)}, ${fmt.scientific(o.hi)}]`);
+  const nonfinite = e.values.nonfinite ? ` ${fmt.count(e.values.nonfinite)} non-finite values left out.` : '';
+  ui.valuesLegend.textContent = `${fmt.count(e.values.finite)} values in ${e.values.counts.length} bins. Red: the ${methodName(chosen.method)} range of the whole tensor.${grid}${otherRanges.length ? ` Dotted: ${otherRanges.join(', ')}.` : ''}${nonfinite}`;
+  ui.valuesChart.dataset.ranges = JSON.stringify(e.ranges.map((o) => [o.method, o.lo, o.hi]));
+  ui.valuesChart.dataset.lo = String(e.values.lo);
+  ui.valuesChart.dataset.hi = String(e.values.hi);
+}
+
+function renderErrorsChart() {
+  const e = state.explored;
+  if (!e) return;
+  const color = getComputedStyle(document.documentElement).getPropertyValue('--c2').trim();
+  charts.histogram(ui.errorsChart, e.errors, { log: ui.valuesLog.checked, xLabel: 'x − x̂', color });
+  const row = e.rows.find((r) => r.config === e.errorLabel);
+  const rowText = row ? ` SQNR ${fmt.fixed(2)(fmt.numeric(row.sqnr_db))} dB, max |error| ${fmt.scientific(fmt.numeric(row.max_abs_err))}.` : '';
+  ui.errorsLegend.textContent = `${e.errorLabel}: errors from ${fmt.scientific(e.errors.lo)} to ${fmt.scientific(e.errors.hi)}.${rowText}`;
+  ui.errorsChart.dataset.config = e.errorLabel;
+}
+
+function renderScales() {
+  const e = state.explored;
+  if (!e) return;
+  const s = e.slots;
+  ui.scalesConfig.textContent = s.calibration === 'minmax' ? s.config : `${s.config} · ${s.calibration}`;
+  ui.scalesChart.dataset.slots = String(s.slots);
+  if (s.slots === 1) {
+    charts.clear(ui.scalesChart);
+    ui.scalesLegend.textContent = `One scale for the whole tensor: ${fmt.scientific(s.scales[0])}, zero point ${s.zero_points[0]}. Choose per channel or per group to see how scales vary.`;
+    return;
+  }
+  charts.scales(ui.scalesChart, s);
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of s.scales) {
+    lo = Math.min(lo, v);
+    hi = Math.max(hi, v);
+  }
+  const spread = lo > 0 ? ` — the widest is ${Number((hi / lo).toPrecision(3))}× the narrowest` : '';
+  ui.scalesLegend.textContent = `${fmt.count(s.slots)} scales from ${fmt.scientific(lo)} to ${fmt.scientific(hi)}${spread}. One per-tensor scale would have to be the largest.`;
+}
+
+let sweepToken = 0;
+
+async function drawPareto(file, selected) {
+  const key = `${selected.fileId}:${selected.tensor}`;
+  if (state.sweep?.key === key) {
+    renderPareto();
+    return;
+  }
+  const token = ++sweepToken;
+  ui.paretoProgress.hidden = false;
+  ui.paretoProgress.value = 0;
+  ui.paretoLegend.textContent = 'Sweeping bit widths, granularities and schemes…';
+  try {
+    const rows = await engine.sweep(selected.fileId, selected.tensor, token, Comlink.proxy((done, total) => {
+      if (token === sweepToken) ui.paretoProgress.value = done / total;
+    }));
+    if (!rows || token !== sweepToken || state.selected !== selected) return;
+    state.sweep = { key, rows };
+    renderPareto();
+  } catch (error) {
+    setError(`compute:${file.id}:${selected.tensor}`, describe(file.name, error));
+  } finally {
+    if (token === sweepToken) ui.paretoProgress.hidden = true;
+  }
+}
+
+function renderPareto() {
+  const rows = state.sweep?.rows;
+  if (!rows) return;
+  const highlight = new Set((state.rows ?? []).map((r) => r.config));
+  charts.pareto(ui.paretoChart, rows, { highlight });
+  const front = rows.filter((r) => r.pareto).sort((a, b) => a.bits_per_weight - b.bits_per_weight);
+  ui.paretoChart.dataset.front = front.map((r) => r.config).join('|');
+  const cheapest = (bits) => front.find((r) => r.bits === bits);
+  const examples = [3, 4, 8].map(cheapest).filter(Boolean).map((r) => `${r.config} (${Number(r.bits_per_weight.toFixed(2))} b/w, ${fmt.fixed(1)(fmt.numeric(r.sqnr_db))} dB)`);
+  ui.paretoLegend.textContent = `${rows.length} configurations with min-max ranges: bits 2–8 × granularity × scheme (filled symmetric, hollow asymmetric; ringed: the table's columns). ${front.length} are on the front, e.g. ${examples.join(', ')}.`;
+}
+
+ui.valuesLog.addEventListener('change', () => {
+  renderValues();
+  renderErrorsChart();
+  updateUrl();
+});
+
+ui.errorConfig.addEventListener('change', () => {
+  state.errorConfig = ui.errorConfig.value;
+  updateUrl();
+  compute();
+});
+
+charts.onThemeChange(() => {
+  renderValues();
+  renderErrorsChart();
+  renderScales();
+  renderPareto();
+  renderCalibration();
+});
+
+// ---- whole model ------------------------------------------------------------------------------------
+
+function modelTarget() {
+  const file = state.files.find((f) => f.id === state.selected?.fileId) ?? state.files.find((f) => f.index.tensors.some(isQuantizable));
+  if (!file) return null;
+  const names = file.index.tensors.filter((t) => state.ticked.has(`${file.id}:${t.name}`)).map((t) => t.name);
+  return { file, names, count: names.length || file.index.tensors.filter(isQuantizable).length };
+}
+
+function updateModelButton() {
+  const spec = readSpec();
+  const method = ui.calibration.value;
+  model.describeTarget(modelTarget(), spec && `${specLabel(spec)}${method === 'minmax' ? '' : `, ${method} ranges`}`);
+}
+
+model.setup({
+  engine,
+  target: modelTarget,
+  spec: readSpec,
+  method: () => ui.calibration.value,
+  onError: (key, message) => setError(key, message),
+  clearError,
+});
+
+speed.setup({
+  engine,
+  target: () => {
+    const file = state.files.find((f) => f.id === state.selected?.fileId);
+    const info = file?.index.tensors.find((t) => t.name === state.selected.tensor);
+    return info ? { fileId: file.id, file: file.name, tensor: info.name, shape: info.shape } : null;
+  },
+  onError: (key, message) => setError(key, message),
+  clearError,
+});
 
 // ---- opening files: the input and drag-and-drop over the whole page -----------------------------------
 
@@ -244,13 +665,34 @@ window.addEventListener('drop', (event) => {
   if (files.length) openFiles(files);
 });
 
+// "/" jumps to the tensor filter, as on many sites; Escape leaves it.
+window.addEventListener('keydown', (event) => {
+  const typing = event.target.closest?.('input, select, textarea');
+  if (event.key === '/' && !typing && !event.ctrlKey && !event.metaKey && !event.altKey) {
+    event.preventDefault();
+    ui.filter.focus();
+  } else if (event.key === 'Escape' && event.target === ui.filter) {
+    ui.filter.value = '';
+    ui.filter.dispatchEvent(new Event('input'));
+    ui.filter.blur();
+  }
+});
+
 // ---- start: the module, then the synthetic example through the same path as a dropped file ------------
 
 async function startup() {
+  applyForm(fromUrl.form);
+  ui.valuesLog.checked = fromUrl.view.log;
+  const spec = readSpec();
+  if (spec) ui.configLabel.textContent = specLabel(spec);
+  renderFiles();
   try {
     const { kernel } = await engine.init();
     ui.kernel.textContent = kernel;
     ui.kernel.dataset.kernel = kernel;
+    fillCalibration(await engine.calibrationMethods());
+    speed.setSeed(await engine.randomSeed());
+    applyForm({ calibration: fromUrl.form.calibration });
     const bytes = await engine.exampleFile(EXAMPLE_SEED);
     await openFiles([new File([bytes], `example-seed-${EXAMPLE_SEED}.safetensors`)], EXAMPLE_TENSOR);
   } catch (error) {

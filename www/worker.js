@@ -146,25 +146,293 @@ const api = {
 
   close(id) {
     files.delete(id);
+    if (lastTensor?.id === id) lastTensor = null;
   },
 
-  /** FP32 | FP16 | BF16 | one row per spec, for one tensor of an open file (see report.rs for a row). */
-  async compare(id, tensorName, specs) {
+  /** The calibration methods the core can quantize with (the page lists only these). */
+  async calibrationMethods() {
+    return JSON.parse(await callWasm('calibration methods', (m) => m.calibration_methods()));
+  },
+
+  /**
+   * FP32 | FP16 | BF16 | one row per spec, for one tensor of an open file (see report.rs for a row). Each
+   * row also carries time_ms: how long its own call into the module took here, in the worker.
+   */
+  async compare(id, tensorName, specs, method = 'minmax') {
+    const { file, info, bytes, hint } = await tensorBytes(id, tensorName);
+    const context = `${file.name}: tensor '${tensorName}'`;
+    const infoJson = JSON.stringify(info);
+    const elements = info.shape.reduce((a, b) => a * b, 1);
+    const rows = [];
+    for (const format of ['fp32', 'fp16', 'bf16']) {
+      rows.push(await timed(context, (m) => m.float_tensor(infoJson, bytes, format), hint, elements));
+    }
+    for (const spec of specs) {
+      rows.push(await timed(context, (m) => m.quantize_tensor_calibrated(infoJson, bytes, JSON.stringify(spec), method), hint, elements));
+    }
+    return rows;
+  },
+
+  /**
+   * What the pictures need for one tensor: the value histogram with the calibration ranges, the error
+   * histogram under `errorSpec`, and every slot's scale under `spec`, with `method`'s ranges.
+   */
+  async explore(id, tensorName, { spec, errorSpec, method = 'minmax', bins }) {
+    const { file, info, bytes, hint } = await tensorBytes(id, tensorName);
+    const context = `${file.name}: tensor '${tensorName}'`;
+    const infoJson = JSON.stringify(info);
+    const call = async (fn) => JSON.parse(await callWasm(context, fn, hint));
+    return {
+      values: await call((m) => m.value_histogram(infoJson, bytes, bins)),
+      ranges: await call((m) => m.calibration_ranges(infoJson, bytes, JSON.stringify(spec))),
+      errors: await call((m) => m.error_histogram(infoJson, bytes, JSON.stringify(errorSpec), method, bins)),
+      slots: await call((m) => m.slot_params(infoJson, bytes, JSON.stringify(spec), method)),
+    };
+  },
+
+  /**
+   * The Pareto view's rows: every spec of the core's sweep for this tensor, a few per call so that
+   * progress(done, total) can report and a newer request (sweepToken) can stop an older one.
+   */
+  async sweep(id, tensorName, token, progress) {
+    sweepToken = token;
+    const { file, info, bytes, hint } = await tensorBytes(id, tensorName);
+    const context = `${file.name}: tensor '${tensorName}'`;
+    const infoJson = JSON.stringify(info);
+    const specs = JSON.parse(await callWasm(context, (m) => m.sweep_specs(JSON.stringify(info.shape))));
+    const rows = [];
+    for (let i = 0; i < specs.length; i += SWEEP_CHUNK) {
+      if (sweepToken !== token) return null; // superseded
+      const chunk = JSON.stringify(specs.slice(i, i + SWEEP_CHUNK));
+      rows.push(...JSON.parse(await callWasm(context, (m) => m.sweep_tensor(infoJson, bytes, chunk), hint)));
+      progress?.(rows.length, specs.length)?.catch?.(() => {}); // not awaited: no round trip per chunk
+      await yieldToMessages();
+    }
+    // The front over all rows, not per chunk.
+    const points = JSON.stringify(rows.map((r) => [r.bits_per_weight, r.sqnr_db]));
+    const front = JSON.parse(await callWasm(context, (m) => m.pareto_front(points)));
+    rows.forEach((r, i) => { r.pareto = front[i]; });
+    return rows;
+  },
+
+  /**
+   * One spec (and calibration method) over the named tensors (all float tensors when `names` is empty), reading each lazily and
+   * quantizing it in its own call; progress(done, total, name) after each. cancelModel() stops it
+   * between tensors. Returns the CLI's `quantize --json` document, with `cancelled` when stopped.
+   */
+  async runModel(id, names, spec, method, progress) {
     const { file, index } = openEntry(id);
-    const info = index.tensors.find((t) => t.name === tensorName);
-    if (!info) throw new Error(`${file.name}: no tensor named '${tensorName}'`);
-    const bytes = await readBytes(file, info.offset, info.byte_len);
-    const f32Bytes = info.shape.reduce((a, b) => a * b, 1) * 4;
-    const hint = f32Bytes > LARGE_F32_BYTES
-      ? ` It needs ${(f32Bytes / 2 ** 30).toFixed(1)} GiB as f32, and a wasm32 module has at most 4 GiB of memory.`
-      : '';
-    const json = await callWasm(
-      `${file.name}: tensor '${tensorName}'`,
-      (m) => m.compare_tensor(JSON.stringify(info), bytes, JSON.stringify(specs)),
-      hint,
-    );
-    return JSON.parse(json);
+    const token = ++modelToken;
+    const chosen = names.length ? names.map((n) => index.tensors.find((t) => t.name === n)).filter(Boolean) : index.tensors.filter(quantizable);
+    const skipped = names.length ? [] : index.tensors.filter((t) => !quantizable(t)).map((t) => ({ name: t.name, dtype: t.dtype, reason: 'not a float tensor' }));
+    const specJson = JSON.stringify(spec);
+    const tensors = [];
+    for (const info of chosen) {
+      if (modelToken !== token) return { file: file.name, format: index.format, tensors, skipped, cancelled: true };
+      const { bytes, hint } = await tensorBytes(id, info.name, { cache: false });
+      const row = await timed(`${file.name}: tensor '${info.name}'`, (m) => m.quantize_tensor_calibrated(JSON.stringify(info), bytes, specJson, method), hint);
+      tensors.push(row);
+      progress?.(tensors.length, chosen.length, info.name)?.catch?.(() => {}); // not awaited: no round trip per tensor
+      await yieldToMessages();
+    }
+    return { file: file.name, format: index.format, tensors, skipped };
+  },
+
+  /** Stops a whole-model run after the tensor in flight. */
+  cancelModel() {
+    modelToken += 1;
+  },
+
+  /** A fresh seed from the core (getrandom: the browser's crypto.getRandomValues). */
+  async randomSeed() {
+    return callWasm('random seed', (m) => m.random_seed());
+  },
+
+  /**
+   * The calibration panel: `calibrate --json` for one tensor at `bits` and `scheme` (every method, one
+   * range for the whole tensor), with the curves the searching methods minimised. The report's own
+   * histograms are left here: the Values picture draws the tensor's.
+   */
+  async calibrate(id, tensorName, bits, scheme) {
+    const { file, info, bytes, hint } = await tensorBytes(id, tensorName);
+    const json = await callWasm(`${file.name}: tensor '${tensorName}'`, (m) => m.calibrate_tensor(JSON.stringify(info), bytes, bits, scheme, 'all', true), hint);
+    const report = JSON.parse(json);
+    delete report.details?.histograms;
+    return report;
+  },
+
+  /**
+   * The speed panel: y = W·x for W [n, k] (the tensor, its first axis the output) and x [m, k] from a
+   * seeded N(0, 1), by the FP32, INT8 (dynamic, per-row u8 activations) and INT4 (g32) kernels. Each
+   * output's error against FP32's comes from the core; each kernel's time is the median per call of
+   * SPEED_SAMPLES runs after warm-up, the kernels taking turns so that a busy moment hits all three.
+   * progress(done, total) after each run; cancelSpeed() stops between runs.
+   */
+  async speed(id, tensorName, { m, seed }, progress) {
+    const mine = ++speedToken;
+    const { file, info, bytes, hint } = await tensorBytes(id, tensorName);
+    const context = `${file.name}: tensor '${tensorName}'`;
+    const [n, ...rest] = info.shape;
+    const k = rest.reduce((a, b) => a * b, 1);
+    if (info.shape.length < 2 || !n || !k) throw new Error(`${context}: the speed panel needs a weight of two or more axes, [out, in…]`);
+    const objects = [];
+    try {
+      const kernels = await callWasm(context, (q) => {
+        const w = q.tensor_values(JSON.stringify(info), bytes);
+        const x = q.gaussian_activations(m, k, seed);
+        const f32 = new q.F32Weights(w, n, k);
+        objects.push(f32);
+        const i8 = q.Int8Weights.quantize(w, n, k);
+        objects.push(i8);
+        const i4 = q.Int4Weights.quantize(w, n, k, 32, false, false);
+        objects.push(i4);
+        return [
+          { kernel: 'fp32', call: () => f32.matmul(x, m) },
+          { kernel: 'int8', call: () => i8.matmul_dynamic(x, m, true) },
+          { kernel: 'int4', call: () => i4.matmul_dynamic(x, m) },
+        ];
+      }, hint);
+      // Outputs and warm-up: a few calls each, then how many calls make one run last SPEED_RUN_MS.
+      const outputs = {};
+      for (const kernel of kernels) {
+        await callWasm(context, () => {
+          outputs[kernel.kernel] = kernel.call();
+          // Warm-up: SPEED_WARMUP calls, or fewer when they take long (the first calls also grow memory).
+          let started = performance.now();
+          for (let i = 0; i < SPEED_WARMUP && performance.now() - started < 4 * SPEED_RUN_MS; i++) kernel.call();
+          // Then as many calls as make SPEED_RUN_MS: how many calls one timed run takes.
+          started = performance.now();
+          let calls = 0;
+          let elapsed = 0;
+          do {
+            kernel.call();
+            calls += 1;
+            elapsed = performance.now() - started;
+          } while (elapsed < SPEED_RUN_MS);
+          kernel.calls = Math.max(1, Math.min(SPEED_MAX_CALLS, Math.ceil(SPEED_RUN_MS / (elapsed / calls))));
+          kernel.samples = [];
+        }, hint);
+        await yieldToMessages();
+        if (speedToken !== mine) return { cancelled: true };
+      }
+      const total = SPEED_SAMPLES * kernels.length;
+      for (let s = 0; s < SPEED_SAMPLES; s++) {
+        for (const kernel of kernels) {
+          await callWasm(context, () => {
+            const started = performance.now();
+            for (let i = 0; i < kernel.calls; i++) kernel.call();
+            kernel.samples.push((performance.now() - started) / kernel.calls);
+          }, hint);
+          progress?.(s * kernels.length + kernels.indexOf(kernel) + 1, total)?.catch?.(() => {}); // not awaited
+          await yieldToMessages();
+          if (speedToken !== mine) return { cancelled: true };
+        }
+      }
+      const reference = outputs.fp32;
+      let maxAbs = 0;
+      for (const v of reference) maxAbs = Math.max(maxAbs, Math.abs(v));
+      const ops = 2 * m * n * k;
+      const rows = [];
+      for (const kernel of kernels) {
+        const median_ms = median(kernel.samples);
+        const error = kernel.kernel === 'fp32' ? null : JSON.parse(await callWasm(context, (q) => q.output_error(reference, outputs[kernel.kernel])));
+        rows.push({ kernel: kernel.kernel, error, median_ms, samples: kernel.samples, calls: kernel.calls, gops: ops / (median_ms * 1e6) });
+      }
+      for (const r of rows) r.speedup = rows[0].median_ms / r.median_ms;
+      rows[0].max_abs_output = maxAbs;
+      return { rows, m, n, k, seed, build: qp.kernel_build() };
+    } finally {
+      for (const o of objects) {
+        try {
+          o.free();
+        } catch {
+          // an instance restarted after a trap took its objects with it
+        }
+      }
+    }
+  },
+
+  /** Stops a speed run between two timed runs. */
+  cancelSpeed() {
+    speedToken += 1;
   },
 };
+
+/** Speed panel timing: runs per kernel (≥ 9), warm-up calls, and the least a run lasts on a 0.1 ms clock. */
+const SPEED_SAMPLES = 11;
+const SPEED_WARMUP = 5;
+const SPEED_RUN_MS = 5;
+const SPEED_MAX_CALLS = 4096;
+let speedToken = 0;
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+const SWEEP_CHUNK = 7;
+let sweepToken = 0;
+let modelToken = 0;
+const QUANTIZABLE = new Set(['F64', 'F32', 'F16', 'BF16']);
+const quantizable = (t) => QUANTIZABLE.has(t.dtype);
+
+/** Lets comlink deliver messages (a cancel) between two calls into the module. */
+const yieldToMessages = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+/**
+ * Timing. A worker's clock ticks in 0.1 ms steps here (no cross-origin isolation), so a tensor below
+ * TIME_REPEAT_BELOW elements is timed the way a benchmark would: one warm-up call (unoptimised code, memory
+ * growth), then batches of calls, doubled until a batch lasts TIME_MIN_BATCH_MS, for TIME_BUDGET_MS and at
+ * least three batches; the fastest batch's mean per call counts. A larger tensor is timed once.
+ */
+const TIME_REPEAT_BELOW = 2 ** 20;
+const TIME_MIN_BATCH_MS = 1;
+const TIME_BUDGET_MS = 10;
+
+/** A call into the module that returns one report row (JSON), with the time it took. */
+async function timed(context, fn, hint, elements = Infinity) {
+  return callWasm(context, (m) => {
+    let started = performance.now();
+    let json = fn(m);
+    let best = performance.now() - started;
+    if (elements < TIME_REPEAT_BELOW) {
+      best = Infinity;
+      const deadline = performance.now() + TIME_BUDGET_MS;
+      let batches = 0; // long enough to count
+      for (let n = 1; ; ) {
+        started = performance.now();
+        for (let i = 0; i < n; i++) json = fn(m);
+        const batch = performance.now() - started;
+        if (batch >= TIME_MIN_BATCH_MS) {
+          best = Math.min(best, batch / n);
+          batches += 1;
+        } else {
+          n *= 2;
+        }
+        // A busy machine can stall one batch: take at least three, and the fastest.
+        if ((performance.now() > deadline && batches >= 3) || batches >= 20 || n > 1 << 16) break;
+      }
+    }
+    return { ...JSON.parse(json), time_ms: best };
+  }, hint);
+}
+
+/** The last tensor read stays here: the comparison and the pictures of one tensor read its bytes once. */
+let lastTensor = null;
+
+async function tensorBytes(id, tensorName, { cache = true } = {}) {
+  const { file, index } = openEntry(id);
+  const info = index.tensors.find((t) => t.name === tensorName);
+  if (!info) throw new Error(`${file.name}: no tensor named '${tensorName}'`);
+  const f32Bytes = info.shape.reduce((a, b) => a * b, 1) * 4;
+  const hint = f32Bytes > LARGE_F32_BYTES
+    ? ` It needs ${(f32Bytes / 2 ** 30).toFixed(1)} GiB as f32, and a wasm32 module has at most 4 GiB of memory.`
+    : '';
+  if (lastTensor?.id === id && lastTensor.name === tensorName) return { file, info, bytes: lastTensor.bytes, hint };
+  const bytes = await readBytes(file, info.offset, info.byte_len);
+  if (cache && bytes.length <= LARGE_F32_BYTES / 2) lastTensor = { id, name: tensorName, bytes };
+  return { file, info, bytes, hint };
+}
 
 Comlink.expose(api);

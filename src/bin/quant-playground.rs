@@ -14,8 +14,27 @@ fn main() -> std::process::ExitCode {
 
 #[cfg(not(target_arch = "wasm32"))]
 mod native {
+    /// println! panics when stdout is closed (`quant-playground … | head`); end quietly instead, with the
+    /// status a Unix tool killed by SIGPIPE has.
+    macro_rules! outln {
+        ($($t:tt)*) => {{
+            use std::io::Write;
+            if writeln!(std::io::stdout(), $($t)*).is_err() {
+                std::process::exit(141);
+            }
+        }};
+    }
+    macro_rules! out {
+        ($($t:tt)*) => {{
+            use std::io::Write;
+            if write!(std::io::stdout(), $($t)*).is_err() {
+                std::process::exit(141);
+            }
+        }};
+    }
     use clap::{Parser, Subcommand};
     use indicatif::{ProgressBar, ProgressStyle};
+    use quant_playground::calib;
     use quant_playground::formats::{self, FileIndex, FileSource};
     use quant_playground::model;
     use quant_playground::quant::{self, Granularity, QuantSpec, QuantizedTensor, ScaleDType, Scheme, SlotLayout};
@@ -84,6 +103,25 @@ mod native {
             /// Write DIR/<tensor>.q.npy, .scale.npy and .zero_point.npy for each tensor.
             #[arg(long)]
             dump: Option<String>,
+            /// How each slot's range is chosen: minmax, percentile[:P], mse, entropy or entropy:trt.
+            #[arg(long, default_value = "minmax")]
+            calib: String,
+        },
+        /// Compare calibration methods on one tensor: range, scale, zero point and the error each causes.
+        Calibrate {
+            file: String,
+            /// The tensor to calibrate (may be left out when the file holds one float tensor).
+            #[arg(long = "tensor")]
+            tensor: Option<String>,
+            /// minmax, minmax:ma, percentile[:P], mse, entropy, entropy:trt, a comma-separated list, or all.
+            #[arg(long, default_value = "all")]
+            method: String,
+            #[arg(long, default_value_t = 8)]
+            bits: u8,
+            #[arg(long, default_value = "sym", value_parser = ["sym", "asym", "symmetric", "asymmetric"])]
+            scheme: String,
+            #[arg(long)]
+            json: bool,
         },
         /// The page's comparison for one tensor: FP32 | FP16 | BF16 | INT8 | INT4 with one scheme and granularity.
         Compare {
@@ -146,15 +184,19 @@ mod native {
     }
 
     fn print_json<T: Serialize>(value: &T) {
-        println!("{}", serde_json::to_string_pretty(value).expect("reports serialize"));
+        outln!("{}", serde_json::to_string_pretty(value).expect("reports serialize"));
     }
 
     fn run(cli: Cli) -> Result<()> {
         match cli.command {
             Command::Inspect { file, json } => inspect(&file, json),
-            Command::Quantize { file, tensors, spec, json, dump } => {
+            Command::Quantize { file, tensors, spec, json, dump, calib } => {
                 let spec = spec.spec(spec.bits)?;
-                quantize(&file, &tensors, &spec, json, dump.as_deref())
+                let method = calib::Method::parse(&calib)?;
+                quantize(&file, &tensors, &spec, &method, json, dump.as_deref())
+            }
+            Command::Calibrate { file, tensor, method, bits, scheme, json } => {
+                calibrate(&file, tensor.as_deref(), &method, bits, &scheme, json)
             }
             Command::Eval { json, model, test_x, test_y, calib_x, configs, repeats, export_static_params } => {
                 let paths = [model, test_x, test_y, calib_x];
@@ -239,15 +281,15 @@ mod native {
             print_json(&serde_json::json!({ "format": index.format, "tensors": rows, "metadata": index.metadata }));
             return Ok(());
         }
-        println!("{file}: {:?}, {} tensors, {} bytes", index.format, rows.len(), index.file_len);
+        outln!("{file}: {:?}, {} tensors, {} bytes", index.format, rows.len(), index.file_len);
         for (k, v) in &index.metadata {
-            println!("  metadata {k} = {v}");
+            outln!("  metadata {k} = {v}");
         }
         let width = rows.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
-        println!("  {:width$}  {:8}  {:>20}  {:>12}", "name", "dtype", "shape", "bytes");
+        outln!("  {:width$}  {:8}  {:>20}  {:>12}", "name", "dtype", "shape", "bytes");
         for r in &rows {
             let note = if r.quantizable { "" } else { "  (not quantizable)" };
-            println!("  {:width$}  {:8}  {:>20}  {:>12}{note}", r.name, r.dtype, format!("{:?}", r.shape), r.bytes);
+            outln!("  {:width$}  {:8}  {:>20}  {:>12}{note}", r.name, r.dtype, format!("{:?}", r.shape), r.bytes);
         }
         Ok(())
     }
@@ -259,7 +301,7 @@ mod native {
         reason: &'static str,
     }
 
-    fn quantize(file: &str, wanted: &[String], spec: &QuantSpec, json: bool, dump: Option<&str>) -> Result<()> {
+    fn quantize(file: &str, wanted: &[String], spec: &QuantSpec, method: &calib::Method, json: bool, dump: Option<&str>) -> Result<()> {
         let (index, mut source) = open(file)?;
         let mut chosen: Vec<TensorInfo> = Vec::new();
         let mut skipped = Vec::new();
@@ -293,11 +335,11 @@ mod native {
         for info in &chosen {
             bar.set_message(info.name.clone());
             let x = load(&mut source, info)?;
-            let q = quant::quantize_minmax(&x, &info.shape, spec)?;
+            let q = calib::quantize_calibrated(&x, &info.shape, spec, method)?;
             if let Some(dir) = dump {
                 dump_tensor(Path::new(dir), &info.name, &q)?;
             }
-            reports.push(report::int_report(&info.name, info.dtype, &q, "minmax"));
+            reports.push(report::int_report(&info.name, info.dtype, &q, &method.label()));
             bar.inc(1);
         }
         bar.finish_and_clear();
@@ -306,13 +348,50 @@ mod native {
         } else {
             print_rows(&reports);
             for s in &skipped {
-                println!("skipped {} ({}): {}", s.name, s.dtype, s.reason);
+                outln!("skipped {} ({}): {}", s.name, s.dtype, s.reason);
             }
             let fp32: u64 = reports.iter().map(|r| r.bytes_fp32).sum();
             let stored: u64 = reports.iter().map(|r| r.bytes_quantized).sum();
             if reports.len() > 1 {
-                println!("total: {fp32} B fp32 → {stored} B ({:.2}× smaller)", fp32 as f64 / stored.max(1) as f64);
+                outln!("total: {fp32} B fp32 → {stored} B ({:.2}× smaller)", fp32 as f64 / stored.max(1) as f64);
             }
+        }
+        Ok(())
+    }
+
+    fn calibrate(file: &str, tensor: Option<&str>, methods: &str, bits: u8, scheme: &str, json: bool) -> Result<()> {
+        let (index, mut source) = open(file)?;
+        let info = match tensor {
+            Some(name) => index.tensor(name)?.clone(),
+            None => {
+                let floats: Vec<&TensorInfo> = index.tensors.iter().filter(|t| t.dtype.is_quantizable()).collect();
+                match floats.as_slice() {
+                    [one] => (*one).clone(),
+                    _ => {
+                        let names: Vec<&str> = floats.iter().map(|t| t.name.as_str()).collect();
+                        return Err(Error::InvalidSpec(format!(
+                            "{file} holds {} float tensors; choose one with --tensor ({})",
+                            floats.len(),
+                            names.join(", ")
+                        )));
+                    }
+                }
+            }
+        };
+        let x = load(&mut source, &info)?;
+        let scheme = if scheme.starts_with("asym") { Scheme::Asymmetric } else { Scheme::Symmetric };
+        let spec = QuantSpec::new(bits, scheme, Granularity::PerTensor);
+        spec.validate()?;
+        let methods = calib::Method::parse_list(methods)?;
+        let report = calib::calibration_report(&x, &spec, &methods, calib::CalibConfig::default(), false)?;
+        if json {
+            let mut v = serde_json::to_value(&report).expect("the report serialises");
+            v["file"] = file.into();
+            v["tensor"] = info.name.clone().into();
+            print_json(&v);
+        } else {
+            outln!("{file}: {} {:?}, {} values, int{bits} {}", info.name, info.shape, x.len(), scheme.short_name());
+            out!("{}", report.table());
         }
         Ok(())
     }
@@ -327,13 +406,13 @@ mod native {
 
     fn print_rows(rows: &[TensorReport]) {
         let width = rows.iter().map(|r| r.name.len()).max().unwrap_or(4).max(6);
-        println!(
+        outln!(
             "{:width$}  {:24}  {:>9}  {:>11}  {:>11}  {:>9}  {:>8}  {:>12}  {:>6}",
             "tensor", "config", "SQNR dB", "MSE", "max |err|", "cosine", "clipped", "bytes", "bits/w"
         );
         for r in rows {
             let m = &r.metrics;
-            println!(
+            outln!(
                 "{:width$}  {:24}  {:>9}  {:>11.4e}  {:>11.4e}  {:>9}  {:>7.3}%  {:>12}  {:>6.3}",
                 r.name,
                 r.config,

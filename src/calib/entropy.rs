@@ -27,7 +27,7 @@ fn smooth(p: &[f32], out: &mut Vec<f32>) -> bool {
     let eps1 = (0.0001f64 * zeros as f64 / nonzeros as f64) as f32;
     out.clear();
     out.extend(p.iter().map(|&v| if v == 0.0 { EPS } else { v - eps1 }));
-    // ORT asserts every smoothed value is positive; a count below eps1 cannot occur (counts are ≥ 1).
+    // ORT asserts eps1 < 1 and stops when a slice is nearly all zeros; such a candidate gets KL = ∞ here.
     out.iter().all(|&v| v > 0.0)
 }
 

@@ -4,6 +4,12 @@
 //! Defaults follow onnxruntime/quantization/calibrate.py (`MinMaxCalibrater`, `HistogramCollector`:
 //! 2048 bins, 128 quantized bins, percentile 99.99); `entropy:trt` follows TensorRT (Migacz 2017).
 //! Memory is bounded: batches are folded into histograms and min/max, never kept.
+//!
+//! Two ways to stream: `Calibrator::add_batch` alone is one pass, the histograms growing by ORT's rule
+//! (ORT's `entropy` then depends on the batching, as it does in ORT); `calibrate_batches` (or
+//! `Calibrator::preset_range` after a min/max pass) fixes the range first, and every method then gives
+//! the same range for 1 or 100 batches. Entry points for front ends: `calibration_report` /
+//! `run_calibrate_json` (the `calibrate` command) and `calibrate_slots` (`quantize --calib`).
 
 pub mod entropy;
 pub mod histogram;
@@ -246,13 +252,25 @@ impl Calibrator {
             HistKind::Signed => &self.signed,
             HistKind::Abs => &self.abs,
         };
-        h.as_ref().expect("the calibrator builds every histogram its methods read")
+        h.as_ref().expect("result() checked that the histogram was built")
     }
 
-    /// The range of one of the methods given to `new`, with its curve.
-    pub fn result(&self, method: &Method) -> CalibResult {
+    /// The range of one of the methods given to `new`, with its curve; an error for a method whose
+    /// histogram this calibrator was not asked to build.
+    pub fn result(&self, method: &Method) -> Result<CalibResult> {
         let scheme = self.spec.scheme;
         let kind = method.histogram(scheme);
+        let built = match kind {
+            None => true,
+            Some(HistKind::Signed) => self.signed.is_some(),
+            Some(HistKind::Abs) => self.abs.is_some(),
+        };
+        if !built {
+            return Err(Error::InvalidSpec(format!(
+                "calibration method '{}' was not among the methods this calibrator was built for",
+                method.label()
+            )));
+        }
         let ((lo, hi), curve) = match *method {
             Method::MinMax => (self.minmax.range(), None),
             Method::MovingAverage => (self.minmax.moving_average_range(), None),
@@ -276,19 +294,23 @@ impl Calibrator {
             }
         };
         let p = quant::params_from_range(&self.spec, lo, hi);
-        CalibResult {
+        Ok(CalibResult {
             method: method.label(),
             range: [lo, hi],
             scale: p.scale,
             zero_point: p.zero_point,
             histogram: kind,
             curve,
-        }
+        })
     }
 
     pub fn run(&self) -> CalibRun {
         CalibRun {
-            results: self.methods.iter().map(|m| self.result(m)).collect(),
+            results: self
+                .methods
+                .iter()
+                .map(|m| self.result(m).expect("new() built the histograms of its own methods"))
+                .collect(),
             histograms: [&self.signed, &self.abs].into_iter().flatten().map(|h| h.view()).collect(),
             batches: self.batches,
             finite: self.finite,
@@ -349,12 +371,22 @@ pub fn calibrate_slots(
         }
         let mut c = Calibrator::new(&slot_spec, std::slice::from_ref(method), cfg)?;
         c.add_batch(&values);
-        let r = c.result(method);
+        let r = c.result(method)?;
         ranges.lo.push(r.range[0]);
         ranges.hi.push(r.range[1]);
         ranges.nonfinite += c.nonfinite as usize;
     }
     Ok(ranges)
+}
+
+/// Quantizes with the ranges `method` chooses per slot (`quantize --calib`, the page's method select).
+/// Min-max takes the direct path of quant::quantize_minmax (the same ranges, no histogram).
+pub fn quantize_calibrated(x: &[f32], shape: &[usize], spec: &QuantSpec, method: &Method) -> Result<quant::QuantizedTensor> {
+    if *method == Method::MinMax {
+        return quant::quantize_minmax(x, shape, spec);
+    }
+    let ranges = calibrate_slots(x, shape, spec, method, CalibConfig::default())?;
+    quant::quantize_with_ranges(x, shape, spec, &ranges)
 }
 
 /// One row of `calibrate`: the method's range and what fake-quantizing the data with it costs.
@@ -454,6 +486,14 @@ mod tests {
 
     fn spec(bits: u8, scheme: Scheme) -> QuantSpec {
         QuantSpec::new(bits, scheme, Granularity::PerTensor)
+    }
+
+    #[test]
+    fn asking_for_a_method_not_built_is_an_error() {
+        let mut c = Calibrator::new(&spec(8, Scheme::Symmetric), &[Method::MinMax], CalibConfig::default()).unwrap();
+        c.add_batch(&[1.0, -2.0]);
+        assert_eq!(c.result(&Method::MinMax).unwrap().range, [-2.0, 1.0]);
+        assert!(c.result(&Method::Entropy).is_err());
     }
 
     #[test]

@@ -6,10 +6,10 @@
 //! and every entry point computes Y[m, n] = X · Wᵀ.
 //!
 //! The inner loops live in `scalar.rs` (the reference) and `simd128.rs` / `relaxed.rs`, as twins of the
-//! same name and signature: `gemm_f32_packed`, `gemm_i8_packed`, `gemm_i4_packed`. They read the packed
-//! layouts defined here; the scalar twin reads them through the `at` accessors, so a layout bug shows
-//! up as a twin mismatch only if both sides agree on a wrong layout — the tests also compare against
-//! plain triple loops over the unpacked inputs.
+//! same name and signature: `gemm_f32_packed`, `gemm_i8_packed`, `gemm_i4_packed`. The scalar twin
+//! reads the packed layouts element by element through the `at` accessors; since a layout bug both
+//! twins share would go unnoticed by the twin tests, tests/kernels.rs also checks every entry point
+//! against plain loops over the unpacked inputs.
 
 use crate::error::{Error, Result};
 use crate::quant::{self, Granularity, QuantSpec, ScaleDType, Scheme};
@@ -326,19 +326,25 @@ pub struct PackedActs {
     pub group: usize,
     /// Per row and group of k: Σ a over the group (the INT4 zero-point correction).
     pub group_sums: Vec<i32>,
+    /// s8 codes only: the same values as i8, in blocks like `data` but per 4 consecutive k, R words of
+    /// 4 bytes (a[r][4t..4t+4]) — the operand the relaxed build's i8×i7 dot broadcasts. Empty for u8.
+    pub quads: Vec<i8>,
 }
 
 /// A u8 or s8 activation code.
 pub trait ActCode: Copy {
+    const SIGNED: bool;
     fn to_i16(self) -> i16;
 }
 impl ActCode for u8 {
+    const SIGNED: bool = false;
     #[inline(always)]
     fn to_i16(self) -> i16 {
         self as i16
     }
 }
 impl ActCode for i8 {
+    const SIGNED: bool = true;
     #[inline(always)]
     fn to_i16(self) -> i16 {
         self as i16
@@ -357,6 +363,7 @@ impl PackedActs {
         let groups = if group > 0 { k.div_ceil(group) } else { 0 };
         let mut group_sums = vec![0i32; m * groups];
         let mut row_sums = vec![0i32; m];
+        let mut quads = if C::SIGNED { vec![0i8; m * kp] } else { Vec::new() };
         for r0 in (0..m).step_by(MR_INT) {
             let rows = MR_INT.min(m - r0);
             let block = &mut data[r0 * kp..(r0 + rows) * kp];
@@ -366,6 +373,9 @@ impl PackedActs {
                 for (kk, &c) in row.iter().enumerate() {
                     let v = c.to_i16();
                     block[(kk / 2) * rows * 2 + r * 2 + kk % 2] = v;
+                    if C::SIGNED {
+                        quads[r0 * kp + (kk / 4) * rows * 4 + r * 4 + kk % 4] = v as i8;
+                    }
                     sum += v as i32;
                     if groups > 0 {
                         group_sums[(r0 + r) * groups + kk / group] += v as i32;
@@ -376,7 +386,7 @@ impl PackedActs {
         }
         let expand_i = |v: &[i32]| if v.len() == 1 { vec![v[0]; m] } else { v.to_vec() };
         let expand_f = |v: &[f32]| if v.len() == 1 { vec![v[0]; m] } else { v.to_vec() };
-        Ok(PackedActs { m, k, kp, data, row_sums, zero_points: expand_i(zero_points), scales: expand_f(scales), group, group_sums })
+        Ok(PackedActs { m, k, kp, data, row_sums, zero_points: expand_i(zero_points), scales: expand_f(scales), group, group_sums, quads })
     }
 
     /// a[r, kk] read back from the packed layout.
@@ -628,7 +638,9 @@ pub fn dynamic_quantized_matmul(x: &[f32], m: usize, w: &PackedI8, gran: ActGran
 pub fn gemm_i4(a: &PackedActs, w: &PackedI4, bias: Option<&[f32]>, out: &mut [f32]) -> Result<()> {
     check(a.k == w.k, || format!("activations have k = {}, weights k = {}", a.k, w.k))?;
     check(a.group == w.group, || format!("activations packed with group {}, weights use {}", a.group, w.group))?;
-    check(a.zero_points.iter().all(|&z| z == 0), || "INT4 kernel takes symmetric activations (zero point 0)".into())?;
+    check(a.zero_points.iter().all(|&z| z == 0) && a.quads.len() == a.m * a.kp, || {
+        "INT4 kernel takes symmetric s8 activations (zero point 0)".into()
+    })?;
     check_out(out.len(), a.m, w.n)?;
     let zeros;
     let bias = match bias {

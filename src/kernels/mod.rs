@@ -129,9 +129,19 @@ pub fn build_name() -> &'static str {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Matrix multiplication. gemm.rs holds the packed layouts, the entry points (gemm_f32, gemm_i8,
-// gemm_u8s8_i32, dynamic_quantized_matmul, gemm_i4…) and the shared fixed-point requantization;
-// the inner loops are twins like the rest: scalar.rs (reference), simd128.rs, relaxed.rs.
+// Matrix multiplication, Y[m, n] = X[m, k] · W[n, k]ᵀ (torch.nn.Linear's layout).
+//
+// Where things are:
+//   gemm.rs     packed layouts (PackedF32, PackedI8, PackedI4 for weights, packed once; PackedActs
+//               per call), the checked entry points (gemm_f32, gemm_i8, gemm_u8s8_i32, gemm_s8s8_i32,
+//               dynamic_quantized_matmul, gemm_i4, dynamic_quantized_matmul_i4) and what every build
+//               shares: TFLite's fixed-point requantization and the dynamic activation quantization.
+//   scalar.rs   the reference twins gemm_f32_packed / gemm_i8_packed / gemm_i4_packed (element by
+//               element through the layouts' accessors).
+//   simd128.rs  the SIMD128 twins: panels of 8 columns × blocks of up to 4 rows, i32x4.dot_i16x8_s on
+//               int8 weights sign-extended in registers (storage stays int8 / int4).
+//   relaxed.rs  the relaxed-SIMD build's twins (INT4 on relaxed_dot_i8x16_i7x16_add; INT8 = SIMD128).
+// Integer results are bit-identical across twins; the f32 outputs are too (same operation order).
 
 pub mod gemm;
 #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]

@@ -311,6 +311,8 @@ pub(crate) fn gemm_i8_with(
         I8Output::F32 { out, bias } => assert!(out.len() >= m * n && bias.len() >= n),
         I8Output::I8 { out, .. } => assert!(out.len() >= m * n),
     }
+    // One row (GEMV): sweep four panels per pass so each broadcast activation word feeds 8 dots.
+    let gemv = if m == 1 { unsafe { gemv_i8(a.data.as_ptr(), w) } } else { Vec::new() };
     for p in 0..w.panels() {
         let cols = NR.min(n - p * NR);
         let c0 = p * NR;
@@ -326,7 +328,13 @@ pub(crate) fn gemm_i8_with(
             let mut r0 = 0;
             while r0 < m {
                 let rows = MR_INT.min(m - r0);
-                let acc = tile(a.data.as_ptr().add(r0 * kp), wp, kp, rows);
+                let acc = if m == 1 {
+                    let mut one = [[i32x4_splat(0); 2]; MR_INT];
+                    one[0] = gemv[p];
+                    one
+                } else {
+                    tile(a.data.as_ptr().add(r0 * kp), wp, kp, rows)
+                };
                 for r in 0..rows {
                     let row = r0 + r;
                     let rs = i32x4_splat(a.row_sums[row]);
@@ -354,6 +362,35 @@ pub(crate) fn gemm_i8_with(
             }
         }
     }
+}
+
+/// Σ a·w of a single packed row against every panel, four panels per pass (the last 1–3 one by one).
+unsafe fn gemv_i8(ap: *const i16, w: &PackedI8) -> Vec<[v128; 2]> {
+    let (kp, panels) = (w.kp, w.panels());
+    let stride = kp * NR;
+    let mut out = Vec::with_capacity(panels);
+    let mut p = 0;
+    while p + 4 <= panels {
+        let wp = w.data.as_ptr().add(p * stride);
+        let mut acc = [i32x4_splat(0); 8];
+        for t in 0..kp / 2 {
+            let a = v128_load32_splat(ap.add(t * 2) as *const u32);
+            for q in 0..4 {
+                let base = wp.add(q * stride + t * 16);
+                acc[2 * q] = i32x4_add(acc[2 * q], i32x4_dot_i16x8(a, i16x8_load_extend_i8x8(base)));
+                acc[2 * q + 1] = i32x4_add(acc[2 * q + 1], i32x4_dot_i16x8(a, i16x8_load_extend_i8x8(base.add(8))));
+            }
+        }
+        for q in 0..4 {
+            out.push([acc[2 * q], acc[2 * q + 1]]);
+        }
+        p += 4;
+    }
+    while p < panels {
+        out.push(tile_i8::<1>(ap, w.data.as_ptr().add(p * stride), kp)[0]);
+        p += 1;
+    }
+    out
 }
 
 /// f16 bits (finite) in the low halves of u32 lanes → f32, exactly: shift the exponent and mantissa
@@ -386,7 +423,8 @@ pub(crate) unsafe fn i4_group_params(w: &PackedI4, slot: usize) -> ([v128; 2], [
 }
 
 pub fn gemm_i4_packed(a: &PackedActs, w: &PackedI4, bias: &[f32], out: &mut [f32]) {
-    gemm_i4_with(a, w, bias, out, |acc, ap, wp, q0, q1| unsafe {
+    gemm_i4_with(a, w, bias, out, |acc, block, wp, q0, q1| unsafe {
+        let ap = a.data.as_ptr().add(block);
         match acc.len() {
             4 => tile_i4::<4>(acc.try_into().unwrap(), ap, wp, q0, q1),
             3 => tile_i4::<3>(acc.try_into().unwrap(), ap, wp, q0, q1),
@@ -417,14 +455,15 @@ unsafe fn tile_i4<const R: usize>(acc: &mut [[v128; 2]; R], ap: *const i16, wp: 
 }
 
 /// Loops, group flushes and the output of the INT4 GEMM around a tile kernel (shared with relaxed.rs).
-/// `tile(acc, block, panel, q0, q1)` adds Σ a·u for k quads q0..q1 to acc (one entry per row).
+/// `tile(acc, block, panel, q0, q1)` adds Σ a·u for k quads q0..q1 to acc (one entry per row); `block`
+/// is the element offset of the row block in the packed activations (r0·kp).
 #[inline(always)]
 pub(crate) fn gemm_i4_with(
     a: &PackedActs,
     w: &PackedI4,
     bias: &[f32],
     out: &mut [f32],
-    tile: impl Fn(&mut [[v128; 2]], *const i16, *const u8, usize, usize),
+    tile: impl Fn(&mut [[v128; 2]], usize, *const u8, usize, usize),
 ) {
     let (m, n, kp, g_size) = (a.m, w.n, w.kp, w.group);
     let groups = w.groups();
@@ -439,12 +478,11 @@ pub(crate) fn gemm_i4_with(
             let mut r0 = 0;
             while r0 < m {
                 let rows = MR_INT.min(m - r0);
-                let ap = a.data.as_ptr().add(r0 * kp);
                 let mut accf = [[f32x4_splat(0.0); 2]; MR_INT];
                 for g in 0..groups {
                     let (q0, q1) = (g * g_size / 4, ((g + 1) * g_size).min(kp) / 4);
                     let mut acc = [[i32x4_splat(0); 2]; MR_INT];
-                    tile(&mut acc[..rows], ap, wp, q0, q1);
+                    tile(&mut acc[..rows], r0 * kp, wp, q0, q1);
                     let (s, z) = i4_group_params(w, (p * groups + g) * NR);
                     for r in 0..rows {
                         let gs = i32x4_splat(a.group_sums[(r0 + r) * groups + g]);

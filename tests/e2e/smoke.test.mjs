@@ -6,89 +6,21 @@
 // The test builds the CLI (cargo build --bin quant-playground) and rebuilds dist/ when it is missing or older
 // than the page's sources; it never builds the wasm (that is scripts/build-wasm.sh).
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { homedir, tmpdir } from 'node:os';
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { ARTIFACTS, WAIT, bf16, cli, f16, f32, gaussians, npy, safetensors, safetensorsHeader, startSession } from './lib.mjs';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const ARTIFACTS = path.join(ROOT, 'tests/e2e/artifacts');
-const CLI = path.join(ROOT, 'target/debug/quant-playground');
-const WAIT = 60_000;
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
-
-let server;
+let session;
 let browser;
 let page;
 let origin;
 let fixtures;
-const requests = [];
-const pageErrors = [];
+let requests;
+let pageErrors;
 
 // ---- fixtures, written by a tiny writer (deterministic values) -------------------------------------------
-
-function random(seed) {
-  // mulberry32: a small deterministic generator; uniform in [0, 1)
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function gaussians(count, seed, scale) {
-  const uniform = random(seed);
-  return Array.from({ length: count }, () => scale * Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform()));
-}
-
-/** The 8-byte length and the JSON header of a .safetensors file; tensors: [{ name, dtype, shape, length }]. */
-function safetensorsHeader(tensors, metadata) {
-  const header = metadata ? { __metadata__: metadata } : {};
-  let offset = 0;
-  for (const t of tensors) {
-    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + t.length] };
-    offset += t.length;
-  }
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (json.length % 8)) % 8);
-  const length = Buffer.alloc(8);
-  length.writeBigUInt64LE(BigInt(json.length));
-  return Buffer.concat([length, Buffer.from(json)]);
-}
-
-/** tensors: [{ name, dtype, shape, bytes }] */
-function safetensors(tensors, metadata) {
-  const header = safetensorsHeader(tensors.map((t) => ({ ...t, length: t.bytes.length })), metadata);
-  return Buffer.concat([header, ...tensors.map((t) => t.bytes)]);
-}
-
-function npy(values, shape) {
-  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${shape.join(', ')}), }`;
-  header += `${' '.repeat((64 - ((10 + header.length + 1) % 64)) % 64)}\n`;
-  const preamble = Buffer.from([0x93, ...Buffer.from('NUMPY'), 1, 0, 0, 0]);
-  preamble.writeUInt16LE(header.length, 8);
-  return Buffer.concat([preamble, Buffer.from(header, 'latin1'), f32(values)]);
-}
-
-const f32 = (values) => Buffer.from(new Float32Array(values).buffer);
-
-/** Exact F16 values from their bits: random sign, exponents 2^-6..2^0, random mantissa. */
-function f16(count, seed) {
-  const uniform = random(seed);
-  const bits = Uint16Array.from({ length: count }, () => ((uniform() < 0.5 ? 1 : 0) << 15) | ((9 + Math.floor(uniform() * 7)) << 10) | Math.floor(uniform() * 1024));
-  return Buffer.from(bits.buffer);
-}
-
-/** BF16 values: the high half of each f32's bits (a bf16 by construction, no rounding to argue about). */
-function bf16(values) {
-  const bits = new Uint32Array(new Float32Array(values).buffer);
-  return Buffer.from(Uint16Array.from(bits, (b) => b >>> 16).buffer);
-}
 
 function writeFixtures(dir) {
   const file = (name, bytes) => {
@@ -128,12 +60,6 @@ function writeFixtures(dir) {
   };
 }
 
-// ---- the CLI: the same rows, natively -----------------------------------------------------------------
-
-function cli(args) {
-  return JSON.parse(execFileSync(CLI, [...args, '--json'], { cwd: ROOT, encoding: 'utf8' }));
-}
-
 const METRICS = ['bytes_quantized', 'compression', 'bits_per_weight', 'mse', 'sqnr_db', 'max_abs_err', 'cosine', 'clipped_share'];
 const rawValue = (row, metric) => String(metric === 'compression' ? row.bytes_fp32 / row.bytes_quantized : row[metric]);
 
@@ -143,6 +69,7 @@ async function readTable() {
     const table = document.getElementById('comparison');
     const cells = {};
     for (const td of table.querySelectorAll('td[data-config][data-metric]')) {
+      if (td.dataset.metric === 'time_ms') continue; // measured in the page, not a number the CLI prints
       (cells[td.dataset.config] ??= {})[td.dataset.metric] = td.dataset.value;
     }
     const configs = [...table.querySelectorAll('thead th[data-config]')].map((th) => th.dataset.config);
@@ -195,85 +122,15 @@ async function dropFile(name, bytes) {
 
 // ---- set-up and tear-down -------------------------------------------------------------------------------
 
-function newestSource() {
-  const sources = ['index.html', 'vite.config.js', ...readdirSync(path.join(ROOT, 'www')).map((f) => `www/${f}`)];
-  if (existsSync(path.join(ROOT, 'www/pkg'))) sources.push(...readdirSync(path.join(ROOT, 'www/pkg')).map((f) => `www/pkg/${f}`));
-  return Math.max(...sources.map((f) => statSync(path.join(ROOT, f)).mtimeMs));
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.on('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-function startPreview(port) {
-  const child = spawn('npx', ['vite', 'preview', '--host', '127.0.0.1', '--port', String(port), '--strictPort'], {
-    cwd: ROOT,
-    detached: true, // its own process group, so `after` ends npx, sh and vite together
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const ready = new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`vite preview did not start in ${WAIT} ms:\n${output}`)), WAIT);
-    const listen = (chunk) => {
-      output += chunk;
-      if (output.includes(`127.0.0.1:${port}`)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout.on('data', listen);
-    child.stderr.on('data', listen);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`vite preview exited with ${code}:\n${output}`));
-    });
-  });
-  return { child, ready };
-}
-
 before(async () => {
-  assert.ok(existsSync(path.join(ROOT, 'www/pkg/quant_playground.js')), 'www/pkg is missing: run bash scripts/build-wasm.sh first');
-  const built = path.join(ROOT, 'dist/index.html');
-  if (!existsSync(built) || statSync(built).mtimeMs < newestSource()) {
-    execFileSync('npx', ['vite', 'build'], { cwd: ROOT, stdio: 'inherit' });
-  }
-  const env = { ...process.env, PATH: `${path.join(homedir(), '.cargo/bin')}:${process.env.PATH}` };
-  execFileSync('cargo', ['build', '--quiet', '--bin', 'quant-playground'], { cwd: ROOT, env, stdio: 'inherit' });
-  mkdirSync(ARTIFACTS, { recursive: true });
   fixtures = { dir: mkdtempSync(path.join(tmpdir(), 'quant-playground-e2e-')) };
   Object.assign(fixtures, writeFixtures(fixtures.dir));
-
-  const port = await freePort();
-  origin = `http://127.0.0.1:${port}`;
-  const preview = startPreview(port);
-  server = preview.child;
-  await preview.ready;
-
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'light' });
-  page = await context.newPage();
-  page.setDefaultTimeout(WAIT);
-  page.on('request', (request) => requests.push(request.url()));
-  page.on('pageerror', (error) => pageErrors.push(error.message));
-  await page.goto(`${origin}/`);
+  session = await startSession();
+  ({ browser, page, origin, requests, pageErrors } = session);
 }, { timeout: 15 * 60_000 }); // a first cargo build of the CLI can take minutes
 
 after(async () => {
-  await browser?.close();
-  if (server && server.exitCode === null && server.signalCode === null) {
-    try {
-      process.kill(-server.pid, 'SIGTERM'); // the group of npx, sh and vite started above
-    } catch (error) {
-      if (error.code !== 'ESRCH') throw error;
-    }
-  }
+  await session?.close();
   if (fixtures?.dir) rmSync(fixtures.dir, { recursive: true, force: true });
 });
 
@@ -302,7 +159,7 @@ test('(a) opens with the synthetic example and shows fc2.weight', { timeout: 2 *
     'fc2.weight',
     'head.weight',
   ]);
-  assert.ok(await page.locator('#tensors tr[data-tensor="fc2.weight"] input').isChecked());
+  assert.ok(await page.locator('#tensors tr[data-tensor="fc2.weight"] input[type="radio"]').isChecked());
   assert.equal(await page.locator('#kernel').getAttribute('data-kernel'), 'simd128');
   assert.equal(await page.locator('#errors').isHidden(), true);
   await page.screenshot({ path: path.join(ARTIFACTS, 'main.png') });
@@ -314,7 +171,7 @@ test('(b) a dropped-in file shows exactly the numbers of the native CLI', { time
 
   const steps = page.locator('#tensors tr[data-file="fixture.safetensors"][data-tensor="steps"]');
   assert.match(await steps.textContent(), /not quantizable/);
-  assert.equal(await steps.locator('input').isDisabled(), true);
+  assert.equal(await steps.locator('input[type="radio"]').isDisabled(), true);
 
   const cases = [
     {
@@ -409,9 +266,9 @@ test('(f) a tensor that traps the wasm module: error in place, module restarted,
 });
 
 test('keyboard: arrow keys move the tensor choice', { timeout: WAIT }, async () => {
-  await page.locator('#tensors tr[data-file="example-seed-42.safetensors"][data-tensor="fc2.weight"] input').check();
+  await page.locator('#tensors tr[data-file="example-seed-42.safetensors"][data-tensor="fc2.weight"] input[type="radio"]').check();
   await waitForTable('example-seed-42.safetensors', 'fc2.weight', ['int8 sym channel:0']);
-  await page.locator('#tensors tr[data-tensor="fc2.weight"] input').focus();
+  await page.locator('#tensors tr[data-tensor="fc2.weight"] input[type="radio"]').focus();
   await page.keyboard.press('ArrowDown');
   await waitForTable('example-seed-42.safetensors', 'head.weight', ['int8 sym channel:0']);
 });

@@ -1,0 +1,185 @@
+// The whole model: one configuration over every float tensor of a file (or the ticked ones), tensor by
+// tensor in the worker with progress and Cancel; a summary, the worst tensors by SQNR, every tensor, and
+// downloads as CSV and as JSON in the CLI's `quantize --json` schema.
+import * as Comlink from 'comlink';
+import * as fmt from './format.js';
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  run: $('model-run'),
+  cancel: $('model-cancel'),
+  progress: $('model-progress'),
+  status: $('model-status'),
+  result: $('model-result'),
+  summary: $('model-summary'),
+  worst: $('model-worst'),
+  all: $('model-all'),
+  csv: $('model-csv'),
+  json: $('model-json'),
+};
+
+const WORST = 10;
+
+let deps;
+let running = false;
+let last = null; // { fileId, document, config, ms }
+
+/** The columns of the CSV, in the report's field order. */
+const CSV_FIELDS = ['name', 'dtype', 'shape', 'elements', 'config', 'bits', 'scheme', 'full_range', 'granularity', 'calibration',
+  'mse', 'sqnr_db', 'max_abs_err', 'cosine', 'clipped_share', 'bytes_fp32', 'bytes_quantized', 'bits_per_weight', 'nonfinite', 'short_last_group'];
+
+export function toCsv(rows) {
+  const quote = (v) => {
+    const text = v === undefined || v === null ? '' : Array.isArray(v) ? v.join('x') : String(v);
+    return /[",\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+  };
+  return `${[CSV_FIELDS.join(','), ...rows.map((r) => CSV_FIELDS.map((f) => quote(r[f])).join(','))].join('\n')}\n`;
+}
+
+/** The CLI's document: {file, format, tensors, skipped}, rows without the page's own time_ms. */
+export function toJson(document) {
+  const tensors = document.tensors.map(({ time_ms, ...row }) => row);
+  return `${JSON.stringify({ file: document.file, format: document.format, tensors, skipped: document.skipped }, null, 2)}\n`;
+}
+
+function download(name, text, type) {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const a = Object.assign(document.createElement('a'), { href: url, download: name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+const baseName = (name) => name.replace(/\.[^.]+$/, '');
+const fileSafe = (text) => text.replace(/[^\w.-]+/g, '_');
+
+export function setup(dependencies) {
+  deps = dependencies;
+  ui.run.addEventListener('click', run);
+  ui.cancel.addEventListener('click', () => {
+    ui.cancel.disabled = true;
+    ui.status.textContent = 'Cancelling after the tensor in flight…';
+    deps.engine.cancelModel();
+  });
+  ui.csv.addEventListener('click', () => last && download(`${fileSafe(baseName(last.document.file))}.${fileSafe(last.config)}.csv`, toCsv(last.document.tensors), 'text/csv'));
+  ui.json.addEventListener('click', () => last && download(`${fileSafe(baseName(last.document.file))}.${fileSafe(last.config)}.json`, toJson(last.document), 'application/json'));
+}
+
+/** The run button says what it will do: which tensors of which file, with which configuration. */
+export function describeTarget(target, config) {
+  if (running) return;
+  ui.run.disabled = !target || !config;
+  if (!target) {
+    ui.run.textContent = 'Quantize every float tensor';
+    return;
+  }
+  const what = target.names.length ? `the ${target.count} ticked tensor${target.count === 1 ? '' : 's'}` : `all ${target.count} float tensors`;
+  ui.run.textContent = `Quantize ${what} of ${target.file.name} as ${config}`;
+}
+
+export function fileClosed(id) {
+  if (last?.fileId === id) {
+    last = null;
+    ui.result.hidden = true;
+    ui.status.textContent = '';
+  }
+}
+
+async function run() {
+  const target = deps.target();
+  const spec = deps.spec();
+  if (!target || !spec || running) return;
+  running = true;
+  const key = `model:${target.file.name}`;
+  deps.clearError(key);
+  ui.run.disabled = true;
+  ui.cancel.hidden = false;
+  ui.cancel.disabled = false;
+  ui.progress.hidden = false;
+  ui.progress.value = 0;
+  ui.status.textContent = `0 / ${target.count}`;
+  const started = performance.now();
+  try {
+    const document = await deps.engine.runModel(target.file.id, target.names, spec, deps.method(), Comlink.proxy((done, total, name) => {
+      ui.progress.value = done / total;
+      ui.status.textContent = `${done} / ${total} — ${name}`;
+    }));
+    const ms = performance.now() - started;
+    const first = document.tensors[0];
+    const config = first ? `${first.config}${first.calibration === 'minmax' ? '' : ` ${first.calibration}`}` : '';
+    if (document.cancelled) {
+      ui.status.textContent = `Cancelled after ${document.tensors.length} of ${target.count} tensors; the table shows those.`;
+    } else {
+      ui.status.textContent = `${document.tensors.length} tensors in ${fmt.milliseconds(ms)}.`;
+    }
+    last = { fileId: target.file.id, document, config, ms };
+    render(last);
+  } catch (error) {
+    deps.onError(key, `${target.file.name}: the whole-model run stopped: ${error?.message ?? error}`);
+    ui.status.textContent = 'Stopped; see the error above.';
+  } finally {
+    running = false;
+    ui.cancel.hidden = true;
+    ui.progress.hidden = true;
+    ui.run.disabled = false;
+    ui.result.dataset.state = last?.document.cancelled ? 'cancelled' : 'done';
+  }
+}
+
+function element(tag, props = {}, children = []) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (k === 'dataset') Object.assign(node.dataset, v);
+    else if (k === 'text') node.textContent = v;
+    else node.setAttribute(k, v);
+  }
+  node.append(...children);
+  return node;
+}
+
+const COLUMNS = [
+  { key: 'name', label: 'tensor' },
+  { key: 'shape', label: 'shape', format: (v) => fmt.shape(v) },
+  { key: 'elements', label: 'params', num: true, format: fmt.compact },
+  { key: 'bytes_quantized', label: 'size', num: true, format: fmt.bytes },
+  { key: 'bits_per_weight', label: 'bits/w', num: true, format: (v) => String(Number(v.toFixed(3))) },
+  { key: 'sqnr_db', label: 'SQNR (dB)', num: true, format: (v) => fmt.fixed(2)(fmt.numeric(v)) },
+  { key: 'max_abs_err', label: 'max abs error', num: true, format: (v) => fmt.scientific(fmt.numeric(v)) },
+  { key: 'clipped_share', label: 'clipped', num: true, format: fmt.percent },
+  { key: 'time_ms', label: 'time', num: true, format: fmt.milliseconds },
+];
+
+function fillTable(table, rows, caption) {
+  const head = element('tr', {}, COLUMNS.map((c) => element('th', { scope: 'col', class: c.num ? 'num' : '', text: c.label })));
+  const body = element('tbody', {}, rows.map((r) => element('tr', { dataset: { tensor: r.name } }, COLUMNS.map((c) => {
+    const td = element('td', { class: c.num ? 'num' : 'name', dataset: { metric: c.key, value: JSON.stringify(r[c.key]) }, text: c.format ? c.format(r[c.key]) : r[c.key] });
+    return td;
+  }))));
+  const parts = caption ? [element('caption', { text: caption })] : [];
+  table.replaceChildren(...parts, element('thead', {}, [head]), body);
+}
+
+function render({ document, config, ms }) {
+  const rows = document.tensors;
+  const fp32 = rows.reduce((a, r) => a + r.bytes_fp32, 0);
+  const stored = rows.reduce((a, r) => a + r.bytes_quantized, 0);
+  const elements = rows.reduce((a, r) => a + r.elements, 0);
+  const bySqnr = [...rows].sort((a, b) => fmt.numeric(a.sqnr_db) - fmt.numeric(b.sqnr_db));
+  const worst = bySqnr[0];
+  const facts = [
+    ['file', document.file],
+    ['configuration', config],
+    ['tensors', `${rows.length} quantized${document.skipped.length ? `, ${document.skipped.length} skipped (not float)` : ''}${document.cancelled ? ' — cancelled' : ''}`],
+    ['size', `${fmt.bytes(fp32)} as FP32 → ${fmt.bytes(stored)} (${Number((fp32 / Math.max(1, stored)).toFixed(2))}× smaller)`],
+    ['bits per weight', elements ? String(Number(((stored * 8) / elements).toFixed(3))) : '—'],
+    ['worst SQNR', worst ? `${fmt.fixed(2)(fmt.numeric(worst.sqnr_db))} dB (${worst.name})` : '—'],
+    ['time', `${fmt.milliseconds(ms)} in all, ${fmt.milliseconds(rows.reduce((a, r) => a + r.time_ms, 0))} of it in the wasm module`],
+  ];
+  ui.summary.replaceChildren(...facts.flatMap(([k, v]) => [element('dt', { text: k }), element('dd', { text: v })]));
+  ui.summary.dataset.fp32 = String(fp32);
+  ui.summary.dataset.stored = String(stored);
+  fillTable(ui.worst, bySqnr.slice(0, WORST), `Worst ${Math.min(WORST, rows.length)} tensors by SQNR`);
+  fillTable(ui.all, rows);
+  ui.result.hidden = false;
+}
