@@ -53,7 +53,7 @@ fn model_fields_in(prefix: &[u8]) -> usize {
         p += n;
         let (field, wire) = (tag >> 3, tag & 7);
         if !MODEL_FIELDS.contains(&(field, wire)) {
-            return 0;
+            break;
         }
         count += 1;
         match wire {

@@ -276,22 +276,19 @@ pub fn member_prefix(r: &mut dyn RangeReader, m: &Member, data_at: u64, max: u64
         Method::Deflated => {
             use miniz_oxide::inflate::stream::{inflate, InflateState};
             use miniz_oxide::{DataFormat, MZFlush, MZStatus};
-            // Deflate's worst case is stored blocks: 5 bytes of framing per 65535, so this much
-            // input always yields `want` bytes of output when the member has them.
-            let input_len = m.compressed.min(want + want / 1024 + 64);
+            // zlib never expands data by more than stored blocks do (5 bytes per 65535); allow a
+            // generous 2× for odd encoders, so this much input yields `want` bytes of output.
+            let input_len = m.compressed.min(want.saturating_mul(2).saturating_add(1024));
             let input = r.read(data_at, input_len)?;
             let mut state = InflateState::new_boxed(DataFormat::Raw);
             let mut out = vec![0u8; want as usize];
             let res = inflate(&mut state, &input, &mut out, MZFlush::None);
-            match res.status {
-                Ok(MZStatus::Ok | MZStatus::StreamEnd) => {}
-                Ok(_) | Err(_) if res.bytes_written == out.len() => {}
-                Ok(_) | Err(_) => {
-                    return Err(Error::malformed(
-                        r.file(),
-                        format!("zip member '{}' is not valid deflate data ({:?})", m.name, res.status),
-                    ));
-                }
+            if res.bytes_written < out.len() {
+                let what = match res.status {
+                    Ok(MZStatus::StreamEnd) => format!("inflates to {} bytes but declares {}", res.bytes_written, m.uncompressed),
+                    status => format!("is not valid deflate data ({status:?} after {} bytes)", res.bytes_written),
+                };
+                return Err(Error::malformed(r.file(), format!("zip member '{}' {what}", m.name)));
             }
             out.truncate(res.bytes_written);
             Ok(out)
