@@ -5,15 +5,14 @@ use half::{bf16, f16};
 use serde::{Deserialize, Serialize};
 
 /// Element types a weight file may hold. Only the float ones are quantized; the rest are listed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// In JSON a dtype is its name ("F32", "Q4_K", "Q2_K"), the spelling of the safetensors spec and ggml.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DType {
     F64,
     F32,
     F16,
     BF16,
-    #[serde(rename = "F8_E4M3")]
     F8E4M3,
-    #[serde(rename = "F8_E5M2")]
     F8E5M2,
     I64,
     I32,
@@ -23,26 +22,17 @@ pub enum DType {
     U32,
     U16,
     U8,
-    #[serde(rename = "BOOL")]
     Bool,
     /// ggml block types (GGUF). The seven that ggml's `dequantize_row_*` rules are implemented for
     /// (src/quant/ggml.rs) are quantizable; the rest are listed with their block size only.
-    #[serde(rename = "Q4_0")]
     Q4_0,
-    #[serde(rename = "Q4_1")]
     Q4_1,
-    #[serde(rename = "Q5_0")]
     Q5_0,
-    #[serde(rename = "Q5_1")]
     Q5_1,
-    #[serde(rename = "Q8_0")]
     Q8_0,
-    #[serde(rename = "Q4_K")]
     Q4K,
-    #[serde(rename = "Q6_K")]
     Q6K,
     /// Any other ggml type: its GGUF type id, elements per block and bytes per block.
-    #[serde(rename = "GGML")]
     Ggml { id: u32, block: u32, block_bytes: u32 },
 }
 
@@ -131,6 +121,50 @@ impl DType {
             DType::Q6K => "Q6_K",
             DType::Ggml { id, .. } => crate::quant::ggml::type_name(id),
         }
+    }
+}
+
+impl Serialize for DType {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for DType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        DType::from_name(&name).ok_or_else(|| serde::de::Error::custom(format!("unknown dtype '{name}'")))
+    }
+}
+
+impl DType {
+    /// The dtype of a name as `name()` spells it.
+    pub fn from_name(name: &str) -> Option<DType> {
+        const PLAIN: [DType; 22] = [
+            DType::F64,
+            DType::F32,
+            DType::F16,
+            DType::BF16,
+            DType::F8E4M3,
+            DType::F8E5M2,
+            DType::I64,
+            DType::I32,
+            DType::I16,
+            DType::I8,
+            DType::U64,
+            DType::U32,
+            DType::U16,
+            DType::U8,
+            DType::Bool,
+            DType::Q4_0,
+            DType::Q4_1,
+            DType::Q5_0,
+            DType::Q5_1,
+            DType::Q8_0,
+            DType::Q4K,
+            DType::Q6K,
+        ];
+        PLAIN.into_iter().find(|d| d.name() == name).or_else(|| crate::quant::ggml::dtype_of(crate::quant::ggml::type_id(name)?))
     }
 }
 
@@ -323,6 +357,16 @@ mod tests {
         // bf16 keeps 8 significant bits: 1 + 2^-8 is a tie, goes to 1.
         assert_eq!(round_trip_bf16(&[1.0 + 2f32.powi(-8)]), vec![1.0]);
         assert_eq!(round_trip_bf16(&[1.0 + 3.0 * 2f32.powi(-8)]), vec![1.0 + 2f32.powi(-6)]);
+    }
+
+    #[test]
+    fn dtypes_are_names_in_json() {
+        for d in [DType::F32, DType::BF16, DType::Bool, DType::F8E4M3, DType::Q4K, crate::quant::ggml::dtype_of(10).unwrap()] {
+            let j = serde_json::to_string(&d).unwrap();
+            assert_eq!(j, format!("\"{}\"", d.name()));
+            assert_eq!(serde_json::from_str::<DType>(&j).unwrap(), d);
+        }
+        assert!(serde_json::from_str::<DType>("\"Q9\"").is_err());
     }
 
     #[test]

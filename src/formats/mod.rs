@@ -202,7 +202,7 @@ impl RangeReader for Pieces<'_> {
     fn read(&mut self, offset: u64, len: u64) -> Result<Vec<u8>> {
         check_range(self.file, self.len, offset, len)?;
         for (start, bytes) in self.pieces {
-            if offset >= *start && offset + len <= start + bytes.len() as u64 {
+            if offset >= *start && start.checked_add(bytes.len() as u64).is_some_and(|end| offset + len <= end) {
                 let at = (offset - start) as usize;
                 return Ok(bytes[at..at + len as usize].to_vec());
             }

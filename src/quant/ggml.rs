@@ -51,6 +51,11 @@ pub fn type_name(id: u32) -> &'static str {
     TYPES.iter().find(|t| t.0 == id).map_or("GGML_UNKNOWN", |t| t.1)
 }
 
+/// The type id of a ggml type name.
+pub fn type_id(name: &str) -> Option<u32> {
+    TYPES.iter().find(|t| t.1 == name).map(|t| t.0)
+}
+
 /// The DType of a GGUF tensor type id, or None for an id ggml does not define.
 pub fn dtype_of(id: u32) -> Option<DType> {
     let &(_, _, block, block_bytes) = TYPES.iter().find(|t| t.0 == id)?;
