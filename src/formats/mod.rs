@@ -326,8 +326,12 @@ pub fn element_bytes(info: &TensorInfo, stored: Vec<u8>) -> Result<Vec<u8>> {
         Storage::Deflate { inflated_len, crc32, skip, .. } => {
             let end = skip.checked_add(info.byte_len).filter(|&e| e <= inflated_len);
             let end = end.ok_or_else(|| bad(format!("bytes {skip}+{} lie outside the {inflated_len}-byte member", info.byte_len)))?;
-            let inflated = zip::inflate(&info.name, &stored, inflated_len, crc32)?;
-            Ok(inflated[skip as usize..end as usize].to_vec())
+            let mut inflated = zip::inflate(&info.name, &stored, inflated_len, crc32)?;
+            drop(stored);
+            // In place: no second copy of the tensor in (wasm) memory.
+            inflated.truncate(end as usize);
+            inflated.drain(..skip as usize);
+            Ok(inflated)
         }
         Storage::Varint16 { .. } => onnx::unpack_varint16(&info.name, &stored, info.byte_len),
     }
