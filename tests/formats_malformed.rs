@@ -443,10 +443,13 @@ fn gguf_cases() {
     expect_err("version 1", "a.gguf", &gguf(1, 0, &[], &[], 0), "version 1");
     expect_err("version 99", "a.gguf", &gguf(99, 0, &[], &[], 0), "unknown version 99");
     expect_err("big-endian", "a.gguf", &gguf(3u32.swap_bytes(), 0, &[], &[], 0), "big-endian");
-    expect_err("kv count overflows", "a.gguf", &gguf(3, u64::MAX, &[], &[], 0), "cannot fit");
+    expect_err("kv count overflows", "a.gguf", &gguf(3, u64::MAX, &[], &[], 0), "over the limits");
+    expect_err("kv count lies", "a.gguf", &gguf(3, 1000, &[], &[], 0), "cannot fit");
     let mut many = gguf(3, 0, &[], &[], 0);
     many[8..16].copy_from_slice(&(1u64 << 60).to_le_bytes());
-    expect_err("tensor count overflows", "a.gguf", &many, "cannot fit");
+    expect_err("tensor count overflows", "a.gguf", &many, "over the limits");
+    many[8..16].copy_from_slice(&1000u64.to_le_bytes());
+    expect_err("tensor count lies", "a.gguf", &many, "cannot fit");
     let mut long_key = Vec::new();
     long_key.extend_from_slice(&(u64::MAX - 3).to_le_bytes());
     expect_err("key length lies", "a.gguf", &gguf(3, 1, &long_key, &[], 0), "over the limit");

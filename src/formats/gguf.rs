@@ -13,6 +13,10 @@ pub const MAGIC: &[u8; 4] = b"GGUF";
 pub const DEFAULT_ALIGNMENT: u64 = 32;
 /// ggml's GGML_MAX_DIMS.
 pub const MAX_DIMS: u32 = 4;
+/// More key-value pairs or tensors than this are refused (real files have under a hundred pairs
+/// and a few thousand tensors); it bounds the index's memory whatever the header claims.
+pub const MAX_KV: u64 = 1 << 20;
+pub const MAX_TENSORS: u64 = 1 << 20;
 /// Arrays longer than this are shown as their first items and a count.
 const SHOWN_ITEMS: u64 = 8;
 /// Strings longer than this are shown cut, with their length.
@@ -226,6 +230,9 @@ pub fn parse_index(r: &mut dyn RangeReader) -> Result<FileIndex> {
     }
     let tensor_count = c.u64("tensor count")?;
     let kv_count = c.u64("key-value count")?;
+    if kv_count > MAX_KV || tensor_count > MAX_TENSORS {
+        return Err(bad(format!("{kv_count} key-value pairs and {tensor_count} tensors: over the limits of {MAX_KV} and {MAX_TENSORS}")));
+    }
     // Every key-value pair takes at least 8 + 4 + 1 bytes, every tensor info at least 8 + 4 + 4 + 8.
     if kv_count.checked_mul(13).is_none_or(|b| b > file_len) {
         return Err(bad(format!("{kv_count} key-value pairs cannot fit a {file_len}-byte file")));

@@ -10,8 +10,9 @@ use crate::tensor::DType;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-/// Most values one pickle may create (a state dict has a few per tensor).
-const MAX_VALUES: u64 = 20_000_000;
+/// Most values one pickle may create (a state dict has about fifteen per tensor; this allows
+/// ~250 000 tensors and bounds memory to a few hundred MB).
+const MAX_VALUES: u64 = 4_000_000;
 /// Deepest nesting of MARKs.
 const MAX_DEPTH: usize = 10_000;
 /// Deepest nesting of containers (a state dict nests a few levels).
