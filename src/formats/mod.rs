@@ -167,6 +167,9 @@ fn parse_with_reader(sniffed: Sniffed, r: &mut dyn RangeReader) -> Result<FileIn
 pub trait RangeReader {
     fn file(&self) -> &str;
     fn len(&self) -> u64;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     /// `len` bytes at `offset`. Errors (never panics) when the range is past the end of the file
     /// or over `MAX_HEADER_READ`.
     fn read(&mut self, offset: u64, len: u64) -> Result<Vec<u8>>;
@@ -202,8 +205,8 @@ impl RangeReader for Pieces<'_> {
     fn read(&mut self, offset: u64, len: u64) -> Result<Vec<u8>> {
         check_range(self.file, self.len, offset, len)?;
         for (start, bytes) in self.pieces {
-            if offset >= *start && start.checked_add(bytes.len() as u64).is_some_and(|end| offset + len <= end) {
-                let at = (offset - start) as usize;
+            if offset >= *start && start.checked_add(<[u8]>::len(bytes) as u64).is_some_and(|end| offset + len <= end) {
+                let at = (offset - *start) as usize;
                 return Ok(bytes[at..at + len as usize].to_vec());
             }
         }
