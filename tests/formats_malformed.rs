@@ -390,6 +390,8 @@ fn zip_and_npz_cases() {
     expect_err("runs into the central directory", "a.npz", &lie(Lie { compressed: Some(100_000), ..Default::default() }), "central directory");
     let stored_lie = zip_with(&[ZipMember { name: "w.npy", data: &member, deflate: false }], Some(Lie { uncompressed: Some(5), ..Default::default() }), None);
     expect_err("stored sizes disagree", "a.npz", &stored_lie, "stored member");
+    let empty = npy("(0,)", 0);
+    assert_eq!(outcome("zero elements", "z.npz", &zip(&[ZipMember { name: "e.npy", data: &empty, deflate: true }])), "OK");
     let short = npy("(40,)", 16);
     expect_err("member shorter than its array", "a.npz", &zip(&[ZipMember { name: "w.npy", data: &short, deflate: false }]), "truncated");
     expect_err("garbage deflate", "a.npz", &zip_with(&[ZipMember { name: "w.npy", data: &member, deflate: false }], Some(Lie { method: Some(8), ..Default::default() }), None), "declares 144");
@@ -416,6 +418,12 @@ fn pytorch_cases() {
     let mut marks = b"\x80\x02".to_vec();
     marks.extend(std::iter::repeat_n(b'(', 100_000));
     expect_err("MARK flood", "m.pt", &torch_zip(&marks), "MARKs nested deeper");
+    assert_eq!(outcome("zero elements", "z.pt", &torch_zip(&state_dict_pickle(&[0, 4], &[4, 1], 0, 4))), "OK");
+    let mut dup = state_dict_pickle(&[2], &[1], 0, 4);
+    // {"w": t} then SETITEMS again with the same key: the name appears twice.
+    dup.truncate(dup.len() - 1);
+    dup.extend_from_slice(b"(X\x01\x00\x00\x00wh\x0au.");
+    expect_err("duplicate name", "m.pt", &torch_zip(&dup), "appears twice");
     expect_err("tensor past its storage", "m.pt", &torch_zip(&state_dict_pickle(&[4, 4], &[4, 1], 0, 16)), "outside its 16-byte storage");
     expect_err("offset past its storage", "m.pt", &torch_zip(&state_dict_pickle(&[2], &[1], 3, 4)), "outside");
     expect_err("non-contiguous", "m.pt", &torch_zip(&state_dict_pickle(&[2, 2], &[1, 3], 0, 4)), "non-contiguous");

@@ -142,6 +142,7 @@ pub fn parse_index(r: &mut dyn RangeReader, members: &[Member], cd_offset: u64) 
     flatten("", &root, &mut found, &mut metadata);
     let mut offsets: HashMap<String, u64> = HashMap::new();
     let mut tensors = Vec::with_capacity(found.len());
+    let mut names = std::collections::HashSet::new();
     for (name, t) in found {
         let Value::Tensor {
             dtype,
@@ -154,6 +155,9 @@ pub fn parse_index(r: &mut dyn RangeReader, members: &[Member], cd_offset: u64) 
             continue;
         };
         let bad = |what: String| Error::malformed(&file, format!("tensor '{name}': {what}"));
+        if !names.insert(name.clone()) {
+            return Err(bad("the name appears twice (a key with dots and a nested dict that spell the same name?)".into()));
+        }
         let member_name = format!("{folder}data/{key}");
         let m = by_name
             .get(member_name.as_str())
