@@ -231,3 +231,23 @@ fn legacy_torch_files_get_a_resave_message() {
     let e = formats::read_index("legacy.pt", &mut src).unwrap_err().to_string();
     assert!(e.contains("_use_new_zipfile_serialization=True"), "{e}");
 }
+
+#[test]
+fn pytorch_shards_merge_and_read_through_siblings() {
+    let pt = dir().join("w.pt");
+    let mut src = FileSource::open(pt.to_str().unwrap()).unwrap();
+    let pt_index = formats::read_index(pt.to_str().unwrap(), &mut src).unwrap();
+    let merged = formats::multi::merge_shards("pytorch_model.bin.index.json", None, vec![pt_index.clone()]).unwrap();
+    assert_eq!(merged.format, Format::PyTorch);
+    let w = merged.tensor("w").unwrap();
+    assert_eq!(w.data_file.as_deref(), Some("w.pt"));
+    // Read through a source opened on another file of the folder: the sibling is opened by name.
+    let mut other = FileSource::open(dir().join("manifest.json").to_str().unwrap()).unwrap();
+    let x = quant_playground::tensor::decode_to_f32(w, &formats::read_tensor_bytes(&mut other, w).unwrap()).unwrap();
+    assert_eq!(bits(&x), bits(&expected("w.pt.w.f32")));
+    // Shards of different formats do not make one checkpoint.
+    let st = dir().join("w.safetensors");
+    let st_index = formats::read_index("w.safetensors", &mut FileSource::open(st.to_str().unwrap()).unwrap()).unwrap();
+    let e = formats::multi::merge_shards("mixed", None, vec![pt_index, st_index]).unwrap_err().to_string();
+    assert!(e.contains("like the other shards"), "{e}");
+}

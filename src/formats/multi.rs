@@ -87,7 +87,7 @@ pub fn parse_index_json(file: &str, prefix: &[u8], file_len: u64) -> Result<File
     })
 }
 
-/// Merges the indexes of safetensors shards into one, each tensor naming its shard in
+/// Merges the indexes of safetensors (or PyTorch) shards into one, each tensor naming its shard in
 /// `data_file`. With a shard map, every tensor must sit in the shard the map names, and every
 /// mapped tensor must be found; without one, names must simply not repeat.
 pub fn merge_shards(label: &str, map: Option<&ShardMap>, shards: Vec<FileIndex>) -> Result<FileIndex> {
@@ -96,13 +96,17 @@ pub fn merge_shards(label: &str, map: Option<&ShardMap>, shards: Vec<FileIndex>)
     let mut tensors = Vec::new();
     let mut metadata = map.map(|m| m.metadata.clone()).unwrap_or_default();
     let mut file_len = 0u64;
+    let mut format = None;
     for shard in shards {
-        if shard.format != Format::Safetensors {
+        // Hugging Face shards are safetensors (model.safetensors.index.json) or torch.save zips
+        // (pytorch_model.bin.index.json); one checkpoint does not mix them.
+        if !matches!(shard.format, Format::Safetensors | Format::PyTorch) || format.is_some_and(|f| f != shard.format) {
             return Err(Error::malformed(
                 &shard.file,
-                format!("a shard of {label} must be a safetensors file, not {:?}", shard.format),
+                format!("a shard of {label} must be a safetensors or PyTorch file like the other shards, not {:?}", shard.format),
             ));
         }
+        format = Some(shard.format);
         let shard_name = shard.file.rsplit(['/', '\\']).next().unwrap_or(&shard.file).to_string();
         file_len = file_len.saturating_add(shard.file_len);
         for (k, v) in shard.metadata {
@@ -148,7 +152,7 @@ pub fn merge_shards(label: &str, map: Option<&ShardMap>, shards: Vec<FileIndex>)
     }
     Ok(FileIndex {
         file: label.to_string(),
-        format: Format::Safetensors,
+        format: format.unwrap_or(Format::Safetensors),
         file_len,
         tensors,
         metadata,
