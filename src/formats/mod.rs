@@ -15,6 +15,16 @@
 //!    call `decode_tensor(info, bytes)`, which inflates / unpacks and decodes to f32.
 //!
 //! Natively `read_index` and `read_tensor_bytes` do the same over a `ByteSource`.
+//!
+//! ## What is read (Q = quantizable, decoded to f32; L = listed, not quantizable)
+//! | format | Q | L |
+//! |---|---|---|
+//! | safetensors (+ sharded, index JSON) | F64 F32 F16 BF16 | F8_E4M3 F8_E5M2 I8..I64 U8..U64 BOOL |
+//! | .npy v1/v2/v3, C/Fortran, LE/BE | f8 f4 f2 | i1..i8 u1..u8 b1 |
+//! | .npz (stored, deflated) | as .npy | as .npy |
+//! | GGUF v2/v3 | F32 F16 BF16 F64 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q4_K Q6_K | every other ggml type, I8..I64 |
+//! | PyTorch zip (.pt/.pth/.bin) | Float Double Half BFloat16 storages | Long Int Short Char Byte Bool |
+//! | ONNX (raw_data, float/double/int32_data, external data) | FLOAT DOUBLE FLOAT16 BFLOAT16 | ints, bool, FP8 in raw_data |
 //! Every length read from a header is checked against the file's length and a per-format limit
 //! before anything is allocated from it.
 
