@@ -251,3 +251,30 @@ fn pytorch_shards_merge_and_read_through_siblings() {
     let e = formats::multi::merge_shards("mixed", None, vec![pt_index, st_index]).unwrap_err().to_string();
     assert!(e.contains("like the other shards"), "{e}");
 }
+
+#[test]
+fn cli_inspects_and_quantizes_every_format() {
+    let exe = env!("CARGO_BIN_EXE_quant-playground");
+    for (file, tensor, format) in [
+        ("w.npy", "w", "npy"),
+        ("deflated.npz", "w", "npz"),
+        ("w.safetensors", "w", "safetensors"),
+        ("sharded/model.safetensors.index.json", "b.weight", "safetensors"),
+        ("w.gguf", "w_Q4_K", "gguf"),
+        ("w.pt", "w_t", "pytorch"),
+        ("w.onnx", "w_bf16", "onnx"),
+        ("w_ext.onnx", "w", "onnx"),
+    ] {
+        let path = dir().join(file);
+        let out = std::process::Command::new(exe).args(["inspect", "--json", path.to_str().unwrap()]).output().unwrap();
+        assert!(out.status.success(), "{file}: {}", String::from_utf8_lossy(&out.stderr));
+        let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(j["format"], format, "{file}");
+        let out = std::process::Command::new(exe).args(["quantize", "--json", "--tensor", tensor, path.to_str().unwrap()]).output().unwrap();
+        assert!(out.status.success(), "{file}: {}", String::from_utf8_lossy(&out.stderr));
+        let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(j["tensors"][0]["name"], tensor, "{file}");
+    }
+    let out = std::process::Command::new(exe).args(["inspect", dir().join("legacy.pt").to_str().unwrap()]).output().unwrap();
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("re-save"));
+}
