@@ -54,7 +54,8 @@ impl Cursor<'_> {
         }
         let in_buf = self.pos >= self.buf_start && self.pos + n <= self.buf_start + self.buf.len() as u64;
         if !in_buf {
-            let chunk = n.max(MIN_REQUEST).max(self.pos / 2).min(len - self.pos);
+            // Growing chunks (few round trips for MB-sized tokenizer arrays), at most 32 MiB.
+            let chunk = n.max(MIN_REQUEST.max((self.pos / 2).min(32 << 20))).min(len - self.pos);
             self.buf = self.r.read(self.pos, chunk)?;
             self.buf_start = self.pos;
         }

@@ -305,7 +305,8 @@ pub fn inflate(name: &str, compressed: &[u8], inflated_len: u64, crc32: u32) -> 
             compressed.len()
         )));
     }
-    let out = miniz_oxide::inflate::decompress_to_vec_with_limit(compressed, inflated_len as usize).map_err(|e| {
+    let limit = usize::try_from(inflated_len).map_err(|_| bad(format!("{inflated_len} inflated bytes do not fit this machine's address space")))?;
+    let out = miniz_oxide::inflate::decompress_to_vec_with_limit(compressed, limit).map_err(|e| {
         if e.status == miniz_oxide::inflate::TINFLStatus::HasMoreOutput {
             bad(format!(
                 "member inflates to more than its declared {inflated_len} bytes (a zip bomb?)"
