@@ -418,6 +418,14 @@ fn pytorch_cases() {
     let mut marks = b"\x80\x02".to_vec();
     marks.extend(std::iter::repeat_n(b'(', 100_000));
     expect_err("MARK flood", "m.pt", &torch_zip(&marks), "MARKs nested deeper");
+    // torch.save(tensor): the bare tensor is listed as "tensor".
+    let sd = state_dict_pickle(&[2], &[1], 0, 4);
+    let at = sd.windows(13).position(|w| w == b"ctorch._utils").unwrap();
+    let bare = [&b"\x80\x02"[..], &sd[at..sd.len() - 2], b"."].concat();
+    let zipped = torch_zip(&bare);
+    assert_eq!(outcome("bare tensor", "t.pt", &zipped), "OK");
+    let mut src: &[u8] = &zipped;
+    assert_eq!(formats::read_index("t.pt", &mut src).unwrap().tensors[0].name, "tensor");
     assert_eq!(outcome("zero elements", "z.pt", &torch_zip(&state_dict_pickle(&[0, 4], &[4, 1], 0, 4))), "OK");
     let mut dup = state_dict_pickle(&[2], &[1], 0, 4);
     // {"w": t} then SETITEMS again with the same key: the name appears twice.

@@ -61,7 +61,8 @@ fn flatten(prefix: &str, v: &Value, tensors: &mut Vec<(String, Value)>, metadata
                 flatten(&join(&i.to_string()), v, tensors, metadata);
             }
         }
-        t @ Value::Tensor { .. } => tensors.push((prefix.to_string(), t.clone())),
+        // torch.save(tensor) pickles a bare tensor: call it "tensor".
+        t @ Value::Tensor { .. } => tensors.push((if prefix.is_empty() { "tensor".to_string() } else { prefix.to_string() }, t.clone())),
         Value::None => {}
         Value::Str(s) => metadata.push((prefix.to_string(), s.chars().take(200).collect())),
         Value::Int(i) => metadata.push((prefix.to_string(), i.to_string())),
