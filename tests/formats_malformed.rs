@@ -289,6 +289,7 @@ fn every_fixture_truncated_anywhere() {
             cases += 1;
         }
     }
+    eprintln!("truncation cases: {cases}");
     assert!(cases > 20_000, "{cases}");
 }
 
@@ -308,6 +309,7 @@ fn every_fixture_with_a_byte_flipped() {
             }
         }
     }
+    eprintln!("byte-flip cases: {cases}");
     assert!(cases > 20_000, "{cases}");
 }
 
