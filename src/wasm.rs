@@ -5,7 +5,7 @@ use crate::error::Error;
 use crate::formats;
 use crate::quant::QuantSpec;
 use crate::report;
-use crate::tensor::{decode_to_f32, TensorInfo};
+use crate::tensor::TensorInfo;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(start)]
@@ -27,19 +27,45 @@ pub fn first_read_bytes() -> usize {
     formats::FIRST_READ
 }
 
-/// The file's index as JSON, or `{"need_bytes": N}` when the header is longer than `prefix`.
-#[wasm_bindgen]
-pub fn parse_index(file_name: &str, prefix: &[u8], file_len: f64) -> Result<String, JsError> {
-    match formats::parse_index(file_name, prefix, file_len as u64) {
+fn index_json(r: crate::Result<formats::FileIndex>) -> Result<String, JsError> {
+    match r {
         Ok(index) => serde_json::to_string(&index).map_err(|e| json_err("index", e)),
         Err(Error::NeedMoreBytes { needed, .. }) => Ok(format!("{{\"need_bytes\":{needed}}}")),
+        Err(Error::NeedRange { offset, len, .. }) => Ok(format!("{{\"need_range\":[{offset},{len}]}}")),
         Err(e) => Err(js_err(e)),
     }
 }
 
+/// The file's index as JSON, or `{"need_bytes": N}` when the header is longer than `prefix`, or
+/// `{"need_range": [offset, len]}` when it needs bytes elsewhere (use `parse_index_pieces`).
+#[wasm_bindgen]
+pub fn parse_index(file_name: &str, prefix: &[u8], file_len: f64) -> Result<String, JsError> {
+    index_json(formats::parse_index(file_name, prefix, file_len as u64))
+}
+
+/// The index from pieces of the file (formats/mod.rs describes the contract): piece i is
+/// `lengths[i]` bytes at file offset `offsets[i]`, all pieces concatenated in `bytes`.
+#[wasm_bindgen]
+pub fn parse_index_pieces(file_name: &str, file_len: f64, offsets: &[f64], lengths: &[f64], bytes: &[u8]) -> Result<String, JsError> {
+    if offsets.len() != lengths.len() {
+        return Err(JsError::new("offsets and lengths differ in count"));
+    }
+    let mut pieces = Vec::with_capacity(offsets.len());
+    let mut at = 0usize;
+    for (&o, &l) in offsets.iter().zip(lengths) {
+        let l = l as usize;
+        let piece = bytes.get(at..at.saturating_add(l)).ok_or_else(|| JsError::new("pieces are longer than the bytes given"))?;
+        pieces.push((o as u64, piece));
+        at += l;
+    }
+    index_json(formats::parse_index_parts(file_name, &pieces, file_len as u64))
+}
+
+/// `bytes` is the tensor's `stored_range` of its file (equal to [offset, offset + byte_len) for
+/// raw storage); deflated and varint storages are unpacked here.
 fn decode(info_json: &str, bytes: &[u8]) -> Result<(TensorInfo, Vec<f32>), JsError> {
     let info: TensorInfo = serde_json::from_str(info_json).map_err(|e| json_err("tensor description", e))?;
-    let x = decode_to_f32(&info, bytes).map_err(js_err)?;
+    let x = formats::decode_tensor(&info, bytes.to_vec()).map_err(js_err)?;
     Ok((info, x))
 }
 
