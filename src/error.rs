@@ -19,6 +19,9 @@ pub enum Error {
     InvalidSpec(String),
     /// The header asks the caller for more leading bytes before it can be parsed (lazy reading).
     NeedMoreBytes { file: String, needed: u64 },
+    /// The index needs `len` bytes at `offset` (a zip central directory at the end, a member's
+    /// header, the next part of a protobuf or GGUF header); hand them over and parse again.
+    NeedRange { file: String, offset: u64, len: u64 },
     /// An operating-system error while reading or writing a file (native only).
     Io { path: String, detail: String },
 }
@@ -41,16 +44,19 @@ impl fmt::Display for Error {
             Error::Unsupported { file, detail } => write!(f, "{file}: not supported: {detail}"),
             Error::UnknownFormat { file } => write!(
                 f,
-                "{file}: not a file format the playground reads (expected .safetensors or .npy)"
+                "{file}: not a file format the playground reads (expected .safetensors, .npy, .npz, .gguf, a PyTorch .pt/.bin/.pth zip, or .onnx)"
             ),
             Error::NoSuchTensor { file, tensor } => write!(f, "{file}: no tensor named '{tensor}'"),
             Error::NotQuantizable { tensor, dtype } => write!(
                 f,
-                "tensor '{tensor}' has dtype {dtype}, which is not a float type; only F64, F32, F16 and BF16 tensors are quantized"
+                "tensor '{tensor}' has dtype {dtype}, which this tool cannot decode to floats; F64, F32, F16, BF16 and the ggml types Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q6_K are quantized"
             ),
             Error::InvalidSpec(detail) => write!(f, "invalid quantization setting: {detail}"),
             Error::NeedMoreBytes { file, needed } => {
                 write!(f, "{file}: the header needs the first {needed} bytes of the file")
+            }
+            Error::NeedRange { file, offset, len } => {
+                write!(f, "{file}: the header needs {len} bytes at offset {offset}")
             }
             Error::Io { path, detail } => write!(f, "{path}: {detail}"),
         }

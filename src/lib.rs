@@ -10,6 +10,7 @@ pub mod explore;
 pub mod formats;
 pub mod kernels;
 pub mod metrics;
+pub mod model;
 pub mod quant;
 pub mod report;
 pub mod synthetic;

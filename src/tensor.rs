@@ -5,15 +5,14 @@ use half::{bf16, f16};
 use serde::{Deserialize, Serialize};
 
 /// Element types a weight file may hold. Only the float ones are quantized; the rest are listed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// In JSON a dtype is its name ("F32", "Q4_K", "Q2_K"), the spelling of the safetensors spec and ggml.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DType {
     F64,
     F32,
     F16,
     BF16,
-    #[serde(rename = "F8_E4M3")]
     F8E4M3,
-    #[serde(rename = "F8_E5M2")]
     F8E5M2,
     I64,
     I32,
@@ -23,24 +22,76 @@ pub enum DType {
     U32,
     U16,
     U8,
-    #[serde(rename = "BOOL")]
     Bool,
+    /// ggml block types (GGUF). The seven that ggml's `dequantize_row_*` rules are implemented for
+    /// (src/quant/ggml.rs) are quantizable; the rest are listed with their block size only.
+    Q4_0,
+    Q4_1,
+    Q5_0,
+    Q5_1,
+    Q8_0,
+    Q4K,
+    Q6K,
+    /// Any other ggml type: its GGUF type id, elements per block and bytes per block.
+    Ggml { id: u32, block: u32, block_bytes: u32 },
 }
 
 impl DType {
-    /// Bytes per element as stored.
+    /// Bytes per element as stored; for ggml block types, bytes per block (see `block`).
     pub fn size(self) -> usize {
         match self {
             DType::F64 | DType::I64 | DType::U64 => 8,
             DType::F32 | DType::I32 | DType::U32 => 4,
             DType::F16 | DType::BF16 | DType::I16 | DType::U16 => 2,
             DType::F8E4M3 | DType::F8E5M2 | DType::I8 | DType::U8 | DType::Bool => 1,
+            DType::Q4_0 => 18,
+            DType::Q4_1 => 20,
+            DType::Q5_0 => 22,
+            DType::Q5_1 => 24,
+            DType::Q8_0 => 34,
+            DType::Q4K => 144,
+            DType::Q6K => 210,
+            DType::Ggml { block_bytes, .. } => block_bytes as usize,
         }
     }
 
-    /// Whether the playground quantizes tensors of this type (the float types it can decode exactly).
+    /// Elements per stored unit: 1 for element types, the block size for ggml block types.
+    pub fn block(self) -> usize {
+        match self {
+            DType::Q4_0 | DType::Q4_1 | DType::Q5_0 | DType::Q5_1 | DType::Q8_0 => 32,
+            DType::Q4K | DType::Q6K => 256,
+            DType::Ggml { block, .. } => block as usize,
+            _ => 1,
+        }
+    }
+
+    /// Stored bytes of `elements` elements, or None when the count overflows or is not a whole
+    /// number of blocks.
+    pub fn bytes_for(self, elements: u64) -> Option<u64> {
+        let block = self.block() as u64;
+        if block == 0 || elements % block != 0 {
+            return None;
+        }
+        (elements / block).checked_mul(self.size() as u64)
+    }
+
+    /// Whether the playground quantizes tensors of this type (the float types it can decode exactly,
+    /// and the ggml block types it dequantizes as ggml does).
     pub fn is_quantizable(self) -> bool {
-        matches!(self, DType::F64 | DType::F32 | DType::F16 | DType::BF16)
+        matches!(
+            self,
+            DType::F64
+                | DType::F32
+                | DType::F16
+                | DType::BF16
+                | DType::Q4_0
+                | DType::Q4_1
+                | DType::Q5_0
+                | DType::Q5_1
+                | DType::Q8_0
+                | DType::Q4K
+                | DType::Q6K
+        )
     }
 
     /// The name used in reports, the same spelling as the safetensors spec.
@@ -61,7 +112,81 @@ impl DType {
             DType::U16 => "U16",
             DType::U8 => "U8",
             DType::Bool => "BOOL",
+            DType::Q4_0 => "Q4_0",
+            DType::Q4_1 => "Q4_1",
+            DType::Q5_0 => "Q5_0",
+            DType::Q5_1 => "Q5_1",
+            DType::Q8_0 => "Q8_0",
+            DType::Q4K => "Q4_K",
+            DType::Q6K => "Q6_K",
+            DType::Ggml { id, .. } => crate::quant::ggml::type_name(id),
         }
+    }
+}
+
+impl Serialize for DType {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for DType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        DType::from_name(&name).ok_or_else(|| serde::de::Error::custom(format!("unknown dtype '{name}'")))
+    }
+}
+
+impl DType {
+    /// The dtype of a name as `name()` spells it.
+    pub fn from_name(name: &str) -> Option<DType> {
+        const PLAIN: [DType; 22] = [
+            DType::F64,
+            DType::F32,
+            DType::F16,
+            DType::BF16,
+            DType::F8E4M3,
+            DType::F8E5M2,
+            DType::I64,
+            DType::I32,
+            DType::I16,
+            DType::I8,
+            DType::U64,
+            DType::U32,
+            DType::U16,
+            DType::U8,
+            DType::Bool,
+            DType::Q4_0,
+            DType::Q4_1,
+            DType::Q5_0,
+            DType::Q5_1,
+            DType::Q8_0,
+            DType::Q4K,
+            DType::Q6K,
+        ];
+        PLAIN.into_iter().find(|d| d.name() == name).or_else(|| crate::quant::ggml::dtype_of(crate::quant::ggml::type_id(name)?))
+    }
+}
+
+/// How a tensor's stored bytes (`TensorInfo::stored_range`) become its element bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Storage {
+    /// The element bytes themselves: `byte_len` bytes at `offset`.
+    #[default]
+    Raw,
+    /// A deflate-compressed zip member (.npz from savez_compressed, re-zipped .pt): `compressed_len`
+    /// bytes at `offset` inflate to `inflated_len` bytes with this CRC-32; the elements are the
+    /// `byte_len` bytes from `skip` on (after the member's .npy header, or a storage offset).
+    Deflate { compressed_len: u64, inflated_len: u64, crc32: u32, skip: u64 },
+    /// ONNX `int32_data` holding fp16/bf16 bit patterns: `stored_len` bytes of packed protobuf
+    /// varints at `offset`, one per element, each giving the low 16 bits.
+    Varint16 { stored_len: u64 },
+}
+
+impl Storage {
+    fn is_raw(&self) -> bool {
+        *self == Storage::Raw
     }
 }
 
@@ -73,17 +198,48 @@ pub struct TensorInfo {
     pub shape: Vec<usize>,
     /// Byte offset of the first element from the start of the file.
     pub offset: u64,
-    /// Number of stored bytes (elements × dtype size).
+    /// Number of element bytes (elements × dtype size; blocks × block bytes for ggml block types).
     pub byte_len: u64,
     /// Elements stored big-endian (only .npy can say so).
     pub big_endian: bool,
     /// Elements stored in Fortran (column-major) order (only .npy can say so).
     pub fortran_order: bool,
+    /// How the stored bytes become element bytes; Raw unless said.
+    #[serde(default, skip_serializing_if = "Storage::is_raw")]
+    pub storage: Storage,
+    /// The file holding the bytes when it is not the indexed file itself (ONNX external data,
+    /// a shard of a sharded safetensors checkpoint). A name relative to the indexed file's folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_file: Option<String>,
 }
 
 impl TensorInfo {
+    /// A tensor whose element bytes are stored as is, in the indexed file.
+    pub fn raw(name: impl Into<String>, dtype: DType, shape: Vec<usize>, offset: u64, byte_len: u64) -> Self {
+        TensorInfo {
+            name: name.into(),
+            dtype,
+            shape,
+            offset,
+            byte_len,
+            big_endian: false,
+            fortran_order: false,
+            storage: Storage::Raw,
+            data_file: None,
+        }
+    }
+
     pub fn element_count(&self) -> usize {
         self.shape.iter().product()
+    }
+
+    /// The byte range of the file (`data_file` if set) to read for this tensor: (offset, length).
+    pub fn stored_range(&self) -> (u64, u64) {
+        match self.storage {
+            Storage::Raw => (self.offset, self.byte_len),
+            Storage::Deflate { compressed_len, .. } => (self.offset, compressed_len),
+            Storage::Varint16 { stored_len } => (self.offset, stored_len),
+        }
     }
 }
 
@@ -98,22 +254,26 @@ pub fn decode_to_f32(info: &TensorInfo, bytes: &[u8]) -> Result<Vec<f32>> {
     if !info.dtype.is_quantizable() {
         return Err(Error::NotQuantizable { tensor: info.name.clone(), dtype: info.dtype.name().into() });
     }
-    // The description may come from JavaScript: check the product instead of trusting it.
     let n = checked_element_count(&info.shape)
-        .ok_or_else(|| Error::malformed(&info.name, format!("shape {:?} overflows the element count", info.shape)))?;
-    let size = info.dtype.size();
-    if bytes.len() as u64 != info.byte_len || n.checked_mul(size) != Some(bytes.len()) {
+        .ok_or_else(|| Error::malformed(&info.name, format!("tensor '{}': shape {:?} overflows the element count", info.name, info.shape)))?;
+    let expected = info.dtype.bytes_for(n as u64);
+    if bytes.len() as u64 != info.byte_len || expected != Some(bytes.len() as u64) {
         return Err(Error::malformed(
             &info.name,
             format!(
                 "tensor '{}' should have {} bytes ({} elements of {}) but {} were given",
                 info.name,
-                n as u128 * size as u128,
+                expected.map_or_else(|| "a whole number of blocks of".to_string(), |e| e.to_string()),
                 n,
                 info.dtype.name(),
                 bytes.len()
             ),
         ));
+    }
+    if info.dtype.block() > 1 {
+        // ggml block types are little-endian, C order by definition.
+        return crate::quant::ggml::dequantize(info.dtype, bytes)
+            .ok_or_else(|| Error::NotQuantizable { tensor: info.name.clone(), dtype: info.dtype.name().into() });
     }
     let be = info.big_endian;
     let mut out = Vec::with_capacity(n);
@@ -200,16 +360,18 @@ mod tests {
     }
 
     #[test]
+    fn dtypes_are_names_in_json() {
+        for d in [DType::F32, DType::BF16, DType::Bool, DType::F8E4M3, DType::Q4K, crate::quant::ggml::dtype_of(10).unwrap()] {
+            let j = serde_json::to_string(&d).unwrap();
+            assert_eq!(j, format!("\"{}\"", d.name()));
+            assert_eq!(serde_json::from_str::<DType>(&j).unwrap(), d);
+        }
+        assert!(serde_json::from_str::<DType>("\"Q9\"").is_err());
+    }
+
+    #[test]
     fn decode_rejects_wrong_length() {
-        let info = TensorInfo {
-            name: "w".into(),
-            dtype: DType::F32,
-            shape: vec![2],
-            offset: 0,
-            byte_len: 8,
-            big_endian: false,
-            fortran_order: false,
-        };
+        let info = TensorInfo::raw("w", DType::F32, vec![2], 0, 8);
         assert!(decode_to_f32(&info, &[0u8; 7]).is_err());
         assert_eq!(decode_to_f32(&info, &[0, 0, 128, 63, 0, 0, 0, 64]).unwrap(), vec![1.0, 2.0]);
     }

@@ -5,7 +5,7 @@ use crate::error::Error;
 use crate::formats;
 use crate::quant::QuantSpec;
 use crate::report;
-use crate::tensor::{decode_to_f32, TensorInfo};
+use crate::tensor::TensorInfo;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(start)]
@@ -27,19 +27,45 @@ pub fn first_read_bytes() -> usize {
     formats::FIRST_READ
 }
 
-/// The file's index as JSON, or `{"need_bytes": N}` when the header is longer than `prefix`.
-#[wasm_bindgen]
-pub fn parse_index(file_name: &str, prefix: &[u8], file_len: f64) -> Result<String, JsError> {
-    match formats::parse_index(file_name, prefix, file_len as u64) {
+fn index_json(r: crate::Result<formats::FileIndex>) -> Result<String, JsError> {
+    match r {
         Ok(index) => serde_json::to_string(&index).map_err(|e| json_err("index", e)),
         Err(Error::NeedMoreBytes { needed, .. }) => Ok(format!("{{\"need_bytes\":{needed}}}")),
+        Err(Error::NeedRange { offset, len, .. }) => Ok(format!("{{\"need_range\":[{offset},{len}]}}")),
         Err(e) => Err(js_err(e)),
     }
 }
 
+/// The file's index as JSON, or `{"need_bytes": N}` when the header is longer than `prefix`, or
+/// `{"need_range": [offset, len]}` when it needs bytes elsewhere (use `parse_index_pieces`).
+#[wasm_bindgen]
+pub fn parse_index(file_name: &str, prefix: &[u8], file_len: f64) -> Result<String, JsError> {
+    index_json(formats::parse_index(file_name, prefix, file_len as u64))
+}
+
+/// The index from pieces of the file (formats/mod.rs describes the contract): piece i is
+/// `lengths[i]` bytes at file offset `offsets[i]`, all pieces concatenated in `bytes`.
+#[wasm_bindgen]
+pub fn parse_index_pieces(file_name: &str, file_len: f64, offsets: &[f64], lengths: &[f64], bytes: &[u8]) -> Result<String, JsError> {
+    if offsets.len() != lengths.len() {
+        return Err(JsError::new("offsets and lengths differ in count"));
+    }
+    let mut pieces = Vec::with_capacity(offsets.len());
+    let mut at = 0usize;
+    for (&o, &l) in offsets.iter().zip(lengths) {
+        let l = l as usize;
+        let piece = bytes.get(at..at.saturating_add(l)).ok_or_else(|| JsError::new("pieces are longer than the bytes given"))?;
+        pieces.push((o as u64, piece));
+        at += l;
+    }
+    index_json(formats::parse_index_parts(file_name, &pieces, file_len as u64))
+}
+
+/// `bytes` is the tensor's `stored_range` of its file (equal to [offset, offset + byte_len) for
+/// raw storage); deflated and varint storages are unpacked here.
 fn decode(info_json: &str, bytes: &[u8]) -> Result<(TensorInfo, Vec<f32>), JsError> {
     let info: TensorInfo = serde_json::from_str(info_json).map_err(|e| json_err("tensor description", e))?;
-    let x = decode_to_f32(&info, bytes).map_err(js_err)?;
+    let x = formats::decode_tensor(&info, bytes.to_vec()).map_err(js_err)?;
     Ok((info, x))
 }
 
@@ -294,4 +320,85 @@ pub fn gaussian_activations(m: usize, k: usize, seed: f64) -> Result<Vec<f32>, J
 #[wasm_bindgen]
 pub fn output_error(reference: &[f32], output: &[f32]) -> Result<String, JsError> {
     to_json("output error", &crate::explore::output_error(reference, output).map_err(js_err)?)
+}
+
+// ---- The embedded example (src/model): the accuracy table, confusion matrix, misclassified digits and
+// predictions for drawn digits. The model is quantized and calibrated once by the constructor.
+
+#[wasm_bindgen]
+extern "C" {
+    // performance.now() exists in windows and workers alike.
+    #[wasm_bindgen(js_namespace = performance, js_name = now)]
+    fn performance_now() -> f64;
+}
+
+/// Milliseconds from performance.now() (the clock of the example's timings; tests use it too).
+pub fn now_ms() -> f64 {
+    performance_now()
+}
+
+/// The example model in every configuration of the table, built from the bytes of its four files.
+#[wasm_bindgen]
+pub struct ExampleModel(crate::model::Evaluation);
+
+#[wasm_bindgen]
+impl ExampleModel {
+    /// safetensors (fc1..fcN), test features .npy [N, k], test labels .npy [N], calibration features .npy.
+    /// `configs`: comma-separated names, or "" for the whole table.
+    #[wasm_bindgen(constructor)]
+    pub fn new(model: &[u8], test_x: &[u8], test_y: &[u8], calib_x: &[u8], configs: &str) -> Result<ExampleModel, JsError> {
+        let example = crate::model::Example::from_bytes(model, test_x, test_y, calib_x).map_err(js_err)?;
+        let configs = if configs.trim().is_empty() {
+            crate::model::Config::all()
+        } else {
+            configs.split(',').map(crate::model::Config::parse).collect::<Result<Vec<_>, _>>().map_err(js_err)?
+        };
+        crate::model::Evaluation::prepare(example, &configs).map(ExampleModel).map_err(js_err)
+    }
+
+    /// The names of the prepared configurations, as a JSON array.
+    pub fn configs(&self) -> String {
+        let names: Vec<String> = self.0.models.iter().map(|m| m.config.name()).collect();
+        serde_json::to_string(&names).unwrap_or_else(|_| "[]".into())
+    }
+
+    /// The table as `quant-playground eval --json` prints it ({"rows": [...], ...}), plus "worst",
+    /// "confusion" (its [true][predicted] counts) and up to `misclassified` of its wrong test digits.
+    pub fn evaluate(&self, repeats: usize, misclassified: usize) -> Result<String, JsError> {
+        let report = self.0.run(&now_ms, repeats).map_err(js_err)?;
+        to_json("report", &self.0.page_report(report, misclassified))
+    }
+
+    /// One input (`in_features` values on the test split's scale: pixels / 16 for the digits) in one
+    /// configuration: {"config", "class", "logits", "probabilities"}.
+    pub fn predict(&self, config: &str, pixels: &[f32]) -> Result<String, JsError> {
+        to_json("prediction", &self.0.predict(config, pixels).map_err(js_err)?)
+    }
+
+    /// The predicted class only.
+    pub fn predict_class(&self, config: &str, pixels: &[f32]) -> Result<u32, JsError> {
+        Ok(self.0.predict(config, pixels).map_err(js_err)?.class)
+    }
+
+    /// Test example `index`'s features (to draw it) — the page can also take them from `evaluate`.
+    pub fn test_example(&self, index: usize) -> Result<Vec<f32>, JsError> {
+        let ex = &self.0.example;
+        let k = ex.mlp.in_features();
+        if index >= ex.test_rows {
+            return Err(JsError::new(&format!("test example {index} of {}", ex.test_rows)));
+        }
+        Ok(ex.test_x[index * k..(index + 1) * k].to_vec())
+    }
+
+    pub fn test_label(&self, index: usize) -> Option<u32> {
+        self.0.example.test_y.get(index).copied()
+    }
+
+    pub fn in_features(&self) -> usize {
+        self.0.example.mlp.in_features()
+    }
+
+    pub fn classes(&self) -> usize {
+        self.0.example.mlp.out_features()
+    }
 }

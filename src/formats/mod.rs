@@ -1,22 +1,72 @@
-//! Weight-file formats. Each file has a cheap `sniff` on the first bytes and `parse_index`, which
-//! reads only the header from a prefix of the file and says how many bytes it needs when the prefix
-//! is too short (`Error::NeedMoreBytes`). Tensor bytes are read later, one tensor at a time.
+//! Weight-file formats. Each file has a cheap `sniff` on the first bytes and a parser that reads
+//! only the header (the index: names, dtypes, shapes, where the bytes are); a tensor's bytes are
+//! read later, one tensor at a time.
+//!
+//! ## The lazy-reading contract (what the page's JS does)
+//! 1. Read the first `FIRST_READ` bytes and the last `TAIL_READ` bytes of the file (Blob.slice)
+//!    and call `parse_index_parts(name, [(0, head), (len − tail, tail)], len)`.
+//! 2. On `Error::NeedMoreBytes { needed }` hand over the first `needed` bytes instead of the head;
+//!    on `Error::NeedRange { offset, len }` add that slice to the pieces. Call again. The pieces
+//!    only grow; a parser asks for at most `MAX_ROUNDS` rounds in all (a zip asks for its central
+//!    directory, then for every member's local header at once; GGUF and ONNX for the next chunk
+//!    of their header).
+//! 3. For a tensor, read `info.stored_range()` of the file (`info.data_file` when set: a sibling
+//!    file dropped together with this one, e.g. ONNX external data or a safetensors shard) and
+//!    call `decode_tensor(info, bytes)`, which inflates / unpacks and decodes to f32.
+//!
+//! Natively `read_index` and `read_tensor_bytes` do the same over a `ByteSource`.
+//!
+//! ## What is read (Q = quantizable, decoded to f32; L = listed, not quantizable)
+//! | format | Q | L |
+//! |---|---|---|
+//! | safetensors (+ sharded, index JSON) | F64 F32 F16 BF16 | F8_E4M3 F8_E5M2 I8..I64 U8..U64 BOOL |
+//! | .npy v1/v2/v3, C/Fortran, LE/BE | f8 f4 f2 | i1..i8 u1..u8 b1 |
+//! | .npz (stored, deflated) | as .npy | as .npy |
+//! | GGUF v2/v3 | F32 F16 BF16 F64 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q4_K Q6_K | every other ggml type, I8..I64 |
+//! | PyTorch zip (.pt/.pth/.bin) | Float Double Half BFloat16 storages | Long Int Short Char Byte Bool |
+//! | ONNX (raw_data, float/double/int32_data, external data) | FLOAT DOUBLE FLOAT16 BFLOAT16 | ints, bool, FP8 in raw_data |
+//! Every length read from a header is checked against the file's length and a per-format limit
+//! before anything is allocated from it.
 
+pub mod gguf;
+pub mod multi;
 pub mod npy;
+pub mod npz;
+pub mod onnx;
+pub mod pickle;
+pub mod pytorch;
 pub mod safetensors;
+pub mod zip;
 
 use crate::error::{Error, Result};
-use crate::tensor::TensorInfo;
+use crate::tensor::{Storage, TensorInfo};
 use serde::Serialize;
 
 /// How many leading bytes a caller should hand to `parse_index` first.
 pub const FIRST_READ: usize = 64 * 1024;
+/// How many trailing bytes a caller should hand over with the first bytes (a zip's central
+/// directory lives at the end of the file).
+pub const TAIL_READ: usize = 66 * 1024;
+/// The smallest range a parser asks for at once (fewer round trips through JS).
+pub const MIN_REQUEST: u64 = 64 * 1024;
+/// The most rounds of `NeedRange` a parser needs; a caller may stop after this many.
+pub const MAX_ROUNDS: usize = 4096;
+/// No single header read (a central directory, a pickle, a protobuf message header) may exceed this.
+pub const MAX_HEADER_READ: u64 = 512 * 1024 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     Safetensors,
     Npy,
+    Npz,
+    Gguf,
+    #[serde(rename = "pytorch")]
+    PyTorch,
+    Onnx,
+    /// model.safetensors.index.json: a weight map naming the shard of each tensor.
+    #[serde(rename = "safetensors-index")]
+    SafetensorsIndex,
 }
 
 /// The header of a file: its tensors and where they are, plus any metadata it carries.
@@ -38,34 +88,165 @@ impl FileIndex {
     }
 }
 
-/// Picks the format from the content; the extension only breaks ties.
-pub fn sniff(file: &str, prefix: &[u8]) -> Option<Format> {
+/// What the first bytes say: a format, a zip (npz or PyTorch, told apart by its member names), or
+/// the legacy PyTorch pickle format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sniffed {
+    Format(Format),
+    Zip,
+    TorchLegacy,
+}
+
+fn sniff_content(file: &str, prefix: &[u8]) -> Option<Sniffed> {
+    let lower = file.to_ascii_lowercase();
     if npy::sniff(prefix) {
-        return Some(Format::Npy);
+        return Some(Sniffed::Format(Format::Npy));
+    }
+    if gguf::sniff(prefix) {
+        return Some(Sniffed::Format(Format::Gguf));
+    }
+    if zip::sniff(prefix) {
+        return Some(Sniffed::Zip);
+    }
+    if pytorch::sniff_legacy(prefix) {
+        return Some(Sniffed::TorchLegacy);
     }
     if safetensors::sniff(prefix) {
-        return Some(Format::Safetensors);
+        return Some(Sniffed::Format(Format::Safetensors));
+    }
+    if multi::sniff_index_json(prefix) {
+        return Some(Sniffed::Format(Format::SafetensorsIndex));
+    }
+    // Protobuf has no magic: the content must parse as ModelProto fields; the extension breaks
+    // the tie with other files that happen to (a .onnx name, or a known first field).
+    if onnx::sniff(prefix) || (lower.ends_with(".onnx") && onnx::sniff_loose(prefix)) {
+        return Some(Sniffed::Format(Format::Onnx));
     }
     // No content match: a known extension still picks the parser, whose error then says what is wrong.
-    let lower = file.to_ascii_lowercase();
     if lower.ends_with(".safetensors") {
-        return Some(Format::Safetensors);
+        return Some(Sniffed::Format(Format::Safetensors));
     }
     if lower.ends_with(".npy") {
-        return Some(Format::Npy);
+        return Some(Sniffed::Format(Format::Npy));
     }
     None
 }
 
-/// Parses the index from the first bytes of a file of `file_len` bytes.
+/// Picks the format from the content; the extension only breaks ties. A zip is reported as
+/// .npz or PyTorch by its extension here; `parse_index` decides by the member names.
+pub fn sniff(file: &str, prefix: &[u8]) -> Option<Format> {
+    match sniff_content(file, prefix)? {
+        Sniffed::Format(f) => Some(f),
+        Sniffed::Zip if file.to_ascii_lowercase().ends_with(".npz") => Some(Format::Npz),
+        Sniffed::Zip | Sniffed::TorchLegacy => Some(Format::PyTorch),
+    }
+}
+
+/// Parses the index from the first bytes of a file of `file_len` bytes (formats whose header is
+/// at the start). Zip, GGUF and ONNX files may answer `NeedRange`: use `parse_index_parts`.
 pub fn parse_index(file: &str, prefix: &[u8], file_len: u64) -> Result<FileIndex> {
+    parse_index_parts(file, &[(0, prefix)], file_len)
+}
+
+/// Parses the index from pieces of the file (offset, bytes) — see the contract at the top.
+pub fn parse_index_parts(file: &str, pieces: &[(u64, &[u8])], file_len: u64) -> Result<FileIndex> {
     if file_len == 0 {
         return Err(Error::malformed(file, "the file is empty"));
     }
-    match sniff(file, prefix) {
-        Some(Format::Npy) => npy::parse_index(file, prefix, file_len),
-        Some(Format::Safetensors) => safetensors::parse_index(file, prefix, file_len),
+    let prefix = pieces.iter().filter(|p| p.0 == 0).map(|p| p.1).max_by_key(|p| p.len()).unwrap_or(&[]);
+    match sniff_content(file, prefix) {
+        Some(Sniffed::Format(Format::Npy)) => npy::parse_index(file, prefix, file_len),
+        Some(Sniffed::Format(Format::Safetensors)) => safetensors::parse_index(file, prefix, file_len),
+        Some(Sniffed::Format(Format::SafetensorsIndex)) => multi::parse_index_json(file, prefix, file_len),
+        Some(sniffed) => {
+            let mut reader = Pieces { file, pieces, len: file_len };
+            parse_with_reader(sniffed, &mut reader)
+        }
         None => Err(Error::UnknownFormat { file: file.to_string() }),
+    }
+}
+
+fn parse_with_reader(sniffed: Sniffed, r: &mut dyn RangeReader) -> Result<FileIndex> {
+    match sniffed {
+        Sniffed::Format(Format::Gguf) => gguf::parse_index(r),
+        Sniffed::Format(Format::Onnx) => onnx::parse_index(r),
+        Sniffed::Zip => zip::parse_index(r),
+        Sniffed::TorchLegacy => Err(pytorch::legacy_error(r.file())),
+        Sniffed::Format(f) => Err(Error::unsupported(r.file(), format!("{f:?} is parsed from its first bytes only"))),
+    }
+}
+
+/// Random reads for header parsers. Natively it reads the file; in the page it holds the pieces
+/// JS has handed over so far, and a miss becomes `Error::NeedRange`.
+pub trait RangeReader {
+    fn file(&self) -> &str;
+    fn len(&self) -> u64;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// `len` bytes at `offset`. Errors (never panics) when the range is past the end of the file
+    /// or over `MAX_HEADER_READ`.
+    fn read(&mut self, offset: u64, len: u64) -> Result<Vec<u8>>;
+}
+
+fn check_range(file: &str, file_len: u64, offset: u64, len: u64) -> Result<()> {
+    if len > MAX_HEADER_READ {
+        return Err(Error::malformed(file, format!("a header read of {len} bytes at offset {offset} is over the limit of {MAX_HEADER_READ}")));
+    }
+    match offset.checked_add(len) {
+        Some(end) if end <= file_len => Ok(()),
+        _ => Err(Error::malformed(
+            file,
+            format!("needs {len} bytes at offset {offset} but the file ends at {file_len} (truncated, or a length that lies)"),
+        )),
+    }
+}
+
+/// The pieces of a file handed over by the page.
+pub struct Pieces<'a> {
+    pub file: &'a str,
+    pub pieces: &'a [(u64, &'a [u8])],
+    pub len: u64,
+}
+
+impl RangeReader for Pieces<'_> {
+    fn file(&self) -> &str {
+        self.file
+    }
+    fn len(&self) -> u64 {
+        self.len
+    }
+    fn read(&mut self, offset: u64, len: u64) -> Result<Vec<u8>> {
+        check_range(self.file, self.len, offset, len)?;
+        for (start, bytes) in self.pieces {
+            if offset >= *start && start.checked_add(<[u8]>::len(bytes) as u64).is_some_and(|end| offset + len <= end) {
+                let at = (offset - *start) as usize;
+                return Ok(bytes[at..at + len as usize].to_vec());
+            }
+        }
+        let want = len.max(MIN_REQUEST).min(self.len - offset);
+        Err(Error::NeedRange { file: self.file.to_string(), offset, len: want })
+    }
+}
+
+/// A `ByteSource` as a `RangeReader` (native reads).
+pub struct SourceReader<'a> {
+    pub file: &'a str,
+    pub source: &'a mut dyn ByteSource,
+}
+
+impl RangeReader for SourceReader<'_> {
+    fn file(&self) -> &str {
+        self.file
+    }
+    fn len(&self) -> u64 {
+        self.source.len()
+    }
+    fn read(&mut self, offset: u64, len: u64) -> Result<Vec<u8>> {
+        check_range(self.file, self.source.len(), offset, len)?;
+        let mut buf = vec![0u8; len as usize];
+        self.source.read_at(offset, &mut buf)?;
+        Ok(buf)
     }
 }
 
@@ -75,6 +256,11 @@ pub trait ByteSource {
     fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<()>;
     fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+    /// A file next to this one (ONNX external data, a safetensors shard), by the relative name a
+    /// header gave. Sources that cannot open other files say so.
+    fn sibling(&mut self, name: &str) -> Result<Box<dyn ByteSource>> {
+        Err(Error::unsupported(name, "this source cannot open files next to it; hand that file over too"))
     }
 }
 
@@ -91,12 +277,28 @@ impl ByteSource for &[u8] {
 }
 
 /// Parses the index from a source, reading the header only (growing the read as the header asks).
+/// A safetensors index JSON opens its shards through `ByteSource::sibling`.
 pub fn read_index(file: &str, source: &mut dyn ByteSource) -> Result<FileIndex> {
     let len = source.len();
+    if len == 0 {
+        return Err(Error::malformed(file, "the file is empty"));
+    }
     let mut want = (FIRST_READ as u64).min(len);
     loop {
         let mut prefix = vec![0u8; want as usize];
         source.read_at(0, &mut prefix)?;
+        match sniff_content(file, &prefix) {
+            Some(Sniffed::Format(Format::Npy | Format::Safetensors)) | None => {}
+            Some(Sniffed::Format(Format::SafetensorsIndex)) => match multi::parse_index_json(file, &prefix, len) {
+                Err(Error::NeedMoreBytes { needed, .. }) if needed > want && needed <= len => {
+                    want = needed;
+                    continue;
+                }
+                Err(e) => return Err(e),
+                Ok(_) => return multi::open_shards(file, multi::parse_shard_map(file, &prefix, len)?, source),
+            },
+            Some(sniffed) => return parse_with_reader(sniffed, &mut SourceReader { file, source }),
+        }
         match parse_index(file, &prefix, len) {
             Err(Error::NeedMoreBytes { needed, .. }) if needed > want && needed <= len => want = needed,
             other => return other,
@@ -104,13 +306,58 @@ pub fn read_index(file: &str, source: &mut dyn ByteSource) -> Result<FileIndex> 
     }
 }
 
-/// Reads one tensor's stored bytes.
+/// Reads one tensor's element bytes (inflated / unpacked as its storage says; from the sibling
+/// file it names, if any).
 pub fn read_tensor_bytes(source: &mut dyn ByteSource, info: &TensorInfo) -> Result<Vec<u8>> {
-    let len = usize::try_from(info.byte_len)
+    let (offset, stored) = info.stored_range();
+    let stored_len = usize::try_from(stored)
         .map_err(|_| Error::unsupported(&info.name, "tensor larger than this machine's address space"))?;
-    let mut buf = vec![0u8; len];
-    source.read_at(info.offset, &mut buf)?;
-    Ok(buf)
+    let mut sibling;
+    let source: &mut dyn ByteSource = match &info.data_file {
+        Some(name) => {
+            sibling = source.sibling(name)?;
+            sibling.as_mut()
+        }
+        None => source,
+    };
+    if offset.checked_add(stored).is_none_or(|end| end > source.len()) {
+        return Err(Error::malformed(
+            info.data_file.as_deref().unwrap_or(&info.name),
+            format!("tensor '{}' needs bytes {offset}..{} but the file is {} bytes", info.name, offset.saturating_add(stored), source.len()),
+        ));
+    }
+    let mut buf = vec![0u8; stored_len];
+    source.read_at(offset, &mut buf)?;
+    element_bytes(info, buf)
+}
+
+/// Turns a tensor's stored bytes (`info.stored_range()` of its file) into its element bytes.
+pub fn element_bytes(info: &TensorInfo, stored: Vec<u8>) -> Result<Vec<u8>> {
+    let bad = |what: String| Error::malformed(&info.name, format!("tensor '{}': {what}", info.name));
+    let (_, stored_len) = info.stored_range();
+    if stored.len() as u64 != stored_len {
+        return Err(bad(format!("{} stored bytes were given where {stored_len} are stored", stored.len())));
+    }
+    match info.storage {
+        Storage::Raw => Ok(stored),
+        Storage::Deflate { inflated_len, crc32, skip, .. } => {
+            let end = skip.checked_add(info.byte_len).filter(|&e| e <= inflated_len);
+            let end = end.ok_or_else(|| bad(format!("bytes {skip}+{} lie outside the {inflated_len}-byte member", info.byte_len)))?;
+            let mut inflated = zip::inflate(&info.name, &stored, inflated_len, crc32)?;
+            drop(stored);
+            // In place: no second copy of the tensor in (wasm) memory.
+            inflated.truncate(end as usize);
+            inflated.drain(..skip as usize);
+            Ok(inflated)
+        }
+        Storage::Varint16 { .. } => onnx::unpack_varint16(&info.name, &stored, info.byte_len),
+    }
+}
+
+/// A tensor's stored bytes (`info.stored_range()`) to f32 values in C order: what the page calls.
+pub fn decode_tensor(info: &TensorInfo, stored: Vec<u8>) -> Result<Vec<f32>> {
+    let bytes = element_bytes(info, stored)?;
+    crate::tensor::decode_to_f32(info, &bytes)
 }
 
 /// A file on disk (native builds only).
@@ -135,6 +382,10 @@ impl FileSource {
 impl ByteSource for FileSource {
     fn len(&self) -> u64 {
         self.len
+    }
+    fn sibling(&mut self, name: &str) -> Result<Box<dyn ByteSource>> {
+        let path = multi::sibling_path(&self.path, name)?;
+        Ok(Box::new(FileSource::open(&path)?))
     }
     fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<()> {
         use std::io::{Read, Seek, SeekFrom};

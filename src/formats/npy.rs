@@ -90,6 +90,8 @@ pub fn parse_index(file: &str, prefix: &[u8], file_len: u64) -> Result<super::Fi
         byte_len,
         big_endian,
         fortran_order: header.fortran_order,
+        storage: Default::default(),
+        data_file: None,
     };
     Ok(super::FileIndex { file: file.into(), format: super::Format::Npy, file_len, tensors: vec![info], metadata: vec![] })
 }

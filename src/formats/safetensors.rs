@@ -117,6 +117,8 @@ pub fn parse_index(file: &str, prefix: &[u8], file_len: u64) -> Result<super::Fi
             byte_len: expected,
             big_endian: false,
             fortran_order: false,
+            storage: Default::default(),
+            data_file: None,
         };
         entries.push((begin, end, info));
     }

@@ -1,6 +1,7 @@
 //! The numerics contract of DESIGN.md: a quantization spec, parameters from a range, the slot
 //! layout of each granularity, quantize / dequantize of whole tensors, and INT-b bit packing.
 
+pub mod ggml;
 pub mod packing;
 
 use crate::error::{Error, Result};

@@ -1,0 +1,177 @@
+//! Several files read as one model: a sharded safetensors checkpoint (with or without its
+//! model.safetensors.index.json, whose `weight_map` names the shard of each tensor), and the
+//! sibling files that ONNX external data points at. Each tensor of the merged index names its
+//! shard in `data_file`; a caller reads that file's `stored_range`.
+
+use super::{ByteSource, FileIndex, Format};
+use crate::error::{Error, Result};
+use std::collections::{HashMap, HashSet};
+
+/// The largest index JSON read (real ones are tens of kB).
+pub const MAX_INDEX_JSON: u64 = 64 << 20;
+
+/// A JSON object that mentions "weight_map" in its first bytes.
+pub fn sniff_index_json(prefix: &[u8]) -> bool {
+    let text = prefix.iter().skip_while(|c| c.is_ascii_whitespace());
+    text.clone().next() == Some(&b'{') && prefix.windows(12).any(|w| w == b"\"weight_map\"")
+}
+
+/// model.safetensors.index.json: {"metadata": {...}, "weight_map": {tensor: shard file}}.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShardMap {
+    pub file: String,
+    /// Shard file names in order of first mention.
+    pub shards: Vec<String>,
+    pub weight_map: Vec<(String, String)>,
+    pub metadata: Vec<(String, String)>,
+}
+
+pub fn parse_shard_map(file: &str, prefix: &[u8], file_len: u64) -> Result<ShardMap> {
+    if file_len > MAX_INDEX_JSON {
+        return Err(Error::malformed(
+            file,
+            format!("an index JSON of {file_len} bytes is over the limit of {MAX_INDEX_JSON}"),
+        ));
+    }
+    if (prefix.len() as u64) < file_len {
+        return Err(Error::NeedMoreBytes {
+            file: file.to_string(),
+            needed: file_len,
+        });
+    }
+    let json: serde_json::Value =
+        serde_json::from_slice(prefix).map_err(|e| Error::malformed(file, format!("index JSON does not parse: {e}")))?;
+    let map = json
+        .get("weight_map")
+        .and_then(|m| m.as_object())
+        .ok_or_else(|| Error::malformed(file, "index JSON has no \"weight_map\" object"))?;
+    let mut shards = Vec::new();
+    let mut seen = HashSet::new();
+    let mut weight_map = Vec::with_capacity(map.len());
+    for (tensor, shard) in map {
+        let shard = shard
+            .as_str()
+            .ok_or_else(|| Error::malformed(file, format!("weight_map entry of tensor '{tensor}' is not a file name")))?;
+        super::onnx::check_location(file, tensor, shard)?;
+        if seen.insert(shard.to_string()) {
+            shards.push(shard.to_string());
+        }
+        weight_map.push((tensor.clone(), shard.to_string()));
+    }
+    let mut metadata = Vec::new();
+    if let Some(m) = json.get("metadata").and_then(|m| m.as_object()) {
+        for (k, v) in m {
+            metadata.push((k.clone(), v.to_string()));
+        }
+    }
+    Ok(ShardMap {
+        file: file.to_string(),
+        shards,
+        weight_map,
+        metadata,
+    })
+}
+
+/// The index JSON on its own (the page's first step): no tensors yet; the metadata lists the
+/// shards ("shard" entries) to read and merge with `merge_shards`.
+pub fn parse_index_json(file: &str, prefix: &[u8], file_len: u64) -> Result<FileIndex> {
+    let map = parse_shard_map(file, prefix, file_len)?;
+    let mut metadata = map.metadata.clone();
+    metadata.extend(map.shards.iter().map(|s| ("shard".to_string(), s.clone())));
+    Ok(FileIndex {
+        file: file.to_string(),
+        format: Format::SafetensorsIndex,
+        file_len,
+        tensors: vec![],
+        metadata,
+    })
+}
+
+/// Merges the indexes of safetensors (or PyTorch) shards into one, each tensor naming its shard in
+/// `data_file`. With a shard map, every tensor must sit in the shard the map names, and every
+/// mapped tensor must be found; without one, names must simply not repeat.
+pub fn merge_shards(label: &str, map: Option<&ShardMap>, shards: Vec<FileIndex>) -> Result<FileIndex> {
+    let wanted: Option<HashMap<&str, &str>> = map.map(|m| m.weight_map.iter().map(|(t, s)| (t.as_str(), s.as_str())).collect());
+    let mut seen: HashMap<String, String> = HashMap::new();
+    let mut tensors = Vec::new();
+    let mut metadata = map.map(|m| m.metadata.clone()).unwrap_or_default();
+    let mut file_len = 0u64;
+    let mut format = None;
+    for shard in shards {
+        // Hugging Face shards are safetensors (model.safetensors.index.json) or torch.save zips
+        // (pytorch_model.bin.index.json); one checkpoint does not mix them.
+        if !matches!(shard.format, Format::Safetensors | Format::PyTorch) || format.is_some_and(|f| f != shard.format) {
+            return Err(Error::malformed(
+                &shard.file,
+                format!("a shard of {label} must be a safetensors or PyTorch file like the other shards, not {:?}", shard.format),
+            ));
+        }
+        format = Some(shard.format);
+        let shard_name = shard.file.rsplit(['/', '\\']).next().unwrap_or(&shard.file).to_string();
+        file_len = file_len.saturating_add(shard.file_len);
+        for (k, v) in shard.metadata {
+            if !metadata.contains(&(k.clone(), v.clone())) {
+                metadata.push((k, v));
+            }
+        }
+        for mut t in shard.tensors {
+            if let Some(first) = seen.insert(t.name.clone(), shard_name.clone()) {
+                return Err(Error::malformed(
+                    label,
+                    format!("tensor '{}' is in both {first} and {shard_name}", t.name),
+                ));
+            }
+            if let Some(w) = &wanted {
+                match w.get(t.name.as_str()) {
+                    Some(&s) if s == shard_name => {}
+                    Some(&s) => {
+                        return Err(Error::malformed(
+                            label,
+                            format!("tensor '{}' is in {shard_name} but the weight map says {s}", t.name),
+                        ))
+                    }
+                    None => {
+                        return Err(Error::malformed(
+                            label,
+                            format!("tensor '{}' of {shard_name} is not in the weight map", t.name),
+                        ))
+                    }
+                }
+            }
+            t.data_file = Some(shard_name.clone());
+            tensors.push(t);
+        }
+    }
+    if let Some(m) = map {
+        if let Some((t, s)) = m.weight_map.iter().find(|(t, _)| !seen.contains_key(t.as_str())) {
+            return Err(Error::malformed(
+                label,
+                format!("the weight map puts tensor '{t}' in {s}, which does not hold it (or was not given)"),
+            ));
+        }
+    }
+    Ok(FileIndex {
+        file: label.to_string(),
+        format: format.unwrap_or(Format::Safetensors),
+        file_len,
+        tensors,
+        metadata,
+    })
+}
+
+/// Native: opens the shards next to the index JSON and merges them.
+pub fn open_shards(file: &str, map: ShardMap, source: &mut dyn ByteSource) -> Result<FileIndex> {
+    let mut indexes = Vec::with_capacity(map.shards.len());
+    for shard in &map.shards {
+        let mut s = source.sibling(shard)?;
+        indexes.push(super::read_index(shard, s.as_mut())?);
+    }
+    merge_shards(file, Some(&map), indexes)
+}
+
+/// The path of `name` next to `base` (the folder of base), refusing names that leave the folder.
+pub fn sibling_path(base: &str, name: &str) -> Result<String> {
+    super::onnx::check_location(base, name, name)?;
+    let dir = std::path::Path::new(base).parent().unwrap_or(std::path::Path::new(""));
+    Ok(dir.join(name).to_string_lossy().into_owned())
+}
