@@ -11,7 +11,7 @@ echo "== native: cargo test"
 cargo test --all-targets
 
 echo "== wasm in headless Chromium: wasm-pack test"
-wasm-pack test --headless --chrome -- --test wasm --test wasm_kernels --test wasm_model
+wasm-pack test --headless --chrome -- --test wasm --test wasm_kernels --test wasm_model --test wasm_formats
 echo "== the relaxed-SIMD build's kernels in headless Chromium (Node's relaxed dot is unreliable)"
 RUSTFLAGS="-C target-feature=+simd128,+relaxed-simd" CARGO_TARGET_DIR=target/relaxed \
   wasm-pack test --headless --chrome -- --test wasm_kernels
