@@ -13,6 +13,35 @@ pub enum Dist {
     ReluGaussian,
     /// Gaussian with 0.1% of the values replaced by ±20σ outliers.
     GaussianOutliers,
+    /// LLM-like activations: rows of `LLM_CHANNELS` channels, a few of which (every 97th) run 30×
+    /// larger than the rest, as the outlier features of large transformers do (Dettmers et al. 2022,
+    /// LLM.int8(), arXiv 2208.07339).
+    LlmLike,
+}
+
+/// Channels per row of `Dist::LlmLike` (a hidden size).
+pub const LLM_CHANNELS: usize = 768;
+
+impl Dist {
+    pub const ALL: [Dist; 5] = [Dist::Gaussian, Dist::Laplace, Dist::ReluGaussian, Dist::GaussianOutliers, Dist::LlmLike];
+
+    /// The name the CLI and the page use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dist::Gaussian => "gaussian",
+            Dist::Laplace => "laplace",
+            Dist::ReluGaussian => "relu-gaussian",
+            Dist::GaussianOutliers => "gaussian-outliers",
+            Dist::LlmLike => "llm-like",
+        }
+    }
+
+    pub fn parse(text: &str) -> crate::Result<Dist> {
+        Dist::ALL.into_iter().find(|d| d.name() == text).ok_or_else(|| {
+            let names: Vec<&str> = Dist::ALL.iter().map(|d| d.name()).collect();
+            crate::Error::InvalidSpec(format!("distribution '{text}': expected one of {}", names.join(", ")))
+        })
+    }
 }
 
 /// A fresh seed from the operating system (the browser's crypto.getRandomValues in wasm), shown to the
@@ -46,6 +75,12 @@ pub fn generate(dist: Dist, n: usize, sigma: f32, seed: u64) -> Vec<f32> {
                 })
                 .collect()
         }
+        Dist::LlmLike => (0..n)
+            .map(|i| {
+                let v = normal.sample(&mut r);
+                if (i % LLM_CHANNELS) % 97 == 13 { 30.0 * v } else { v }
+            })
+            .collect(),
         Dist::GaussianOutliers => (0..n)
             .map(|_| {
                 let v = normal.sample(&mut r);
@@ -57,6 +92,19 @@ pub fn generate(dist: Dist, n: usize, sigma: f32, seed: u64) -> Vec<f32> {
             })
             .collect(),
     }
+}
+
+/// A synthetic activation set as a safetensors file in memory, so that the page and the CLI open it
+/// like any dropped file: one F32 tensor `activations` of `rows` × 768 values (the row length of
+/// `Dist::LlmLike`), the distribution and the seed in `__metadata__`.
+pub fn activations_safetensors(dist: Dist, rows: usize, seed: u64) -> Vec<u8> {
+    let x = generate(dist, rows * LLM_CHANNELS, 1.0, seed);
+    let bytes: Vec<u8> = x.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let seed_text = seed.to_string();
+    safetensors::write(
+        &[("activations", DType::F32, &[rows, LLM_CHANNELS], &bytes)],
+        &[("source", "quant-playground synthetic activations"), ("distribution", dist.name()), ("seed", &seed_text)],
+    )
 }
 
 /// The page's example before a file is dropped: a small safetensors "model" with an MLP-like set of
@@ -105,6 +153,23 @@ mod tests {
         let o = generate(Dist::GaussianOutliers, 100_000, 1.0, 1);
         let outliers = o.iter().filter(|v| v.abs() == 20.0).count();
         assert!((50..=150).contains(&outliers), "{outliers}");
+    }
+
+    #[test]
+    fn llm_like_has_outlier_channels_and_files_say_their_seed() {
+        let x = generate(Dist::LlmLike, 4 * LLM_CHANNELS, 1.0, 5);
+        let rms = |c: usize| ((0..4).map(|r| x[r * LLM_CHANNELS + c].powi(2)).sum::<f32>() / 4.0).sqrt();
+        let outliers: Vec<usize> = (0..LLM_CHANNELS).filter(|c| c % 97 == 13).collect();
+        assert_eq!(outliers.len(), 8);
+        let big: f32 = outliers.iter().map(|&c| rms(c)).sum::<f32>() / 8.0;
+        let small: f32 = (0..LLM_CHANNELS).filter(|c| c % 97 != 13).map(rms).sum::<f32>() / (LLM_CHANNELS - 8) as f32;
+        assert!(big > 10.0 * small, "{big} vs {small}");
+        let f = activations_safetensors(Dist::LlmLike, 4, 99);
+        let idx = crate::formats::parse_index("a.safetensors", &f, f.len() as u64).unwrap();
+        assert_eq!(idx.tensors[0].shape, vec![4, LLM_CHANNELS]);
+        assert!(idx.metadata.contains(&("seed".to_string(), "99".to_string())));
+        assert_eq!(Dist::parse("relu-gaussian").unwrap(), Dist::ReluGaussian);
+        assert!(Dist::parse("cauchy").is_err());
     }
 
     #[test]

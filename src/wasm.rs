@@ -402,3 +402,37 @@ impl ExampleModel {
         self.0.example.mlp.out_features()
     }
 }
+
+// ---- Calibration alone (the benchmark's `calibrate-all`): conversion only ------------------------------
+
+/// The ranges only — no fake-quantizing, no curves or histograms — of each method in `methods` (as
+/// `calibrate_tensor` takes them) over f32 values `x`, per tensor: `[{"method", "range", "scale",
+/// "zero_point"}, …]`, from calib::calibrate_batches with the default histogram sizes.
+#[wasm_bindgen]
+pub fn calibrate_ranges(x: &[f32], bits: u8, scheme: &str, methods: &str) -> Result<String, JsError> {
+    let scheme: Scheme = serde_json::from_value(serde_json::Value::String(scheme.into())).map_err(|e| json_err("scheme", e))?;
+    let spec = QuantSpec::new(bits, scheme, crate::quant::Granularity::PerTensor);
+    let methods = crate::calib::Method::parse_list(methods).map_err(js_err)?;
+    let run = crate::calib::calibrate_batches(&[x], &spec, &methods, crate::calib::CalibConfig::default()).map_err(js_err)?;
+    let rows: Vec<serde_json::Value> = run
+        .results
+        .iter()
+        .map(|r| serde_json::json!({"method": r.method, "range": r.range, "scale": r.scale, "zero_point": r.zero_point}))
+        .collect();
+    to_json("ranges", &rows)
+}
+
+// ---- synthetic activation sets (src/synthetic.rs): conversion only --------------------------------------
+
+/// The distributions `synthetic_activations` knows, as a JSON array of names.
+#[wasm_bindgen]
+pub fn synthetic_distributions() -> String {
+    serde_json::to_string(&crate::synthetic::Dist::ALL.map(|d| d.name())).expect("names serialise")
+}
+
+/// A seeded synthetic activation set (`rows` × 768 F32) as safetensors bytes, opened like a dropped file.
+#[wasm_bindgen]
+pub fn synthetic_activations(distribution: &str, rows: u32, seed: f64) -> Result<Vec<u8>, JsError> {
+    let dist = crate::synthetic::Dist::parse(distribution).map_err(js_err)?;
+    Ok(crate::synthetic::activations_safetensors(dist, rows as usize, seed as u64))
+}

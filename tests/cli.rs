@@ -159,3 +159,23 @@ fn calibrate_compares_methods_and_quantize_uses_the_chosen_one() {
     assert_eq!(code, 1);
     assert!(err.contains("calibration method 'kl'"), "{err}");
 }
+
+#[test]
+fn synth_writes_the_same_activations_for_the_same_seed() {
+    let dir = temp_dir("synth");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (a, b) = (dir.join("a.safetensors"), dir.join("b.safetensors"));
+    for p in [&a, &b] {
+        let (code, out, err) = cli(&["synth", "--dist", "llm-like", "--rows", "8", "--seed", "1234", "-o", p.to_str().unwrap()]);
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains("seed 1234"), "{out}");
+    }
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    // The library gives the same bytes the page's wasm function wraps.
+    let lib = quant_playground::synthetic::activations_safetensors(quant_playground::synthetic::Dist::LlmLike, 8, 1234);
+    assert_eq!(std::fs::read(&a).unwrap(), lib);
+    let (code, _, err) = cli(&["synth", "--dist", "cauchy", "-o", a.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("distribution 'cauchy'"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -107,6 +107,20 @@ mod native {
             #[arg(long, default_value = "minmax")]
             calib: String,
         },
+        /// Write a seeded synthetic activation set (rows × 768 F32) as .safetensors, as the page makes it.
+        Synth {
+            /// gaussian, laplace, relu-gaussian, gaussian-outliers or llm-like.
+            #[arg(long, default_value = "gaussian")]
+            dist: String,
+            #[arg(long, default_value_t = 64)]
+            rows: usize,
+            /// The seed (a fresh one from the operating system when left out; it is printed).
+            #[arg(long)]
+            seed: Option<u64>,
+            /// The file to write.
+            #[arg(short, long)]
+            out: String,
+        },
         /// Compare calibration methods on one tensor: range, scale, zero point and the error each causes.
         Calibrate {
             file: String,
@@ -194,6 +208,14 @@ mod native {
                 let spec = spec.spec(spec.bits)?;
                 let method = calib::Method::parse(&calib)?;
                 quantize(&file, &tensors, &spec, &method, json, dump.as_deref())
+            }
+            Command::Synth { dist, rows, seed, out } => {
+                let dist = quant_playground::synthetic::Dist::parse(&dist)?;
+                let seed = seed.unwrap_or_else(quant_playground::synthetic::random_seed);
+                let bytes = quant_playground::synthetic::activations_safetensors(dist, rows, seed);
+                std::fs::write(&out, bytes).map_err(|e| Error::Io { path: out.clone(), detail: e.to_string() })?;
+                outln!("{out}: {} activations, {rows} × 768, seed {seed}", dist.name());
+                Ok(())
             }
             Command::Calibrate { file, tensor, method, bits, scheme, json } => {
                 calibrate(&file, tensor.as_deref(), &method, bits, &scheme, json)
