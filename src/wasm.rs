@@ -414,10 +414,18 @@ pub fn calibrate_ranges(x: &[f32], bits: u8, scheme: &str, methods: &str) -> Res
     let spec = QuantSpec::new(bits, scheme, crate::quant::Granularity::PerTensor);
     let methods = crate::calib::Method::parse_list(methods).map_err(js_err)?;
     let run = crate::calib::calibrate_batches(&[x], &spec, &methods, crate::calib::CalibConfig::default()).map_err(js_err)?;
-    let rows: Vec<serde_json::Value> = run
+    // f32 fields serialised as f32 (shortest repr), as calibrate_tensor's report prints them.
+    #[derive(serde::Serialize)]
+    struct Row<'a> {
+        method: &'a str,
+        range: [f32; 2],
+        scale: f32,
+        zero_point: i32,
+    }
+    let rows: Vec<Row> = run
         .results
         .iter()
-        .map(|r| serde_json::json!({"method": r.method, "range": r.range, "scale": r.scale, "zero_point": r.zero_point}))
+        .map(|r| Row { method: &r.method, range: r.range, scale: r.scale, zero_point: r.zero_point })
         .collect();
     to_json("ranges", &rows)
 }
