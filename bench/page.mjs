@@ -3,7 +3,7 @@
 import * as ort from '/node_modules/onnxruntime-web/dist/ort.wasm.min.mjs';
 const tf = window.tf;
 const tfwasm = window.tf.wasm;
-import { runSuite } from './suite.mjs';
+import { runCalib, runSuite } from './suite.mjs';
 
 async function loadBuild(name) {
   const mod = await import(`./pkg/${name}/quant_playground.js`);
@@ -12,7 +12,10 @@ async function loadBuild(name) {
 }
 
 try {
-  const opts = JSON.parse(new URLSearchParams(location.search).get('opts') ?? '{}');
+  const params = new URLSearchParams(location.search);
+  const opts = JSON.parse(params.get('opts') ?? '{}');
+  const calib = params.get('calib') ?? 'both';
+  const calibOpts = JSON.parse(params.get('calibOpts') ?? '{}');
   ort.env.wasm.numThreads = 1;
   ort.env.wasm.wasmPaths = '/node_modules/onnxruntime-web/dist/';
   tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
@@ -27,7 +30,11 @@ try {
     console.log(`[bench] relaxed-simd build not loaded here: ${e.message}`);
   }
   console.log(`[bench] chromium ${navigator.userAgent.match(/Chrom\w+\/[\d.]+/)?.[0]}: builds ${Object.keys(ours).join(', ')}, tfjs ${tf.getBackend()}`);
-  window.benchResult = await runSuite({ env: 'chromium', ours, ort, tf, ...opts });
+  const result = { rows: [], checks: [] };
+  const add = (r) => (result.rows.push(...r.rows), result.checks.push(...r.checks));
+  if (calib !== 'only') add(await runSuite({ env: 'chromium', ours, ort, tf, ...opts }));
+  if (calib !== 'none') add(await runCalib({ env: 'chromium', mod: ours.simd128, ...calibOpts }));
+  window.benchResult = result;
 } catch (e) {
   console.log(`[bench] failed: ${e.stack}`);
   window.benchResult = { error: String(e) };

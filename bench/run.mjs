@@ -1,12 +1,13 @@
-// `npm run bench [-- --json FILE] [--quick] [--only node|chromium]`: the suite in Node (this process) and
-// in headless Chromium (playwright-core driving /usr/bin/chromium, a static server for the page),
-// then one table with ms, GOPS, % of the SIMD peak, and the issue's target ratios.
+// `npm run bench [-- --json FILE] [--quick] [--only node|chromium] [--calib-only | --no-calib]`: the suite
+// in Node (this process) and in headless Chromium (playwright-core driving /usr/bin/chromium, a static
+// server for the page), then one table with ms, GOPS, % of the SIMD peak, and the issue's target ratios;
+// then calibration (10 million values, every method: suite.mjs's runCalib) and its table.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { dirname, extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runSuite, SHAPES } from './suite.mjs';
-import { printReport } from './report.mjs';
+import { runCalib, runSuite, SHAPES } from './suite.mjs';
+import { printCalibReport, printReport } from './report.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -15,6 +16,10 @@ const jsonFile = jsonAt >= 0 ? args[jsonAt + 1] : null;
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : null;
 const quick = args.includes('--quick');
 const suiteOpts = quick ? { samples: 3, minSampleMs: 5, warmup: 1 } : { samples: 11, minSampleMs: 25, warmup: 2 };
+// Which parts run: 'both' (default), 'only' (--calib-only: calibration alone) or 'none' (--no-calib).
+const calib = args.includes('--calib-only') ? 'only' : args.includes('--no-calib') ? 'none' : 'both';
+const calibOpts = quick ? { samples: 5, warmup: 1 } : { samples: 9, warmup: 1 };
+const merge = (a, b) => ({ rows: [...a.rows, ...b.rows], checks: [...a.checks, ...b.checks] });
 
 async function inNode() {
   const ort = await import('onnxruntime-web');
@@ -29,7 +34,10 @@ async function inNode() {
   mod.initSync({ module: readFileSync(join(root, 'bench/pkg/simd128/quant_playground_bg.wasm')) });
   console.log(`[bench] node ${process.version}: quant-playground ${mod.kernel_build()}, onnxruntime-web ${ort.env.versions?.web ?? ''}, tfjs ${tf.version_core} (${tf.getBackend()})`);
   // Node 20 gets relaxed-simd wrong (TOOLCHAIN.md): the relaxed build runs in Chromium only.
-  return runSuite({ env: 'node', ours: { simd128: mod }, ort, tf, ...suiteOpts });
+  let r = { rows: [], checks: [] };
+  if (calib !== 'only') r = merge(r, await runSuite({ env: 'node', ours: { simd128: mod }, ort, tf, ...suiteOpts }));
+  if (calib !== 'none') r = merge(r, await runCalib({ env: 'node', mod, ...calibOpts }));
+  return r;
 }
 
 const MIME = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json' };
@@ -56,7 +64,7 @@ async function inChromium() {
     const page = await browser.newPage();
     page.on('console', (m) => console.log(m.text()));
     page.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
-    const q = new URLSearchParams({ opts: JSON.stringify(suiteOpts) });
+    const q = new URLSearchParams({ opts: JSON.stringify(suiteOpts), calib, calibOpts: JSON.stringify(calibOpts) });
     await page.goto(`http://127.0.0.1:${server.address().port}/bench/index.html?${q}`);
     const out = await page.waitForFunction(() => window.benchResult, null, { timeout: 0, polling: 1000 });
     const result = await out.jsonValue();
@@ -79,7 +87,9 @@ for (const [name, fn] of [
   rows.push(...r.rows);
   checks.push(...r.checks);
 }
-printReport(rows, checks, SHAPES);
+const isCalib = (r) => r.op.startsWith('calibrate');
+if (calib !== 'only') printReport(rows.filter((r) => !isCalib(r)), calib === 'none' ? checks : [], SHAPES);
+if (calib !== 'none') printCalibReport(rows.filter(isCalib), checks);
 if (jsonFile) {
   writeFileSync(jsonFile, JSON.stringify({ rows }, null, 1));
   console.log(`[bench] wrote ${jsonFile}`);

@@ -187,3 +187,69 @@ export async function runSuite({ env, ours, ort, tf, log = console.log, shapes =
   }
   return { rows, checks };
 }
+
+// ---- Calibration (issue 4's Performance target: 10 million values, every method, in wasm) --------------
+
+export const CALIB_N = 10_000_000;
+export const CALIB_SEED = 20260427;
+const CALIB_METHODS = 'all'; // minmax, percentile:99.99, mse, entropy, entropy:trt
+
+/** Seeded N(0, 1) (Box–Muller over xorshift) with 0.1% of the values replaced by ±20σ, as src/synthetic.rs's GaussianOutliers. */
+export function gaussianOutliers(n, seed) {
+  const rnd = xorshift(seed);
+  const x = new Float32Array(n);
+  for (let i = 0; i < n; i += 2) {
+    const u = 1 - rnd();
+    const r = Math.sqrt(-2 * Math.log(u));
+    const t = 2 * Math.PI * rnd();
+    x[i] = r * Math.cos(t);
+    if (i + 1 < n) x[i + 1] = r * Math.sin(t);
+  }
+  for (let i = 0; i < n; i++) if (rnd() < 0.001) x[i] = x[i] < 0 ? -20 : 20;
+  return x;
+}
+
+/**
+ * Per tensor, int8 symmetric, on `n` seeded values with all methods, in the module `mod`:
+ *  calibrate-all: the ranges only (calibrate_ranges: min/max pass, the histograms, every method's search);
+ *  calibrate-report: the CLI's `calibrate --json` (calibrate_tensor: the same, then fake-quantizing the data
+ *    with each range to measure MSE, SQNR and clipped share).
+ * Each time includes copying the values into the module. Warm-up, then the median of `samples` single calls.
+ * Rows {env, engine, op, n, median_ms, runs}.
+ */
+export async function runCalib({ env, mod, log = console.log, n = CALIB_N, samples = 5, warmup = 1 }) {
+  const rows = [];
+  const checks = [];
+  const t0 = performance.now();
+  const x = gaussianOutliers(n, CALIB_SEED);
+  log(`  ${env.padEnd(8)} calibration data: ${n} values (seed ${CALIB_SEED}) made in ${(performance.now() - t0).toFixed(0)} ms`);
+  const bytes = new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
+  const info = JSON.stringify({ name: 'x', dtype: 'F32', shape: [n], offset: 0, byte_len: x.byteLength, big_endian: false, fortran_order: false });
+  const cands = [
+    { op: 'calibrate-all', fn: () => mod.calibrate_ranges(x, 8, 'symmetric', CALIB_METHODS) },
+    { op: 'calibrate-report', fn: () => mod.calibrate_tensor(info, bytes, 8, 'symmetric', CALIB_METHODS, false) },
+  ];
+  for (const c of cands) {
+    for (let i = 0; i < warmup; i++) c.out = c.fn();
+    c.xs = [];
+  }
+  for (let s = 0; s < Math.max(5, samples); s++) {
+    for (const c of cands) {
+      const t = performance.now();
+      c.out = c.fn();
+      c.xs.push(performance.now() - t);
+    }
+  }
+  for (const c of cands) {
+    const ms = [...c.xs].sort((a, b) => a - b)[c.xs.length >> 1];
+    rows.push({ env, engine: 'quant-playground', op: c.op, n, median_ms: +ms.toFixed(2), runs: c.xs.length });
+    log(`  ${env.padEnd(8)} quant-playground ${c.op.padEnd(16)} n=${n}: ${ms.toFixed(1)} ms (median of ${c.xs.length}; min ${Math.min(...c.xs).toFixed(1)}, max ${Math.max(...c.xs).toFixed(1)})`);
+  }
+  const ranges = JSON.parse(cands[0].out);
+  const report = JSON.parse(cands[1].out).methods;
+  const same = ranges.length === report.length && ranges.every((r, i) => r.method === report[i].method && r.range[0] === report[i].range[0] && r.range[1] === report[i].range[1]);
+  checks.push(`${env} calibration: calibrate_ranges ${same ? 'matches' : 'DIFFERS from'} calibrate_tensor's ranges`);
+  for (const r of report)
+    checks.push(`${env} calibration ${r.method}: range [${r.range.map((v) => v.toPrecision(5)).join(', ')}], SQNR ${typeof r.sqnr_db === 'number' ? r.sqnr_db.toFixed(2) : r.sqnr_db} dB, clipped ${(100 * r.clipped_share).toFixed(3)}%`);
+  return { rows, checks };
+}
