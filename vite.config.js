@@ -16,8 +16,9 @@ export default defineConfig({
     outDir: 'dist',
     emptyOutDir: true,
     target: 'es2022',
-    // The .wasm is always its own file, never inlined as base64.
-    assetsInlineLimit: (file) => (file.endsWith('.wasm') ? false : undefined),
+    // The .wasm and the example's files are always their own files, never inlined as base64: the worker
+    // fetches them, and the CSP's connect-src 'self' does not allow fetching a data: URL.
+    assetsInlineLimit: (file) => (/\.(wasm|npy|safetensors)$/.test(file) ? false : undefined),
   },
   // The worker imports comlink and the wasm glue as ES modules.
   worker: { format: 'es' },

@@ -30,6 +30,11 @@ async function fetchBytes(url) {
   return new Uint8Array(await r.arrayBuffer());
 }
 
+/** The bytes of one of EXAMPLE_FILES ('model', 'testX', 'testY', 'calibX'). */
+export function fetchExampleBytes(name) {
+  return fetchBytes(EXAMPLE_FILES[name]);
+}
+
 /**
  * Fetches the example's files and builds the model in every configuration (quantized and calibrated once).
  * `configs`: comma-separated names ("" = the whole table).
@@ -64,23 +69,40 @@ function cell(tr, text, tag = 'td') {
   return c;
 }
 
-/** Fills a <table> with config | accuracy | vs FP32 | size | compression | ms, as the CLI prints it. */
-export function renderResultsTable(table, rows) {
-  table.replaceChildren();
+/**
+ * Fills a <table> with config | accuracy | vs FP32 | size | compression | ms, as the CLI prints it. Each row
+ * carries the raw numbers (data-config, data-accuracy, data-size-bytes, data-ms) so a test can compare them
+ * with the CLI's JSON exactly; `worst` names the row to mark.
+ */
+export function renderResultsTable(table, rows, { worst } = {}) {
+  const caption = table.querySelector('caption');
+  table.replaceChildren(...(caption ? [caption] : []));
+  const thead = document.createElement('thead');
   const head = document.createElement('tr');
-  for (const h of ['Configuration', 'Accuracy', 'vs FP32', 'Size', 'Compression', 'Time (ms)']) cell(head, h, 'th');
-  table.append(head);
+  for (const h of ['Configuration', 'Accuracy', 'vs FP32', 'Size', 'Compression', 'Time (ms)']) {
+    cell(head, h, 'th').scope = 'col';
+  }
+  thead.append(head);
+  const body = document.createElement('tbody');
   for (const r of rows) {
     const tr = document.createElement('tr');
-    cell(tr, r.config);
+    Object.assign(tr.dataset, { config: r.config, accuracy: String(r.accuracy), sizeBytes: String(r.size_bytes), ms: String(r.ms) });
+    const name = cell(tr, r.config, 'th');
+    name.scope = 'row';
+    if (r.config === worst) {
+      tr.classList.add('worst');
+      name.title = 'the lowest accuracy: its confusion matrix and mistakes are shown below';
+    }
     cell(tr, `${(r.accuracy * 100).toFixed(2)}%`);
     const delta = Math.round(-r.drop_points * 100) / 100;
-    cell(tr, r.config === 'fp32' ? '–' : delta === 0 ? '0.00' : (delta > 0 ? '+' : '') + delta.toFixed(2));
+    const d = cell(tr, r.config === 'fp32' ? '–' : delta === 0 ? '0.00' : (delta > 0 ? '+' : '−') + Math.abs(delta).toFixed(2));
+    if (r.config !== 'fp32' && delta < 0) d.className = 'drop';
     cell(tr, formatBytes(r.size_bytes));
     cell(tr, `${r.compression.toFixed(2)}×`);
-    cell(tr, r.ms.toFixed(2));
-    table.append(tr);
+    cell(tr, r.ms.toFixed(1)).title = 'one forward pass over the test split in this tab (best of 3)';
+    body.append(tr);
   }
+  table.append(thead, body);
 }
 
 /** Fills a <table> with confusion[true][predicted]; the diagonal is marked with the class "hit". */
@@ -140,13 +162,25 @@ export function canvasToDigit(canvas) {
   if (x1 < 0) return out;
   const side = Math.max(x1 - x0 + 1, y1 - y0 + 1);
   const cx = (x0 + x1 + 1) / 2, cy = (y0 + y1 + 1) / 2;
-  // Sample the 32×32 grid over the square around the ink, then average 4×4 blocks.
+  // The 32×32 binary grid over the square around the ink: a cell is on when enough of the canvas pixels
+  // under it carry ink (sampling one pixel per cell misses thin strokes); then count each 4×4 block.
+  const step = side / 32;
   for (let gy = 0; gy < 32; gy++) {
     for (let gx = 0; gx < 32; gx++) {
-      const sx = Math.floor(cx - side / 2 + ((gx + 0.5) * side) / 32);
-      const sy = Math.floor(cy - side / 2 + ((gy + 0.5) * side) / 32);
-      const on = sx >= 0 && sy >= 0 && sx < width && sy < height && ink[sy * width + sx] > 0.2 ? 1 : 0;
-      out[(gy >> 2) * 8 + (gx >> 2)] += on / 16;
+      const sx0 = Math.floor(cx - side / 2 + gx * step);
+      const sy0 = Math.floor(cy - side / 2 + gy * step);
+      const sx1 = Math.max(sx0 + 1, Math.floor(cx - side / 2 + (gx + 1) * step));
+      const sy1 = Math.max(sy0 + 1, Math.floor(cy - side / 2 + (gy + 1) * step));
+      let inked = 0;
+      let seen = 0;
+      for (let sy = Math.max(0, sy0); sy < Math.min(height, sy1); sy++) {
+        for (let sx = Math.max(0, sx0); sx < Math.min(width, sx1); sx++) {
+          seen += 1;
+          if (ink[sy * width + sx] > 0.2) inked += 1;
+        }
+      }
+      const area = (sx1 - sx0) * (sy1 - sy0); // pixels off the canvas count as blank
+      if (seen && inked / area >= 0.25) out[(gy >> 2) * 8 + (gx >> 2)] += 1 / 16;
     }
   }
   return out;

@@ -4,6 +4,7 @@
 import * as Comlink from 'comlink';
 import glueSource from './pkg/quant_playground.js?raw';
 import wasmUrl from './pkg/quant_playground_bg.wasm?url';
+import { evaluateExample, fetchExampleBytes, loadExampleModel, predictDigit } from './example-model.js';
 
 /** Tensors above this many f32 bytes get a memory hint when the module stops (wasm32 has at most 4 GiB). */
 const LARGE_F32_BYTES = 512 * 2 ** 20;
@@ -12,6 +13,7 @@ let compiled; // WebAssembly.Module, compiled once per page load
 let qp; // the exports of the current instance (wasm-bindgen glue namespace)
 let ready; // promise of the current instance
 let lastPanic = ''; // what console_error_panic_hook printed during the current call
+let exampleModel = null; // promise of the digits example's ExampleModel in the current instance
 
 const files = new Map(); // id → { file: File, index }
 let nextFileId = 1;
@@ -61,6 +63,7 @@ function start() {
 
 /** After a trap: the glue's own reset when it was built with one (frees the old memory), else a fresh copy. */
 function restart() {
+  exampleModel = null; // it lived in the old instance's memory
   if (typeof qp?.__wbg_reset_state === 'function') {
     qp.__wbg_reset_state();
     return ready;
@@ -128,6 +131,31 @@ const api = {
   async init() {
     await (ready ?? start());
     return { kernel: qp.kernel_build() };
+  },
+
+  /**
+   * The embedded digits example (www/examples): the accuracy table of every configuration as
+   * `quant-playground eval --json` prints it, plus the worst configuration's confusion matrix and mistakes.
+   */
+  async digitsExample() {
+    await ready;
+    exampleModel ??= loadExampleModel(qp);
+    const model = await exampleModel;
+    return callWasm('the digits example', () => evaluateExample(model, { repeats: 3, misclassified: 8 }));
+  },
+
+  /** One drawn digit (64 values in [0, 1]) through each of `configs`: [{ config, class, probabilities }]. */
+  async predictDigit(configs, pixels) {
+    await ready;
+    exampleModel ??= loadExampleModel(qp);
+    const model = await exampleModel;
+    return callWasm('the digits example', () => configs.map((c) => predictDigit(model, c, pixels)));
+  },
+
+  /** The bytes of the digits example's weights (the page opens them in the tensor browser). */
+  async digitsFile() {
+    const bytes = await fetchExampleBytes('model');
+    return Comlink.transfer(bytes, [bytes.buffer]);
   },
 
   /** The synthetic example file's bytes (the page wraps them in a File and opens it like a dropped one). */
