@@ -7,6 +7,7 @@ import * as calibration from './calibration.js';
 import * as charts from './charts.js';
 import { notesFor, renderComparison } from './comparison.js';
 import { PRESETS, parseLabel, readQuery, specLabel, writeQuery } from './config.js';
+import * as digits from './digits.js';
 import * as fmt from './format.js';
 import * as model from './model.js';
 import * as speed from './speed.js';
@@ -621,6 +622,8 @@ model.setup({
   clearError,
 });
 
+digits.setup({ engine, onError: (key, message) => setError(key, message) });
+
 speed.setup({
   engine,
   target: () => {
@@ -690,11 +693,13 @@ async function startup() {
     const { kernel } = await engine.init();
     ui.kernel.textContent = kernel;
     ui.kernel.dataset.kernel = kernel;
+    const example = digits.start(); // first in the worker's queue: the accuracy table is what the page opens on
     fillCalibration(await engine.calibrationMethods());
     speed.setSeed(await engine.randomSeed());
     applyForm({ calibration: fromUrl.form.calibration });
     const bytes = await engine.exampleFile(EXAMPLE_SEED);
     await openFiles([new File([bytes], `example-seed-${EXAMPLE_SEED}.safetensors`)], EXAMPLE_TENSOR);
+    await example;
   } catch (error) {
     setError('startup', `The wasm module could not start: ${error?.message ?? error}`);
     setStatus('Not ready.');
