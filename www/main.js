@@ -697,8 +697,13 @@ async function startup() {
     fillCalibration(await engine.calibrationMethods());
     speed.setSeed(await engine.randomSeed());
     applyForm({ calibration: fromUrl.form.calibration });
-    const bytes = await engine.exampleFile(EXAMPLE_SEED);
-    await openFiles([new File([bytes], `example-seed-${EXAMPLE_SEED}.safetensors`)], EXAMPLE_TENSOR);
+    // The synthetic file is chosen (its outlier channels show what per-channel scales do); the digits
+    // model's own weights are listed beside it.
+    const [bytes, digitsBytes] = await Promise.all([engine.exampleFile(EXAMPLE_SEED), engine.digitsFile()]);
+    await openFiles(
+      [new File([bytes], `example-seed-${EXAMPLE_SEED}.safetensors`), new File([digitsBytes], 'digits-mlp.safetensors')],
+      EXAMPLE_TENSOR,
+    );
     await example;
   } catch (error) {
     setError('startup', `The wasm module could not start: ${error?.message ?? error}`);

@@ -153,13 +153,22 @@ test('(a) opens with the synthetic example and shows fc2.weight', { timeout: 2 *
   assert.equal(await page.locator('td.best[data-metric="sqnr_db"]').getAttribute('data-config'), 'fp16');
   assert.equal(await page.locator('td.best[data-metric="bytes_quantized"]').getAttribute('data-config'), 'int4 sym channel:0');
 
-  assert.deepEqual(await page.locator('#tensors tbody tr[data-tensor]').evaluateAll((rows) => rows.map((r) => r.dataset.tensor)), [
+  assert.deepEqual(await page.locator('#tensors tbody[data-file="example-seed-42.safetensors"] tr[data-tensor]').evaluateAll((rows) => rows.map((r) => r.dataset.tensor)), [
     'fc1.weight',
     'fc1.bias',
     'fc2.weight',
     'head.weight',
   ]);
-  assert.ok(await page.locator('#tensors tr[data-tensor="fc2.weight"] input[type="radio"]').isChecked());
+  assert.ok(await page.locator('#tensors tr[data-file="example-seed-42.safetensors"][data-tensor="fc2.weight"] input[type="radio"]').isChecked());
+  // The digits example's weights are listed beside it (issue 7), not chosen.
+  assert.deepEqual(await page.locator('#tensors tbody[data-file="digits-mlp.safetensors"] tr[data-tensor]').evaluateAll((rows) => rows.map((r) => r.dataset.tensor)), [
+    'fc1.bias',
+    'fc1.weight',
+    'fc2.bias',
+    'fc2.weight',
+    'fc3.bias',
+    'fc3.weight',
+  ]);
   assert.equal(await page.locator('#kernel').getAttribute('data-kernel'), 'simd128');
   assert.equal(await page.locator('#errors').isHidden(), true);
   await page.screenshot({ path: path.join(ARTIFACTS, 'main.png') });
@@ -244,7 +253,7 @@ test('(c) a malformed file shows an error naming it, and what was loaded stays u
 
   // Everything opened before is still listed and still computes.
   const files = await page.locator('#tensors tbody').evaluateAll((bodies) => bodies.map((b) => b.dataset.file));
-  assert.deepEqual(files, ['example-seed-42.safetensors', 'fixture.safetensors', 'weights.npy']);
+  assert.deepEqual(files, ['example-seed-42.safetensors', 'digits-mlp.safetensors', 'fixture.safetensors', 'weights.npy']);
   await chooseTensor('example-seed-42.safetensors', 'head.weight');
   await waitForTable('example-seed-42.safetensors', 'head.weight', ['int8 sym channel:0']);
   assert.ok(Number((await readTable()).cells['int8 sym channel:0'].sqnr_db) > 30);
@@ -268,7 +277,7 @@ test('(f) a tensor that traps the wasm module: error in place, module restarted,
 test('keyboard: arrow keys move the tensor choice', { timeout: WAIT }, async () => {
   await page.locator('#tensors tr[data-file="example-seed-42.safetensors"][data-tensor="fc2.weight"] input[type="radio"]').check();
   await waitForTable('example-seed-42.safetensors', 'fc2.weight', ['int8 sym channel:0']);
-  await page.locator('#tensors tr[data-tensor="fc2.weight"] input[type="radio"]').focus();
+  await page.locator('#tensors tr[data-file="example-seed-42.safetensors"][data-tensor="fc2.weight"] input[type="radio"]').focus();
   await page.keyboard.press('ArrowDown');
   await waitForTable('example-seed-42.safetensors', 'head.weight', ['int8 sym channel:0']);
 });
@@ -278,7 +287,7 @@ test('closing a file removes it and its errors, and nothing else', { timeout: WA
   await page.getByRole('button', { name: 'close huge.safetensors' }).click();
   await page.locator('#tensors tbody[data-file="huge.safetensors"]').waitFor({ state: 'detached' });
   const files = await page.locator('#tensors tbody').evaluateAll((bodies) => bodies.map((b) => b.dataset.file));
-  assert.deepEqual(files, ['example-seed-42.safetensors', 'fixture.safetensors', 'weights.npy']);
+  assert.deepEqual(files, ['example-seed-42.safetensors', 'digits-mlp.safetensors', 'fixture.safetensors', 'weights.npy']);
   assert.equal(await page.locator('#errors li', { hasText: 'huge.safetensors' }).count(), 0);
   assert.deepEqual(await readTable(), before);
 });
