@@ -2,14 +2,18 @@
 // open File objects and reads them lazily: the header first, then only the bytes of the tensor asked for
 // (Blob.slice), never a whole file. main.js calls the functions of `api` through comlink.
 import * as Comlink from 'comlink';
+import { relaxedSimd } from 'wasm-feature-detect';
 import glueSource from './pkg/quant_playground.js?raw';
 import wasmUrl from './pkg/quant_playground_bg.wasm?url';
+import relaxedGlueSource from './pkg-relaxed/quant_playground.js?raw';
+import relaxedWasmUrl from './pkg-relaxed/quant_playground_bg.wasm?url';
 import { evaluateExample, fetchExampleBytes, loadExampleModel, predictDigit } from './example-model.js';
 
 /** Tensors above this many f32 bytes get a memory hint when the module stops (wasm32 has at most 4 GiB). */
 const LARGE_F32_BYTES = 512 * 2 ** 20;
 
 let compiled; // WebAssembly.Module, compiled once per page load
+let build; // { glue, wasm }: the relaxed-SIMD build where the browser validates its opcodes, else SIMD128
 let qp; // the exports of the current instance (wasm-bindgen glue namespace)
 let ready; // promise of the current instance
 let lastPanic = ''; // what console_error_panic_hook printed during the current call
@@ -37,14 +41,17 @@ console.error = (...args) => {
  * is handed the module compiled at load time, which needs no request.
  */
 async function newInstance() {
+  // Two builds of the same crate (scripts/build-wasm.sh); each glue belongs to its own module. Only the
+  // chosen one is fetched. wasm-feature-detect validates a tiny module with a relaxed opcode, no request.
+  build ??= (await relaxedSimd()) ? { glue: relaxedGlueSource, wasm: relaxedWasmUrl } : { glue: glueSource, wasm: wasmUrl };
   if (!compiled) {
-    const response = await fetch(wasmUrl);
+    const response = await fetch(build.wasm);
     if (!response.ok) throw new Error(`could not load the wasm module (${response.status} ${response.statusText})`);
     compiled = response.headers.get('content-type')?.startsWith('application/wasm')
       ? await WebAssembly.compileStreaming(response)
       : await WebAssembly.compile(await response.arrayBuffer());
   }
-  const url = URL.createObjectURL(new Blob([glueSource], { type: 'text/javascript' }));
+  const url = URL.createObjectURL(new Blob([build.glue], { type: 'text/javascript' }));
   try {
     const glue = await import(/* @vite-ignore */ url);
     await glue.default({ module_or_path: compiled });

@@ -86,7 +86,9 @@ export function cli(args) {
 
 function newestSource() {
   const sources = ['index.html', 'vite.config.js', ...readdirSync(path.join(ROOT, 'www')).map((f) => `www/${f}`)];
-  if (existsSync(path.join(ROOT, 'www/pkg'))) sources.push(...readdirSync(path.join(ROOT, 'www/pkg')).map((f) => `www/pkg/${f}`));
+  for (const pkg of ['www/pkg', 'www/pkg-relaxed']) {
+    if (existsSync(path.join(ROOT, pkg))) sources.push(...readdirSync(path.join(ROOT, pkg)).map((f) => `${pkg}/${f}`));
+  }
   return Math.max(...sources.map((f) => statSync(path.join(ROOT, f)).mtimeMs));
 }
 
@@ -161,6 +163,7 @@ async function buildOnce() {
  */
 export async function startSession({ viewport = { width: 1280, height: 800 }, query = '' } = {}) {
   assert.ok(existsSync(path.join(ROOT, 'www/pkg/quant_playground.js')), 'www/pkg is missing: run bash scripts/build-wasm.sh first');
+  assert.ok(existsSync(path.join(ROOT, 'www/pkg-relaxed/quant_playground.js')), 'www/pkg-relaxed is missing: run bash scripts/build-wasm.sh first');
   await buildOnce();
   mkdirSync(ARTIFACTS, { recursive: true });
 
