@@ -368,9 +368,10 @@ fn npy_headers_that_lie() {
 #[test]
 fn wrong_content_for_the_name_is_named() {
     let corpus: Vec<(String, Vec<u8>, Vec<&str>)> = vec![
-        ("weights.bin".into(), b"GGUF\x03\x00\x00\x00 not something this tool reads".to_vec(), vec!["not a file format"]),
-        ("weights.npy".into(), b"PK\x03\x04 an .npz is a zip".to_vec(), vec!["magic"]),
-        ("model.onnx".into(), vec![0x08, 0x07, 0x12, 0x04], vec!["not a file format"]),
+        ("weights.bin".into(), b"GGUF\x03\x00\x00\x00 not something this tool reads".to_vec(), vec!["GGUF", "over the limits"]),
+        // The content is a zip, so the zip reader names the problem whatever the name says.
+        ("weights.npy".into(), b"PK\x03\x04 an .npz is a zip".to_vec(), vec!["zip"]),
+        ("model.onnx".into(), vec![0x08, 0x07, 0x12, 0x04], vec!["ONNX", "truncated"]),
     ];
     run_corpus(&corpus);
 }
