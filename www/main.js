@@ -3,6 +3,7 @@
 // and runs one configuration over a whole model. All computing happens in
 // www/worker.js (wasm), called through comlink; the configuration and the chosen tensor live in the URL.
 import * as Comlink from 'comlink';
+import * as activations from './activations.js';
 import * as calibration from './calibration.js';
 import * as charts from './charts.js';
 import { notesFor, renderComparison } from './comparison.js';
@@ -696,6 +697,12 @@ async function startup() {
     const example = digits.start(); // first in the worker's queue: the accuracy table is what the page opens on
     fillCalibration(await engine.calibrationMethods());
     speed.setSeed(await engine.randomSeed());
+    activations.start(await engine.syntheticDistributions(), await engine.randomSeed(), {
+      engine,
+      openFiles,
+      onError: (key, message) => setError(key, message),
+      clearError,
+    });
     applyForm({ calibration: fromUrl.form.calibration });
     // The synthetic file is chosen (its outlier channels show what per-channel scales do); the digits
     // model's own weights are listed beside it.

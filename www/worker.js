@@ -171,6 +171,17 @@ const api = {
     return Comlink.transfer(bytes, [bytes.buffer]);
   },
 
+  /** The synthetic activation distributions the core knows (names for `syntheticActivations`). */
+  async syntheticDistributions() {
+    return JSON.parse(await callWasm('synthetic distributions', (m) => m.synthetic_distributions()));
+  },
+
+  /** A seeded synthetic activation set: a .safetensors file's bytes, one F32 tensor `activations` [rows, 768]. */
+  async syntheticActivations(distribution, rows, seed) {
+    const bytes = await callWasm(`synthetic ${distribution} activations`, (m) => m.synthetic_activations(distribution, rows, seed));
+    return Comlink.transfer(bytes, [bytes.buffer]);
+  },
+
   /** Opens a file: parses its header and keeps the File for later reads. */
   async open(file) {
     const index = await readIndex(file);
