@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { CLI, ROOT, WAIT, cli, startSession } from './lib.mjs';
+import { ARTIFACTS, CLI, ROOT, WAIT, cli, startSession } from './lib.mjs';
 
 let session;
 let page;
@@ -63,6 +63,8 @@ test('synthetic activations: llm-like, 8 rows, seed 1234 open like a file and ca
   assert.equal(await page.inputValue('#synth-seed'), '1234', 'the seed shown is the one used');
   assert.equal(await page.locator('#calibration-of').textContent(), '— activations');
   await page.waitForFunction(() => document.getElementById('comparison').dataset.tensor === 'activations');
+
+  await page.locator('.files').screenshot({ path: path.join(ARTIFACTS, 'synthetic-activations.png') });
 
   const file = path.join(dir, 'TMP.safetensors');
   execFileSync(CLI, ['synth', '--dist', 'llm-like', '--rows', '8', '--seed', '1234', '-o', file], { cwd: ROOT });
