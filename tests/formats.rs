@@ -2,6 +2,8 @@
 //! scripts/make_format_fixtures.py): the index (names, dtypes, numpy-order shapes), the values bit
 //! for bit, both through the native reader and through the page's piece-by-piece protocol; and
 //! the same tensor in every format quantizing to the same integers.
+// Native only: wasm-pack builds every test target for wasm32; the browser tests are in tests/wasm*.rs.
+#![cfg(not(target_arch = "wasm32"))]
 
 use quant_playground::formats::{self, FileIndex, FileSource, Format};
 use quant_playground::quant::{self, Codes, Granularity, QuantSpec, Scheme};

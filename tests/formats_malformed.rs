@@ -2,6 +2,8 @@
 //! with lengths that lie, counts that overflow, bad magic, zip bombs, pickle opcodes and globals
 //! outside the allowed set. Each must give an error that names the file and says what is wrong —
 //! never a panic (checked with catch_unwind), a hang, or an allocation sized by a header field.
+// Native only: wasm-pack builds every test target for wasm32; the browser tests are in tests/wasm*.rs.
+#![cfg(not(target_arch = "wasm32"))]
 
 use quant_playground::formats::{self, zip::crc32_of};
 use quant_playground::tensor::decode_to_f32;

@@ -2,6 +2,8 @@
 //! (scripts/make_fixtures.py, which writes tests/fixtures/). Everything is compared bit for bit:
 //! f32 by `to_bits`, integers exactly. The fixtures are compiled in with include_str!/include_bytes!,
 //! so this file needs no file system and can be built for wasm32 as well.
+// Native only: wasm-pack builds every test target for wasm32; the browser tests are in tests/wasm*.rs.
+#![cfg(not(target_arch = "wasm32"))]
 
 use quant_playground::formats::{self, Format};
 use quant_playground::quant::{quantize_minmax, Codes, Granularity, QuantSpec, ScaleDType, Scheme};
