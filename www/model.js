@@ -100,11 +100,16 @@ async function run() {
   ui.progress.value = 0;
   ui.status.textContent = `0 / ${target.count}`;
   const started = performance.now();
+  // Progress messages are not awaited by the worker, so one can arrive after the run's result: once the
+  // result is in, they must not overwrite the final status.
+  let settled = false;
   try {
     const document = await deps.engine.runModel(target.file.id, target.names, spec, deps.method(), Comlink.proxy((done, total, name) => {
+      if (settled) return;
       ui.progress.value = done / total;
       ui.status.textContent = `${done} / ${total} — ${name}`;
     }));
+    settled = true;
     const ms = performance.now() - started;
     const first = document.tensors[0];
     const config = first ? `${first.config}${first.calibration === 'minmax' ? '' : ` ${first.calibration}`}` : '';
@@ -116,6 +121,7 @@ async function run() {
     last = { fileId: target.file.id, document, config, ms };
     render(last);
   } catch (error) {
+    settled = true;
     deps.onError(key, `${target.file.name}: the whole-model run stopped: ${error?.message ?? error}`);
     ui.status.textContent = 'Stopped; see the error above.';
   } finally {

@@ -138,12 +138,16 @@ async function run() {
   ui.table.setAttribute('aria-busy', 'true');
   ui.status.textContent = `Packing ${target.tensor} and warming up…`;
   const errorKey = `speed:${target.fileId}:${target.tensor}`;
+  // Progress messages are not awaited by the worker; one arriving after the result must not
+  // overwrite the final status.
+  let settled = false;
   try {
     const result = await deps.engine.speed(target.fileId, target.tensor, { m, seed }, Comlink.proxy((done, total) => {
-      if (mine !== token) return;
+      if (mine !== token || settled) return;
       ui.progress.value = done / total;
       ui.status.textContent = `Timing: run ${done} of ${total}…`;
     }));
+    settled = true;
     if (result.cancelled) {
       ui.status.textContent = 'Cancelled; the table shows the last complete run.';
       return;
@@ -152,6 +156,7 @@ async function run() {
     deps.clearError(errorKey);
     ui.status.textContent = `Done: median of ${result.rows[0].samples.length} runs per kernel after warm-up, in the worker.`;
   } catch (error) {
+    settled = true;
     deps.onError(errorKey, `${target.file}: speed panel on '${target.tensor}': ${error?.message ?? error}`);
     ui.status.textContent = 'The run stopped; see the message above.';
   } finally {
