@@ -4,7 +4,7 @@
 //! `general.alignment` (default 32); then the tensor data. Everything little-endian.
 //! Shapes are reported in numpy order (ne reversed).
 
-use super::{FileIndex, Format, RangeReader, MIN_REQUEST};
+use super::{bytes_at, FileIndex, Format, RangeReader, MIN_REQUEST};
 use crate::error::{Error, Result};
 use crate::quant::ggml;
 use crate::tensor::{checked_element_count, TensorInfo};
@@ -118,13 +118,13 @@ fn scalar_text(t: u32, b: &[u8]) -> String {
         1 => (b[0] as i8).to_string(),
         2 => u16::from_le_bytes([b[0], b[1]]).to_string(),
         3 => i16::from_le_bytes([b[0], b[1]]).to_string(),
-        4 => u32::from_le_bytes(b[..4].try_into().unwrap()).to_string(),
-        5 => i32::from_le_bytes(b[..4].try_into().unwrap()).to_string(),
-        6 => f32::from_le_bytes(b[..4].try_into().unwrap()).to_string(),
+        4 => bytes_at(b, 0).map(u32::from_le_bytes).map(|v| v.to_string()).unwrap_or_default(),
+        5 => bytes_at(b, 0).map(i32::from_le_bytes).map(|v| v.to_string()).unwrap_or_default(),
+        6 => bytes_at(b, 0).map(f32::from_le_bytes).map(|v| v.to_string()).unwrap_or_default(),
         7 => (b[0] != 0).to_string(),
-        10 => u64::from_le_bytes(b[..8].try_into().unwrap()).to_string(),
-        11 => i64::from_le_bytes(b[..8].try_into().unwrap()).to_string(),
-        12 => f64::from_le_bytes(b[..8].try_into().unwrap()).to_string(),
+        10 => bytes_at(b, 0).map(u64::from_le_bytes).map(|v| v.to_string()).unwrap_or_default(),
+        11 => bytes_at(b, 0).map(i64::from_le_bytes).map(|v| v.to_string()).unwrap_or_default(),
+        12 => bytes_at(b, 0).map(f64::from_le_bytes).map(|v| v.to_string()).unwrap_or_default(),
         _ => String::new(),
     }
 }
@@ -195,8 +195,8 @@ fn value(c: &mut Cursor, t: u32, key: &str, depth: u32) -> Result<(String, Optio
             let int = match t {
                 0 => Some(b[0] as u64),
                 2 => Some(u16::from_le_bytes([b[0], b[1]]) as u64),
-                4 => Some(u32::from_le_bytes(b[..4].try_into().unwrap()) as u64),
-                10 => Some(u64::from_le_bytes(b[..8].try_into().unwrap())),
+                4 => bytes_at(&b, 0).map(u32::from_le_bytes).map(u64::from),
+                10 => bytes_at(&b, 0).map(u64::from_le_bytes),
                 _ => None,
             };
             Ok((scalar_text(t, &b), int))

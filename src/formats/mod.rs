@@ -42,6 +42,12 @@ use crate::error::{Error, Result};
 use crate::tensor::{Storage, TensorInfo};
 use serde::Serialize;
 
+/// The N bytes at `at` as an array, or None when they run past the end: header fields are read
+/// without a panic path, whatever the file says.
+pub(crate) fn bytes_at<const N: usize>(b: &[u8], at: usize) -> Option<[u8; N]> {
+    b.get(at..)?.first_chunk::<N>().copied()
+}
+
 /// How many leading bytes a caller should hand to `parse_index` first.
 pub const FIRST_READ: usize = 64 * 1024;
 /// How many trailing bytes a caller should hand over with the first bytes (a zip's central

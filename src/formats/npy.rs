@@ -41,13 +41,13 @@ pub fn parse_index(file: &str, prefix: &[u8], file_len: u64) -> Result<super::Fi
     if file_len < (8 + len_bytes) as u64 {
         return Err(Error::malformed(file, format!("{file_len} bytes is too short for a version {major}.{minor} .npy header")));
     }
-    if prefix.len() < 8 + len_bytes {
-        return Err(Error::NeedMoreBytes { file: file.into(), needed: (8 + len_bytes) as u64 });
-    }
     let header_len = if len_bytes == 2 {
-        u16::from_le_bytes([prefix[8], prefix[9]]) as u64
+        super::bytes_at(prefix, 8).map(|b| u16::from_le_bytes(b) as u64)
     } else {
-        u32::from_le_bytes(prefix[8..12].try_into().unwrap()) as u64
+        super::bytes_at(prefix, 8).map(|b| u32::from_le_bytes(b) as u64)
+    };
+    let Some(header_len) = header_len else {
+        return Err(Error::NeedMoreBytes { file: file.into(), needed: (8 + len_bytes) as u64 });
     };
     if header_len > MAX_HEADER_LEN {
         return Err(Error::malformed(file, format!("header length {header_len} is over numpy's limit of {MAX_HEADER_LEN} bytes")));
@@ -60,14 +60,10 @@ pub fn parse_index(file: &str, prefix: &[u8], file_len: u64) -> Result<super::Fi
         return Err(Error::NeedMoreBytes { file: file.into(), needed: data_start });
     }
     let raw = &prefix[8 + len_bytes..data_start as usize];
-    let text = if utf8 {
-        std::str::from_utf8(raw).map_err(|_| Error::malformed(file, "version 3 header is not UTF-8"))?
-    } else {
-        if !raw.is_ascii() {
-            return Err(Error::malformed(file, "header is not ASCII (versions 1 and 2 are latin-1 dict literals)"));
-        }
-        std::str::from_utf8(raw).expect("ASCII is UTF-8")
-    };
+    // Version 3 allows UTF-8; versions 1 and 2 hold a latin-1 dict literal, which numpy writes as ASCII.
+    let text = std::str::from_utf8(raw).ok().filter(|t| utf8 || t.is_ascii()).ok_or_else(|| {
+        Error::malformed(file, if utf8 { "version 3 header is not UTF-8" } else { "header is not ASCII (versions 1 and 2 are latin-1 dict literals)" })
+    })?;
     let header = parse_header_dict(text).map_err(|e| Error::malformed(file, format!("header {e}")))?;
     let (dtype, big_endian) = parse_descr(file, &header.descr)?;
     let elements = checked_element_count(&header.shape)

@@ -12,7 +12,7 @@ pub const MAX_HEADER_LEN: u64 = 100_000_000;
 
 pub fn sniff(prefix: &[u8]) -> bool {
     // Header length, then JSON starting with '{' (the spec requires it).
-    prefix.len() >= 9 && prefix[8] == b'{' && u64::from_le_bytes(prefix[..8].try_into().unwrap()) <= MAX_HEADER_LEN
+    prefix.get(8) == Some(&b'{') && super::bytes_at(prefix, 0).is_some_and(|n| u64::from_le_bytes(n) <= MAX_HEADER_LEN)
 }
 
 fn parse_dtype(file: &str, tensor: &str, s: &str) -> Result<DType> {
@@ -40,10 +40,9 @@ pub fn parse_index(file: &str, prefix: &[u8], file_len: u64) -> Result<super::Fi
     if file_len < 8 {
         return Err(Error::malformed(file, format!("{file_len} bytes is too short for a safetensors header (8-byte length first)")));
     }
-    if prefix.len() < 8 {
+    let Some(n) = super::bytes_at(prefix, 0).map(u64::from_le_bytes) else {
         return Err(Error::NeedMoreBytes { file: file.to_string(), needed: 8 });
-    }
-    let n = u64::from_le_bytes(prefix[..8].try_into().unwrap());
+    };
     if n > MAX_HEADER_LEN {
         return Err(Error::malformed(file, format!("header length {n} is over the limit of {MAX_HEADER_LEN} bytes")));
     }
