@@ -1,7 +1,7 @@
 // The "Synthetic activations" control: a seeded activation set (rows × 768 F32) from the core's generators,
 // made in the worker as the bytes of a .safetensors file and opened exactly like a dropped file. The seed is
 // the core's getrandom by default, shown, and can be typed in to reproduce a set.
-const $ = (id) => document.getElementById(id);
+import { $ } from './dom.js';
 const ui = {
   form: $('synth-form'),
   dist: $('synth-dist'),

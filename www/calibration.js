@@ -4,6 +4,7 @@
 // curves the searching methods minimised. The ranges themselves are drawn on the Values picture.
 import * as charts from './charts.js';
 import * as fmt from './format.js';
+import { element } from './dom.js';
 
 /** What a column shows; every cell keeps the report's raw value in data-value. */
 const COLUMNS = [
@@ -24,16 +25,6 @@ const ABOUT = {
   'entropy:trt': 'The threshold whose quantized |x| histogram is closest in KL divergence (TensorRT, Migacz 2017).',
 };
 
-function element(tag, props = {}, children = []) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(props)) {
-    if (key === 'dataset') Object.assign(node.dataset, value);
-    else if (key === 'text') node.textContent = value;
-    else node.setAttribute(key, value);
-  }
-  node.append(...children);
-  return node;
-}
 
 /**
  * The methods with the highest SQNR as the table shows it (two decimals: a method 1e-12 dB behind reads the

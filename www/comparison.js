@@ -1,6 +1,7 @@
 // The comparison table: one column per report row (FP32 | FP16 | BF16 | INT…), one row per metric.
 // Every number cell carries data-config, data-metric and the raw report value in data-value.
 import * as fmt from './format.js';
+import { element } from './dom.js';
 
 /** better: which end of the scale wins; value: how to get the raw value from a report row. */
 const METRICS = [
@@ -29,16 +30,6 @@ function columnTitle(config) {
   return [head.toUpperCase(), rest.join(' ')];
 }
 
-function element(tag, props = {}, children = []) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(props)) {
-    if (key === 'dataset') Object.assign(node.dataset, value);
-    else if (key === 'text') node.textContent = value;
-    else node.setAttribute(key, value);
-  }
-  node.append(...children);
-  return node;
-}
 
 /** The cells to mark: best of the compressed columns (FP32 is exact, so it is the reference, not a rival). */
 function bestIndexes(values, configs, better) {

@@ -2,11 +2,11 @@
 // confusion matrix and mistakes, and a canvas where a person draws a digit and sees FP32 and INT8 predict
 // it. The model lives in the worker (example-model.js there); this file only draws.
 import { canvasToDigit, drawDigit, renderConfusion, renderResultsTable } from './example-model.js';
+import { $ } from './dom.js';
 
 /** The configurations a drawing goes through: the reference, the INT8 headline, and INT4 for contrast. */
 const DRAW_CONFIGS = ['fp32', 'int8-static-entropy', 'int4-g32'];
 
-const $ = (id) => document.getElementById(id);
 let engine;
 let onError;
 

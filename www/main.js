@@ -13,6 +13,7 @@ import * as fmt from './format.js';
 import * as model from './model.js';
 import * as speed from './speed.js';
 import { defaultTensor, isQuantizable, renderHead, renderTensorList } from './tensor-list.js';
+import { $ } from './dom.js';
 
 const EXAMPLE_SEED = 42;
 const EXAMPLE_TENSOR = 'fc2.weight';
@@ -20,7 +21,6 @@ const EXAMPLE_TENSOR = 'fc2.weight';
 const HEADLINE_BITS = [8, 4];
 const BINS = 256;
 
-const $ = (id) => document.getElementById(id);
 const ui = {
   fileInput: $('file-input'),
   errors: $('errors'),

@@ -3,8 +3,8 @@
 // downloads as CSV and as JSON in the CLI's `quantize --json` schema.
 import * as Comlink from 'comlink';
 import * as fmt from './format.js';
+import { $, element } from './dom.js';
 
-const $ = (id) => document.getElementById(id);
 const ui = {
   run: $('model-run'),
   cancel: $('model-cancel'),
@@ -133,16 +133,6 @@ async function run() {
   }
 }
 
-function element(tag, props = {}, children = []) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(props)) {
-    if (k === 'dataset') Object.assign(node.dataset, v);
-    else if (k === 'text') node.textContent = v;
-    else node.setAttribute(k, v);
-  }
-  node.append(...children);
-  return node;
-}
 
 const COLUMNS = [
   { key: 'name', label: 'tensor' },

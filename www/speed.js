@@ -4,8 +4,8 @@
 // and the time per call. Runs only when asked: it takes a while, in the worker, with Cancel.
 import * as Comlink from 'comlink';
 import * as fmt from './format.js';
+import { $, element } from './dom.js';
 
-const $ = (id) => document.getElementById(id);
 const ui = {
   form: $('speed-form'),
   batch: $('speed-batch'),
@@ -47,16 +47,6 @@ let deps; // { engine, target: () => { file, tensor, shape } | null, onError, cl
 let running = false;
 let token = 0;
 
-function element(tag, props = {}, children = []) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(props)) {
-    if (key === 'dataset') Object.assign(node.dataset, value);
-    else if (key === 'text') node.textContent = value;
-    else node.setAttribute(key, value);
-  }
-  node.append(...children);
-  return node;
-}
 
 /** W [n, k] as the kernels see it: the first axis is the output, the others flatten into k. */
 export function matrixOf(shape) {
