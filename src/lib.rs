@@ -7,6 +7,7 @@
 pub mod calib;
 pub mod error;
 pub mod explore;
+pub mod export;
 pub mod formats;
 pub mod kernels;
 pub mod metrics;
