@@ -2,6 +2,7 @@
 //! layout of each granularity, quantize / dequantize of whole tensors, and INT-b bit packing.
 
 pub mod ggml;
+pub mod ggml_quantize;
 pub mod packing;
 
 use crate::error::{Error, Result};
