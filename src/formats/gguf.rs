@@ -24,6 +24,20 @@ const SHOWN_CHARS: usize = 200;
 /// Arrays of arrays deeper than this are refused (the spec allows nesting; nobody nests deep).
 const MAX_NESTING: u32 = 8;
 
+/// One key-value pair exactly as stored: the key, the GGUF value type and the value's bytes
+/// (for an array: its item type, count and items), so a writer can carry it over unchanged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyValue {
+    pub key: String,
+    pub value_type: u32,
+    pub value: Vec<u8>,
+}
+
+/// The GGUF value type of a uint32 (general.alignment, general.quantization_version, ...).
+pub const TYPE_U32: u32 = 4;
+/// The GGUF value type of a string.
+pub const TYPE_STRING: u32 = 8;
+
 pub fn sniff(prefix: &[u8]) -> bool {
     prefix.starts_with(MAGIC)
 }
@@ -244,13 +258,18 @@ pub fn parse_index(r: &mut dyn RangeReader) -> Result<FileIndex> {
     let mut metadata = vec![("gguf.version".to_string(), version.to_string())];
     let mut alignment = DEFAULT_ALIGNMENT;
     let mut keys = std::collections::HashSet::new();
+    // Where each value lies, so the typed pairs can be kept as stored (read at once below).
+    let kv_start = c.pos;
+    let mut kv_ranges = Vec::with_capacity(kv_count.min(1 << 12) as usize);
     for _ in 0..kv_count {
         let key = c.string("key", 65_535)?;
         if !keys.insert(key.clone()) {
             return Err(bad(format!("key '{key}' appears twice")));
         }
         let t = c.u32(&format!("type of '{key}'"))?;
+        let value_start = c.pos;
         let (text, int) = value(&mut c, t, &key, 0)?;
+        kv_ranges.push((key.clone(), t, value_start, c.pos));
         if key == "general.alignment" {
             let a = int
                 .filter(|_| t == 4)
@@ -262,6 +281,19 @@ pub fn parse_index(r: &mut dyn RangeReader) -> Result<FileIndex> {
         }
         metadata.push((key, text));
     }
+    // The key-value section as stored (long arrays were skipped above; here they are read, once,
+    // for export to carry them over: a tokenizer is a few MB at most).
+    let kv_end = c.pos;
+    let kv_bytes = if kv_count > 0 { c.r.read(kv_start, kv_end - kv_start)? } else { Vec::new() };
+    let typed_metadata = kv_ranges
+        .into_iter()
+        .map(|(key, value_type, start, end)| KeyValue {
+            key,
+            value_type,
+            value: kv_bytes[(start - kv_start) as usize..(end - kv_start) as usize].to_vec(),
+        })
+        .collect();
+    drop(kv_bytes);
     let mut tensors = Vec::with_capacity(tensor_count.min(1 << 16) as usize);
     let mut names = std::collections::HashSet::new();
     for i in 0..tensor_count {
@@ -353,5 +385,6 @@ pub fn parse_index(r: &mut dyn RangeReader) -> Result<FileIndex> {
         file_len,
         tensors,
         metadata,
+        gguf_metadata: typed_metadata,
     })
 }

@@ -83,6 +83,10 @@ pub struct FileIndex {
     pub file_len: u64,
     pub tensors: Vec<TensorInfo>,
     pub metadata: Vec<(String, String)>,
+    /// GGUF only: the key-value pairs with their types and stored bytes (`metadata` shows them
+    /// as text), so the GGUF export can carry them over. Empty for other formats.
+    #[serde(skip)]
+    pub gguf_metadata: Vec<gguf::KeyValue>,
 }
 
 impl FileIndex {

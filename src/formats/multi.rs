@@ -84,6 +84,7 @@ pub fn parse_index_json(file: &str, prefix: &[u8], file_len: u64) -> Result<File
         file_len,
         tensors: vec![],
         metadata,
+        gguf_metadata: Vec::new(),
     })
 }
 
@@ -156,6 +157,7 @@ pub fn merge_shards(label: &str, map: Option<&ShardMap>, shards: Vec<FileIndex>)
         file_len,
         tensors,
         metadata,
+        gguf_metadata: Vec::new(),
     })
 }
 

@@ -89,7 +89,7 @@ pub fn parse_index(file: &str, prefix: &[u8], file_len: u64) -> Result<super::Fi
         storage: Default::default(),
         data_file: None,
     };
-    Ok(super::FileIndex { file: file.into(), format: super::Format::Npy, file_len, tensors: vec![info], metadata: vec![] })
+    Ok(super::FileIndex { file: file.into(), format: super::Format::Npy, file_len, tensors: vec![info], metadata: vec![], gguf_metadata: Vec::new() })
 }
 
 fn parse_descr(file: &str, descr: &str) -> Result<(DType, bool)> {

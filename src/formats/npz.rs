@@ -58,5 +58,6 @@ pub fn parse_index(r: &mut dyn RangeReader, members: &[Member], cd_offset: u64) 
         file_len: r.len(),
         tensors,
         metadata,
+        gguf_metadata: Vec::new(),
     })
 }

@@ -451,6 +451,7 @@ pub fn parse_index(r: &mut dyn RangeReader) -> Result<FileIndex> {
         file_len,
         tensors,
         metadata,
+        gguf_metadata: Vec::new(),
     })
 }
 

@@ -136,7 +136,7 @@ pub fn parse_index(file: &str, prefix: &[u8], file_len: u64) -> Result<super::Fi
     }
     // Keep the header's order of names stable for display: by offset, as written.
     let tensors = entries.into_iter().map(|(_, _, t)| t).collect();
-    Ok(super::FileIndex { file: file.to_string(), format: super::Format::Safetensors, file_len, tensors, metadata })
+    Ok(super::FileIndex { file: file.to_string(), format: super::Format::Safetensors, file_len, tensors, metadata, gguf_metadata: Vec::new() })
 }
 
 /// Writes a safetensors file in memory: tensors in the given order, 8-byte aligned header.
