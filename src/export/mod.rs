@@ -7,6 +7,8 @@
 //! Driving a plan: write `header()`, then for each `i` in `0..sources().len()` read that source
 //! tensor's stored bytes (`TensorInfo::stored_range`) and write `encode(i, bytes)`, then `trailer()`.
 
+pub mod gguf;
+
 use crate::error::Result;
 use crate::tensor::TensorInfo;
 use serde::Serialize;

@@ -1,0 +1,331 @@
+//! GGUF export: our ggml quantizers against the bytes ggml's own libggml-base.so made
+//! (tests/fixtures/export/gguf, scripts/make_gguf_export_reference.py), our dequantizer against
+//! ggml's dequantize_row_* of those bytes, and the GGUF writer read back by our own reader.
+// Native only: wasm-pack builds every test target for wasm32.
+#![cfg(not(target_arch = "wasm32"))]
+
+use quant_playground::export::gguf::{plan_gguf, GgufTarget};
+use quant_playground::export::ExportPlan;
+use quant_playground::formats::{self, FileIndex, Format};
+use quant_playground::quant::{ggml, ggml_quantize as gq};
+use quant_playground::tensor::DType;
+use std::path::{Path, PathBuf};
+
+fn dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/export/gguf")
+}
+
+fn manifest() -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dir().join("manifest.json")).unwrap()).unwrap()
+}
+
+/// A fixture .npy read by our own reader.
+fn load_npy(name: &str) -> (Vec<usize>, Vec<f32>) {
+    let bytes = std::fs::read(dir().join(name)).unwrap();
+    let index = formats::read_index(name, &mut bytes.as_slice()).unwrap();
+    let info = index.tensors[0].clone();
+    let stored = formats::read_tensor_bytes(&mut bytes.as_slice(), &info).unwrap();
+    (info.shape.clone(), formats::decode_tensor(&info, stored).unwrap())
+}
+
+/// FNV-1a 64 (the fingerprint the script records for ggml's dequantized values).
+fn fnv1a64(bytes: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+fn quantizer(t: &str) -> (fn(&[f32], &mut [u8]), DType) {
+    match t {
+        "Q8_0" => (gq::quantize_row_q8_0_ref, DType::Q8_0),
+        "Q4_0" => (gq::quantize_row_q4_0_ref, DType::Q4_0),
+        "Q4_1" => (gq::quantize_row_q4_1_ref, DType::Q4_1),
+        "Q5_0" => (gq::quantize_row_q5_0_ref, DType::Q5_0),
+        "Q4_K" => (gq::quantize_row_q4_K_ref, DType::Q4K),
+        "Q6_K" => (gq::quantize_row_q6_K_ref, DType::Q6K),
+        other => panic!("manifest names unknown type {other}"),
+    }
+}
+
+#[test]
+fn quantizers_are_byte_identical_to_ggml_reference() {
+    let m = manifest();
+    let mut checked = std::collections::BTreeMap::<String, usize>::new();
+    let mut mismatches = Vec::new();
+    for case in m["cases"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let (shape, x) = load_npy(case["input"].as_str().unwrap());
+        assert_eq!(shape, case["shape"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect::<Vec<_>>());
+        for (t, rec) in case["types"].as_object().unwrap() {
+            let (quantize, dtype) = quantizer(t);
+            let want = std::fs::read(dir().join(rec["file"].as_str().unwrap())).unwrap();
+            let mut got = vec![0u8; dtype.bytes_for(x.len() as u64).unwrap() as usize];
+            quantize(&x, &mut got);
+            if got != want {
+                let first = got.iter().zip(&want).position(|(a, b)| a != b).unwrap();
+                mismatches.push(format!("{name} {t}: first differing byte {first} (block {})", first / dtype.size()));
+            }
+            // Our dequantizer of ggml's bytes gives ggml's dequantize_row_* values, bit for bit.
+            let back = ggml::dequantize(dtype, &want).unwrap();
+            let back_bytes: Vec<u8> = back.iter().flat_map(|v| v.to_le_bytes()).collect();
+            assert_eq!(fnv1a64(&back_bytes), rec["dequantized_fnv1a64"].as_str().unwrap(), "{name} {t}: dequantized values");
+            *checked.entry(t.clone()).or_default() += 1;
+        }
+    }
+    assert!(mismatches.is_empty(), "{} of the case×type outputs differ from ggml:\n{}", mismatches.len(), mismatches.join("\n"));
+    // 14 cases × 6 types, none skipped.
+    assert_eq!(checked.values().sum::<usize>(), 14 * 6, "{checked:?}");
+}
+
+/// Drives a plan as the CLI does: header, each source tensor's stored bytes, trailer.
+fn export(index: &FileIndex, source: &[u8], target: GgufTarget) -> (Vec<u8>, quant_playground::export::ExportReport) {
+    let mut plan = plan_gguf(index, target).unwrap();
+    let mut out = plan.header().unwrap();
+    let header_len = out.len();
+    let sources = plan.sources().to_vec();
+    for (i, info) in sources.iter().enumerate() {
+        let (offset, len) = info.stored_range();
+        let stored = source[offset as usize..(offset + len) as usize].to_vec();
+        out.extend(plan.encode(i, stored).unwrap());
+    }
+    out.extend(plan.trailer().unwrap());
+    let report = plan.report();
+    assert_eq!(report.total_bytes, out.len() as u64, "report size vs bytes written");
+    assert!(header_len as u64 % 32 == 0 || header_len as u64 % 64 == 0);
+    (out, report)
+}
+
+fn read_back(name: &str, bytes: &[u8]) -> FileIndex {
+    let index = formats::read_index(name, &mut &bytes[..]).unwrap();
+    assert_eq!(index.format, Format::Gguf);
+    index
+}
+
+/// A safetensors file written by hand: (name, dtype, shape, element bytes).
+fn safetensors(tensors: &[(&str, &str, Vec<usize>, Vec<u8>)]) -> Vec<u8> {
+    let mut header = serde_json::Map::new();
+    let mut data = Vec::new();
+    for (name, dtype, shape, bytes) in tensors {
+        let begin = data.len();
+        data.extend_from_slice(bytes);
+        header.insert(
+            name.to_string(),
+            serde_json::json!({"dtype": dtype, "shape": shape, "data_offsets": [begin, data.len()]}),
+        );
+    }
+    let mut json = serde_json::to_vec(&serde_json::Value::Object(header)).unwrap();
+    while json.len() % 8 != 0 {
+        json.push(b' ');
+    }
+    let mut out = (json.len() as u64).to_le_bytes().to_vec();
+    out.extend(json);
+    out.extend(data);
+    out
+}
+
+fn f32_bytes(x: &[f32]) -> Vec<u8> {
+    x.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+fn values(n: usize, seed: u32) -> Vec<f32> {
+    // A deterministic spread of magnitudes and signs (no RNG crate needed).
+    (0..n).map(|i| (((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) >> 8) as f32 / 16_777_216.0 - 0.5) * 0.1).collect()
+}
+
+#[test]
+fn fixture_tensors_export_to_ggml_reference_bytes() {
+    // A real source file (a fixture .npy) through the whole writer: the tensor's data in the GGUF
+    // is exactly what ggml's quantize_row_*_ref made of it.
+    let m = manifest();
+    let mut identical = 0;
+    for case in m["cases"].as_array().unwrap() {
+        let npy = case["input"].as_str().unwrap();
+        let source = std::fs::read(dir().join(npy)).unwrap();
+        let index = formats::read_index(npy, &mut source.as_slice()).unwrap();
+        for (t, target) in [("Q8_0", GgufTarget::Q8_0), ("Q4_0", GgufTarget::Q4_0), ("Q4_1", GgufTarget::Q4_1), ("Q4_K", GgufTarget::Q4_K), ("Q6_K", GgufTarget::Q6_K)] {
+            let (gguf, report) = export(&index, &source, target);
+            let back = read_back("out.gguf", &gguf);
+            let info = &back.tensors[0];
+            assert_eq!(info.dtype.name(), t, "{npy}");
+            assert_eq!(report.tensors[0].written_as, t);
+            assert_eq!(report.tensors[0].note, None, "{npy} {t}: nothing to say");
+            let data = formats::read_tensor_bytes(&mut gguf.as_slice(), info).unwrap();
+            let want = std::fs::read(dir().join(case["types"][t]["file"].as_str().unwrap())).unwrap();
+            assert!(data == want, "{npy} → {t}: the GGUF's tensor bytes differ from ggml's");
+            identical += 1;
+        }
+    }
+    assert_eq!(identical, 14 * 5);
+}
+
+#[test]
+fn written_file_reads_back_with_types_shapes_fallbacks_and_notes() {
+    let w = values(4 * 512, 1);
+    let odd = values(3 * 300, 2); // 300: not whole 32-blocks → F16 for every block type
+    let mid = values(2 * 320, 3); // 320: whole 32-blocks, not 256 → Q5_0 / Q8_0 for Q4_K / Q6_K
+    let bias = values(512, 4);
+    let bf16: Vec<u8> = values(2 * 256, 5).iter().flat_map(|v| half::bf16::from_f32(*v).to_bits().to_le_bytes()).collect();
+    let ids: Vec<u8> = [7i32, -1, 3].iter().flat_map(|v| v.to_le_bytes()).collect();
+    let src = safetensors(&[
+        ("w", "F32", vec![4, 512], f32_bytes(&w)),
+        ("bias", "F32", vec![512], f32_bytes(&bias)),
+        ("odd", "F32", vec![3, 300], f32_bytes(&odd)),
+        ("mid", "F32", vec![2, 320], f32_bytes(&mid)),
+        ("h", "BF16", vec![2, 256], bf16),
+        ("ids", "I32", vec![3], ids.clone()),
+        ("mask", "U8", vec![4], vec![1, 0, 1, 1]),
+        ("row", "F32", vec![1, 256], f32_bytes(&w[..256])),
+    ]);
+    let index = formats::read_index("model.safetensors", &mut src.as_slice()).unwrap();
+    let expect = |target: GgufTarget| -> Vec<(&'static str, &'static str, Vec<usize>)> {
+        let (main, mid_t) = match target {
+            GgufTarget::Q4_K => ("Q4_K", "Q5_0"),
+            GgufTarget::Q6_K => ("Q6_K", "Q8_0"),
+            t => (t.name(), t.name()),
+        };
+        vec![
+            ("w", main, vec![4, 512]),
+            ("bias", "F32", vec![512]),
+            ("odd", "F16", vec![3, 300]),
+            ("mid", mid_t, vec![2, 320]),
+            ("h", main, vec![2, 256]),
+            ("ids", "I32", vec![3]),
+            ("row", "F32", vec![1, 256]),
+        ]
+    };
+    for target in [GgufTarget::F16, GgufTarget::Q8_0, GgufTarget::Q4_0, GgufTarget::Q4_1, GgufTarget::Q4_K, GgufTarget::Q6_K] {
+        let (gguf, report) = export(&index, &src, target);
+        let back = read_back("model.gguf", &gguf);
+        let got: Vec<(String, String, Vec<usize>)> =
+            back.tensors.iter().map(|t| (t.name.clone(), t.dtype.name().to_string(), t.shape.clone())).collect();
+        let want: Vec<(String, String, Vec<usize>)> =
+            expect(target).into_iter().map(|(n, d, s)| (n.to_string(), d.to_string(), s)).collect();
+        assert_eq!(got, want, "{target:?}");
+        // Every tensor's bytes: what our quantizers make of the source values (their identity with
+        // ggml is the test above), at offsets aligned to 32.
+        for t in &back.tensors {
+            assert_eq!(t.offset % 32, 0, "{}", t.name);
+            let data = formats::read_tensor_bytes(&mut gguf.as_slice(), t).unwrap();
+            let src_info = index.tensor(&t.name).unwrap();
+            let (o, l) = src_info.stored_range();
+            let src_vals = formats::decode_tensor(src_info, src[o as usize..(o + l) as usize].to_vec());
+            let mut want = vec![0u8; t.byte_len as usize];
+            match t.dtype.name() {
+                "I32" => want = ids.clone(),
+                "F32" => want = f32_bytes(&src_vals.unwrap()),
+                "F16" => quant_playground::quant::ggml_quantize::quantize_row_f16(&src_vals.unwrap(), &mut want),
+                name => quantizer(name).0(&src_vals.unwrap(), &mut want),
+            }
+            assert!(data == want, "{target:?} {}: bytes", t.name);
+        }
+        // The report says why each tensor is not the type asked for, and what was skipped.
+        let note = |n: &str| report.tensors.iter().find(|t| t.name == n).unwrap().note.clone().unwrap_or_default();
+        if target == GgufTarget::F16 {
+            assert_eq!(note("odd"), "", "F16 has no block: nothing falls back");
+        } else {
+            assert!(note("odd").contains("row length 300 is not a multiple of"), "{}", note("odd"));
+        }
+        assert!(note("bias").contains("1-D"), "{}", note("bias"));
+        assert!(note("row").contains("1-D"), "[1, 256] is 1-D for ggml: {}", note("row"));
+        assert!(note("mask").contains("U8 has no GGUF type"), "{}", note("mask"));
+        assert_eq!(report.tensors.iter().find(|t| t.name == "mask").unwrap().written_as, "skipped");
+        if target == GgufTarget::Q4_K {
+            assert!(note("mid").contains("written as Q5_0, as llama.cpp's tensor_type_fallback does"), "{}", note("mid"));
+            assert!(note("odd").contains("nor of 32 (Q5_0's fallback): written as F16"), "{}", note("odd"));
+        }
+        if target == GgufTarget::Q8_0 {
+            assert!(note("odd").contains("llama-quantize stops here"), "{}", note("odd"));
+        }
+        // Metadata: what is true of a non-GGUF source, plus llama.cpp's quantization version.
+        let kv = |k: &str| back.metadata.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+        assert_eq!(kv("general.name").as_deref(), Some("\"model\""));
+        assert_eq!(kv("general.quantization_version").as_deref(), Some("2"));
+        assert_eq!(kv("general.architecture"), None);
+        assert!(kv("quant_playground.source").unwrap().contains("model.safetensors (safetensors)"));
+    }
+}
+
+#[test]
+fn gguf_source_keeps_its_metadata_and_alignment_64() {
+    for fixture in ["w_align64.gguf", "w.gguf"] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/formats").join(fixture);
+        let src = std::fs::read(path).unwrap();
+        let index = formats::read_index(fixture, &mut src.as_slice()).unwrap();
+        let (gguf, report) = export(&index, &src, GgufTarget::Q4_K);
+        let back = read_back("out.gguf", &gguf);
+        let align = if fixture == "w_align64.gguf" { 64 } else { 32 };
+        for t in &back.tensors {
+            assert_eq!(t.offset % align, 0, "{fixture} {}", t.name);
+        }
+        // The data section starts aligned too: the first tensor's offset in the file.
+        assert_eq!(back.tensors[0].offset % align, 0);
+        // Every key-value pair of the source, typed and byte for byte, plus the two llama.cpp sets.
+        let mut want: Vec<_> = index.gguf_metadata.iter().filter(|kv| kv.key != "general.file_type").cloned().collect();
+        want.retain(|kv| kv.key != "general.quantization_version");
+        let got: Vec<_> = back
+            .gguf_metadata
+            .iter()
+            .filter(|kv| kv.key != "general.quantization_version" && kv.key != "general.file_type")
+            .cloned()
+            .collect();
+        assert_eq!(got, want, "{fixture}");
+        let qv = back.gguf_metadata.iter().find(|kv| kv.key == "general.quantization_version").unwrap();
+        assert_eq!(qv.value, 2u32.to_le_bytes());
+        // 1-D tensors are copied as stored; 2-D ones become Q4_K (requantized from block types).
+        for t in &report.tensors {
+            let src_t = index.tensor(&t.name).unwrap();
+            let out_t = back.tensor(&t.name).unwrap();
+            assert_eq!(out_t.shape, src_t.shape, "{}", t.name);
+            if src_t.shape.len() == 1 {
+                assert_eq!(t.written_as, src_t.dtype.name(), "{}", t.name);
+                let (o, l) = src_t.stored_range();
+                assert_eq!(formats::read_tensor_bytes(&mut gguf.as_slice(), out_t).unwrap(), src[o as usize..(o + l) as usize]);
+            } else if src_t.dtype.is_quantizable() {
+                assert_eq!(t.written_as, "Q4_K", "{}", t.name);
+            } else {
+                // Q2_K cannot be decoded here: copied as it is.
+                assert_eq!(t.written_as, src_t.dtype.name(), "{}", t.name);
+                assert!(t.note.as_deref().unwrap().contains("cannot be decoded here"));
+            }
+        }
+    }
+}
+
+#[test]
+fn bad_requests_are_specific_errors() {
+    let e = GgufTarget::parse("q3_k").unwrap_err().to_string();
+    assert!(e.contains("'q3_k'") && e.contains("Q6_K"), "{e}");
+    let src = safetensors(&[("w", "F32", vec![2, 32], f32_bytes(&values(64, 9)))]);
+    let index = formats::read_index("m.safetensors", &mut src.as_slice()).unwrap();
+    let mut plan = plan_gguf(&index, GgufTarget::Q8_0).unwrap();
+    // Too few bytes for the tensor: an error naming it, not a panic.
+    let e = plan.encode(0, vec![0u8; 10]).unwrap_err().to_string();
+    assert!(e.contains("'w'"), "{e}");
+    let e = plan.encode(3, vec![]).unwrap_err().to_string();
+    assert!(e.contains("tensor 3"), "{e}");
+}
+
+/// Writes a source and its exports to a folder for scripts/check_export_gguf.py, which runs the
+/// gguf package on them (see the script's usage). The folder is printed.
+#[test]
+fn writes_files_for_the_python_check() {
+    let out = std::env::temp_dir().join("quant_playground_gguf_export");
+    std::fs::create_dir_all(&out).unwrap();
+    let src = safetensors(&[
+        ("w", "F32", vec![8, 512], f32_bytes(&values(8 * 512, 11))),
+        ("mid", "F32", vec![4, 320], f32_bytes(&values(4 * 320, 12))),
+        ("odd", "F32", vec![2, 300], f32_bytes(&values(2 * 300, 13))),
+        ("bias", "F32", vec![512], f32_bytes(&values(512, 14))),
+        ("ids", "I32", vec![3], [1i32, 2, 3].iter().flat_map(|v| v.to_le_bytes()).collect()),
+    ]);
+    std::fs::write(out.join("src.safetensors"), &src).unwrap();
+    let index = formats::read_index("src.safetensors", &mut src.as_slice()).unwrap();
+    for target in ["F16", "Q8_0", "Q4_0", "Q4_1", "Q4_K", "Q6_K"] {
+        let (gguf, _) = export(&index, &src, GgufTarget::parse(target).unwrap());
+        std::fs::write(out.join(format!("src.{target}.gguf")), gguf).unwrap();
+    }
+    println!("wrote {}", out.display());
+}
