@@ -126,6 +126,22 @@ fn safetensors(tensors: &[(&str, &str, Vec<usize>, Vec<u8>)]) -> Vec<u8> {
     out
 }
 
+/// A .npy (format 1.0) of little-endian f32 values.
+fn npy_f32(shape: &[usize], x: &[f32]) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let shape_text = if dims.len() == 1 { format!("({},)", dims[0]) } else { format!("({})", dims.join(", ")) };
+    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape_text}, }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend((header.len() as u16).to_le_bytes());
+    out.extend(header.as_bytes());
+    out.extend(f32_bytes(x));
+    out
+}
+
 fn f32_bytes(x: &[f32]) -> Vec<u8> {
     x.iter().flat_map(|v| v.to_le_bytes()).collect()
 }
@@ -325,7 +341,25 @@ fn writes_files_for_the_python_check() {
     let index = formats::read_index("src.safetensors", &mut src.as_slice()).unwrap();
     for target in ["F16", "Q8_0", "Q4_0", "Q4_1", "Q4_K", "Q6_K"] {
         let (gguf, _) = export(&index, &src, GgufTarget::parse(target).unwrap());
-        std::fs::write(out.join(format!("src.{target}.gguf")), gguf).unwrap();
+        let name = format!("src.{target}.gguf");
+        std::fs::write(out.join(&name), &gguf).unwrap();
+        // Our reader's decoded values of each written tensor, for the script's --ours check.
+        let ours = out.join("ours").join(&name);
+        std::fs::create_dir_all(&ours).unwrap();
+        let back = read_back(&name, &gguf);
+        for t in back.tensors.iter().filter(|t| t.dtype.is_quantizable()) {
+            let vals = formats::decode_tensor(t, formats::read_tensor_bytes(&mut gguf.as_slice(), t).unwrap()).unwrap();
+            std::fs::write(ours.join(format!("{}.npy", t.name)), npy_f32(&t.shape, &vals)).unwrap();
+        }
+    }
+    // GGUF sources (metadata and alignment 64 carried over).
+    for fixture in ["w.gguf", "w_align64.gguf"] {
+        let src = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/formats").join(fixture)).unwrap();
+        let index = formats::read_index(fixture, &mut src.as_slice()).unwrap();
+        for target in ["Q8_0", "Q4_K"] {
+            let (gguf, _) = export(&index, &src, GgufTarget::parse(target).unwrap());
+            std::fs::write(out.join(format!("{}.{target}.gguf", fixture.trim_end_matches(".gguf"))), gguf).unwrap();
+        }
     }
     println!("wrote {}", out.display());
 }
