@@ -38,7 +38,10 @@ fn fnv1a64(bytes: &[u8]) -> String {
     format!("{h:016x}")
 }
 
-fn quantizer(t: &str) -> (fn(&[f32], &mut [u8]), DType) {
+/// A quantize_row_*_ref function: f32 values in, blocks out.
+type RowQuantizer = fn(&[f32], &mut [u8]);
+
+fn quantizer(t: &str) -> (RowQuantizer, DType) {
     match t {
         "Q8_0" => (gq::quantize_row_q8_0_ref, DType::Q8_0),
         "Q4_0" => (gq::quantize_row_q4_0_ref, DType::Q4_0),

@@ -39,7 +39,7 @@ fn nearest_int(fval: f32) -> i32 {
 /// C's `(int)f` on x86-64 (cvttss2si): truncation toward zero; NaN and out-of-range give
 /// INT_MIN (0x80000000), whose low byte is 0 when the result is then stored in a byte.
 fn c_trunc_i32(f: f32) -> i32 {
-    if f.is_nan() || f >= 2_147_483_648.0 || f < -2_147_483_648.0 {
+    if !(-2_147_483_648.0..2_147_483_648.0).contains(&f) {
         i32::MIN
     } else {
         f as i32
@@ -224,7 +224,6 @@ fn make_qx_quants_rmse1(nmax: i32, x: &[f32], l_out: &mut [i8]) -> f32 {
 /// min for `x` with codes 0..nmax in `l_out`, searched over nstep+1 candidate scales
 /// (rmin + rdelta·is + nmax)/(max − min) by the weighted least-squares fit of scale and min.
 /// Returns (scale, −min).
-#[allow(clippy::too_many_arguments)]
 fn make_qkx2_quants(nmax: i32, x: &[f32], weights: &[f32], l_out: &mut [u8], rmin: f32, rdelta: f32, nstep: i32) -> (f32, f32) {
     let n = x.len();
     let mut laux = [0u8; 32];
@@ -437,7 +436,7 @@ pub fn quantize_row_q6_K_ref(x: &[f32], out: &mut [u8]) {
                 y[64 * h + l] = q1 | (q3 << 4);
                 y[64 * h + l + 32] = q2 | (q4 << 4);
                 // (L >> 4) of an int8_t: arithmetic shift; the codes are 0..63 so it is 0..3.
-                let hi = |i: usize| ((l_all[i] >> 4) as u8) & 0xFF;
+                let hi = |i: usize| (l_all[i] >> 4) as u8;
                 y[128 + 32 * h + l] = hi(j + l) | (hi(j + l + 32) << 2) | (hi(j + l + 64) << 4) | (hi(j + l + 96) << 6);
             }
         }
