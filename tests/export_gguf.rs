@@ -355,6 +355,16 @@ fn writes_files_for_the_python_check() {
             std::fs::write(ours.join(format!("{}.npy", t.name)), npy_f32(&t.shape, &vals)).unwrap();
         }
     }
+    // The repository's own fixtures: F64/F16 sources, rows of 7, 10 and 12, an empty tensor, ints.
+    for (dir_name, fixture) in [("tests/fixtures/formats", "w.safetensors"), ("tests/fixtures", "small.safetensors"), ("www/examples", "digits-mlp.safetensors")] {
+        let src = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join(dir_name).join(fixture)).unwrap();
+        std::fs::write(out.join(fixture), &src).unwrap();
+        let index = formats::read_index(fixture, &mut src.as_slice()).unwrap();
+        for target in ["F16", "Q8_0", "Q4_0", "Q4_1", "Q4_K", "Q6_K"] {
+            let (gguf, _) = export(&index, &src, GgufTarget::parse(target).unwrap());
+            std::fs::write(out.join(format!("{fixture}.{target}.gguf")), gguf).unwrap();
+        }
+    }
     // GGUF sources (metadata and alignment 64 carried over).
     for fixture in ["w.gguf", "w_align64.gguf"] {
         let src = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/formats").join(fixture)).unwrap();

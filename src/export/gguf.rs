@@ -18,6 +18,9 @@ use crate::formats::{FileIndex, Format};
 use crate::quant::ggml_quantize as gq;
 use crate::tensor::{DType, TensorInfo};
 
+/// ggml.h GGML_MAX_NAME: tensor names are shorter than this in files llama.cpp loads.
+const GGML_MAX_NAME: usize = 64;
+
 /// The ggml type asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[allow(non_camel_case_types)]
@@ -276,6 +279,13 @@ pub fn plan_gguf(source: &FileIndex, target: GgufTarget) -> Result<GgufPlan> {
                 ));
             }
         }
+        // ggml's gguf reader refuses a tensor name of GGML_MAX_NAME (64) bytes or more.
+        let note = if t.name.len() >= GGML_MAX_NAME {
+            let long = format!("the name is {} bytes: llama.cpp refuses names of {GGML_MAX_NAME} or more (GGML_MAX_NAME)", t.name.len());
+            Some(note.map_or(long.clone(), |n| format!("{n}; {long}")))
+        } else {
+            note
+        };
         planned.push(Planned { source: t.clone(), action, ne, bytes, note });
     }
     let metadata = metadata_for(source, target, alignment, from_gguf);
