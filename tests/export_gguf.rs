@@ -251,6 +251,8 @@ fn written_file_reads_back_with_types_shapes_fallbacks_and_notes() {
         assert!(note("row").contains("1-D"), "[1, 256] is 1-D for ggml: {}", note("row"));
         assert!(note("mask").contains("U8 has no GGUF type"), "{}", note("mask"));
         assert_eq!(report.tensors.iter().find(|t| t.name == "mask").unwrap().written_as, "skipped");
+        let order: Vec<&str> = report.tensors.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(order, ["w", "bias", "odd", "mid", "h", "ids", "mask", "row"], "the report follows the source");
         if target == GgufTarget::Q4_K {
             assert!(note("mid").contains("written as Q5_0, as llama.cpp's tensor_type_fallback does"), "{}", note("mid"));
             assert!(note("odd").contains("nor of 32 (Q5_0's fallback): written as F16"), "{}", note("odd"));

@@ -86,6 +86,8 @@ enum Action {
 
 #[derive(Debug, Clone)]
 struct Planned {
+    /// Index of the tensor in the source.
+    position: usize,
     source: TensorInfo,
     action: Action,
     ne: Vec<u64>,
@@ -102,7 +104,8 @@ pub struct GgufPlan {
     metadata: Vec<KeyValue>,
     planned: Vec<Planned>,
     sources: Vec<TensorInfo>,
-    skipped: Vec<ExportedTensor>,
+    /// Tensors not written, with the position in the source they are reported at.
+    skipped: Vec<(usize, ExportedTensor)>,
     header_len: u64,
 }
 
@@ -205,8 +208,8 @@ pub fn plan_gguf(source: &FileIndex, target: GgufTarget) -> Result<GgufPlan> {
     let alignment = source_alignment(source);
     let mut planned = Vec::new();
     let mut skipped = Vec::new();
-    for t in &source.tensors {
-        let skip = |why: String| ExportedTensor { name: t.name.clone(), written_as: "skipped".into(), bytes: 0, note: Some(why) };
+    for (position, t) in source.tensors.iter().enumerate() {
+        let skip = |why: String| (position, ExportedTensor { name: t.name.clone(), written_as: "skipped".into(), bytes: 0, note: Some(why) });
         if t.shape.len() > MAX_DIMS as usize {
             skipped.push(skip(format!("{} dimensions: GGUF (ggml) tensors have at most {MAX_DIMS}", t.shape.len())));
             continue;
@@ -286,7 +289,7 @@ pub fn plan_gguf(source: &FileIndex, target: GgufTarget) -> Result<GgufPlan> {
         } else {
             note
         };
-        planned.push(Planned { source: t.clone(), action, ne, bytes, note });
+        planned.push(Planned { position, source: t.clone(), action, ne, bytes, note });
     }
     let metadata = metadata_for(source, target, alignment, from_gguf);
     let sources = planned.iter().map(|p| p.source.clone()).collect();
@@ -444,19 +447,20 @@ impl ExportPlan for GgufPlan {
     }
 
     fn report(&self) -> ExportReport {
-        let mut tensors: Vec<ExportedTensor> = self
+        // In the source's order, the skipped tensors where they were.
+        let mut tensors: Vec<(usize, ExportedTensor)> = self
             .planned
             .iter()
-            .map(|p| ExportedTensor {
-                name: p.source.name.clone(),
-                written_as: match p.action {
+            .map(|p| {
+                let written_as = match p.action {
                     Action::Encode(d) | Action::Copy(d) => d.name().to_string(),
-                },
-                bytes: p.bytes,
-                note: p.note.clone(),
+                };
+                (p.position, ExportedTensor { name: p.source.name.clone(), written_as, bytes: p.bytes, note: p.note.clone() })
             })
             .collect();
         tensors.extend(self.skipped.iter().cloned());
+        tensors.sort_by_key(|(position, _)| *position);
+        let tensors = tensors.into_iter().map(|(_, t)| t).collect();
         let data: u64 = self.planned.iter().map(|p| pad(p.bytes, self.alignment)).sum();
         ExportReport { format: format!("gguf:{}", self.target.name()), tensors, total_bytes: self.header_len + data }
     }
