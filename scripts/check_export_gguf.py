@@ -197,6 +197,10 @@ def check(src_path, target_name, out_path, ours_dir):
                 fail(f"{tag}: integer tensor '{name}' not copied as stored")
             continue
         x = np.ascontiguousarray(arr, dtype=np.float32)
+        if not np.all(np.isfinite(x)):
+            # ggml's C casts and numpy's differ on NaN / Inf (the Rust tests hold ggml's own bytes).
+            print(f"{tag}: '{name}' has NaN/Inf values: not compared with gguf-py")
+            continue
         if t.tensor_type in (Q.F16, Q.Q8_0, Q.Q4_0, Q.Q4_1, Q.Q5_0):
             py = gguf.quants.quantize(x.reshape(-1, shape[-1]), t.tensor_type).tobytes()
             if py != ours:

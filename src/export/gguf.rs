@@ -371,11 +371,14 @@ impl GgufPlan {
             .collect()
     }
 
-    fn encode_tensor(&self, p: &Planned, stored: Vec<u8>) -> Result<Vec<u8>> {
+    /// The tensor's bytes, and how many of its values are NaN or ±Inf (for the note).
+    fn encode_tensor(&self, p: &Planned, stored: Vec<u8>) -> Result<(Vec<u8>, usize)> {
+        let mut nonfinite = 0;
         let out = match p.action {
             Action::Copy(_) => crate::formats::element_bytes(&p.source, stored)?,
             Action::Encode(dtype) => {
                 let x = crate::formats::decode_tensor(&p.source, stored)?;
+                nonfinite = x.iter().filter(|v| !v.is_finite()).count();
                 let mut out = vec![0u8; p.bytes as usize];
                 match dtype {
                     DType::F32 => out.iter_mut().zip(x.iter().flat_map(|v| v.to_le_bytes())).for_each(|(o, b)| *o = b),
@@ -397,7 +400,7 @@ impl GgufPlan {
                 format!("tensor '{}': {} bytes where {} were planned", p.source.name, out.len(), p.bytes),
             ));
         }
-        Ok(out)
+        Ok((out, nonfinite))
     }
 }
 
@@ -437,8 +440,17 @@ impl ExportPlan for GgufPlan {
         let p = self.planned.get(i).ok_or_else(|| {
             Error::InvalidSpec(format!("GGUF export of {}: tensor {i} asked for, {} planned", self.file, self.planned.len()))
         })?;
-        let mut out = self.encode_tensor(p, stored)?;
+        let (mut out, nonfinite) = self.encode_tensor(p, stored)?;
         out.resize(pad(p.bytes, self.alignment) as usize, 0);
+        if nonfinite > 0 {
+            // Written as ggml's quantizer writes them; llama-quantize stops at such a tensor when a
+            // NaN / Inf reaches a block's scale (ggml_validate_row_data).
+            let say = format!(
+                "{nonfinite} NaN/±Inf values: quantized as ggml's reference does (llama-quantize rejects the tensor if one reaches a block scale)"
+            );
+            let p = &mut self.planned[i];
+            p.note = Some(p.note.take().map_or(say.clone(), |n| format!("{n}; {say}")));
+        }
         Ok(out)
     }
 
