@@ -17,6 +17,9 @@ For every OUT, gguf.GGUFReader must read it, and:
 - every quantized tensor: gguf.quants.dequantize(our bytes) stays within the type's error bound of
   the source values, and, with --ours DIR (DIR/<OUT name>/<tensor>.npy = the f32 values our reader
   decodes, as tests/export_gguf.rs writes them), equals them bit for bit.
+With --ggml-lib PATH (ggml's libggml-base.so, see make_gguf_export_reference.py for where to get
+it) ggml's own GGUF parser (gguf_init_from_file) must load every OUT too, and agree with gguf-py on
+the alignment, the data offset and every tensor's name, type and offset.
 Exit status 1 on any mismatch. Needs only numpy and gguf (PyPI).
 """
 import argparse
@@ -140,12 +143,54 @@ def field_bytes(field):
     return b"".join(bytes(np.asarray(p).view(np.uint8).reshape(-1)) for p in field.parts[1:])  # parts[0] is the key length
 
 
-def check(src_path, target_name, out_path, ours_dir):
+def check_with_ggml(lib_path, out_path, r):
+    """ggml's gguf_init_from_file (no_alloc) against what gguf-py read."""
+    import ctypes
+
+    lib = ctypes.CDLL(lib_path)
+
+    class InitParams(ctypes.Structure):
+        _fields_ = [("no_alloc", ctypes.c_bool), ("ctx", ctypes.c_void_p)]
+
+    lib.gguf_init_from_file.argtypes = [ctypes.c_char_p, InitParams]
+    lib.gguf_init_from_file.restype = ctypes.c_void_p
+    for fn, res in [("gguf_get_n_tensors", ctypes.c_int64), ("gguf_get_alignment", ctypes.c_size_t),
+                    ("gguf_get_data_offset", ctypes.c_size_t)]:
+        getattr(lib, fn).argtypes = [ctypes.c_void_p]
+        getattr(lib, fn).restype = res
+    for fn, res in [("gguf_get_tensor_name", ctypes.c_char_p), ("gguf_get_tensor_type", ctypes.c_int),
+                    ("gguf_get_tensor_offset", ctypes.c_size_t)]:
+        getattr(lib, fn).argtypes = [ctypes.c_void_p, ctypes.c_int64]
+        getattr(lib, fn).restype = res
+    lib.gguf_free.argtypes = [ctypes.c_void_p]
+    tag = os.path.basename(out_path)
+    ctx = lib.gguf_init_from_file(out_path.encode(), InitParams(True, None))
+    if not ctx:
+        fail(f"{tag}: ggml's gguf_init_from_file refuses the file")
+        return
+    try:
+        if lib.gguf_get_alignment(ctx) != r.alignment or lib.gguf_get_data_offset(ctx) != r.data_offset:
+            fail(f"{tag}: ggml reads alignment {lib.gguf_get_alignment(ctx)} / data offset "
+                 f"{lib.gguf_get_data_offset(ctx)}, gguf-py {r.alignment} / {r.data_offset}")
+        ggml_view = [(lib.gguf_get_tensor_name(ctx, i).decode(), lib.gguf_get_tensor_type(ctx, i),
+                      r.data_offset + lib.gguf_get_tensor_offset(ctx, i)) for i in range(lib.gguf_get_n_tensors(ctx))]
+        py_view = [(t.name, int(t.tensor_type), int(t.data_offset)) for t in r.tensors]
+        if ggml_view != py_view:
+            fail(f"{tag}: ggml's reading of the tensors differs from gguf-py's")
+        else:
+            print(f"{tag}: ggml's gguf_init_from_file reads it the same ({len(ggml_view)} tensors)")
+    finally:
+        lib.gguf_free(ctx)
+
+
+def check(src_path, target_name, out_path, ours_dir, ggml_lib=None):
     target = Q[target_name.upper()]
     tag = f"{os.path.basename(out_path)}"
     src, src_reader = load_source(src_path)
     from_gguf = src_reader is not None
     r = gguf.GGUFReader(out_path)
+    if ggml_lib:
+        check_with_ggml(ggml_lib, out_path, r)
     align = int(r.fields["general.alignment"].parts[-1][0]) if "general.alignment" in r.fields else 32
     if from_gguf and align != src_reader.alignment:
         fail(f"{tag}: alignment {align}, the source has {src_reader.alignment}")
@@ -237,11 +282,12 @@ def main():
     ap.add_argument("source")
     ap.add_argument("pairs", nargs="+", help="TYPE OUT.gguf pairs")
     ap.add_argument("--ours", help="folder of our decoded values: DIR/<OUT name>/<tensor>.npy")
+    ap.add_argument("--ggml-lib", help="ggml's libggml-base.so: its GGUF parser must read every OUT too")
     a = ap.parse_args()
     if len(a.pairs) % 2:
         ap.error("give TYPE OUT.gguf pairs")
     for typ, out in zip(a.pairs[::2], a.pairs[1::2]):
-        check(a.source, typ, out, a.ours)
+        check(a.source, typ, out, a.ours, a.ggml_lib)
     if failures:
         print(f"{len(failures)} failure(s)")
         sys.exit(1)
