@@ -95,7 +95,8 @@ struct Planned {
     note: Option<String>,
 }
 
-/// A GGUF file being written (see `ExportPlan`).
+/// A GGUF file being written (see `ExportPlan`). `report()` is complete once every tensor has
+/// been encoded: a note on NaN / Inf values is added when a tensor's values are seen.
 #[derive(Debug)]
 pub struct GgufPlan {
     file: String,
@@ -318,7 +319,7 @@ fn metadata_for(source: &FileIndex, target: GgufTarget, alignment: u64, from_ggu
         kvs.extend(source.gguf_metadata.iter().filter(|kv| !REPLACED.contains(&kv.key.as_str())).cloned());
     } else {
         let file_name = source.file.rsplit(['/', '\\']).next().unwrap_or(&source.file);
-        let stem = file_name.split('.').next().filter(|s| !s.is_empty()).unwrap_or(file_name);
+        let stem = file_name.rsplit_once('.').map(|(stem, _)| stem).filter(|s| !s.is_empty()).unwrap_or(file_name);
         kvs.push(kv_string("general.name", stem));
         kvs.push(kv_string(
             "quant_playground.source",
