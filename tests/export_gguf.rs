@@ -375,9 +375,9 @@ fn writes_files_for_the_python_check() {
     for fixture in ["w.gguf", "w_align64.gguf"] {
         let src = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/formats").join(fixture)).unwrap();
         let index = formats::read_index(fixture, &mut src.as_slice()).unwrap();
-        for target in ["Q8_0", "Q4_K"] {
+        for target in ["F16", "Q8_0", "Q4_0", "Q4_1", "Q4_K", "Q6_K"] {
             let (gguf, _) = export(&index, &src, GgufTarget::parse(target).unwrap());
-            std::fs::write(out.join(format!("{}.{target}.gguf", fixture.trim_end_matches(".gguf"))), gguf).unwrap();
+            std::fs::write(out.join(format!("{fixture}.{target}.gguf")), gguf).unwrap();
         }
     }
     println!("wrote {}", out.display());
