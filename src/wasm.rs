@@ -61,6 +61,48 @@ pub fn parse_index_pieces(file_name: &str, file_len: f64, offsets: &[f64], lengt
     index_json(formats::parse_index_parts(file_name, &pieces, file_len as u64))
 }
 
+/// How many trailing bytes to read with the first bytes (a zip's central directory is at the end).
+#[wasm_bindgen]
+pub fn tail_read_bytes() -> usize {
+    formats::TAIL_READ
+}
+
+/// The most rounds of `need_bytes` / `need_range` answers a caller should serve before giving up.
+#[wasm_bindgen]
+pub fn max_index_rounds() -> usize {
+    formats::MAX_ROUNDS
+}
+
+/// The bytes of this instance's linear memory (it grows and never shrinks: the high-water mark of
+/// what the module has needed). The page's big-file test reads it around a quantization.
+#[wasm_bindgen]
+pub fn wasm_memory_bytes() -> f64 {
+    (core::arch::wasm32::memory_size(0) * 65536) as f64
+}
+
+/// `[offset, length]` of the bytes to read for a tensor (of `data_file` when the index names one).
+#[wasm_bindgen]
+pub fn tensor_stored_range(info_json: &str) -> Result<Vec<f64>, JsError> {
+    let info: TensorInfo = serde_json::from_str(info_json).map_err(|e| json_err("tensor description", e))?;
+    let (offset, len) = info.stored_range();
+    Ok(vec![offset as f64, len as f64])
+}
+
+/// One index of shards dropped together (`multi::merge_shards`): `shard_indexes_json` is a JSON array
+/// of the shards' indexes as `parse_index_pieces` gave them; `index_json_bytes` the whole
+/// model.safetensors.index.json, or empty when the shards came without one.
+#[wasm_bindgen]
+pub fn merge_shards(label: &str, index_json_bytes: &[u8], shard_indexes_json: &str) -> Result<String, JsError> {
+    let shards: Vec<formats::FileIndex> = serde_json::from_str(shard_indexes_json).map_err(|e| json_err("shard indexes", e))?;
+    let map = if index_json_bytes.is_empty() {
+        None
+    } else {
+        Some(formats::multi::parse_shard_map(label, index_json_bytes, index_json_bytes.len() as u64).map_err(js_err)?)
+    };
+    let merged = formats::multi::merge_shards(label, map.as_ref(), shards).map_err(js_err)?;
+    to_json("index", &merged)
+}
+
 /// `bytes` is the tensor's `stored_range` of its file (equal to [offset, offset + byte_len) for
 /// raw storage); deflated and varint storages are unpacked here.
 fn decode(info_json: &str, bytes: &[u8]) -> Result<(TensorInfo, Vec<f32>), JsError> {
