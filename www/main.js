@@ -23,6 +23,7 @@ const BINS = 256;
 
 const ui = {
   fileInput: $('file-input'),
+  memory: $('wasm-memory'),
   errors: $('errors'),
   status: $('status'),
   filter: $('tensor-filter'),
@@ -371,6 +372,23 @@ async function computeOnce() {
     await compareAndDraw(file, selected, spec, computeKey);
   } finally {
     calibrationSection.removeAttribute('aria-busy');
+  }
+  await showMemory(`${file.name}:${selected.tensor}`);
+}
+
+/**
+ * The module's memory in the footer, after each tensor's table, pictures and sweep: wasm memory grows and
+ * never shrinks, so this is the most any work so far has needed (a big file must not raise it by more
+ * than about 3× the chosen tensor's f32 size). data-after names the tensor it was read after.
+ */
+async function showMemory(after) {
+  try {
+    const bytes = await engine.memoryBytes();
+    ui.memory.textContent = fmt.bytes(bytes);
+    ui.memory.dataset.bytes = String(bytes);
+    ui.memory.dataset.after = after;
+  } catch (error) {
+    ui.memory.textContent = `unknown (${error?.message ?? error})`; // a readout only: the page goes on
   }
 }
 
