@@ -104,16 +104,18 @@ pub fn merge_shards(label: &str, index_json_bytes: &[u8], shard_indexes_json: &s
 }
 
 /// `bytes` is the tensor's `stored_range` of its file (equal to [offset, offset + byte_len) for
-/// raw storage); deflated and varint storages are unpacked here.
-fn decode(info_json: &str, bytes: &[u8]) -> Result<(TensorInfo, Vec<f32>), JsError> {
+/// raw storage); deflated and varint storages are unpacked here. Owned (a JS Uint8Array is copied in
+/// once) and consumed by the decode, so only the f32 values outlive it: a tensor's calls stay within
+/// issue 3's bound of about 3× its f32 size of wasm memory.
+fn decode(info_json: &str, bytes: Vec<u8>) -> Result<(TensorInfo, Vec<f32>), JsError> {
     let info: TensorInfo = serde_json::from_str(info_json).map_err(|e| json_err("tensor description", e))?;
-    let x = formats::decode_tensor(&info, bytes.to_vec()).map_err(js_err)?;
+    let x = formats::decode_tensor(&info, bytes).map_err(js_err)?;
     Ok((info, x))
 }
 
 /// FP32 | FP16 | BF16 | each spec of `specs_json` (a JSON array of specs) for one tensor's bytes.
 #[wasm_bindgen]
-pub fn compare_tensor(info_json: &str, bytes: &[u8], specs_json: &str) -> Result<String, JsError> {
+pub fn compare_tensor(info_json: &str, bytes: Vec<u8>, specs_json: &str) -> Result<String, JsError> {
     let (info, x) = decode(info_json, bytes)?;
     let specs: Vec<QuantSpec> = serde_json::from_str(specs_json).map_err(|e| json_err("quantization settings", e))?;
     let rows = report::compare(&info.name, info.dtype, &info.shape, &x, &specs).map_err(js_err)?;
@@ -122,7 +124,7 @@ pub fn compare_tensor(info_json: &str, bytes: &[u8], specs_json: &str) -> Result
 
 /// One tensor quantized with one spec: the report row the CLI's `quantize --json` prints.
 #[wasm_bindgen]
-pub fn quantize_tensor(info_json: &str, bytes: &[u8], spec_json: &str) -> Result<String, JsError> {
+pub fn quantize_tensor(info_json: &str, bytes: Vec<u8>, spec_json: &str) -> Result<String, JsError> {
     let (info, x) = decode(info_json, bytes)?;
     let spec: QuantSpec = serde_json::from_str(spec_json).map_err(|e| json_err("quantization settings", e))?;
     let q = crate::quant::quantize_minmax(&x, &info.shape, &spec).map_err(js_err)?;
@@ -165,21 +167,21 @@ pub fn calibration_methods() -> String {
 
 /// One float row ("fp32", "fp16" or "bf16") of the comparison, as compare_tensor makes it.
 #[wasm_bindgen]
-pub fn float_tensor(info_json: &str, bytes: &[u8], format: &str) -> Result<String, JsError> {
+pub fn float_tensor(info_json: &str, bytes: Vec<u8>, format: &str) -> Result<String, JsError> {
     let (info, x) = decode(info_json, bytes)?;
     to_json("report", &report::float_report(&info.name, info.dtype, &info.shape, &x, format))
 }
 
 /// A histogram of the tensor's finite values with `bins` bins over their [min, max].
 #[wasm_bindgen]
-pub fn value_histogram(info_json: &str, bytes: &[u8], bins: usize) -> Result<String, JsError> {
+pub fn value_histogram(info_json: &str, bytes: Vec<u8>, bins: usize) -> Result<String, JsError> {
     let (_, x) = decode(info_json, bytes)?;
     to_json("histogram", &crate::explore::histogram(&x, bins))
 }
 
 /// A histogram of x − x̂ under one spec and calibration method (`minmax`, `percentile:99.99`, …).
 #[wasm_bindgen]
-pub fn error_histogram(info_json: &str, bytes: &[u8], spec_json: &str, method: &str, bins: usize) -> Result<String, JsError> {
+pub fn error_histogram(info_json: &str, bytes: Vec<u8>, spec_json: &str, method: &str, bins: usize) -> Result<String, JsError> {
     let (info, x) = decode(info_json, bytes)?;
     let spec = spec_from_json(spec_json)?;
     let method = crate::calib::Method::parse(method).map_err(js_err)?;
@@ -188,7 +190,7 @@ pub fn error_histogram(info_json: &str, bytes: &[u8], spec_json: &str, method: &
 
 /// Every slot's range, scale and zero point under one spec and calibration method.
 #[wasm_bindgen]
-pub fn slot_params(info_json: &str, bytes: &[u8], spec_json: &str, method: &str) -> Result<String, JsError> {
+pub fn slot_params(info_json: &str, bytes: Vec<u8>, spec_json: &str, method: &str) -> Result<String, JsError> {
     let (info, x) = decode(info_json, bytes)?;
     let spec = spec_from_json(spec_json)?;
     let method = crate::calib::Method::parse(method).map_err(js_err)?;
@@ -197,7 +199,7 @@ pub fn slot_params(info_json: &str, bytes: &[u8], spec_json: &str, method: &str)
 
 /// The calibration ranges (one per method) to mark on the value histogram.
 #[wasm_bindgen]
-pub fn calibration_ranges(info_json: &str, bytes: &[u8], spec_json: &str) -> Result<String, JsError> {
+pub fn calibration_ranges(info_json: &str, bytes: Vec<u8>, spec_json: &str) -> Result<String, JsError> {
     let (_, x) = decode(info_json, bytes)?;
     let spec = spec_from_json(spec_json)?;
     to_json("ranges", &crate::explore::calibration_ranges(&x, &spec).map_err(js_err)?)
@@ -212,7 +214,7 @@ pub fn sweep_specs(shape_json: &str) -> Result<String, JsError> {
 
 /// Report rows for each spec of `specs_json`, each with its `pareto` flag among them.
 #[wasm_bindgen]
-pub fn sweep_tensor(info_json: &str, bytes: &[u8], specs_json: &str) -> Result<String, JsError> {
+pub fn sweep_tensor(info_json: &str, bytes: Vec<u8>, specs_json: &str) -> Result<String, JsError> {
     let (info, x) = decode(info_json, bytes)?;
     let specs: Vec<QuantSpec> = serde_json::from_str(specs_json).map_err(|e| json_err("quantization settings", e))?;
     to_json("report", &crate::explore::sweep(&info.name, info.dtype, &info.shape, &x, &specs).map_err(js_err)?)
@@ -236,7 +238,7 @@ pub fn pareto_front(points_json: &str) -> Result<String, JsError> {
 /// curves and the histograms when `details` is true (for the page's overlay and KL / MSE plots).
 /// `methods` as typed on the CLI: `all`, `minmax`, `percentile:99.9`, `mse,entropy`, …
 #[wasm_bindgen]
-pub fn calibrate_tensor(info_json: &str, bytes: &[u8], bits: u8, scheme: &str, methods: &str, details: bool) -> Result<String, JsError> {
+pub fn calibrate_tensor(info_json: &str, bytes: Vec<u8>, bits: u8, scheme: &str, methods: &str, details: bool) -> Result<String, JsError> {
     let (_, x) = decode(info_json, bytes)?;
     let scheme: crate::quant::Scheme =
         serde_json::from_value(serde_json::Value::String(scheme.into())).map_err(|e| json_err("scheme", e))?;
@@ -245,7 +247,7 @@ pub fn calibrate_tensor(info_json: &str, bytes: &[u8], bits: u8, scheme: &str, m
 
 /// One tensor quantized with one spec and the ranges of one calibration method (`quantize --calib`).
 #[wasm_bindgen]
-pub fn quantize_tensor_calibrated(info_json: &str, bytes: &[u8], spec_json: &str, method: &str) -> Result<String, JsError> {
+pub fn quantize_tensor_calibrated(info_json: &str, bytes: Vec<u8>, spec_json: &str, method: &str) -> Result<String, JsError> {
     let (info, x) = decode(info_json, bytes)?;
     let spec = spec_from_json(spec_json)?;
     let method = crate::calib::Method::parse(method).map_err(js_err)?;
@@ -345,7 +347,7 @@ impl Int4Weights {
 
 /// A tensor's values as f32 (the weights W the speed panel packs into F32Weights, Int8Weights, Int4Weights).
 #[wasm_bindgen]
-pub fn tensor_values(info_json: &str, bytes: &[u8]) -> Result<Vec<f32>, JsError> {
+pub fn tensor_values(info_json: &str, bytes: Vec<u8>) -> Result<Vec<f32>, JsError> {
     Ok(decode(info_json, bytes)?.1)
 }
 
