@@ -193,7 +193,7 @@ async function openBatch(list) {
     consumed.add(name);
     const missing = shards.filter((s) => !parsed.has(s));
     if (missing.length) {
-      fail(name, `the weight map names ${missing.length === 1 ? 'a shard' : 'shards'} that ${missing.length === 1 ? 'was' : 'were'} not opened with it: ${missing.join(', ')}. Open the index and all ${shards.length} shards together.`);
+      fail(name, `the weight map names ${missing.length === 1 ? 'a shard' : 'shards'} that ${missing.length === 1 ? 'was' : 'were'} not opened with it: ${missing.join(', ')}. Open the index and ${shards.length === 2 ? 'both' : `all ${shards.length}`} shards together.`);
       continue;
     }
     const broken = shards.find((s) => parsed.get(s).error);

@@ -225,7 +225,7 @@ test('legacy.pt and malformed files: the specific error in place, and what was l
   await page.setInputFiles('#file-input', [fixture('sharded/model.safetensors.index.json'), fixture(SHARDS[0])]);
   await errorItem('model.safetensors.index.json').waitFor();
   assert.match(await errorItem('model.safetensors.index.json').textContent(), /not opened with it: model-00002-of-00002\.safetensors/);
-  await page.screenshot({ path: path.join(ARTIFACTS, 'formats-errors.png') });
+  await page.locator('#errors').screenshot({ path: path.join(ARTIFACTS, 'formats-errors.png') });
 
   // Nothing loaded before went away (the failed w_ext.onnx keeps its earlier, complete entry), and it still computes.
   assert.deepEqual(await readTable(), before, 'the table is unchanged');
@@ -235,4 +235,28 @@ test('legacy.pt and malformed files: the specific error in place, and what was l
   const rows = cli(['compare', fixture('w_ext.onnx'), '--tensor', 'w', ...SETTINGS]).tensors;
   const table = await readTable();
   for (const row of rows) assert.equal(table.cells[row.config].sqnr_db, rawValue(row, 'sqnr_db'), `${row.config} after the errors`);
+});
+
+test('the drop zone takes several files at once: an .onnx and its external data dropped together', { timeout: WAIT }, async () => {
+  // Renamed copies, so that the listing cannot be the one the file input made above.
+  const model = readFileSync(fixture('w_ext.onnx'));
+  const data = readFileSync(fixture('w_ext.onnx.data'));
+  const dataTransfer = await page.evaluateHandle(({ model, data }) => {
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([new Uint8Array(data)], 'w_ext.onnx.data'));
+    transfer.items.add(new File([new Uint8Array(model)], 'dropped.onnx'));
+    return transfer;
+  }, { model: [...model], data: [...data] });
+  await page.dispatchEvent('main', 'dragenter', { dataTransfer });
+  await page.dispatchEvent('main', 'dragover', { dataTransfer });
+  await page.dispatchEvent('main', 'drop', { dataTransfer });
+  await page.locator('#tensors tbody[data-file="dropped.onnx"]').waitFor();
+  assert.match(await page.locator('#tensors tbody[data-file="dropped.onnx"] .file-head').textContent(), /2 files: dropped\.onnx, w_ext\.onnx\.data/);
+  assert.equal(await errorItem('w_ext.onnx.data').count(), 0, 'the data file is not opened on its own');
+  await chooseTensor('dropped.onnx', 'w');
+  const rows = cli(['compare', fixture('w_ext.onnx'), '--tensor', 'w', ...SETTINGS]).tensors;
+  await waitForTable('dropped.onnx', 'w', rows.map((r) => r.config));
+  const table = await readTable();
+  const expected = Object.fromEntries(rows.map((row) => [row.config, Object.fromEntries(METRICS.map((m) => [m, rawValue(row, m)]))]));
+  assertSameCells(table.cells, expected, 'dropped.onnx w: the table equals the CLI on w_ext.onnx');
 });
