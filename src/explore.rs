@@ -54,8 +54,18 @@ pub fn histogram(x: &[f32], bins: usize) -> Histogram {
 /// The quantization errors x − x̂ of the finite elements under `spec` with `method`'s ranges.
 pub fn errors(x: &[f32], shape: &[usize], spec: &QuantSpec, method: &Method) -> Result<Vec<f32>> {
     let q = calib::quantize_calibrated(x, shape, spec, method)?;
-    let y = q.dequantize();
-    Ok(x.iter().zip(&y).filter(|(v, _)| v.is_finite()).map(|(v, w)| v - w).collect())
+    let mut y = q.dequantize();
+    drop(q);
+    // In place over x̂ (written index ≤ read index): no third tensor-sized buffer in wasm memory.
+    let mut kept = 0;
+    for (i, &v) in x.iter().enumerate() {
+        if v.is_finite() {
+            y[kept] = v - y[i];
+            kept += 1;
+        }
+    }
+    y.truncate(kept);
+    Ok(y)
 }
 
 /// A histogram of x − x̂ under `spec` and `method`, `bins` bins over [min, max] of the errors.

@@ -61,17 +61,61 @@ pub fn parse_index_pieces(file_name: &str, file_len: f64, offsets: &[f64], lengt
     index_json(formats::parse_index_parts(file_name, &pieces, file_len as u64))
 }
 
-/// `bytes` is the tensor's `stored_range` of its file (equal to [offset, offset + byte_len) for
-/// raw storage); deflated and varint storages are unpacked here.
-fn decode(info_json: &str, bytes: &[u8]) -> Result<(TensorInfo, Vec<f32>), JsError> {
+/// How many trailing bytes to read with the first bytes (a zip's central directory is at the end).
+#[wasm_bindgen]
+pub fn tail_read_bytes() -> usize {
+    formats::TAIL_READ
+}
+
+/// The most rounds of `need_bytes` / `need_range` answers a caller should serve before giving up.
+#[wasm_bindgen]
+pub fn max_index_rounds() -> usize {
+    formats::MAX_ROUNDS
+}
+
+/// The bytes of this instance's linear memory (it grows and never shrinks: the high-water mark of
+/// what the module has needed). The page's big-file test reads it around a quantization.
+#[wasm_bindgen]
+pub fn wasm_memory_bytes() -> f64 {
+    (core::arch::wasm32::memory_size(0) * 65536) as f64
+}
+
+/// `[offset, length]` of the bytes to read for a tensor (of `data_file` when the index names one).
+#[wasm_bindgen]
+pub fn tensor_stored_range(info_json: &str) -> Result<Vec<f64>, JsError> {
     let info: TensorInfo = serde_json::from_str(info_json).map_err(|e| json_err("tensor description", e))?;
-    let x = formats::decode_tensor(&info, bytes.to_vec()).map_err(js_err)?;
+    let (offset, len) = info.stored_range();
+    Ok(vec![offset as f64, len as f64])
+}
+
+/// One index of shards dropped together (`multi::merge_shards`): `shard_indexes_json` is a JSON array
+/// of the shards' indexes as `parse_index_pieces` gave them; `index_json_bytes` the whole
+/// model.safetensors.index.json, or empty when the shards came without one.
+#[wasm_bindgen]
+pub fn merge_shards(label: &str, index_json_bytes: &[u8], shard_indexes_json: &str) -> Result<String, JsError> {
+    let shards: Vec<formats::FileIndex> = serde_json::from_str(shard_indexes_json).map_err(|e| json_err("shard indexes", e))?;
+    let map = if index_json_bytes.is_empty() {
+        None
+    } else {
+        Some(formats::multi::parse_shard_map(label, index_json_bytes, index_json_bytes.len() as u64).map_err(js_err)?)
+    };
+    let merged = formats::multi::merge_shards(label, map.as_ref(), shards).map_err(js_err)?;
+    to_json("index", &merged)
+}
+
+/// `bytes` is the tensor's `stored_range` of its file (equal to [offset, offset + byte_len) for
+/// raw storage); deflated and varint storages are unpacked here. Owned (a JS Uint8Array is copied in
+/// once) and consumed by the decode, so only the f32 values outlive it: a tensor's calls stay within
+/// issue 3's bound of about 3× its f32 size of wasm memory.
+fn decode(info_json: &str, bytes: Vec<u8>) -> Result<(TensorInfo, Vec<f32>), JsError> {
+    let info: TensorInfo = serde_json::from_str(info_json).map_err(|e| json_err("tensor description", e))?;
+    let x = formats::decode_tensor(&info, bytes).map_err(js_err)?;
     Ok((info, x))
 }
 
 /// FP32 | FP16 | BF16 | each spec of `specs_json` (a JSON array of specs) for one tensor's bytes.
 #[wasm_bindgen]
-pub fn compare_tensor(info_json: &str, bytes: &[u8], specs_json: &str) -> Result<String, JsError> {
+pub fn compare_tensor(info_json: &str, bytes: Vec<u8>, specs_json: &str) -> Result<String, JsError> {
     let (info, x) = decode(info_json, bytes)?;
     let specs: Vec<QuantSpec> = serde_json::from_str(specs_json).map_err(|e| json_err("quantization settings", e))?;
     let rows = report::compare(&info.name, info.dtype, &info.shape, &x, &specs).map_err(js_err)?;
@@ -80,7 +124,7 @@ pub fn compare_tensor(info_json: &str, bytes: &[u8], specs_json: &str) -> Result
 
 /// One tensor quantized with one spec: the report row the CLI's `quantize --json` prints.
 #[wasm_bindgen]
-pub fn quantize_tensor(info_json: &str, bytes: &[u8], spec_json: &str) -> Result<String, JsError> {
+pub fn quantize_tensor(info_json: &str, bytes: Vec<u8>, spec_json: &str) -> Result<String, JsError> {
     let (info, x) = decode(info_json, bytes)?;
     let spec: QuantSpec = serde_json::from_str(spec_json).map_err(|e| json_err("quantization settings", e))?;
     let q = crate::quant::quantize_minmax(&x, &info.shape, &spec).map_err(js_err)?;
@@ -123,21 +167,21 @@ pub fn calibration_methods() -> String {
 
 /// One float row ("fp32", "fp16" or "bf16") of the comparison, as compare_tensor makes it.
 #[wasm_bindgen]
-pub fn float_tensor(info_json: &str, bytes: &[u8], format: &str) -> Result<String, JsError> {
+pub fn float_tensor(info_json: &str, bytes: Vec<u8>, format: &str) -> Result<String, JsError> {
     let (info, x) = decode(info_json, bytes)?;
     to_json("report", &report::float_report(&info.name, info.dtype, &info.shape, &x, format))
 }
 
 /// A histogram of the tensor's finite values with `bins` bins over their [min, max].
 #[wasm_bindgen]
-pub fn value_histogram(info_json: &str, bytes: &[u8], bins: usize) -> Result<String, JsError> {
+pub fn value_histogram(info_json: &str, bytes: Vec<u8>, bins: usize) -> Result<String, JsError> {
     let (_, x) = decode(info_json, bytes)?;
     to_json("histogram", &crate::explore::histogram(&x, bins))
 }
 
 /// A histogram of x − x̂ under one spec and calibration method (`minmax`, `percentile:99.99`, …).
 #[wasm_bindgen]
-pub fn error_histogram(info_json: &str, bytes: &[u8], spec_json: &str, method: &str, bins: usize) -> Result<String, JsError> {
+pub fn error_histogram(info_json: &str, bytes: Vec<u8>, spec_json: &str, method: &str, bins: usize) -> Result<String, JsError> {
     let (info, x) = decode(info_json, bytes)?;
     let spec = spec_from_json(spec_json)?;
     let method = crate::calib::Method::parse(method).map_err(js_err)?;
@@ -146,7 +190,7 @@ pub fn error_histogram(info_json: &str, bytes: &[u8], spec_json: &str, method: &
 
 /// Every slot's range, scale and zero point under one spec and calibration method.
 #[wasm_bindgen]
-pub fn slot_params(info_json: &str, bytes: &[u8], spec_json: &str, method: &str) -> Result<String, JsError> {
+pub fn slot_params(info_json: &str, bytes: Vec<u8>, spec_json: &str, method: &str) -> Result<String, JsError> {
     let (info, x) = decode(info_json, bytes)?;
     let spec = spec_from_json(spec_json)?;
     let method = crate::calib::Method::parse(method).map_err(js_err)?;
@@ -155,7 +199,7 @@ pub fn slot_params(info_json: &str, bytes: &[u8], spec_json: &str, method: &str)
 
 /// The calibration ranges (one per method) to mark on the value histogram.
 #[wasm_bindgen]
-pub fn calibration_ranges(info_json: &str, bytes: &[u8], spec_json: &str) -> Result<String, JsError> {
+pub fn calibration_ranges(info_json: &str, bytes: Vec<u8>, spec_json: &str) -> Result<String, JsError> {
     let (_, x) = decode(info_json, bytes)?;
     let spec = spec_from_json(spec_json)?;
     to_json("ranges", &crate::explore::calibration_ranges(&x, &spec).map_err(js_err)?)
@@ -170,7 +214,7 @@ pub fn sweep_specs(shape_json: &str) -> Result<String, JsError> {
 
 /// Report rows for each spec of `specs_json`, each with its `pareto` flag among them.
 #[wasm_bindgen]
-pub fn sweep_tensor(info_json: &str, bytes: &[u8], specs_json: &str) -> Result<String, JsError> {
+pub fn sweep_tensor(info_json: &str, bytes: Vec<u8>, specs_json: &str) -> Result<String, JsError> {
     let (info, x) = decode(info_json, bytes)?;
     let specs: Vec<QuantSpec> = serde_json::from_str(specs_json).map_err(|e| json_err("quantization settings", e))?;
     to_json("report", &crate::explore::sweep(&info.name, info.dtype, &info.shape, &x, &specs).map_err(js_err)?)
@@ -194,7 +238,7 @@ pub fn pareto_front(points_json: &str) -> Result<String, JsError> {
 /// curves and the histograms when `details` is true (for the page's overlay and KL / MSE plots).
 /// `methods` as typed on the CLI: `all`, `minmax`, `percentile:99.9`, `mse,entropy`, …
 #[wasm_bindgen]
-pub fn calibrate_tensor(info_json: &str, bytes: &[u8], bits: u8, scheme: &str, methods: &str, details: bool) -> Result<String, JsError> {
+pub fn calibrate_tensor(info_json: &str, bytes: Vec<u8>, bits: u8, scheme: &str, methods: &str, details: bool) -> Result<String, JsError> {
     let (_, x) = decode(info_json, bytes)?;
     let scheme: crate::quant::Scheme =
         serde_json::from_value(serde_json::Value::String(scheme.into())).map_err(|e| json_err("scheme", e))?;
@@ -203,7 +247,7 @@ pub fn calibrate_tensor(info_json: &str, bytes: &[u8], bits: u8, scheme: &str, m
 
 /// One tensor quantized with one spec and the ranges of one calibration method (`quantize --calib`).
 #[wasm_bindgen]
-pub fn quantize_tensor_calibrated(info_json: &str, bytes: &[u8], spec_json: &str, method: &str) -> Result<String, JsError> {
+pub fn quantize_tensor_calibrated(info_json: &str, bytes: Vec<u8>, spec_json: &str, method: &str) -> Result<String, JsError> {
     let (info, x) = decode(info_json, bytes)?;
     let spec = spec_from_json(spec_json)?;
     let method = crate::calib::Method::parse(method).map_err(js_err)?;
@@ -303,7 +347,7 @@ impl Int4Weights {
 
 /// A tensor's values as f32 (the weights W the speed panel packs into F32Weights, Int8Weights, Int4Weights).
 #[wasm_bindgen]
-pub fn tensor_values(info_json: &str, bytes: &[u8]) -> Result<Vec<f32>, JsError> {
+pub fn tensor_values(info_json: &str, bytes: Vec<u8>) -> Result<Vec<f32>, JsError> {
     Ok(decode(info_json, bytes)?.1)
 }
 

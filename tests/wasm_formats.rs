@@ -97,3 +97,60 @@ fn hostile_headers_are_errors_on_32_bit() {
     let npy = b"\x93NUMPY\x01\x00\x76\x00{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 2), }                                                \n";
     assert!(by_pieces("big.npy", npy).is_err());
 }
+
+/// The page's path for a sharded checkpoint: each shard's index through JSON (as the worker holds
+/// it), merged by the binding with and without model.safetensors.index.json; each tensor names its
+/// shard and reads back as the expected values from that shard's stored range.
+#[wasm_bindgen_test]
+fn sharded_safetensors_merge_through_the_binding() {
+    use quant_playground::wasm;
+    let shards: [(&str, &[u8]); 2] = [
+        ("model-00001-of-00002.safetensors", include_bytes!("fixtures/formats/sharded/model-00001-of-00002.safetensors")),
+        ("model-00002-of-00002.safetensors", include_bytes!("fixtures/formats/sharded/model-00002-of-00002.safetensors")),
+    ];
+    let map = include_bytes!("fixtures/formats/sharded/model.safetensors.index.json");
+    let indexes: Vec<FileIndex> = shards.iter().map(|(n, b)| by_pieces(n, b).unwrap()).collect();
+    let json = serde_json::to_string(&indexes).unwrap();
+    for map_bytes in [&map[..], &[][..]] {
+        let merged = wasm::merge_shards("model.safetensors.index.json", map_bytes, &json).map_err(|_| "merge failed").unwrap();
+        let merged: FileIndex = serde_json::from_str(&merged).unwrap();
+        let names: Vec<&str> = merged.tensors.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names.len(), 3, "{names:?}");
+        for (tensor, expected) in [
+            ("a.weight", &include_bytes!("fixtures/formats/expected/sharded.a.weight.f32")[..]),
+            ("b.weight", &include_bytes!("fixtures/formats/expected/sharded.b.weight.f32")[..]),
+            ("b.bias", &include_bytes!("fixtures/formats/expected/sharded.b.bias.f32")[..]),
+        ] {
+            let t = merged.tensor(tensor).unwrap();
+            let shard = shards.iter().find(|s| Some(s.0) == t.data_file.as_deref()).unwrap();
+            let range = wasm::tensor_stored_range(&serde_json::to_string(t).unwrap()).map_err(|_| "range").unwrap();
+            assert_eq!(range, vec![t.offset as f64, t.byte_len as f64]);
+            let want: Vec<u32> = expected.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())).collect();
+            assert_eq!(decode(shard.1, t).iter().map(|v| v.to_bits()).collect::<Vec<_>>(), want, "{tensor}");
+        }
+    }
+    // A map that names a shard which was not dropped: the error names the tensor and the shard.
+    let one = serde_json::to_string(&indexes[..1]).unwrap();
+    let e = formats::multi::merge_shards(
+        "model.safetensors.index.json",
+        Some(&formats::multi::parse_shard_map("model.safetensors.index.json", map, map.len() as u64).unwrap()),
+        indexes[..1].to_vec(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("model-00002-of-00002.safetensors"), "{e}");
+    assert!(wasm::merge_shards("model.safetensors.index.json", map, &one).is_err());
+}
+
+/// The page's memory figure is the linear memory's size in bytes: whole 64 KiB pages, and it grows
+/// by at least what a live allocation needs.
+#[wasm_bindgen_test]
+fn memory_bytes_follow_the_linear_memory() {
+    use quant_playground::wasm::wasm_memory_bytes;
+    let before = wasm_memory_bytes();
+    assert_eq!(before % 65536.0, 0.0);
+    let block = vec![1u8; 32 << 20];
+    let after = wasm_memory_bytes();
+    assert!(after >= before && after >= (32 << 20) as f64, "{before} → {after}");
+    assert_eq!(block.iter().map(|&b| b as usize).sum::<usize>(), 32 << 20);
+}

@@ -23,6 +23,7 @@ const BINS = 256;
 
 const ui = {
   fileInput: $('file-input'),
+  memory: $('wasm-memory'),
   errors: $('errors'),
   status: $('status'),
   filter: $('tensor-filter'),
@@ -118,21 +119,29 @@ function sameFile(a, b) {
   return a.name === b.name && a.size === b.size && a.lastModified === b.lastModified;
 }
 
+/**
+ * Files chosen or dropped together open as models: shards with or without their index JSON, an .onnx with
+ * its external data, any other file on its own (the worker groups them). A file that fails shows its error
+ * in place; the others, and everything opened before, stay.
+ */
 async function openFiles(list, preferredTensor) {
   const opened = [];
-  for (const file of list) {
-    setStatus(`Reading the header of ${file.name}…`);
-    try {
-      const { id, index } = await engine.open(file);
-      // Opening the same file again replaces the older entry instead of listing it twice.
-      for (const old of state.files.filter((f) => sameFile(f, file))) closeFile(old.id, { quiet: true });
-      clearError(`file:${file.name}`);
-      const entry = { id, name: file.name, size: file.size, lastModified: file.lastModified, index };
-      state.files.push(entry);
-      opened.push(entry);
-    } catch (error) {
-      setError(`file:${file.name}`, describe(file.name, error));
-    }
+  setStatus(list.length === 1 ? `Reading the header of ${list[0].name}…` : `Reading the headers of ${list.length} files…`);
+  let result;
+  try {
+    result = await engine.openFiles(list);
+  } catch (error) {
+    result = { opened: [], errors: [{ file: list.map((f) => f.name).join(', '), message: error?.message ?? String(error) }] };
+  }
+  for (const name of list.map((f) => f.name)) clearError(`file:${name}`);
+  for (const { file, message } of result.errors) setError(`file:${file}`, describe(file, { message }));
+  for (const { id, name, size, lastModified, members, index } of result.opened) {
+    // Opening the same file again replaces the older entry instead of listing it twice.
+    for (const old of state.files.filter((f) => sameFile(f, { name, size, lastModified }))) closeFile(old.id, { quiet: true });
+    clearError(`file:${name}`);
+    const entry = { id, name, size, lastModified, members, index };
+    state.files.push(entry);
+    opened.push(entry);
   }
   renderFiles();
   // A tensor named in the URL wins when its file is among these.
@@ -149,7 +158,7 @@ async function openFiles(list, preferredTensor) {
   } else if (opened.length) {
     setStatus(`${opened.map((f) => f.name).join(', ')}: no float tensor to quantize (only F64, F32, F16 and BF16 are).`);
   } else {
-    setStatus(state.files.length ? 'The files opened before are still here.' : 'Open a .safetensors or .npy file.');
+    setStatus(state.files.length ? 'The files opened before are still here.' : 'Open a weight file: .safetensors, .npy, .npz, .gguf, .pt/.pth/.bin or .onnx.');
   }
 }
 
@@ -363,6 +372,23 @@ async function computeOnce() {
     await compareAndDraw(file, selected, spec, computeKey);
   } finally {
     calibrationSection.removeAttribute('aria-busy');
+  }
+  await showMemory(`${file.name}:${selected.tensor}`);
+}
+
+/**
+ * The module's memory in the footer, after each tensor's table, pictures and sweep: wasm memory grows and
+ * never shrinks, so this is the most any work so far has needed (a big file must not raise it by more
+ * than about 3× the chosen tensor's f32 size). data-after names the tensor it was read after.
+ */
+async function showMemory(after) {
+  try {
+    const bytes = await engine.memoryBytes();
+    ui.memory.textContent = fmt.bytes(bytes);
+    ui.memory.dataset.bytes = String(bytes);
+    ui.memory.dataset.after = after;
+  } catch (error) {
+    ui.memory.textContent = `unknown (${error?.message ?? error})`; // a readout only: the page goes on
   }
 }
 

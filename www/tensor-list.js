@@ -3,7 +3,8 @@
 // whole-model run). Sortable by any column, filtered by name, with totals of what is shown.
 import * as fmt from './format.js';
 
-const QUANTIZABLE = new Set(['F64', 'F32', 'F16', 'BF16']);
+// DType::is_quantizable of src/tensor.rs: the floats, and the ggml block types the core dequantizes exactly.
+const QUANTIZABLE = new Set(['F64', 'F32', 'F16', 'BF16', 'Q8_0', 'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q4_K', 'Q6_K']);
 
 export function isQuantizable(tensor) {
   return QUANTIZABLE.has(tensor.dtype);
@@ -110,6 +111,8 @@ export function renderTensorList(table, files, selected, { sort, filter, ticked,
       Object.assign(document.createElement('span'), { className: 'file-name', textContent: file.name }),
       ` ${format}, ${tensors.length} tensor${tensors.length === 1 ? '' : 's'}, ${fmt.bytes(length)}`,
     );
+    // A model read from several files (shards, external data) names them all.
+    if (file.members?.length > 1) about.append(Object.assign(document.createElement('span'), { className: 'members', textContent: ` · ${file.members.length} files: ${file.members.join(', ')}` }));
     line.append(about, close);
     const heading = document.createElement('th');
     heading.colSpan = 5;
@@ -128,6 +131,8 @@ export function renderTensorList(table, files, selected, { sort, filter, ticked,
       const tr = document.createElement('tr');
       tr.dataset.tensor = tensor.name;
       tr.dataset.file = file.name;
+      tr.dataset.dtype = tensor.dtype;
+      tr.dataset.shape = tensor.shape.join(',');
       if (!quantizable) tr.className = 'muted';
 
       const tick = Object.assign(document.createElement('input'), { type: 'checkbox', className: 'tick' });
@@ -188,12 +193,18 @@ function renderTotals(table, totals, tickedCount) {
   foot.replaceChildren(row);
 }
 
-/** The tensor to show first: the requested name, else the largest quantizable tensor. */
+/** Above this f32 size a tensor is not shown unasked: opening a multi-GB model must not start with a multi-GB read. */
+const FIRST_VIEW_F32_BYTES = 256 * 2 ** 20;
+
+/** The tensor to show first: the requested name, else the largest quantizable tensor under FIRST_VIEW_F32_BYTES (else the smallest). */
 export function defaultTensor(index, preferred) {
   const candidates = index.tensors.filter(isQuantizable);
   const named = candidates.find((t) => t.name === preferred);
   if (named) return named.name;
-  let best = null;
-  for (const t of candidates) if (!best || t.byte_len > best.byte_len) best = t;
-  return best?.name ?? null;
+  const f32Bytes = (t) => t.shape.reduce((a, b) => a * b, 1) * 4;
+  const small = candidates.filter((t) => f32Bytes(t) <= FIRST_VIEW_F32_BYTES);
+  const pick = small.length
+    ? small.reduce((best, t) => (t.byte_len > best.byte_len ? t : best), small[0])
+    : candidates.reduce((best, t) => (f32Bytes(t) < f32Bytes(best) ? t : best), candidates[0]);
+  return pick?.name ?? null;
 }

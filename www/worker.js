@@ -19,7 +19,7 @@ let ready; // promise of the current instance
 let lastPanic = ''; // what console_error_panic_hook printed during the current call
 let exampleModel = null; // promise of the digits example's ExampleModel in the current instance
 
-const files = new Map(); // id → { file: File, index }
+const files = new Map(); // id → { file: File, name, index, siblings: Map(name → File) }
 let nextFileId = 1;
 
 // A Rust panic (and an allocation failure) aborts the instance with a trap. The panic hook prints the
@@ -113,18 +113,160 @@ async function readBytes(file, start, length) {
   }
 }
 
-/** The header first, then more of the file only when the header says it is longer. */
+/**
+ * A file's index by the piece protocol of src/formats/mod.rs: the first and the last bytes, then whatever
+ * the parser asks for ({"need_bytes": N}: the first N bytes; {"need_range": [offset, length]}: that slice
+ * too), until it answers with the index. Only header bytes are read, whatever the file's size.
+ */
 async function readIndex(file) {
-  let want = Math.min(file.size, await callWasm(file.name, (m) => m.first_read_bytes()));
-  for (;;) {
-    const prefix = await readBytes(file, 0, want);
-    const parsed = JSON.parse(await callWasm(`${file.name}: reading the header`, (m) => m.parse_index(file.name, prefix, file.size)));
-    if (parsed.need_bytes === undefined) return parsed;
-    if (parsed.need_bytes <= want || parsed.need_bytes > file.size) {
-      throw new Error(`${file.name}: malformed file: the header needs ${parsed.need_bytes} bytes but the file has ${file.size}`);
+  const [first, tail, maxRounds] = await callWasm(file.name, (m) => [m.first_read_bytes(), m.tail_read_bytes(), m.max_index_rounds()]);
+  const pieces = [{ offset: 0, bytes: await readBytes(file, 0, Math.min(file.size, first)) }];
+  const tailStart = Math.max(pieces[0].bytes.length, file.size - tail);
+  if (tailStart < file.size) pieces.push({ offset: tailStart, bytes: await readBytes(file, tailStart, file.size - tailStart) });
+  for (let round = 0; round <= maxRounds; round++) {
+    const offsets = Float64Array.from(pieces, (p) => p.offset);
+    const lengths = Float64Array.from(pieces, (p) => p.bytes.length);
+    const bytes = new Uint8Array(lengths.reduce((a, b) => a + b, 0));
+    let at = 0;
+    for (const p of pieces) {
+      bytes.set(p.bytes, at);
+      at += p.bytes.length;
     }
-    want = parsed.need_bytes;
+    const answer = await callWasm(`${file.name}: reading the header`, (m) => m.parse_index_pieces(file.name, file.size, offsets, lengths, bytes));
+    const parsed = JSON.parse(answer);
+    if (parsed.need_bytes !== undefined) {
+      // The parser checks lengths against the file's; a request that does not grow the head would loop.
+      if (parsed.need_bytes <= pieces[0].bytes.length || parsed.need_bytes > file.size) {
+        throw new Error(`${file.name}: malformed file: the header needs ${parsed.need_bytes} bytes but the file has ${file.size}`);
+      }
+      pieces[0] = { offset: 0, bytes: await readBytes(file, 0, parsed.need_bytes) };
+    } else if (parsed.need_range !== undefined) {
+      const [offset, length] = parsed.need_range;
+      if (pieces.some((p) => p.offset === offset && p.bytes.length >= length) || offset + length > file.size) {
+        throw new Error(`${file.name}: malformed file: the header asks again for bytes ${offset}–${offset + length} of ${file.size}`);
+      }
+      pieces.push({ offset, bytes: await readBytes(file, offset, length) });
+    } else {
+      return parsed;
+    }
   }
+  throw new Error(`${file.name}: malformed file: its header still needed more bytes after ${maxRounds} reads`);
+}
+
+/** The last part of a path (a data_file may name a sub-folder; a dropped File has a bare name). */
+const baseName = (name) => name.split(/[\\/]/).pop();
+
+/** Hugging Face's shard names: model-00001-of-00003.safetensors → { stem: 'model', part: 1, total: 3 }. */
+function shardName(name) {
+  const match = /^(.*)-(\d+)-of-(\d+)\.safetensors$/.exec(name);
+  return match ? { stem: match[1], part: Number(match[2]), total: Number(match[3]), of: match[3] } : null;
+}
+
+/**
+ * Several files dropped or chosen at once become models: model.safetensors.index.json with the shards it
+ * names; complete sets of NAME-0000i-of-0000N.safetensors shards without an index; a file with its
+ * external data (ONNX: TensorInfo.data_file names the sibling). Every other file opens on its own. The
+ * format of each is chosen by its content (the core sniffs). Returns { opened: [{ id, name, size,
+ * lastModified, members, index }], errors: [{ file, message }] }: one file's failure never stops the others.
+ */
+async function openBatch(list) {
+  const parsed = new Map(); // name → { file, index } or { file, error }
+  for (const file of list) {
+    try {
+      parsed.set(file.name, { file, index: await readIndex(file) });
+    } catch (error) {
+      if (error instanceof WasmStopped) throw error;
+      parsed.set(file.name, { file, error });
+    }
+  }
+  const consumed = new Set(); // names taken as parts of another file's model
+  const models = []; // { name, file, index, siblings: Map(name → File), members }
+  const errors = [];
+  const fail = (file, message) => errors.push({ file, message: message.startsWith(`${file}:`) ? message : `${file}: ${message}` });
+  const partError = (part) => (parsed.get(part).error?.message ?? String(parsed.get(part).error));
+
+  // 1. An index JSON and the shards it names.
+  for (const [name, p] of parsed) {
+    if (p.index?.format !== 'safetensors-index') continue;
+    const shards = p.index.metadata.filter(([k]) => k === 'shard').map(([, v]) => baseName(v));
+    shards.forEach((s) => consumed.add(s));
+    consumed.add(name);
+    const missing = shards.filter((s) => !parsed.has(s));
+    if (missing.length) {
+      fail(name, `the weight map names ${missing.length === 1 ? 'a shard' : 'shards'} that ${missing.length === 1 ? 'was' : 'were'} not opened with it: ${missing.join(', ')}. Open the index and ${shards.length === 2 ? 'both' : `all ${shards.length}`} shards together.`);
+      continue;
+    }
+    const broken = shards.find((s) => parsed.get(s).error);
+    if (broken) {
+      fail(name, `shard ${partError(broken)}`);
+      continue;
+    }
+    try {
+      const mapBytes = await readBytes(p.file, 0, p.file.size);
+      const shardIndexes = JSON.stringify(shards.map((s) => parsed.get(s).index));
+      const index = JSON.parse(await callWasm(`${name}: merging its shards`, (m) => m.merge_shards(name, mapBytes, shardIndexes)));
+      models.push({ name, file: p.file, index, siblings: new Map(shards.map((s) => [s, parsed.get(s).file])), members: [name, ...shards] });
+    } catch (error) {
+      if (error instanceof WasmStopped) throw error;
+      fail(name, error.message);
+    }
+  }
+
+  // 2. A complete set of shards without an index; an incomplete set opens shard by shard.
+  const sets = new Map();
+  for (const [name, p] of parsed) {
+    const shard = shardName(name);
+    if (!shard || consumed.has(name) || shard.total < 2 || p.index?.format === 'safetensors-index') continue;
+    const key = `${shard.stem}-of-${shard.total}`;
+    if (!sets.has(key)) sets.set(key, { ...shard, names: [] });
+    sets.get(key).names.push(name);
+  }
+  for (const set of sets.values()) {
+    const parts = new Set(set.names.map((n) => shardName(n).part));
+    const complete = parts.size === set.total && [...parts].every((i) => i >= 1 && i <= set.total);
+    if (!complete) continue;
+    set.names.sort((a, b) => shardName(a).part - shardName(b).part);
+    set.names.forEach((n) => consumed.add(n));
+    const label = `${set.stem}-*-of-${set.of}.safetensors`; // one name for the set, as a shell glob would
+    const broken = set.names.find((n) => parsed.get(n).error);
+    if (broken) {
+      fail(label, `shard ${partError(broken)}`);
+      continue;
+    }
+    try {
+      const shardIndexes = JSON.stringify(set.names.map((n) => parsed.get(n).index));
+      const index = JSON.parse(await callWasm(`${label}: merging its shards`, (m) => m.merge_shards(label, new Uint8Array(), shardIndexes)));
+      const siblings = new Map(set.names.map((n) => [n, parsed.get(n).file]));
+      const newest = set.names.map((n) => parsed.get(n).file).reduce((a, b) => (a.lastModified >= b.lastModified ? a : b));
+      models.push({ name: label, file: newest, index, siblings, members: set.names, size: index.file_len });
+    } catch (error) {
+      if (error instanceof WasmStopped) throw error;
+      fail(label, error.message);
+    }
+  }
+
+  // 3. Files whose tensors live in sibling files (ONNX external data), and files on their own.
+  for (const [name, p] of parsed) {
+    if (consumed.has(name) || !p.index) continue;
+    const wanted = [...new Set(p.index.tensors.map((t) => t.data_file).filter(Boolean).map(baseName))];
+    wanted.forEach((w) => consumed.add(w));
+    const missing = wanted.filter((w) => !parsed.has(w));
+    if (missing.length) {
+      fail(name, `its tensor data is stored in ${missing.join(', ')}, which ${missing.length === 1 ? 'was' : 'were'} not opened with it. Open ${name} and ${missing.join(', ')} together (select both, or drop both at once).`);
+      continue;
+    }
+    models.push({ name, file: p.file, index: p.index, siblings: new Map(wanted.map((w) => [w, parsed.get(w).file])), members: [name, ...wanted] });
+  }
+  for (const [name, p] of parsed) {
+    if (p.error && !consumed.has(name)) fail(name, p.error.message ?? String(p.error));
+  }
+  const opened = models.map((m) => {
+    const id = nextFileId++;
+    files.set(id, { file: m.file, name: m.name, index: m.index, siblings: m.siblings });
+    const size = m.size ?? m.members.reduce((total, n) => total + (parsed.get(n)?.file.size ?? 0), 0);
+    return { id, name: m.name, size, lastModified: m.file.lastModified, members: m.members, index: m.index };
+  });
+  return { opened, errors };
 }
 
 function openEntry(id) {
@@ -184,10 +326,19 @@ const api = {
 
   /** Opens a file: parses its header and keeps the File for later reads. */
   async open(file) {
-    const index = await readIndex(file);
-    const id = nextFileId++;
-    files.set(id, { file, index });
-    return { id, index };
+    const { opened, errors } = await openBatch([file]);
+    if (errors.length) throw new Error(errors[0].message);
+    return { id: opened[0].id, index: opened[0].index };
+  },
+
+  /** Opens files chosen or dropped together (shards, a model and its external data): see openBatch. */
+  async openFiles(list) {
+    return openBatch(list);
+  },
+
+  /** The byte length of the module's memory (WebAssembly.Memory grows and never shrinks: a high-water mark). */
+  async memoryBytes() {
+    return callWasm('memory size', (m) => m.wasm_memory_bytes());
   },
 
   close(id) {
@@ -267,7 +418,8 @@ const api = {
    * between tensors. Returns the CLI's `quantize --json` document, with `cancelled` when stopped.
    */
   async runModel(id, names, spec, method, progress) {
-    const { file, index } = openEntry(id);
+    const { name, index } = openEntry(id);
+    const file = { name }; // a model of several files reports under its own name
     const token = ++modelToken;
     const chosen = names.length ? names.map((n) => index.tensors.find((t) => t.name === n)).filter(Boolean) : index.tensors.filter(quantizable);
     const skipped = names.length ? [] : index.tensors.filter((t) => !quantizable(t)).map((t) => ({ name: t.name, dtype: t.dtype, reason: 'not a float tensor' }));
@@ -420,7 +572,8 @@ function median(values) {
 const SWEEP_CHUNK = 7;
 let sweepToken = 0;
 let modelToken = 0;
-const QUANTIZABLE = new Set(['F64', 'F32', 'F16', 'BF16']);
+// DType::is_quantizable of src/tensor.rs: the floats, and the ggml block types the core dequantizes exactly.
+const QUANTIZABLE = new Set(['F64', 'F32', 'F16', 'BF16', 'Q8_0', 'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q4_K', 'Q6_K']);
 const quantizable = (t) => QUANTIZABLE.has(t.dtype);
 
 /** Lets comlink deliver messages (a cancel) between two calls into the module. */
@@ -467,18 +620,29 @@ async function timed(context, fn, hint, elements = Infinity) {
 /** The last tensor read stays here: the comparison and the pictures of one tensor read its bytes once. */
 let lastTensor = null;
 
+/**
+ * One tensor's stored bytes (`stored_range()`: compressed for a deflated member, packed varints for ONNX
+ * int32_data) from its own file or the sibling its data_file names; the core decodes them.
+ */
 async function tensorBytes(id, tensorName, { cache = true } = {}) {
-  const { file, index } = openEntry(id);
+  const { file, name, index, siblings } = openEntry(id);
   const info = index.tensors.find((t) => t.name === tensorName);
-  if (!info) throw new Error(`${file.name}: no tensor named '${tensorName}'`);
+  if (!info) throw new Error(`${name}: no tensor named '${tensorName}'`);
   const f32Bytes = info.shape.reduce((a, b) => a * b, 1) * 4;
   const hint = f32Bytes > LARGE_F32_BYTES
     ? ` It needs ${(f32Bytes / 2 ** 30).toFixed(1)} GiB as f32, and a wasm32 module has at most 4 GiB of memory.`
     : '';
-  if (lastTensor?.id === id && lastTensor.name === tensorName) return { file, info, bytes: lastTensor.bytes, hint };
-  const bytes = await readBytes(file, info.offset, info.byte_len);
+  const named = { name, size: file.size }; // the compare/explore messages name the model, not a shard
+  if (lastTensor?.id === id && lastTensor.name === tensorName) return { file: named, info, bytes: lastTensor.bytes, hint };
+  const source = info.data_file ? siblings?.get(baseName(info.data_file)) : file;
+  if (!source) throw new Error(`${name}: tensor '${tensorName}' is stored in ${info.data_file}, which was not opened with it`);
+  const [offset, length] = await callWasm(`${name}: tensor '${tensorName}'`, (m) => m.tensor_stored_range(JSON.stringify(info)));
+  if (offset + length > source.size) {
+    throw new Error(`${source.name}: tensor '${tensorName}' needs bytes ${offset}–${offset + length} but the file is ${source.size} bytes (truncated?)`);
+  }
+  const bytes = await readBytes(source, offset, length);
   if (cache && bytes.length <= LARGE_F32_BYTES / 2) lastTensor = { id, name: tensorName, bytes };
-  return { file, info, bytes, hint };
+  return { file: named, info, bytes, hint };
 }
 
 Comlink.expose(api);

@@ -40,7 +40,7 @@ pub mod zip;
 
 use crate::error::{Error, Result};
 use crate::tensor::{Storage, TensorInfo};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The N bytes at `at` as an array, or None when they run past the end: header fields are read
 /// without a panic path, whatever the file says.
@@ -60,7 +60,7 @@ pub const MAX_ROUNDS: usize = 4096;
 /// No single header read (a central directory, a pickle, a protobuf message header) may exceed this.
 pub const MAX_HEADER_READ: u64 = 512 * 1024 * 1024;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     Safetensors,
@@ -75,8 +75,9 @@ pub enum Format {
     SafetensorsIndex,
 }
 
-/// The header of a file: its tensors and where they are, plus any metadata it carries.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// The header of a file: its tensors and where they are, plus any metadata it carries. Deserialize:
+/// the page hands the indexes of shards back to `multi::merge_shards` as JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FileIndex {
     pub file: String,
     pub format: Format,
