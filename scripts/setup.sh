@@ -50,6 +50,7 @@ fi
 # The export round trips run the real libraries (scripts/check_export.py); installed only when missing.
 if [ "${NEED_EXPORT_CHECKS:-1}" = 1 ] && ! python3 -c 'import numpy, safetensors, onnx, onnxruntime, gguf' 2>/dev/null; then
   say "installing python packages for the export round trips"
-  python3 -m pip install -q -r scripts/requirements-ci.txt
+  # Debian's own python refuses pip installs outside a venv (PEP 668) unless told.
+  python3 -m pip install -q -r scripts/requirements-ci.txt || python3 -m pip install -q --break-system-packages -r scripts/requirements-ci.txt
 fi
 say "ok"
