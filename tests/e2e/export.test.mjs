@@ -85,3 +85,19 @@ test('one tensor downloads byte-identical to the CLI export with --tensor (int8 
   const outside = session.requests.filter((url) => !url.startsWith('data:') && !url.startsWith('blob:') && new URL(url).origin !== session.origin);
   assert.deepEqual(outside, []);
 });
+
+test('an ONNX model downloads as QDQ byte-identical to the CLI export (int8 sym per channel)', async () => {
+  const onnx = path.join(ROOT, 'tests/fixtures/export/mlp.onnx');
+  await page.setInputFiles('#file-input', onnx);
+  await page.locator('#tensors tbody[data-file="mlp.onnx"]').waitFor();
+  await page.locator('#tensors tr[data-file="mlp.onnx"][data-tensor="w1"] input[type="radio"]').check();
+  await configure({ bits: 8, scheme: 'symmetric', granularity: 'channel' });
+  await page.selectOption('#export-format', 'onnx-qdq');
+  assert.ok(await page.locator('#export-tensor').isDisabled(), 'QDQ writes the whole model only');
+  const { bytes, name } = await download('#export-model');
+  const out = path.join(dir, 'cli.qdq.onnx');
+  execFileSync(CLI, ['export', onnx, '--to', 'onnx-qdq', '-o', out, '--granularity', 'channel'], { cwd: ROOT });
+  assert.ok(bytes.equals(readFileSync(out)), 'bytes differ from the CLI export');
+  assert.match(name, /\.qdq\.onnx$/);
+  assert.match(await page.locator('#export-report').textContent(), /w1.*I8.*axis 1/s);
+});
