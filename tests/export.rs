@@ -205,3 +205,51 @@ fn onnx_qdq_asymmetric_per_tensor_uses_uint8_scalars() {
     assert_eq!(q.dtype, DType::U8);
     assert!(out[q.offset as usize..(q.offset + q.byte_len) as usize].iter().all(|&c| c <= 15), "4-bit codes in uint8");
 }
+
+#[test]
+fn a_truncated_or_corrupted_onnx_model_is_an_error_not_a_panic() {
+    let bytes = std::fs::read(fixture("export/mlp.onnx")).unwrap();
+    let config = IntExport { spec: spec(8, Scheme::Symmetric, "channel"), method: Method::MinMax };
+    for cut in 1..bytes.len() {
+        let part = &bytes[..cut];
+        let mut src: &[u8] = part;
+        let mut reader = SourceReader { file: "cut.onnx", source: &mut src };
+        assert!(export::onnx_qdq::plan_onnx_qdq(&mut reader, config).is_err(), "cut at {cut}");
+    }
+    // Every byte flipped in turn: an error or a plan, never a panic.
+    for at in 0..bytes.len() {
+        let mut bad = bytes.clone();
+        bad[at] ^= 0xFF;
+        let mut src: &[u8] = &bad;
+        let _ = export::onnx_qdq::plan_onnx_qdq(&mut SourceReader { file: "bad.onnx", source: &mut src }, config);
+    }
+}
+
+#[test]
+fn settings_that_fit_no_tensor_name_it() {
+    let src = fixture("formats/w.safetensors");
+    let mut source = FileSource::open(&src).unwrap();
+    let index = formats::read_index(&src, &mut source).unwrap();
+    let config = IntExport { spec: spec(8, Scheme::Symmetric, "channel:2"), method: Method::MinMax };
+    let err = st::plan_safetensors(&index, config).err().unwrap().to_string();
+    assert!(err.contains("tensor 'i'") || err.contains("tensor 'w"), "{err}");
+    assert!(err.contains("axis 2"), "{err}");
+}
+
+#[test]
+fn inspect_lists_an_export_with_its_configuration() {
+    let out = temp("inspect.safetensors");
+    let (ok, _, stderr) = cli(&["export", &fixture("formats/w.safetensors"), "--to", "safetensors", "-o", &out, "--bits", "4", "--scheme", "asym", "--granularity", "group:64"]);
+    assert!(ok, "{stderr}");
+    let (ok, stdout, stderr) = cli(&["inspect", &out, "--json"]);
+    assert!(ok, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let names: Vec<&str> = v["tensors"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    for n in ["w", "w.scale", "w.zero_point", "w_f16", "w_f64.zero_point", "i"] {
+        assert!(names.contains(&n), "{n} in {names:?}");
+    }
+    let meta: Vec<(String, String)> = serde_json::from_value(v["metadata"].clone()).unwrap();
+    for (k, want) in [("quant.bits", "4"), ("quant.scheme", "asym"), ("quant.granularity", "group:64"), ("quant.packing", "nibbles"), ("quant.shape.w", "[4,256]")] {
+        assert!(meta.iter().any(|(key, v)| key == k && v == want), "{k} = {want} in {meta:?}");
+    }
+}

@@ -149,8 +149,10 @@ pub fn plan_safetensors(index: &FileIndex, config: IntExport) -> Result<Safetens
                     ));
                 }
             }
-            let layout = SlotLayout::new(&info.shape, spec.granularity)
-                .map_err(|e| Error::InvalidSpec(format!("tensor '{}': {e}", info.name)))?;
+            let layout = SlotLayout::new(&info.shape, spec.granularity).map_err(|e| match e {
+                Error::InvalidSpec(detail) => Error::InvalidSpec(format!("tensor '{}': {detail}", info.name)),
+                other => other,
+            })?;
             let cshape = code_shape(&info.shape, spec);
             let code_bytes = cshape.iter().product::<usize>() as u64;
             let pshape = slot_shape(&info.shape, &layout, spec.granularity);
