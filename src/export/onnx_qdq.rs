@@ -107,7 +107,7 @@ impl Walker<'_> {
             2 => {
                 let (len, n) = self.varint(p, end)?;
                 let s = p + n;
-                (len, s, s.checked_add(len).unwrap_or(u64::MAX))
+                (len, s, s.saturating_add(len))
             }
             w => return Err(self.bad(pos, format!("field {number} has wire type {w}, which ONNX does not use"))),
         };

@@ -36,7 +36,7 @@ pub fn slot_shape(shape: &[usize], layout: &SlotLayout, granularity: Granularity
         Granularity::PerTensor => vec![],
         Granularity::PerChannel { .. } => vec![layout.slots],
         Granularity::PerGroup { size } => {
-            let mut s: Vec<usize> = shape.iter().copied().collect();
+            let mut s = shape.to_vec();
             let last = s.pop().unwrap_or(1);
             s.push(last.div_ceil(size));
             s
@@ -209,7 +209,7 @@ pub fn code_bytes(q: &QuantizedTensor) -> Vec<u8> {
     }
     let row = q.shape.last().copied().unwrap_or(1);
     let n = q.codes.len();
-    let mut out = Vec::with_capacity(if row == 0 { 0 } else { n / row * row.div_ceil(2) });
+    let mut out = Vec::with_capacity(n.checked_div(row).unwrap_or(0) * row.div_ceil(2));
     if row == 0 {
         return out;
     }
