@@ -471,6 +471,14 @@ mod tests {
     }
 
     #[test]
+    fn fortran_order_integers_are_copied_in_c_order() {
+        // numpy: np.asfortranarray(np.arange(6, dtype='<i2').reshape(2, 3)).tobytes('A') holds 0 3 1 4 2 5.
+        let stored: Vec<u8> = [0i16, 3, 1, 4, 2, 5].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let want: Vec<u8> = (0i16..6).flat_map(|v| v.to_le_bytes()).collect();
+        assert_eq!(fortran_bytes_to_c_order(&stored, &[2, 3], 2), want);
+    }
+
+    #[test]
     fn name_collisions_are_refused() {
         let f = formats::safetensors::write(&[("w", DType::F32, &[1], &[0, 0, 128, 63]), ("w.scale", DType::F32, &[1], &[0, 0, 128, 63])], &[]);
         let index = formats::parse_index("clash.safetensors", &f, f.len() as u64).unwrap();
