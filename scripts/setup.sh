@@ -47,4 +47,10 @@ if [ "${NEED_PYTHON:-0}" = 1 ]; then
     python3 -m pip install -q -r scripts/requirements.txt
   fi
 fi
+# The export round trips run the real libraries (scripts/check_export.py); installed only when missing.
+if [ "${NEED_EXPORT_CHECKS:-1}" = 1 ] && ! python3 -c 'import numpy, safetensors, onnx, onnxruntime, gguf' 2>/dev/null; then
+  say "installing python packages for the export round trips"
+  # Debian's own python refuses pip installs outside a venv (PEP 668) unless told.
+  python3 -m pip install -q -r scripts/requirements-ci.txt || python3 -m pip install -q --break-system-packages -r scripts/requirements-ci.txt
+fi
 say "ok"

@@ -10,6 +10,10 @@ bash scripts/setup.sh
 echo "== native: cargo test"
 cargo test --all-targets
 
+echo "== export round trips with the real libraries"
+cargo build --bin quant-playground
+python3 scripts/check_export.py --bin target/debug/quant-playground
+
 echo "== wasm in headless Chromium: wasm-pack test"
 wasm-pack test --headless --chrome -- --test wasm --test wasm_kernels --test wasm_model --test wasm_formats
 echo "== the relaxed-SIMD build's kernels in headless Chromium (Node's relaxed dot is unreliable)"

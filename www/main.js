@@ -11,6 +11,7 @@ import { PRESETS, parseLabel, readQuery, specLabel, writeQuery } from './config.
 import * as digits from './digits.js';
 import * as fmt from './format.js';
 import * as model from './model.js';
+import * as exporter from './export.js';
 import * as speed from './speed.js';
 import { defaultTensor, isQuantizable, renderHead, renderTensorList } from './tensor-list.js';
 import { $ } from './dom.js';
@@ -638,12 +639,26 @@ function updateModelButton() {
   const spec = readSpec();
   const method = ui.calibration.value;
   model.describeTarget(modelTarget(), spec && `${specLabel(spec)}${method === 'minmax' ? '' : `, ${method} ranges`}`);
+  exporter.describe();
 }
 
 model.setup({
   engine,
   target: modelTarget,
   spec: readSpec,
+  method: () => ui.calibration.value,
+  onError: (key, message) => setError(key, message),
+  clearError,
+});
+
+exporter.setup({
+  engine,
+  current: () => {
+    const file = state.files.find((f) => f.id === state.selected?.fileId) ?? modelTarget()?.file;
+    return file ? { file, tensor: file.id === state.selected?.fileId ? state.selected.tensor : null } : null;
+  },
+  spec: readSpec,
+  specLabel,
   method: () => ui.calibration.value,
   onError: (key, message) => setError(key, message),
   clearError,

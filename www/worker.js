@@ -645,4 +645,85 @@ async function tensorBytes(id, tensorName, { cache = true } = {}) {
   return { file: named, info, bytes, hint };
 }
 
+// ---- export: a quantized file made here part by part and posted to the page (www/export.js) ------------
+
+let exportToken = 0;
+/** Rounds of "the plan needs these bytes" before giving up (formats/mod.rs MAX_ROUNDS). */
+const EXPORT_MAX_ROUNDS = 4096;
+
+/** A file opened together with `file` that holds a tensor's bytes (ONNX external data, a shard). */
+function siblingFile(file, info) {
+  const entry = [...files.values()].find((e) => e.file.name === info.data_file);
+  if (!entry) throw new Error(`${file.name}: tensor '${info.name}' is stored in ${info.data_file}; open that file together with this one`);
+  return entry.file;
+}
+
+/**
+ * The core's plan for the export. ONNX QDQ copies the model's skeleton, so it asks for pieces of the file
+ * (the head first, then whatever ranges it names); the other formats plan from the index alone.
+ */
+async function planExport(file, index, { target, spec, method, only }) {
+  const pieces = target === 'onnx-qdq' ? [{ offset: 0, bytes: await readBytes(file, 0, Math.min(file.size, 64 * 1024)) }] : [];
+  const args = [JSON.stringify(index), target, JSON.stringify(spec), method, JSON.stringify(only)];
+  for (let round = 0; round < EXPORT_MAX_ROUNDS; round++) {
+    const offsets = Float64Array.from(pieces, (p) => p.offset);
+    const lengths = Float64Array.from(pieces, (p) => p.bytes.length);
+    const all = new Uint8Array(lengths.reduce((a, b) => a + b, 0));
+    let at = 0;
+    for (const p of pieces) {
+      all.set(p.bytes, at);
+      at += p.bytes.length;
+    }
+    const session = await callWasm(`${file.name}: planning the export`, (m) => new m.ExportSession(...args, offsets, lengths, all));
+    const need = session.need_range();
+    if (!need) return session;
+    session.free();
+    pieces.push({ offset: need[0], bytes: await readBytes(file, need[0], need[1]) });
+  }
+  throw new Error(`${file.name}: the export plan asked for more than ${EXPORT_MAX_ROUNDS} pieces of the file`);
+}
+
+Object.assign(api, {
+  /**
+   * Writes an export of an open file: `request` = { target (as the CLI's --to), spec, method, only (tensor
+   * names, [] for all) }. Each part (header, one per tensor, trailer) goes to `sink(bytes)`, awaited, so
+   * neither side holds more than the part in flight; the source is read one tensor's bytes at a time.
+   * progress(done, total, name) after each tensor; cancelExport() stops between tensors. Returns the
+   * CLI's `export --json` report, or { cancelled: true }.
+   */
+  async exportFile(id, request, sink, progress) {
+    const { file, index } = openEntry(id);
+    const token = ++exportToken;
+    const context = `${file.name}: export to ${request.target}`;
+    const session = await planExport(file, index, request);
+    const send = (bytes) => sink(Comlink.transfer(bytes, [bytes.buffer]));
+    try {
+      await send(await callWasm(context, () => session.header()));
+      const sources = JSON.parse(await callWasm(context, () => session.sources()));
+      for (let i = 0; i < sources.length; i++) {
+        if (exportToken !== token) return { cancelled: true };
+        const info = sources[i];
+        const [offset, length] = await callWasm(context, () => session.stored_range(i));
+        const stored = await readBytes(info.data_file ? siblingFile(file, info) : file, offset, length);
+        await send(await callWasm(`${file.name}: tensor '${info.name}'`, () => session.encode(i, stored)));
+        progress?.(i + 1, sources.length, info.name)?.catch?.(() => {}); // not awaited: no round trip per tensor
+        await yieldToMessages();
+      }
+      await send(await callWasm(context, () => session.trailer()));
+      return JSON.parse(await callWasm(context, () => session.report()));
+    } finally {
+      try {
+        session.free();
+      } catch {
+        // the instance was restarted after a trap: the session went with it
+      }
+    }
+  },
+
+  /** Stops an export after the tensor in flight. */
+  cancelExport() {
+    exportToken += 1;
+  },
+});
+
 Comlink.expose(api);

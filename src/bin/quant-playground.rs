@@ -35,6 +35,7 @@ mod native {
     use clap::{Parser, Subcommand};
     use indicatif::{ProgressBar, ProgressStyle};
     use quant_playground::calib;
+    use quant_playground::export::{self, ExportReport};
     use quant_playground::formats::{self, FileIndex, FileSource};
     use quant_playground::model;
     use quant_playground::quant::{self, Granularity, QuantSpec, QuantizedTensor, ScaleDType, Scheme, SlotLayout};
@@ -147,6 +148,28 @@ mod native {
             #[arg(long)]
             json: bool,
         },
+        /// Write the quantized weights as a file other tools load: safetensors (codes, scales, zero
+        /// points), gguf:TYPE (F16, Q8_0, Q4_0, Q4_1, Q4_K, Q6_K) or onnx-qdq (an .onnx input written
+        /// back with DequantizeLinear weights). Written to OUT.tmp, renamed to OUT when complete.
+        Export {
+            file: String,
+            /// safetensors, onnx-qdq or gguf:TYPE.
+            #[arg(long = "to")]
+            to: String,
+            /// The file to write.
+            #[arg(short, long)]
+            out: String,
+            /// Only these tensors (repeat for several; safetensors and gguf); all when left out.
+            #[arg(long = "tensor")]
+            tensors: Vec<String>,
+            #[command(flatten)]
+            spec: SpecArgs,
+            /// How each slot's range is chosen: minmax, percentile[:P], mse, entropy or entropy:trt.
+            #[arg(long, default_value = "minmax")]
+            calib: String,
+            #[arg(long)]
+            json: bool,
+        },
         /// The embedded example's accuracy table: an MLP at fp32, int8 (dynamic and static with four
         /// calibration methods), int4 and int2 on its test split (defaults: www/examples/digits-*).
         Eval {
@@ -208,6 +231,10 @@ mod native {
                 let spec = spec.spec(spec.bits)?;
                 let method = calib::Method::parse(&calib)?;
                 quantize(&file, &tensors, &spec, &method, json, dump.as_deref())
+            }
+            Command::Export { file, to, out, tensors, spec, calib, json } => {
+                let config = export::IntExport { spec: spec.spec(spec.bits)?, method: calib::Method::parse(&calib)? };
+                export_file(&file, &export::ExportTarget::parse(&to)?, &out, &tensors, config, json)
             }
             Command::Synth { dist, rows, seed, out } => {
                 let dist = quant_playground::synthetic::Dist::parse(&dist)?;
@@ -379,6 +406,55 @@ mod native {
             }
         }
         Ok(())
+    }
+
+    fn export_file(file: &str, target: &export::ExportTarget, out: &str, only: &[String], config: export::IntExport, json: bool) -> Result<()> {
+        let (index, mut source) = open(file)?;
+        if !only.is_empty() && *target == export::ExportTarget::OnnxQdq {
+            return Err(Error::InvalidSpec("--tensor is not used with onnx-qdq: the whole model is written back".into()));
+        }
+        let index = export::select_tensors(&index, only)?;
+        let mut plan = export::make_plan(target, &index, &mut formats::SourceReader { file, source: &mut source }, config)?;
+        let tmp = format!("{out}.tmp");
+        let io = |e: std::io::Error| Error::Io { path: tmp.clone(), detail: e.to_string() };
+        let bar = ProgressBar::new(plan.sources().len() as u64);
+        bar.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").expect("valid template"));
+        if json {
+            bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+        }
+        let written = (|| {
+            let mut w = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(io)?);
+            let report = export::write_plan(plan.as_mut(), &mut source, &mut w, &tmp, &mut |done, _, name| {
+                bar.set_message(name.to_string());
+                bar.set_position(done as u64);
+            })?;
+            w.into_inner().map_err(|e| io(e.into_error()))?.sync_all().map_err(io)?;
+            Ok(report)
+        })();
+        bar.finish_and_clear();
+        let report = match written.and_then(|r| std::fs::rename(&tmp, out).map(|_| r).map_err(|e| Error::Io { path: out.into(), detail: e.to_string() })) {
+            Ok(r) => r,
+            Err(e) => {
+                // A failed export leaves no half-written file behind.
+                let _ = std::fs::remove_file(&tmp);
+                return Err(e);
+            }
+        };
+        if json {
+            print_json(&serde_json::json!({ "file": file, "out": out, "to": target.label(), "export": report }));
+        } else {
+            print_export(out, &report);
+        }
+        Ok(())
+    }
+
+    fn print_export(out: &str, report: &ExportReport) {
+        let width = report.tensors.iter().map(|t| t.name.len()).max().unwrap_or(6).max(6);
+        outln!("{:width$}  {:10}  {:>12}  note", "tensor", "written as", "bytes");
+        for t in &report.tensors {
+            outln!("{:width$}  {:10}  {:>12}  {}", t.name, t.written_as, t.bytes, t.note.as_deref().unwrap_or(""));
+        }
+        outln!("wrote {out}: {}, {} tensors, {} bytes", report.format, report.tensors.len(), report.total_bytes);
     }
 
     fn calibrate(file: &str, tensor: Option<&str>, methods: &str, bits: u8, scheme: &str, json: bool) -> Result<()> {

@@ -48,3 +48,173 @@ pub trait ExportPlan {
     /// What was written, for the CLI's table and the page.
     fn report(&self) -> ExportReport;
 }
+
+pub mod onnx_qdq;
+pub mod safetensors;
+
+use crate::calib::Method;
+use crate::error::Error;
+use crate::formats::{ByteSource, FileIndex, Format};
+use crate::quant::QuantSpec;
+use serde::Deserialize;
+
+/// Where an export goes, as `--to` spells it: `safetensors`, `onnx-qdq` or `gguf:TYPE`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExportTarget {
+    Safetensors,
+    OnnxQdq,
+    /// A ggml type name (F16, Q8_0, Q4_0, Q4_1, Q4_K, Q6_K), parsed by the GGUF writer.
+    Gguf(String),
+}
+
+impl ExportTarget {
+    pub fn parse(text: &str) -> Result<Self> {
+        match text.trim() {
+            "safetensors" => Ok(ExportTarget::Safetensors),
+            "onnx-qdq" | "onnx" => Ok(ExportTarget::OnnxQdq),
+            t => match t.split_once(':') {
+                Some(("gguf", ty)) if !ty.is_empty() => Ok(ExportTarget::Gguf(ty.to_string())),
+                _ => Err(Error::InvalidSpec(format!(
+                    "export target '{text}': expected safetensors, onnx-qdq or gguf:TYPE (F16, Q8_0, Q4_0, Q4_1, Q4_K, Q6_K)"
+                ))),
+            },
+        }
+    }
+
+    pub fn label(&self) -> String {
+        match self {
+            ExportTarget::Safetensors => "safetensors".into(),
+            ExportTarget::OnnxQdq => "onnx-qdq".into(),
+            ExportTarget::Gguf(t) => format!("gguf:{t}"),
+        }
+    }
+}
+
+/// The quantization an integer export applies to every float tensor: the spec and how each
+/// slot's range is calibrated (the same pair `quantize --calib` takes).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IntExport {
+    pub spec: QuantSpec,
+    pub method: Method,
+}
+
+/// A source tensor's stored bytes (`stored_range`), from the file it names when it is not the
+/// indexed file (ONNX external data, a safetensors shard). The plan's `encode` takes these.
+pub fn read_stored(source: &mut dyn ByteSource, info: &TensorInfo) -> Result<Vec<u8>> {
+    let (offset, len) = info.stored_range();
+    let len = usize::try_from(len).map_err(|_| Error::unsupported(&info.name, "tensor larger than this machine's address space"))?;
+    let mut sibling;
+    let source: &mut dyn ByteSource = match &info.data_file {
+        Some(name) => {
+            sibling = source.sibling(name)?;
+            sibling.as_mut()
+        }
+        None => source,
+    };
+    if offset.checked_add(len as u64).is_none_or(|end| end > source.len()) {
+        return Err(Error::malformed(
+            info.data_file.as_deref().unwrap_or(&info.name),
+            format!("tensor '{}' needs bytes {offset}..{} but the file is {} bytes", info.name, offset.saturating_add(len as u64), source.len()),
+        ));
+    }
+    let mut buf = vec![0u8; len];
+    source.read_at(offset, &mut buf)?;
+    Ok(buf)
+}
+
+/// Runs a plan to the end: header, each source tensor read and encoded in turn, trailer, all
+/// written to `out` as they are made. `progress(done, total, name)` is called after each tensor.
+pub fn write_plan(
+    plan: &mut dyn ExportPlan,
+    source: &mut dyn ByteSource,
+    out: &mut dyn std::io::Write,
+    out_name: &str,
+    progress: &mut dyn FnMut(usize, usize, &str),
+) -> Result<ExportReport> {
+    let io = |e: std::io::Error| Error::Io { path: out_name.to_string(), detail: format!("writing: {e}") };
+    out.write_all(&plan.header()?).map_err(io)?;
+    let total = plan.sources().len();
+    for i in 0..total {
+        let info = plan.sources()[i].clone();
+        let stored = read_stored(source, &info)?;
+        let bytes = plan.encode(i, stored)?;
+        out.write_all(&bytes).map_err(io)?;
+        progress(i + 1, total, &info.name);
+    }
+    out.write_all(&plan.trailer()?).map_err(io)?;
+    out.flush().map_err(io)?;
+    Ok(plan.report())
+}
+
+/// The index as `FileIndex` serializes it (the page keeps it as JSON): read back for a plan.
+pub fn index_from_json(text: &str) -> Result<FileIndex> {
+    #[derive(Deserialize)]
+    struct IndexJson {
+        file: String,
+        format: String,
+        file_len: u64,
+        tensors: Vec<TensorInfo>,
+        #[serde(default)]
+        metadata: Vec<(String, String)>,
+    }
+    let j: IndexJson = serde_json::from_str(text).map_err(|e| Error::InvalidSpec(format!("file index JSON: {e}")))?;
+    let format = match j.format.as_str() {
+        "safetensors" => Format::Safetensors,
+        "npy" => Format::Npy,
+        "npz" => Format::Npz,
+        "gguf" => Format::Gguf,
+        "pytorch" => Format::PyTorch,
+        "onnx" => Format::Onnx,
+        "safetensors-index" => Format::SafetensorsIndex,
+        other => return Err(Error::InvalidSpec(format!("file index JSON: unknown format '{other}'"))),
+    };
+    Ok(FileIndex { file: j.file, format, file_len: j.file_len, tensors: j.tensors, metadata: j.metadata })
+}
+
+/// Keeps only the tensors named in `only` (all when empty), in the index's order; a name the
+/// file does not hold is an error. The page's "this tensor only" download uses it.
+pub fn select_tensors(index: &FileIndex, only: &[String]) -> Result<FileIndex> {
+    for name in only {
+        index.tensor(name)?;
+    }
+    let mut out = index.clone();
+    if !only.is_empty() {
+        out.tensors.retain(|t| only.contains(&t.name));
+    }
+    Ok(out)
+}
+
+/// The file name without its folders, for metadata that should not leak a local path.
+pub(crate) fn base_name(path: &str) -> &str {
+    path.rsplit(['/', '\\']).next().unwrap_or(path)
+}
+
+/// The plan for `target`: the one dispatch the CLI and the page share. `reader` reads the source
+/// file's header bytes (ONNX QDQ copies the model's skeleton from it); the other targets plan
+/// from the index alone.
+pub fn make_plan(
+    target: &ExportTarget,
+    index: &FileIndex,
+    reader: &mut dyn crate::formats::RangeReader,
+    config: IntExport,
+) -> Result<Box<dyn ExportPlan>> {
+    match target {
+        ExportTarget::Safetensors => Ok(Box::new(safetensors::plan_safetensors(index, config)?)),
+        ExportTarget::OnnxQdq => {
+            if index.format != Format::Onnx {
+                let format = serde_json::to_string(&index.format).unwrap_or_default();
+                return Err(Error::unsupported(
+                    &index.file,
+                    format!(
+                        "onnx-qdq writes an ONNX model back with DequantizeLinear weights, so it needs an .onnx input; this file is {}",
+                        format.trim_matches('"')
+                    ),
+                ));
+            }
+            Ok(Box::new(onnx_qdq::plan_onnx_qdq(reader, config)?))
+        }
+        // The GGUF writer lives on the gguf branch (src/export/gguf.rs). At merge this arm becomes:
+        // Ok(Box::new(gguf::plan_gguf(index, gguf::GgufTarget::parse(ty)?)?))
+        ExportTarget::Gguf(ty) => Err(Error::unsupported(&index.file, format!("gguf:{ty}: this build has no GGUF writer"))),
+    }
+}
