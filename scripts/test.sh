@@ -13,6 +13,20 @@ cargo test --all-targets
 echo "== export round trips with the real libraries"
 cargo build --bin quant-playground
 python3 scripts/check_export.py --bin target/debug/quant-playground
+# GGUF: every type from safetensors and GGUF sources, read back by the gguf package (its own
+# quantizers must give the same bytes for F16/Q8_0/Q4_0/Q4_1/Q5_0).
+gguf_out="$(mktemp -d)"
+for src in tests/fixtures/formats/w.safetensors tests/fixtures/small.safetensors www/examples/digits-mlp.safetensors \
+           tests/fixtures/formats/w.gguf tests/fixtures/formats/w_align64.gguf; do
+  pairs=()
+  for t in F16 Q8_0 Q4_0 Q4_1 Q4_K Q6_K; do
+    out="$gguf_out/$(basename "$src").$t.gguf"
+    target/debug/quant-playground export "$src" --to "gguf:$t" -o "$out" >/dev/null
+    pairs+=("$t" "$out")
+  done
+  python3 scripts/check_export_gguf.py "$src" "${pairs[@]}"
+done
+rm -rf "$gguf_out"
 
 echo "== wasm in headless Chromium: wasm-pack test"
 wasm-pack test --headless --chrome -- --test wasm --test wasm_kernels --test wasm_model --test wasm_formats

@@ -663,7 +663,9 @@ function siblingFile(file, info) {
  * (the head first, then whatever ranges it names); the other formats plan from the index alone.
  */
 async function planExport(file, index, { target, spec, method, only }) {
-  const pieces = target === 'onnx-qdq' ? [{ offset: 0, bytes: await readBytes(file, 0, Math.min(file.size, 64 * 1024)) }] : [];
+  // ONNX QDQ copies the model's skeleton and a GGUF-to-GGUF export its key-values: both start from the head.
+  const fromHead = target === 'onnx-qdq' || (target.startsWith('gguf:') && index.format === 'gguf');
+  const pieces = fromHead ? [{ offset: 0, bytes: await readBytes(file, 0, Math.min(file.size, 64 * 1024)) }] : [];
   const args = [JSON.stringify(index), target, JSON.stringify(spec), method, JSON.stringify(only)];
   for (let round = 0; round < EXPORT_MAX_ROUNDS; round++) {
     const offsets = Float64Array.from(pieces, (p) => p.offset);

@@ -168,7 +168,9 @@ pub fn index_from_json(text: &str) -> Result<FileIndex> {
         "safetensors-index" => Format::SafetensorsIndex,
         other => return Err(Error::InvalidSpec(format!("file index JSON: unknown format '{other}'"))),
     };
-    Ok(FileIndex { file: j.file, format, file_len: j.file_len, tensors: j.tensors, metadata: j.metadata })
+    // The typed GGUF key-values are not in the JSON (a vocabulary runs to megabytes); `make_plan`
+    // reads them again from the file's header when a GGUF export needs them.
+    Ok(FileIndex { file: j.file, format, file_len: j.file_len, tensors: j.tensors, metadata: j.metadata, gguf_metadata: Vec::new() })
 }
 
 /// Keeps only the tensors named in `only` (all when empty), in the index's order; a name the
@@ -213,8 +215,16 @@ pub fn make_plan(
             }
             Ok(Box::new(onnx_qdq::plan_onnx_qdq(reader, config)?))
         }
-        // The GGUF writer lives on the gguf branch (src/export/gguf.rs). At merge this arm becomes:
-        // Ok(Box::new(gguf::plan_gguf(index, gguf::GgufTarget::parse(ty)?)?))
-        ExportTarget::Gguf(ty) => Err(Error::unsupported(&index.file, format!("gguf:{ty}: this build has no GGUF writer"))),
+        ExportTarget::Gguf(ty) => {
+            let target = gguf::GgufTarget::parse(ty)?;
+            if index.format == Format::Gguf && index.gguf_metadata.is_empty() {
+                // An index that came through JSON (the page) lacks the typed key-values the export
+                // carries over: read them from the header again (the reader may ask for a range).
+                let header = crate::formats::gguf::parse_index(reader)?;
+                let full = FileIndex { gguf_metadata: header.gguf_metadata, ..index.clone() };
+                return Ok(Box::new(gguf::plan_gguf(&full, target)?));
+            }
+            Ok(Box::new(gguf::plan_gguf(index, target)?))
+        }
     }
 }
