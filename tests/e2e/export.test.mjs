@@ -101,3 +101,21 @@ test('an ONNX model downloads as QDQ byte-identical to the CLI export (int8 sym 
   assert.match(name, /\.qdq\.onnx$/);
   assert.match(await page.locator('#export-report').textContent(), /w1.*I8.*axis 1/s);
 });
+
+test('a GGUF model downloads as GGUF Q4_K byte-identical to the CLI export, its key-values and alignment kept', async () => {
+  // The page's index travels as JSON without GGUF's typed key-values: the worker hands the export the
+  // file's head so they are read again and carried over, as the CLI carries them.
+  const gguf = path.join(ROOT, 'tests/fixtures/formats/w_align64.gguf');
+  await page.setInputFiles('#file-input', gguf);
+  await page.locator('#tensors tbody[data-file="w_align64.gguf"]').waitFor();
+  await page.locator('#tensors tr[data-file="w_align64.gguf"][data-tensor="w_Q8_0"] input[type="radio"]').check();
+  await page.selectOption('#export-format', 'gguf:Q4_K');
+  const { bytes, name } = await download('#export-model');
+  const out = path.join(dir, 'cli.Q4_K.gguf');
+  execFileSync(CLI, ['export', gguf, '--to', 'gguf:Q4_K', '-o', out], { cwd: ROOT });
+  const want = readFileSync(out);
+  assert.equal(bytes.length, want.length, 'size');
+  assert.ok(bytes.equals(want), 'bytes differ from the CLI export');
+  assert.match(name, /\.Q4_K\.gguf$/);
+  assert.ok(bytes.includes(Buffer.from('general.architecture')), 'the source key-values are carried over');
+});
