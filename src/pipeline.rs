@@ -347,6 +347,60 @@ pub fn trace_outputs(
     })
 }
 
+/// The bias that goes with a weight: `<prefix>.bias` for `<prefix>.weight` (torch's Linear naming).
+pub fn bias_name(weight: &str) -> Option<String> {
+    weight.strip_suffix(".weight").map(|p| format!("{p}.bias"))
+}
+
+/// The view's seeded X [m, k]: `dist` with σ = 1 from `seed` (synthetic.rs, PCG-64), the same in any build.
+pub fn synthetic_inputs(dist: crate::synthetic::Dist, m: usize, k: usize, seed: u64) -> Vec<f32> {
+    crate::synthetic::generate(dist, m * k, 1.0, seed)
+}
+
+/// X [m, k] from an activation tensor: its values as rows of k (its last axis, or all of it flattened).
+pub fn rows_of(values: &[f32], k: usize, name: &str) -> Result<usize> {
+    if k == 0 || values.is_empty() || values.len() % k != 0 {
+        return Err(Error::InvalidSpec(format!(
+            "activations '{name}': {} values are not whole rows of k = {k} (the weight's input size)",
+            values.len()
+        )));
+    }
+    Ok(values.len() / k)
+}
+
+impl OutputsTrace {
+    /// The steps as numbered plain-text lines (the CLI's text output; the page draws its own list).
+    pub fn text(&self) -> String {
+        let (q, t) = (&self.quantization, &self.element);
+        let list = |v: &[i32]| v.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(", ");
+        let more = if t.k > SHOWN { ", …" } else { "" };
+        let mut lines = vec![
+            format!("x: range [{}, {}] ({}) → scale s_a = {:e}, zero point z_a = {}", q.input_range[0], q.input_range[1], self.method, q.input_scale, q.input_zero_point),
+            format!("W row {}: per-channel symmetric, scale s_w = {:e}, zero point z_w = {}", t.row, t.weight_scale, t.weight_zero_point),
+            format!("codes q_w = [{}{more}], q_a (x row {}) = [{}{more}]", list(&t.weight_codes_shown), t.sample, list(&t.input_codes_shown)),
+            format!("Σ q_a·q_w = {} (Σq_a = {}, Σq_w = {})", t.sum_products, t.sum_input_codes, t.sum_weight_codes),
+            format!(
+                "zero-point terms: −z_w·Σq_a = {}, −z_a·Σq_w = {}, K·z_a·z_w = {} → i32 accumulator {} (kernel: {})",
+                t.zero_point_terms.weight_zero_point_term, t.zero_point_terms.input_zero_point_term, t.zero_point_terms.constant_term, t.accumulator, t.kernel_accumulator
+            ),
+            match t.bias {
+                Some(b) => format!("bias {b} → i32 code round(b/(s_a·s_w)) = {} → accumulator + bias = {} (≈ {:e} in real units)", t.bias_code, t.accumulator_with_bias, t.accumulator_real),
+                None => format!("no bias: accumulator {} (≈ {:e} in real units)", t.accumulator_with_bias, t.accumulator_real),
+            },
+            format!("output: range [{}, {}] → scale s_y = {:e}, zero point z_y = {}", q.output_range[0], q.output_range[1], q.output_scale, q.output_zero_point),
+            format!("M = s_a·s_w/s_y = {:e} = M0·2^(shift−31) with M0 = {} (Q31), shift = {} (n = {})", t.real_multiplier, t.multiplier_q31, t.shift, t.exponent_n),
+            format!("SaturatingRoundingDoublingHighMul(acc·2^{}, M0) = {}", t.left_shift, t.high_mul),
+            format!("RoundingDivideByPOT(…, {}) = {}", t.right_shift, t.divided),
+            format!("+ z_y = {}, clamp to [{}, {}] → code {}", t.with_zero_point, t.clamp_min, t.clamp_max, t.code),
+            format!("dequantized (code − z_y)·s_y = {} vs FP32 {} (error {:e})", t.dequantized, t.fp32, t.error),
+        ];
+        for (name, e) in [("static INT8", &self.static_int8), ("dynamic INT8", &self.dynamic_int8), ("INT4 g32", &self.int4_g32)] {
+            lines.push(format!("whole output [{}, {}], {name}: MSE {:e}, SQNR {:.2} dB, max abs error {:e}", self.m, self.n, e.mse, e.sqnr_db, e.max_abs_err));
+        }
+        lines.iter().enumerate().map(|(i, l)| format!("{:>2}. {l}\n", i + 1)).collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -137,6 +137,47 @@ mod native {
             #[arg(long)]
             json: bool,
         },
+        /// One output element of y = W·x through the static INT8 pipeline, step by step with its real
+        /// numbers (the page's Outputs view), and the whole output's error for static INT8, dynamic INT8
+        /// and INT4 against FP32. x is a seeded synthetic set (--dist, --seed, --rows) or --acts FILE.
+        Trace {
+            file: String,
+            /// The 2-D weight W [out, in] (its `<prefix>.bias` is added when the file has one).
+            #[arg(long = "tensor")]
+            tensor: String,
+            /// The output channel (row of W) to trace.
+            #[arg(long, default_value_t = 0)]
+            row: usize,
+            /// The row of X (which input of the batch) to trace.
+            #[arg(long, default_value_t = 0)]
+            sample: usize,
+            /// Synthetic x: gaussian, laplace, relu-gaussian, gaussian-outliers or llm-like.
+            #[arg(long, default_value = "gaussian")]
+            dist: String,
+            /// Seed of the synthetic x (a fresh one from the operating system when left out; it is printed).
+            #[arg(long)]
+            seed: Option<u64>,
+            /// Rows of the synthetic x.
+            #[arg(long, default_value_t = 8)]
+            rows: usize,
+            /// Activations from a file instead (.npy, .npz, .safetensors…): rows of the weight's input size.
+            #[arg(long)]
+            acts: Option<String>,
+            /// The tensor of --acts (may be left out when it holds one float tensor).
+            #[arg(long)]
+            acts_tensor: Option<String>,
+            /// Calibration of the input and output ranges: minmax, percentile[:P], mse, entropy, entropy:trt.
+            #[arg(long, default_value = "minmax")]
+            method: String,
+            /// Leave the bias out even when the file has one.
+            #[arg(long)]
+            no_bias: bool,
+            /// Fuse a ReLU after the layer (the clamp starts at the output zero point).
+            #[arg(long)]
+            relu: bool,
+            #[arg(long)]
+            json: bool,
+        },
         /// The page's comparison for one tensor: FP32 | FP16 | BF16 | INT8 | INT4 with one scheme and granularity.
         Compare {
             file: String,
@@ -223,6 +264,13 @@ mod native {
             Command::Eval { json, model, test_x, test_y, calib_x, configs, repeats, export_static_params } => {
                 let paths = [model, test_x, test_y, calib_x];
                 eval(paths, configs.as_deref(), repeats, json, export_static_params.as_deref())
+            }
+            Command::Trace { file, tensor, row, sample, dist, seed, rows, acts, acts_tensor, method, no_bias, relu, json } => {
+                let inputs = match acts {
+                    Some(path) => TraceInputs::File { path, tensor: acts_tensor },
+                    None => TraceInputs::Synthetic { dist, seed: seed.unwrap_or_else(quant_playground::synthetic::random_seed), rows },
+                };
+                trace(&file, &tensor, row, sample, inputs, &method, !no_bias, relu, json)
             }
             Command::Compare { file, tensor, spec, json } => {
                 let specs = [spec.spec(8)?, spec.spec(4)?];
@@ -414,6 +462,74 @@ mod native {
         } else {
             outln!("{file}: {} {:?}, {} values, int{bits} {}", info.name, info.shape, x.len(), scheme.short_name());
             out!("{}", report.table());
+        }
+        Ok(())
+    }
+
+    enum TraceInputs {
+        Synthetic { dist: String, seed: u64, rows: usize },
+        File { path: String, tensor: Option<String> },
+    }
+
+    /// The one float tensor of a file, or the named one.
+    fn only_or_named<'a>(file: &str, index: &'a FileIndex, tensor: Option<&str>) -> Result<&'a TensorInfo> {
+        if let Some(name) = tensor {
+            return index.tensor(name);
+        }
+        let floats: Vec<&TensorInfo> = index.tensors.iter().filter(|t| t.dtype.is_quantizable()).collect();
+        match floats.as_slice() {
+            [one] => Ok(one),
+            _ => {
+                let names: Vec<&str> = floats.iter().map(|t| t.name.as_str()).collect();
+                Err(Error::InvalidSpec(format!("{file} holds {} float tensors; choose one ({})", floats.len(), names.join(", "))))
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn trace(file: &str, tensor: &str, row: usize, sample: usize, inputs: TraceInputs, method: &str, with_bias: bool, relu: bool, json: bool) -> Result<()> {
+        use quant_playground::pipeline;
+        let (index, mut source) = open(file)?;
+        let info = index.tensor(tensor)?.clone();
+        if info.shape.len() < 2 {
+            return Err(Error::InvalidSpec(format!("{file}: '{tensor}' has shape {:?}; the trace needs a weight [out, in…]", info.shape)));
+        }
+        let n = info.shape[0];
+        let k: usize = info.shape[1..].iter().product();
+        let w = load(&mut source, &info)?;
+        let bias_info = pipeline::bias_name(tensor).filter(|_| with_bias).and_then(|b| index.tensors.iter().find(|t| t.name == b)).cloned();
+        let bias = match &bias_info {
+            Some(b) => Some(load(&mut source, b)?),
+            None => None,
+        };
+        let (x, source_json) = match inputs {
+            TraceInputs::Synthetic { dist, seed, rows } => {
+                let d = quant_playground::synthetic::Dist::parse(&dist)?;
+                let x = pipeline::synthetic_inputs(d, rows, k, seed);
+                (x, serde_json::json!({ "kind": "synthetic", "distribution": d.name(), "seed": seed, "rows": rows }))
+            }
+            TraceInputs::File { path, tensor } => {
+                let (aindex, mut asource) = open(&path)?;
+                let ainfo = only_or_named(&path, &aindex, tensor.as_deref())?.clone();
+                let x = load(&mut asource, &ainfo)?;
+                let rows = pipeline::rows_of(&x, k, &format!("{path}: {}", ainfo.name))?;
+                (x, serde_json::json!({ "kind": "file", "file": path, "tensor": ainfo.name, "rows": rows }))
+            }
+        };
+        let m = x.len() / k.max(1);
+        let method = calib::Method::parse(method)?;
+        let t = pipeline::trace_outputs(&w, n, k, bias.as_deref(), &x, m, sample, row, &method, relu)
+            .map_err(|e| Error::InvalidSpec(format!("{file}: '{tensor}': {e}")))?;
+        if json {
+            let mut v = serde_json::to_value(&t).expect("the trace serialises");
+            v["file"] = file.into();
+            v["tensor"] = tensor.into();
+            v["bias_tensor"] = bias_info.map(|b| b.name).into();
+            v["inputs"] = source_json;
+            print_json(&v);
+        } else {
+            outln!("{file}: {tensor} [{n}, {k}] × x [{m}, {k}] ({}), element y[{sample}, {row}]", source_json);
+            out!("{}", t.text());
         }
         Ok(())
     }
