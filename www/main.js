@@ -12,6 +12,7 @@ import * as digits from './digits.js';
 import * as fmt from './format.js';
 import * as model from './model.js';
 import * as speed from './speed.js';
+import * as outputs from './outputs.js';
 import { defaultTensor, isQuantizable, renderHead, renderTensorList } from './tensor-list.js';
 import { $ } from './dom.js';
 
@@ -171,6 +172,7 @@ function closeFile(id, { quiet = false } = {}) {
     clearCalibration();
   }
   speed.describeTarget();
+  outputs.describeTarget();
   if (!quiet) renderFiles();
   model.fileClosed(id);
   updateModelButton();
@@ -199,6 +201,7 @@ function renderFiles() {
     onClose: (id) => closeFile(id),
   });
   updateModelButton();
+  outputs.describeTarget(); // its x choices list the open tensors
 }
 
 function select(fileId, tensor) {
@@ -207,6 +210,7 @@ function select(fileId, tensor) {
   if (radio) radio.checked = true;
   updateModelButton();
   speed.describeTarget();
+  outputs.describeTarget();
   compute();
 }
 
@@ -636,6 +640,20 @@ speed.setup({
   clearError,
 });
 
+// The Outputs view: the same chosen tensor as the speed panel; x from a synthetic set or any open tensor.
+outputs.setup({
+  engine,
+  target: () => {
+    const file = state.files.find((f) => f.id === state.selected?.fileId);
+    const info = file?.index.tensors.find((t) => t.name === state.selected.tensor);
+    return info ? { fileId: file.id, file: file.name, tensor: info.name, shape: info.shape } : null;
+  },
+  files: () => state.files,
+  methodName,
+  onError: (key, message) => setError(key, message),
+  clearError,
+});
+
 // ---- opening files: the input and drag-and-drop over the whole page -----------------------------------
 
 ui.fileInput.addEventListener('change', () => {
@@ -704,6 +722,7 @@ async function startup() {
       clearError,
     });
     applyForm({ calibration: fromUrl.form.calibration });
+    outputs.start({ distributions: await engine.syntheticDistributions(), methods: await engine.calibrationMethods(), seed: await engine.randomSeed() });
     // The synthetic file is chosen (its outlier channels show what per-channel scales do); the digits
     // model's own weights are listed beside it.
     const [bytes, digitsBytes] = await Promise.all([engine.exampleFile(EXAMPLE_SEED), engine.digitsFile()]);
