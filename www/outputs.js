@@ -33,6 +33,7 @@ const get = (obj, path) => path.split('.').reduce((o, key) => o?.[key], obj);
 const codes = (list, k) => `[${list.join(', ')}${k > list.length ? ', …' : ''}]`;
 const num = (v) => (typeof v === 'number' && Number.isInteger(v) ? String(v) : fmt.scientific(v));
 const real = (v) => (v === null || v === undefined ? '—' : Number(v).toPrecision(6));
+const short = (v) => (v === 0 ? '0' : Number(v).toPrecision(3));
 
 /**
  * The steps, in order: a plain-words caption, the rule, and the numbers (each a path into the trace; the
@@ -50,9 +51,9 @@ const STEPS = [
   {
     caption: 'The integer codes: q = round(value / scale) + zero point, clamped (first few shown).',
     values: [
-      ['element.weights_shown', 'W row', (v, t) => codes(v.map(real), t.k)],
+      ['element.weights_shown', 'W row', (v, t) => codes(v.map(short), t.k)],
       ['element.weight_codes_shown', 'q_w', (v, t) => codes(v, t.k)],
-      ['element.inputs_shown', 'x', (v, t) => codes(v.map(real), t.k)],
+      ['element.inputs_shown', 'x', (v, t) => codes(v.map(short), t.k)],
       ['element.input_codes_shown', 'q_a', (v, t) => codes(v, t.k)],
     ],
   },

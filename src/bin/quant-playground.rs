@@ -521,12 +521,17 @@ mod native {
         let t = pipeline::trace_outputs(&w, n, k, bias.as_deref(), &x, m, sample, row, &method, relu)
             .map_err(|e| Error::InvalidSpec(format!("{file}: '{tensor}': {e}")))?;
         if json {
-            let mut v = serde_json::to_value(&t).expect("the trace serialises");
-            v["file"] = file.into();
-            v["tensor"] = tensor.into();
-            v["bias_tensor"] = bias_info.map(|b| b.name).into();
-            v["inputs"] = source_json;
-            print_json(&v);
+            // Flattened rather than through serde_json::Value, so that f32 fields print as f32 (the page's digits).
+            #[derive(Serialize)]
+            struct TraceDocument<'a> {
+                file: &'a str,
+                tensor: &'a str,
+                bias_tensor: Option<String>,
+                inputs: serde_json::Value,
+                #[serde(flatten)]
+                trace: &'a pipeline::OutputsTrace,
+            }
+            print_json(&TraceDocument { file, tensor, bias_tensor: bias_info.map(|b| b.name), inputs: source_json, trace: &t });
         } else {
             outln!("{file}: {tensor} [{n}, {k}] × x [{m}, {k}] ({}), element y[{sample}, {row}]", source_json);
             out!("{}", t.text());
