@@ -294,3 +294,70 @@ fn per_channel_calibration_feeds_quantize_with_ranges() {
         1
     );
 }
+
+/// Issue 4, activation batches: one set split into 3 .npy files, calibrated by the CLI as batches of one set
+/// (and by the library's three-pass stream), gives the single file's min-max range exactly and every
+/// histogram method's range within one bin; the CLI says it calibrated 3 batches.
+#[test]
+fn three_npy_batches_calibrate_as_the_single_file() {
+    let cli = env!("CARGO_BIN_EXE_quant-playground");
+    let dir = std::env::temp_dir().join(format!("qp-batches-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |args: &[&str]| -> Value {
+        let out = std::process::Command::new(cli).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let npy = |path: &std::path::Path, x: &[f32]| {
+        let bytes: Vec<u8> = x.iter().flat_map(|v| v.to_le_bytes()).collect();
+        std::fs::write(path, formats::npy::write("<f4", &[x.len()], &bytes)).unwrap();
+    };
+    for (name, x) in [("gaussian_outliers", read_npy("calib_gaussian_outliers.npy")), ("laplace", read_npy("calib_laplace.npy"))] {
+        let whole = dir.join(format!("{name}.npy"));
+        npy(&whole, &x);
+        let parts: Vec<String> = array_split(&x, 3)
+            .iter()
+            .enumerate()
+            .map(|(i, part)| {
+                let p = dir.join(format!("{name}-{i}.npy"));
+                npy(&p, part);
+                p.display().to_string()
+            })
+            .collect();
+        for scheme in ["sym", "asym"] {
+            let single = run(&["calibrate", whole.to_str().unwrap(), "--method", "all", "--scheme", scheme, "--json"]);
+            let mut args = vec!["calibrate"];
+            args.extend(parts.iter().map(String::as_str));
+            args.extend(["--method", "all", "--scheme", scheme, "--json"]);
+            let batched = run(&args);
+            assert_eq!(batched["batches"], 3);
+            assert_eq!(batched["batch_values"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).sum::<u64>(), x.len() as u64);
+            assert_eq!(batched["elements"], x.len());
+            // The library's stream over the same three pieces says the same as the CLI.
+            let lib = calib::batches::calibration_report_batches(&array_split(&x, 3), &spec(8, scheme_of(scheme)), &Method::parse_list("all").unwrap(), CalibConfig::default(), true).unwrap();
+            let width = |kind| bin_width(lib.report.details.as_ref().unwrap(), kind);
+            for (i, (s, b)) in single["methods"].as_array().unwrap().iter().zip(batched["methods"].as_array().unwrap()).enumerate() {
+                let method = s["method"].as_str().unwrap();
+                assert_eq!(b["method"], s["method"]);
+                // f32 in JSON (shortest digits): read back as f32.
+                let range = |v: &Value| [v["range"][0].as_f64().unwrap() as f32, v["range"][1].as_f64().unwrap() as f32];
+                let (rs, rb) = (range(s), range(b));
+                assert_eq!(rb, lib.report.methods[i].range, "{name} {scheme} {method}: CLI vs library");
+                match Method::parse(method).unwrap().histogram(scheme_of(scheme)) {
+                    None => assert_eq!(rb, rs, "{name} {scheme} {method}: min-max must be exact"),
+                    Some(kind) => {
+                        let w = width(kind);
+                        let off = |a: f32, b: f32| (a as f64 - b as f64).abs();
+                        assert!(off(rb[0], rs[0]) <= w && off(rb[1], rs[1]) <= w, "{name} {scheme} {method}: {rb:?} vs {rs:?}, bin {w}");
+                    }
+                }
+            }
+        }
+        // Text output says what was calibrated.
+        let out = std::process::Command::new(cli).args(["calibrate", &parts[0], &parts[1], &parts[2], "--method", "minmax"]).output().unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        let sizes: Vec<String> = array_split(&x, 3).iter().map(|p| p.len().to_string()).collect();
+        assert!(text.starts_with(&format!("calibrated 3 batches of {} = {} values (3 files)", sizes.join(" + "), x.len())), "{text}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

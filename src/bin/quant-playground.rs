@@ -121,12 +121,19 @@ mod native {
             #[arg(short, long)]
             out: String,
         },
-        /// Compare calibration methods on one tensor: range, scale, zero point and the error each causes.
+        /// Compare calibration methods on one activation set: range, scale, zero point and the error each
+        /// causes. Several FILEs are batches of one set (each file's --tensor, or its only float tensor);
+        /// with --batches every float tensor of every FILE is a batch (the arrays of an .npz). Batches are
+        /// streamed: read once per pass, never held together.
         Calibrate {
-            file: String,
-            /// The tensor to calibrate (may be left out when the file holds one float tensor).
-            #[arg(long = "tensor")]
+            #[arg(required = true, num_args = 1..)]
+            files: Vec<String>,
+            /// The tensor to calibrate in each file (may be left out when a file holds one float tensor).
+            #[arg(long = "tensor", conflicts_with = "batches")]
             tensor: Option<String>,
+            /// Every float tensor of every file is one batch of the set.
+            #[arg(long)]
+            batches: bool,
             /// minmax, minmax:ma, percentile[:P], mse, entropy, entropy:trt, a comma-separated list, or all.
             #[arg(long, default_value = "all")]
             method: String,
@@ -258,8 +265,8 @@ mod native {
                 outln!("{out}: {} activations, {rows} × 768, seed {seed}", dist.name());
                 Ok(())
             }
-            Command::Calibrate { file, tensor, method, bits, scheme, json } => {
-                calibrate(&file, tensor.as_deref(), &method, bits, &scheme, json)
+            Command::Calibrate { files, tensor, batches, method, bits, scheme, json } => {
+                calibrate(&files, tensor.as_deref(), batches, &method, bits, &scheme, json)
             }
             Command::Eval { json, model, test_x, test_y, calib_x, configs, repeats, export_static_params } => {
                 let paths = [model, test_x, test_y, calib_x];
@@ -429,39 +436,75 @@ mod native {
         Ok(())
     }
 
-    fn calibrate(file: &str, tensor: Option<&str>, methods: &str, bits: u8, scheme: &str, json: bool) -> Result<()> {
-        let (index, mut source) = open(file)?;
-        let info = match tensor {
-            Some(name) => index.tensor(name)?.clone(),
-            None => {
+    /// One batch: a tensor of a file.
+    struct Batch {
+        file: usize,
+        info: TensorInfo,
+    }
+
+    fn calibrate(files: &[String], tensor: Option<&str>, every_tensor: bool, methods: &str, bits: u8, scheme: &str, json: bool) -> Result<()> {
+        let mut sources = Vec::with_capacity(files.len());
+        let mut batches = Vec::new();
+        for (f, file) in files.iter().enumerate() {
+            let (index, source) = open(file)?;
+            if every_tensor {
                 let floats: Vec<&TensorInfo> = index.tensors.iter().filter(|t| t.dtype.is_quantizable()).collect();
-                match floats.as_slice() {
-                    [one] => (*one).clone(),
-                    _ => {
-                        let names: Vec<&str> = floats.iter().map(|t| t.name.as_str()).collect();
-                        return Err(Error::InvalidSpec(format!(
-                            "{file} holds {} float tensors; choose one with --tensor ({})",
-                            floats.len(),
-                            names.join(", ")
-                        )));
-                    }
+                if floats.is_empty() {
+                    return Err(Error::InvalidSpec(format!("{file} holds no float tensor to calibrate")));
                 }
+                batches.extend(floats.into_iter().map(|t| Batch { file: f, info: t.clone() }));
+            } else {
+                let info = only_or_named(file, &index, tensor)
+                    .map_err(|e| match e {
+                        Error::InvalidSpec(m) if tensor.is_none() => Error::InvalidSpec(format!("{m}; pick one with --tensor, or use --batches for all")),
+                        e => e,
+                    })?
+                    .clone();
+                batches.push(Batch { file: f, info });
             }
-        };
-        let x = load(&mut source, &info)?;
+            sources.push(source);
+        }
         let scheme = if scheme.starts_with("asym") { Scheme::Asymmetric } else { Scheme::Symmetric };
         let spec = QuantSpec::new(bits, scheme, Granularity::PerTensor);
         spec.validate()?;
         let methods = calib::Method::parse_list(methods)?;
-        let report = calib::calibration_report(&x, &spec, &methods, calib::CalibConfig::default(), false)?;
+        // Three passes (calib/batches.rs): min/max, histograms, error; each batch read, used and dropped.
+        let mut c = calib::batches::BatchCalibration::new(&spec, &methods, calib::CalibConfig::default())?;
+        for pass in 0..3 {
+            for b in &batches {
+                let x = load(&mut sources[b.file], &b.info)?;
+                let context = |e: Error| Error::InvalidSpec(format!("{}: {}: {e}", files[b.file], b.info.name));
+                match pass {
+                    0 => c.scan(&x),
+                    1 => c.add(&x),
+                    _ => c.measure(&x),
+                }
+                .map_err(context)?;
+            }
+        }
+        let report = c.report(false)?;
         if json {
-            let mut v = serde_json::to_value(&report).expect("the report serialises");
-            v["file"] = file.into();
-            v["tensor"] = info.name.clone().into();
-            print_json(&v);
+            let names: Vec<serde_json::Value> =
+                batches.iter().map(|b| serde_json::json!({ "file": files[b.file], "tensor": b.info.name })).collect();
+            // Flattened rather than through serde_json::Value, so that f32 fields print as f32.
+            #[derive(Serialize)]
+            struct CalibrateDocument<'a> {
+                file: &'a str,
+                tensor: &'a str,
+                sources: Vec<serde_json::Value>,
+                #[serde(flatten)]
+                report: &'a calib::batches::BatchCalibReport,
+            }
+            let first = &batches[0];
+            print_json(&CalibrateDocument { file: &files[first.file], tensor: &first.info.name, sources: names, report: &report });
         } else {
-            outln!("{file}: {} {:?}, {} values, int{bits} {}", info.name, info.shape, x.len(), scheme.short_name());
-            out!("{}", report.table());
+            if batches.len() == 1 {
+                let b = &batches[0];
+                outln!("{}: {} {:?}, {} values, int{bits} {}", files[b.file], b.info.name, b.info.shape, report.report.elements, scheme.short_name());
+            } else {
+                outln!("{} ({} files), int{bits} {}", report.summary(), files.len(), scheme.short_name());
+            }
+            out!("{}", report.report.table());
         }
         Ok(())
     }
