@@ -467,3 +467,38 @@ pub fn trace_outputs(w: &[f32], n: usize, k: usize, bias: &[f32], x: &[f32], sam
     let bias = (!bias.is_empty()).then_some(bias);
     to_json("trace", &crate::pipeline::trace_outputs(w, n, k, bias, x, m, sample, row, &method, relu).map_err(js_err)?)
 }
+
+// ---- Activation batches (www/activations.js): several files, one set; conversion only -----------------
+
+/// calib::batches::BatchCalibration: the page scans every batch, adds every batch, measures every batch,
+/// then asks for the report (`calibrate FILE… --json`'s document, without the file fields).
+#[wasm_bindgen]
+pub struct BatchCalibrator(crate::calib::batches::BatchCalibration);
+
+#[wasm_bindgen]
+impl BatchCalibrator {
+    /// `scheme` "symmetric" or "asymmetric"; `methods` as `calibrate_tensor` takes them ("all", a list…).
+    #[wasm_bindgen(constructor)]
+    pub fn new(bits: u8, scheme: &str, methods: &str) -> Result<BatchCalibrator, JsError> {
+        let scheme: Scheme = serde_json::from_value(serde_json::Value::String(scheme.into())).map_err(|e| json_err("scheme", e))?;
+        let spec = QuantSpec::new(bits, scheme, crate::quant::Granularity::PerTensor);
+        let methods = crate::calib::Method::parse_list(methods).map_err(js_err)?;
+        crate::calib::batches::BatchCalibration::new(&spec, &methods, crate::calib::CalibConfig::default()).map(BatchCalibrator).map_err(js_err)
+    }
+
+    pub fn scan(&mut self, x: &[f32]) -> Result<(), JsError> {
+        self.0.scan(x).map_err(js_err)
+    }
+
+    pub fn add(&mut self, x: &[f32]) -> Result<(), JsError> {
+        self.0.add(x).map_err(js_err)
+    }
+
+    pub fn measure(&mut self, x: &[f32]) -> Result<(), JsError> {
+        self.0.measure(x).map_err(js_err)
+    }
+
+    pub fn report(&mut self, details: bool) -> Result<String, JsError> {
+        to_json("report", &self.0.report(details).map_err(js_err)?)
+    }
+}

@@ -361,3 +361,39 @@ fn three_npy_batches_calibrate_as_the_single_file() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// entropy:trt against NVIDIA's own `_compute_amax_entropy` (nvidia-modelopt, formerly pytorch_quantization),
+/// its code run unchanged by scripts/make_calib_reference.py --trt on the same .npy inputs
+/// (tests/fixtures/reference/calib_trt.json). On the core's histogram layout ([0, 2048·w], w a power of two)
+/// the KL search must choose the same threshold, within one bin; the range then keeps the data's own
+/// extremes where they are inside ±threshold. On modelopt's default layout ([0, max|x|]) the threshold
+/// moves with the bin grid: that gap is printed, and bounded loosely (it is a property of the layout).
+#[test]
+fn entropy_trt_matches_modelopt_within_one_bin() {
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(format!("{DIR}/calib_trt.json")).unwrap()).unwrap();
+    assert!(doc["reference"].as_str().unwrap().contains("_compute_amax_entropy"));
+    let cases = doc["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 4);
+    for case in cases {
+        let dist = case["dist"].as_str().unwrap();
+        let x = read_npy(case["file"].as_str().unwrap());
+        let same = &case["core_layout"];
+        let want = same["amax"].as_f64().unwrap();
+        for scheme in [Scheme::Symmetric, Scheme::Asymmetric] {
+            let run = calib::calibrate_batches(&[&x], &spec(8, scheme), &[Method::EntropyTrt], CalibConfig::default()).unwrap();
+            let r = &run.results[0];
+            let bin = bin_width(&run, HistKind::Abs);
+            assert_eq!(bin, same["bin_width"].as_f64().unwrap(), "{dist}: the layouts must be the same for this check");
+            let curve = r.curve.as_ref().unwrap();
+            let chosen = curve.thresholds[curve.best.unwrap()] as f64;
+            assert!((chosen - want).abs() <= bin, "{dist} {scheme:?}: threshold {chosen} vs modelopt {want} (bin {bin})");
+            // The range: ±threshold, each side clamped to the data's extreme when that is inside.
+            let (lo, hi) = (x.iter().cloned().fold(f32::INFINITY, f32::min), x.iter().cloned().fold(f32::NEG_INFINITY, f32::max));
+            assert_eq!(r.range, [(-chosen as f32).max(lo.min(0.0)), (chosen as f32).min(hi.max(0.0))], "{dist} {scheme:?}");
+            let default = case["modelopt_default"]["amax"].as_f64().unwrap();
+            let gap = (chosen - default) / default;
+            println!("{dist} {scheme:?}: threshold {chosen} (same layout: modelopt {want}); modelopt's default layout {default} ({:+.2}%)", 100.0 * gap);
+            assert!(gap.abs() < 0.15, "{dist}: {gap}");
+        }
+    }
+}

@@ -718,6 +718,8 @@ async function startup() {
     activations.start(await engine.syntheticDistributions(), await engine.randomSeed(), {
       engine,
       openFiles,
+      spec: readSpec,
+      methodName,
       onError: (key, message) => setError(key, message),
       clearError,
     });

@@ -432,6 +432,39 @@ const api = {
     return { ...JSON.parse(json), file: file.name, tensor: tensorName, bias_tensor: biasInfo?.name ?? null, inputs: source };
   },
 
+  /**
+   * Activation batches: every float tensor of every file given (one array of a .npy, each array of an .npz)
+   * is a batch of ONE activation set, calibrated in streaming fashion (calib/batches.rs): three passes, each
+   * batch read from its File, used and dropped. The result is `calibrate FILE… --batches --json`'s document.
+   */
+  async calibrateBatches(list, bits, scheme) {
+    const batches = [];
+    for (const file of list) {
+      const index = await readIndex(file);
+      const floats = index.tensors.filter(quantizable);
+      if (!floats.length) throw new Error(`${file.name}: no float tensor to calibrate`);
+      for (const info of floats) batches.push({ file, info });
+    }
+    const calibrator = await callWasm('activation batches', (q) => new q.BatchCalibrator(bits, scheme, 'all'));
+    try {
+      for (const pass of ['scan', 'add', 'measure']) {
+        for (const { file, info } of batches) {
+          const bytes = await readBytes(file, info.offset, info.byte_len);
+          await callWasm(`${file.name}: tensor '${info.name}'`, (q) => calibrator[pass](q.tensor_values(JSON.stringify(info), bytes)));
+          await yieldToMessages();
+        }
+      }
+      const report = JSON.parse(await callWasm('activation batches', () => calibrator.report(false)));
+      return { ...report, sources: batches.map(({ file, info }) => ({ file: file.name, tensor: info.name })) };
+    } finally {
+      try {
+        calibrator.free();
+      } catch {
+        // an instance restarted after a trap took its objects with it
+      }
+    }
+  },
+
   /** Stops a speed run between two timed runs. */
   cancelSpeed() {
     speedToken += 1;
