@@ -362,6 +362,44 @@ fn three_npy_batches_calibrate_as_the_single_file() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// The arrays of one .npz as batches (`calibrate FILE.npz --batches`): the float arrays, in file order, are the
+/// batches, and the report is the library's stream over the same arrays; without --batches or --tensor the
+/// CLI says how to choose.
+#[test]
+fn npz_arrays_are_batches_with_the_batches_flag() {
+    let cli = env!("CARGO_BIN_EXE_quant-playground");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/formats/stored.npz");
+    let out = std::process::Command::new(cli).args(["calibrate", path, "--batches", "--method", "all", "--scheme", "asym", "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut src = FileSource::open(path).unwrap();
+    let index = formats::read_index(path, &mut src).unwrap();
+    let arrays: Vec<Vec<f32>> = index
+        .tensors
+        .iter()
+        .filter(|t| t.dtype.is_quantizable())
+        .map(|t| tensor::decode_to_f32(t, &formats::read_tensor_bytes(&mut src, t).unwrap()).unwrap())
+        .collect();
+    assert_eq!(doc["batches"], arrays.len());
+    assert_eq!(doc["sources"].as_array().unwrap().iter().map(|s| s["tensor"].as_str().unwrap()).collect::<Vec<_>>(), ["w", "b"]);
+    let slices: Vec<&[f32]> = arrays.iter().map(|a| a.as_slice()).collect();
+    let lib = calib::batches::calibration_report_batches(&slices, &spec(8, Scheme::Asymmetric), &Method::parse_list("all").unwrap(), CalibConfig::default(), false).unwrap();
+    assert_eq!(doc["batch_values"], serde_json::json!(lib.batch_values));
+    for (row, want) in doc["methods"].as_array().unwrap().iter().zip(&lib.report.methods) {
+        let range = [row["range"][0].as_f64().unwrap() as f32, row["range"][1].as_f64().unwrap() as f32];
+        assert_eq!((row["method"].as_str().unwrap(), range), (want.method.as_str(), want.range));
+        assert_eq!(row["zero_point"], want.zero_point);
+    }
+    let all: Vec<f32> = arrays.concat();
+    let lo = all.iter().cloned().fold(f32::INFINITY, f32::min);
+    let hi = all.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+    assert_eq!(lib.report.methods[0].range, [lo, hi]);
+    let out = std::process::Command::new(cli).args(["calibrate", path]).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("holds 2 float tensors") && err.contains("--batches"), "{err}");
+}
+
 /// entropy:trt against NVIDIA's own `_compute_amax_entropy` (nvidia-modelopt, formerly pytorch_quantization),
 /// its code run unchanged by scripts/make_calib_reference.py --trt on the same .npy inputs
 /// (tests/fixtures/reference/calib_trt.json). On the core's histogram layout ([0, 2048·w], w a power of two)

@@ -502,7 +502,8 @@ mod native {
                 let b = &batches[0];
                 outln!("{}: {} {:?}, {} values, int{bits} {}", files[b.file], b.info.name, b.info.shape, report.report.elements, scheme.short_name());
             } else {
-                outln!("{} ({} files), int{bits} {}", report.summary(), files.len(), scheme.short_name());
+                let from = if files.len() == 1 { files[0].clone() } else { format!("{} files", files.len()) };
+                outln!("{} ({from}), int{bits} {}", report.summary(), scheme.short_name());
             }
             out!("{}", report.report.table());
         }
