@@ -6,13 +6,17 @@
 //
 //   bash scripts/build-wasm.sh && npx vite build && node --test tests/e2e/outputs.test.mjs
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { ARTIFACTS, WAIT, cli, startSession } from './lib.mjs';
+import { ARTIFACTS, WAIT, cli, gaussians, npy, startSession } from './lib.mjs';
 
 const sessions = [];
+const dir = mkdtempSync(path.join(tmpdir(), 'quant-playground-outputs-'));
 after(async () => {
   for (const s of sessions) await s.close();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 const get = (obj, key) => key.split('.').reduce((o, k) => o?.[k], obj);
@@ -58,7 +62,29 @@ test('Outputs view: the trace of the example model\'s first layer equals the CLI
   assert.ok(text.includes(String(want.element.multiplier_q31)) && text.includes('RoundingDivideByPOT'));
   assert.match(await page.textContent('#outputs-of'), /fc1\.weight W \[256, 64\] \+ fc1\.bias; x: 8 rows of gaussian/);
 
-  await page.locator('section.outputs').screenshot({ path: path.join(ARTIFACTS, 'outputs-trace.png') });
+  await page.locator('section.outputs').screenshot({ path: path.join(ARTIFACTS, 'outputs-trace.png') });  await page.locator('section.outputs').screenshot({ path: path.join(ARTIFACTS, 'outputs-trace.png') });
+
+  // x from a dropped activation file: 6 rows of 64 (fc1's input size) in an .npy, traced at y[5, 200]
+  // with percentile ranges; the numbers equal `trace --acts FILE`.
+  const acts = path.join(dir, 'acts-6x64.npy');
+  writeFileSync(acts, npy(gaussians(6 * 64, 11, 0.5).map((v) => Math.abs(v)), [6, 64]));
+  await page.setInputFiles('#file-input', acts);
+  await page.locator('#tensors tr[data-file="acts-6x64.npy"]').first().waitFor();
+  await page.locator('#tensors tr[data-file="digits-mlp.safetensors"][data-tensor="fc1.weight"] input[type="radio"]').check();
+  const option = await page.locator('#outputs-source option').evaluateAll((os) => os.find((o) => o.textContent.startsWith('acts-6x64.npy:'))?.value);
+  assert.ok(option, 'the opened activation file is offered as x');
+  await page.selectOption('#outputs-source', option);
+  assert.ok(await page.locator('#outputs-rows').isDisabled(), 'rows come from the file');
+  await page.fill('#outputs-row', '200');
+  await page.fill('#outputs-sample', '5');
+  await page.selectOption('#outputs-method', 'percentile:99.99');
+  await page.click('#outputs-run');
+  await page.locator('#outputs-steps[data-state="ready"][data-row="200"][data-sample="5"]').waitFor();
+  const fromFile = cli(['trace', 'www/examples/digits-mlp.safetensors', '--tensor', 'fc1.weight', '--acts', acts, '--row', '200', '--sample', '5', '--method', 'percentile:99.99']);
+  assert.equal(fromFile.m, 6);
+  const shownFromFile = await page.locator('#outputs-steps dd[data-key]').evaluateAll((dds) => dds.map((dd) => [dd.dataset.key, JSON.parse(dd.dataset.value)]));
+  for (const [key, value] of shownFromFile) assert.deepEqual(value, get(fromFile, key), `from the file: ${key}`);
+  assert.match(await page.textContent('#outputs-of'), /x: acts-6x64\.npy: \S+ as 6 rows of 64; ranges by/);
   const outside = session.requests.filter((url) => !url.startsWith('data:') && new URL(url).origin !== session.origin);
   assert.deepEqual(outside, [], 'no request leaves 127.0.0.1');
   assert.deepEqual(session.pageErrors, []);
