@@ -122,6 +122,7 @@ pub struct OutputsTrace {
     pub max_abs_fp32: f32,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn check_shapes(w: &[f32], n: usize, k: usize, bias: Option<&[f32]>, x: &[f32], m: usize, sample: usize, row: usize) -> Result<()> {
     let bad = |msg: String| Err(Error::InvalidSpec(msg));
     if n == 0 || k == 0 || w.len() != n * k {
@@ -162,6 +163,7 @@ fn calibrate_u8(x: &[f32], method: &Method) -> Result<(f32, f32, QuantParams)> {
 
 /// Calibrates the input (X) and the output (the FP32 y, after ReLU when fused) with `method`, as
 /// int8_static::calibrate does for a layer's input and the next layer's input.
+#[allow(clippy::too_many_arguments)]
 pub fn calibrate_layer(w: &[f32], n: usize, k: usize, bias: Option<&[f32]>, x: &[f32], m: usize, method: &Method, relu: bool) -> Result<LayerQuantization> {
     check_shapes(w, n, k, bias, x, m, 0, 0)?;
     let (ilo, ihi, input) = calibrate_u8(x, method)?;
