@@ -220,7 +220,11 @@ function render(trace) {
     const values = element('dl', { class: 'trace-values' });
     for (const [path, label, format] of step.values) {
       const v = get(trace, path);
-      values.append(element('dt', { text: label }), element('dd', { dataset: { key: path, value: JSON.stringify(v) }, title: JSON.stringify(v), text: v === null || v === undefined ? '—' : format(v, t) }));
+      // Each name stays with its number when the line wraps (a <div> may group a <dt> and its <dd>).
+      values.append(element('div', {}, [
+        element('dt', { text: label }),
+        element('dd', { dataset: { key: path, value: JSON.stringify(v) }, title: JSON.stringify(v), text: v === null || v === undefined ? '—' : format(v, t) }),
+      ]));
     }
     return element('li', { dataset: { step: String(i + 1) } }, [element('p', { text: step.caption }), values]);
   });
