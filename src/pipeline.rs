@@ -57,6 +57,8 @@ pub struct ElementTrace {
     pub k: usize,
     /// s_w[row] and z_w (per-channel symmetric, min-max over the row).
     pub weight_scale: f32,
+    /// The first SHOWN channels' scales s_w[0..] (one per row of W).
+    pub weight_scales_shown: Vec<f32>,
     pub weight_zero_point: i32,
     /// The first SHOWN values and codes of the row of W and of x.
     pub weights_shown: Vec<f32>,
@@ -271,6 +273,7 @@ pub fn trace_element(
         sample,
         k,
         weight_scale: sw,
+        weight_scales_shown: packed.scales[..n.min(SHOWN)].to_vec(),
         weight_zero_point: zw,
         weights_shown: wrow.iter().take(SHOWN).copied().collect(),
         weight_codes_shown: qw.iter().take(SHOWN).copied().collect(),
@@ -378,7 +381,14 @@ impl OutputsTrace {
         let more = if t.k > SHOWN { ", …" } else { "" };
         let mut lines = vec![
             format!("x: range [{}, {}] ({}) → scale s_a = {:e}, zero point z_a = {}", q.input_range[0], q.input_range[1], self.method, q.input_scale, q.input_zero_point),
-            format!("W row {}: per-channel symmetric, scale s_w = {:e}, zero point z_w = {}", t.row, t.weight_scale, t.weight_zero_point),
+            format!(
+                "W row {}: per-channel symmetric, scale s_w = {:e}, zero point z_w = {} (channels' scales: {:?}{})",
+                t.row,
+                t.weight_scale,
+                t.weight_zero_point,
+                t.weight_scales_shown,
+                if self.n > SHOWN { " …" } else { "" }
+            ),
             format!("codes q_w = [{}{more}], q_a (x row {}) = [{}{more}]", list(&t.weight_codes_shown), t.sample, list(&t.input_codes_shown)),
             format!("Σ q_a·q_w = {} (Σq_a = {}, Σq_w = {})", t.sum_products, t.sum_input_codes, t.sum_weight_codes),
             format!(

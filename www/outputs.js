@@ -45,8 +45,8 @@ const STEPS = [
     values: [['quantization.input_range', 'range', (v) => `[${real(v[0])}, ${real(v[1])}]`], ['quantization.input_scale', 's_a', real], ['quantization.input_zero_point', 'z_a', num]],
   },
   {
-    caption: 'Quantize the row of W: symmetric per output channel, so its zero point is 0.',
-    values: [['element.weight_scale', 's_w', real], ['element.weight_zero_point', 'z_w', num]],
+    caption: 'Quantize W: one scale per output channel (its row’s largest |w| / 127), symmetric, so the zero point is 0.',
+    values: [['element.weight_scales_shown', 'scales of channels 0…', (v, t, trace) => codes(v.map(short), trace.n)], ['element.weight_scale', 's_w (this row)', real], ['element.weight_zero_point', 'z_w', num]],
   },
   {
     caption: 'The integer codes: q = round(value / scale) + zero point, clamped (first few shown).',
@@ -223,7 +223,7 @@ function render(trace) {
       // Each name stays with its number when the line wraps (a <div> may group a <dt> and its <dd>).
       values.append(element('div', {}, [
         element('dt', { text: label }),
-        element('dd', { dataset: { key: path, value: JSON.stringify(v) }, title: JSON.stringify(v), text: v === null || v === undefined ? '—' : format(v, t) }),
+        element('dd', { dataset: { key: path, value: JSON.stringify(v) }, title: JSON.stringify(v), text: v === null || v === undefined ? '—' : format(v, t, trace) }),
       ]));
     }
     return element('li', { dataset: { step: String(i + 1) } }, [element('p', { text: step.caption }), values]);
