@@ -8,15 +8,29 @@ percentile 99.99 and 99.9; symmetric and asymmetric), fed as one batch and as 7 
 (np.array_split), and go to tests/fixtures/reference/calib_ort.json.
 
     pip install onnxruntime numpy && python3 scripts/make_calib_reference.py
+
+TensorRT's entropy (`entropy:trt`): NVIDIA's reference is `_compute_amax_entropy` in nvidia-modelopt's
+modelopt/torch/quantization/calib/histogram.py (formerly pytorch_quantization's calib/histogram.py). Its
+module imports torch, and torch from PyPI resolves to the CUDA build plus ~15 nvidia-* CUDA wheels (several
+GB; the CPU wheel is only on download.pytorch.org). So `--trt WHEEL` reads histogram.py straight out of the
+nvidia-modelopt wheel (no install), takes `_compute_amax_entropy` from it with `ast` and runs that code
+unchanged under numpy and scipy; the one torch call in it, `torch.tensor(calib_amax.item())` on the
+result, gets a stand-in that returns the float. It is fed two histograms of |x| (2048 bins): the layout of
+HistogramCalibrator's default collect (torch.histc over [0, max|x|], emulated with numpy), and the layout of
+the core's Abs histogram ([0, 2048·w], w a power of two). Results go to calib_trt.json.
+
+    pip download --no-deps nvidia-modelopt==0.47.0 -d /tmp/modelopt && pip install scipy numpy
+    python3 scripts/make_calib_reference.py --trt /tmp/modelopt/nvidia_modelopt-0.47.0-py3-none-any.whl
 """
+import ast
 import contextlib
 import io
 import json
 import os
+import sys
+import zipfile
 
 import numpy as np
-import onnxruntime
-from onnxruntime.quantization.calibrate import HistogramCollector
 
 OUT = os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures", "reference")
 N = 16384
@@ -41,6 +55,8 @@ def samples(dist, rng):
 
 
 def ort_range(method, symmetric, batches, percentile=99.99):
+    from onnxruntime.quantization.calibrate import HistogramCollector
+
     collector = HistogramCollector(
         method=method,
         symmetric=symmetric,
@@ -64,6 +80,8 @@ def ort_range(method, symmetric, batches, percentile=99.99):
 
 
 def main():
+    import onnxruntime
+
     os.makedirs(OUT, exist_ok=True)
     cases = []
     for i, dist in enumerate(["gaussian", "laplace", "relu_gaussian", "gaussian_outliers"]):
@@ -96,5 +114,70 @@ def main():
         f.write("\n")
 
 
+MODELOPT_HISTOGRAM = "modelopt/torch/quantization/calib/histogram.py"
+
+
+def modelopt_entropy(wheel):
+    """NVIDIA's `_compute_amax_entropy`, its source taken unchanged from the wheel's histogram.py."""
+    with zipfile.ZipFile(wheel) as z:
+        source = z.read(MODELOPT_HISTOGRAM).decode()
+    tree = ast.parse(source)
+    fn = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "_compute_amax_entropy")
+    from collections import Counter
+
+    from scipy.stats import entropy
+
+    class TorchStandIn:  # the function's only torch call wraps its float result in a tensor
+        @staticmethod
+        def tensor(v):
+            return float(v)
+
+    scope = {"np": np, "Counter": Counter, "entropy": entropy, "torch": TorchStandIn}
+    exec(compile(ast.Module(body=[fn], type_ignores=[]), MODELOPT_HISTOGRAM, "exec"), scope)
+    return scope["_compute_amax_entropy"], fn.lineno, fn.end_lineno
+
+
+def core_abs_width(amax):
+    """The bin width of src/calib/histogram.rs's Abs histogram: the smallest power of two w with 2048·w ≥ amax."""
+    w = 2.0 ** np.ceil(np.log2(amax / NUM_BINS))
+    while NUM_BINS * w < amax:
+        w *= 2.0
+    return float(w)
+
+
+def trt_main(wheel):
+    compute, first, last = modelopt_entropy(wheel)
+    cases = []
+    for i, dist in enumerate(["gaussian", "laplace", "relu_gaussian", "gaussian_outliers"]):
+        file = f"calib_{dist}.npy"
+        x = np.load(os.path.join(OUT, file))  # the inputs the ORT reference and the Rust test read
+        a = np.abs(x).astype(np.float32)  # collect(): |x| when any value is negative (a no-op otherwise)
+        amax_x = float(a.max())
+        layouts = {}
+        # (1) HistogramCalibrator's default collect (torch_hist=True): torch.histc(|x|, 2048, min=0, max=max|x|)
+        #     with edges torch.linspace(0, max|x|, 2049); emulated with numpy over the same float32 edges.
+        # (2) The same function on the layout the core's Abs histogram uses: [0, 2048·w], w a power of two.
+        for name, top in [("modelopt_default", amax_x), ("core_layout", NUM_BINS * core_abs_width(amax_x))]:
+            edges = np.linspace(0.0, top, NUM_BINS + 1, dtype=np.float32)
+            hist, _ = np.histogram(a, bins=edges)
+            amax = compute(hist.astype(np.int64), edges, num_bits=8, unsigned=False)
+            layouts[name] = {"amax": amax, "bin_width": float(edges[1] - edges[0]), "top_edge": float(edges[-1])}
+        cases.append({"dist": dist, "file": file, "max_abs": amax_x, **layouts})
+    doc = {
+        "generator": "scripts/make_calib_reference.py --trt",
+        "reference": f"nvidia-modelopt {os.path.basename(wheel)}: {MODELOPT_HISTOGRAM} _compute_amax_entropy "
+        f"(lines {first}-{last}), num_bits=8, unsigned=False, stride=1, start_bin=128, run unchanged under numpy/scipy",
+        "numpy": np.__version__,
+        "num_bins": NUM_BINS,
+        "cases": cases,
+    }
+    with open(os.path.join(OUT, "calib_trt.json"), "w") as f:
+        json.dump(doc, f, indent=1)
+        f.write("\n")
+
+
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 3 and sys.argv[1] == "--trt":
+        trt_main(sys.argv[2])
+    else:
+        main()

@@ -12,6 +12,7 @@ pub mod formats;
 pub mod kernels;
 pub mod metrics;
 pub mod model;
+pub mod pipeline;
 pub mod quant;
 pub mod report;
 pub mod synthetic;

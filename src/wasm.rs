@@ -583,3 +583,61 @@ impl ExportSession {
         to_json("report", &self.plan()?.report())
     }
 }
+
+// ---- The Outputs view (www/outputs.js): conversion only ----------------------------------------------
+
+/// `count` values of a synthetic distribution with σ = 1 from `seed` (the view's X, rows of k).
+#[wasm_bindgen]
+pub fn synthetic_inputs(distribution: &str, m: usize, k: usize, seed: f64) -> Result<Vec<f32>, JsError> {
+    let dist = crate::synthetic::Dist::parse(distribution).map_err(js_err)?;
+    if !((0.0..=9007199254740991.0).contains(&seed) && seed.fract() == 0.0) {
+        return Err(JsError::new(&format!("seed {seed}: expected a whole number from 0 to 2^53 − 1")));
+    }
+    Ok(crate::pipeline::synthetic_inputs(dist, m, k, seed as u64))
+}
+
+/// The trace of y[sample, row] for W [n, k] (bias empty when there is none) and X (rows of k), as
+/// `quant-playground trace --json` prints it (without the file fields).
+#[wasm_bindgen]
+#[allow(clippy::too_many_arguments)]
+pub fn trace_outputs(w: &[f32], n: usize, k: usize, bias: &[f32], x: &[f32], sample: usize, row: usize, method: &str, relu: bool) -> Result<String, JsError> {
+    let m = crate::pipeline::rows_of(x, k, "x").map_err(js_err)?;
+    let method = crate::calib::Method::parse(method).map_err(js_err)?;
+    let bias = (!bias.is_empty()).then_some(bias);
+    to_json("trace", &crate::pipeline::trace_outputs(w, n, k, bias, x, m, sample, row, &method, relu).map_err(js_err)?)
+}
+
+// ---- Activation batches (www/activations.js): several files, one set; conversion only -----------------
+
+/// calib::batches::BatchCalibration: the page scans every batch, adds every batch, measures every batch,
+/// then asks for the report (`calibrate FILE… --json`'s document, without the file fields).
+#[wasm_bindgen]
+pub struct BatchCalibrator(crate::calib::batches::BatchCalibration);
+
+#[wasm_bindgen]
+impl BatchCalibrator {
+    /// `scheme` "symmetric" or "asymmetric"; `methods` as `calibrate_tensor` takes them ("all", a list…).
+    #[wasm_bindgen(constructor)]
+    pub fn new(bits: u8, scheme: &str, methods: &str) -> Result<BatchCalibrator, JsError> {
+        let scheme: Scheme = serde_json::from_value(serde_json::Value::String(scheme.into())).map_err(|e| json_err("scheme", e))?;
+        let spec = QuantSpec::new(bits, scheme, crate::quant::Granularity::PerTensor);
+        let methods = crate::calib::Method::parse_list(methods).map_err(js_err)?;
+        crate::calib::batches::BatchCalibration::new(&spec, &methods, crate::calib::CalibConfig::default()).map(BatchCalibrator).map_err(js_err)
+    }
+
+    pub fn scan(&mut self, x: &[f32]) -> Result<(), JsError> {
+        self.0.scan(x).map_err(js_err)
+    }
+
+    pub fn add(&mut self, x: &[f32]) -> Result<(), JsError> {
+        self.0.add(x).map_err(js_err)
+    }
+
+    pub fn measure(&mut self, x: &[f32]) -> Result<(), JsError> {
+        self.0.measure(x).map_err(js_err)
+    }
+
+    pub fn report(&mut self, details: bool) -> Result<String, JsError> {
+        to_json("report", &self.0.report(details).map_err(js_err)?)
+    }
+}

@@ -294,3 +294,144 @@ fn per_channel_calibration_feeds_quantize_with_ranges() {
         1
     );
 }
+
+/// Issue 4, activation batches: one set split into 3 .npy files, calibrated by the CLI as batches of one set
+/// (and by the library's three-pass stream), gives the single file's min-max range exactly and every
+/// histogram method's range within one bin; the CLI says it calibrated 3 batches.
+#[test]
+fn three_npy_batches_calibrate_as_the_single_file() {
+    let cli = env!("CARGO_BIN_EXE_quant-playground");
+    let dir = std::env::temp_dir().join(format!("qp-batches-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |args: &[&str]| -> Value {
+        let out = std::process::Command::new(cli).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let npy = |path: &std::path::Path, x: &[f32]| {
+        let bytes: Vec<u8> = x.iter().flat_map(|v| v.to_le_bytes()).collect();
+        std::fs::write(path, formats::npy::write("<f4", &[x.len()], &bytes)).unwrap();
+    };
+    for (name, x) in [("gaussian_outliers", read_npy("calib_gaussian_outliers.npy")), ("laplace", read_npy("calib_laplace.npy"))] {
+        let whole = dir.join(format!("{name}.npy"));
+        npy(&whole, &x);
+        let parts: Vec<String> = array_split(&x, 3)
+            .iter()
+            .enumerate()
+            .map(|(i, part)| {
+                let p = dir.join(format!("{name}-{i}.npy"));
+                npy(&p, part);
+                p.display().to_string()
+            })
+            .collect();
+        for scheme in ["sym", "asym"] {
+            let single = run(&["calibrate", whole.to_str().unwrap(), "--method", "all", "--scheme", scheme, "--json"]);
+            let mut args = vec!["calibrate"];
+            args.extend(parts.iter().map(String::as_str));
+            args.extend(["--method", "all", "--scheme", scheme, "--json"]);
+            let batched = run(&args);
+            assert_eq!(batched["batches"], 3);
+            assert_eq!(batched["batch_values"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).sum::<u64>(), x.len() as u64);
+            assert_eq!(batched["elements"], x.len());
+            // The library's stream over the same three pieces says the same as the CLI.
+            let lib = calib::batches::calibration_report_batches(&array_split(&x, 3), &spec(8, scheme_of(scheme)), &Method::parse_list("all").unwrap(), CalibConfig::default(), true).unwrap();
+            let width = |kind| bin_width(lib.report.details.as_ref().unwrap(), kind);
+            for (i, (s, b)) in single["methods"].as_array().unwrap().iter().zip(batched["methods"].as_array().unwrap()).enumerate() {
+                let method = s["method"].as_str().unwrap();
+                assert_eq!(b["method"], s["method"]);
+                // f32 in JSON (shortest digits): read back as f32.
+                let range = |v: &Value| [v["range"][0].as_f64().unwrap() as f32, v["range"][1].as_f64().unwrap() as f32];
+                let (rs, rb) = (range(s), range(b));
+                assert_eq!(rb, lib.report.methods[i].range, "{name} {scheme} {method}: CLI vs library");
+                match Method::parse(method).unwrap().histogram(scheme_of(scheme)) {
+                    None => assert_eq!(rb, rs, "{name} {scheme} {method}: min-max must be exact"),
+                    Some(kind) => {
+                        let w = width(kind);
+                        let off = |a: f32, b: f32| (a as f64 - b as f64).abs();
+                        assert!(off(rb[0], rs[0]) <= w && off(rb[1], rs[1]) <= w, "{name} {scheme} {method}: {rb:?} vs {rs:?}, bin {w}");
+                    }
+                }
+            }
+        }
+        // Text output says what was calibrated.
+        let out = std::process::Command::new(cli).args(["calibrate", &parts[0], &parts[1], &parts[2], "--method", "minmax"]).output().unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        let sizes: Vec<String> = array_split(&x, 3).iter().map(|p| p.len().to_string()).collect();
+        assert!(text.starts_with(&format!("calibrated 3 batches of {} = {} values (3 files)", sizes.join(" + "), x.len())), "{text}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The arrays of one .npz as batches (`calibrate FILE.npz --batches`): the float arrays, in file order, are the
+/// batches, and the report is the library's stream over the same arrays; without --batches or --tensor the
+/// CLI says how to choose.
+#[test]
+fn npz_arrays_are_batches_with_the_batches_flag() {
+    let cli = env!("CARGO_BIN_EXE_quant-playground");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/formats/stored.npz");
+    let out = std::process::Command::new(cli).args(["calibrate", path, "--batches", "--method", "all", "--scheme", "asym", "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut src = FileSource::open(path).unwrap();
+    let index = formats::read_index(path, &mut src).unwrap();
+    let arrays: Vec<Vec<f32>> = index
+        .tensors
+        .iter()
+        .filter(|t| t.dtype.is_quantizable())
+        .map(|t| tensor::decode_to_f32(t, &formats::read_tensor_bytes(&mut src, t).unwrap()).unwrap())
+        .collect();
+    assert_eq!(doc["batches"], arrays.len());
+    assert_eq!(doc["sources"].as_array().unwrap().iter().map(|s| s["tensor"].as_str().unwrap()).collect::<Vec<_>>(), ["w", "b"]);
+    let slices: Vec<&[f32]> = arrays.iter().map(|a| a.as_slice()).collect();
+    let lib = calib::batches::calibration_report_batches(&slices, &spec(8, Scheme::Asymmetric), &Method::parse_list("all").unwrap(), CalibConfig::default(), false).unwrap();
+    assert_eq!(doc["batch_values"], serde_json::json!(lib.batch_values));
+    for (row, want) in doc["methods"].as_array().unwrap().iter().zip(&lib.report.methods) {
+        let range = [row["range"][0].as_f64().unwrap() as f32, row["range"][1].as_f64().unwrap() as f32];
+        assert_eq!((row["method"].as_str().unwrap(), range), (want.method.as_str(), want.range));
+        assert_eq!(row["zero_point"], want.zero_point);
+    }
+    let all: Vec<f32> = arrays.concat();
+    let lo = all.iter().cloned().fold(f32::INFINITY, f32::min);
+    let hi = all.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+    assert_eq!(lib.report.methods[0].range, [lo, hi]);
+    let out = std::process::Command::new(cli).args(["calibrate", path]).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("holds 2 float tensors") && err.contains("--batches"), "{err}");
+}
+
+/// entropy:trt against NVIDIA's own `_compute_amax_entropy` (nvidia-modelopt, formerly pytorch_quantization),
+/// its code run unchanged by scripts/make_calib_reference.py --trt on the same .npy inputs
+/// (tests/fixtures/reference/calib_trt.json). On the core's histogram layout ([0, 2048·w], w a power of two)
+/// the KL search must choose the same threshold, within one bin; the range then keeps the data's own
+/// extremes where they are inside ±threshold. On modelopt's default layout ([0, max|x|]) the threshold
+/// moves with the bin grid: that gap is printed, and bounded loosely (it is a property of the layout).
+#[test]
+fn entropy_trt_matches_modelopt_within_one_bin() {
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(format!("{DIR}/calib_trt.json")).unwrap()).unwrap();
+    assert!(doc["reference"].as_str().unwrap().contains("_compute_amax_entropy"));
+    let cases = doc["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 4);
+    for case in cases {
+        let dist = case["dist"].as_str().unwrap();
+        let x = read_npy(case["file"].as_str().unwrap());
+        let same = &case["core_layout"];
+        let want = same["amax"].as_f64().unwrap();
+        for scheme in [Scheme::Symmetric, Scheme::Asymmetric] {
+            let run = calib::calibrate_batches(&[&x], &spec(8, scheme), &[Method::EntropyTrt], CalibConfig::default()).unwrap();
+            let r = &run.results[0];
+            let bin = bin_width(&run, HistKind::Abs);
+            assert_eq!(bin, same["bin_width"].as_f64().unwrap(), "{dist}: the layouts must be the same for this check");
+            let curve = r.curve.as_ref().unwrap();
+            let chosen = curve.thresholds[curve.best.unwrap()] as f64;
+            assert!((chosen - want).abs() <= bin, "{dist} {scheme:?}: threshold {chosen} vs modelopt {want} (bin {bin})");
+            // The range: ±threshold, each side clamped to the data's extreme when that is inside.
+            let (lo, hi) = (x.iter().cloned().fold(f32::INFINITY, f32::min), x.iter().cloned().fold(f32::NEG_INFINITY, f32::max));
+            assert_eq!(r.range, [(-chosen as f32).max(lo.min(0.0)), (chosen as f32).min(hi.max(0.0))], "{dist} {scheme:?}");
+            let default = case["modelopt_default"]["amax"].as_f64().unwrap();
+            let gap = (chosen - default) / default;
+            println!("{dist} {scheme:?}: threshold {chosen} (same layout: modelopt {want}); modelopt's default layout {default} ({:+.2}%)", 100.0 * gap);
+            assert!(gap.abs() < 0.15, "{dist}: {gap}");
+        }
+    }
+}

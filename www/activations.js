@@ -1,7 +1,12 @@
 // The "Synthetic activations" control: a seeded activation set (rows × 768 F32) from the core's generators,
 // made in the worker as the bytes of a .safetensors file and opened exactly like a dropped file. The seed is
 // the core's getrandom by default, shown, and can be typed in to reproduce a set.
-import { $ } from './dom.js';
+//
+// "Activation batches": several .npy files (or the arrays of one .npz) are batches of ONE activation set,
+// calibrated in streaming fashion by the core (calib/batches.rs) in the worker — each batch read from its
+// file, used and dropped — into the calibration table `quant-playground calibrate FILE… --batches --json` prints.
+import { $, element } from './dom.js';
+import { renderTable } from './calibration.js';
 const ui = {
   form: $('synth-form'),
   dist: $('synth-dist'),
@@ -13,7 +18,7 @@ const ui = {
 const MAX_SEED = Number.MAX_SAFE_INTEGER;
 const MAX_ROWS = 65536;
 
-let deps; // { engine, openFiles, onError, clearError }
+let deps; // { engine, openFiles, onError, clearError, spec, methodName }
 let busy = false;
 
 function readSeed() {
@@ -70,3 +75,56 @@ ui.form.addEventListener('submit', async (event) => {
     update();
   }
 });
+
+// ---- activation batches ----------------------------------------------------------------------------
+
+const batchesUi = {
+  input: $('batches-input'),
+  status: $('batches-status'),
+  wrap: $('batches-wrap'),
+  table: $('batches-table'),
+};
+let calibrating = false;
+
+batchesUi.input.addEventListener('change', () => {
+  const files = [...batchesUi.input.files];
+  batchesUi.input.value = ''; // choosing the same files again is a change too
+  if (files.length) calibrateBatches(files);
+});
+
+async function calibrateBatches(files) {
+  if (!deps || calibrating) return;
+  const spec = deps.spec();
+  if (!spec) {
+    batchesUi.status.textContent = 'Fix the settings of the comparison first (bits and scheme are read from there).';
+    return;
+  }
+  calibrating = true;
+  batchesUi.table.setAttribute('aria-busy', 'true');
+  const names = files.map((f) => f.name).join(', ');
+  batchesUi.status.textContent = `Calibrating ${names}…`;
+  try {
+    const report = await deps.engine.calibrateBatches(files, spec.bits, spec.scheme);
+    deps.clearError('batches');
+    const label = files.length === 1 ? files[0].name : `${files.length} files`;
+    renderTable(batchesUi.table, report, { tensor: label, methodName: deps.methodName, chosen: null });
+    Object.assign(batchesUi.table.dataset, { state: 'ready', batches: String(report.batches), values: String(report.elements) });
+    batchesUi.wrap.hidden = false;
+    batchesUi.status.replaceChildren(summary(report));
+  } catch (error) {
+    deps.onError('batches', `Activation batches (${names}): ${error?.message ?? error}`);
+    batchesUi.status.textContent = 'Calibration stopped; see the message above.';
+  } finally {
+    calibrating = false;
+    batchesUi.table.removeAttribute('aria-busy');
+  }
+}
+
+/** "Calibrated 3 batches of 1000 + 1000 + 1000 = 3000 values", the batches named in the title. */
+function summary(report) {
+  const sizes = report.batch_values;
+  const total = sizes.reduce((a, b) => a + b, 0);
+  const parts = sizes.length > 1 && sizes.length <= 8 ? ` of ${sizes.join(' + ')} = ${total} values` : ` of ${total} values in all`;
+  const title = report.sources.map((s, i) => `${i + 1}. ${s.file}: ${s.tensor} (${sizes[i]} values)`).join('\n');
+  return element('span', { title, dataset: { batches: String(report.batches) } }, [`Calibrated ${report.batches} batch${report.batches === 1 ? '' : 'es'}${parts}.`]);
+}

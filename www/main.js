@@ -13,6 +13,7 @@ import * as fmt from './format.js';
 import * as model from './model.js';
 import * as exporter from './export.js';
 import * as speed from './speed.js';
+import * as outputs from './outputs.js';
 import { defaultTensor, isQuantizable, renderHead, renderTensorList } from './tensor-list.js';
 import { $ } from './dom.js';
 
@@ -181,6 +182,7 @@ function closeFile(id, { quiet = false } = {}) {
     clearCalibration();
   }
   speed.describeTarget();
+  outputs.describeTarget();
   if (!quiet) renderFiles();
   model.fileClosed(id);
   updateModelButton();
@@ -209,6 +211,7 @@ function renderFiles() {
     onClose: (id) => closeFile(id),
   });
   updateModelButton();
+  outputs.describeTarget(); // its x choices list the open tensors
 }
 
 function select(fileId, tensor) {
@@ -217,6 +220,7 @@ function select(fileId, tensor) {
   if (radio) radio.checked = true;
   updateModelButton();
   speed.describeTarget();
+  outputs.describeTarget();
   compute();
 }
 
@@ -677,6 +681,20 @@ speed.setup({
   clearError,
 });
 
+// The Outputs view: the same chosen tensor as the speed panel; x from a synthetic set or any open tensor.
+outputs.setup({
+  engine,
+  target: () => {
+    const file = state.files.find((f) => f.id === state.selected?.fileId);
+    const info = file?.index.tensors.find((t) => t.name === state.selected.tensor);
+    return info ? { fileId: file.id, file: file.name, tensor: info.name, shape: info.shape } : null;
+  },
+  files: () => state.files,
+  methodName,
+  onError: (key, message) => setError(key, message),
+  clearError,
+});
+
 // ---- opening files: the input and drag-and-drop over the whole page -----------------------------------
 
 ui.fileInput.addEventListener('change', () => {
@@ -741,10 +759,13 @@ async function startup() {
     activations.start(await engine.syntheticDistributions(), await engine.randomSeed(), {
       engine,
       openFiles,
+      spec: readSpec,
+      methodName,
       onError: (key, message) => setError(key, message),
       clearError,
     });
     applyForm({ calibration: fromUrl.form.calibration });
+    outputs.start({ distributions: await engine.syntheticDistributions(), methods: await engine.calibrationMethods(), seed: await engine.randomSeed() });
     // The synthetic file is chosen (its outlier channels show what per-channel scales do); the digits
     // model's own weights are listed beside it.
     const [bytes, digitsBytes] = await Promise.all([engine.exampleFile(EXAMPLE_SEED), engine.digitsFile()]);

@@ -550,6 +550,73 @@ const api = {
     }
   },
 
+  /**
+   * The Outputs view: one element y[sample, row] of y = W·x through the static INT8 pipeline, step by step
+   * (src/pipeline.rs), and the whole output's error per integer path. W is the tensor [n, k] (its
+   * `<prefix>.bias` from the same file is added); x is `rows` rows of a synthetic distribution from `seed`,
+   * or the values of an open tensor as rows of k. The result is `quant-playground trace --json`'s.
+   */
+  async outputsTrace(id, tensorName, { inputs, row, sample, method }) {
+    const { file, index } = openEntry(id);
+    const { info, bytes, hint } = await tensorBytes(id, tensorName);
+    const context = `${file.name}: tensor '${tensorName}'`;
+    const [n, ...rest] = info.shape;
+    const k = rest.reduce((a, b) => a * b, 1);
+    if (info.shape.length < 2 || !n || !k) throw new Error(`${context}: the Outputs view needs a weight of two or more axes, [out, in…]`);
+    const biasInfo = tensorName.endsWith('.weight') ? index.tensors.find((t) => t.name === `${tensorName.slice(0, -'.weight'.length)}.bias`) : null;
+    const biasBytes = biasInfo ? await readBytes(file, biasInfo.offset, biasInfo.byte_len) : null;
+    let x;
+    let source;
+    if (inputs.kind === 'synthetic') {
+      x = await callWasm(context, (q) => q.synthetic_inputs(inputs.distribution, inputs.rows, k, inputs.seed));
+      source = { kind: 'synthetic', distribution: inputs.distribution, seed: inputs.seed, rows: inputs.rows };
+    } else {
+      const other = openEntry(inputs.fileId);
+      const act = await tensorBytes(inputs.fileId, inputs.tensor, { cache: false });
+      x = await callWasm(`${other.file.name}: tensor '${inputs.tensor}'`, (q) => q.tensor_values(JSON.stringify(act.info), act.bytes), act.hint);
+      source = { kind: 'file', file: other.file.name, tensor: inputs.tensor, rows: x.length / k };
+    }
+    const json = await callWasm(context, (q) => {
+      const w = q.tensor_values(JSON.stringify(info), bytes);
+      const bias = biasInfo ? q.tensor_values(JSON.stringify(biasInfo), biasBytes) : new Float32Array(0);
+      return q.trace_outputs(w, n, k, bias, x, sample, row, method, false);
+    }, hint);
+    return { ...JSON.parse(json), file: file.name, tensor: tensorName, bias_tensor: biasInfo?.name ?? null, inputs: source };
+  },
+
+  /**
+   * Activation batches: every float tensor of every file given (one array of a .npy, each array of an .npz)
+   * is a batch of ONE activation set, calibrated in streaming fashion (calib/batches.rs): three passes, each
+   * batch read from its File, used and dropped. The result is `calibrate FILE… --batches --json`'s document.
+   */
+  async calibrateBatches(list, bits, scheme) {
+    const batches = [];
+    for (const file of list) {
+      const index = await readIndex(file);
+      const floats = index.tensors.filter(quantizable);
+      if (!floats.length) throw new Error(`${file.name}: no float tensor to calibrate`);
+      for (const info of floats) batches.push({ file, info });
+    }
+    const calibrator = await callWasm('activation batches', (q) => new q.BatchCalibrator(bits, scheme, 'all'));
+    try {
+      for (const pass of ['scan', 'add', 'measure']) {
+        for (const { file, info } of batches) {
+          const bytes = await readBytes(file, info.offset, info.byte_len);
+          await callWasm(`${file.name}: tensor '${info.name}'`, (q) => calibrator[pass](q.tensor_values(JSON.stringify(info), bytes)));
+          await yieldToMessages();
+        }
+      }
+      const report = JSON.parse(await callWasm('activation batches', () => calibrator.report(false)));
+      return { ...report, sources: batches.map(({ file, info }) => ({ file: file.name, tensor: info.name })) };
+    } finally {
+      try {
+        calibrator.free();
+      } catch {
+        // an instance restarted after a trap took its objects with it
+      }
+    }
+  },
+
   /** Stops a speed run between two timed runs. */
   cancelSpeed() {
     speedToken += 1;

@@ -122,12 +122,19 @@ mod native {
             #[arg(short, long)]
             out: String,
         },
-        /// Compare calibration methods on one tensor: range, scale, zero point and the error each causes.
+        /// Compare calibration methods on one activation set: range, scale, zero point and the error each
+        /// causes. Several FILEs are batches of one set (each file's --tensor, or its only float tensor);
+        /// with --batches every float tensor of every FILE is a batch (the arrays of an .npz). Batches are
+        /// streamed: read once per pass, never held together.
         Calibrate {
-            file: String,
-            /// The tensor to calibrate (may be left out when the file holds one float tensor).
-            #[arg(long = "tensor")]
+            #[arg(required = true, num_args = 1..)]
+            files: Vec<String>,
+            /// The tensor to calibrate in each file (may be left out when a file holds one float tensor).
+            #[arg(long = "tensor", conflicts_with = "batches")]
             tensor: Option<String>,
+            /// Every float tensor of every file is one batch of the set.
+            #[arg(long)]
+            batches: bool,
             /// minmax, minmax:ma, percentile[:P], mse, entropy, entropy:trt, a comma-separated list, or all.
             #[arg(long, default_value = "all")]
             method: String,
@@ -135,6 +142,47 @@ mod native {
             bits: u8,
             #[arg(long, default_value = "sym", value_parser = ["sym", "asym", "symmetric", "asymmetric"])]
             scheme: String,
+            #[arg(long)]
+            json: bool,
+        },
+        /// One output element of y = W·x through the static INT8 pipeline, step by step with its real
+        /// numbers (the page's Outputs view), and the whole output's error for static INT8, dynamic INT8
+        /// and INT4 against FP32. x is a seeded synthetic set (--dist, --seed, --rows) or --acts FILE.
+        Trace {
+            file: String,
+            /// The 2-D weight W [out, in] (its `<prefix>.bias` is added when the file has one).
+            #[arg(long = "tensor")]
+            tensor: String,
+            /// The output channel (row of W) to trace.
+            #[arg(long, default_value_t = 0)]
+            row: usize,
+            /// The row of X (which input of the batch) to trace.
+            #[arg(long, default_value_t = 0)]
+            sample: usize,
+            /// Synthetic x: gaussian, laplace, relu-gaussian, gaussian-outliers or llm-like.
+            #[arg(long, default_value = "gaussian")]
+            dist: String,
+            /// Seed of the synthetic x (a fresh one from the operating system when left out; it is printed).
+            #[arg(long)]
+            seed: Option<u64>,
+            /// Rows of the synthetic x.
+            #[arg(long, default_value_t = 8)]
+            rows: usize,
+            /// Activations from a file instead (.npy, .npz, .safetensors…): rows of the weight's input size.
+            #[arg(long)]
+            acts: Option<String>,
+            /// The tensor of --acts (may be left out when it holds one float tensor).
+            #[arg(long)]
+            acts_tensor: Option<String>,
+            /// Calibration of the input and output ranges: minmax, percentile[:P], mse, entropy, entropy:trt.
+            #[arg(long, default_value = "minmax")]
+            method: String,
+            /// Leave the bias out even when the file has one.
+            #[arg(long)]
+            no_bias: bool,
+            /// Fuse a ReLU after the layer (the clamp starts at the output zero point).
+            #[arg(long)]
+            relu: bool,
             #[arg(long)]
             json: bool,
         },
@@ -244,12 +292,19 @@ mod native {
                 outln!("{out}: {} activations, {rows} × 768, seed {seed}", dist.name());
                 Ok(())
             }
-            Command::Calibrate { file, tensor, method, bits, scheme, json } => {
-                calibrate(&file, tensor.as_deref(), &method, bits, &scheme, json)
+            Command::Calibrate { files, tensor, batches, method, bits, scheme, json } => {
+                calibrate(&files, tensor.as_deref(), batches, &method, bits, &scheme, json)
             }
             Command::Eval { json, model, test_x, test_y, calib_x, configs, repeats, export_static_params } => {
                 let paths = [model, test_x, test_y, calib_x];
                 eval(paths, configs.as_deref(), repeats, json, export_static_params.as_deref())
+            }
+            Command::Trace { file, tensor, row, sample, dist, seed, rows, acts, acts_tensor, method, no_bias, relu, json } => {
+                let inputs = match acts {
+                    Some(path) => TraceInputs::File { path, tensor: acts_tensor },
+                    None => TraceInputs::Synthetic { dist, seed: seed.unwrap_or_else(quant_playground::synthetic::random_seed), rows },
+                };
+                trace(&file, &tensor, row, sample, inputs, &method, !no_bias, relu, json)
             }
             Command::Compare { file, tensor, spec, json } => {
                 let specs = [spec.spec(8)?, spec.spec(4)?];
@@ -457,39 +512,149 @@ mod native {
         outln!("wrote {out}: {}, {} tensors, {} bytes", report.format, report.tensors.len(), report.total_bytes);
     }
 
-    fn calibrate(file: &str, tensor: Option<&str>, methods: &str, bits: u8, scheme: &str, json: bool) -> Result<()> {
-        let (index, mut source) = open(file)?;
-        let info = match tensor {
-            Some(name) => index.tensor(name)?.clone(),
-            None => {
+    /// One batch: a tensor of a file.
+    struct Batch {
+        file: usize,
+        info: TensorInfo,
+    }
+
+    fn calibrate(files: &[String], tensor: Option<&str>, every_tensor: bool, methods: &str, bits: u8, scheme: &str, json: bool) -> Result<()> {
+        let mut sources = Vec::with_capacity(files.len());
+        let mut batches = Vec::new();
+        for (f, file) in files.iter().enumerate() {
+            let (index, source) = open(file)?;
+            if every_tensor {
                 let floats: Vec<&TensorInfo> = index.tensors.iter().filter(|t| t.dtype.is_quantizable()).collect();
-                match floats.as_slice() {
-                    [one] => (*one).clone(),
-                    _ => {
-                        let names: Vec<&str> = floats.iter().map(|t| t.name.as_str()).collect();
-                        return Err(Error::InvalidSpec(format!(
-                            "{file} holds {} float tensors; choose one with --tensor ({})",
-                            floats.len(),
-                            names.join(", ")
-                        )));
-                    }
+                if floats.is_empty() {
+                    return Err(Error::InvalidSpec(format!("{file} holds no float tensor to calibrate")));
                 }
+                batches.extend(floats.into_iter().map(|t| Batch { file: f, info: t.clone() }));
+            } else {
+                let info = only_or_named(file, &index, tensor)
+                    .map_err(|e| match e {
+                        Error::InvalidSpec(m) if tensor.is_none() => Error::InvalidSpec(format!("{m}; pick one with --tensor, or use --batches for all")),
+                        e => e,
+                    })?
+                    .clone();
+                batches.push(Batch { file: f, info });
             }
-        };
-        let x = load(&mut source, &info)?;
+            sources.push(source);
+        }
         let scheme = if scheme.starts_with("asym") { Scheme::Asymmetric } else { Scheme::Symmetric };
         let spec = QuantSpec::new(bits, scheme, Granularity::PerTensor);
         spec.validate()?;
         let methods = calib::Method::parse_list(methods)?;
-        let report = calib::calibration_report(&x, &spec, &methods, calib::CalibConfig::default(), false)?;
+        // Three passes (calib/batches.rs): min/max, histograms, error; each batch read, used and dropped.
+        let mut c = calib::batches::BatchCalibration::new(&spec, &methods, calib::CalibConfig::default())?;
+        for pass in 0..3 {
+            for b in &batches {
+                let x = load(&mut sources[b.file], &b.info)?;
+                let context = |e: Error| Error::InvalidSpec(format!("{}: {}: {e}", files[b.file], b.info.name));
+                match pass {
+                    0 => c.scan(&x),
+                    1 => c.add(&x),
+                    _ => c.measure(&x),
+                }
+                .map_err(context)?;
+            }
+        }
+        let report = c.report(false)?;
         if json {
-            let mut v = serde_json::to_value(&report).expect("the report serialises");
-            v["file"] = file.into();
-            v["tensor"] = info.name.clone().into();
-            print_json(&v);
+            let names: Vec<serde_json::Value> =
+                batches.iter().map(|b| serde_json::json!({ "file": files[b.file], "tensor": b.info.name })).collect();
+            // Flattened rather than through serde_json::Value, so that f32 fields print as f32.
+            #[derive(Serialize)]
+            struct CalibrateDocument<'a> {
+                file: &'a str,
+                tensor: &'a str,
+                sources: Vec<serde_json::Value>,
+                #[serde(flatten)]
+                report: &'a calib::batches::BatchCalibReport,
+            }
+            let first = &batches[0];
+            print_json(&CalibrateDocument { file: &files[first.file], tensor: &first.info.name, sources: names, report: &report });
         } else {
-            outln!("{file}: {} {:?}, {} values, int{bits} {}", info.name, info.shape, x.len(), scheme.short_name());
-            out!("{}", report.table());
+            if batches.len() == 1 {
+                let b = &batches[0];
+                outln!("{}: {} {:?}, {} values, int{bits} {}", files[b.file], b.info.name, b.info.shape, report.report.elements, scheme.short_name());
+            } else {
+                let from = if files.len() == 1 { files[0].clone() } else { format!("{} files", files.len()) };
+                outln!("{} ({from}), int{bits} {}", report.summary(), scheme.short_name());
+            }
+            out!("{}", report.report.table());
+        }
+        Ok(())
+    }
+
+    enum TraceInputs {
+        Synthetic { dist: String, seed: u64, rows: usize },
+        File { path: String, tensor: Option<String> },
+    }
+
+    /// The one float tensor of a file, or the named one.
+    fn only_or_named<'a>(file: &str, index: &'a FileIndex, tensor: Option<&str>) -> Result<&'a TensorInfo> {
+        if let Some(name) = tensor {
+            return index.tensor(name);
+        }
+        let floats: Vec<&TensorInfo> = index.tensors.iter().filter(|t| t.dtype.is_quantizable()).collect();
+        match floats.as_slice() {
+            [one] => Ok(one),
+            _ => {
+                let names: Vec<&str> = floats.iter().map(|t| t.name.as_str()).collect();
+                Err(Error::InvalidSpec(format!("{file} holds {} float tensors; choose one ({})", floats.len(), names.join(", "))))
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn trace(file: &str, tensor: &str, row: usize, sample: usize, inputs: TraceInputs, method: &str, with_bias: bool, relu: bool, json: bool) -> Result<()> {
+        use quant_playground::pipeline;
+        let (index, mut source) = open(file)?;
+        let info = index.tensor(tensor)?.clone();
+        if info.shape.len() < 2 {
+            return Err(Error::InvalidSpec(format!("{file}: '{tensor}' has shape {:?}; the trace needs a weight [out, in…]", info.shape)));
+        }
+        let n = info.shape[0];
+        let k: usize = info.shape[1..].iter().product();
+        let w = load(&mut source, &info)?;
+        let bias_info = pipeline::bias_name(tensor).filter(|_| with_bias).and_then(|b| index.tensors.iter().find(|t| t.name == b)).cloned();
+        let bias = match &bias_info {
+            Some(b) => Some(load(&mut source, b)?),
+            None => None,
+        };
+        let (x, source_json) = match inputs {
+            TraceInputs::Synthetic { dist, seed, rows } => {
+                let d = quant_playground::synthetic::Dist::parse(&dist)?;
+                let x = pipeline::synthetic_inputs(d, rows, k, seed);
+                (x, serde_json::json!({ "kind": "synthetic", "distribution": d.name(), "seed": seed, "rows": rows }))
+            }
+            TraceInputs::File { path, tensor } => {
+                let (aindex, mut asource) = open(&path)?;
+                let ainfo = only_or_named(&path, &aindex, tensor.as_deref())?.clone();
+                let x = load(&mut asource, &ainfo)?;
+                let rows = pipeline::rows_of(&x, k, &format!("{path}: {}", ainfo.name))?;
+                (x, serde_json::json!({ "kind": "file", "file": path, "tensor": ainfo.name, "rows": rows }))
+            }
+        };
+        let m = x.len() / k.max(1);
+        let method = calib::Method::parse(method)?;
+        let t = pipeline::trace_outputs(&w, n, k, bias.as_deref(), &x, m, sample, row, &method, relu)
+            .map_err(|e| Error::InvalidSpec(format!("{file}: '{tensor}': {e}")))?;
+        if json {
+            // Flattened rather than through serde_json::Value, so that f32 fields print as f32 (the page's digits).
+            #[derive(Serialize)]
+            struct TraceDocument<'a> {
+                file: &'a str,
+                tensor: &'a str,
+                bias_tensor: Option<String>,
+                inputs: serde_json::Value,
+                #[serde(flatten)]
+                trace: &'a pipeline::OutputsTrace,
+            }
+            print_json(&TraceDocument { file, tensor, bias_tensor: bias_info.map(|b| b.name), inputs: source_json, trace: &t });
+        } else {
+            outln!("{file}: {tensor} [{n}, {k}] × x [{m}, {k}] ({}), element y[{sample}, {row}]", source_json);
+            out!("{}", t.text());
         }
         Ok(())
     }

@@ -11,6 +11,7 @@
 //! the same range for 1 or 100 batches. Entry points for front ends: `calibration_report` /
 //! `run_calibrate_json` (the `calibrate` command) and `calibrate_slots` (`quantize --calib`).
 
+pub mod batches;
 pub mod entropy;
 pub mod histogram;
 pub mod minmax;

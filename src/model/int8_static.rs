@@ -77,7 +77,7 @@ pub struct StaticInt8Mlp {
 }
 
 /// i32 bias quantized with scale sa·sw (saturating; f32 arithmetic, round half to even).
-fn quantize_bias(b: f32, scale: f32) -> i32 {
+pub(crate) fn quantize_bias(b: f32, scale: f32) -> i32 {
     let q = (b / scale).round_ties_even();
     // `as` saturates (and maps NaN to 0).
     q as i32
@@ -153,15 +153,30 @@ impl StaticInt8Mlp {
 
     /// The integer pipeline: i32 logits (acc + bias_q of the last layer), [m, classes].
     pub fn forward_int(&self, x: &[f32], m: usize) -> Result<Vec<i32>> {
+        Ok(self.run(x, m, false)?.0)
+    }
+
+    /// The u8 codes entering each layer, [m, in_features] per layer (the quantized input, then each
+    /// hidden layer's requantized, ReLU-clamped output): what the Outputs view's trace is checked against.
+    pub fn layer_inputs(&self, x: &[f32], m: usize) -> Result<Vec<Vec<u8>>> {
+        Ok(self.run(x, m, true)?.1)
+    }
+
+    /// The logits, and (when `keep`) every layer's u8 input codes.
+    fn run(&self, x: &[f32], m: usize, keep: bool) -> Result<(Vec<i32>, Vec<Vec<u8>>)> {
         let k0 = self.layers[0].weights.k;
         if x.len() != m * k0 {
             return Err(Error::InvalidSpec(format!("{} values for [{m}, {k0}]", x.len())));
         }
+        let mut kept = Vec::new();
         let mut a = self.quantize_input(x);
         let last = self.layers.len() - 1;
         for (i, l) in self.layers.iter().enumerate() {
             let n = l.weights.n;
             let packed = PackedActs::pack(&a, m, l.weights.k, &[l.input.zero_point], &[l.input.scale], 0)?;
+            if keep {
+                kept.push(std::mem::take(&mut a));
+            }
             let mut acc = vec![0i32; m * n];
             gemm::gemm_i8(&packed, &l.weights, I8Output::I32(&mut acc))?;
             if i == last {
@@ -170,7 +185,7 @@ impl StaticInt8Mlp {
                         acc[r * n + c] = acc[r * n + c].wrapping_add(l.bias[c]);
                     }
                 }
-                return Ok(acc);
+                return Ok((acc, kept));
             }
             let zy = l.output_zero_point;
             let mut next = vec![0u8; m * n];

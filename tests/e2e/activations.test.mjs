@@ -2,7 +2,8 @@
 // 1234) in the worker and opens them like a dropped file; the calibration table then equals the CLI's
 // `calibrate --json` on the file `quant-playground synth` writes for the same distribution, rows and seed
 // (ranges and scales as f32, SQNR to 1e-12 relative, the rest exactly, as panels.test.mjs compares). The seed
-// shown is the one used (it names the file), and no request leaves 127.0.0.1.
+// shown is the one used (it names the file), and no request leaves 127.0.0.1. Activation batches: three .npy
+// files chosen together are calibrated as batches of one set, and the table equals `calibrate a b c --json`.
 //
 //   bash scripts/build-wasm.sh && npx vite build && node --test tests/e2e/
 import assert from 'node:assert/strict';
@@ -11,7 +12,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { ARTIFACTS, CLI, ROOT, WAIT, cli, startSession } from './lib.mjs';
+import { writeFileSync } from 'node:fs';
+import { ARTIFACTS, CLI, ROOT, WAIT, cli, gaussians, npy, startSession } from './lib.mjs';
 
 let session;
 let page;
@@ -82,5 +84,45 @@ test('synthetic activations: llm-like, 8 rows, seed 1234 open like a file and ca
 
   const outside = session.requests.filter((url) => !url.startsWith('data:') && new URL(url).origin !== session.origin);
   assert.deepEqual(outside, [], 'no request leaves 127.0.0.1');
+  assert.deepEqual(session.pageErrors, []);
+});
+
+test('activation batches: three .npy files calibrate as one set, as `calibrate a b c --json` does', { timeout: 3 * WAIT }, async () => {
+  await page.locator('#tensors tr[data-file="example-seed-42.safetensors"]').first().waitFor();
+  // A heavy-tailed set (gaussian with a few 25σ outliers) split unevenly into three files.
+  const values = gaussians(9000, 77, 1).map((v, i) => (i % 997 === 5 ? 25 * Math.sign(v || 1) : v));
+  const cuts = [[0, 2500], [2500, 6100], [6100, 9000]];
+  const files = cuts.map(([a, b], i) => {
+    const file = path.join(dir, `batch-${i}.npy`);
+    writeFileSync(file, npy(values.slice(a, b), [b - a]));
+    return file;
+  });
+  await page.setInputFiles('#batches-input', files);
+  await page.locator('#batches-table[data-state="ready"][data-batches="3"]').waitFor();
+  assert.equal(await page.locator('#batches-status').textContent(), 'Calibrated 3 batches of 2500 + 3600 + 2900 = 9000 values.');
+
+  const want = cli(['calibrate', ...files, '--method', 'all', '--bits', '8', '--scheme', 'sym']);
+  assert.equal(want.batches, 3);
+  assert.deepEqual(want.batch_values, [2500, 3600, 2900]);
+  const shown = await page.locator('#batches-table tbody tr').evaluateAll((rows) => rows.map((tr) => {
+    const row = { method: tr.dataset.method };
+    for (const td of tr.querySelectorAll('td[data-metric]')) row[td.dataset.metric] = JSON.parse(td.dataset.value);
+    return row;
+  }));
+  assert.deepEqual(shown.map((r) => r.method), want.methods.map((r) => r.method));
+  want.methods.forEach((w, i) => {
+    const got = shown[i];
+    assert.deepEqual(got.range, w.range, `${w.method} range`);
+    for (const key of ['scale', 'zero_point', 'mse', 'clipped_share']) assert.equal(got[key], w[key], `${w.method} ${key}`);
+    assert.ok(Math.abs(got.sqnr_db - w.sqnr_db) <= 1e-12 * Math.abs(w.sqnr_db), `${w.method}: SQNR ${got.sqnr_db} vs the CLI's ${w.sqnr_db}`);
+  });
+  // The single file of all 9000 values: the same min-max range exactly (the histogram methods are
+  // checked within one bin natively, in tests/calib_reference.rs).
+  const whole = path.join(dir, 'whole.npy');
+  writeFileSync(whole, npy(values, [values.length]));
+  const single = cli(['calibrate', whole, '--method', 'minmax', '--bits', '8', '--scheme', 'sym']);
+  assert.deepEqual(shown.find((r) => r.method === 'minmax').range, single.methods[0].range);
+
+  await page.locator('section.batches').screenshot({ path: path.join(ARTIFACTS, 'activation-batches.png') });
   assert.deepEqual(session.pageErrors, []);
 });
