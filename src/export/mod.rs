@@ -98,30 +98,6 @@ pub struct IntExport {
     pub method: Method,
 }
 
-/// A source tensor's stored bytes (`stored_range`), from the file it names when it is not the
-/// indexed file (ONNX external data, a safetensors shard). The plan's `encode` takes these.
-pub fn read_stored(source: &mut dyn ByteSource, info: &TensorInfo) -> Result<Vec<u8>> {
-    let (offset, len) = info.stored_range();
-    let len = usize::try_from(len).map_err(|_| Error::unsupported(&info.name, "tensor larger than this machine's address space"))?;
-    let mut sibling;
-    let source: &mut dyn ByteSource = match &info.data_file {
-        Some(name) => {
-            sibling = source.sibling(name)?;
-            sibling.as_mut()
-        }
-        None => source,
-    };
-    if offset.checked_add(len as u64).is_none_or(|end| end > source.len()) {
-        return Err(Error::malformed(
-            info.data_file.as_deref().unwrap_or(&info.name),
-            format!("tensor '{}' needs bytes {offset}..{} but the file is {} bytes", info.name, offset.saturating_add(len as u64), source.len()),
-        ));
-    }
-    let mut buf = vec![0u8; len];
-    source.read_at(offset, &mut buf)?;
-    Ok(buf)
-}
-
 /// Runs a plan to the end: header, each source tensor read and encoded in turn, trailer, all
 /// written to `out` as they are made. `progress(done, total, name)` is called after each tensor.
 pub fn write_plan(
@@ -136,7 +112,7 @@ pub fn write_plan(
     let total = plan.sources().len();
     for i in 0..total {
         let info = plan.sources()[i].clone();
-        let stored = read_stored(source, &info)?;
+        let stored = crate::formats::read_stored(source, &info)?;
         let bytes = plan.encode(i, stored)?;
         out.write_all(&bytes).map_err(io)?;
         progress(i + 1, total, &info.name);

@@ -317,9 +317,9 @@ pub fn read_index(file: &str, source: &mut dyn ByteSource) -> Result<FileIndex> 
     }
 }
 
-/// Reads one tensor's element bytes (inflated / unpacked as its storage says; from the sibling
-/// file it names, if any).
-pub fn read_tensor_bytes(source: &mut dyn ByteSource, info: &TensorInfo) -> Result<Vec<u8>> {
+/// Reads one tensor's stored bytes (`info.stored_range()`) as they are in the file, from the sibling
+/// file it names (ONNX external data, a safetensors shard) when it is not the indexed file.
+pub fn read_stored(source: &mut dyn ByteSource, info: &TensorInfo) -> Result<Vec<u8>> {
     let (offset, stored) = info.stored_range();
     let stored_len = usize::try_from(stored)
         .map_err(|_| Error::unsupported(&info.name, "tensor larger than this machine's address space"))?;
@@ -339,7 +339,13 @@ pub fn read_tensor_bytes(source: &mut dyn ByteSource, info: &TensorInfo) -> Resu
     }
     let mut buf = vec![0u8; stored_len];
     source.read_at(offset, &mut buf)?;
-    element_bytes(info, buf)
+    Ok(buf)
+}
+
+/// Reads one tensor's element bytes (inflated / unpacked as its storage says; from the sibling
+/// file it names, if any).
+pub fn read_tensor_bytes(source: &mut dyn ByteSource, info: &TensorInfo) -> Result<Vec<u8>> {
+    element_bytes(info, read_stored(source, info)?)
 }
 
 /// Turns a tensor's stored bytes (`info.stored_range()` of its file) into its element bytes.
