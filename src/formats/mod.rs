@@ -34,6 +34,7 @@ pub mod npy;
 pub mod npz;
 pub mod onnx;
 pub mod pickle;
+pub(crate) mod protobuf;
 pub mod pytorch;
 pub mod safetensors;
 pub mod zip;

@@ -1,11 +1,12 @@
 //! ONNX models (onnx/onnx.proto): a protobuf ModelProto whose `graph` (field 7, GraphProto) holds
-//! the weights as `initializer`s (field 5, TensorProto). A hand-written protobuf walk that reads
-//! only field headers and small fields, skipping over payloads, so a 2 GB model's index costs
-//! a few reads. TensorProto fields used: dims 1, data_type 2, segment 3, float_data 4,
+//! the weights as `initializer`s (field 5, TensorProto). A protobuf walk (`protobuf::Reader`)
+//! that reads only field headers and small fields, skipping over payloads, so a 2 GB model's
+//! index costs a few reads. TensorProto fields used: dims 1, data_type 2, segment 3, float_data 4,
 //! int32_data 5, int64_data 7, name 8, raw_data 9, double_data 10, external_data 13
 //! (StringStringEntryProto key 1 / value 2), data_location 14.
 
-use super::{FileIndex, Format, RangeReader, MIN_REQUEST};
+use super::protobuf::{varint_at, Reader};
+use super::{FileIndex, Format, RangeReader};
 use crate::error::{Error, Result};
 use crate::tensor::{checked_element_count, DType, Storage, TensorInfo};
 
@@ -29,20 +30,6 @@ const MODEL_FIELDS: &[(u64, u64)] = &[
     (25, 2),
     (26, 2),
 ];
-
-fn varint_at(b: &[u8]) -> Option<(u64, usize)> {
-    let mut v = 0u64;
-    for (i, &byte) in b.iter().enumerate().take(10) {
-        if i == 9 && byte > 1 {
-            return None;
-        }
-        v |= ((byte & 0x7F) as u64) << (7 * i);
-        if byte & 0x80 == 0 {
-            return Some((v, i + 1));
-        }
-    }
-    None
-}
 
 /// Walks the fields in `prefix` while they parse as ModelProto fields; returns how many did.
 fn model_fields_in(prefix: &[u8]) -> usize {
@@ -79,91 +66,6 @@ pub fn sniff(prefix: &[u8]) -> bool {
 /// Weaker: the first field is a ModelProto field (used with a .onnx extension).
 pub fn sniff_loose(prefix: &[u8]) -> bool {
     model_fields_in(prefix) >= 1
-}
-
-/// A protobuf reader over a range of the file, fetching chunks as it goes.
-struct Proto<'a> {
-    r: &'a mut dyn RangeReader,
-    buf_start: u64,
-    buf: Vec<u8>,
-}
-
-impl Proto<'_> {
-    fn bad(&self, at: u64, what: impl std::fmt::Display) -> Error {
-        Error::malformed(self.r.file(), format!("ONNX protobuf at byte {at}: {what}"))
-    }
-
-    fn bytes(&mut self, pos: u64, n: u64, end: u64) -> Result<&[u8]> {
-        if pos.checked_add(n).is_none_or(|e| e > end) {
-            return Err(self.bad(
-                pos,
-                format!("a field of {n} bytes runs past the end of its message at {end} (truncated, or a length that lies)"),
-            ));
-        }
-        let in_buf = pos >= self.buf_start && pos + n <= self.buf_start + self.buf.len() as u64;
-        if !in_buf {
-            let chunk = n.max(MIN_REQUEST).min(self.r.len() - pos);
-            self.buf = self.r.read(pos, chunk)?;
-            self.buf_start = pos;
-        }
-        let at = (pos - self.buf_start) as usize;
-        Ok(&self.buf[at..at + n as usize])
-    }
-
-    /// A varint at `pos` within a message ending at `end`: (value, bytes used).
-    fn varint(&mut self, pos: u64, end: u64) -> Result<(u64, u64)> {
-        let avail = (end - pos).min(10);
-        let b = self.bytes(pos, avail, end)?;
-        varint_at(b)
-            .map(|(v, n)| (v, n as u64))
-            .ok_or_else(|| self.bad(pos, "a varint that is cut short or over 64 bits"))
-    }
-
-    /// The next field of a message at `pos`: (field number, wire type, value or length, payload start).
-    fn field(&mut self, pos: u64, end: u64) -> Result<(u64, u64, u64, u64)> {
-        let (tag, n) = self.varint(pos, end)?;
-        let (field, wire) = (tag >> 3, tag & 7);
-        let p = pos + n;
-        match wire {
-            0 => {
-                let (v, n) = self.varint(p, end)?;
-                Ok((field, wire, v, p + n))
-            }
-            1 => Ok((field, wire, 8, p)),
-            5 => Ok((field, wire, 4, p)),
-            2 => {
-                let (len, n) = self.varint(p, end)?;
-                let start = p + n;
-                if start.checked_add(len).is_none_or(|e| e > end) {
-                    return Err(self.bad(
-                        pos,
-                        format!("field {field} says {len} bytes but its message ends at {end} (truncated, or a length that lies)"),
-                    ));
-                }
-                Ok((field, wire, len, start))
-            }
-            w => Err(self.bad(
-                pos,
-                format!("field {field} has wire type {w}, which protobuf does not define (or groups, which ONNX does not use)"),
-            )),
-        }
-    }
-
-    /// Where the field after one starting its payload at `start` begins.
-    fn after(wire: u64, value: u64, start: u64) -> u64 {
-        match wire {
-            0 => start,
-            _ => start + value,
-        }
-    }
-
-    fn string(&mut self, start: u64, len: u64, end: u64) -> Result<String> {
-        if len > MAX_STRING {
-            return Err(self.bad(start, format!("a string of {len} bytes, over the limit of {MAX_STRING}")));
-        }
-        let b = self.bytes(start, len, end)?;
-        Ok(String::from_utf8_lossy(b).into_owned())
-    }
 }
 
 fn onnx_dtype(t: u64) -> Option<DType> {
@@ -217,57 +119,57 @@ struct Fields {
     location: u64,
 }
 
-fn tensor_fields(p: &mut Proto, start: u64, end: u64) -> Result<Fields> {
+fn tensor_fields(p: &mut Reader, start: u64, end: u64) -> Result<Fields> {
     let mut f = Fields::default();
     let mut pos = start;
     while pos < end {
-        let at = pos;
-        let (field, wire, v, s) = p.field(pos, end)?;
-        pos = Proto::after(wire, v, s);
-        match (field, wire) {
+        let field = p.field(pos, end)?;
+        let (at, number, wire, v, s) = (field.at, field.number, field.wire, field.value, field.start);
+        pos = field.end;
+        match (number, wire) {
             (1, 0) => f.dims.push(v),
             (1, 2) => {
                 let mut q = s;
-                while q < s + v {
+                while q < field.end {
                     if f.dims.len() >= MAX_DIMS {
                         return Err(p.bad(q, format!("a tensor with more than {MAX_DIMS} dimensions")));
                     }
-                    let (d, n) = p.varint(q, s + v)?;
+                    let (d, n) = p.varint(q, field.end)?;
                     f.dims.push(d);
                     q += n;
                 }
             }
             (2, 0) => f.data_type = Some(v),
-            (3, 2) => return Err(Error::unsupported(p.r.file(), "a segmented TensorProto (field 'segment')")),
+            (3, 2) => return Err(Error::unsupported(p.file(), "a segmented TensorProto (field 'segment')")),
             (4, 2) => f.float_data = Some((s, v)),
             (4, 5) => {
                 return Err(Error::unsupported(
-                    p.r.file(),
+                    p.file(),
                     format!("unpacked float_data at byte {at} (writers pack it)"),
                 ))
             }
             (5, 2) => f.int32_data = Some((s, v)),
             (5, 0) => {
                 return Err(Error::unsupported(
-                    p.r.file(),
+                    p.file(),
                     format!("unpacked int32_data at byte {at} (writers pack it)"),
                 ))
             }
             (6, _) => f.other_typed = Some("string_data"),
             (7, _) => f.other_typed = Some("int64_data"),
             (11, _) => f.other_typed = Some("uint64_data"),
-            (8, 2) => f.name = Some(p.string(s, v, end)?),
+            (8, 2) => f.name = Some(p.string(&field, MAX_STRING)?),
             (9, 2) => f.raw = Some((s, v)),
             (10, 2) => f.double_data = Some((s, v)),
             (13, 2) => {
                 let (mut key, mut value) = (String::new(), String::new());
                 let mut q = s;
-                while q < s + v {
-                    let (ef, ew, ev, es) = p.field(q, s + v)?;
-                    q = Proto::after(ew, ev, es);
-                    match (ef, ew) {
-                        (1, 2) => key = p.string(es, ev, s + v)?,
-                        (2, 2) => value = p.string(es, ev, s + v)?,
+                while q < field.end {
+                    let entry = p.field(q, field.end)?;
+                    q = entry.end;
+                    match (entry.number, entry.wire) {
+                        (1, 2) => key = p.string(&entry, MAX_STRING)?,
+                        (2, 2) => value = p.string(&entry, MAX_STRING)?,
                         _ => {}
                     }
                 }
@@ -277,7 +179,7 @@ fn tensor_fields(p: &mut Proto, start: u64, end: u64) -> Result<Fields> {
                 f.external.push((key, value));
             }
             (14, 0) => f.location = v,
-            (1..=14, _) => return Err(p.bad(at, format!("TensorProto field {field} with the wrong wire type {wire}"))),
+            (1..=14, _) => return Err(p.bad(at, format!("TensorProto field {number} with the wrong wire type {wire}"))),
             _ => {}
         }
         if f.dims.len() > MAX_DIMS {
@@ -398,26 +300,22 @@ fn tensor_info(file: &str, f: Fields, index: usize, notes: &mut Vec<(String, Str
 pub fn parse_index(r: &mut dyn RangeReader) -> Result<FileIndex> {
     let file = r.file().to_string();
     let file_len = r.len();
-    let mut p = Proto {
-        r,
-        buf_start: 0,
-        buf: Vec::new(),
-    };
+    let mut p = Reader::new(r);
     let mut metadata = Vec::new();
     let mut graph = None;
     let mut pos = 0;
     while pos < file_len {
-        let (field, wire, v, s) = p.field(pos, file_len)?;
-        pos = Proto::after(wire, v, s);
-        match (field, wire) {
-            (1, 0) => metadata.push(("ir_version".to_string(), v.to_string())),
-            (2, 2) => metadata.push(("producer_name".to_string(), p.string(s, v.min(MAX_STRING), file_len)?)),
-            (3, 2) => metadata.push(("producer_version".to_string(), p.string(s, v.min(MAX_STRING), file_len)?)),
+        let f = p.field(pos, file_len)?;
+        pos = f.end;
+        match (f.number, f.wire) {
+            (1, 0) => metadata.push(("ir_version".to_string(), f.value.to_string())),
+            (2, 2) => metadata.push(("producer_name".to_string(), p.string_prefix(&f, MAX_STRING)?)),
+            (3, 2) => metadata.push(("producer_version".to_string(), p.string_prefix(&f, MAX_STRING)?)),
             (7, 2) => {
                 if graph.is_some() {
-                    return Err(p.bad(s, "a second graph"));
+                    return Err(p.bad(f.start, "a second graph"));
                 }
-                graph = Some((s, s + v));
+                graph = Some((f.start, f.end));
             }
             _ => {}
         }
@@ -428,12 +326,12 @@ pub fn parse_index(r: &mut dyn RangeReader) -> Result<FileIndex> {
     let mut pos = start;
     let mut index = 0;
     while pos < end {
-        let (field, wire, v, s) = p.field(pos, end)?;
-        pos = Proto::after(wire, v, s);
-        match (field, wire) {
-            (2, 2) => metadata.push(("graph.name".to_string(), p.string(s, v.min(MAX_STRING), end)?)),
+        let f = p.field(pos, end)?;
+        pos = f.end;
+        match (f.number, f.wire) {
+            (2, 2) => metadata.push(("graph.name".to_string(), p.string_prefix(&f, MAX_STRING)?)),
             (5, 2) => {
-                let fields = tensor_fields(&mut p, s, s + v)?;
+                let fields = tensor_fields(&mut p, f.start, f.end)?;
                 if let Some(t) = tensor_info(&file, fields, index, &mut metadata)? {
                     if !names.insert(t.name.clone()) {
                         return Err(Error::malformed(&file, format!("tensor '{}': the name appears twice", t.name)));
