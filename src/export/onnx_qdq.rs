@@ -25,7 +25,8 @@
 use super::{ExportPlan, ExportReport, ExportedTensor, IntExport};
 use crate::calib;
 use crate::error::{Error, Result};
-use crate::formats::{self, RangeReader, MIN_REQUEST};
+use crate::formats::protobuf::{Field, Reader};
+use crate::formats::{self, RangeReader};
 use crate::quant::{Codes, Granularity, QuantSpec, Scheme, SlotLayout};
 use crate::tensor::{DType, TensorInfo};
 use std::collections::{HashMap, HashSet};
@@ -37,109 +38,6 @@ const ONNX_INT8: u64 = 3;
 
 /// Names longer than this are refused.
 const MAX_NAME: u64 = 1 << 20;
-
-// ---- protobuf reading over a RangeReader -----------------------------------------------------
-
-struct Walker<'a> {
-    r: &'a mut dyn RangeReader,
-    buf_start: u64,
-    buf: Vec<u8>,
-}
-
-fn varint_at(b: &[u8]) -> Option<(u64, usize)> {
-    let mut v = 0u64;
-    for (i, &byte) in b.iter().enumerate().take(10) {
-        v |= ((byte & 0x7F) as u64) << (7 * i);
-        if byte & 0x80 == 0 {
-            return Some((v, i + 1));
-        }
-    }
-    None
-}
-
-/// One protobuf field: where its tag starts, its number and wire type, its value (varint) or
-/// payload length, where the payload starts and where the field ends.
-#[derive(Debug, Clone, Copy)]
-struct Field {
-    at: u64,
-    number: u64,
-    wire: u64,
-    value: u64,
-    start: u64,
-    end: u64,
-}
-
-impl Walker<'_> {
-    fn bad(&self, at: u64, what: impl std::fmt::Display) -> Error {
-        Error::malformed(self.r.file(), format!("ONNX protobuf at byte {at}: {what}"))
-    }
-
-    fn bytes(&mut self, pos: u64, n: u64, end: u64) -> Result<&[u8]> {
-        if pos.checked_add(n).is_none_or(|e| e > end) {
-            return Err(self.bad(pos, format!("{n} bytes run past the end of their message at {end}")));
-        }
-        if !(pos >= self.buf_start && pos + n <= self.buf_start + self.buf.len() as u64) {
-            let chunk = n.max(MIN_REQUEST).min(self.r.len() - pos);
-            self.buf = self.r.read(pos, chunk)?;
-            self.buf_start = pos;
-        }
-        let at = (pos - self.buf_start) as usize;
-        Ok(&self.buf[at..at + n as usize])
-    }
-
-    fn varint(&mut self, pos: u64, end: u64) -> Result<(u64, u64)> {
-        let avail = (end - pos).min(10);
-        let b = self.bytes(pos, avail, end)?;
-        varint_at(b).map(|(v, n)| (v, n as u64)).ok_or_else(|| self.bad(pos, "a varint cut short or over 64 bits"))
-    }
-
-    fn field(&mut self, pos: u64, end: u64) -> Result<Field> {
-        let (tag, n) = self.varint(pos, end)?;
-        let (number, wire) = (tag >> 3, tag & 7);
-        let p = pos + n;
-        let (value, start, stop) = match wire {
-            0 => {
-                let (v, n) = self.varint(p, end)?;
-                (v, p, p + n)
-            }
-            1 => (8, p, p + 8),
-            5 => (4, p, p + 4),
-            2 => {
-                let (len, n) = self.varint(p, end)?;
-                let s = p + n;
-                (len, s, s.saturating_add(len))
-            }
-            w => return Err(self.bad(pos, format!("field {number} has wire type {w}, which ONNX does not use"))),
-        };
-        if stop > end {
-            return Err(self.bad(pos, format!("field {number} runs past the end of its message at {end} (truncated, or a length that lies)")));
-        }
-        Ok(Field { at: pos, number, wire, value, start, end: stop })
-    }
-
-    fn fields(&mut self, start: u64, end: u64) -> Result<Vec<Field>> {
-        let mut out = Vec::new();
-        let mut pos = start;
-        while pos < end {
-            let f = self.field(pos, end)?;
-            pos = f.end;
-            out.push(f);
-        }
-        Ok(out)
-    }
-
-    fn string(&mut self, f: &Field) -> Result<String> {
-        if f.wire != 2 || f.value > MAX_NAME {
-            return Err(self.bad(f.at, format!("field {} should be a string of at most {MAX_NAME} bytes", f.number)));
-        }
-        let b = self.bytes(f.start, f.value, f.end)?;
-        Ok(String::from_utf8_lossy(b).into_owned())
-    }
-
-    fn raw(&mut self, start: u64, end: u64) -> Result<Vec<u8>> {
-        Ok(self.bytes(start, end - start, end)?.to_vec())
-    }
-}
 
 // ---- protobuf writing -------------------------------------------------------------------------
 
@@ -243,13 +141,13 @@ struct Use {
 }
 
 /// The default-domain opset the model imports (OperatorSetIdProto: domain 1, version 2).
-fn default_opset(w: &mut Walker, model: &[Field]) -> Result<Option<u64>> {
+fn default_opset(w: &mut Reader, model: &[Field]) -> Result<Option<u64>> {
     let mut found = None;
     for f in model.iter().filter(|f| f.number == 8 && f.wire == 2) {
         let (mut domain, mut version) = (String::new(), 0);
         for g in w.fields(f.start, f.end)? {
             match (g.number, g.wire) {
-                (1, 2) => domain = w.string(&g)?,
+                (1, 2) => domain = w.string(&g, MAX_NAME)?,
                 (2, 0) => version = g.value,
                 _ => {}
             }
@@ -275,7 +173,7 @@ pub fn plan_onnx_qdq(r: &mut dyn RangeReader, config: IntExport) -> Result<OnnxQ
     let index = formats::onnx::parse_index(r)?;
     let infos: HashMap<&str, &TensorInfo> = index.tensors.iter().map(|t| (t.name.as_str(), t)).collect();
     let file_len = r.len();
-    let mut w = Walker { r, buf_start: 0, buf: Vec::new() };
+    let mut w = Reader::new(r);
 
     let model = w.fields(0, file_len)?;
     let graph = model
@@ -298,17 +196,17 @@ pub fn plan_onnx_qdq(r: &mut dyn RangeReader, config: IntExport) -> Result<OnnxQ
                 let (mut inputs, mut op, mut domain, mut trans_b) = (Vec::new(), String::new(), String::new(), 0u64);
                 for g in w.fields(f.start, f.end)? {
                     match (g.number, g.wire) {
-                        (1, 2) => inputs.push(w.string(&g)?),
+                        (1, 2) => inputs.push(w.string(&g, MAX_NAME)?),
                         (2, 2) => {
-                            taken.insert(w.string(&g)?);
+                            taken.insert(w.string(&g, MAX_NAME)?);
                         }
-                        (4, 2) => op = w.string(&g)?,
-                        (7, 2) => domain = w.string(&g)?,
+                        (4, 2) => op = w.string(&g, MAX_NAME)?,
+                        (7, 2) => domain = w.string(&g, MAX_NAME)?,
                         (5, 2) => {
                             let (mut name, mut i) = (String::new(), 0u64);
                             for a in w.fields(g.start, g.end)? {
                                 match (a.number, a.wire) {
-                                    (1, 2) => name = w.string(&a)?,
+                                    (1, 2) => name = w.string(&a, MAX_NAME)?,
                                     (3, 0) => i = a.value,
                                     _ => {}
                                 }
@@ -339,7 +237,7 @@ pub fn plan_onnx_qdq(r: &mut dyn RangeReader, config: IntExport) -> Result<OnnxQ
                 let mut kept = Vec::new();
                 for g in w.fields(f.start, f.end)? {
                     match (g.number, g.wire) {
-                        (8, 2) => name = Some(w.string(&g)?),
+                        (8, 2) => name = Some(w.string(&g, MAX_NAME)?),
                         (2, 0) => data_type = g.value,
                         (14, 0) if g.value == 1 => external = true,
                         (13, 2) => external = true,
@@ -356,7 +254,7 @@ pub fn plan_onnx_qdq(r: &mut dyn RangeReader, config: IntExport) -> Result<OnnxQ
                 let mut name = None;
                 for g in w.fields(f.start, f.end)? {
                     if (g.number, g.wire) == (1, 2) {
-                        name = Some(w.string(&g)?);
+                        name = Some(w.string(&g, MAX_NAME)?);
                     }
                 }
                 input_names.push(name);
