@@ -699,7 +699,7 @@ mod native {
             Granularity::PerGroup { .. } => {
                 let mut s: Vec<usize> = if shape.is_empty() { vec![] } else { shape[..shape.len() - 1].to_vec() };
                 let rows: usize = s.iter().product();
-                s.push(if rows == 0 { 0 } else { layout.slots / rows });
+                s.push(layout.slots.checked_div(rows).unwrap_or(0));
                 s
             }
         }

@@ -224,7 +224,7 @@ impl SlotLayout {
             Granularity::PerGroup { size } => {
                 let row = *shape.last().expect("non-empty shape");
                 let groups_per_row = row.div_ceil(size);
-                layout.outer = if row == 0 { 0 } else { len / row };
+                layout.outer = len.checked_div(row).unwrap_or(0);
                 layout.inner = row;
                 layout.channels = groups_per_row;
                 layout.slots = layout.outer * groups_per_row;
