@@ -126,9 +126,11 @@ function sameFile(a, b) {
  * its external data, any other file on its own (the worker groups them). A file that fails shows its error
  * in place; the others, and everything opened before, stay.
  */
-async function openFiles(list, preferredTensor) {
+async function openFiles(list, preferredTensor, { unlessChosen = false } = {}) {
   const opened = [];
-  setStatus(list.length === 1 ? `Reading the header of ${list[0].name}…` : `Reading the headers of ${list.length} files…`);
+  if (!(unlessChosen && state.selected)) {
+    setStatus(list.length === 1 ? `Reading the header of ${list[0].name}…` : `Reading the headers of ${list.length} files…`);
+  }
   let result;
   try {
     result = await engine.openFiles(list);
@@ -146,6 +148,9 @@ async function openFiles(list, preferredTensor) {
     opened.push(entry);
   }
   renderFiles();
+  // The embedded example opens while the person may already have opened and chosen a tensor of their
+  // own (a file dropped during start-up): their choice stays.
+  if (unlessChosen && state.selected) return;
   // A tensor named in the URL wins when its file is among these.
   const wanted = state.wanted && opened.find((f) => f.name === state.wanted.file && defaultTensor(f.index, state.wanted.tensor) === state.wanted.tensor);
   if (wanted) {
@@ -772,6 +777,7 @@ async function startup() {
     await openFiles(
       [new File([bytes], `example-seed-${EXAMPLE_SEED}.safetensors`), new File([digitsBytes], 'digits-mlp.safetensors')],
       EXAMPLE_TENSOR,
+      { unlessChosen: true },
     );
     await example;
   } catch (error) {
