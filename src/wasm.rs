@@ -47,6 +47,13 @@ pub fn parse_index(file_name: &str, prefix: &[u8], file_len: f64) -> Result<Stri
 /// `lengths[i]` bytes at file offset `offsets[i]`, all pieces concatenated in `bytes`.
 #[wasm_bindgen]
 pub fn parse_index_pieces(file_name: &str, file_len: f64, offsets: &[f64], lengths: &[f64], bytes: &[u8]) -> Result<String, JsError> {
+    let pieces = split_pieces(offsets, lengths, bytes)?;
+    index_json(formats::parse_index_parts(file_name, &pieces, file_len as u64))
+}
+
+/// The pieces of a file as JS hands them over: their offsets, their lengths, and their bytes one
+/// after another in `bytes`.
+fn split_pieces<'a>(offsets: &[f64], lengths: &[f64], bytes: &'a [u8]) -> Result<Vec<(u64, &'a [u8])>, JsError> {
     if offsets.len() != lengths.len() {
         return Err(JsError::new("offsets and lengths differ in count"));
     }
@@ -58,7 +65,7 @@ pub fn parse_index_pieces(file_name: &str, file_len: f64, offsets: &[f64], lengt
         pieces.push((o as u64, piece));
         at += l;
     }
-    index_json(formats::parse_index_parts(file_name, &pieces, file_len as u64))
+    Ok(pieces)
 }
 
 /// How many trailing bytes to read with the first bytes (a zip's central directory is at the end).
@@ -526,16 +533,7 @@ impl ExportSession {
             spec: spec_from_json(spec_json)?,
             method: crate::calib::Method::parse(method).map_err(js_err)?,
         };
-        if offsets.len() != lengths.len() {
-            return Err(JsError::new("offsets and lengths differ in count"));
-        }
-        let mut pieces = Vec::with_capacity(offsets.len());
-        let mut at = 0usize;
-        for (&o, &l) in offsets.iter().zip(lengths) {
-            let piece = bytes.get(at..at.saturating_add(l as usize)).ok_or_else(|| JsError::new("pieces are longer than the bytes given"))?;
-            pieces.push((o as u64, piece));
-            at += l as usize;
-        }
+        let pieces = split_pieces(offsets, lengths, bytes)?;
         let mut reader = formats::Pieces { file: &index.file, pieces: &pieces, len: index.file_len };
         match crate::export::make_plan(&target, &index, &mut reader, config) {
             Ok(plan) => Ok(ExportSession { plan: Some(plan), need: None }),
