@@ -564,7 +564,8 @@ const api = {
     const k = rest.reduce((a, b) => a * b, 1);
     if (info.shape.length < 2 || !n || !k) throw new Error(`${context}: the Outputs view needs a weight of two or more axes, [out, in…]`);
     const biasInfo = tensorName.endsWith('.weight') ? index.tensors.find((t) => t.name === `${tensorName.slice(0, -'.weight'.length)}.bias`) : null;
-    const biasBytes = biasInfo ? await readBytes(file, biasInfo.offset, biasInfo.byte_len) : null;
+    // Through tensorBytes: the stored range (a deflated .npz member, a shard, ONNX external data), not byte_len.
+    const biasBytes = biasInfo ? (await tensorBytes(id, biasInfo.name, { cache: false })).bytes : null;
     let x;
     let source;
     if (inputs.kind === 'synthetic') {
@@ -595,13 +596,15 @@ const api = {
       const index = await readIndex(file);
       const floats = index.tensors.filter(quantizable);
       if (!floats.length) throw new Error(`${file.name}: no float tensor to calibrate`);
+      const outside = floats.find((t) => t.data_file);
+      if (outside) throw new Error(`${file.name}: tensor '${outside.name}' is stored in ${outside.data_file}; batches are read from single files (.npy, .npz, .safetensors)`);
       for (const info of floats) batches.push({ file, info });
     }
     const calibrator = await callWasm('activation batches', (q) => new q.BatchCalibrator(bits, scheme, 'all'));
     try {
       for (const pass of ['scan', 'add', 'measure']) {
         for (const { file, info } of batches) {
-          const bytes = await readBytes(file, info.offset, info.byte_len);
+          const bytes = await readStored(file, info, `${file.name}: tensor '${info.name}'`);
           await callWasm(`${file.name}: tensor '${info.name}'`, (q) => calibrator[pass](q.tensor_values(JSON.stringify(info), bytes)));
           await yieldToMessages();
         }
@@ -691,6 +694,18 @@ let lastTensor = null;
  * One tensor's stored bytes (`stored_range()`: compressed for a deflated member, packed varints for ONNX
  * int32_data) from its own file or the sibling its data_file names; the core decodes them.
  */
+/**
+ * A tensor's stored bytes from the file that holds them: its stored range, which is not `byte_len` when the
+ * bytes are compressed (a deflated .npz member) or varint-packed (ONNX int32_data); the core decodes them.
+ */
+async function readStored(source, info, context) {
+  const [offset, length] = await callWasm(context, (m) => m.tensor_stored_range(JSON.stringify(info)));
+  if (offset + length > source.size) {
+    throw new Error(`${source.name}: tensor '${info.name}' needs bytes ${offset}–${offset + length} but the file is ${source.size} bytes (truncated?)`);
+  }
+  return readBytes(source, offset, length);
+}
+
 async function tensorBytes(id, tensorName, { cache = true } = {}) {
   const { file, name, index, siblings } = openEntry(id);
   const info = index.tensors.find((t) => t.name === tensorName);
@@ -703,11 +718,7 @@ async function tensorBytes(id, tensorName, { cache = true } = {}) {
   if (lastTensor?.id === id && lastTensor.name === tensorName) return { file: named, info, bytes: lastTensor.bytes, hint };
   const source = info.data_file ? siblings?.get(baseName(info.data_file)) : file;
   if (!source) throw new Error(`${name}: tensor '${tensorName}' is stored in ${info.data_file}, which was not opened with it`);
-  const [offset, length] = await callWasm(`${name}: tensor '${tensorName}'`, (m) => m.tensor_stored_range(JSON.stringify(info)));
-  if (offset + length > source.size) {
-    throw new Error(`${source.name}: tensor '${tensorName}' needs bytes ${offset}–${offset + length} but the file is ${source.size} bytes (truncated?)`);
-  }
-  const bytes = await readBytes(source, offset, length);
+  const bytes = await readStored(source, info, `${name}: tensor '${tensorName}'`);
   if (cache && bytes.length <= LARGE_F32_BYTES / 2) lastTensor = { id, name: tensorName, bytes };
   return { file: named, info, bytes, hint };
 }

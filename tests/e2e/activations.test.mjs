@@ -126,3 +126,28 @@ test('activation batches: three .npy files calibrate as one set, as `calibrate a
   await page.locator('section.batches').screenshot({ path: path.join(ARTIFACTS, 'activation-batches.png') });
   assert.deepEqual(session.pageErrors, []);
 });
+
+test('activation batches: the float arrays of one deflated .npz are its batches, as `calibrate x.npz --batches` does', { timeout: 3 * WAIT }, async () => {
+  const npz = path.join(ROOT, 'tests/fixtures/formats/deflated.npz'); // w f4 [4, 256], b f4 [16], w_f2 f2 [4, 256]
+  // The table of the test before also holds 3 batches: wait for this run's own end in the status line.
+  const before = await page.locator('#batches-status').textContent();
+  await page.setInputFiles('#batches-input', npz);
+  await page.waitForFunction((old) => {
+    const text = document.getElementById('batches-status').textContent;
+    return text !== old && !text.startsWith('Calibrating');
+  }, before);
+  assert.equal(await page.locator('#batches-status').textContent(), 'Calibrated 3 batches of 1024 + 16 + 1024 = 2064 values.');
+  const want = cli(['calibrate', npz, '--batches', '--method', 'all', '--bits', '8', '--scheme', 'sym']);
+  assert.deepEqual(want.batch_values, [1024, 16, 1024]);
+  const shown = await page.locator('#batches-table tbody tr').evaluateAll((rows) => rows.map((tr) => {
+    const row = { method: tr.dataset.method };
+    for (const td of tr.querySelectorAll('td[data-metric]')) row[td.dataset.metric] = JSON.parse(td.dataset.value);
+    return row;
+  }));
+  assert.deepEqual(shown.map((r) => r.method), want.methods.map((r) => r.method));
+  want.methods.forEach((w, i) => {
+    assert.deepEqual(shown[i].range, w.range, `${w.method} range`);
+    for (const key of ['scale', 'zero_point', 'mse', 'clipped_share']) assert.equal(shown[i][key], w[key], `${w.method} ${key}`);
+  });
+  assert.deepEqual(session.pageErrors, []);
+});
