@@ -2,8 +2,10 @@
 //! input as one piece), make the plan the page would make for it (onnx-qdq for an ONNX model,
 //! gguf:Q4_K and gguf:Q8_0 for a GGUF file, safetensors and gguf:Q4_K for the rest), then write
 //! the header, encode every source tensor whose stored bytes are in the input, and the trailer.
-//! When every tensor was encoded, the bytes written must add up to the size the plan announced
-//! (the header is written before the tensors, so a wrong plan is a corrupt file).
+//! A tensor in a sibling file (ONNX external data) is read from the input too, as if the same
+//! bytes had been dropped as that file. When every tensor was encoded, the bytes written must add
+//! up to the size the plan announced (the header is written before the tensors, so a wrong plan
+//! is a corrupt file), and the file written must parse again.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use quant_playground::calib::Method;
@@ -28,27 +30,32 @@ fn run(name: &str, data: &[u8], index: &formats::FileIndex, target: &ExportTarge
     let mut reader = Pieces { file: name, pieces: &pieces, len: data.len() as u64 };
     let Ok(mut plan) = export::make_plan(target, index, &mut reader, config) else { return };
     let Ok(header) = plan.header() else { return };
-    let mut written = header.len() as u64;
+    let mut out = header;
     let mut complete = true;
     for i in 0..plan.sources().len().min(64) {
         let info = plan.sources()[i].clone();
         let (offset, len) = info.stored_range();
-        let inside = info.data_file.is_none() && offset.checked_add(len).is_some_and(|e| e <= data.len() as u64);
+        let inside = offset.checked_add(len).is_some_and(|e| e <= data.len() as u64);
         if !inside {
             complete = false;
             continue;
         }
         match plan.encode(i, data[offset as usize..(offset + len) as usize].to_vec()) {
-            Ok(bytes) => written += bytes.len() as u64,
+            Ok(bytes) => out.extend_from_slice(&bytes),
             Err(_) => complete = false,
         }
     }
     complete &= plan.sources().len() <= 64;
     let Ok(trailer) = plan.trailer() else { return };
-    written += trailer.len() as u64;
+    out.extend_from_slice(&trailer);
     let report = plan.report();
     if complete {
-        assert_eq!(written, report.total_bytes, "{}: bytes written differ from the size the plan announced", target.label());
+        let label = target.label();
+        assert_eq!(out.len() as u64, report.total_bytes, "{label}: bytes written differ from the size the plan announced");
+        let out_name = if label == "onnx-qdq" { "out.onnx" } else if label == "safetensors" { "out.safetensors" } else { "out.gguf" };
+        if let Err(e) = formats::parse_index_parts(out_name, &[(0, &out)], out.len() as u64) {
+            panic!("{label}: the file written does not parse again: {e}");
+        }
     }
 }
 
