@@ -253,3 +253,83 @@ fn inspect_lists_an_export_with_its_configuration() {
         assert!(meta.iter().any(|(key, v)| key == k && v == want), "{k} = {want} in {meta:?}");
     }
 }
+
+// ---- malformed ONNX sources found by fuzzing (fuzz/README.md) --------------------------------
+
+fn pb_varint(v: &mut Vec<u8>, mut x: u64) {
+    while x >= 0x80 {
+        v.push((x as u8) | 0x80);
+        x >>= 7;
+    }
+    v.push(x as u8);
+}
+
+fn pb_int(v: &mut Vec<u8>, field: u64, x: u64) {
+    pb_varint(v, field << 3);
+    pb_varint(v, x);
+}
+
+fn pb_len(v: &mut Vec<u8>, field: u64, bytes: &[u8]) {
+    pb_varint(v, (field << 3) | 2);
+    pb_varint(v, bytes.len() as u64);
+    v.extend_from_slice(bytes);
+}
+
+/// A graph with `MatMul(x, w)` and the given initializers (TensorProto bytes).
+fn matmul_graph(initializers: &[Vec<u8>]) -> Vec<u8> {
+    let mut node = Vec::new();
+    pb_len(&mut node, 1, b"x");
+    pb_len(&mut node, 1, b"w");
+    pb_len(&mut node, 2, b"y");
+    pb_len(&mut node, 4, b"MatMul");
+    let mut graph = Vec::new();
+    pb_len(&mut graph, 1, &node);
+    for t in initializers {
+        pb_len(&mut graph, 5, t);
+    }
+    graph
+}
+
+/// ModelProto: ir_version 8, opset 13, the graph.
+fn model(graph: &[u8]) -> Vec<u8> {
+    let mut m = Vec::new();
+    pb_int(&mut m, 1, 8);
+    let mut opset = Vec::new();
+    pb_len(&mut opset, 1, b"");
+    pb_int(&mut opset, 2, 13);
+    pb_len(&mut m, 8, &opset);
+    pb_len(&mut m, 7, graph);
+    m
+}
+
+fn initializer(name: &str, data_type: u64) -> Vec<u8> {
+    let mut t = Vec::new();
+    pb_int(&mut t, 1, 2);
+    pb_int(&mut t, 1, 2);
+    pb_int(&mut t, 2, data_type);
+    pb_len(&mut t, 8, name.as_bytes());
+    pb_len(&mut t, 9, &[0x3f; 16]);
+    t
+}
+
+fn plan_error(bytes: &[u8]) -> String {
+    let config = IntExport { spec: spec(8, Scheme::Symmetric, "channel"), method: Method::MinMax };
+    let mut src: &[u8] = bytes;
+    match export::onnx_qdq::plan_onnx_qdq(&mut SourceReader { file: "m.onnx", source: &mut src }, config) {
+        Ok(_) => "planned".into(),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn onnx_qdq_refuses_an_initializer_name_shared_with_one_the_index_skips() {
+    // Fuzzing found it: the index skips the twin of an unread data_type (65), so it saw
+    // one 'w'; the plan matched both by name and wrote 'w_quantized' twice.
+    let good = model(&matmul_graph(&[initializer("w", 1)]));
+    assert_eq!(plan_error(&good), "planned");
+    let twin = model(&matmul_graph(&[initializer("w", 1), initializer("w", 65)]));
+    assert!(formats::parse_index("m.onnx", &twin, twin.len() as u64).is_ok(), "the index alone accepts it");
+    let e = plan_error(&twin);
+    assert!(e.contains("m.onnx") && e.contains("two initializers are named 'w'"), "{e}");
+}
+

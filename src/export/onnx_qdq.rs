@@ -190,6 +190,7 @@ pub fn plan_onnx_qdq(r: &mut dyn RangeReader, config: IntExport) -> Result<OnnxQ
     let mut uses: HashMap<String, Vec<Use>> = HashMap::new();
     let mut taken: HashSet<String> = HashSet::new();
     let mut input_names: Vec<Option<String>> = Vec::new();
+    let mut initializer_names: HashSet<String> = HashSet::new();
     for f in &graph_fields {
         match (f.number, f.wire) {
             (1, 2) => {
@@ -248,6 +249,12 @@ pub fn plan_onnx_qdq(r: &mut dyn RangeReader, config: IntExport) -> Result<OnnxQ
                     }
                 }
                 let name = name.unwrap_or_else(|| format!("initializer_{}", initializers.len()));
+                // The index skips initializers of types it does not read, so its own check misses
+                // a name shared with one of those; the plan matches initializers by name and would
+                // write one tensor's quantization twice.
+                if !initializer_names.insert(name.clone()) {
+                    return Err(Error::malformed(&file, format!("two initializers are named '{name}' (ONNX names must be unique)")));
+                }
                 initializers.push(Initializer { name, data_type, field: *f, external, kept });
             }
             (11, 2) => {

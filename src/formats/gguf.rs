@@ -153,46 +153,46 @@ fn short(s: String) -> String {
 }
 
 /// Reads one value of type `t` and returns it as display text (and its integer value, for
-/// general.alignment). Long arrays are skipped over after their first items.
-fn value(c: &mut Cursor, t: u32, key: &str, depth: u32) -> Result<(String, Option<u64>)> {
-    let file = c.file();
-    let what = format!("value of '{key}'");
+/// general.alignment). Long arrays are skipped over after their first items. `what` ("value of
+/// 'key'", for errors) is made once per key by the caller: every item of an array of arrays comes
+/// through here, and text made from a key of up to 64 KiB per item made reading quadratic.
+fn value(c: &mut Cursor, t: u32, key: &str, what: &str, depth: u32) -> Result<(String, Option<u64>)> {
     match t {
-        8 => Ok((short(c.string(&what, c.r.len())?), None)),
+        8 => Ok((short(c.string(what, c.r.len())?), None)),
         9 => {
             if depth >= MAX_NESTING {
                 return Err(Error::malformed(
-                    &file,
+                    &c.file(),
                     format!("GGUF key '{key}': arrays nested deeper than {MAX_NESTING}"),
                 ));
             }
-            let et = c.u32(&what)?;
-            let n = c.u64(&what)?;
+            let et = c.u32(what)?;
+            let n = c.u64(what)?;
             let min =
-                type_size(et).ok_or_else(|| Error::malformed(&file, format!("GGUF key '{key}': array of unknown value type {et}")))?;
+                type_size(et).ok_or_else(|| Error::malformed(&c.file(), format!("GGUF key '{key}': array of unknown value type {et}")))?;
             let left = c.r.len() - c.pos;
             if n.checked_mul(min).is_none_or(|b| b > left) {
                 return Err(Error::malformed(
-                    &file,
+                    &c.file(),
                     format!("GGUF key '{key}': an array of {n} items cannot fit the {left} bytes left in the file"),
                 ));
             }
             let mut shown = Vec::new();
             for i in 0..n {
                 if et == 8 && i >= SHOWN_ITEMS {
-                    let len = c.u64(&what)?;
-                    c.skip(len, &what)?;
+                    let len = c.u64(what)?;
+                    c.skip(len, what)?;
                 } else if et == 8 || et == 9 {
-                    let (text, _) = value(c, et, key, depth + 1)?;
+                    let (text, _) = value(c, et, key, what, depth + 1)?;
                     if i < SHOWN_ITEMS {
                         shown.push(text);
                     }
                 } else if i < SHOWN_ITEMS {
-                    let b = c.take(min, &what)?.to_vec();
+                    let b = c.take(min, what)?.to_vec();
                     shown.push(scalar_text(et, &b));
                 } else {
                     // Fixed-size items: skip the rest at once.
-                    c.skip((n - i) * min, &what)?;
+                    c.skip((n - i) * min, what)?;
                     break;
                 }
             }
@@ -204,8 +204,8 @@ fn value(c: &mut Cursor, t: u32, key: &str, depth: u32) -> Result<(String, Optio
             Ok((format!("[{}{more}]", shown.join(", ")), None))
         }
         _ => {
-            let size = type_size(t).ok_or_else(|| Error::malformed(&file, format!("GGUF key '{key}' has unknown value type {t}")))?;
-            let b = c.take(size, &what)?.to_vec();
+            let size = type_size(t).ok_or_else(|| Error::malformed(&c.file(), format!("GGUF key '{key}' has unknown value type {t}")))?;
+            let b = c.take(size, what)?.to_vec();
             let int = match t {
                 0 => Some(b[0] as u64),
                 2 => Some(u16::from_le_bytes([b[0], b[1]]) as u64),
@@ -268,7 +268,7 @@ pub fn parse_index(r: &mut dyn RangeReader) -> Result<FileIndex> {
         }
         let t = c.u32(&format!("type of '{key}'"))?;
         let value_start = c.pos;
-        let (text, int) = value(&mut c, t, &key, 0)?;
+        let (text, int) = value(&mut c, t, &key, &format!("value of '{key}'"), 0)?;
         kv_ranges.push((key.clone(), t, value_start, c.pos));
         if key == "general.alignment" {
             let a = int
