@@ -304,17 +304,28 @@ pub fn decode_to_f32(info: &TensorInfo, bytes: &[u8]) -> Result<Vec<f32>> {
 
 /// Reorders column-major data into row-major order for the same shape.
 pub fn fortran_to_c_order(data: &[f32], shape: &[usize]) -> Vec<f32> {
-    let n = data.len();
-    let mut out = vec![0.0f32; n];
+    fortran_sources(shape, data.len()).map(|src| data[src]).collect()
+}
+
+/// Reorders column-major elements of `size` bytes each into row-major order for the same shape.
+pub fn fortran_bytes_to_c_order(data: &[u8], shape: &[usize], size: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len());
+    for src in fortran_sources(shape, data.len() / size.max(1)) {
+        out.extend_from_slice(&data[src * size..(src + 1) * size]);
+    }
+    out
+}
+
+/// For each of `n` elements in row-major (C) order, its index in the column-major (Fortran) layout.
+fn fortran_sources(shape: &[usize], n: usize) -> impl Iterator<Item = usize> + '_ {
     // Strides of the Fortran layout: the first axis varies fastest.
     let mut f_strides = vec![1usize; shape.len()];
     for a in 1..shape.len() {
         f_strides[a] = f_strides[a - 1] * shape[a - 1];
     }
     let mut index = vec![0usize; shape.len()];
-    for slot in out.iter_mut() {
-        let src: usize = index.iter().zip(&f_strides).map(|(i, s)| i * s).sum();
-        *slot = data[src];
+    (0..n).map(move |_| {
+        let src = index.iter().zip(&f_strides).map(|(i, s)| i * s).sum();
         // Advance the C-order multi-index (last axis fastest).
         for a in (0..shape.len()).rev() {
             index[a] += 1;
@@ -323,8 +334,8 @@ pub fn fortran_to_c_order(data: &[f32], shape: &[usize]) -> Vec<f32> {
             }
             index[a] = 0;
         }
-    }
-    out
+        src
+    })
 }
 
 /// f32 → f16 → f32 with round-to-nearest-even (the `half` crate's conversion), as a dtype cast would store it.

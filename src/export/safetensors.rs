@@ -21,7 +21,7 @@ use crate::calib::{self, Method};
 use crate::error::{Error, Result};
 use crate::formats::{self, ByteSource, FileIndex};
 use crate::quant::{Codes, Granularity, QuantSpec, QuantizedTensor, ScaleDType, Scheme, SlotLayout};
-use crate::tensor::{DType, TensorInfo};
+use crate::tensor::{fortran_bytes_to_c_order, DType, TensorInfo};
 
 /// Bumped when the naming scheme or the packing changes.
 pub const SCHEME_VERSION: &str = "1";
@@ -275,28 +275,6 @@ fn check_len(file: &str, tensor: &str, got: u64, planned: u64) -> Result<()> {
         return Err(Error::malformed(file, format!("tensor '{tensor}': {got} bytes where the header planned {planned}")));
     }
     Ok(())
-}
-
-/// Reorders column-major elements of `size` bytes into row-major order.
-fn fortran_bytes_to_c_order(data: &[u8], shape: &[usize], size: usize) -> Vec<u8> {
-    let mut f_strides = vec![1usize; shape.len()];
-    for a in 1..shape.len() {
-        f_strides[a] = f_strides[a - 1] * shape[a - 1];
-    }
-    let mut out = Vec::with_capacity(data.len());
-    let mut index = vec![0usize; shape.len()];
-    for _ in 0..data.len() / size.max(1) {
-        let src: usize = index.iter().zip(&f_strides).map(|(i, s)| i * s).sum();
-        out.extend_from_slice(&data[src * size..(src + 1) * size]);
-        for a in (0..shape.len()).rev() {
-            index[a] += 1;
-            if index[a] < shape[a] {
-                break;
-            }
-            index[a] = 0;
-        }
-    }
-    out
 }
 
 // ---- reading an export back ------------------------------------------------------------------
