@@ -87,6 +87,15 @@ test('synthetic activations: llm-like, 8 rows, seed 1234 open like a file and ca
   assert.deepEqual(session.pageErrors, []);
 });
 
+/** The batches table as shown: one row per method, each metric from its cell's raw data-value. */
+function batchesTable() {
+  return page.locator('#batches-table tbody tr').evaluateAll((rows) => rows.map((tr) => {
+    const row = { method: tr.dataset.method };
+    for (const td of tr.querySelectorAll('td[data-metric]')) row[td.dataset.metric] = JSON.parse(td.dataset.value);
+    return row;
+  }));
+}
+
 test('activation batches: three .npy files calibrate as one set, as `calibrate a b c --json` does', { timeout: 3 * WAIT }, async () => {
   await page.locator('#tensors tr[data-file="example-seed-42.safetensors"]').first().waitFor();
   // A heavy-tailed set (gaussian with a few 25σ outliers) split unevenly into three files.
@@ -104,11 +113,7 @@ test('activation batches: three .npy files calibrate as one set, as `calibrate a
   const want = cli(['calibrate', ...files, '--method', 'all', '--bits', '8', '--scheme', 'sym']);
   assert.equal(want.batches, 3);
   assert.deepEqual(want.batch_values, [2500, 3600, 2900]);
-  const shown = await page.locator('#batches-table tbody tr').evaluateAll((rows) => rows.map((tr) => {
-    const row = { method: tr.dataset.method };
-    for (const td of tr.querySelectorAll('td[data-metric]')) row[td.dataset.metric] = JSON.parse(td.dataset.value);
-    return row;
-  }));
+  const shown = await batchesTable();
   assert.deepEqual(shown.map((r) => r.method), want.methods.map((r) => r.method));
   want.methods.forEach((w, i) => {
     const got = shown[i];
@@ -139,11 +144,7 @@ test('activation batches: the float arrays of one deflated .npz are its batches,
   assert.equal(await page.locator('#batches-status').textContent(), 'Calibrated 3 batches of 1024 + 16 + 1024 = 2064 values.');
   const want = cli(['calibrate', npz, '--batches', '--method', 'all', '--bits', '8', '--scheme', 'sym']);
   assert.deepEqual(want.batch_values, [1024, 16, 1024]);
-  const shown = await page.locator('#batches-table tbody tr').evaluateAll((rows) => rows.map((tr) => {
-    const row = { method: tr.dataset.method };
-    for (const td of tr.querySelectorAll('td[data-metric]')) row[td.dataset.metric] = JSON.parse(td.dataset.value);
-    return row;
-  }));
+  const shown = await batchesTable();
   assert.deepEqual(shown.map((r) => r.method), want.methods.map((r) => r.method));
   want.methods.forEach((w, i) => {
     assert.deepEqual(shown[i].range, w.range, `${w.method} range`);
