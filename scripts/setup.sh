@@ -49,6 +49,12 @@ if [ "${NEED_PYTHON:-0}" = 1 ]; then
 fi
 # The export round trips run the real libraries (scripts/check_export.py); installed only when missing.
 if [ "${NEED_EXPORT_CHECKS:-1}" = 1 ] && ! python3 -c 'import numpy, safetensors, onnx, onnxruntime, gguf' 2>/dev/null; then
+  if ! python3 -m pip --version >/dev/null 2>&1; then
+    say "installing pip from apt"
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-pip >/dev/null
+  fi
   say "installing python packages for the export round trips"
   # Debian's own python refuses pip installs outside a venv (PEP 668) unless told.
   python3 -m pip install -q -r scripts/requirements-ci.txt || python3 -m pip install -q --break-system-packages -r scripts/requirements-ci.txt
