@@ -1,12 +1,15 @@
 //! The format readers compiled to wasm32 (32-bit usize, no files): the page's piece-by-piece
 //! protocol over the fixtures, decoding as the page does (stored range → decode_tensor), exact
-//! values, and hostile inputs that must be errors, not traps. Runs in Node:
-//! CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner cargo test --target wasm32-unknown-unknown --test wasm_formats
+//! values, and hostile inputs that must be errors, not traps. Runs in headless Chromium with the
+//! other wasm tests: `wasm-pack test --headless --chrome -- --test wasm_formats`.
 #![cfg(target_arch = "wasm32")]
 
 use quant_playground::formats::{self, FileIndex};
 use quant_playground::Error;
 use wasm_bindgen_test::*;
+
+// Without this, wasm-pack's browser run skips the file ("only configured to run in node.js").
+wasm_bindgen_test_configure!(run_in_browser);
 
 const FIXTURES: &[(&str, &[u8])] = &[
     ("w.npy", include_bytes!("fixtures/formats/w.npy")),
