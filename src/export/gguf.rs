@@ -348,9 +348,9 @@ fn format_name(f: Format) -> &'static str {
     }
 }
 
-/// The GGUF type id of a dtype written here.
-fn ggml_type_id(d: DType) -> u32 {
-    crate::quant::ggml::type_id(d.name()).expect("every written dtype is a ggml type")
+/// The GGUF type id of a dtype written here (every planned dtype is one; an error, not a panic, if not).
+fn ggml_type_id(d: DType) -> Result<u32> {
+    crate::quant::ggml::type_id(d.name()).ok_or_else(|| Error::unsupported(d.name(), "no GGUF type id for this dtype"))
 }
 
 impl GgufPlan {
@@ -390,7 +390,9 @@ impl GgufPlan {
                     DType::Q5_0 => gq::quantize_row_q5_0_ref(&x, &mut out),
                     DType::Q4K => gq::quantize_row_q4_K_ref(&x, &mut out),
                     DType::Q6K => gq::quantize_row_q6_K_ref(&x, &mut out),
-                    other => unreachable!("the plan never encodes {}", other.name()),
+                    other => {
+                        return Err(Error::unsupported(&p.source.name, format!("the GGUF writer has no quantizer for {}", other.name())));
+                    }
                 }
                 out
             }
@@ -426,7 +428,7 @@ impl ExportPlan for GgufPlan {
             let dtype = match p.action {
                 Action::Encode(d) | Action::Copy(d) => d,
             };
-            h.extend_from_slice(&ggml_type_id(dtype).to_le_bytes());
+            h.extend_from_slice(&ggml_type_id(dtype)?.to_le_bytes());
             h.extend_from_slice(&offset.to_le_bytes());
         }
         h.resize(pad(h.len() as u64, self.alignment) as usize, 0);

@@ -338,7 +338,9 @@ pub fn plan_onnx_qdq(r: &mut dyn RangeReader, config: IntExport) -> Result<OnnxQ
     for init in &initializers {
         let info = infos.get(init.name.as_str()).copied();
         if let Some((axis, note)) = plan_of.get(&init.name) {
-            let info = info.expect("planned initializers are indexed");
+            let Some(info) = info else {
+                return Err(Error::malformed(&file, format!("initializer '{}' is not in the model's index", init.name)));
+            };
             let (layout, slot_dims) = slot_layout(&info.shape, *axis)?;
             let n = info.element_count() as u64;
             let slots = layout.slots as u64;

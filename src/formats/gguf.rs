@@ -91,12 +91,18 @@ impl Cursor<'_> {
         Ok(())
     }
 
+    /// The next N bytes as an array (`take` checked they are there).
+    fn array<const N: usize>(&mut self, what: &str) -> Result<[u8; N]> {
+        let file = self.r.file().to_string();
+        super::bytes_at::<N>(self.take(N as u64, what)?, 0).ok_or_else(|| Error::malformed(&file, format!("GGUF {what}: {N} bytes cut short")))
+    }
+
     fn u32(&mut self, what: &str) -> Result<u32> {
-        Ok(u32::from_le_bytes(self.take(4, what)?.try_into().expect("4 bytes")))
+        self.array::<4>(what).map(u32::from_le_bytes)
     }
 
     fn u64(&mut self, what: &str) -> Result<u64> {
-        Ok(u64::from_le_bytes(self.take(8, what)?.try_into().expect("8 bytes")))
+        self.array::<8>(what).map(u64::from_le_bytes)
     }
 
     /// A gguf_string: u64 length, then that many UTF-8 bytes (checked against the file's end first).

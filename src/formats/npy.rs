@@ -230,7 +230,7 @@ impl Parser<'_> {
             if start == self.i {
                 return Err(format!("shape holds something other than a non-negative integer at byte {start}"));
             }
-            let digits = std::str::from_utf8(&self.s[start..self.i]).expect("digits");
+            let digits = std::str::from_utf8(&self.s[start..self.i]).map_err(|_| format!("shape holds a non-ASCII digit at byte {start}"))?;
             // A trailing 'L' was written by Python 2 numpy.
             self.eat(b'L');
             dims.push(digits.parse().map_err(|_| format!("shape dimension {digits} is too large"))?);

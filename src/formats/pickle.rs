@@ -132,11 +132,17 @@ impl Machine<'_> {
         let b = self.take(2)?;
         Ok(u16::from_le_bytes([b[0], b[1]]))
     }
+    /// The next N bytes as an array (`take` checked they are there).
+    fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
+        let at = self.pos;
+        let bytes = super::bytes_at::<N>(self.take(N)?, 0);
+        bytes.ok_or_else(|| self.err(at, format!("{N} bytes cut short")))
+    }
     fn u32(&mut self) -> Result<u32> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+        self.array::<4>().map(u32::from_le_bytes)
     }
     fn u64(&mut self) -> Result<u64> {
-        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
+        self.array::<8>().map(u64::from_le_bytes)
     }
 
     fn push(&mut self, v: Value) -> Result<()> {
@@ -165,10 +171,12 @@ impl Machine<'_> {
 
     fn pop(&mut self, at: usize, op: &str) -> Result<Rc<Value>> {
         let floor = self.marks.last().copied().unwrap_or(0);
-        if self.stack.len() <= floor {
-            return Err(self.err(at, format!("{op} on an empty stack")));
+        if self.stack.len() > floor {
+            if let Some(v) = self.stack.pop() {
+                return Ok(v);
+            }
         }
-        Ok(self.stack.pop().expect("checked"))
+        Err(self.err(at, format!("{op} on an empty stack")))
     }
 
     fn pop_mark(&mut self, at: usize, op: &str) -> Result<Vec<Rc<Value>>> {
@@ -181,7 +189,9 @@ impl Machine<'_> {
         if self.stack.len() <= floor {
             return Err(self.err(at, format!("{op} on an empty stack")));
         }
-        let top = self.stack.last().expect("checked");
+        let Some(top) = self.stack.last() else {
+            return Err(self.err(at, format!("{op} on an empty stack")));
+        };
         if Rc::strong_count(top) > 1 {
             // Changing a shared (memoized) container copies it: count the copy against the budget.
             self.created += match &**top {
@@ -193,7 +203,11 @@ impl Machine<'_> {
                 return Err(self.err(at, format!("more than {MAX_VALUES} values (not a state dict)")));
             }
         }
-        Ok(Rc::make_mut(self.stack.last_mut().expect("checked")))
+        match self.stack.last_mut() {
+            Some(top) => Ok(Rc::make_mut(top)),
+            // (self.err would borrow all of self while the stack is borrowed: the same text, by fields)
+            None => Err(Error::malformed(self.file, format!("data.pkl byte {at}: {op} on an empty stack"))),
+        }
     }
 
     fn string(&mut self, n: u64) -> Result<String> {
@@ -446,7 +460,7 @@ pub fn load(file: &str, data: &[u8]) -> Result<Rc<Value>> {
                 m.push(v)?;
             }
             b'G' => {
-                let v = f64::from_be_bytes(m.take(8)?.try_into().expect("8 bytes"));
+                let v = f64::from_be_bytes(m.array::<8>()?);
                 m.push(Value::Float(v))?;
             }
             b'X' | 0x8c | 0x8d | b'T' | b'U' => {

@@ -100,7 +100,7 @@ pub fn parse_index(r: &mut dyn RangeReader, members: &[Member], cd_offset: u64) 
         .iter()
         .find(|m| m.name == "data.pkl" || m.name.ends_with("/data.pkl"))
         .ok_or_else(|| Error::malformed(&file, "no data.pkl member"))?;
-    let folder = pkl.name.strip_suffix("data.pkl").expect("found by suffix").to_string();
+    let folder = pkl.name.strip_suffix("data.pkl").unwrap_or_default().to_string(); // found by that suffix
     if pkl.uncompressed > MAX_PICKLE {
         return Err(Error::malformed(
             &file,

@@ -43,14 +43,16 @@ pub struct Member {
     pub header_offset: u64,
 }
 
+// Every caller checks the record's length first; past the end these read 0 (no panic path), which
+// no signature or size check accepts.
 fn u16_at(b: &[u8], at: usize) -> u16 {
-    u16::from_le_bytes([b[at], b[at + 1]])
+    super::bytes_at::<2>(b, at).map_or(0, u16::from_le_bytes)
 }
 fn u32_at(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
+    super::bytes_at::<4>(b, at).map_or(0, u32::from_le_bytes)
 }
 fn u64_at(b: &[u8], at: usize) -> u64 {
-    u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+    super::bytes_at::<8>(b, at).map_or(0, u64::from_le_bytes)
 }
 
 /// The central directory: where the members are. Also returns where it starts (members end there).
