@@ -5,7 +5,7 @@
 // "Activation batches": several .npy files (or the arrays of one .npz) are batches of ONE activation set,
 // calibrated in streaming fashion by the core (calib/batches.rs) in the worker — each batch read from its
 // file, used and dropped — into the calibration table `quant-playground calibrate FILE… --batches --json` prints.
-import { $, element } from './dom.js';
+import { $, element, readWholeNumber } from './dom.js';
 import { renderTable } from './calibration.js';
 const ui = {
   form: $('synth-form'),
@@ -22,11 +22,7 @@ let deps; // { engine, openFiles, onError, clearError, spec, methodName }
 let busy = false;
 
 function readSeed() {
-  const text = ui.seed.value.trim();
-  const seed = Number(text);
-  const ok = /^\d+$/.test(text) && Number.isSafeInteger(seed) && seed <= MAX_SEED;
-  ui.seed.setAttribute('aria-invalid', String(!ok));
-  return ok ? seed : null;
+  return readWholeNumber(ui.seed, 0, MAX_SEED);
 }
 
 function readRows() {

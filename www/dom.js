@@ -1,4 +1,4 @@
-// The two DOM helpers every panel uses.
+// The DOM helpers the panels share.
 
 /** The element with this id. */
 export const $ = (id) => document.getElementById(id);
@@ -13,4 +13,16 @@ export function element(tag, props = {}, children = []) {
   }
   node.append(...children);
   return node;
+}
+
+/**
+ * The whole number typed in `input` if it is one in [min, max] (digits only: a seed must round-trip
+ * exactly), else null; the input is marked aria-invalid accordingly.
+ */
+export function readWholeNumber(input, min, max) {
+  const text = input.value.trim();
+  const v = Number(text);
+  const ok = /^\d+$/.test(text) && Number.isSafeInteger(v) && v >= min && v <= max;
+  input.setAttribute('aria-invalid', String(!ok));
+  return ok ? v : null;
 }

@@ -5,7 +5,7 @@
 // core (src/pipeline.rs) in the worker — `quant-playground trace --json` prints the same document. Speeds of
 // the same kernels are the speed panel's.
 import * as fmt from './format.js';
-import { $, element } from './dom.js';
+import { $, element, readWholeNumber } from './dom.js';
 import { matrixOf } from './speed.js';
 
 const ui = {
@@ -112,14 +112,6 @@ const METRICS = [
   { key: 'max_abs_err', label: 'max abs error', format: fmt.scientific },
 ];
 
-function readInt(input, min, max) {
-  const text = input.value.trim();
-  const v = Number(text);
-  const ok = /^\d+$/.test(text) && Number.isSafeInteger(v) && v >= min && v <= max;
-  input.setAttribute('aria-invalid', String(!ok));
-  return ok ? v : null;
-}
-
 /** The x choices: each synthetic distribution, then each open tensor that is whole rows of k. */
 function fillSources(k) {
   const previous = ui.source.value;
@@ -145,8 +137,8 @@ export function describeTarget() {
   const target = deps.target();
   const matrix = target && matrixOf(target.shape);
   fillSources(matrix?.k);
-  const ok = matrix && readInt(ui.row, 0, matrix.n - 1) !== null && readInt(ui.sample, 0, MAX_ROWS - 1) !== null
-    && (!ui.source.value.startsWith('synthetic:') || (readInt(ui.seed, 0, MAX_SEED) !== null && readInt(ui.rows, 1, MAX_ROWS) !== null));
+  const ok = matrix && readWholeNumber(ui.row, 0, matrix.n - 1) !== null && readWholeNumber(ui.sample, 0, MAX_ROWS - 1) !== null
+    && (!ui.source.value.startsWith('synthetic:') || (readWholeNumber(ui.seed, 0, MAX_SEED) !== null && readWholeNumber(ui.rows, 1, MAX_ROWS) !== null));
   ui.run.disabled = !ok;
   if (!target) ui.status.textContent = 'Choose a weight tensor.';
   else if (!matrix) ui.status.textContent = `${target.tensor} has one axis; the Outputs view needs a weight [out, in…].`;
@@ -178,9 +170,9 @@ async function run() {
   if (running || !matrix) return;
   const [kind, ...rest] = ui.source.value.split(':');
   const inputs = kind === 'synthetic'
-    ? { kind, distribution: rest.join(':'), rows: readInt(ui.rows, 1, MAX_ROWS), seed: readInt(ui.seed, 0, MAX_SEED) }
+    ? { kind, distribution: rest.join(':'), rows: readWholeNumber(ui.rows, 1, MAX_ROWS), seed: readWholeNumber(ui.seed, 0, MAX_SEED) }
     : { kind: 'tensor', fileId: Number(rest[0]), tensor: rest.slice(1).join(':') };
-  const request = { inputs, row: readInt(ui.row, 0, matrix.n - 1), sample: readInt(ui.sample, 0, MAX_ROWS - 1), method: ui.method.value };
+  const request = { inputs, row: readWholeNumber(ui.row, 0, matrix.n - 1), sample: readWholeNumber(ui.sample, 0, MAX_ROWS - 1), method: ui.method.value };
   running = true;
   ui.run.disabled = true;
   ui.steps.setAttribute('aria-busy', 'true');

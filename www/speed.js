@@ -4,7 +4,7 @@
 // and the time per call. Runs only when asked: it takes a while, in the worker, with Cancel.
 import * as Comlink from 'comlink';
 import * as fmt from './format.js';
-import { $, element } from './dom.js';
+import { $, element, readWholeNumber } from './dom.js';
 
 const ui = {
   form: $('speed-form'),
@@ -57,11 +57,7 @@ export function matrixOf(shape) {
 }
 
 function readSeed() {
-  const text = ui.seed.value.trim();
-  const seed = Number(text);
-  const ok = /^\d+$/.test(text) && Number.isSafeInteger(seed) && seed <= MAX_SEED;
-  ui.seed.setAttribute('aria-invalid', String(!ok));
-  return ok ? seed : null;
+  return readWholeNumber(ui.seed, 0, MAX_SEED);
 }
 
 /** The button says what a press does (or why it cannot). */
