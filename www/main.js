@@ -759,9 +759,11 @@ async function startup() {
     ui.kernel.textContent = kernel;
     ui.kernel.dataset.kernel = kernel;
     const example = digits.start(); // first in the worker's queue: the accuracy table is what the page opens on
-    fillCalibration(await engine.calibrationMethods());
+    // Asked of the worker once, shared by the panels that list them.
+    const [methods, distributions] = [await engine.calibrationMethods(), await engine.syntheticDistributions()];
+    fillCalibration(methods);
     speed.setSeed(await engine.randomSeed());
-    activations.start(await engine.syntheticDistributions(), await engine.randomSeed(), {
+    activations.start(distributions, await engine.randomSeed(), {
       engine,
       openFiles,
       spec: readSpec,
@@ -770,7 +772,7 @@ async function startup() {
       clearError,
     });
     applyForm({ calibration: fromUrl.form.calibration });
-    outputs.start({ distributions: await engine.syntheticDistributions(), methods: await engine.calibrationMethods(), seed: await engine.randomSeed() });
+    outputs.start({ distributions, methods, seed: await engine.randomSeed() });
     // The synthetic file is chosen (its outlier channels show what per-channel scales do); the digits
     // model's own weights are listed beside it.
     const [bytes, digitsBytes] = await Promise.all([engine.exampleFile(EXAMPLE_SEED), engine.digitsFile()]);
