@@ -105,7 +105,7 @@ fn numpy_reference_vectors() {
     assert!(cases.len() >= 10);
     for c in &cases {
         let mut spec = QuantSpec::new(c.bits, c.scheme, c.granularity);
-        spec.full_range = c.full_range;
+        spec.format.full_range = c.full_range;
         let q = quant::quantize_minmax(&c.x, &c.shape, &spec).unwrap();
         assert_eq!(bits(&q.scales), bits(&c.scales), "{}: scales", c.name);
         assert_eq!(q.zero_points, c.zero_points, "{}: zero points", c.name);
