@@ -2,6 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::quant::ggml::{self, GgmlType};
+use crate::quant::FloatCast;
 use half::{bf16, f16};
 use serde::{Deserialize, Serialize};
 
@@ -341,12 +342,12 @@ fn fortran_sources(shape: &[usize], n: usize) -> impl Iterator<Item = usize> + '
 
 /// f32 → f16 → f32 with round-to-nearest-even (the `half` crate's conversion), as a dtype cast would store it.
 pub fn round_trip_f16(x: &[f32]) -> Vec<f32> {
-    x.iter().map(|&v| f16::from_f32(v).to_f32()).collect()
+    FloatCast::F16.round_trip(x)
 }
 
 /// f32 → bf16 → f32 with round-to-nearest-even, as torch's `.to(torch.bfloat16)` stores it.
 pub fn round_trip_bf16(x: &[f32]) -> Vec<f32> {
-    x.iter().map(|&v| bf16::from_f32(v).to_f32()).collect()
+    FloatCast::Bf16.round_trip(x)
 }
 
 #[cfg(test)]
