@@ -6,83 +6,12 @@ pub mod format;
 pub mod ggml;
 pub mod packing;
 
-pub use format::{FloatCast, IntFormat, NumberFormat};
+pub use format::{FloatCast, Granularity, IntFormat, NumberFormat, Scheme};
 
 use crate::error::{Error, Result};
 use crate::kernels::{self, Code, ErrorSums};
 pub use crate::kernels::{Codes, ScaleDType};
 use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Scheme {
-    /// Signed codes, zero point 0, scale = amax / qmax.
-    #[serde(alias = "sym")]
-    Symmetric,
-    /// Unsigned codes 0..2^b−1 with a zero point; the range is widened to include 0.
-    #[serde(alias = "asym")]
-    Asymmetric,
-}
-
-impl Scheme {
-    pub fn short_name(self) -> &'static str {
-        match self {
-            Scheme::Symmetric => "sym",
-            Scheme::Asymmetric => "asym",
-        }
-    }
-}
-
-/// Which elements share one scale and zero point.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Granularity {
-    PerTensor,
-    /// One slot per index along `axis` (axis 0 = output channels of an [out, in] weight).
-    PerChannel { axis: usize },
-    /// `size` consecutive elements along the last axis of each row; a shorter last group is allowed.
-    PerGroup { size: usize },
-}
-
-impl Granularity {
-    /// Parses `tensor`, `channel`, `channel:AXIS` or `group:G`.
-    pub fn parse(text: &str) -> Result<Self> {
-        let bad = || Error::InvalidSpec(format!("granularity '{text}': expected tensor, channel, channel:AXIS or group:G"));
-        match text.split_once(':') {
-            None if text == "tensor" => Ok(Granularity::PerTensor),
-            None if text == "channel" => Ok(Granularity::PerChannel { axis: 0 }),
-            Some(("channel", a)) => Ok(Granularity::PerChannel { axis: a.parse().map_err(|_| bad())? }),
-            Some(("group", g)) => {
-                let size: usize = g.parse().map_err(|_| bad())?;
-                if size == 0 {
-                    return Err(Error::InvalidSpec("group size must be at least 1".into()));
-                }
-                Ok(Granularity::PerGroup { size })
-            }
-            _ => Err(bad()),
-        }
-    }
-
-    pub fn label(self) -> String {
-        match self {
-            Granularity::PerTensor => "tensor".into(),
-            Granularity::PerChannel { axis } => format!("channel:{axis}"),
-            Granularity::PerGroup { size } => format!("group:{size}"),
-        }
-    }
-}
-
-impl Serialize for Granularity {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.serialize_str(&self.label())
-    }
-}
-
-impl<'de> Deserialize<'de> for Granularity {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        Granularity::parse(&text).map_err(serde::de::Error::custom)
-    }
-}
 
 /// A full quantization setting: the element format, which elements share a scale, how scales are stored.
 /// In JSON the format's fields sit beside the others:
