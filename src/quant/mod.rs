@@ -1,5 +1,7 @@
 //! The numerics contract of DESIGN.md: a quantization spec, parameters from a range, the slot
-//! layout of each granularity, quantize / dequantize of whole tensors, and INT-b bit packing.
+//! layout of each granularity, quantize / dequantize of whole tensors. Beside it: the number-format
+//! axis and its labels (format.rs), INT-b bit packing (packing.rs), ggml's block types (ggml/), and the
+//! dynamic quantization that feeds the integer GEMMs (dynamic.rs).
 
 pub mod dynamic;
 pub mod format;
