@@ -8,9 +8,9 @@ pub struct Metrics {
     /// mean((x − x̂)²) over the finite elements.
     pub mse: f64,
     /// 10·log10(Σx² / Σ(x − x̂)²); +Inf when exact.
-    #[serde(serialize_with = "crate::report::ser_f64")]
+    #[serde(serialize_with = "crate::app::report::ser_f64")]
     pub sqnr_db: f64,
-    #[serde(serialize_with = "crate::report::ser_f64")]
+    #[serde(serialize_with = "crate::app::report::ser_f64")]
     pub max_abs_err: f64,
     /// x·x̂ / (|x|·|x̂|); 1 when both are zero vectors, 0 when only one is; null when undefined (overflow).
     pub cosine: Option<f64>,

@@ -4,7 +4,7 @@
 use crate::error::Error;
 use crate::formats;
 use crate::quant::QuantSpec;
-use crate::report;
+use crate::app::report;
 use crate::tensor::TensorInfo;
 use wasm_bindgen::prelude::*;
 
@@ -141,13 +141,13 @@ pub fn quantize_tensor(info_json: &str, bytes: Vec<u8>, spec_json: &str) -> Resu
 /// The synthetic example the page opens with, as safetensors bytes.
 #[wasm_bindgen]
 pub fn example_file(seed: u32) -> Vec<u8> {
-    crate::synthetic::example_safetensors(seed as u64)
+    crate::app::synthetic::example_safetensors(seed as u64)
 }
 
 /// A fresh random seed for synthetic data (at most 2^53 − 1, exact as a JS number).
 #[wasm_bindgen]
 pub fn random_seed() -> f64 {
-    crate::synthetic::random_seed() as f64
+    crate::app::synthetic::random_seed() as f64
 }
 
 /// "simd128", "relaxed-simd" or "wasm-scalar": which kernels this module runs.
@@ -169,7 +169,7 @@ fn to_json<T: serde::Serialize>(what: &str, value: &T) -> Result<String, JsError
 /// The calibration methods the core can quantize with, as a JSON array of names.
 #[wasm_bindgen]
 pub fn calibration_methods() -> String {
-    serde_json::to_string(&crate::explore::calibration_methods()).unwrap_or_else(|_| "[]".into())
+    serde_json::to_string(&crate::app::explore::calibration_methods()).unwrap_or_else(|_| "[]".into())
 }
 
 /// One float row ("fp32", "fp16" or "bf16") of the comparison, as compare_tensor makes it.
@@ -183,7 +183,7 @@ pub fn float_tensor(info_json: &str, bytes: Vec<u8>, format: &str) -> Result<Str
 #[wasm_bindgen]
 pub fn value_histogram(info_json: &str, bytes: Vec<u8>, bins: usize) -> Result<String, JsError> {
     let (_, x) = decode(info_json, bytes)?;
-    to_json("histogram", &crate::explore::histogram(&x, bins))
+    to_json("histogram", &crate::app::explore::histogram(&x, bins))
 }
 
 /// A histogram of x − x̂ under one spec and calibration method (`minmax`, `percentile:99.99`, …).
@@ -192,7 +192,7 @@ pub fn error_histogram(info_json: &str, bytes: Vec<u8>, spec_json: &str, method:
     let (info, x) = decode(info_json, bytes)?;
     let spec = spec_from_json(spec_json)?;
     let method = crate::calib::Method::parse(method).map_err(js_err)?;
-    to_json("histogram", &crate::explore::error_histogram(&x, &info.shape, &spec, &method, bins).map_err(js_err)?)
+    to_json("histogram", &crate::app::explore::error_histogram(&x, &info.shape, &spec, &method, bins).map_err(js_err)?)
 }
 
 /// Every slot's range, scale and zero point under one spec and calibration method.
@@ -201,7 +201,7 @@ pub fn slot_params(info_json: &str, bytes: Vec<u8>, spec_json: &str, method: &st
     let (info, x) = decode(info_json, bytes)?;
     let spec = spec_from_json(spec_json)?;
     let method = crate::calib::Method::parse(method).map_err(js_err)?;
-    to_json("scales", &crate::explore::slot_params(&x, &info.shape, &spec, &method).map_err(js_err)?)
+    to_json("scales", &crate::app::explore::slot_params(&x, &info.shape, &spec, &method).map_err(js_err)?)
 }
 
 /// The calibration ranges (one per method) to mark on the value histogram.
@@ -209,14 +209,14 @@ pub fn slot_params(info_json: &str, bytes: Vec<u8>, spec_json: &str, method: &st
 pub fn calibration_ranges(info_json: &str, bytes: Vec<u8>, spec_json: &str) -> Result<String, JsError> {
     let (_, x) = decode(info_json, bytes)?;
     let spec = spec_from_json(spec_json)?;
-    to_json("ranges", &crate::explore::calibration_ranges(&x, &spec).map_err(js_err)?)
+    to_json("ranges", &crate::app::explore::calibration_ranges(&x, &spec).map_err(js_err)?)
 }
 
 /// The specs of the Pareto view for a tensor of this shape (a JSON array of specs).
 #[wasm_bindgen]
 pub fn sweep_specs(shape_json: &str) -> Result<String, JsError> {
     let shape: Vec<usize> = serde_json::from_str(shape_json).map_err(|e| json_err("shape", e))?;
-    to_json("specs", &crate::explore::sweep_specs(&shape))
+    to_json("specs", &crate::app::explore::sweep_specs(&shape))
 }
 
 /// Report rows for each spec of `specs_json`, each with its `pareto` flag among them.
@@ -224,7 +224,7 @@ pub fn sweep_specs(shape_json: &str) -> Result<String, JsError> {
 pub fn sweep_tensor(info_json: &str, bytes: Vec<u8>, specs_json: &str) -> Result<String, JsError> {
     let (info, x) = decode(info_json, bytes)?;
     let specs: Vec<QuantSpec> = serde_json::from_str(specs_json).map_err(|e| json_err("quantization settings", e))?;
-    to_json("report", &crate::explore::sweep(&info.name, info.dtype, &info.shape, &x, &specs).map_err(js_err)?)
+    to_json("report", &crate::app::explore::sweep(&info.name, info.dtype, &info.shape, &x, &specs).map_err(js_err)?)
 }
 
 /// The Pareto flags of (bits per weight, SQNR dB) points given as a JSON array of pairs (SQNR may be
@@ -234,9 +234,9 @@ pub fn pareto_front(points_json: &str) -> Result<String, JsError> {
     let points: Vec<(f64, serde_json::Value)> = serde_json::from_str(points_json).map_err(|e| json_err("points", e))?;
     let points: Vec<(f64, f64)> = points
         .into_iter()
-        .map(|(c, b)| (c, crate::explore::report_f64(&b)))
+        .map(|(c, b)| (c, crate::app::explore::report_f64(&b)))
         .collect();
-    to_json("pareto", &crate::explore::pareto_front(&points))
+    to_json("pareto", &crate::app::explore::pareto_front(&points))
 }
 
 // ---- calibration (src/calib): conversion only ---------------------------------------------------------
@@ -364,13 +364,13 @@ pub fn gaussian_activations(m: usize, k: usize, seed: f64) -> Result<Vec<f32>, J
     if !((0.0..=9007199254740991.0).contains(&seed) && seed.fract() == 0.0) {
         return Err(JsError::new(&format!("seed {seed}: expected a whole number from 0 to 2^53 − 1")));
     }
-    Ok(crate::explore::gaussian_activations(m, k, seed as u64))
+    Ok(crate::app::explore::gaussian_activations(m, k, seed as u64))
 }
 
 /// MSE, SQNR, max abs error and cosine of `output` against `reference` (JSON).
 #[wasm_bindgen]
 pub fn output_error(reference: &[f32], output: &[f32]) -> Result<String, JsError> {
-    to_json("output error", &crate::explore::output_error(reference, output).map_err(js_err)?)
+    to_json("output error", &crate::app::explore::output_error(reference, output).map_err(js_err)?)
 }
 
 // ---- The embedded example (src/model): the accuracy table, confusion matrix, misclassified digits and
@@ -390,7 +390,7 @@ pub fn now_ms() -> f64 {
 
 /// The example model in every configuration of the table, built from the bytes of its four files.
 #[wasm_bindgen]
-pub struct ExampleModel(crate::model::Evaluation);
+pub struct ExampleModel(crate::app::example::Evaluation);
 
 #[wasm_bindgen]
 impl ExampleModel {
@@ -398,13 +398,13 @@ impl ExampleModel {
     /// `configs`: comma-separated names, or "" for the whole table.
     #[wasm_bindgen(constructor)]
     pub fn new(model: &[u8], test_x: &[u8], test_y: &[u8], calib_x: &[u8], configs: &str) -> Result<ExampleModel, JsError> {
-        let example = crate::model::Example::from_bytes(model, test_x, test_y, calib_x).map_err(js_err)?;
+        let example = crate::app::example::Example::from_bytes(model, test_x, test_y, calib_x).map_err(js_err)?;
         let configs = if configs.trim().is_empty() {
-            crate::model::Config::all()
+            crate::app::example::Config::all()
         } else {
-            configs.split(',').map(crate::model::Config::parse).collect::<Result<Vec<_>, _>>().map_err(js_err)?
+            configs.split(',').map(crate::app::example::Config::parse).collect::<Result<Vec<_>, _>>().map_err(js_err)?
         };
-        crate::model::Evaluation::prepare(example, &configs).map(ExampleModel).map_err(js_err)
+        crate::app::example::Evaluation::prepare(example, &configs).map(ExampleModel).map_err(js_err)
     }
 
     /// The names of the prepared configurations, as a JSON array.
@@ -486,14 +486,14 @@ pub fn calibrate_ranges(x: &[f32], bits: u8, scheme: &str, methods: &str) -> Res
 /// The distributions `synthetic_activations` knows, as a JSON array of names.
 #[wasm_bindgen]
 pub fn synthetic_distributions() -> String {
-    serde_json::to_string(&crate::synthetic::Dist::ALL.map(|d| d.name())).expect("names serialise")
+    serde_json::to_string(&crate::app::synthetic::Dist::ALL.map(|d| d.name())).expect("names serialise")
 }
 
 /// A seeded synthetic activation set (`rows` × 768 F32) as safetensors bytes, opened like a dropped file.
 #[wasm_bindgen]
 pub fn synthetic_activations(distribution: &str, rows: u32, seed: f64) -> Result<Vec<u8>, JsError> {
-    let dist = crate::synthetic::Dist::parse(distribution).map_err(js_err)?;
-    Ok(crate::synthetic::activations_safetensors(dist, rows as usize, seed as u64))
+    let dist = crate::app::synthetic::Dist::parse(distribution).map_err(js_err)?;
+    Ok(crate::app::synthetic::activations_safetensors(dist, rows as usize, seed as u64))
 }
 
 // ---- export (src/export): conversion only ------------------------------------------------------------
@@ -587,11 +587,11 @@ impl ExportSession {
 /// `count` values of a synthetic distribution with σ = 1 from `seed` (the view's X, rows of k).
 #[wasm_bindgen]
 pub fn synthetic_inputs(distribution: &str, m: usize, k: usize, seed: f64) -> Result<Vec<f32>, JsError> {
-    let dist = crate::synthetic::Dist::parse(distribution).map_err(js_err)?;
+    let dist = crate::app::synthetic::Dist::parse(distribution).map_err(js_err)?;
     if !((0.0..=9007199254740991.0).contains(&seed) && seed.fract() == 0.0) {
         return Err(JsError::new(&format!("seed {seed}: expected a whole number from 0 to 2^53 − 1")));
     }
-    Ok(crate::pipeline::synthetic_inputs(dist, m, k, seed as u64))
+    Ok(crate::app::trace::synthetic_inputs(dist, m, k, seed as u64))
 }
 
 /// The trace of y[sample, row] for W [n, k] (bias empty when there is none) and X (rows of k), as
@@ -599,10 +599,10 @@ pub fn synthetic_inputs(distribution: &str, m: usize, k: usize, seed: f64) -> Re
 #[wasm_bindgen]
 #[allow(clippy::too_many_arguments)]
 pub fn trace_outputs(w: &[f32], n: usize, k: usize, bias: &[f32], x: &[f32], sample: usize, row: usize, method: &str, relu: bool) -> Result<String, JsError> {
-    let m = crate::pipeline::rows_of(x, k, "x").map_err(js_err)?;
+    let m = crate::app::trace::rows_of(x, k, "x").map_err(js_err)?;
     let method = crate::calib::Method::parse(method).map_err(js_err)?;
     let bias = (!bias.is_empty()).then_some(bias);
-    to_json("trace", &crate::pipeline::trace_outputs(w, n, k, bias, x, m, sample, row, &method, relu).map_err(js_err)?)
+    to_json("trace", &crate::app::trace::trace_outputs(w, n, k, bias, x, m, sample, row, &method, relu).map_err(js_err)?)
 }
 
 // ---- Activation batches (www/activations.js): several files, one set; conversion only -----------------

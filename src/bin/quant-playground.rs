@@ -37,9 +37,9 @@ mod native {
     use quant_playground::calib;
     use quant_playground::export::{self, ExportReport};
     use quant_playground::formats::{self, FileIndex, FileSource};
-    use quant_playground::model;
+    use quant_playground::app::example;
     use quant_playground::quant::{self, Granularity, QuantSpec, QuantizedTensor, ScaleDType, Scheme, SlotLayout};
-    use quant_playground::report::{self, TensorReport};
+    use quant_playground::app::report::{self, TensorReport};
     use quant_playground::tensor::{decode_to_f32, TensorInfo};
     use quant_playground::{Error, Result};
     use serde::Serialize;
@@ -285,9 +285,9 @@ mod native {
                 export_file(&file, &export::ExportTarget::parse(&to)?, &out, &tensors, config, json)
             }
             Command::Synth { dist, rows, seed, out } => {
-                let dist = quant_playground::synthetic::Dist::parse(&dist)?;
-                let seed = seed.unwrap_or_else(quant_playground::synthetic::random_seed);
-                let bytes = quant_playground::synthetic::activations_safetensors(dist, rows, seed);
+                let dist = quant_playground::app::synthetic::Dist::parse(&dist)?;
+                let seed = seed.unwrap_or_else(quant_playground::app::synthetic::random_seed);
+                let bytes = quant_playground::app::synthetic::activations_safetensors(dist, rows, seed);
                 std::fs::write(&out, bytes).map_err(|e| Error::Io { path: out.clone(), detail: e.to_string() })?;
                 outln!("{out}: {} activations, {rows} × 768, seed {seed}", dist.name());
                 Ok(())
@@ -302,7 +302,7 @@ mod native {
             Command::Trace { file, tensor, row, sample, dist, seed, rows, acts, acts_tensor, method, no_bias, relu, json } => {
                 let inputs = match acts {
                     Some(path) => TraceInputs::File { path, tensor: acts_tensor },
-                    None => TraceInputs::Synthetic { dist, seed: seed.unwrap_or_else(quant_playground::synthetic::random_seed), rows },
+                    None => TraceInputs::Synthetic { dist, seed: seed.unwrap_or_else(quant_playground::app::synthetic::random_seed), rows },
                 };
                 trace(&file, &tensor, row, sample, inputs, &method, !no_bias, relu, json)
             }
@@ -340,22 +340,22 @@ mod native {
         let names = ["digits-mlp.safetensors", "digits-test-x.npy", "digits-test-y.npy", "digits-calib-x.npy"];
         let [model, test_x, test_y, calib_x] =
             [model, test_x, test_y, calib_x].into_iter().zip(names).map(|(p, n)| example_path(p, n)).collect::<Vec<_>>().try_into().expect("four paths");
-        let mlp = model::Mlp::from_safetensors(&model, &mut FileSource::open(&model)?)?;
-        let test = model::read_npy_matrix(&test_x, &mut FileSource::open(&test_x)?)?;
-        let labels = model::read_npy_labels(&test_y, &mut FileSource::open(&test_y)?)?;
-        let calib = model::read_npy_matrix(&calib_x, &mut FileSource::open(&calib_x)?)?;
-        let example = model::Example::new(mlp, test, labels, calib)?;
+        let mlp = example::Mlp::from_safetensors(&model, &mut FileSource::open(&model)?)?;
+        let test = example::read_npy_matrix(&test_x, &mut FileSource::open(&test_x)?)?;
+        let labels = example::read_npy_labels(&test_y, &mut FileSource::open(&test_y)?)?;
+        let calib = example::read_npy_matrix(&calib_x, &mut FileSource::open(&calib_x)?)?;
+        let example = example::Example::new(mlp, test, labels, calib)?;
         let configs = match configs {
-            Some(list) => list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(model::Config::parse).collect::<Result<Vec<_>>>()?,
-            None => model::Config::all(),
+            Some(list) => list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(example::Config::parse).collect::<Result<Vec<_>>>()?,
+            None => example::Config::all(),
         };
-        let evaluation = model::Evaluation::prepare(example, &configs)?;
+        let evaluation = example::Evaluation::prepare(example, &configs)?;
         if let Some(path) = export {
-            let params: Vec<&model::StaticParams> = evaluation.models.iter().filter_map(|m| m.static_int8()).map(|n| &n.params).collect();
+            let params: Vec<&example::StaticParams> = evaluation.models.iter().filter_map(|m| m.static_int8()).map(|n| &n.params).collect();
             let text = serde_json::to_string_pretty(&serde_json::json!({ "model": model, "static": params })).expect("params serialize");
             std::fs::write(path, text + "\n").map_err(|e| Error::Io { path: path.into(), detail: e.to_string() })?;
         }
-        let clock = model::native_clock();
+        let clock = example::native_clock();
         let report = evaluation.run(&clock, repeats)?;
         if json {
             print_json(&report);
@@ -608,7 +608,7 @@ mod native {
 
     #[allow(clippy::too_many_arguments)]
     fn trace(file: &str, tensor: &str, row: usize, sample: usize, inputs: TraceInputs, method: &str, with_bias: bool, relu: bool, json: bool) -> Result<()> {
-        use quant_playground::pipeline;
+        use quant_playground::app::trace;
         let (index, mut source) = open(file)?;
         let info = index.tensor(tensor)?.clone();
         if info.shape.len() < 2 {
@@ -617,28 +617,28 @@ mod native {
         let n = info.shape[0];
         let k: usize = info.shape[1..].iter().product();
         let w = load(&mut source, &info)?;
-        let bias_info = pipeline::bias_name(tensor).filter(|_| with_bias).and_then(|b| index.tensors.iter().find(|t| t.name == b)).cloned();
+        let bias_info = trace::bias_name(tensor).filter(|_| with_bias).and_then(|b| index.tensors.iter().find(|t| t.name == b)).cloned();
         let bias = match &bias_info {
             Some(b) => Some(load(&mut source, b)?),
             None => None,
         };
         let (x, source_json) = match inputs {
             TraceInputs::Synthetic { dist, seed, rows } => {
-                let d = quant_playground::synthetic::Dist::parse(&dist)?;
-                let x = pipeline::synthetic_inputs(d, rows, k, seed);
+                let d = quant_playground::app::synthetic::Dist::parse(&dist)?;
+                let x = trace::synthetic_inputs(d, rows, k, seed);
                 (x, serde_json::json!({ "kind": "synthetic", "distribution": d.name(), "seed": seed, "rows": rows }))
             }
             TraceInputs::File { path, tensor } => {
                 let (aindex, mut asource) = open(&path)?;
                 let ainfo = only_or_named(&path, &aindex, tensor.as_deref())?.clone();
                 let x = load(&mut asource, &ainfo)?;
-                let rows = pipeline::rows_of(&x, k, &format!("{path}: {}", ainfo.name))?;
+                let rows = trace::rows_of(&x, k, &format!("{path}: {}", ainfo.name))?;
                 (x, serde_json::json!({ "kind": "file", "file": path, "tensor": ainfo.name, "rows": rows }))
             }
         };
         let m = x.len() / k.max(1);
         let method = calib::Method::parse(method)?;
-        let t = pipeline::trace_outputs(&w, n, k, bias.as_deref(), &x, m, sample, row, &method, relu)
+        let t = trace::trace_outputs(&w, n, k, bias.as_deref(), &x, m, sample, row, &method, relu)
             .map_err(|e| Error::InvalidSpec(format!("{file}: '{tensor}': {e}")))?;
         if json {
             // Flattened rather than through serde_json::Value, so that f32 fields print as f32 (the page's digits).
@@ -649,7 +649,7 @@ mod native {
                 bias_tensor: Option<String>,
                 inputs: serde_json::Value,
                 #[serde(flatten)]
-                trace: &'a pipeline::OutputsTrace,
+                trace: &'a trace::OutputsTrace,
             }
             print_json(&TraceDocument { file, tensor, bias_tensor: bias_info.map(|b| b.name), inputs: source_json, trace: &t });
         } else {

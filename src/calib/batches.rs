@@ -213,7 +213,7 @@ pub fn calibration_report_batches(batches: &[&[f32]], spec: &QuantSpec, methods:
 mod tests {
     use super::*;
     use crate::quant::Scheme;
-    use crate::synthetic::{generate, Dist};
+    use crate::app::synthetic::{generate, Dist};
 
     #[test]
     fn one_batch_equals_the_single_set_report() {

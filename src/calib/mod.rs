@@ -398,7 +398,7 @@ pub struct CalibRow {
     pub scale: f32,
     pub zero_point: i32,
     pub mse: f64,
-    #[serde(serialize_with = "crate::report::ser_f64")]
+    #[serde(serialize_with = "crate::app::report::ser_f64")]
     pub sqnr_db: f64,
     pub clipped_share: f64,
 }
@@ -483,7 +483,7 @@ impl CalibReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::synthetic::{generate, Dist};
+    use crate::app::synthetic::{generate, Dist};
 
     fn spec(bits: u8, scheme: Scheme) -> QuantSpec {
         QuantSpec::new(bits, scheme, Granularity::PerTensor)
