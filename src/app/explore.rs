@@ -179,7 +179,7 @@ pub fn pareto_front(points: &[(f64, f64)]) -> Vec<bool> {
         .collect()
 }
 
-/// A number as the report writes it (report::ser_f64): a JSON number, "inf", "-inf", or null for NaN.
+/// A number as the report writes it (metrics::ser_f64): a JSON number, "inf", "-inf", or null for NaN.
 pub fn report_f64(value: &serde_json::Value) -> f64 {
     match value {
         serde_json::Value::Number(n) => n.as_f64().unwrap_or(f64::NAN),
@@ -388,9 +388,9 @@ pub fn gaussian_activations(m: usize, k: usize, seed: u64) -> Vec<f32> {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct OutputError {
     pub mse: f64,
-    #[serde(serialize_with = "crate::app::report::ser_f64")]
+    #[serde(serialize_with = "crate::metrics::ser_f64")]
     pub sqnr_db: f64,
-    #[serde(serialize_with = "crate::app::report::ser_f64")]
+    #[serde(serialize_with = "crate::metrics::ser_f64")]
     pub max_abs_err: f64,
     pub cosine: Option<f64>,
 }
