@@ -1,7 +1,7 @@
 //! The number formats a weight can be stored in, on one axis: FP32 itself and the float casts, integer
 //! b-bit codes with a scale per slot, and ggml's block types. Every label ("fp16", "int8 sym channel:0",
 //! "int4 asym group:32 f16-scales", "q4_k") is written and parsed here and nowhere else; the page and
-//! the CLI take the list of formats from `number_formats`.
+//! the CLI (`quant-playground formats`) take the list of formats from `number_formats`.
 //!
 //! A format with its own element type and a scale (FP8 with an amax scale, MX, NVFP4, NF4) becomes one
 //! more element format inside `QuantSpec` beside `IntFormat`; a plain cast (FP8 E4M3/E5M2) one more
@@ -309,6 +309,16 @@ pub enum Family {
     Int,
     /// ggml block types.
     Ggml,
+}
+
+impl Family {
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Float => "float",
+            Family::Int => "int",
+            Family::Ggml => "ggml",
+        }
+    }
 }
 
 /// A format as `describe_format` shows it.
