@@ -288,16 +288,18 @@ fn gguf_source_keeps_its_metadata_and_alignment_64() {
         // The data section starts aligned too: the first tensor's offset in the file.
         assert_eq!(back.tensors[0].offset % align, 0);
         // Every key-value pair of the source, typed and byte for byte, plus the two llama.cpp sets.
-        let mut want: Vec<_> = index.gguf_metadata.iter().filter(|kv| kv.key != "general.file_type").cloned().collect();
+        let mut want: Vec<_> = index.detail.gguf_key_values().unwrap().iter().filter(|kv| kv.key != "general.file_type").cloned().collect();
         want.retain(|kv| kv.key != "general.quantization_version");
         let got: Vec<_> = back
-            .gguf_metadata
+            .detail
+            .gguf_key_values()
+            .unwrap()
             .iter()
             .filter(|kv| kv.key != "general.quantization_version" && kv.key != "general.file_type")
             .cloned()
             .collect();
         assert_eq!(got, want, "{fixture}");
-        let qv = back.gguf_metadata.iter().find(|kv| kv.key == "general.quantization_version").unwrap();
+        let qv = back.detail.gguf_key_values().unwrap().iter().find(|kv| kv.key == "general.quantization_version").unwrap();
         assert_eq!(qv.value, 2u32.to_le_bytes());
         // 1-D tensors are copied as stored; 2-D ones become Q4_K (requantized from block types).
         for t in &report.tensors {
