@@ -453,3 +453,33 @@ impl ByteSource for FileSource {
             .map_err(|e| Error::Io { path, detail: format!("reading {} bytes at offset {offset}: {e}", buf.len()) })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_format_has_a_reader() {
+        let all = [Format::Safetensors, Format::Npy, Format::Npz, Format::Gguf, Format::PyTorch, Format::Onnx, Format::SafetensorsIndex];
+        for format in all {
+            // Exhaustive, so a new Format does not compile here until it is listed above.
+            match format {
+                Format::Safetensors | Format::Npy | Format::Npz | Format::Gguf | Format::PyTorch | Format::Onnx | Format::SafetensorsIndex => {}
+            }
+            assert!(READERS.iter().any(|r| r.format == format), "{format:?} has no line in READERS");
+        }
+    }
+
+    #[test]
+    fn content_wins_over_the_name_and_a_zip_is_what_its_members_say() {
+        let npy = npy::write("<f4", &[1], &[0, 0, 128, 63]);
+        assert_eq!(sniff("weights.safetensors", &npy), Some(Format::Npy));
+        assert_eq!(sniff("weights.safetensors", b"short"), Some(Format::Safetensors));
+        assert_eq!(sniff("weights.bin", b"short"), None);
+        // A zip's member names decide, whatever the file is called.
+        let pt: &[u8] = include_bytes!("../../tests/fixtures/formats/w.pt");
+        assert_eq!(parse_index("w.npz", pt, pt.len() as u64).unwrap().format, Format::PyTorch);
+        let npz: &[u8] = include_bytes!("../../tests/fixtures/formats/stored.npz");
+        assert_eq!(parse_index("w.pt", npz, npz.len() as u64).unwrap().format, Format::Npz);
+    }
+}
