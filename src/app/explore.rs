@@ -6,7 +6,7 @@ use crate::app::report::{self, TensorReport};
 use crate::calib::{self, CalibConfig, Method};
 use crate::error::Result;
 use crate::kernels;
-use crate::quant::{self, Granularity, QuantSpec, Scheme, SlotLayout};
+use crate::quant::{self, Granularity, NumberFormat, QuantSpec, Scheme, SlotLayout};
 use crate::tensor::DType;
 use serde::Serialize;
 
@@ -192,11 +192,13 @@ pub fn report_f64(value: &serde_json::Value) -> f64 {
 /// Each spec's report row on one tensor (min-max ranges), with the Pareto front of bits per
 /// weight (lower is better) against SQNR (higher is better) among them.
 pub fn sweep(name: &str, dtype: DType, shape: &[usize], x: &[f32], specs: &[QuantSpec]) -> Result<Vec<SweepRow>> {
-    let mut rows = Vec::with_capacity(specs.len());
-    for spec in specs {
-        let q = quant::quantize_minmax(x, shape, spec)?;
-        rows.push(report::int_report(name, dtype, &q, "minmax"));
-    }
+    sweep_chunked(name, dtype, shape, x, specs, x.len().max(1))
+}
+
+/// `sweep` with the tensor fed to the comparison stream in chunks of `chunk` elements.
+pub fn sweep_chunked(name: &str, dtype: DType, shape: &[usize], x: &[f32], specs: &[QuantSpec], chunk: usize) -> Result<Vec<SweepRow>> {
+    let formats: Vec<NumberFormat> = specs.iter().map(|s| NumberFormat::Scaled(*s)).collect();
+    let rows = report::comparison(name, dtype, shape, x, &formats, chunk)?;
     let points: Vec<(f64, f64)> = rows.iter().map(|r| (r.bits_per_weight, r.metrics.sqnr_db)).collect();
     Ok(rows.into_iter().zip(pareto_front(&points)).map(|(report, pareto)| SweepRow { report, pareto }).collect())
 }

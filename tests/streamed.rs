@@ -1,0 +1,126 @@
+//! The streamed per-tensor passes: the report of a tensor fed in one chunk, a few or many (chunk
+//! edges inside groups, channels and LANE_BLOCK blocks) is the same bit for bit, for every format
+//! family and every calibration method.
+
+use quant_playground::app::explore;
+use quant_playground::app::report;
+use quant_playground::calib::{self, CalibConfig, Method};
+use quant_playground::quant::{Granularity, NumberFormat, QuantSpec, Scheme};
+use quant_playground::tensor::DType;
+
+/// A deterministic weight-like tensor with outliers, exact zeros and a few non-finite values.
+fn tensor(n: usize) -> Vec<f32> {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    (0..n)
+        .map(|i| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let u = (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
+            match i % 997 {
+                5 => 40.0 * u,
+                11 => 0.0,
+                500 if i == 500 => f32::NAN,
+                _ if i == 1234 => f32::INFINITY,
+                _ => u * (1.0 + (i % 7) as f32 * 0.1),
+            }
+        })
+        .collect()
+}
+
+/// Chunk lengths that cut a [rows, 192] tensor inside rows, groups of 32 and 64-element blocks.
+const CHUNKS: [usize; 6] = [usize::MAX, 192 * 40, 1000, 193, 77, 31];
+
+fn formats() -> Vec<NumberFormat> {
+    let mut labels: Vec<String> = ["fp32", "fp16", "bf16", "q8_0", "q4_0", "q4_k"].iter().map(|s| s.to_string()).collect();
+    for bits in [2, 4, 8] {
+        for scheme in ["sym", "asym"] {
+            for g in ["tensor", "channel:0", "channel:1", "group:32", "group:100"] {
+                labels.push(format!("int{bits} {scheme} {g}"));
+            }
+        }
+    }
+    labels.push("int8 sym tensor full".into());
+    labels.push("int4 asym group:32 f16-scales".into());
+    labels.iter().map(|l| NumberFormat::parse(l).unwrap()).collect()
+}
+
+#[test]
+fn comparison_reports_do_not_depend_on_the_chunking() {
+    let shape = [256, 256];
+    let x = tensor(256 * 256);
+    let formats = formats();
+    let whole = report::comparison("w", DType::F32, &shape, &x, &formats, x.len()).unwrap();
+    assert_eq!(whole.len(), formats.len());
+    // The one-chunk stream is the in-memory path.
+    assert_eq!(whole[..3], report::compare("w", DType::F32, &shape, &x, &[]).unwrap()[..]);
+    for chunk in CHUNKS {
+        let rows = report::comparison("w", DType::F32, &shape, &x, &formats, chunk).unwrap();
+        for (a, b) in whole.iter().zip(&rows) {
+            // Debug prints every float exactly (NaN too, which == would not match).
+            assert_eq!(format!("{a:?}"), format!("{b:?}"), "{} with chunks of {chunk}", a.config);
+        }
+    }
+}
+
+#[test]
+fn a_three_axis_tensor_cut_inside_its_channels() {
+    // Channel 0 of [6, 10, 70] spans 700 elements: chunks of 333 end inside channels and rows.
+    let shape = [6, 10, 70];
+    let x = tensor(6 * 10 * 70);
+    let formats: Vec<NumberFormat> =
+        ["int8 sym channel:0", "int4 asym channel:2", "int8 asym group:16", "int3 sym channel:1", "bf16"]
+            .iter()
+            .map(|l| NumberFormat::parse(l).unwrap())
+            .collect();
+    let whole = report::comparison("w", DType::F32, &shape, &x, &formats, x.len()).unwrap();
+    for chunk in [1, 7, 64, 333, 700, 4199] {
+        assert_eq!(whole, report::comparison("w", DType::F32, &shape, &x, &formats, chunk).unwrap(), "chunks of {chunk}");
+    }
+}
+
+#[test]
+fn the_sweep_does_not_depend_on_the_chunking() {
+    let shape = [64, 192];
+    let x = tensor(64 * 192);
+    let specs = explore::sweep_specs(&shape);
+    let whole = explore::sweep("w", DType::F32, &shape, &x, &specs).unwrap();
+    for chunk in [192 * 7, 100, 33] {
+        assert_eq!(whole, explore::sweep_chunked("w", DType::F32, &shape, &x, &specs, chunk).unwrap(), "chunks of {chunk}");
+    }
+}
+
+#[test]
+fn calibration_reports_do_not_depend_on_the_chunking() {
+    let x = tensor(50_000);
+    let methods = Method::parse_list("all").unwrap();
+    let mut methods = methods;
+    methods.push(Method::MovingAverage);
+    methods.push(Method::EntropyTrt);
+    for scheme in [Scheme::Symmetric, Scheme::Asymmetric] {
+        for bits in [4, 8] {
+            let spec = QuantSpec::new(bits, scheme, Granularity::PerTensor);
+            let whole = calib::calibration_report(&x, &spec, &methods, CalibConfig::default(), true).unwrap();
+            assert_eq!(whole.methods.len(), methods.len());
+            let json = serde_json::to_string(&whole).unwrap();
+            for chunk in [25_000, 4096, 999, 64, 63] {
+                let got =
+                    calib::calibration_report_chunked(&x, &spec, &methods, CalibConfig::default(), true, chunk).unwrap();
+                assert_eq!(json, serde_json::to_string(&got).unwrap(), "int{bits} {scheme:?} in chunks of {chunk}");
+            }
+        }
+    }
+}
+
+#[test]
+fn chunks_past_the_end_or_short_are_errors() {
+    let x = tensor(100);
+    let f = [NumberFormat::parse("int8 sym tensor").unwrap()];
+    let mut s = report::ComparisonStream::new("w", DType::F32, &[10, 10], &f).unwrap();
+    assert!(s.feed(&x).is_err(), "measuring before the range pass ended");
+    s.feed_range(&x[..60]).unwrap();
+    assert!(s.feed_range(&x).is_err());
+    assert!(s.end_range_pass().is_err(), "a range pass that saw 60 of 100 values");
+    let s = report::ComparisonStream::new("w", DType::F32, &[10, 10], &[NumberFormat::parse("fp16").unwrap()]).unwrap();
+    assert!(s.finish().is_err());
+}
