@@ -124,3 +124,30 @@ fn chunks_past_the_end_or_short_are_errors() {
     let s = report::ComparisonStream::new("w", DType::F32, &[10, 10], &[NumberFormat::parse("fp16").unwrap()]).unwrap();
     assert!(s.finish().is_err());
 }
+
+#[test]
+fn value_and_error_histograms_do_not_depend_on_the_chunking() {
+    let shape = [40, 96];
+    let x = tensor(40 * 96);
+    let mut h = explore::HistogramStream::new(50);
+    for c in x.chunks(77) {
+        h.feed_range(c);
+    }
+    h.end_range_pass();
+    for c in x.chunks(77) {
+        h.feed(c);
+    }
+    assert_eq!(h.finish(), explore::histogram(&x, 50));
+    for label in ["int8 sym tensor", "int4 asym channel:0", "int3 sym group:32", "int8 asym channel:1"] {
+        let NumberFormat::Scaled(spec) = NumberFormat::parse(label).unwrap() else { unreachable!() };
+        for method in [Method::MinMax, Method::Mse, Method::Percentile(99.9)] {
+            let whole = explore::error_histogram(&x, &shape, &spec, &method, 64).unwrap();
+            // The same bins as the histogram of the materialised errors.
+            assert_eq!(whole, explore::histogram(&explore::errors(&x, &shape, &spec, &method).unwrap(), 64));
+            for chunk in [1000, 97, 5] {
+                let got = explore::error_histogram_chunked(&x, &shape, &spec, &method, 64, chunk).unwrap();
+                assert_eq!(whole, got, "{label} {method:?} in chunks of {chunk}");
+            }
+        }
+    }
+}

@@ -277,6 +277,11 @@ impl ScaledPass {
         Ok(&self.codes)
     }
 
+    /// The dequantized values of the chunk last fed.
+    pub fn reconstruction(&self) -> &[f32] {
+        &self.back
+    }
+
     pub fn finish(self) -> Result<ScaledOutcome> {
         self.cursor.check_done()?;
         Ok(ScaledOutcome { params: self.params, error: self.sums.sums(), clipped: self.clipped, nonfinite: self.nonfinite })
