@@ -4,6 +4,7 @@
 //! The numerics contract is in DESIGN.md and README.md; `quant` implements it, `kernels` holds the
 //! hot loops (scalar reference + SIMD twins), `formats` reads weight files lazily.
 
+pub mod app;
 pub mod calib;
 pub mod error;
 pub mod explore;

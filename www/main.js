@@ -6,7 +6,7 @@ import { createBridge } from './app/bridge.js';
 import { loadFormats } from './app/formats.js';
 import { createState } from './app/state.js';
 import { defaultTensor, renderHead, renderTensorList } from './app/tensor-list.js';
-import { DEFAULT_FORM, methodName, readQuery, specOf, writeQuery } from './shared/config.js';
+import { methodName, readQuery, settingsFromQuery, writeQuery } from './shared/config.js';
 import { $ } from './shared/dom.js';
 import * as fmt from './shared/format.js';
 import VIEWS from './views/index.js';
@@ -252,27 +252,6 @@ window.addEventListener('keydown', (event) => {
 
 // ---- start: the module, the settings of the URL, the views, then the examples as dropped files -------
 
-/** The URL's settings as the core reads them; what it does not recognise falls back to the defaults. */
-async function settingsFromUrl(formats, methods) {
-  const form = { ...DEFAULT_FORM, ...fromUrl.form };
-  if (!formats.bits.includes(form.bits)) form.bits = DEFAULT_FORM.bits;
-  const { spec } = specOf(form);
-  const known = async (label) => formats.describe(label).then((f) => f, () => null);
-  const added = [];
-  for (const info of await Promise.all(fromUrl.added.map(known))) {
-    if (info?.spec && !added.some((a) => a.label === info.label)) added.push({ label: info.label, spec: info.spec });
-  }
-  const error = fromUrl.view.error && (await known(fromUrl.view.error));
-  return {
-    spec,
-    label: await formats.label(spec),
-    method: methods.includes(fromUrl.form.calibration) ? fromUrl.form.calibration : methods[0],
-    added,
-    errorConfig: error?.spec ? error.label : null,
-    log: fromUrl.view.log,
-  };
-}
-
 /** Each view into its slot; with ?embed=NAME only that one, first in <main>, without the page's chrome. */
 function mountViews(ctx) {
   const embedded = fromUrl.view.embed && VIEWS.find((v) => v.id === fromUrl.view.embed);
@@ -303,7 +282,7 @@ async function startup() {
     ui.kernel.dataset.kernel = kernel;
     // Asked of the worker once, shared by the views that list them.
     const [formats, methods, distributions] = await Promise.all([loadFormats(run), run('calibrationMethods'), run('syntheticDistributions')]);
-    state.settings = await settingsFromUrl(formats, methods);
+    state.settings = await settingsFromQuery(fromUrl, formats, methods);
     const ctx = {
       run,
       state,

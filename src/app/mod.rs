@@ -1,0 +1,3 @@
+//! (temporary until the app/ split lands)
+pub mod speed;
+pub use crate::explore;
