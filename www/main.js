@@ -252,15 +252,21 @@ window.addEventListener('keydown', (event) => {
 
 // ---- start: the module, the settings of the URL, the views, then the examples as dropped files -------
 
-/** Each view into its slot; with ?embed=NAME only that one, first in <main>, without the page's chrome. */
-function mountViews(ctx) {
+/**
+ * Each view's markup into its slot at once (the page is whole before the worker answers); with
+ * ?embed=NAME only that one, first in <main>, without the page's chrome. Returns [{ view, root }].
+ */
+function placeViews() {
   const embedded = fromUrl.view.embed && VIEWS.find((v) => v.id === fromUrl.view.embed);
   if (fromUrl.view.embed && !embedded) setError('embed', `?embed=${fromUrl.view.embed}: no such view (there are ${VIEWS.map((v) => v.id).join(', ')}).`);
   const main = document.querySelector('main');
-  const started = [];
-  for (const view of embedded ? [embedded] : VIEWS) {
+  return (embedded ? [embedded] : VIEWS).map((view) => {
     let root = document.querySelector(`[data-view="${view.id}"]`);
-    if (!root) root = main.appendChild(Object.assign(document.createElement('div'), { dataset: { view: view.id } }));
+    if (!root) {
+      root = document.createElement('div');
+      root.dataset.view = view.id;
+      main.append(root);
+    }
     if (embedded) {
       main.prepend(root);
       document.body.classList.add('embed');
@@ -268,11 +274,11 @@ function mountViews(ctx) {
       for (const other of document.querySelectorAll('[data-chrome], [data-view]')) other.hidden = other !== root;
     }
     root.innerHTML = view.template;
-    started.push(view.mount(root, ctx));
-    mounted.push(view);
-  }
-  return started;
+    return { view, root };
+  });
 }
+
+const placed = placeViews();
 
 async function startup() {
   renderFiles();
@@ -296,7 +302,8 @@ async function startup() {
       describe,
       setStatus,
     };
-    const started = mountViews(ctx);
+    const started = placed.map(({ view, root }) => view.mount(root, ctx));
+    mounted.push(...placed.map(({ view }) => view));
     updateUrl();
     updateViews();
     // The synthetic file is chosen (its outlier channels show what per-channel scales do); the digits
