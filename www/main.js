@@ -3,13 +3,15 @@
 // or one view alone with ?embed=NAME. All computing happens in the worker (www/worker/), reached through
 // the one bridge (www/app/bridge.js).
 import { createBridge } from './app/bridge.js';
-import { loadFormats } from './app/formats.js';
+import { createFormats } from './app/formats.js';
 import { createState } from './app/state.js';
 import { defaultTensor, renderHead, renderTensorList } from './app/tensor-list.js';
 import { methodName, readQuery, settingsFromQuery, writeQuery } from './shared/config.js';
 import { $ } from './shared/dom.js';
 import * as fmt from './shared/format.js';
 import VIEWS from './views/index.js';
+import init, * as pageModule from './pkg/quant_playground.js';
+import wasmUrl from './pkg/quant_playground_bg.wasm?url';
 
 const EXAMPLE_SEED = 42;
 const EXAMPLE_TENSOR = 'fc2.weight';
@@ -287,8 +289,10 @@ async function startup() {
     ui.kernel.textContent = kernel;
     ui.kernel.dataset.kernel = kernel;
     // Asked of the worker once, shared by the views that list them.
-    const [formats, methods, distributions] = await Promise.all([loadFormats(run), run('calibrationMethods'), run('syntheticDistributions')]);
-    state.settings = await settingsFromQuery(fromUrl, formats, methods);
+    // The number formats are pure functions of the module: the page asks its own instance (app/formats.js).
+    const [, methods, distributions] = await Promise.all([init({ module_or_path: wasmUrl }), run('calibrationMethods'), run('syntheticDistributions')]);
+    const formats = createFormats(pageModule);
+    state.settings = settingsFromQuery(fromUrl, formats, methods);
     const ctx = {
       run,
       state,

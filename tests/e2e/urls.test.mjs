@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { before, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { loadFormats } from '../../www/app/formats.js';
+import { createFormats } from '../../www/app/formats.js';
 import { readQuery, settingsFromQuery, writeQuery } from '../../www/shared/config.js';
 import { ROOT } from './lib.mjs';
 
@@ -17,13 +17,7 @@ let methods;
 before(async () => {
   const wasm = await import(pathToFileURL(path.join(ROOT, 'www/pkg/quant_playground.js')).href);
   await wasm.default({ module_or_path: readFileSync(path.join(ROOT, 'www/pkg/quant_playground_bg.wasm')) });
-  // The worker's three format methods (www/worker/compare.js), answered by the same module here.
-  const methodsOfWorker = {
-    numberFormats: () => JSON.parse(wasm.number_formats()),
-    describeFormat: (label) => JSON.parse(wasm.describe_format(label)),
-    formatLabel: (spec) => wasm.format_label(JSON.stringify(spec)),
-  };
-  formats = await loadFormats(async (method, args = []) => methodsOfWorker[method](...args));
+  formats = createFormats(wasm); // as the page does with its own instance (www/app/formats.js)
   methods = JSON.parse(wasm.calibration_methods());
 });
 
@@ -37,7 +31,7 @@ function rewrite(url, settings) {
 
 const spec = (bits, scheme, granularity, { full = false, scales = 'f32' } = {}) => ({ bits, scheme, full_range: full, granularity, scale_dtype: scales });
 
-test('saved links open their settings and columns, and are written again unchanged', async () => {
+test('saved links open their settings and columns, and are written again unchanged', () => {
   const saved = [
     {
       url: 'http://127.0.0.1/?file=model.safetensors&tensor=embed.weight&bits=3&scheme=sym&range=narrow&granularity=channel&scales=f32&calibration=minmax&add=int4+asym+group%3A32',
@@ -65,7 +59,7 @@ test('saved links open their settings and columns, and are written again unchang
     },
   ];
   for (const want of saved) {
-    const settings = await open(want.url);
+    const settings = open(want.url);
     assert.deepEqual(settings.spec, want.spec, want.url);
     assert.equal(settings.label, want.label);
     assert.deepEqual(settings.added.map((a) => [a.label, a.spec]), want.added);
@@ -76,16 +70,16 @@ test('saved links open their settings and columns, and are written again unchang
   }
 });
 
-test('a hand-written link opens in the page\'s order; what the core does not know falls back', async () => {
+test('a hand-written link opens in the page\'s order; what the core does not know falls back', () => {
   // The README's screenshot link: parameters in another order, calibration left out.
   const typed = 'http://127.0.0.1/?tensor=fc2.weight&file=example-seed-42.safetensors&bits=8&scheme=sym&granularity=channel&log=1';
-  const settings = await open(typed);
+  const settings = open(typed);
   assert.deepEqual(settings.spec, spec(8, 'symmetric', 'channel:0'));
   assert.equal(settings.method, methods[0]);
   assert.equal(rewrite(typed, settings), '?file=example-seed-42.safetensors&tensor=fc2.weight&bits=8&scheme=sym&range=narrow&granularity=channel&scales=f32&calibration=minmax&log=1');
 
   // Bits the core does not offer, labels it cannot read, a method it does not list: the defaults, no columns.
-  const broken = await open('http://127.0.0.1/?bits=9&scheme=asym&granularity=group:0&calibration=magic&add=int9+sym+tensor&add=fp8+e9&add=fp16&error=nonsense');
+  const broken = open('http://127.0.0.1/?bits=9&scheme=asym&granularity=group:0&calibration=magic&add=int9+sym+tensor&add=fp8+e9&add=fp16&error=nonsense');
   assert.deepEqual(broken.spec, spec(8, 'asymmetric', 'channel:0'));
   assert.equal(broken.method, methods[0]);
   assert.deepEqual(broken.added, []); // fp16 is a format, but no integer column the comparison can add

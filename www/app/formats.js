@@ -1,15 +1,17 @@
-// The number formats as the core serves them (src/quant/format.rs number_formats): the default columns,
-// the presets, the bit widths an integer spec may take, and each label's title. The core writes and parses
-// every label; the page asks it once per spec or label and keeps the answer.
+// The number formats as the core serves them (src/quant/format.rs): the default columns, the presets, the
+// bit widths an integer spec may take, each label's title, and the label of any spec. The core writes and
+// parses every label. These are pure functions of the module, asked synchronously (a settings change
+// relabels the page at once), so the page runs its own small instance of the module for them; the work
+// itself stays in the worker (www/main.js starts that instance).
 
-/** Asks the worker for the served list; returns the page's view of it. */
-export async function loadFormats(run) {
-  const list = await run('numberFormats');
+/** The formats of `core` (the module's exports: number_formats, describe_format, format_label). */
+export function createFormats(core) {
+  const list = JSON.parse(core.number_formats());
   const described = new Map(list.map((f) => [f.label, f])); // label → { label, title, note, family, bits_per_weight, spec }
   const labels = new Map(); // JSON of a spec → its label
   const int = list.find((f) => f.family === 'int' && f.bits_range);
   const [minBits, maxBits] = int?.bits_range ?? [];
-  return {
+  const formats = {
     list,
     /** The float columns every comparison starts with (FP32 first, the reference). */
     floats: list.filter((f) => f.family === 'float' && f.default_column).map((f) => f.label),
@@ -20,23 +22,34 @@ export async function loadFormats(run) {
     /** The bit widths of an integer spec, in order. */
     bits: minBits === undefined ? [] : Array.from({ length: maxBits - minBits + 1 }, (_, i) => minBits + i),
 
-    /** What `label` names, from the core (it rejects a label that is no format with a message). */
-    async describe(label) {
-      if (!described.has(label)) described.set(label, await run('describeFormat', [label]));
+    /** What `label` names, from the core; throws the core's message for a label that is no format. */
+    describe(label) {
+      if (!described.has(label)) described.set(label, JSON.parse(core.describe_format(label)));
       return described.get(label);
     },
 
-    /** [title, note] of a label already described, e.g. ["INT8", "sym channel:0"]; null when not yet asked. */
+    /** What `label` names, or null when it is no format. */
+    known(label) {
+      try {
+        return formats.describe(label);
+      } catch {
+        return null;
+      }
+    },
+
+    /** [title, note] of a label, e.g. ["INT8", "sym channel:0"]; null when it is no format. */
     title(label) {
-      const f = described.get(label);
+      const f = formats.known(label);
       return f ? [f.title, f.note] : null;
     },
 
     /** The core's label of a spec. */
-    async label(spec) {
+    label(spec) {
       const key = JSON.stringify([spec.bits, spec.scheme, spec.full_range, spec.granularity, spec.scale_dtype]);
-      if (!labels.has(key)) labels.set(key, await run('formatLabel', [spec]));
+      if (!labels.has(key)) labels.set(key, core.format_label(JSON.stringify(spec)));
       return labels.get(key);
     },
   };
+  return formats;
 }
+

@@ -66,21 +66,20 @@ export function readQuery(search) {
 /**
  * The settings a query asks for, as the core reads them (`formats`: www/app/formats.js; `methods`: the
  * calibration methods it lists): what it does not recognise falls back to the defaults, an added column
- * or an error column it cannot parse is left out.
+ * or an error column it cannot read is left out.
  */
-export async function settingsFromQuery(query, formats, methods) {
+export function settingsFromQuery(query, formats, methods) {
   const form = { ...DEFAULT_FORM, ...query.form };
   if (!formats.bits.includes(form.bits)) form.bits = DEFAULT_FORM.bits;
   const { spec } = specOf(form);
-  const known = (label) => formats.describe(label).then((f) => f, () => null);
   const added = [];
-  for (const info of await Promise.all(query.added.map(known))) {
+  for (const info of query.added.map(formats.known)) {
     if (info?.spec && !added.some((a) => a.label === info.label)) added.push({ label: info.label, spec: info.spec });
   }
-  const error = query.view.error ? await known(query.view.error) : null;
+  const error = query.view.error ? formats.known(query.view.error) : null;
   return {
     spec,
-    label: await formats.label(spec),
+    label: formats.label(spec),
     method: methods.includes(query.form.calibration) ? query.form.calibration : methods[0],
     added,
     errorConfig: error?.spec ? error.label : null,

@@ -4,6 +4,7 @@
 /** Specs per call of the sweep: small enough that progress moves and a cancel is heard soon. */
 const SWEEP_CHUNK = 7;
 
+
 /** @param core the worker's core (www/worker/index.js) */
 export default function compareDomain(core) {
   const { callWasm, tensorBytes } = core;
@@ -31,15 +32,6 @@ export default function compareDomain(core) {
   }
 
   return {
-    /** Every number format the core offers: [{ label, title, note, family, bits_per_weight, default_column, preset, spec }]. */
-    numberFormats: async () => JSON.parse(await callWasm('number formats', (m) => m.number_formats())),
-
-    /** What a label names ({ label, title, note, family, bits_per_weight, spec }), or the core's error. */
-    describeFormat: async (job, label) => JSON.parse(await callWasm(`format '${label}'`, (m) => m.describe_format(label))),
-
-    /** The core's label of a spec. */
-    formatLabel: (job, spec) => callWasm('format label', (m) => m.format_label(JSON.stringify(spec))),
-
     /**
      * FP32 | FP16 | BF16 | one row per spec, for one tensor of an open file (see app/report.rs for a row).
      * Each row also carries time_ms: how long its own call into the module took here, in the worker.

@@ -22,7 +22,6 @@ let rows = null; // the comparison shown
 let explored = null; // the pictures' numbers shown
 let sweep = null; // { key, rows } of the Pareto picture, or { key, cancelled: true }
 let sweeping = null; // { key, controller } of the sweep in flight
-let settingsChange = 0; // the latest form change: an older one's label arriving late is dropped
 
 const sameTensor = (a, b) => a && b && a.file.id === b.file.id && a.tensor === b.tensor;
 const tensorKey = (selection) => `${selection.file.id}:${selection.tensor}`;
@@ -103,12 +102,10 @@ function applyForm(values) {
   form.scaleDtype.value = values.scaleDtype;
 }
 
-async function settingsChanged() {
-  const change = ++settingsChange;
+function settingsChanged() {
   const spec = readSpec();
   const method = ui.calibration.value;
-  const label = spec ? await ctx.formats.label(spec) : null;
-  if (change !== settingsChange) return;
+  const label = spec ? ctx.formats.label(spec) : null;
   if (label) ui.configLabel.textContent = label;
   // The error picture follows the configuration again.
   ctx.state.setSettings({ spec, label, method, errorConfig: null });
@@ -144,10 +141,10 @@ function clearAll() {
 }
 
 /** The integer columns: the default widths with the form's scheme and granularity, its own width, then the added ones. */
-async function columnSpecs(spec, added) {
+function columnSpecs(spec, added) {
   const headline = ctx.formats.headlineBits;
   const widths = headline.includes(spec.bits) ? headline : [...headline, spec.bits];
-  const columns = await Promise.all(widths.map(async (bits) => ({ spec: { ...spec, bits }, label: await ctx.formats.label({ ...spec, bits }) })));
+  const columns = widths.map((bits) => ({ spec: { ...spec, bits }, label: ctx.formats.label({ ...spec, bits }) }));
   for (const a of added) if (!columns.some((c) => c.label === a.label)) columns.push(a);
   return columns;
 }
@@ -162,10 +159,9 @@ const compute = latestOnly(async () => {
   let columns;
   try {
     const started = performance.now();
-    columns = await columnSpecs(settings.spec, settings.added);
+    columns = columnSpecs(settings.spec, settings.added);
     const shown = await ctx.run('compare', [file.id, tensor, ctx.formats.floats, columns.map((c) => c.spec), settings.method]);
     if (!sameTensor(wanted.selection, selection)) return; // another tensor was chosen meanwhile; the next run shows it
-    await Promise.all(shown.map((r) => ctx.formats.describe(r.config)));
     const removable = new Set(settings.added.map((a) => a.label));
     renderComparison(ui.comparison, shown, file.name, {
       titleOf: ctx.formats.title,
