@@ -4,6 +4,7 @@
 // the one bridge (www/app/bridge.js).
 import { createBridge } from './app/bridge.js';
 import { createFormats } from './app/formats.js';
+import { listenForFiles } from './app/drop.js';
 import { createState } from './app/state.js';
 import { defaultTensor, renderHead, renderTensorList } from './app/tensor-list.js';
 import { methodName, readQuery, settingsFromQuery, writeQuery } from './shared/config.js';
@@ -208,49 +209,7 @@ async function showMemory() {
 
 // ---- opening files: the input and drag-and-drop over the whole page -----------------------------------
 
-ui.fileInput.addEventListener('change', () => {
-  const files = [...ui.fileInput.files];
-  ui.fileInput.value = ''; // so that choosing the same file again is a change too
-  if (files.length) openFiles(files);
-});
-
-const carriesFiles = (event) => event.dataTransfer?.types?.includes('Files');
-let dragDepth = 0;
-window.addEventListener('dragenter', (event) => {
-  if (!carriesFiles(event)) return;
-  dragDepth += 1;
-  ui.overlay.hidden = false;
-});
-window.addEventListener('dragleave', (event) => {
-  if (!carriesFiles(event)) return;
-  dragDepth = Math.max(0, dragDepth - 1);
-  if (dragDepth === 0) ui.overlay.hidden = true;
-});
-window.addEventListener('dragover', (event) => {
-  if (!carriesFiles(event)) return;
-  event.preventDefault();
-  event.dataTransfer.dropEffect = 'copy';
-});
-window.addEventListener('drop', (event) => {
-  event.preventDefault(); // never let the browser navigate to the dropped file
-  dragDepth = 0;
-  ui.overlay.hidden = true;
-  const files = [...(event.dataTransfer?.files ?? [])];
-  if (files.length) openFiles(files);
-});
-
-// "/" jumps to the tensor filter, as on many sites; Escape leaves it.
-window.addEventListener('keydown', (event) => {
-  const typing = event.target.closest?.('input, select, textarea');
-  if (event.key === '/' && !typing && !event.ctrlKey && !event.metaKey && !event.altKey) {
-    event.preventDefault();
-    ui.filter.focus();
-  } else if (event.key === 'Escape' && event.target === ui.filter) {
-    ui.filter.value = '';
-    ui.filter.dispatchEvent(new Event('input'));
-    ui.filter.blur();
-  }
-});
+listenForFiles({ input: ui.fileInput, overlay: ui.overlay, filter: ui.filter, onFiles: (files) => openFiles(files) });
 
 // ---- start: the module, the settings of the URL, the views, then the examples as dropped files -------
 
@@ -288,8 +247,8 @@ async function startup() {
     const { kernel } = await run('init');
     ui.kernel.textContent = kernel;
     ui.kernel.dataset.kernel = kernel;
-    // Asked of the worker once, shared by the views that list them.
-    // The number formats are pure functions of the module: the page asks its own instance (app/formats.js).
+    // Asked once, shared by the views that list them; the number formats are pure functions of the
+    // module, asked of the page's own instance (app/formats.js).
     const [, methods, distributions] = await Promise.all([init({ module_or_path: wasmUrl }), run('calibrationMethods'), run('syntheticDistributions')]);
     const formats = createFormats(pageModule);
     state.settings = settingsFromQuery(fromUrl, formats, methods);
