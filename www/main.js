@@ -3,7 +3,7 @@
 // or one view alone with ?embed=NAME. All computing happens in the worker (www/worker/), reached through
 // the one bridge (www/app/bridge.js).
 import { createBridge } from './app/bridge.js';
-import { createFormats } from './app/formats.js';
+import { loadFormats } from './app/formats.js';
 import { listenForFiles } from './app/drop.js';
 import { createState } from './app/state.js';
 import { defaultTensor, renderHead, renderTensorList } from './app/tensor-list.js';
@@ -11,8 +11,6 @@ import { methodName, readQuery, settingsFromQuery, writeQuery } from './shared/c
 import { $ } from './shared/dom.js';
 import * as fmt from './shared/format.js';
 import VIEWS from './views/index.js';
-import init, * as pageModule from './pkg/quant_playground.js';
-import wasmUrl from './pkg/quant_playground_bg.wasm?url';
 
 const EXAMPLE_SEED = 42;
 const EXAMPLE_TENSOR = 'fc2.weight';
@@ -247,10 +245,8 @@ async function startup() {
     const { kernel } = await run('init');
     ui.kernel.textContent = kernel;
     ui.kernel.dataset.kernel = kernel;
-    // Asked once, shared by the views that list them; the number formats are pure functions of the
-    // module, asked of the page's own instance (app/formats.js).
-    const [, methods, distributions] = await Promise.all([init({ module_or_path: wasmUrl }), run('calibrationMethods'), run('syntheticDistributions')]);
-    const formats = createFormats(pageModule);
+    // Asked once, shared by the views that list them.
+    const [formats, methods, distributions] = await Promise.all([loadFormats(run), run('calibrationMethods'), run('syntheticDistributions')]);
     state.settings = settingsFromQuery(fromUrl, formats, methods);
     const ctx = {
       run,

@@ -2,7 +2,20 @@
 // bit widths an integer spec may take, each label's title, and the label of any spec. The core writes and
 // parses every label. These are pure functions of the module, asked synchronously (a settings change
 // relabels the page at once), so the page runs its own small instance of the module for them; the work
-// itself stays in the worker (www/main.js starts that instance).
+// itself stays in the worker, which hands the page the module it compiled (no second download).
+
+/** The page's instance of the worker's module (its glue evaluated as a blob: module), then its formats. */
+export async function loadFormats(run) {
+  const { module, glue } = await run('moduleForPage');
+  const url = URL.createObjectURL(new Blob([glue], { type: 'text/javascript' }));
+  try {
+    const core = await import(/* @vite-ignore */ url);
+    await core.default({ module_or_path: module });
+    return createFormats(core);
+  } finally {
+    URL.revokeObjectURL(url);
+  }
+}
 
 /** The formats of `core` (the module's exports: number_formats, describe_format, format_label). */
 export function createFormats(core) {

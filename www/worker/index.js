@@ -286,6 +286,12 @@ const instance = {
     return { kernel: qp.kernel_build() };
   },
 
+  /** The compiled module and its glue, for the page's own instance of the pure format functions (app/formats.js). */
+  async moduleForPage() {
+    await core.ready();
+    return { module: compiled, glue: build.glue };
+  },
+
   /** The byte length of the module's memory (WebAssembly.Memory grows and never shrinks: a high-water mark). */
   memoryBytes: () => callWasm('memory size', (m) => m.wasm_memory_bytes()),
 
