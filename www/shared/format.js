@@ -82,3 +82,10 @@ export function matrixOf(dims) {
   const k = rest.reduce((a, b) => a * b, 1);
   return n > 0 && k > 0 ? { n, k } : null;
 }
+
+/** The chosen tensor ({ file, info, tensor }) as a matmul weight: { fileId, file, tensor, shape, matrix }, or null. */
+export function weightOf(selection) {
+  if (!selection) return null;
+  const { file, info, tensor } = selection;
+  return { fileId: file.id, file: file.name, tensor, shape: info.shape, matrix: matrixOf(info.shape) };
+}

@@ -7,7 +7,7 @@
 // file, used and dropped — into the calibration table `quant-playground calibrate FILE… --batches --json` prints.
 import { isCancelled } from '../../app/bridge.js';
 import { renderTable } from '../../shared/calibration-table.js';
-import { $, element, readWholeNumber } from '../../shared/dom.js';
+import { $, element, readWholeNumber, showSeed } from '../../shared/dom.js';
 import template from './template.html?raw';
 import './style.css';
 
@@ -52,10 +52,8 @@ function mount(root, context) {
     batchesProgress: $('batches-progress'),
   };
   ui.dist.replaceChildren(...ctx.catalog.distributions.map((name) => element('option', { value: name, text: name })));
-  ctx.randomSeed().then((seed) => {
-    if (!ui.seed.value) ui.seed.value = String(seed);
-    refresh();
-  });
+  // The seed shown before the first run: the core's getrandom, so that two people differ unless they share it.
+  showSeed(ui.seed, ctx.randomSeed(), refresh);
   ui.form.addEventListener('input', refresh);
   ui.newSeed.addEventListener('click', async () => {
     ui.seed.value = String(await ctx.randomSeed());

@@ -5,7 +5,7 @@
 // core (src/app/trace.rs) in the worker — `quant-playground trace --json` prints the same document. Speeds
 // of the same kernels are the speed view's.
 import * as fmt from '../../shared/format.js';
-import { $, element, readWholeNumber } from '../../shared/dom.js';
+import { $, element, readWholeNumber, showSeed } from '../../shared/dom.js';
 import template from './template.html?raw';
 import './style.css';
 
@@ -15,7 +15,7 @@ const MAX_SEED = Number.MAX_SAFE_INTEGER;
 const MAX_ROWS = 4096;
 
 let ctx;
-let target = null; // { fileId, file, tensor, shape } of the selection
+let target = null; // the selection as a weight (format.js weightOf)
 let running = false;
 
 const get = (obj, path) => path.split('.').reduce((o, key) => o?.[key], obj);
@@ -123,7 +123,7 @@ function fillSources(k) {
 /** What a press does (or why it cannot), and the x choices for the chosen weight. */
 function describeTarget() {
   if (running) return;
-  const matrix = target && fmt.matrixOf(target.shape);
+  const matrix = target?.matrix;
   fillSources(matrix?.k);
   const ok = matrix && readWholeNumber(ui.row, 0, matrix.n - 1) !== null && readWholeNumber(ui.sample, 0, MAX_ROWS - 1) !== null
     && (!ui.source.value.startsWith('synthetic:') || (readWholeNumber(ui.seed, 0, MAX_SEED) !== null && readWholeNumber(ui.rows, 1, MAX_ROWS) !== null));
@@ -156,21 +156,19 @@ function mount(root, context) {
   });
   ui.form.addEventListener('input', describeTarget);
   ui.method.replaceChildren(...ctx.catalog.methods.map((m) => element('option', { value: m, text: ctx.methodName(m) })));
-  ctx.randomSeed().then((seed) => {
-    if (!ui.seed.value) ui.seed.value = String(seed);
-    describeTarget();
-  });
+  // The seed shown before the first run: the core's getrandom, so that two people differ unless they share it.
+  showSeed(ui.seed, ctx.randomSeed(), describeTarget);
   describeTarget();
 }
 
 /** The x choices list the open tensors, so this follows the files as well as the selection. */
 function update(selection) {
-  target = selection && { fileId: selection.file.id, file: selection.file.name, tensor: selection.tensor, shape: selection.info.shape };
+  target = fmt.weightOf(selection);
   describeTarget();
 }
 
 async function run() {
-  const matrix = target && fmt.matrixOf(target.shape);
+  const matrix = target?.matrix;
   if (running || !matrix) return;
   const job = target;
   const [kind, ...rest] = ui.source.value.split(':');

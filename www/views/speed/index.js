@@ -5,7 +5,7 @@
 // while, in the worker, with Cancel.
 import { isCancelled } from '../../app/bridge.js';
 import * as fmt from '../../shared/format.js';
-import { $, element, readWholeNumber } from '../../shared/dom.js';
+import { $, element, readWholeNumber, showSeed } from '../../shared/dom.js';
 import template from './template.html?raw';
 import './style.css';
 
@@ -34,7 +34,7 @@ const COLUMNS = [
 
 let ui;
 let ctx;
-let target = null; // { fileId, file, tensor, shape } of the selection
+let target = null; // the selection as a weight (format.js weightOf)
 let running = null; // the AbortController of the run in flight
 
 function readSeed() {
@@ -44,7 +44,7 @@ function readSeed() {
 /** The button says what a press does (or why it cannot). */
 function describeTarget() {
   if (running) return;
-  const matrix = target && fmt.matrixOf(target.shape);
+  const matrix = target?.matrix;
   const seed = readSeed();
   ui.run.disabled = !matrix || seed === null;
   if (!target) {
@@ -91,21 +91,18 @@ function mount(root, context) {
     ui.status.textContent = 'Cancelling after the run in flight…';
     running?.abort();
   });
-  // The seed shown before the first run (the core's getrandom, so that two people differ unless they share it).
-  ctx.randomSeed().then((seed) => {
-    if (!ui.seed.value) ui.seed.value = String(seed);
-    describeTarget();
-  });
+  // The seed shown before the first run: the core's getrandom, so that two people differ unless they share it.
+  showSeed(ui.seed, ctx.randomSeed(), describeTarget);
   describeTarget();
 }
 
 function update(selection) {
-  target = selection && { fileId: selection.file.id, file: selection.file.name, tensor: selection.tensor, shape: selection.info.shape };
+  target = fmt.weightOf(selection);
   describeTarget();
 }
 
 async function run() {
-  const matrix = target && fmt.matrixOf(target.shape);
+  const matrix = target?.matrix;
   const seed = readSeed();
   if (running || !matrix || seed === null) return;
   const m = Number(ui.batch.value);
