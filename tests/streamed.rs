@@ -151,3 +151,59 @@ fn value_and_error_histograms_do_not_depend_on_the_chunking() {
         }
     }
 }
+
+#[test]
+fn the_fused_casts_round_as_the_half_crate_does() {
+    use quant_playground::kernels::scalar::{bf16_round_trip, f16_round_trip};
+    // Every exponent, with mantissas that hit ties, near-ties and the ends; both signs.
+    let mantissas = [0u32, 1, 0x0fff, 0x1000, 0x1001, 0x1fff, 0x2000, 0x7fff, 0x8000, 0x8001, 0xffff, 0x1_0000, 0x40_0000, 0x7f_e000, 0x7f_efff, 0x7f_f000, 0x7f_ffff];
+    let mut checked = 0;
+    for sign in [0u32, 0x8000_0000] {
+        for e in 0..255u32 {
+            for (k, &m) in mantissas.iter().enumerate() {
+                for step in 0..64u32 {
+                    let m = (m.wrapping_add(step.wrapping_mul(0x1_1111 * (k as u32 + 1)))) & 0x7f_ffff;
+                    let v = f32::from_bits(sign | (e << 23) | m);
+                    let want16 = half::f16::from_f32(v).to_f32();
+                    let want_b = half::bf16::from_f32(v).to_f32();
+                    assert_eq!(f16_round_trip(v).to_bits(), want16.to_bits(), "f16 of {v:e} ({:#x})", v.to_bits());
+                    assert_eq!(bf16_round_trip(v).to_bits(), want_b.to_bits(), "bf16 of {v:e}");
+                    checked += 1;
+                }
+            }
+        }
+    }
+    for v in [65504.0f32, 65519.0, 65520.0, 65536.0, 1e9, f32::MAX, f32::INFINITY, 5.96e-8, 2.98e-8, 2.99e-8, 6.1e-5] {
+        for v in [v, -v] {
+            assert_eq!(f16_round_trip(v).to_bits(), half::f16::from_f32(v).to_f32().to_bits(), "f16 of {v:e}");
+        }
+    }
+    assert!(checked > 500_000);
+}
+
+#[test]
+fn the_fused_blocks_equal_the_materialised_round_trip() {
+    use quant_playground::kernels::{self, ErrorSums};
+    let x = tensor(64 * 50);
+    for (scale, zp, qmin, qmax) in [(0.01f32, 0i32, -127i32, 127i32), (0.003, 7, -8, 7), (0.02, 130, 0, 255)] {
+        let mut run = ErrorSums::default();
+        let (lo, hi) = ((qmin - zp) as f32, (qmax - zp) as f32);
+        let clipped = kernels::quantize_error_blocks(&mut run, &x, scale, lo, hi);
+        let mut q = vec![0i8; x.len()];
+        let mut q8 = vec![0u8; x.len()];
+        let (want_clipped, back) = if qmin < 0 {
+            let c = kernels::quantize(&x, scale, zp, qmin, qmax, &mut q);
+            let mut back = vec![0.0; x.len()];
+            kernels::dequantize(&q, scale, zp, &mut back);
+            (c, back)
+        } else {
+            let c = kernels::quantize(&x, scale, zp, qmin, qmax, &mut q8);
+            let mut back = vec![0.0; x.len()];
+            kernels::dequantize(&q8, scale, zp, &mut back);
+            (c, back)
+        };
+        assert_eq!(clipped, want_clipped);
+        assert!(clipped > 0);
+        assert_eq!(run, kernels::error_sums_f32(&x, &back));
+    }
+}

@@ -141,9 +141,9 @@ pub fn error_histogram_chunked(x: &[f32], shape: &[usize], spec: &QuantSpec, met
     for binning in [false, true] {
         let mut pass = quant::stream::ScaledPass::new(spec, layout.clone(), &ranges)?;
         for c in x.chunks(chunk) {
-            pass.feed(c)?;
+            let back = pass.feed_reconstruction(c)?;
             errors.clear();
-            errors.extend(c.iter().zip(pass.reconstruction()).filter(|(v, _)| v.is_finite()).map(|(&v, &y)| v - y));
+            errors.extend(c.iter().zip(back).filter(|(v, _)| v.is_finite()).map(|(&v, &y)| v - y));
             if binning {
                 h.feed(&errors);
             } else {

@@ -1,6 +1,7 @@
 //! The one report schema the CLI prints and the page shows (serde; JSON for both).
 
 use crate::error::{Error, Result};
+use crate::kernels;
 use crate::metrics::{bits_per_weight, metrics_from_sums, Metrics};
 use crate::quant::ggml::{self, GgmlType};
 use crate::quant::stream::{BlockSums, RangePass, ScaledOutcome, ScaledPass};
@@ -186,7 +187,7 @@ pub fn comparison(name: &str, dtype: DType, shape: &[usize], x: &[f32], formats:
 /// One column of a streamed comparison.
 #[derive(Debug, Clone)]
 enum Column {
-    Float { cast: FloatCast, back: Vec<f32>, sums: BlockSums, nonfinite: usize },
+    Float { cast: FloatCast, sums: BlockSums, nonfinite: usize },
     Scaled { spec: QuantSpec, layout: SlotLayout, range: Option<RangePass>, pass: Option<ScaledPass> },
     Ggml { t: GgmlType, row_len: usize, pending: Vec<f32>, sums: BlockSums, bytes: u64, nonfinite: usize },
 }
@@ -212,7 +213,7 @@ impl ComparisonStream {
         let mut columns = Vec::with_capacity(formats.len());
         for format in formats {
             columns.push(match *format {
-                NumberFormat::Float(cast) => Column::Float { cast, back: Vec::new(), sums: BlockSums::default(), nonfinite: 0 },
+                NumberFormat::Float(cast) => Column::Float { cast, sums: BlockSums::default(), nonfinite: 0 },
                 NumberFormat::Scaled(spec) => {
                     spec.validate()?;
                     let layout = SlotLayout::new(shape, spec.granularity)?;
@@ -278,10 +279,17 @@ impl ComparisonStream {
         let nonfinite_here = x.iter().filter(|v| !v.is_finite()).count();
         for c in &mut self.columns {
             match c {
-                Column::Float { cast, back, sums, nonfinite } => {
-                    back.clear();
-                    back.extend(x.iter().map(|&v| cast.cast_one(v)));
-                    sums.add(x, back);
+                Column::Float { cast, sums, nonfinite } => {
+                    let cast = *cast;
+                    let blocks = match cast {
+                        FloatCast::F32 => kernels::f32_error_blocks,
+                        FloatCast::F16 => kernels::f16_error_blocks,
+                        FloatCast::Bf16 => kernels::bf16_error_blocks,
+                    };
+                    sums.add_measured(x, |v| (cast.cast_one(v), false), |run, xb| {
+                        blocks(run, xb);
+                        0
+                    });
                     *nonfinite += nonfinite_here;
                 }
                 Column::Scaled { pass: Some(p), .. } => {

@@ -233,7 +233,7 @@ pub fn quantize_with_ranges(x: &[f32], shape: &[usize], spec: &QuantSpec, ranges
     let layout = SlotLayout::new(shape, spec.granularity)?;
     check_len(x, &layout, shape)?;
     let mut pass = stream::ScaledPass::new(spec, layout.clone(), ranges)?;
-    let codes = pass.feed(x)?.clone();
+    let codes = pass.feed_codes(x)?.clone();
     let out = pass.finish()?;
     Ok(QuantizedTensor {
         spec: *spec,

@@ -43,6 +43,44 @@ impl BlockSums {
         self.carry_y.extend_from_slice(&y[body..]);
     }
 
+    /// Adds the next elements of the current run measured in one read: `blocks` folds whole
+    /// blocks onto the run (a fused kernel), `y_of` makes x̂ one element at a time for the blocks a
+    /// chunk edge cuts. Both flag elements (clipped ones); returns how many were flagged.
+    pub fn add_measured(
+        &mut self,
+        mut x: &[f32],
+        y_of: impl Fn(f32) -> (f32, bool),
+        blocks: impl Fn(&mut ErrorSums, &[f32]) -> usize,
+    ) -> usize {
+        let mut flagged = 0;
+        let carry = |sums: &mut Self, v: f32| {
+            let (y, f) = y_of(v);
+            sums.carry_x.push(v);
+            sums.carry_y.push(y);
+            f as usize
+        };
+        if !self.carry_x.is_empty() {
+            let take = (LANE_BLOCK - self.carry_x.len()).min(x.len());
+            for &v in &x[..take] {
+                flagged += carry(self, v);
+            }
+            x = &x[take..];
+            if self.carry_x.len() < LANE_BLOCK {
+                return flagged;
+            }
+            let block = kernels::error_sums_f32(&self.carry_x, &self.carry_y);
+            add_block(&mut self.run, &block);
+            self.carry_x.clear();
+            self.carry_y.clear();
+        }
+        let body = x.len() / LANE_BLOCK * LANE_BLOCK;
+        flagged += blocks(&mut self.run, &x[..body]);
+        for &v in &x[body..] {
+            flagged += carry(self, v);
+        }
+        flagged
+    }
+
     /// Closes the current run: its last short block is summed element by element, as the kernels do.
     pub fn end_run(&mut self) {
         if !self.carry_x.is_empty() {
@@ -199,6 +237,14 @@ pub struct ScaledOutcome {
     pub nonfinite: usize,
 }
 
+/// What a scaled pass keeps of a chunk besides its measurements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Keep {
+    Nothing,
+    Codes,
+    Reconstruction,
+}
+
 /// Quantizes chunks with fixed per-slot parameters, measures the error against the dequantized
 /// codes, and hands each chunk's codes to the caller (who may keep or drop them).
 #[derive(Debug, Clone)]
@@ -242,44 +288,67 @@ impl ScaledPass {
         })
     }
 
-    /// Quantizes the next chunk; returns its codes (valid until the next call).
-    pub fn feed(&mut self, x: &[f32]) -> Result<&Codes> {
+    /// Measures the next chunk in one read, keeping neither codes nor x̂.
+    pub fn feed(&mut self, x: &[f32]) -> Result<()> {
+        self.feed_as(x, Keep::Nothing)
+    }
+
+    /// Measures the next chunk and returns its codes (valid until the next call).
+    pub fn feed_codes(&mut self, x: &[f32]) -> Result<&Codes> {
+        self.feed_as(x, Keep::Codes)?;
+        Ok(&self.codes)
+    }
+
+    /// Measures the next chunk and returns its dequantized values (valid until the next call).
+    pub fn feed_reconstruction(&mut self, x: &[f32]) -> Result<&[f32]> {
+        self.feed_as(x, Keep::Reconstruction)?;
+        Ok(&self.back)
+    }
+
+    fn feed_as(&mut self, x: &[f32], keep: Keep) -> Result<()> {
         let offset = self.cursor.advance(x.len())?;
-        self.back.resize(x.len(), 0.0);
-        match &mut self.codes {
-            Codes::I8(q) => q.resize(x.len(), 0),
-            Codes::U8(q) => q.resize(x.len(), 0),
+        match keep {
+            Keep::Nothing => {}
+            Keep::Codes => match &mut self.codes {
+                Codes::I8(q) => q.resize(x.len(), 0),
+                Codes::U8(q) => q.resize(x.len(), 0),
+            },
+            Keep::Reconstruction => self.back.resize(x.len(), 0.0),
         }
         let (params, qmin, qmax) = (&self.params, self.qmin, self.qmax);
         let (codes, back, sums, clipped) = (&mut self.codes, &mut self.back, &mut self.sums, &mut self.clipped);
         self.layout.for_each_segment(offset, x.len(), |s| {
             let p = params[s.slot];
             let r = s.start..s.start + s.len;
-            let (xs, ys) = (&x[r.clone()], &mut back[r.clone()]);
-            *clipped += match codes {
-                Codes::I8(q) => {
-                    let n = kernels::quantize(xs, p.scale, p.zero_point, qmin, qmax, &mut q[r.clone()]);
-                    kernels::dequantize(&q[r], p.scale, p.zero_point, ys);
-                    n
-                }
-                Codes::U8(q) => {
-                    let n = kernels::quantize(xs, p.scale, p.zero_point, qmin, qmax, &mut q[r.clone()]);
-                    kernels::dequantize(&q[r], p.scale, p.zero_point, ys);
-                    n
-                }
-            };
-            sums.add(xs, ys);
+            let xs = &x[r.clone()];
+            let (lo, hi) = ((qmin - p.zero_point) as f32, (qmax - p.zero_point) as f32);
+            *clipped += sums.add_measured(
+                xs,
+                |v| kernels::scalar::quantize_round_trip(v, p.scale, lo, hi),
+                |run, xb| kernels::quantize_error_blocks(run, xb, p.scale, lo, hi),
+            );
             if s.ends_run {
                 sums.end_run();
             }
+            match keep {
+                Keep::Nothing => {}
+                Keep::Codes => match codes {
+                    Codes::I8(q) => {
+                        kernels::quantize(xs, p.scale, p.zero_point, qmin, qmax, &mut q[r]);
+                    }
+                    Codes::U8(q) => {
+                        kernels::quantize(xs, p.scale, p.zero_point, qmin, qmax, &mut q[r]);
+                    }
+                },
+                Keep::Reconstruction => {
+                    for (y, &v) in back[r].iter_mut().zip(xs) {
+                        *y = kernels::scalar::quantize_round_trip(v, p.scale, lo, hi).0;
+                    }
+                }
+            }
         });
         self.nonfinite += x.iter().filter(|v| !v.is_finite()).count();
-        Ok(&self.codes)
-    }
-
-    /// The dequantized values of the chunk last fed.
-    pub fn reconstruction(&self) -> &[f32] {
-        &self.back
+        Ok(())
     }
 
     pub fn finish(self) -> Result<ScaledOutcome> {
