@@ -135,7 +135,7 @@ fn error_sums_by(x: &[f32], y_at: impl Fn(usize) -> f32) -> ErrorSums {
 }
 
 /// The elements after the last whole block, one by one in f64.
-pub(crate) fn error_sums_tail(x: &[f32], y_at: impl Fn(usize) -> f32) -> ErrorSums {
+pub fn error_sums_tail(x: &[f32], y_at: impl Fn(usize) -> f32) -> ErrorSums {
     let mut t = ErrorSums::default();
     for (i, &v) in x.iter().enumerate() {
         if !v.is_finite() {

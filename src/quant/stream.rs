@@ -81,6 +81,35 @@ impl BlockSums {
         flagged
     }
 
+    /// `add_measured` of the last elements of the run, then `end_run`; a run that starts here
+    /// (no carried block: every group shorter than a block) skips the carry.
+    pub fn add_measured_and_end_run(
+        &mut self,
+        x: &[f32],
+        y_of: impl Fn(f32) -> (f32, bool),
+        blocks: impl Fn(&mut ErrorSums, &[f32]) -> usize,
+    ) -> usize {
+        if !self.carry_x.is_empty() {
+            let flagged = self.add_measured(x, y_of, blocks);
+            self.end_run();
+            return flagged;
+        }
+        let body = x.len() / LANE_BLOCK * LANE_BLOCK;
+        let mut flagged = blocks(&mut self.run, &x[..body]);
+        let tail = &x[body..];
+        if !tail.is_empty() {
+            let mut ys = [0.0f32; LANE_BLOCK];
+            for (y, &v) in ys.iter_mut().zip(tail) {
+                let (r, f) = y_of(v);
+                *y = r;
+                flagged += f as usize;
+            }
+            self.run.merge(&kernels::scalar::error_sums_tail(tail, |i| ys[i]));
+        }
+        self.total.merge(&std::mem::take(&mut self.run));
+        flagged
+    }
+
     /// Closes the current run: its last short block is summed element by element, as the kernels do.
     pub fn end_run(&mut self) {
         if !self.carry_x.is_empty() {
@@ -322,14 +351,13 @@ impl ScaledPass {
             let r = s.start..s.start + s.len;
             let xs = &x[r.clone()];
             let (lo, hi) = ((qmin - p.zero_point) as f32, (qmax - p.zero_point) as f32);
-            *clipped += sums.add_measured(
-                xs,
-                |v| kernels::scalar::quantize_round_trip(v, p.scale, lo, hi),
-                |run, xb| kernels::quantize_error_blocks(run, xb, p.scale, lo, hi),
-            );
-            if s.ends_run {
-                sums.end_run();
-            }
+            let y_of = |v| kernels::scalar::quantize_round_trip(v, p.scale, lo, hi);
+            let blocks = |run: &mut ErrorSums, xb: &[f32]| kernels::quantize_error_blocks(run, xb, p.scale, lo, hi);
+            *clipped += if s.ends_run {
+                sums.add_measured_and_end_run(xs, y_of, blocks)
+            } else {
+                sums.add_measured(xs, y_of, blocks)
+            };
             match keep {
                 Keep::Nothing => {}
                 Keep::Codes => match codes {
