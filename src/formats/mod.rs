@@ -410,6 +410,62 @@ pub fn element_bytes(info: &TensorInfo, stored: Vec<u8>) -> Result<Vec<u8>> {
     }
 }
 
+/// Reads a tensor as f32 values in C order, in chunks of whole rows (last axis) of about
+/// `chunk_elements` values, and hands each to `f`: memory holds one chunk, not the tensor. Stored
+/// bytes that must be undone whole (deflated, varint-packed, Fortran order, rows that are not whole
+/// ggml blocks) are decoded at once and then handed over in the same chunks.
+pub fn for_each_chunk(
+    source: &mut dyn ByteSource,
+    info: &TensorInfo,
+    chunk_elements: usize,
+    mut f: impl FnMut(&[f32]) -> Result<()>,
+) -> Result<()> {
+    let n = crate::tensor::checked_element_count(&info.shape)
+        .ok_or_else(|| Error::malformed(&info.name, format!("tensor '{}': shape {:?} overflows the element count", info.name, info.shape)))?;
+    let row_len = info.shape.last().copied().unwrap_or(1).max(1);
+    let rows = n / row_len;
+    let row_bytes = info.dtype.bytes_for(row_len as u64);
+    let streamable = info.storage == Storage::Raw && !(info.fortran_order && info.shape.len() > 1) && rows * row_len == n;
+    let (Some(row_bytes), true) = (row_bytes, streamable) else {
+        let x = crate::tensor::decode_to_f32(info, &read_tensor_bytes(source, info)?)?;
+        for c in x.chunks(chunk_elements.max(1)) {
+            f(c)?;
+        }
+        return Ok(());
+    };
+    if Some(info.byte_len) != info.dtype.bytes_for(n as u64) {
+        return Err(Error::malformed(&info.name, format!("tensor '{}' has {} bytes for {n} elements of {}", info.name, info.byte_len, info.dtype.name())));
+    }
+    let mut sibling;
+    let source: &mut dyn ByteSource = match &info.data_file {
+        Some(name) => {
+            sibling = source.sibling(name)?;
+            sibling.as_mut()
+        }
+        None => source,
+    };
+    let (offset, stored) = info.stored_range();
+    if offset.checked_add(stored).is_none_or(|end| end > source.len()) {
+        return Err(Error::malformed(
+            info.data_file.as_deref().unwrap_or(&info.name),
+            format!("tensor '{}' needs bytes {offset}..{} but the file is {} bytes", info.name, offset.saturating_add(stored), source.len()),
+        ));
+    }
+    let rows_per_chunk = (chunk_elements / row_len).max(1);
+    let mut buf = Vec::new();
+    let mut row = 0;
+    while row < rows {
+        let k = rows_per_chunk.min(rows - row);
+        let bytes = k as u64 * row_bytes;
+        buf.resize(bytes as usize, 0);
+        source.read_at(offset + row as u64 * row_bytes, &mut buf)?;
+        let part = TensorInfo { shape: vec![k, row_len], byte_len: bytes, fortran_order: false, ..info.clone() };
+        f(&crate::tensor::decode_to_f32(&part, &buf)?)?;
+        row += k;
+    }
+    Ok(())
+}
+
 /// A tensor's stored bytes (`info.stored_range()`) to f32 values in C order: what the page calls.
 pub fn decode_tensor(info: &TensorInfo, stored: Vec<u8>) -> Result<Vec<f32>> {
     let bytes = element_bytes(info, stored)?;
