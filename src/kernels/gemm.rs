@@ -382,18 +382,19 @@ impl PackedActs {
                         group_sums[(r0 + r) * groups + g] = part.iter().map(|&c| c.to_i16() as i32).sum();
                     }
                 }
-                // Per 4 consecutive k (the padding stays 0): two k pairs of `data`, one word of the quads.
-                for (q, four) in row.chunks(4).enumerate() {
-                    let pairs = block + q * 2 * rows * 2 + r * 2;
-                    let word = block + q * rows * 4 + r * 4;
-                    for (e, &c) in four.iter().enumerate() {
+            }
+            // Per 4 consecutive k (the padding stays 0): two k pairs of `data` and one word of the
+            // quads per row, so the block is written in order.
+            let (data_block, unsigned_block) = (&mut data[block..block + rows * kp], &mut unsigned_quads[block..block + rows * kp]);
+            for (q, (pairs, words)) in data_block.chunks_exact_mut(4 * rows).zip(unsigned_block.chunks_exact_mut(4 * rows)).enumerate() {
+                for r in 0..rows {
+                    let row = &a[(r0 + r) * k..(r0 + r + 1) * k];
+                    for (e, &c) in row[(4 * q).min(k)..(4 * q + 4).min(k)].iter().enumerate() {
                         let v = c.to_i16();
-                        data[pairs + (e / 2) * rows * 2 + e % 2] = v;
+                        pairs[(e / 2) * rows * 2 + r * 2 + e % 2] = v;
+                        words[r * 4 + e] = if C::SIGNED { (v + 128) as u8 } else { v as u8 };
                         if C::SIGNED {
-                            quads[word + e] = v as i8;
-                            unsigned_quads[word + e] = (v + 128) as u8;
-                        } else {
-                            unsigned_quads[word + e] = v as u8;
+                            quads[block + q * rows * 4 + r * 4 + e] = v as i8;
                         }
                     }
                 }

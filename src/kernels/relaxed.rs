@@ -16,7 +16,7 @@
 //! scalar twin's integers. Elsewhere (pmaddubsw's saturating pairs, Arm's signed sdot) the SIMD128
 //! kernel runs.
 
-use super::gemm::{I8Output, PackedActs, PackedI4, PackedI8, MR_INT, NR};
+use super::gemm::{I8Output, PackedActs, PackedI4, PackedI8, NR};
 use super::simd128;
 use core::arch::wasm32::*;
 use core::sync::atomic::{AtomicU8, Ordering};
@@ -66,18 +66,21 @@ pub fn gemm_i8_unsigned_dot(a: &PackedActs, w: &PackedI8, out: I8Output) {
         out,
         row_terms,
         || unsafe { gemv_i8_unsigned(a.unsigned_quads.as_ptr(), w) },
-        |r0, rows, p| unsafe {
-            let (aq, wp) = (a.unsigned_quads.as_ptr().add(r0 * kp), w.data.as_ptr().add(p * kp * NR));
-            let mut acc = [[i32x4_splat(0); 2]; MR_INT];
-            match rows {
-                4 => acc.copy_from_slice(&tile_i8_unsigned::<4>(aq, wp, kp)),
-                3 => acc[..3].copy_from_slice(&tile_i8_unsigned::<3>(aq, wp, kp)),
-                2 => acc[..2].copy_from_slice(&tile_i8_unsigned::<2>(aq, wp, kp)),
-                _ => acc[..1].copy_from_slice(&tile_i8_unsigned::<1>(aq, wp, kp)),
-            }
-            acc
-        },
+        UnsignedDotTile { aq: a.unsigned_quads.as_ptr(), wp: w.data.as_ptr(), kp },
     )
+}
+
+struct UnsignedDotTile {
+    aq: *const u8,
+    wp: *const i8,
+    kp: usize,
+}
+
+impl simd128::I8Tile for UnsignedDotTile {
+    #[inline(always)]
+    unsafe fn tile<const R: usize>(&self, r0: usize, p: usize) -> [[v128; 2]; R] {
+        tile_i8_unsigned::<R>(self.aq.add(r0 * self.kp), self.wp.add(p * self.kp * NR), self.kp)
+    }
 }
 
 /// The packed k pairs 2q and 2q+1 (PackedI8: per pair, 8 columns × 2 k) as two vectors of 4 columns ×

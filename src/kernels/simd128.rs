@@ -329,24 +329,34 @@ pub fn gemm_i8_packed(a: &PackedActs, w: &PackedI8, out: I8Output) {
         out,
         |row| (a.row_sums[row], a.zero_points[row]),
         || unsafe { gemv_i8(a.data.as_ptr(), w) },
-        |r0, rows, p| unsafe {
-            let (ap, wp) = (a.data.as_ptr().add(r0 * kp), w.data.as_ptr().add(p * kp * NR));
-            let mut acc = [[i32x4_splat(0); 2]; MR_INT];
-            match rows {
-                4 => acc.copy_from_slice(&tile_i8::<4>(ap, wp, kp)),
-                3 => acc[..3].copy_from_slice(&tile_i8::<3>(ap, wp, kp)),
-                2 => acc[..2].copy_from_slice(&tile_i8::<2>(ap, wp, kp)),
-                _ => acc[..1].copy_from_slice(&tile_i8::<1>(ap, wp, kp)),
-            }
-            acc
-        },
+        DotI16Tile { ap: a.data.as_ptr(), wp: w.data.as_ptr(), kp },
     )
 }
 
+/// A tile kernel of the INT8 GEMM: the raw Σ a·w of R rows from r0 against panel p.
+pub(crate) trait I8Tile {
+    /// # Safety
+    /// r0 + R ≤ m, p < panels, and the operands the implementor points at have those shapes.
+    unsafe fn tile<const R: usize>(&self, r0: usize, p: usize) -> [[v128; 2]; R];
+}
+
+struct DotI16Tile {
+    ap: *const i16,
+    wp: *const i8,
+    kp: usize,
+}
+
+impl I8Tile for DotI16Tile {
+    #[inline(always)]
+    unsafe fn tile<const R: usize>(&self, r0: usize, p: usize) -> [[v128; 2]; R] {
+        tile_i8::<R>(self.ap.add(r0 * self.kp), self.wp.add(p * self.kp * NR), self.kp)
+    }
+}
+
 /// The loops and the output stages of the INT8 GEMM around a tile kernel (shared with relaxed.rs):
-/// `tile(r0, rows, p)` gives the raw Σ a·w of rows r0.. (up to MR_INT) against panel p, `gemv()` those
-/// of a single row against every panel, and `row_terms(row)` the (Σa, za) of the zero-point
-/// correction in the code domain the kernel multiplied (the relaxed build re-centres s8 to u8).
+/// `tile` gives the raw Σ a·w of row blocks against panels, `gemv()` those of a single row against
+/// every panel, and `row_terms(row)` the (Σa, za) of the zero-point correction in the code domain
+/// the kernel multiplied (the relaxed build re-centres s8 to u8).
 #[inline(always)]
 pub(crate) fn gemm_i8_with(
     a: &PackedActs,
@@ -354,7 +364,7 @@ pub(crate) fn gemm_i8_with(
     mut out: I8Output,
     row_terms: impl Fn(usize) -> (i32, i32),
     gemv: impl FnOnce() -> Vec<[v128; 2]>,
-    tile: impl Fn(usize, usize, usize) -> [[v128; 2]; MR_INT],
+    tile: impl I8Tile,
 ) {
     let (m, n) = (a.m, w.n);
     assert!(w.zero_points.len() >= w.panels() * NR && w.col_terms.len() >= w.panels() * NR && w.scales.len() >= w.panels() * NR);
@@ -386,7 +396,14 @@ pub(crate) fn gemm_i8_with(
                     one[0] = gemv[p];
                     one
                 } else {
-                    tile(r0, rows, p)
+                    let mut acc = [[i32x4_splat(0); 2]; MR_INT];
+                    match rows {
+                        4 => acc.copy_from_slice(&tile.tile::<4>(r0, p)),
+                        3 => acc[..3].copy_from_slice(&tile.tile::<3>(r0, p)),
+                        2 => acc[..2].copy_from_slice(&tile.tile::<2>(r0, p)),
+                        _ => acc[..1].copy_from_slice(&tile.tile::<1>(r0, p)),
+                    }
+                    acc
                 };
                 for r in 0..rows {
                     let row = r0 + r;
