@@ -33,7 +33,10 @@ function xorshift(seed) {
  */
 async function measureAll(cands, { samples, minSampleMs, warmup }) {
   for (const c of cands) {
-    for (let i = 0; i < warmup; i++) await c.fn();
+    // At least `warmup` calls and 300 ms: on a loaded machine V8's background tier-up (Liftoff → TurboFan)
+    // can take that long, and a sample of Liftoff code measures the compiler's queue, not the kernel.
+    const w0 = performance.now();
+    for (let i = 0; i < warmup || performance.now() - w0 < 300; i++) await c.fn();
     const t0 = performance.now();
     await c.fn();
     c.reps = Math.max(1, Math.ceil(minSampleMs / Math.max(performance.now() - t0, 0.005)));
