@@ -108,33 +108,25 @@ unsafe fn tile_i8_unsigned<const R: usize>(aq: *const u8, wp: *const i8, kp: usi
     acc
 }
 
-/// One row against every panel, four panels per pass (the last 1–3 one by one).
+/// One row against every panel, four panels per pass.
 unsafe fn gemv_i8_unsigned(aq: *const u8, w: &PackedI8) -> Vec<[v128; 2]> {
-    let (kp, panels) = (w.kp, w.panels());
-    let stride = kp * NR;
-    let mut out = Vec::with_capacity(panels);
-    let mut p = 0;
-    while p + 4 <= panels {
-        let wp = w.data.as_ptr().add(p * stride);
-        let mut acc = [i32x4_splat(0); 8];
-        for q in 0..kp / 4 {
-            let av = v128_load32_splat(aq.add(q * 4) as *const u32);
-            for j in 0..4 {
-                let (w0, w1) = i8_quad(wp.add(j * stride), q);
-                acc[2 * j] = i32x4_relaxed_dot_i8x16_i7x16_add(w0, av, acc[2 * j]);
-                acc[2 * j + 1] = i32x4_relaxed_dot_i8x16_i7x16_add(w1, av, acc[2 * j + 1]);
+    let (kp, stride) = (w.kp, w.kp * NR);
+    simd128::gemv_panels(
+        w,
+        |wp| {
+            let mut acc = [i32x4_splat(0); 8];
+            for q in 0..kp / 4 {
+                let av = v128_load32_splat(aq.add(q * 4) as *const u32);
+                for j in 0..4 {
+                    let (w0, w1) = i8_quad(wp.add(j * stride), q);
+                    acc[2 * j] = i32x4_relaxed_dot_i8x16_i7x16_add(w0, av, acc[2 * j]);
+                    acc[2 * j + 1] = i32x4_relaxed_dot_i8x16_i7x16_add(w1, av, acc[2 * j + 1]);
+                }
             }
-        }
-        for j in 0..4 {
-            out.push([acc[2 * j], acc[2 * j + 1]]);
-        }
-        p += 4;
-    }
-    while p < panels {
-        out.push(tile_i8_unsigned::<1>(aq, w.data.as_ptr().add(p * stride), kp)[0]);
-        p += 1;
-    }
-    out
+            acc
+        },
+        |wp| tile_i8_unsigned::<1>(aq, wp, kp)[0],
+    )
 }
 
 pub fn gemm_i4_packed(a: &PackedActs, w: &PackedI4, bias: &[f32], out: &mut [f32]) {

@@ -434,33 +434,44 @@ pub(crate) fn gemm_i8_with(
     }
 }
 
-/// Σ a·w of a single packed row against every panel, four panels per pass (the last 1–3 one by one).
-unsafe fn gemv_i8(ap: *const i16, w: &PackedI8) -> Vec<[v128; 2]> {
-    let (kp, panels) = (w.kp, w.panels());
-    let stride = kp * NR;
+/// Σ a·w of one row against every panel of `w`: `four(panel)` gives four consecutive panels at once
+/// (2 vectors each), `one(panel)` the last 1–3 (shared with relaxed.rs).
+#[inline(always)]
+pub(crate) unsafe fn gemv_panels(w: &PackedI8, four: impl Fn(*const i8) -> [v128; 8], one: impl Fn(*const i8) -> [v128; 2]) -> Vec<[v128; 2]> {
+    let (panels, stride) = (w.panels(), w.kp * NR);
     let mut out = Vec::with_capacity(panels);
     let mut p = 0;
     while p + 4 <= panels {
-        let wp = w.data.as_ptr().add(p * stride);
-        let mut acc = [i32x4_splat(0); 8];
-        for t in 0..kp / 2 {
-            let a = v128_load32_splat(ap.add(t * 2) as *const u32);
-            for q in 0..4 {
-                let base = wp.add(q * stride + t * 16);
-                acc[2 * q] = i32x4_add(acc[2 * q], i32x4_dot_i16x8(a, i16x8_load_extend_i8x8(base)));
-                acc[2 * q + 1] = i32x4_add(acc[2 * q + 1], i32x4_dot_i16x8(a, i16x8_load_extend_i8x8(base.add(8))));
-            }
-        }
-        for q in 0..4 {
-            out.push([acc[2 * q], acc[2 * q + 1]]);
-        }
+        let acc = four(w.data.as_ptr().add(p * stride));
+        out.extend((0..4).map(|j| [acc[2 * j], acc[2 * j + 1]]));
         p += 4;
     }
     while p < panels {
-        out.push(tile_i8::<1>(ap, w.data.as_ptr().add(p * stride), kp)[0]);
+        out.push(one(w.data.as_ptr().add(p * stride)));
         p += 1;
     }
     out
+}
+
+/// Σ a·w of a single packed row against every panel, four panels per pass.
+unsafe fn gemv_i8(ap: *const i16, w: &PackedI8) -> Vec<[v128; 2]> {
+    let (kp, stride) = (w.kp, w.kp * NR);
+    gemv_panels(
+        w,
+        |wp| {
+            let mut acc = [i32x4_splat(0); 8];
+            for t in 0..kp / 2 {
+                let a = v128_load32_splat(ap.add(t * 2) as *const u32);
+                for q in 0..4 {
+                    let base = wp.add(q * stride + t * 16);
+                    acc[2 * q] = i32x4_add(acc[2 * q], i32x4_dot_i16x8(a, i16x8_load_extend_i8x8(base)));
+                    acc[2 * q + 1] = i32x4_add(acc[2 * q + 1], i32x4_dot_i16x8(a, i16x8_load_extend_i8x8(base.add(8))));
+                }
+            }
+            acc
+        },
+        |wp| tile_i8::<1>(ap, wp, kp)[0],
+    )
 }
 
 /// f16 bits (finite) in the low halves of u32 lanes → f32, exactly: shift the exponent and mantissa
