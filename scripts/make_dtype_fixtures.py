@@ -84,7 +84,9 @@ def make_casts(rng):
     x = np.concatenate([pos, pos * F32(1.5), np.nextafter(pos * F32(1.5), F32(0)), pos * F32(1.25), pos * F32(1.75),
                         (np.exp2(rng.uniform(-126, 127, 400))).astype(F32),
                         np.array([0.0, -0.0, -1.0, np.inf, np.nan, 3.4e38], dtype=F32)]).astype(F32)
-    x = x[np.isfinite(x) | np.isnan(x) | np.isinf(x)]
+    # Between 2^-127 and 2^-126 (f32 subnormals) ml_dtypes 0.6 rounds every value up and 0.7 to nearest;
+    # the scales MX computes there are exact powers of two, so those inputs are left out.
+    x = x[~((x > F32(2.0**-127)) & (x < F32(2.0**-126)))]
     out["e8m0"] = {"inputs": bits(x), "cast": codes_of(x, e8).tolist(),
                    "decode": bits(np.arange(256, dtype=np.uint8).view(e8).astype(F32))}
     return out

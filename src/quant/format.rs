@@ -553,6 +553,30 @@ mod tests {
     }
 
     #[test]
+    fn block_formats_have_their_labels_and_true_bits() {
+        let want = [
+            ("fp8-e4m3", "FP8 E4M3", 8.0),
+            ("fp8-e5m2", "FP8 E5M2", 8.0),
+            ("mxfp8-e4m3", "MXFP8 E4M3", 8.25),
+            ("mxint8", "MXINT8", 8.25),
+            ("mxfp6-e2m3", "MXFP6 E2M3", 6.25),
+            ("mxfp6-e3m2", "MXFP6 E3M2", 6.25),
+            ("mxfp4", "MXFP4", 4.25),
+            ("nvfp4", "NVFP4", 4.5),
+            ("nf4", "NF4", 4.5),
+        ];
+        let served: Vec<(String, String, f64)> = number_formats()
+            .into_iter()
+            .filter(|f| f.info.family == Family::Block)
+            .map(|f| (f.info.label, f.info.title, f.info.bits_per_weight))
+            .collect();
+        assert_eq!(served, want.map(|(l, t, b)| (l.to_string(), t.to_string(), b)));
+        // The OCP and NVIDIA definitions, not ggml's MXFP4 / NVFP4 block types.
+        assert_eq!(NumberFormat::parse("mxfp4").unwrap(), NumberFormat::Block(BlockFormat::Mxfp4));
+        assert_eq!(NumberFormat::parse("nvfp4").unwrap().family(), Family::Block);
+    }
+
+    #[test]
     fn served_list_json_shape() {
         let json = serde_json::to_value(number_formats()).unwrap();
         assert_eq!(json[0], serde_json::json!({"label": "fp32", "title": "FP32", "note": "reference", "family": "float",
