@@ -7,7 +7,7 @@
 use quant_playground::export::gguf::{plan_gguf, GgufTarget};
 use quant_playground::export::ExportPlan;
 use quant_playground::formats::{self, FileIndex, Format};
-use quant_playground::quant::ggml::{self, GgmlBlock, GgmlType};
+use quant_playground::quant::ggml::{self, GgmlBlock, GgmlQuantize, GgmlType};
 use std::path::{Path, PathBuf};
 
 fn dir() -> PathBuf {
@@ -41,7 +41,7 @@ fn fnv1a64(bytes: &[u8]) -> String {
 /// `quantize_row_*_ref` gives ggml's bytes, our `dequantize_row_*` of ggml's bytes gives ggml's values
 /// (their FNV-1a 64), and the registry path (`ggml::quantize_ref` / `ggml::dequantize`, what the
 /// GGUF writer and the readers call) gives the same as the type's own block functions.
-fn ggml_block_matches_reference<T: GgmlBlock>() {
+fn ggml_block_matches_reference<T: GgmlQuantize>() {
     let m = manifest();
     let mut cases = 0;
     let mut mismatches = Vec::new();
@@ -78,13 +78,39 @@ fn ggml_block_matches_reference<T: GgmlBlock>() {
     assert_eq!(cases, 15, "every case, none skipped");
 }
 
+/// A type read here but not quantized: our `dequantize_row_*` of ggml's bytes gives ggml's values,
+/// on every case, directly and through the registry; the registry refuses to quantize it.
+fn ggml_block_decodes_reference<T: GgmlBlock>() {
+    let m = manifest();
+    let mut cases = 0;
+    for case in m["cases"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let rec = &case["types"][T::NAME];
+        assert!(rec.is_object(), "case {name} has no {} reference", T::NAME);
+        let want = std::fs::read(dir().join(rec["file"].as_str().unwrap())).unwrap();
+        let mut back = vec![0f32; want.len() / T::BLOCK_BYTES * T::BLOCK_LEN];
+        for (b, y) in want.chunks_exact(T::BLOCK_BYTES).zip(back.chunks_exact_mut(T::BLOCK_LEN)) {
+            T::dequantize_block(b, y);
+        }
+        let back_bytes: Vec<u8> = back.iter().flat_map(|v| v.to_le_bytes()).collect();
+        assert_eq!(fnv1a64(&back_bytes), rec["dequantized_fnv1a64"].as_str().unwrap(), "{name} {}: dequantized values", T::NAME);
+        let via_registry = ggml::dequantize(T::TYPE, &want).unwrap();
+        assert_eq!(via_registry.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), back.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+        let x = vec![0.5f32; T::BLOCK_LEN];
+        assert_eq!(ggml::quantize_ref(T::TYPE, &x, &mut vec![0u8; T::BLOCK_BYTES]), None);
+        cases += 1;
+    }
+    assert_eq!(cases, 15, "every case, none skipped");
+}
+
 macro_rules! ggml_reference_tests {
-    ($($test:ident: $t:ty),* $(,)?) => {
+    ($($test:ident: $t:ty),* $(,)?; read only: $($rtest:ident: $rt:ty),* $(,)?) => {
         $(#[test] fn $test() { ggml_block_matches_reference::<$t>(); })*
+        $(#[test] fn $rtest() { ggml_block_decodes_reference::<$rt>(); })*
         /// Every decoded type has its instance above and every manifest type is decoded.
         #[test]
         fn every_decoded_type_is_checked_against_ggml() {
-            let tested = [$(<$t as GgmlBlock>::NAME),*];
+            let tested = [$(<$t as GgmlBlock>::NAME,)* $(<$rt as GgmlBlock>::NAME),*];
             let decoded: Vec<&str> = ggml::DECODED.iter().map(|c| c.name).collect();
             assert_eq!(decoded.len(), tested.len());
             assert!(decoded.iter().all(|n| tested.contains(n)), "{decoded:?} vs {tested:?}");
@@ -103,8 +129,18 @@ ggml_reference_tests! {
     q4_1_matches_ggml: ggml::Q4_1,
     q5_0_matches_ggml: ggml::Q5_0,
     q5_1_matches_ggml: ggml::Q5_1,
+    q2_k_matches_ggml: ggml::Q2_K,
+    q3_k_matches_ggml: ggml::Q3_K,
     q4_k_matches_ggml: ggml::Q4_K,
+    q5_k_matches_ggml: ggml::Q5_K,
     q6_k_matches_ggml: ggml::Q6_K,
+    q8_k_matches_ggml: ggml::Q8_K,
+    tq1_0_matches_ggml: ggml::TQ1_0,
+    tq2_0_matches_ggml: ggml::TQ2_0,
+    mxfp4_matches_ggml: ggml::MXFP4;
+    read only:
+    iq4_nl_decodes_as_ggml: ggml::IQ4_NL,
+    iq4_xs_decodes_as_ggml: ggml::IQ4_XS,
 }
 
 /// Drives a plan as the CLI does: header, each source tensor's stored bytes, trailer.

@@ -272,7 +272,7 @@ impl NumberFormat {
         match self {
             NumberFormat::Float(cast) => cast.label().into(),
             NumberFormat::Scaled(spec) => format!("int{} {}", spec.format.bits, scaled_note(spec)),
-            NumberFormat::Ggml(t) => t.name().to_ascii_lowercase(),
+            NumberFormat::Ggml(t) => ggml_label(*t),
             NumberFormat::Block(b) => b.label().into(),
         }
     }
@@ -288,7 +288,8 @@ impl NumberFormat {
         if let Some(b) = BlockFormat::ALL.into_iter().find(|b| b.label() == text) {
             return Ok(NumberFormat::Block(b));
         }
-        if let Some(t) = GgmlType::from_name(&text.to_ascii_uppercase()) {
+        let ggml_name = text.strip_prefix("ggml-").unwrap_or(text).to_ascii_uppercase();
+        if let Some(t) = GgmlType::from_name(&ggml_name) {
             return Ok(NumberFormat::Ggml(t));
         }
         if text.starts_with("int") {
@@ -358,6 +359,17 @@ impl NumberFormat {
             bits_per_weight: self.bits_per_weight(),
             spec: self.spec(),
         }
+    }
+}
+
+/// A ggml type's label: its name in lower case ("q4_k"), "ggml-" before it where a block format has the
+/// same name ("ggml-mxfp4" is ggml's MXFP4, "mxfp4" the OCP rule).
+fn ggml_label(t: GgmlType) -> String {
+    let name = t.name().to_ascii_lowercase();
+    if BlockFormat::ALL.iter().any(|b| b.label() == name) {
+        format!("ggml-{name}")
+    } else {
+        name
     }
 }
 
@@ -548,7 +560,7 @@ mod tests {
         }
         // Every ggml type with a reference quantizer is a (non-default) column the page can add.
         let ggml: Vec<String> = list.iter().filter(|f| f.info.family == Family::Ggml).map(|f| f.info.label.clone()).collect();
-        assert_eq!(ggml, GgmlType::quantizable().map(|t| t.name().to_ascii_lowercase()).collect::<Vec<_>>());
+        assert_eq!(ggml, GgmlType::quantizable().map(ggml_label).collect::<Vec<_>>());
         assert!(ggml.contains(&"q4_k".to_string()));
     }
 
@@ -574,6 +586,9 @@ mod tests {
         // The OCP and NVIDIA definitions, not ggml's MXFP4 / NVFP4 block types.
         assert_eq!(NumberFormat::parse("mxfp4").unwrap(), NumberFormat::Block(BlockFormat::Mxfp4));
         assert_eq!(NumberFormat::parse("nvfp4").unwrap().family(), Family::Block);
+        let ggml_mxfp4 = NumberFormat::parse("ggml-mxfp4").unwrap();
+        assert_eq!((ggml_mxfp4.label().as_str(), ggml_mxfp4.family()), ("ggml-mxfp4", Family::Ggml));
+        assert_eq!(NumberFormat::parse("ggml-q4_k").unwrap().label(), "q4_k");
     }
 
     #[test]

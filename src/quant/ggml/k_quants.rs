@@ -70,11 +70,13 @@ pub(super) fn make_qx_quants_rmse1(nmax: i32, x: &[f32], l_out: &mut [i8]) -> f3
     scale
 }
 
-/// make_qkx2_quants (use_mad = false, as Q4_K's reference calls it): an asymmetric scale and
-/// min for `x` with codes 0..nmax in `l_out`, searched over nstep+1 candidate scales
-/// (rmin + rdelta·is + nmax)/(max − min) by the weighted least-squares fit of scale and min.
+/// make_qkx2_quants: an asymmetric scale and min for `x` with codes 0..nmax in `l_out`, searched
+/// over nstep+1 candidate scales (rmin + rdelta·is + nmax)/(max − min) by the weighted least-squares
+/// fit of scale and min; the error is weighted |diff| with `use_mad` (Q2_K), diff² without (Q4_K, Q5_K).
 /// Returns (scale, −min).
-pub(super) fn make_qkx2_quants(nmax: i32, x: &[f32], weights: &[f32], l_out: &mut [u8], rmin: f32, rdelta: f32, nstep: i32) -> (f32, f32) {
+#[allow(clippy::too_many_arguments)]
+pub(super) fn make_qkx2_quants(nmax: i32, x: &[f32], weights: &[f32], l_out: &mut [u8], rmin: f32, rdelta: f32, nstep: i32, use_mad: bool) -> (f32, f32) {
+    let err = |diff: f32| if use_mad { diff.abs() } else { diff * diff };
     let n = x.len();
     let mut laux = [0u8; 32];
     let (mut min, mut max) = (x[0], x[0]);
@@ -107,7 +109,7 @@ pub(super) fn make_qkx2_quants(nmax: i32, x: &[f32], weights: &[f32], l_out: &mu
         l_out[i] = l.clamp(0, nmax) as u8;
         // diff = scale * L[i] + min - x[i], squared
         let diff = scale * l_out[i] as f32 + min - x[i];
-        best_error += weights[i] * (diff * diff);
+        best_error += weights[i] * err(diff);
     }
     if nstep < 1 {
         return (scale, -min);
@@ -135,7 +137,7 @@ pub(super) fn make_qkx2_quants(nmax: i32, x: &[f32], weights: &[f32], l_out: &mu
             let mut cur_error = 0.0f32;
             for i in 0..n {
                 let diff = this_scale * laux[i] as f32 + this_min - x[i];
-                cur_error += weights[i] * (diff * diff);
+                cur_error += weights[i] * err(diff);
             }
             if cur_error < best_error {
                 l_out[..n].copy_from_slice(&laux[..n]);
@@ -146,6 +148,65 @@ pub(super) fn make_qkx2_quants(nmax: i32, x: &[f32], weights: &[f32], l_out: &mu
         }
     }
     (scale, -min)
+}
+
+/// make_q3_quants with do_rmse (Q3_K's reference): a symmetric scale for `x` with codes −nmax..nmax−1,
+/// refined by up to 5 passes that move single codes while the x²-weighted fit improves; codes stored
+/// as l + nmax, except an all-zero group (|x| < GROUP_MAX_EPS), whose codes are 0. Returns the scale.
+pub(super) fn make_q3_quants_rmse(nmax: i32, x: &[f32], l_out: &mut [i8]) -> f32 {
+    let (mut max, mut amax) = (0.0f32, 0.0f32);
+    for &v in x {
+        if v.abs() > amax {
+            amax = v.abs();
+            max = v;
+        }
+    }
+    if amax < GROUP_MAX_EPS {
+        l_out.iter_mut().for_each(|l| *l = 0);
+        return 0.0;
+    }
+    let iscale = -(nmax as f32) / max;
+    let (mut sumlx, mut suml2) = (0.0f32, 0.0f32);
+    for (i, &v) in x.iter().enumerate() {
+        let l = nearest_int(iscale * v).clamp(-nmax, nmax - 1);
+        l_out[i] = l as i8;
+        let w = v * v;
+        sumlx += w * v * l as f32;
+        suml2 += w * l as f32 * l as f32;
+    }
+    for _ in 0..5 {
+        let mut n_changed = 0;
+        for (i, &v) in x.iter().enumerate() {
+            let w = v * v;
+            let li = l_out[i] as f32;
+            let mut slx = sumlx - w * v * li;
+            if slx > 0.0 {
+                let mut sl2 = suml2 - w * li * li;
+                let new_l = nearest_int(v * sl2 / slx).clamp(-nmax, nmax - 1);
+                if new_l != l_out[i] as i32 {
+                    slx += w * v * new_l as f32;
+                    sl2 += w * new_l as f32 * new_l as f32;
+                    if sl2 > 0.0 && slx * slx * suml2 > sumlx * sumlx * sl2 {
+                        l_out[i] = new_l as i8;
+                        sumlx = slx;
+                        suml2 = sl2;
+                        n_changed += 1;
+                    }
+                }
+            }
+        }
+        if n_changed == 0 {
+            break;
+        }
+    }
+    for l in l_out.iter_mut() {
+        *l += nmax as i8;
+    }
+    if suml2 > 0.0 {
+        sumlx / suml2
+    } else {
+        0.0
+    }
 }
 
 /// get_scale_min_k4: the j-th 6-bit scale and min of the 12 packed bytes of a Q4_K/Q5_K super-block.

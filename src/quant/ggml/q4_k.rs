@@ -2,7 +2,7 @@
 //! fp16 d and dmin; y = (d·sc)·q − (dmin·m).
 
 use super::k_quants::{make_qkx2_quants, nearest_int, scale_min_k4, QK_K};
-use super::{fp16_bits, fp16_round_trip, read_f16, GgmlBlock};
+use super::{GgmlQuantize, fp16_bits, fp16_round_trip, read_f16, GgmlBlock};
 use std::mem::{offset_of, size_of};
 
 /// K_SCALE_SIZE (ggml-common.h): eight 6-bit scales and eight 6-bit mins in 12 bytes.
@@ -44,7 +44,9 @@ impl GgmlBlock for Q4_K {
             }
         }
     }
+}
 
+impl GgmlQuantize for Q4_K {
     /// quantize_row_q4_K_ref: per 32 values make_qkx2_quants(nmax 15, weights av_x + |x|, rmin −1,
     /// rdelta 0.1, nstep 20); the 8 scales and 8 mins quantized to 6 bits against fp16
     /// d = max_scale/63 and dmin = max_min/63, packed as get_scale_min_k4 reads them; then every value
@@ -65,7 +67,7 @@ impl GgmlBlock for Q4_K {
             for (w, &v) in weights.iter_mut().zip(xs) {
                 *w = av_x + v.abs();
             }
-            let (s, m) = make_qkx2_quants(15, xs, &weights, &mut l_all[32 * j..32 * j + 32], -1.0, 0.1, 20);
+            let (s, m) = make_qkx2_quants(15, xs, &weights, &mut l_all[32 * j..32 * j + 32], -1.0, 0.1, 20, false);
             scales[j] = s;
             mins[j] = m;
             if s > max_scale {
