@@ -234,13 +234,7 @@ impl ExportPlan for SafetensorsPlan {
         let info = self.sources.get(i).ok_or_else(|| Error::InvalidSpec(format!("no source tensor {i} in this export")))?;
         match &self.entries[i] {
             Entry::Copy { bytes } => {
-                let mut out = formats::element_bytes(info, stored)?;
-                if info.big_endian && info.dtype.size() > 1 {
-                    out.chunks_exact_mut(info.dtype.size()).for_each(|c| c.reverse());
-                }
-                if info.fortran_order && info.shape.len() > 1 {
-                    out = fortran_bytes_to_c_order(&out, &info.shape, info.dtype.size());
-                }
+                let out = copied_bytes(info, stored)?;
                 check_len(&self.file, &info.name, out.len() as u64, *bytes)?;
                 Ok(out)
             }
@@ -270,6 +264,18 @@ impl ExportPlan for SafetensorsPlan {
     fn report(&self) -> ExportReport {
         ExportReport { format: "safetensors".into(), tensors: self.rows.clone(), total_bytes: self.total_bytes }
     }
+}
+
+/// A non-float tensor as safetensors stores it: little-endian, C order.
+pub(super) fn copied_bytes(info: &TensorInfo, stored: Vec<u8>) -> Result<Vec<u8>> {
+    let mut out = formats::element_bytes(info, stored)?;
+    if info.big_endian && info.dtype.size() > 1 {
+        out.chunks_exact_mut(info.dtype.size()).for_each(|c| c.reverse());
+    }
+    if info.fortran_order && info.shape.len() > 1 {
+        out = fortran_bytes_to_c_order(&out, &info.shape, info.dtype.size());
+    }
+    Ok(out)
 }
 
 fn check_len(file: &str, tensor: &str, got: u64, planned: u64) -> Result<()> {

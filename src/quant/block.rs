@@ -100,3 +100,31 @@ pub fn quantize(format: BlockFormat, x: &[f32], shape: &[usize]) -> BlockQuantiz
     };
     BlockQuantized { format, shape: shape.to_vec(), codes, scales, values }
 }
+
+/// The values of `codes` (one per element, in `shape`) under `scales`: what a reader of an export
+/// computes. None when the scales do not match the blocks of `shape` or the codes its size.
+pub fn dequantize(format: BlockFormat, codes: &[u8], scales: &BlockScales, shape: &[usize]) -> Option<Vec<f32>> {
+    let n: usize = shape.iter().product();
+    if codes.len() != n {
+        return None;
+    }
+    let blocks = |len: usize| mx::row_blocks(shape, n, len).len();
+    match (format, scales) {
+        (BlockFormat::Fp8E4m3 | BlockFormat::Fp8E5m2, BlockScales::Tensor(scale)) => {
+            let f = if format == BlockFormat::Fp8E4m3 { E4M3 } else { E5M2 };
+            Some(minifloat::dequantize_fp8(&minifloat::Fp8Tensor { codes: codes.to_vec(), scale: *scale }, &f))
+        }
+        (BlockFormat::Nvfp4, BlockScales::E4m3 { codes: s, tensor_scale }) if s.len() == blocks(nvfp4::BLOCK) => {
+            let t = nvfp4::Nvfp4Tensor { codes: codes.to_vec(), scales: s.clone(), tensor_scale: *tensor_scale };
+            Some(nvfp4::dequantize(&t, shape))
+        }
+        (BlockFormat::Nf4, BlockScales::Absmax(a)) if a.len() == n.div_ceil(nf4::BLOCK) => {
+            Some(nf4::dequantize(&nf4::Nf4Tensor { codes: codes.to_vec(), absmax: a.clone() }))
+        }
+        (_, BlockScales::E8m0(s)) if s.len() == blocks(mx::BLOCK) => {
+            let element = mx_element(format)?;
+            Some(mx::dequantize(&mx::MxTensor { codes: codes.to_vec(), scales: s.clone() }, shape, element))
+        }
+        _ => None,
+    }
+}
