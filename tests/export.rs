@@ -340,14 +340,14 @@ fn block_format_safetensors_read_back_to_the_quantized_values() {
     use quant_playground::quant::{block, BlockFormat};
     let path = format!("{}/www/examples/digits-mlp.safetensors", env!("CARGO_MANIFEST_DIR"));
     let want_layout = [
-        (BlockFormat::Fp8E4m3, "F8_E4M3", vec![256, 64], "F32", vec![]),
-        (BlockFormat::Fp8E5m2, "F8_E5M2", vec![256, 64], "F32", vec![]),
-        (BlockFormat::Mxfp8E4m3, "F8_E4M3", vec![256, 64], "U8", vec![256, 2]),
+        (BlockFormat::Fp8E4m3, "U8", vec![256, 64], "F32", vec![]),
+        (BlockFormat::Fp8E5m2, "U8", vec![256, 64], "F32", vec![]),
+        (BlockFormat::Mxfp8E4m3, "U8", vec![256, 64], "U8", vec![256, 2]),
         (BlockFormat::Mxint8, "I8", vec![256, 64], "U8", vec![256, 2]),
         (BlockFormat::Mxfp6E2m3, "U8", vec![256, 64], "U8", vec![256, 2]),
         (BlockFormat::Mxfp6E3m2, "U8", vec![256, 64], "U8", vec![256, 2]),
         (BlockFormat::Mxfp4, "U8", vec![256, 32], "U8", vec![256, 2]),
-        (BlockFormat::Nvfp4, "U8", vec![256, 32], "F8_E4M3", vec![256, 4]),
+        (BlockFormat::Nvfp4, "U8", vec![256, 32], "U8", vec![256, 4]),
         (BlockFormat::Nf4, "U8", vec![256, 32], "F32", vec![256]),
     ];
     for (format, code_dtype, code_shape, scale_dtype, scale_shape) in want_layout {

@@ -3,8 +3,8 @@
 //!
 //! | tensor | dtype | shape |
 //! |---|---|---|
-//! | `<name>` | F8_E4M3 / F8_E5M2 (fp8-*, mxfp8-e4m3), I8 (mxint8), U8 (6-bit codes one a byte; 4-bit codes two a byte) | source shape; 4-bit: `[..., ceil(last/2)]` |
-//! | `<name>.scale` | F32 (fp8-*: `[]`; nf4: `[blocks]` of the flattened tensor), U8 E8M0 codes (mx*), F8_E4M3 (nvfp4) | mx*, nvfp4: `[...leading axes, blocks per row]` |
+//! | `<name>` | I8 (mxint8), else U8: FP8 codes one a byte, 6-bit codes in a byte's low bits, 4-bit codes two a byte | source shape; 4-bit: `[..., ceil(last/2)]` |
+//! | `<name>.scale` | F32 (fp8-*: `[]`; nf4: `[blocks]` of the flattened tensor), U8 of E8M0 codes (mx*) or of E4M3 codes (nvfp4) | mx*, nvfp4: `[...leading axes, blocks per row]` |
 //! | `<name>.tensor_scale` | F32, nvfp4 only | `[]` |
 //!
 //! 4-bit codes (E2M1 for mxfp4 and nvfp4, NF4 level indices) are packed as the INT4 export packs
@@ -57,10 +57,10 @@ fn packed(format: BlockFormat) -> bool {
     format.code_bits() == 4
 }
 
+/// FP8 codes are stored as U8, not F8_E4M3 / F8_E5M2: the safetensors package's numpy loader has
+/// no float8 dtype (`quant.element` says what the bytes are; torch can `.view(torch.float8_e4m3fn)`).
 fn code_dtype(format: BlockFormat) -> DType {
     match format {
-        BlockFormat::Fp8E4m3 | BlockFormat::Mxfp8E4m3 => DType::F8E4M3,
-        BlockFormat::Fp8E5m2 => DType::F8E5M2,
         BlockFormat::Mxint8 => DType::I8,
         _ => DType::U8,
     }
@@ -90,7 +90,7 @@ fn scale_layout(shape: &[usize], format: BlockFormat) -> (DType, Vec<usize>) {
     match format {
         BlockFormat::Fp8E4m3 | BlockFormat::Fp8E5m2 => (DType::F32, vec![]),
         BlockFormat::Nf4 => (DType::F32, vec![n.div_ceil(crate::quant::nf4::BLOCK)]),
-        BlockFormat::Nvfp4 => (DType::F8E4M3, per_row_shape(shape, crate::quant::nvfp4::BLOCK)),
+        BlockFormat::Nvfp4 => (DType::U8, per_row_shape(shape, crate::quant::nvfp4::BLOCK)),
         _ => (DType::U8, per_row_shape(shape, crate::quant::mx::BLOCK)),
     }
 }
