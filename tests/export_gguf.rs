@@ -224,7 +224,16 @@ fn fixture_tensors_export_to_ggml_reference_bytes() {
         let npy = case["input"].as_str().unwrap();
         let source = std::fs::read(dir().join(npy)).unwrap();
         let index = formats::read_index(npy, &mut source.as_slice()).unwrap();
-        for (t, target) in [("Q8_0", GgufTarget::Q8_0), ("Q4_0", GgufTarget::Q4_0), ("Q4_1", GgufTarget::Q4_1), ("Q4_K", GgufTarget::Q4_K), ("Q6_K", GgufTarget::Q6_K)] {
+        for (t, target) in [
+            ("Q8_0", GgufTarget::Q8_0),
+            ("Q4_0", GgufTarget::Q4_0),
+            ("Q4_1", GgufTarget::Q4_1),
+            ("Q4_K", GgufTarget::Q4_K),
+            ("Q6_K", GgufTarget::Q6_K),
+            ("Q2_K", GgufTarget::Q2_K),
+            ("Q3_K", GgufTarget::Q3_K),
+            ("Q5_K", GgufTarget::Q5_K),
+        ] {
             let (gguf, report) = export(&index, &source, target);
             let back = read_back("out.gguf", &gguf);
             let info = &back.tensors[0];
@@ -241,7 +250,7 @@ fn fixture_tensors_export_to_ggml_reference_bytes() {
             identical += 1;
         }
     }
-    assert_eq!(identical, 15 * 5);
+    assert_eq!(identical, 15 * 8);
 }
 
 #[test]
@@ -424,8 +433,9 @@ fn an_index_from_json_reads_the_gguf_key_values_again_from_the_header() {
 
 #[test]
 fn bad_requests_are_specific_errors() {
-    let e = GgufTarget::parse("q3_k").unwrap_err().to_string();
-    assert!(e.contains("'q3_k'") && e.contains("Q6_K"), "{e}");
+    assert_eq!(GgufTarget::parse("q3_k").unwrap(), GgufTarget::Q3_K);
+    let e = GgufTarget::parse("iq3_s").unwrap_err().to_string();
+    assert!(e.contains("'iq3_s'") && e.contains("Q6_K"), "{e}");
     let src = safetensors(&[("w", "F32", vec![2, 32], f32_bytes(&values(64, 9)))]);
     let index = formats::read_index("m.safetensors", &mut src.as_slice()).unwrap();
     let mut plan = plan_gguf(&index, GgufTarget::Q8_0).unwrap();
