@@ -84,8 +84,11 @@ pub struct Codec {
     pub block_bytes: usize,
     pub code_bits: u8,
     dequantize_block: fn(&[u8], &mut [f32]),
-    quantize_block_ref: Option<fn(&[f32], &mut [u8])>,
+    quantize_block_ref: Option<QuantizeBlock>,
 }
+
+/// A type's `quantize_block_ref`.
+type QuantizeBlock = fn(&[f32], &mut [u8]);
 
 impl Codec {
     /// Whether ggml's reference quantizer is here too (else the type is only read).

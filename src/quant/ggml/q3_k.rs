@@ -1,6 +1,6 @@
 //! Q3_K: a super-block of 256 in sixteen sub-blocks of 16, each with a signed 6-bit scale (stored
-//! + 32: low 4 bits in scales[0..8], high 2 bits in scales[8..12]) against the fp16 d; 3-bit codes,
-//! the low 2 bits four to a byte in qs, the third bit in hmask; y = d·(sc − 32)·(q − 4).
+//! plus 32: low 4 bits in scales[0..8], high 2 bits in scales[8..12]) against the fp16 d; 3-bit
+//! codes, the low 2 bits four to a byte in qs, the third bit in hmask; y = d·(sc − 32)·(q − 4).
 
 use super::k_quants::{make_q3_quants_rmse, nearest_int, QK_K};
 use super::{GgmlQuantize, fp16_bits, fp16_round_trip, read_f16, GgmlBlock};

@@ -36,7 +36,7 @@ fn pack(x: &[f32], stride: usize, count: usize, id: f32, pad: bool) -> u8 {
         // qh: the first value to the most significant of five trits.
         q = (q as i32 * 3) as u8;
     }
-    ((q as u16 * 256 + (243 - 1)) / 243) as u8
+    (q as u16 * 256).div_ceil(243) as u8
 }
 
 impl GgmlBlock for TQ1_0 {
