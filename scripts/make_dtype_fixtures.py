@@ -27,6 +27,8 @@ import os
 import ml_dtypes
 import numpy as np
 
+from make_gguf_export_reference import fnv1a64
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "..", "tests", "fixtures", "dtypes")
 GGUF_CASES = os.path.join(HERE, "..", "tests", "fixtures", "export", "gguf")
@@ -43,14 +45,6 @@ TYPES = {
 
 def bits(a):
     return np.asarray(a, dtype=F32).view(np.uint32).tolist()
-
-
-def fnv1a64(data: bytes) -> str:
-    h = 0xCBF29CE484222325
-    for b in data:
-        h ^= b
-        h = (h * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
-    return f"{h:016x}"
 
 
 def codes_of(x, dtype):

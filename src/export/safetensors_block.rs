@@ -170,13 +170,7 @@ pub fn plan(index: &FileIndex, format: BlockFormat) -> Result<BlockSafetensorsPl
         }
     }
     header.insert("__metadata__".into(), serde_json::Value::Object(meta));
-    let mut text = serde_json::Value::Object(header).to_string();
-    while text.len() % 8 != 0 {
-        text.push(' ');
-    }
-    let mut head = Vec::with_capacity(8 + text.len());
-    head.extend_from_slice(&(text.len() as u64).to_le_bytes());
-    head.extend_from_slice(text.as_bytes());
+    let head = super::safetensors::header_bytes(header);
     let total_bytes = head.len() as u64 + offset;
     Ok(BlockSafetensorsPlan { file: index.file.clone(), format, sources, entries, header: head, rows, total_bytes })
 }

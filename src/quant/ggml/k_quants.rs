@@ -209,6 +209,69 @@ pub(super) fn make_q3_quants_rmse(nmax: i32, x: &[f32], l_out: &mut [i8]) -> f32
     }
 }
 
+/// What quantize_row_q4_K_ref and quantize_row_q5_K_ref share: per 32 values make_qkx2_quants(nmax,
+/// weights av_x + |x|, rmin, rdelta 0.1, nstep); the 8 scales and 8 mins quantized to 6 bits against
+/// d = max_scale/63 and dmin = max_min/63 (fp16) and packed as get_scale_min_k4 reads them; then every
+/// value re-quantized against the stored (d·sc, dmin·m), clamped to 0..=nmax, into `l_all`.
+/// Returns (the 12 packed scale bytes, d, dmin) with d and dmin as the fp16 bytes to store.
+pub(super) fn quantize_k4_sub_blocks(xb: &[f32], nmax: i32, rmin: f32, nstep: i32, l_all: &mut [u8; QK_K]) -> ([u8; 12], [u8; 2], [u8; 2]) {
+    let mut weights = [0f32; 32];
+    let mut scales = [0f32; 8];
+    let mut mins = [0f32; 8];
+    let (mut max_scale, mut max_min) = (0.0f32, 0.0f32);
+    for j in 0..8 {
+        let xs = &xb[32 * j..32 * j + 32];
+        let mut sum_x2 = 0.0f32;
+        for &v in xs {
+            sum_x2 += v * v;
+        }
+        let av_x = (sum_x2 / 32.0).sqrt();
+        for (w, &v) in weights.iter_mut().zip(xs) {
+            *w = av_x + v.abs();
+        }
+        let (s, m) = make_qkx2_quants(nmax, xs, &weights, &mut l_all[32 * j..32 * j + 32], rmin, 0.1, nstep, false);
+        scales[j] = s;
+        mins[j] = m;
+        if s > max_scale {
+            max_scale = s;
+        }
+        if m > max_min {
+            max_min = m;
+        }
+    }
+    let inv_scale = if max_scale > 0.0 { 63.0 / max_scale } else { 0.0 };
+    let inv_min = if max_min > 0.0 { 63.0 / max_min } else { 0.0 };
+    let mut sc = [0u8; 12];
+    for j in 0..8 {
+        // uint8_t ls = nearest_int(...): the int's low byte, then MIN(63, ls).
+        let ls = (nearest_int(inv_scale * scales[j]) as u8).min(63);
+        let lm = (nearest_int(inv_min * mins[j]) as u8).min(63);
+        if j < 4 {
+            sc[j] = ls;
+            sc[j + 4] = lm;
+        } else {
+            sc[j + 4] = (ls & 0x0F) | ((lm & 0x0F) << 4);
+            sc[j - 4] |= (ls >> 4) << 6;
+            sc[j] |= (lm >> 4) << 6;
+        }
+    }
+    let d_all = super::fp16_round_trip(max_scale / 63.0);
+    let dmin_all = super::fp16_round_trip(max_min / 63.0);
+    for j in 0..8 {
+        let (s, m) = scale_min_k4(j, &sc);
+        let d = d_all * s as f32;
+        if d == 0.0 {
+            continue;
+        }
+        let dm = dmin_all * m as f32;
+        for ii in 0..32 {
+            let l = nearest_int((xb[32 * j + ii] + dm) / d);
+            l_all[32 * j + ii] = l.clamp(0, nmax) as u8;
+        }
+    }
+    (sc, super::fp16_bits(max_scale / 63.0), super::fp16_bits(max_min / 63.0))
+}
+
 /// get_scale_min_k4: the j-th 6-bit scale and min of the 12 packed bytes of a Q4_K/Q5_K super-block.
 pub(super) fn scale_min_k4(j: usize, q: &[u8]) -> (u8, u8) {
     if j < 4 {

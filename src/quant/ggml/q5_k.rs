@@ -2,8 +2,8 @@
 //! fp16 d and dmin (packed as Q4_K's); 5-bit codes, the low 4 bits in qs and the fifth in qh;
 //! y = (d·sc)·q − (dmin·m).
 
-use super::k_quants::{make_qkx2_quants, nearest_int, scale_min_k4, QK_K};
-use super::{GgmlQuantize, fp16_bits, fp16_round_trip, read_f16, GgmlBlock};
+use super::k_quants::{quantize_k4_sub_blocks, scale_min_k4, QK_K};
+use super::{read_f16, GgmlBlock, GgmlQuantize};
 use std::mem::{offset_of, size_of};
 
 const K_SCALE_SIZE: usize = 12;
@@ -56,62 +56,10 @@ impl GgmlQuantize for Q5_K {
     /// nstep 15), codes re-quantized against the stored scales, the fifth bit into qh.
     fn quantize_block_ref(xb: &[f32], y: &mut [u8]) {
         let mut l_all = [0u8; QK_K];
-        let mut weights = [0f32; 32];
-        let mut scales = [0f32; 8];
-        let mut mins = [0f32; 8];
-        let (mut max_scale, mut max_min) = (0.0f32, 0.0f32);
-        for j in 0..8 {
-            let xs = &xb[32 * j..32 * j + 32];
-            let mut sum_x2 = 0.0f32;
-            for &v in xs {
-                sum_x2 += v * v;
-            }
-            let av_x = (sum_x2 / 32.0).sqrt();
-            for (w, &v) in weights.iter_mut().zip(xs) {
-                *w = av_x + v.abs();
-            }
-            let (s, m) = make_qkx2_quants(31, xs, &weights, &mut l_all[32 * j..32 * j + 32], -0.5, 0.1, 15, false);
-            scales[j] = s;
-            mins[j] = m;
-            if s > max_scale {
-                max_scale = s;
-            }
-            if m > max_min {
-                max_min = m;
-            }
-        }
-        let inv_scale = if max_scale > 0.0 { 63.0 / max_scale } else { 0.0 };
-        let inv_min = if max_min > 0.0 { 63.0 / max_min } else { 0.0 };
-        let mut sc = [0u8; K_SCALE_SIZE];
-        for j in 0..8 {
-            let ls = (nearest_int(inv_scale * scales[j]) as u8).min(63);
-            let lm = (nearest_int(inv_min * mins[j]) as u8).min(63);
-            if j < 4 {
-                sc[j] = ls;
-                sc[j + 4] = lm;
-            } else {
-                sc[j + 4] = (ls & 0x0F) | ((lm & 0x0F) << 4);
-                sc[j - 4] |= (ls >> 4) << 6;
-                sc[j] |= (lm >> 4) << 6;
-            }
-        }
+        let (sc, d, dmin) = quantize_k4_sub_blocks(xb, 31, -0.5, 15, &mut l_all);
         y[offset_of!(BlockQ5_K, scales)..][..K_SCALE_SIZE].copy_from_slice(&sc);
-        y[offset_of!(BlockQ5_K, d)..][..2].copy_from_slice(&fp16_bits(max_scale / 63.0));
-        y[offset_of!(BlockQ5_K, dmin)..][..2].copy_from_slice(&fp16_bits(max_min / 63.0));
-        let d_all = fp16_round_trip(max_scale / 63.0);
-        let dmin_all = fp16_round_trip(max_min / 63.0);
-        for j in 0..8 {
-            let (s, m) = scale_min_k4(j, &sc);
-            let d = d_all * s as f32;
-            if d == 0.0 {
-                continue;
-            }
-            let dm = dmin_all * m as f32;
-            for ii in 0..32 {
-                let l = nearest_int((xb[32 * j + ii] + dm) / d);
-                l_all[32 * j + ii] = l.clamp(0, 31) as u8;
-            }
-        }
+        y[offset_of!(BlockQ5_K, d)..][..2].copy_from_slice(&d);
+        y[offset_of!(BlockQ5_K, dmin)..][..2].copy_from_slice(&dmin);
         let mut qh = [0u8; QK_K / 8];
         let mut ql = [0u8; QK_K / 2];
         for (c, n) in (0..QK_K).step_by(64).enumerate() {
