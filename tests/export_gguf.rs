@@ -137,10 +137,10 @@ ggml_reference_tests! {
     q8_k_matches_ggml: ggml::Q8_K,
     tq1_0_matches_ggml: ggml::TQ1_0,
     tq2_0_matches_ggml: ggml::TQ2_0,
-    mxfp4_matches_ggml: ggml::MXFP4;
+    mxfp4_matches_ggml: ggml::MXFP4,
+    iq4_xs_matches_ggml: ggml::IQ4_XS;
     read only:
     iq4_nl_decodes_as_ggml: ggml::IQ4_NL,
-    iq4_xs_decodes_as_ggml: ggml::IQ4_XS,
 }
 
 /// Drives a plan as the CLI does: header, each source tensor's stored bytes, trailer.

@@ -131,8 +131,8 @@ pub const DECODED: &[Codec] = &[
     codec::<TQ1_0>(),
     codec::<TQ2_0>(),
     codec::<MXFP4>(),
+    codec::<IQ4_XS>(),
     decoder::<IQ4_NL>(),
-    decoder::<IQ4_XS>(),
 ];
 
 /// Every other ggml type id (gguf `GGMLQuantizationType`): name, elements per block, bytes per block.
