@@ -3,6 +3,10 @@
 //! the OCP MX v1.0 spec, modelopt's NVFP4QTensor and bitsandbytes' NF4 kernel, code for code.
 #![cfg(not(target_arch = "wasm32"))]
 
+#[path = "common/fnv.rs"]
+mod fnv;
+use fnv::fnv1a64;
+
 use quant_playground::app::report::format_report;
 use quant_playground::quant::block::{self, BlockScales};
 use quant_playground::quant::minifloat::{e8m0, MiniFloat, E2M1, E2M3, E3M2, E4M3, E5M2};
@@ -154,14 +158,6 @@ fn block_formats_match_the_numpy_references_on_edge_cases() {
     }
 }
 
-fn fnv1a64(bytes: &[u8]) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    format!("{h:016x}")
-}
 
 fn load_npy_f32(case: &str) -> (Vec<usize>, Vec<f32>) {
     let path = format!("{}/tests/fixtures/export/gguf/{case}.npy", env!("CARGO_MANIFEST_DIR"));

@@ -4,6 +4,10 @@
 // Native only: wasm-pack builds every test target for wasm32.
 #![cfg(not(target_arch = "wasm32"))]
 
+#[path = "common/fnv.rs"]
+mod fnv;
+use fnv::fnv1a64;
+
 use quant_playground::export::gguf::{plan_gguf, GgufTarget};
 use quant_playground::export::ExportPlan;
 use quant_playground::formats::{self, FileIndex, Format};
@@ -27,15 +31,6 @@ fn load_npy(name: &str) -> (Vec<usize>, Vec<f32>) {
     (info.shape.clone(), formats::decode_tensor(&info, stored).unwrap())
 }
 
-/// FNV-1a 64 (the fingerprint the script records for ggml's dequantized values).
-fn fnv1a64(bytes: &[u8]) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    format!("{h:016x}")
-}
 
 /// The generic twin harness, instantiated once per block type below: over every fixture case, our
 /// `quantize_row_*_ref` gives ggml's bytes, our `dequantize_row_*` of ggml's bytes gives ggml's values
