@@ -32,7 +32,7 @@ fn tensor(n: usize) -> Vec<f32> {
 const CHUNKS: [usize; 6] = [usize::MAX, 192 * 40, 1000, 193, 77, 31];
 
 fn formats() -> Vec<NumberFormat> {
-    let mut labels: Vec<String> = ["fp32", "fp16", "bf16", "q8_0", "q4_0", "q4_k"].iter().map(|s| s.to_string()).collect();
+    let mut labels: Vec<String> = ["fp32", "fp16", "bf16", "q8_0", "q4_0", "q4_k", "fp8-e4m3", "mxfp4", "nf4"].iter().map(|s| s.to_string()).collect();
     for bits in [2, 4, 8] {
         for scheme in ["sym", "asym"] {
             for g in ["tensor", "channel:0", "channel:1", "group:32", "group:100"] {

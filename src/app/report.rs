@@ -4,8 +4,9 @@ use crate::error::{Error, Result};
 use crate::kernels;
 use crate::metrics::{bits_per_weight, metrics_from_sums, Metrics};
 use crate::quant::ggml::{self, GgmlType};
+use crate::quant::block::{self, BlockQuantized};
 use crate::quant::stream::{BlockSums, RangePass, ScaledOutcome, ScaledPass};
-use crate::quant::{self, FloatCast, NumberFormat, QuantParams, QuantSpec, QuantizedTensor, SlotLayout};
+use crate::quant::{self, BlockFormat, FloatCast, NumberFormat, QuantParams, QuantSpec, QuantizedTensor, SlotLayout};
 use crate::tensor::DType;
 use serde::Serialize;
 
@@ -146,6 +147,23 @@ pub fn ggml_report(name: &str, dtype: DType, shape: &[usize], x: &[f32], t: Ggml
     first_row(comparison(name, dtype, shape, x, &[NumberFormat::Ggml(t)], x.len().max(1))?)
 }
 
+/// The row of an FP8 / MX / NVFP4 / NF4 tensor: its scales summarised, bytes = codes at their width
+/// plus the scales.
+pub fn block_report(name: &str, dtype: DType, x: &[f32], q: &BlockQuantized) -> TensorReport {
+    let n = x.len();
+    let nonfinite = x.iter().filter(|v| !v.is_finite()).count();
+    let metrics = metrics_from_sums(&kernels::error_sums_f32(x, &q.values), n - nonfinite, 0);
+    let label = NumberFormat::Block(q.format).label();
+    let mut r = base(name, dtype, &q.shape, n, &label, q.format.code_bits(), metrics, q.stored_bits().div_ceil(8), nonfinite);
+    r.scales = Some(Summary::of(q.scales.values().into_iter().map(|s| s as f64)));
+    r
+}
+
+/// The row of a block format, quantized here.
+pub fn block_format_report(name: &str, dtype: DType, shape: &[usize], x: &[f32], format: BlockFormat) -> TensorReport {
+    block_report(name, dtype, x, &block::quantize(format, x, shape))
+}
+
 /// The row of any number format; integer specs take min-max ranges.
 pub fn format_report(name: &str, dtype: DType, shape: &[usize], x: &[f32], format: &NumberFormat) -> Result<TensorReport> {
     first_row(comparison(name, dtype, shape, x, std::slice::from_ref(format), x.len().max(1))?)
@@ -190,6 +208,9 @@ enum Column {
     Float { cast: FloatCast, sums: BlockSums, nonfinite: usize },
     Scaled { spec: QuantSpec, layout: SlotLayout, range: Option<RangePass>, pass: Option<ScaledPass> },
     Ggml { t: GgmlType, row_len: usize, pending: Vec<f32>, sums: BlockSums, bytes: u64, nonfinite: usize },
+    /// FP8 / MX / NVFP4 / NF4 quantize the tensor at once (their tensor scales and flat blocks):
+    /// this column gathers the chunks, so its memory is the tensor's.
+    Block { format: BlockFormat, gathered: Vec<f32> },
 }
 
 /// The comparison of a tensor in several number formats, fed in chunks of its elements in memory
@@ -224,6 +245,7 @@ impl ComparisonStream {
                     let row_len = if shape.is_empty() { 1 } else { shape[shape.len() - 1] };
                     Column::Ggml { t, row_len, pending: Vec::new(), sums: BlockSums::default(), bytes: 0, nonfinite: 0 }
                 }
+                NumberFormat::Block(format) => Column::Block { format, gathered: Vec::new() },
             });
         }
         let ranged = !columns.iter().any(|c| matches!(c, Column::Scaled { .. }));
@@ -314,6 +336,7 @@ impl ComparisonStream {
                     }
                     pending.extend_from_slice(&rest[whole..]);
                 }
+                Column::Block { gathered, .. } => gathered.extend_from_slice(x),
             }
         }
         Ok(())
@@ -347,6 +370,7 @@ impl ComparisonStream {
                     let bits = t.codec().map_or(0, |c| c.code_bits);
                     base(name, dtype, shape, n, &NumberFormat::Ggml(t).label(), bits, metrics, bytes, nonfinite)
                 }
+                Column::Block { format, gathered } => block_format_report(name, dtype, shape, &gathered, format),
             });
         }
         Ok(rows)
