@@ -459,8 +459,7 @@ pub fn for_each_chunk(
         let bytes = k as u64 * row_bytes;
         buf.resize(bytes as usize, 0);
         source.read_at(offset + row as u64 * row_bytes, &mut buf)?;
-        let part = TensorInfo { shape: vec![k, row_len], byte_len: bytes, fortran_order: false, ..info.clone() };
-        f(&crate::tensor::decode_to_f32(&part, &buf)?)?;
+        f(&crate::tensor::decode_rows_to_f32(info, &buf)?)?;
         row += k;
     }
     Ok(())
