@@ -207,3 +207,35 @@ fn the_fused_blocks_equal_the_materialised_round_trip() {
         assert_eq!(run, kernels::error_sums_f32(&x, &back));
     }
 }
+
+#[test]
+fn a_file_read_in_chunks_of_rows_decodes_as_the_whole_tensor() {
+    use quant_playground::formats;
+    // A safetensors file in memory: F16 [7, 5] and BF16 [3, 4].
+    let f16: Vec<u8> = (0..35).flat_map(|i| half::f16::from_f32(i as f32 * 0.37 - 6.0).to_bits().to_le_bytes()).collect();
+    let bf16: Vec<u8> = (0..12).flat_map(|i| half::bf16::from_f32(i as f32 * -1.5).to_bits().to_le_bytes()).collect();
+    let header = r#"{"a":{"dtype":"F16","shape":[7,5],"data_offsets":[0,70]},"b":{"dtype":"BF16","shape":[3,4],"data_offsets":[70,94]}}"#;
+    let mut file = (header.len() as u64).to_le_bytes().to_vec();
+    file.extend_from_slice(header.as_bytes());
+    file.extend_from_slice(&f16);
+    file.extend_from_slice(&bf16);
+    let mut source: &[u8] = &file;
+    let index = formats::read_index("mem.safetensors", &mut source).unwrap();
+    for name in ["a", "b"] {
+        let info = index.tensor(name).unwrap().clone();
+        let whole = formats::decode_tensor(&info, formats::read_stored(&mut source, &info).unwrap()).unwrap();
+        for chunk in [1, 5, 11, 1000] {
+            let mut got = Vec::new();
+            let mut sizes = Vec::new();
+            formats::for_each_chunk(&mut source, &info, chunk, |c| {
+                sizes.push(c.len());
+                got.extend_from_slice(c);
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(got, whole, "{name} in chunks of {chunk}");
+            let row = info.shape[1];
+            assert!(sizes.iter().all(|s| s % row == 0), "whole rows only: {sizes:?}");
+        }
+    }
+}

@@ -203,6 +203,8 @@ pub fn comparison(name: &str, dtype: DType, shape: &[usize], x: &[f32], formats:
 }
 
 /// One column of a streamed comparison.
+// A handful of columns per comparison: boxing the larger variants buys nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 enum Column {
     Float { cast: FloatCast, sums: BlockSums, nonfinite: usize },

@@ -419,6 +419,21 @@ pub struct CalibRow {
     pub clipped_share: f64,
 }
 
+impl CalibRow {
+    /// A method's range and what fake-quantizing with it cost.
+    pub fn measured(r: &CalibResult, metrics: &crate::metrics::Metrics) -> CalibRow {
+        CalibRow {
+            method: r.method.clone(),
+            range: r.range,
+            scale: r.scale,
+            zero_point: r.zero_point,
+            mse: metrics.mse,
+            sqnr_db: metrics.sqnr_db,
+            clipped_share: metrics.clipped_share,
+        }
+    }
+}
+
 /// `{"methods": [...]}` as the CLI prints it; `details` (curves and histograms) only when asked for.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CalibReport {
@@ -590,16 +605,7 @@ impl WeightCalibration {
         let mut rows = Vec::with_capacity(run.results.len());
         for (r, m) in run.results.iter().zip(self.measures) {
             let out = m.finish()?;
-            let metrics = metrics_from_sums(&out.error, self.elements - out.nonfinite, out.clipped);
-            rows.push(CalibRow {
-                method: r.method.clone(),
-                range: r.range,
-                scale: r.scale,
-                zero_point: r.zero_point,
-                mse: metrics.mse,
-                sqnr_db: metrics.sqnr_db,
-                clipped_share: metrics.clipped_share,
-            });
+            rows.push(CalibRow::measured(r, &metrics_from_sums(&out.error, self.elements - out.nonfinite, out.clipped)));
         }
         Ok(CalibReport {
             bits: self.spec.format.bits,

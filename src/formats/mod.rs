@@ -359,9 +359,24 @@ pub fn read_index(file: &str, source: &mut dyn ByteSource) -> Result<FileIndex> 
 /// Reads one tensor's stored bytes (`info.stored_range()`) as they are in the file, from the sibling
 /// file it names (ONNX external data, a safetensors shard) when it is not the indexed file.
 pub fn read_stored(source: &mut dyn ByteSource, info: &TensorInfo) -> Result<Vec<u8>> {
-    let (offset, stored) = info.stored_range();
+    let (_, stored) = info.stored_range();
     let stored_len = usize::try_from(stored)
         .map_err(|_| Error::unsupported(&info.name, "tensor larger than this machine's address space"))?;
+    with_stored_source(source, info, |source, offset, _| {
+        let mut buf = vec![0u8; stored_len];
+        source.read_at(offset, &mut buf)?;
+        Ok(buf)
+    })
+}
+
+/// Calls `f` with the source that holds the tensor's stored bytes (the sibling file it names, if
+/// any) and their offset and length, once they are known to lie inside it.
+fn with_stored_source<T>(
+    source: &mut dyn ByteSource,
+    info: &TensorInfo,
+    f: impl FnOnce(&mut dyn ByteSource, u64, u64) -> Result<T>,
+) -> Result<T> {
+    let (offset, stored) = info.stored_range();
     let mut sibling;
     let source: &mut dyn ByteSource = match &info.data_file {
         Some(name) => {
@@ -376,9 +391,7 @@ pub fn read_stored(source: &mut dyn ByteSource, info: &TensorInfo) -> Result<Vec
             format!("tensor '{}' needs bytes {offset}..{} but the file is {} bytes", info.name, offset.saturating_add(stored), source.len()),
         ));
     }
-    let mut buf = vec![0u8; stored_len];
-    source.read_at(offset, &mut buf)?;
-    Ok(buf)
+    f(source, offset, stored)
 }
 
 /// Reads one tensor's element bytes (inflated / unpacked as its storage says; from the sibling
@@ -436,21 +449,21 @@ pub fn for_each_chunk(
     if Some(info.byte_len) != info.dtype.bytes_for(n as u64) {
         return Err(Error::malformed(&info.name, format!("tensor '{}' has {} bytes for {n} elements of {}", info.name, info.byte_len, info.dtype.name())));
     }
-    let mut sibling;
-    let source: &mut dyn ByteSource = match &info.data_file {
-        Some(name) => {
-            sibling = source.sibling(name)?;
-            sibling.as_mut()
-        }
-        None => source,
-    };
-    let (offset, stored) = info.stored_range();
-    if offset.checked_add(stored).is_none_or(|end| end > source.len()) {
-        return Err(Error::malformed(
-            info.data_file.as_deref().unwrap_or(&info.name),
-            format!("tensor '{}' needs bytes {offset}..{} but the file is {} bytes", info.name, offset.saturating_add(stored), source.len()),
-        ));
-    }
+    with_stored_source(source, info, |source, offset, _| read_rows(source, info, offset, rows, row_len, row_bytes, chunk_elements, f))
+}
+
+/// Reads whole rows from `offset` on, `chunk_elements` values at a time, decoded for `f`.
+#[allow(clippy::too_many_arguments)]
+fn read_rows(
+    source: &mut dyn ByteSource,
+    info: &TensorInfo,
+    offset: u64,
+    rows: usize,
+    row_len: usize,
+    row_bytes: u64,
+    chunk_elements: usize,
+    mut f: impl FnMut(&[f32]) -> Result<()>,
+) -> Result<()> {
     let rows_per_chunk = (chunk_elements / row_len).max(1);
     let mut buf = Vec::new();
     let mut row = 0;

@@ -107,27 +107,7 @@ pub fn error_sums_f32(x: &[f32], y: &[f32]) -> ErrorSums {
 fn error_sums_by(x: &[f32], y_at: impl Fn(usize) -> f32) -> ErrorSums {
     let body = x.len() / LANE_BLOCK * LANE_BLOCK;
     let mut total = ErrorSums::default();
-    let mut max_lane = [0.0f32; 4];
-    for block in (0..body).step_by(LANE_BLOCK) {
-        let (mut xx, mut yy, mut xy, mut ee) = ([0.0f32; 4], [0.0f32; 4], [0.0f32; 4], [0.0f32; 4]);
-        for i in (block..block + LANE_BLOCK).step_by(4) {
-            for l in 0..4 {
-                let finite = x[i + l].is_finite();
-                let v = if finite { x[i + l] } else { 0.0 };
-                let y = if finite { y_at(i + l) } else { 0.0 };
-                let e = v - y;
-                xx[l] += v * v;
-                yy[l] += y * y;
-                xy[l] += v * y;
-                ee[l] += e * e;
-                if max_lane[l] < e.abs() {
-                    max_lane[l] = e.abs();
-                }
-            }
-        }
-        total.add_lanes(xx, yy, xy, ee);
-    }
-    total.max_abs_err = fold_max(max_lane);
+    error_blocks_at(&mut total, &x[..body], |i| (y_at(i), false));
     if body < x.len() {
         total.merge(&error_sums_tail(&x[body..], |i| y_at(body + i)));
     }
@@ -194,17 +174,24 @@ pub fn f16_round_trip(v: f32) -> f32 {
 /// Adds the blocks of x against x̂ = y_of(x) onto `run`; returns how many elements `y_of` flagged.
 #[inline(always)]
 fn error_blocks_by(run: &mut ErrorSums, x: &[f32], y_of: impl Fn(f32) -> (f32, bool)) -> usize {
+    error_blocks_at(run, x, |i| y_of(x[i]))
+}
+
+/// The block loop: whole LANE_BLOCK blocks of x against x̂[i] = y_at(i), each folded and added onto
+/// `run` in f64; the max over every block. Returns how many elements `y_at` flagged.
+#[inline(always)]
+fn error_blocks_at(run: &mut ErrorSums, x: &[f32], y_at: impl Fn(usize) -> (f32, bool)) -> usize {
     assert_eq!(x.len() % LANE_BLOCK, 0);
     let mut max_lane = [0.0f32; 4];
     let mut flagged = 0;
-    for block in x.chunks_exact(LANE_BLOCK) {
+    for block in (0..x.len()).step_by(LANE_BLOCK) {
         let (mut xx, mut yy, mut xy, mut ee) = ([0.0f32; 4], [0.0f32; 4], [0.0f32; 4], [0.0f32; 4]);
-        for q in block.chunks_exact(4) {
+        for i in (block..block + LANE_BLOCK).step_by(4) {
             for l in 0..4 {
-                let finite = q[l].is_finite();
-                let (y, f) = y_of(q[l]);
+                let finite = x[i + l].is_finite();
+                let (y, f) = y_at(i + l);
                 flagged += f as usize;
-                let v = if finite { q[l] } else { 0.0 };
+                let v = if finite { x[i + l] } else { 0.0 };
                 let y = if finite { y } else { 0.0 };
                 let e = v - y;
                 xx[l] += v * v;

@@ -167,36 +167,25 @@ pub fn error_sums_f32(x: &[f32], y: &[f32]) -> ErrorSums {
 /// The block loop of the error sums: `x.len()` is a multiple of LANE_BLOCK; `y_at(i)` gives x̂[i..i+4].
 #[inline(always)]
 fn error_sums_lanes(x: &[f32], y_at: impl Fn(usize) -> v128) -> ErrorSums {
-    let lanes = |v: v128| [f32x4_extract_lane::<0>(v), f32x4_extract_lane::<1>(v), f32x4_extract_lane::<2>(v), f32x4_extract_lane::<3>(v)];
-    let zero = f32x4_splat(0.0);
     let mut total = ErrorSums::default();
-    let mut max = zero;
-    for block in (0..x.len()).step_by(LANE_BLOCK) {
-        let (mut xx, mut yy, mut xy, mut ee) = (zero, zero, zero, zero);
-        for i in (block..block + LANE_BLOCK).step_by(4) {
-            let raw = unsafe { load_f32x4(x, i) };
-            let m = finite_mask(raw);
-            let v = v128_bitselect(raw, zero, m);
-            let y = v128_bitselect(y_at(i), zero, m);
-            let e = f32x4_sub(v, y);
-            xx = f32x4_add(xx, f32x4_mul(v, v));
-            yy = f32x4_add(yy, f32x4_mul(y, y));
-            xy = f32x4_add(xy, f32x4_mul(v, y));
-            ee = f32x4_add(ee, f32x4_mul(e, e));
-            max = f32x4_pmax(max, f32x4_abs(e));
-        }
-        total.add_lanes(lanes(xx), lanes(yy), lanes(xy), lanes(ee));
-    }
-    total.max_abs_err = scalar::fold_max(lanes(max));
+    let none = i32x4_splat(0);
+    error_blocks_at(&mut total, x, |i, _| (y_at(i), none));
     total
 }
 
 // ---------------------------------------------------------------------------------------------
 // Fused measuring passes (scalar.rs has the twins and the rules): x read once, x̂ made in the lanes.
 
-/// `error_sums_lanes` onto a running `run`, with x̂ made from x by `y_of`, which also flags lanes.
+/// The block loop onto a running `run`, with x̂ made from x by `y_of`, which also flags lanes.
 #[inline(always)]
 fn error_blocks_lanes(run: &mut ErrorSums, x: &[f32], y_of: impl Fn(v128) -> (v128, v128)) -> usize {
+    error_blocks_at(run, x, |_, v| y_of(v))
+}
+
+/// Whole LANE_BLOCK blocks of x against x̂ = y_at(i, x[i..i+4]), each folded (scalar::ErrorSums::add_lanes)
+/// and added onto `run` in f64; the max over every block. Returns how many lanes `y_at` flagged.
+#[inline(always)]
+fn error_blocks_at(run: &mut ErrorSums, x: &[f32], y_at: impl Fn(usize, v128) -> (v128, v128)) -> usize {
     assert_eq!(x.len() % LANE_BLOCK, 0);
     let lanes = |v: v128| [f32x4_extract_lane::<0>(v), f32x4_extract_lane::<1>(v), f32x4_extract_lane::<2>(v), f32x4_extract_lane::<3>(v)];
     let zero = f32x4_splat(0.0);
@@ -207,7 +196,7 @@ fn error_blocks_lanes(run: &mut ErrorSums, x: &[f32], y_of: impl Fn(v128) -> (v1
         for i in (block..block + LANE_BLOCK).step_by(4) {
             let raw = unsafe { load_f32x4(x, i) };
             let m = finite_mask(raw);
-            let (y, f) = y_of(raw);
+            let (y, f) = y_at(i, raw);
             flagged = i32x4_sub(flagged, f);
             let v = v128_bitselect(raw, zero, m);
             let y = v128_bitselect(y, zero, m);
