@@ -1,6 +1,7 @@
 //! Element types, tensor descriptions, decoding stored bytes to f32, and the FP16/BF16 casts.
 
 use crate::error::{Error, Result};
+use crate::quant::stored::StoredQuant;
 use half::{bf16, f16};
 use serde::{Deserialize, Serialize};
 
@@ -182,6 +183,10 @@ pub enum Storage {
     /// ONNX `int32_data` holding fp16/bf16 bit patterns: `stored_len` bytes of packed protobuf
     /// varints at `offset`, one per element, each giving the low 16 bits.
     Varint16 { stored_len: u64 },
+    /// ONNX `int32_data` / `int64_data` / `uint64_data` holding integers: `stored_len` bytes of
+    /// packed varints at `offset`, one per element, each truncated to the dtype's width (negative
+    /// values are sign-extended 64-bit varints, so truncation keeps their two's complement).
+    Varints { stored_len: u64 },
 }
 
 impl Storage {
@@ -211,6 +216,14 @@ pub struct TensorInfo {
     /// a shard of a sharded safetensors checkpoint). A name relative to the indexed file's folder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_file: Option<String>,
+    /// Set when the file stores this tensor quantized: the stored bytes are its codes (of `dtype`,
+    /// laid out as the quantization says) and its values are their dequantization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quant: Option<StoredQuant>,
+    /// Set for a scale or zero point of a quantization stored in the file: the tensor (or
+    /// activation) it belongs to. Listed as stored, not a weight to quantize.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter_of: Option<String>,
 }
 
 impl TensorInfo {
@@ -226,7 +239,15 @@ impl TensorInfo {
             fortran_order: false,
             storage: Storage::Raw,
             data_file: None,
+            quant: None,
+            parameter_of: None,
         }
+    }
+
+    /// Whether the playground can read this tensor's values (and so quantize it): a float or
+    /// decoded ggml dtype, or codes stored with their own quantization parameters.
+    pub fn is_quantizable(&self) -> bool {
+        (self.dtype.is_quantizable() && self.parameter_of.is_none()) || self.quant.is_some()
     }
 
     pub fn element_count(&self) -> usize {
@@ -238,7 +259,7 @@ impl TensorInfo {
         match self.storage {
             Storage::Raw => (self.offset, self.byte_len),
             Storage::Deflate { compressed_len, .. } => (self.offset, compressed_len),
-            Storage::Varint16 { stored_len } => (self.offset, stored_len),
+            Storage::Varint16 { stored_len } | Storage::Varints { stored_len } => (self.offset, stored_len),
         }
     }
 }
@@ -251,6 +272,9 @@ pub fn checked_element_count(shape: &[usize]) -> Option<usize> {
 /// Decodes a tensor's stored bytes to f32 in C (row-major) order. F64 is rounded to nearest f32;
 /// F16 and BF16 widen exactly.
 pub fn decode_to_f32(info: &TensorInfo, bytes: &[u8]) -> Result<Vec<f32>> {
+    if let Some(q) = &info.quant {
+        return crate::quant::stored::dequantize(&info.name, q, info.dtype, &info.shape, bytes);
+    }
     if !info.dtype.is_quantizable() {
         return Err(Error::NotQuantizable { tensor: info.name.clone(), dtype: info.dtype.name().into() });
     }

@@ -407,6 +407,7 @@ pub fn element_bytes(info: &TensorInfo, stored: Vec<u8>) -> Result<Vec<u8>> {
             Ok(inflated)
         }
         Storage::Varint16 { .. } => onnx::unpack_varint16(&info.name, &stored, info.byte_len),
+        Storage::Varints { .. } => onnx::unpack_varints(&info.name, &stored, info.dtype.size(), info.byte_len),
     }
 }
 

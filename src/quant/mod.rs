@@ -4,6 +4,7 @@
 pub mod ggml;
 pub mod ggml_quantize;
 pub mod packing;
+pub mod stored;
 
 use crate::error::{Error, Result};
 use crate::kernels::{self, Code, ErrorSums};

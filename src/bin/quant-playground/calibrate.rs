@@ -45,7 +45,7 @@ fn calibrate(files: &[String], tensor: Option<&str>, every_tensor: bool, methods
     for (f, file) in files.iter().enumerate() {
         let (index, source) = open(file)?;
         if every_tensor {
-            let floats: Vec<&TensorInfo> = index.tensors.iter().filter(|t| t.dtype.is_quantizable()).collect();
+            let floats: Vec<&TensorInfo> = index.tensors.iter().filter(|t| t.is_quantizable()).collect();
             if floats.is_empty() {
                 return Err(Error::InvalidSpec(format!("{file} holds no float tensor to calibrate")));
             }

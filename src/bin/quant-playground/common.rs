@@ -77,7 +77,7 @@ pub fn only_or_named<'a>(file: &str, index: &'a FileIndex, tensor: Option<&str>)
     if let Some(name) = tensor {
         return index.tensor(name);
     }
-    let floats: Vec<&TensorInfo> = index.tensors.iter().filter(|t| t.dtype.is_quantizable()).collect();
+    let floats: Vec<&TensorInfo> = index.tensors.iter().filter(|t| t.is_quantizable()).collect();
     match floats.as_slice() {
         [one] => Ok(one),
         _ => {

@@ -30,7 +30,7 @@ fn inspect(file: &str, json: bool) -> Result<()> {
     let rows: Vec<InspectRow> = index
         .tensors
         .iter()
-        .map(|t| InspectRow { name: &t.name, dtype: t.dtype.name(), shape: &t.shape, bytes: t.byte_len, quantizable: t.dtype.is_quantizable() })
+        .map(|t| InspectRow { name: &t.name, dtype: t.dtype.name(), shape: &t.shape, bytes: t.byte_len, quantizable: t.is_quantizable() })
         .collect();
     if json {
         print_json(&serde_json::json!({ "format": index.format, "tensors": rows, "metadata": index.metadata }));
