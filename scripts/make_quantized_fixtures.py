@@ -6,6 +6,7 @@ and scripts/check_convert.py.
     pip install numpy onnx onnxruntime
     python3 scripts/make_quantized_fixtures.py
 
+- shape_only.onnx (onnx.helper): int64 shape constants and no float weight at all.
 - constants_if.onnx (onnx.helper): weights as Constant nodes, initializers and Constants inside
   If branches and a Loop body, int64 shape constants.
 - qdq_per_tensor.onnx, qdq_per_channel.onnx: onnxruntime quantize_static, QDQ format.
@@ -278,6 +279,25 @@ def make_constants_if():
     sess.run(None, {"x": np.ones((1, 3), np.float32), "cond": np.array(True)})
 
 
+def make_shape_only():
+    """A graph whose only tensors are int64 shape constants: the reader says so."""
+    nodes = [
+        helper.make_node("Constant", [], ["shape"], value=numpy_helper.from_array(np.array([2, 3], np.int64), "s")),
+        helper.make_node("Reshape", ["x", "shape"], ["r"]),
+        helper.make_node("Transpose", ["r"], ["t"], perm=[1, 0]),
+        helper.make_node("Reshape", ["t", "back"], ["y"]),
+    ]
+    g = helper.make_graph(nodes, "shapes", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [6])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [6])],
+                          initializer=[numpy_helper.from_array(np.array([6], np.int64), "back")])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    onnx.checker.check_model(m)
+    save(m, "shape_only.onnx")
+    manifest["shape_only.onnx"] = {}
+    listed["shape_only.onnx"] = {"back": "I64", "shape": "I64"}
+
+
 # --- onnxruntime quantizers ------------------------------------------------------------------------------
 def make_ort_quantized():
     base = float_model()
@@ -402,10 +422,11 @@ def main():
         shutil.rmtree(OUT)
     os.makedirs(EXP)
     make_constants_if()
+    make_shape_only()
     make_ort_quantized()
     # Whatever else a main graph holds is listed as stored, not quantizable (shape constants).
     for f in manifest:
-        if f == "constants_if.onnx":
+        if f in ("constants_if.onnx", "shape_only.onnx"):
             continue
         m = onnx.load(os.path.join(OUT, f))
         params = parameters_of(m)

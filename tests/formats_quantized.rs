@@ -124,3 +124,13 @@ fn subgraph_and_constant_tensors_are_said_in_the_metadata() {
     let note = index.metadata.iter().find(|(k, _)| k == "subgraph tensors").unwrap();
     assert!(note.1.starts_with("4 tensors"), "{note:?}");
 }
+
+#[test]
+fn a_file_without_weights_says_what_it_holds() {
+    let path = dir().join("shape_only.onnx");
+    let bytes = std::fs::read(&path).unwrap();
+    let index = formats::parse_index("shape_only.onnx", &bytes, bytes.len() as u64).unwrap();
+    assert_eq!(index.holdings(), "shape_only.onnx holds no float weights: 2 I64 tensors (shape constants, indices)");
+    let index = formats::parse_index("qoperator.onnx", &std::fs::read(dir().join("qoperator.onnx")).unwrap(), std::fs::metadata(dir().join("qoperator.onnx")).unwrap().len()).unwrap();
+    assert_eq!(index.holdings(), "qoperator.onnx holds 4 weights to quantize, and 14 quantization parameters (scales, zero points)");
+}

@@ -115,6 +115,44 @@ impl FormatDetail {
 }
 
 impl FileIndex {
+    /// What the file holds besides weights to quantize, for the message when it has none:
+    /// "holds no float weights: 42 I64 tensors (shape constants, indices), 1 BOOL tensor".
+    pub fn holdings(&self) -> String {
+        let mut by_dtype: Vec<(&'static str, usize)> = Vec::new();
+        let mut parameters = 0;
+        for t in self.tensors.iter().filter(|t| !t.is_quantizable()) {
+            if t.parameter_of.is_some() {
+                parameters += 1;
+                continue;
+            }
+            match by_dtype.iter_mut().find(|(d, _)| *d == t.dtype.name()) {
+                Some((_, n)) => *n += 1,
+                None => by_dtype.push((t.dtype.name(), 1)),
+            }
+        }
+        let mut parts: Vec<String> = by_dtype
+            .into_iter()
+            .map(|(d, n)| {
+                let what = if matches!(d, "I64" | "I32") { " (shape constants, indices)" } else { "" };
+                format!("{n} {d} tensor{}{what}", if n == 1 { "" } else { "s" })
+            })
+            .collect();
+        if parameters > 0 {
+            parts.push(format!("{parameters} quantization parameters (scales, zero points)"));
+        }
+        let unread = self.metadata.iter().filter(|(k, _)| k.starts_with("skipped ")).count();
+        if unread > 0 {
+            parts.push(format!("{unread} entries not read (see the metadata)"));
+        }
+        let quantizable = self.tensors.iter().filter(|t| t.is_quantizable()).count();
+        match (quantizable, parts.is_empty()) {
+            (0, true) => format!("{} holds no tensors", self.file),
+            (0, false) => format!("{} holds no float weights: {}", self.file, parts.join(", ")),
+            (n, true) => format!("{} holds {n} weights to quantize", self.file),
+            (n, false) => format!("{} holds {n} weights to quantize, and {}", self.file, parts.join(", ")),
+        }
+    }
+
     pub fn tensor(&self, name: &str) -> Result<&TensorInfo> {
         self.tensors
             .iter()

@@ -637,14 +637,22 @@ fn attach_quantization(
             match quantization_of(p, node, u, codes, scale, zero_point, tensors) {
                 Ok(q) => {
                     let t = &mut tensors[codes];
-                    if u.scheme == StoredScheme::OnnxMatmulNbits {
-                        if let CodeLayout::MatmulNbits { k, n, .. } = q.layout {
-                            t.info.shape = vec![k, n];
+                    // MatMulNBits lists B as the [K, N] weight it stands for.
+                    let shape = match q.layout {
+                        CodeLayout::MatmulNbits { k, n, .. } => vec![k, n],
+                        _ => t.info.shape.clone(),
+                    };
+                    let listed_shape = std::mem::replace(&mut t.info.shape, shape);
+                    match q.check(&t.info.name, t.info.dtype, &t.info.shape, t.info.byte_len) {
+                        Ok(()) => {
+                            t.info.quant = Some(q);
+                            t.role = Role::Weight;
+                        }
+                        Err(e) => {
+                            t.info.shape = listed_shape;
+                            notes.push((format!("not dequantized {}", t.info.name), e.to_string()));
                         }
                     }
-                    q.check(&t.info.name, t.info.dtype, &t.info.shape, t.info.byte_len)?;
-                    t.info.quant = Some(q);
-                    t.role = Role::Weight;
                 }
                 Err(why) => notes.push((format!("not dequantized {}", tensors[codes].info.name), why)),
             }
@@ -655,10 +663,10 @@ fn attach_quantization(
             if let (Some(bias), Some(xs), Some(ws)) = (find(node.input(8)), find(node.input(1)), find(node.input(4))) {
                 if tensors[bias].info.quant.is_none() && tensors[bias].info.dtype == DType::I32 {
                     match bias_quantization(p, node, bias, xs, ws, tensors) {
-                        Ok(q) => {
-                            q.check(&tensors[bias].info.name, DType::I32, &tensors[bias].info.shape, tensors[bias].info.byte_len)?;
-                            tensors[bias].info.quant = Some(q);
-                        }
+                        Ok(q) => match q.check(&tensors[bias].info.name, DType::I32, &tensors[bias].info.shape, tensors[bias].info.byte_len) {
+                            Ok(()) => tensors[bias].info.quant = Some(q),
+                            Err(e) => notes.push((format!("not dequantized {}", tensors[bias].info.name), e.to_string())),
+                        },
                         Err(why) => notes.push((format!("not dequantized {}", tensors[bias].info.name), why)),
                     }
                 }
