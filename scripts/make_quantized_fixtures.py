@@ -430,7 +430,8 @@ def main():
             continue
         m = onnx.load(os.path.join(OUT, f))
         params = parameters_of(m)
-        parameters[f] = sorted(params & {t.name for t in m.graph.initializer})
+        # 4-bit zero points are shown with their quantization, not listed apart.
+        parameters[f] = sorted(params & {t.name for t in m.graph.initializer if t.data_type not in (TensorProto.INT4, TensorProto.UINT4)})
         for t in m.graph.initializer:
             if t.name not in params and t.name not in manifest[f]:
                 listed.setdefault(f, {})[t.name] = {6: "I32", 7: "I64"}[t.data_type]

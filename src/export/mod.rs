@@ -49,6 +49,7 @@ pub trait ExportPlan {
     fn report(&self) -> ExportReport;
 }
 
+pub mod convert;
 pub mod onnx_qdq;
 pub mod safetensors;
 

@@ -531,6 +531,9 @@ pub fn open(_: &Probe, r: &mut dyn RangeReader) -> Result<FileIndex> {
     let (mut parameters, mut unpaired_nibbles) = (0, Vec::new());
     for mut t in tensors {
         match t.role {
+            // 4-bit zero points have no dtype of their own to be listed in: they are shown with
+            // the quantization they belong to.
+            Role::Parameter(_) if t.nibbles.is_some() => parameters += 1,
             Role::Parameter(of) => {
                 parameters += 1;
                 t.info.parameter_of = Some(of);
@@ -543,7 +546,7 @@ pub fn open(_: &Probe, r: &mut dyn RangeReader) -> Result<FileIndex> {
     if parameters > 0 {
         metadata.push((
             "quantization parameters".to_string(),
-            format!("{parameters} scale and zero-point tensors are listed as parameters of the tensors (or activations) they quantize, not as weights"),
+            format!("{parameters} scale and zero-point tensors are parameters of the tensors (or activations) they quantize, not weights (4-bit ones are not listed apart)"),
         ));
     }
     for name in unpaired_nibbles {
@@ -610,7 +613,8 @@ fn attach_quantization(
     let find = |name: Option<&str>| name.and_then(|n| by_name.get(n).copied());
     for node in nodes {
         let (uses, parameters) = quant_uses(node);
-        let of = node.input(0).unwrap_or_default().to_string();
+        // An activation's parameters belong to the node; a weight's are claimed by it below.
+        let of = format!("{} '{}'", node.op, node.label);
         for &i in parameters {
             if let Some(t) = find(node.input(i)) {
                 if tensors[t].info.quant.is_none() && tensors[t].role == Role::Weight {
@@ -833,8 +837,8 @@ fn quantization_of(
             let grid_scales: Vec<f32> = (0..blocks * n).map(|s| scales[(s % n) * blocks + s / n]).collect();
             let zp = zero_point.map(|z| &tensors[z]);
             let zero_points: Vec<i32> = match zp {
-                // Without zero points the codes are centred on 2^(bits−1)
-                // (onnxruntime contrib_ops/cpu/quantization/matmul_nbits.cc).
+                // Without zero points the codes are centred on 2^(bits−1) (onnxruntime
+                // docs/ContribOperators.md MatMulNBits; nbits4_sym.onnx checks it against onnxruntime).
                 None => vec![1 << (nbits - 1); blocks * n],
                 Some(z) if z.info.dtype == DType::U8 => {
                     let packed: Vec<i32> = values_of(p, z)?.into_iter().map(|v| v as i32).collect();

@@ -176,10 +176,11 @@ fn slot_of(granularity: StoredGranularity, shape: &[usize], i: usize) -> usize {
     }
 }
 
-/// The values of a quantized tensor from its stored code bytes, as its runtime computes them:
-/// float(q − zero_point) · scale in f32 (onnxruntime core/providers/cpu/quantization/
-/// quantize_linear.cc DequantizeLinear; contrib_ops/cpu/quantization/dequantize_blockwise.h for
-/// MatMulNBits). The subtraction is exact, so the one rounding is the product's.
+/// The values of a quantized tensor from its stored code bytes: float(q − zero_point) · scale in
+/// f32 (onnx Operators.md DequantizeLinear, y = (x − x_zero_point) · x_scale; onnxruntime
+/// docs/ContribOperators.md MatMulNBits, (code − zero_point) · scale). The subtraction is exact,
+/// so the one rounding is the product's; tests/formats_quantized.rs checks it bit for bit against
+/// onnxruntime's own output.
 pub fn dequantize(name: &str, q: &StoredQuant, dtype: DType, shape: &[usize], bytes: &[u8]) -> Result<Vec<f32>> {
     q.check(name, dtype, shape, bytes.len() as u64)?;
     let n = checked_element_count(shape).unwrap_or(0);
