@@ -34,7 +34,7 @@ pub fn plan_convert(index: &FileIndex) -> Result<ConvertPlan> {
         let (dtype, entry, note) = if info.is_quantizable() {
             let note = info.quant.as_ref().map(|q| format!("dequantized from {} {}-bit codes ({})", info.dtype.name(), q.bits, q.op));
             (DType::F32, Entry::F32 { bytes: elements * 4 }, note)
-        } else if info.dtype.block() == 1 && !matches!(info.dtype, DType::Ggml { .. }) {
+        } else if info.dtype.block() == 1 && !matches!(info.dtype, DType::Ggml(_)) {
             let note = info.parameter_of.as_ref().map(|of| format!("a quantization parameter of {of}, copied"));
             (info.dtype, Entry::Copy { bytes: elements * info.dtype.size() as u64 }, note)
         } else {

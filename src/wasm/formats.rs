@@ -16,13 +16,8 @@ pub fn first_read_bytes() -> usize {
 fn index_json(r: crate::Result<formats::FileIndex>) -> Result<String, JsError> {
     match r {
         Ok(index) => {
-            // The page asks the core what it can quantize (DESIGN.md: it keeps no copy of the rule).
+            // What the file holds, for the page's message when it has nothing to quantize.
             let mut json = serde_json::to_value(&index).map_err(|e| json_err("index", e))?;
-            if let Some(tensors) = json.get_mut("tensors").and_then(|t| t.as_array_mut()) {
-                for (t, info) in tensors.iter_mut().zip(&index.tensors) {
-                    t["quantizable"] = info.is_quantizable().into();
-                }
-            }
             json["holdings"] = index.holdings().into();
             serde_json::to_string(&json).map_err(|e| json_err("index", e))
         }
