@@ -3,7 +3,7 @@
 made by the real libraries, plus the values those libraries read back, for tests/formats_quantized.rs
 and scripts/check_convert.py.
 
-    pip install numpy onnx onnxruntime
+    pip install numpy onnx onnxruntime tflite ai-edge-litert flatbuffers
     python3 scripts/make_quantized_fixtures.py
 
 - shape_only.onnx (onnx.helper): int64 shape constants and no float weight at all.
@@ -14,6 +14,9 @@ and scripts/check_convert.py.
 - dynamic.onnx: onnxruntime quantize_dynamic (ConvInteger, MatMulInteger).
 - nbits{2,4,8}.onnx, nbits4_sym.onnx: onnxruntime MatMulNBitsQuantizer (com.microsoft MatMulNBits).
 - nbits4_qdq.onnx: the same quantizer in QDQ format (blocked DequantizeLinear of UINT4).
+- weights.tflite: float32/float16 tensors and int8/uint8/int16/int32 ones quantized per tensor
+  and per channel, written with the `tflite` package's schema builders and read back by
+  ai-edge-litert's (TFLite's) Interpreter (see make_tflite).
 
 Expected values are raw little-endian float32 (expected/<file>.<tensor>.f32). A plain float tensor
 is what onnx.numpy_helper.to_array reads. A quantized weight is what onnxruntime itself computes:
@@ -424,9 +427,10 @@ def main():
     make_constants_if()
     make_shape_only()
     make_ort_quantized()
+    make_tflite()
     # Whatever else a main graph holds is listed as stored, not quantizable (shape constants).
     for f in manifest:
-        if f in ("constants_if.onnx", "shape_only.onnx"):
+        if f in ("constants_if.onnx", "shape_only.onnx") or not f.endswith(".onnx"):
             continue
         m = onnx.load(os.path.join(OUT, f))
         params = parameters_of(m)
@@ -439,6 +443,136 @@ def main():
         json.dump({"files": manifest, "listed": listed, "parameters": parameters}, f, indent=1, sort_keys=True)
         f.write("\n")
     print(f"wrote {sum(len(v) for v in manifest.values())} expected tensors for {len(manifest)} files in {OUT}")
+
+
+
+# --- TFLite ----------------------------------------------------------------------------------------------
+# Written with the flatbuffers builder functions of the `tflite` package (the TFLite schema,
+# schema.fbs, generated for Python), read back by ai-edge-litert's (TFLite's) Interpreter: the values a
+# quantized tensor holds are TFLite's own rule, real = scale · (q − zero_point), computed with the
+# scale widened to double and the result rounded to float (tensorflow/lite/kernels/internal/
+# reference/dequantize.h; DequantizationParams holds a double scale).
+TFLITE_TENSORS = [
+    # name, TensorType, numpy dtype, shape, (scales, zero points, quantized_dimension) or None
+    ("dense/kernel", 0, np.float32, (4, 8), None),
+    ("dense/bias_f16", 1, np.float16, (8,), None),
+    ("conv/filter", 9, np.int8, (3, 2, 2, 1), ([0.011, 0.023, 0.0037], [0, 0, 0], 0)),
+    ("fc/weights", 9, np.int8, (8, 4), ([0.0421], [-3], 0)),
+    ("fc/weights_u8", 3, np.uint8, (5, 3), ([0.0078125], [128], 0)),
+    ("fc/weights_i16", 7, np.int16, (2, 6), ([1e-4, 2e-4, 3e-4, 4e-4, 5e-4, 6e-4], [0] * 6, 1)),
+    ("conv/bias", 2, np.int32, (3,), ([0.011 * 0.5, 0.023 * 0.5, 0.0037 * 0.5], [0, 0, 0], 0)),
+    ("reshape/shape", 2, np.int32, (2,), None),
+]
+
+
+def make_tflite():
+    import flatbuffers
+    import tflite
+    from ai_edge_litert.interpreter import Interpreter
+
+    b = flatbuffers.Builder(4096)
+    arrays = []
+    for name, _, dt, shape, q in TFLITE_TENSORS:
+        if np.issubdtype(dt, np.integer):
+            info = np.iinfo(dt)
+            lo, hi = max(info.min, -120), min(info.max, 250)
+            arrays.append(rng.integers(lo, hi, size=shape).astype(dt))
+        else:
+            arrays.append((rng.standard_normal(shape) * 0.1).astype(dt))
+
+    def vector(start, items, prepend):
+        start(b, len(items))
+        for v in reversed(items):
+            prepend(v)
+        return b.EndVector()
+
+    # Buffer 0 is the empty sentinel; activations (the input) use it.
+    buffers = []
+    for a in [None] + arrays:
+        data = None
+        if a is not None:
+            raw = a.tobytes()
+            b.StartVector(1, len(raw), 16)
+            for byte in reversed(raw):
+                b.PrependByte(byte)
+            data = b.EndVector()
+        tflite.BufferStart(b)
+        if data is not None:
+            tflite.BufferAddData(b, data)
+        buffers.append(tflite.BufferEnd(b))
+    tensors = []
+    all_tensors = [("input", 0, np.float32, (1, 4), None)] + TFLITE_TENSORS
+    for i, (name, ttype, _, shape, q) in enumerate(all_tensors):
+        n = b.CreateString(name)
+        sh = vector(tflite.TensorStartShapeVector, list(shape), b.PrependInt32)
+        qp = None
+        if q is not None:
+            scales, zps, qdim = q
+            sv = vector(tflite.QuantizationParametersStartScaleVector, scales, b.PrependFloat32)
+            zv = vector(tflite.QuantizationParametersStartZeroPointVector, zps, b.PrependInt64)
+            tflite.QuantizationParametersStart(b)
+            tflite.QuantizationParametersAddScale(b, sv)
+            tflite.QuantizationParametersAddZeroPoint(b, zv)
+            tflite.QuantizationParametersAddQuantizedDimension(b, qdim)
+            qp = tflite.QuantizationParametersEnd(b)
+        tflite.TensorStart(b)
+        tflite.TensorAddShape(b, sh)
+        tflite.TensorAddType(b, ttype)
+        tflite.TensorAddBuffer(b, i)  # the input uses buffer 0, tensor i ≥ 1 buffer i
+        tflite.TensorAddName(b, n)
+        if qp is not None:
+            tflite.TensorAddQuantization(b, qp)
+        tensors.append(tflite.TensorEnd(b))
+    tv = vector(tflite.SubGraphStartTensorsVector, tensors, b.PrependUOffsetTRelative)
+    iv = vector(tflite.SubGraphStartInputsVector, [0], b.PrependInt32)
+    ov = vector(tflite.SubGraphStartOutputsVector, [0], b.PrependInt32)
+    opv = vector(tflite.SubGraphStartOperatorsVector, [], b.PrependUOffsetTRelative)
+    sgname = b.CreateString("main")
+    tflite.SubGraphStart(b)
+    tflite.SubGraphAddTensors(b, tv)
+    tflite.SubGraphAddInputs(b, iv)
+    tflite.SubGraphAddOutputs(b, ov)
+    tflite.SubGraphAddOperators(b, opv)
+    tflite.SubGraphAddName(b, sgname)
+    sg = tflite.SubGraphEnd(b)
+    sgv = vector(tflite.ModelStartSubgraphsVector, [sg], b.PrependUOffsetTRelative)
+    bv = vector(tflite.ModelStartBuffersVector, buffers, b.PrependUOffsetTRelative)
+    codes = vector(tflite.ModelStartOperatorCodesVector, [], b.PrependUOffsetTRelative)
+    desc = b.CreateString("quant-playground fixture")
+    tflite.ModelStart(b)
+    tflite.ModelAddVersion(b, 3)
+    tflite.ModelAddOperatorCodes(b, codes)
+    tflite.ModelAddSubgraphs(b, sgv)
+    tflite.ModelAddDescription(b, desc)
+    tflite.ModelAddBuffers(b, bv)
+    b.Finish(tflite.ModelEnd(b), file_identifier=b"TFL3")
+    f = "weights.tflite"
+    with open(os.path.join(OUT, f), "wb") as out:
+        out.write(b.Output())
+
+    # What TFLite itself reads back.
+    it = Interpreter(model_path=os.path.join(OUT, f))
+    it.allocate_tensors()
+    for d in it.get_tensor_details():
+        if d["name"] == "input":
+            continue
+        q = it.get_tensor(d["index"])
+        qp = d["quantization_parameters"]
+        scales, zps, qdim = qp["scales"], qp["zero_points"], qp["quantized_dimension"]
+        if len(scales) == 0:
+            if q.dtype in (np.float32, np.float16):
+                expect(f, d["name"], q.astype(np.float32), {np.float32: "F32", np.float16: "F16"}[q.dtype.type])
+            else:
+                listed.setdefault(f, {})[d["name"]] = {np.int32: "I32"}[q.dtype.type]
+            continue
+        shape = [1] * q.ndim
+        if len(scales) > 1:
+            shape[qdim] = len(scales)
+        s = scales.astype(np.float32).astype(np.float64).reshape(shape)
+        z = zps.astype(np.int64).reshape(shape)
+        values = (s * (q.astype(np.int64) - z)).astype(np.float32)
+        gran = {"kind": "per_axis", "axis": int(qdim)} if len(scales) > 1 else {"kind": "per_tensor"}
+        expect(f, d["name"], values, q.dtype.name.upper(), {"scheme": "tflite", "granularity": gran, "bits": 8 * q.dtype.itemsize})
 
 
 if __name__ == "__main__":

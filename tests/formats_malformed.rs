@@ -311,7 +311,7 @@ fn fixtures() -> Vec<(String, Vec<u8>)> {
         }
     }
     let quantized = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/quantized");
-    for name in ["constants_if.onnx", "qdq_per_channel.onnx", "dynamic.onnx", "nbits4.onnx"] {
+    for name in ["constants_if.onnx", "qdq_per_channel.onnx", "dynamic.onnx", "nbits4.onnx", "weights.tflite"] {
         out.push((name.to_string(), std::fs::read(quantized.join(name)).unwrap()));
     }
     out.sort();
@@ -706,4 +706,41 @@ fn onnx_constants_subgraphs_and_stored_quantization_cases() {
     let index = formats::parse_index("m.onnx", &m, m.len() as u64).unwrap();
     assert!(index.tensor("b").unwrap().quant.is_none(), "K=64 with one block of 32 per column");
     assert!(index.metadata.iter().any(|(k, v)| k == "not dequantized b" && v.contains("2 scales where N=2 columns of 2 blocks need 4")), "{:?}", index.metadata);
+}
+
+/// tests/fixtures/quantized/weights.tflite (scripts/make_quantized_fixtures.py).
+fn tflite_fixture() -> Vec<u8> {
+    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/quantized/weights.tflite")).unwrap()
+}
+
+#[test]
+fn tflite_cases() {
+    let good = tflite_fixture();
+    assert_eq!(outcome("good", "m.tflite", &good), "OK");
+    // The root offset out of range.
+    let mut b = good.clone();
+    b[0..4].copy_from_slice(&(good.len() as u32 + 8).to_le_bytes());
+    expect_err("root past the end", "m.tflite", &b, "past the end of the file");
+    // No file identifier: by name only, and the reader says what is wrong.
+    let mut b = good.clone();
+    b[4..8].copy_from_slice(b"XXXX");
+    expect_err("no TFL3", "m.tflite", &b, "no 'TFL3' file identifier");
+    // A buffer's data vector whose length lies (the first tensor's bytes, 128 of dense/kernel).
+    let kernel: Vec<u8> = {
+        let index = formats::parse_index("m.tflite", &good, good.len() as u64).unwrap();
+        let t = index.tensor("dense/kernel").unwrap();
+        let at = t.offset as usize - 4;
+        assert_eq!(u32::from_le_bytes(good[at..at + 4].try_into().unwrap()), 128);
+        let mut b = good.clone();
+        b[at..at + 4].copy_from_slice(&129u32.to_le_bytes());
+        b
+    };
+    expect_err("buffer length lies", "m.tflite", &kernel, "holds 129 bytes but shape [4, 8] of F32 needs 128");
+    let mut huge = kernel.clone();
+    let index = formats::parse_index("m.tflite", &good, good.len() as u64).unwrap();
+    let at = index.tensor("dense/kernel").unwrap().offset as usize - 4;
+    huge[at..at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+    expect_err("buffer length past the end", "m.tflite", &huge, "runs past the end of the file");
+    // Truncated inside the tables.
+    expect_err("cut in the header", "m.tflite", &good[..40], "truncated");
 }

@@ -142,6 +142,7 @@ pub fn index_from_json(text: &str) -> Result<FileIndex> {
         "gguf" => Format::Gguf,
         "pytorch" => Format::PyTorch,
         "onnx" => Format::Onnx,
+        "tflite" => Format::Tflite,
         "safetensors-index" => Format::SafetensorsIndex,
         other => return Err(Error::InvalidSpec(format!("file index JSON: unknown format '{other}'"))),
     };

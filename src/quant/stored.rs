@@ -22,6 +22,9 @@ pub enum StoredScheme {
     OnnxInteger,
     /// com.microsoft MatMulNBits: B packed in blocks along K, one scale (and zero point) per block.
     OnnxMatmulNbits,
+    /// A TFLite tensor's QuantizationParameters: real = scale · (q − zero_point), per tensor or
+    /// along quantized_dimension.
+    Tflite,
 }
 
 /// Which elements share one scale and zero point, in the tensor's listed shape.
@@ -184,11 +187,21 @@ fn slot_of(granularity: StoredGranularity, shape: &[usize], i: usize) -> usize {
 pub fn dequantize(name: &str, q: &StoredQuant, dtype: DType, shape: &[usize], bytes: &[u8]) -> Result<Vec<f32>> {
     q.check(name, dtype, shape, bytes.len() as u64)?;
     let n = checked_element_count(shape).unwrap_or(0);
+    // TFLite widens the scale to double and rounds the product once to float
+    // (tensorflow/lite/kernels/internal/reference/dequantize.h; DequantizationParams::scale is a
+    // double); onnxruntime turns the integer to float first. The two differ only for codes over
+    // 2^24 (int32 biases).
+    let in_double = q.scheme == StoredScheme::Tflite;
     Ok((0..n)
         .map(|i| {
             let slot = slot_of(q.granularity, shape, i);
             let zero = q.zero_points.get(slot).copied().unwrap_or(0) as i64;
-            (code_at(dtype, q.layout, bytes, shape, i) - zero) as f32 * q.scales[slot]
+            let centred = code_at(dtype, q.layout, bytes, shape, i) - zero;
+            if in_double {
+                (centred as f64 * q.scales[slot] as f64) as f32
+            } else {
+                centred as f32 * q.scales[slot]
+            }
         })
         .collect())
 }
