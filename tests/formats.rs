@@ -8,7 +8,6 @@
 use quant_playground::formats::{self, FileIndex, FileSource, Format};
 use quant_playground::quant::{self, Codes, Granularity, QuantSpec, Scheme};
 use quant_playground::tensor::DType;
-use quant_playground::Error;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

@@ -525,7 +525,7 @@ pub fn open(_: &Probe, r: &mut dyn RangeReader) -> Result<FileIndex> {
         let others = w.unread_constants.len() - ints;
         metadata.push(("skipped constants".to_string(), format!("{ints} Constant value_int(s) (integers, no weights) and {others} string or sparse Constants are not listed")));
     }
-    attach_quantization(&mut p, &file, &w.nodes, &mut tensors, &by_name, &mut metadata)?;
+    attach_quantization(&mut p, &w.nodes, &mut tensors, &by_name, &mut metadata)?;
 
     let mut out = Vec::new();
     let (mut parameters, mut unpaired_nibbles) = (0, Vec::new());
@@ -604,7 +604,6 @@ fn quant_uses(node: &Node) -> (Vec<QuantUse>, &'static [usize]) {
 /// parameter tensors.
 fn attach_quantization(
     p: &mut Reader,
-    file: &str,
     nodes: &[Node],
     tensors: &mut [Listed],
     by_name: &HashMap<String, usize>,
@@ -666,7 +665,7 @@ fn attach_quantization(
         if node.is("QLinearConv", false) {
             if let (Some(bias), Some(xs), Some(ws)) = (find(node.input(8)), find(node.input(1)), find(node.input(4))) {
                 if tensors[bias].info.quant.is_none() && tensors[bias].info.dtype == DType::I32 {
-                    match bias_quantization(p, node, bias, xs, ws, tensors) {
+                    match bias_quantization(p, node, xs, ws, tensors) {
                         Ok(q) => match q.check(&tensors[bias].info.name, DType::I32, &tensors[bias].info.shape, tensors[bias].info.byte_len) {
                             Ok(()) => tensors[bias].info.quant = Some(q),
                             Err(e) => notes.push((format!("not dequantized {}", tensors[bias].info.name), e.to_string())),
@@ -677,7 +676,6 @@ fn attach_quantization(
             }
         }
     }
-    let _ = file;
     Ok(())
 }
 
@@ -873,13 +871,12 @@ fn quantization_of(
     Ok(StoredQuant { scheme: u.scheme, granularity, bits, layout, scales, zero_points, op })
 }
 
-fn bias_quantization(p: &mut Reader, node: &Node, bias: usize, x_scale: usize, w_scale: usize, tensors: &[Listed]) -> std::result::Result<StoredQuant, String> {
+fn bias_quantization(p: &mut Reader, node: &Node, x_scale: usize, w_scale: usize, tensors: &[Listed]) -> std::result::Result<StoredQuant, String> {
     let xs = f32_scales(p, &tensors[x_scale])?;
     let ws = f32_scales(p, &tensors[w_scale])?;
     let [x] = xs[..] else { return Err(format!("x_scale '{}' is not one value", tensors[x_scale].info.name)) };
     let scales: Vec<f32> = ws.iter().map(|&w| x * w).collect();
     let granularity = if scales.len() == 1 { StoredGranularity::PerTensor } else { StoredGranularity::PerAxis { axis: 0 } };
-    let _ = bias;
     Ok(StoredQuant { scheme: StoredScheme::OnnxQlinear, granularity, bits: 32, layout: CodeLayout::Elements, scales, zero_points: Vec::new(), op: format!("{} '{}' bias", node.op, node.label) })
 }
 

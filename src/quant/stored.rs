@@ -124,8 +124,8 @@ impl StoredQuant {
     }
 }
 
-/// The code of element `i` (C order) of a tensor of `shape`.
-fn code_at(dtype: DType, layout: CodeLayout, bytes: &[u8], shape: &[usize], i: usize) -> i64 {
+/// The code of element `i` (C order) of a tensor.
+fn code_at(dtype: DType, layout: CodeLayout, bytes: &[u8], i: usize) -> i64 {
     match layout {
         CodeLayout::Elements => {
             let s = dtype.size();
@@ -154,7 +154,6 @@ fn code_at(dtype: DType, layout: CodeLayout, bytes: &[u8], shape: &[usize], i: u
             let blob = block_size * bits as usize / 8;
             let bit = (row % block_size) * bits as usize;
             let byte = bytes[(col * blocks + row / block_size) * blob + bit / 8];
-            let _ = shape;
             ((byte >> (bit % 8)) & ((1u16 << bits) - 1) as u8) as i64
         }
     }
@@ -196,7 +195,7 @@ pub fn dequantize(name: &str, q: &StoredQuant, dtype: DType, shape: &[usize], by
         .map(|i| {
             let slot = slot_of(q.granularity, shape, i);
             let zero = q.zero_points.get(slot).copied().unwrap_or(0) as i64;
-            let centred = code_at(dtype, q.layout, bytes, shape, i) - zero;
+            let centred = code_at(dtype, q.layout, bytes, i) - zero;
             if in_double {
                 (centred as f64 * q.scales[slot] as f64) as f32
             } else {
