@@ -72,18 +72,8 @@ def run(model, feeds):
 
 def ort_dequantize_linear(q, scale, zero_point, axis, block_size):
     """onnxruntime's DequantizeLinear on these exact codes and parameters (opset 21)."""
-    inits = [numpy_helper.from_array(q, "q"), numpy_helper.from_array(scale, "s")]
-    inputs = ["q", "s"]
-    if zero_point is not None:
-        inits.append(numpy_helper.from_array(zero_point, "z"))
-        inputs.append("z")
-    attrs = {"axis": axis}
-    if block_size:
-        attrs["block_size"] = block_size
-    node = helper.make_node("DequantizeLinear", inputs, ["y"], **attrs)
-    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
-    g = helper.make_graph([node], "dq", [], [y], initializer=inits)
-    return run(helper.make_model(g, opset_imports=[helper.make_opsetid("", 21)]), {})
+    z = numpy_helper.from_array(zero_point, "z") if zero_point is not None else None
+    return ort_dequantize_tensor_protos(numpy_helper.from_array(q, "q"), numpy_helper.from_array(scale, "s"), z, axis, block_size)
 
 
 def ort_dequantize_tensor_protos(q, s, z, axis, block_size):

@@ -4,10 +4,11 @@
 //! check our reading against their library; integers, booleans and quantization parameters are
 //! copied in their own dtype. ggml types the playground does not decode are left out, and said.
 
+use super::safetensors::{copied_bytes, header_bytes};
 use super::{ExportPlan, ExportReport, ExportedTensor};
 use crate::error::{Error, Result};
 use crate::formats::{self, FileIndex};
-use crate::tensor::{checked_element_count, fortran_bytes_to_c_order, DType, TensorInfo};
+use crate::tensor::{checked_element_count, DType, TensorInfo};
 
 enum Entry {
     F32 { bytes: u64 },
@@ -57,14 +58,7 @@ pub fn plan_convert(index: &FileIndex) -> Result<ConvertPlan> {
     }
     let meta = serde_json::json!({ "source": index.file, "converted_by": "quant-playground convert" });
     header.insert("__metadata__".into(), meta);
-    let mut text = serde_json::Value::Object(header).to_string();
-    // As the reference writer does: pad the header with spaces to a multiple of 8 bytes.
-    while text.len() % 8 != 0 {
-        text.push(' ');
-    }
-    let mut head = Vec::with_capacity(8 + text.len());
-    head.extend_from_slice(&(text.len() as u64).to_le_bytes());
-    head.extend_from_slice(text.as_bytes());
+    let head = header_bytes(header);
     let total_bytes = head.len() as u64 + offset;
     Ok(ConvertPlan { file: index.file.clone(), sources, entries, header: head, rows, total_bytes })
 }
@@ -82,16 +76,7 @@ impl ExportPlan for ConvertPlan {
         let info = self.sources.get(i).ok_or_else(|| Error::InvalidSpec(format!("no source tensor {i} in this conversion")))?;
         let (out, planned) = match self.entries[i] {
             Entry::F32 { bytes } => (formats::decode_tensor(info, stored)?.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>(), bytes),
-            Entry::Copy { bytes } => {
-                let mut out = formats::element_bytes(info, stored)?;
-                if info.big_endian && info.dtype.size() > 1 {
-                    out.chunks_exact_mut(info.dtype.size()).for_each(|c| c.reverse());
-                }
-                if info.fortran_order && info.shape.len() > 1 {
-                    out = fortran_bytes_to_c_order(&out, &info.shape, info.dtype.size());
-                }
-                (out, bytes)
-            }
+            Entry::Copy { bytes } => (copied_bytes(info, stored)?, bytes),
         };
         if out.len() as u64 != planned {
             return Err(Error::malformed(&self.file, format!("tensor '{}' gave {} bytes where {planned} were planned", info.name, out.len())));
