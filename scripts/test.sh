@@ -27,6 +27,8 @@ for src in tests/fixtures/formats/w.safetensors tests/fixtures/small.safetensors
   python3 scripts/check_export_gguf.py "$src" "${pairs[@]}"
 done
 rm -rf "$gguf_out"
+# convert: every tensor of every fixture, F32 bit-equal to the library that wrote or reads it.
+python3 scripts/check_convert.py --bin target/debug/quant-playground
 
 echo "== wasm in headless Chromium: wasm-pack test"
 wasm-pack test --headless --chrome -- --test wasm --test wasm_kernels --test wasm_model --test wasm_formats

@@ -45,9 +45,9 @@ fn calibrate(files: &[String], tensor: Option<&str>, every_tensor: bool, methods
     for (f, file) in files.iter().enumerate() {
         let (index, source) = open(file)?;
         if every_tensor {
-            let floats: Vec<&TensorInfo> = index.tensors.iter().filter(|t| t.dtype.is_quantizable()).collect();
+            let floats: Vec<&TensorInfo> = index.tensors.iter().filter(|t| t.is_quantizable()).collect();
             if floats.is_empty() {
-                return Err(Error::InvalidSpec(format!("{file} holds no float tensor to calibrate")));
+                return Err(Error::InvalidSpec(format!("nothing to calibrate: {}", index.holdings())));
             }
             batches.extend(floats.into_iter().map(|t| Batch { file: f, info: t.clone() }));
         } else {
