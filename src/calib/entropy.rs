@@ -14,6 +14,7 @@
 //! back over the non-empty bins only; the last minimum wins; amax = edge[i].
 
 use super::histogram::Histogram;
+use super::numpy;
 use super::Curve;
 
 /// ORT smooth_distribution in float32: zeros become eps, non-zeros lose eps·zeros/nonzeros.
@@ -31,8 +32,28 @@ fn smooth(p: &[f32], out: &mut Vec<f32>) -> bool {
     out.iter().all(|&v| v > 0.0)
 }
 
-/// KL(p‖q) of two positive vectors after normalising each (scipy.stats.entropy).
-fn kl(p: &[f32], q: &[f32]) -> f64 {
+/// KL(p‖q) as onnxruntime/quantization/calibrate.py `entropy` and `rel_entr` compute it: in float32
+/// throughout — each vector divided by its numpy pairwise sum, p·log(p/q) with numpy's float32 log,
+/// the terms summed pairwise. A term with p = 0 is 0; one with p > 0 and q = 0 is +∞.
+pub fn kl_f32(p: &[f32], q: &[f32], terms: &mut Vec<f32>) -> f32 {
+    let (sp, sq) = (numpy::sum_f32(p), numpy::sum_f32(q));
+    terms.clear();
+    terms.extend(p.iter().zip(q).map(|(&a, &b)| {
+        let (a, b) = (1.0 * a / sp, b / sq);
+        if a == 0.0 && b >= 0.0 {
+            0.0
+        } else if !(a > 0.0 && b > 0.0) {
+            f32::INFINITY
+        } else {
+            a * numpy::log_f32(a / b)
+        }
+    }));
+    numpy::sum_f32(terms)
+}
+
+/// The same divergence in float64 with a correctly rounded log: what the KL is, without float32's
+/// rounding (for the `entropy:f64` variant).
+fn kl_f64(p: &[f32], q: &[f32]) -> f64 {
     let sp: f64 = p.iter().map(|&v| v as f64).sum();
     let sq: f64 = q.iter().map(|&v| v as f64).sum();
     p.iter()
@@ -44,8 +65,23 @@ fn kl(p: &[f32], q: &[f32]) -> f64 {
         .sum()
 }
 
+/// How the KL of each candidate is computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KlArithmetic {
+    /// ORT's: float32 with numpy's sums and log (the `entropy` method).
+    NumpyF32,
+    /// float64, correctly rounded log (the `entropy:f64` variant): a flat curve's minimum is where
+    /// the divergence is smallest, not where float32 rounding happens to put it.
+    F64,
+}
+
 /// ORT's entropy threshold: (range, curve of upper threshold → KL).
 pub fn ort(h: &Histogram, quantized_bins: usize) -> ((f32, f32), Curve) {
+    ort_with(h, quantized_bins, KlArithmetic::NumpyF32)
+}
+
+/// `ort` with a choice of KL arithmetic; the candidates, p and the int64 q are ORT's either way.
+pub fn ort_with(h: &Histogram, quantized_bins: usize, arithmetic: KlArithmetic) -> ((f32, f32), Curve) {
     let empty = Curve::new("kl");
     let hist = h.counts();
     let n = hist.len();
@@ -61,7 +97,7 @@ pub fn ort(h: &Histogram, quantized_bins: usize) -> ((f32, f32), Curve) {
     }
     let mut curve = Curve::new("kl");
     let mut best = (f64::INFINITY, 0usize, (0.0f32, 0.0f32));
-    let (mut p, mut q, mut ps, mut qs) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut p, mut q, mut ps, mut qs, mut terms) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for i in half_q..=zero {
         let start = zero - i;
         let end = (zero + i + 1).min(n);
@@ -88,7 +124,15 @@ pub fn ort(h: &Histogram, quantized_bins: usize) -> ((f32, f32), Curve) {
                 q[a..b].iter_mut().for_each(|e| *e = v as f32);
             }
         }
-        let div = if smooth(&p, &mut ps) && smooth(&q, &mut qs) { kl(&ps, &qs) as f32 as f64 } else { f64::INFINITY };
+        // calibrate.py get_entropy_threshold: `div = np.array(entropy(p, q), dtype=float32)`.
+        let div = if smooth(&p, &mut ps) && smooth(&q, &mut qs) {
+            match arithmetic {
+                KlArithmetic::NumpyF32 => kl_f32(&ps, &qs, &mut terms) as f64,
+                KlArithmetic::F64 => kl_f64(&ps, &qs),
+            }
+        } else {
+            f64::INFINITY
+        };
         let range = (h.edge(start), h.edge(end));
         curve.push(range.1, div);
         if div < best.0 || curve.values.len() == 1 {
