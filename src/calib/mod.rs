@@ -13,8 +13,10 @@
 //! calibrator gives for the same N batches (quantize_static's `collect_data` over one reader; for its
 //! defaults, `CalibConfig::ort_quantize_static`). ORT's ranges then depend on the batching, as ORT's
 //! do. `calibrate_batches` (or `Calibrator::preset_range` after a min/max pass) fixes the signed
-//! histogram's range first — the crate's two-pass variant: every method but ORT's symmetric percentile
-//! then gives the same range for 1 or 100 batches. Entry points for front ends: `calibration_report` /
+//! histograms' range first — the crate's two-pass variant: over 2 or 100 batches every method then
+//! gives the same range (one batch is left to ORT's own layout; the |x| histogram of symmetric
+//! percentile spans [0, max|x|] when preset, [min|x|, max|x|] on one batch, so those two agree within
+//! a bin). Entry points for front ends: `calibration_report` /
 //! `run_calibrate_json` (the `calibrate` command) and `calibrate_slots` (`quantize --calib`).
 
 pub mod batches;
@@ -211,6 +213,20 @@ impl Method {
         MethodInfo { label: self.label(), dialect: self.dialect(), about: self.about() }
     }
 
+    /// Every method, one line each, for `calibrate --help`.
+    pub fn help() -> String {
+        let mut s = String::from("A comma-separated list of methods, or all (minmax, percentile, mse, entropy, entropy:trt).\n");
+        for m in Method::every() {
+            let name = match m {
+                Method::Percentile(_) => "percentile[:P]".to_string(),
+                Method::PercentileTrt(_) => "percentile:trt[:P]".to_string(),
+                m => m.label(),
+            };
+            s.push_str(&format!("  {name:<20} {:<5} {}\n", format!("{:?}", m.dialect()).to_lowercase(), m.about()));
+        }
+        s
+    }
+
     /// The histogram the method reads, for this scheme.
     pub fn histogram(&self, scheme: Scheme) -> Option<HistKind> {
         match (self, scheme) {
@@ -359,6 +375,9 @@ impl Calibrator {
             for h in [&mut self.signed, &mut self.abs].into_iter().flatten() {
                 h.preset_range(min, max);
             }
+            if let Some(h) = &mut self.abs_from_min {
+                h.preset_range(min.abs().max(max.abs()));
+            }
         }
     }
 
@@ -498,7 +517,9 @@ pub fn calibrate_batches(
         range.add_extremes(lo, hi, 0.0);
     }
     let mut c = Calibrator::new(spec, methods, cfg)?;
-    if range.batches > 0 {
+    // One batch needs no preset: ORT's own first-batch layout is the one the preset gives (and, for
+    // the |x| histogram of symmetric percentile, the preset's [0, max|x|] is not ORT's).
+    if range.batches > 1 {
         c.preset_range(range.min, range.max);
     }
     for (b, &(lo, hi, bad)) in batches.iter().zip(&extremes) {

@@ -58,6 +58,15 @@ impl AbsValueHistogram {
         }
     }
 
+    /// The two-pass variant: bins over [0, reach] fixed before the first batch (reach = the global
+    /// max|x| from a first pass), so every batch falls inside and the batching cannot move a bin.
+    pub fn preset_range(&mut self, reach: f32) {
+        if self.edges.is_empty() && reach > 0.0 && reach.is_finite() {
+            self.edges = linspace_f32(0.0, reach, self.bins);
+            self.counts = vec![0; self.bins];
+        }
+    }
+
     /// Adds one batch's finite values (ORT raises on NaN in the first batch and on ±Inf in any; the
     /// core drops and counts them, so the result is ORT's on the finite values).
     pub fn add(&mut self, x: &[f32], lo: f32, hi: f32, nonfinite: usize) {
