@@ -26,13 +26,24 @@ fn main() {
         .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
         .unwrap_or_else(|e| fail(format!("{}: {e}", args[1])));
     let bytes = std::fs::read(&args[2]).unwrap_or_else(|e| fail(format!("{}: {e}", args[2])));
-    let values: Vec<f32> = bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-    let jobs = manifest["jobs"].as_array().unwrap_or_else(|| fail("manifest has no jobs".into()));
+    let values: Vec<f32> = bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    let jobs = manifest["jobs"]
+        .as_array()
+        .unwrap_or_else(|| fail("manifest has no jobs".into()));
     let mut out = Vec::with_capacity(jobs.len());
     for (j, job) in jobs.iter().enumerate() {
-        let field = |k: &str| job[k].as_u64().unwrap_or_else(|| fail(format!("job {j}: no {k}"))) as usize;
+        let field = |k: &str| {
+            job[k]
+                .as_u64()
+                .unwrap_or_else(|| fail(format!("job {j}: no {k}"))) as usize
+        };
         let (offset, len, bins) = (field("offset"), field("len"), field("bins"));
-        let x = values.get(offset..offset + len).unwrap_or_else(|| fail(format!("job {j}: values out of range")));
+        let x = values
+            .get(offset..offset + len)
+            .unwrap_or_else(|| fail(format!("job {j}: values out of range")));
         let sizes: Vec<usize> = job["batches"]
             .as_array()
             .unwrap_or_else(|| fail(format!("job {j}: no batches")))
@@ -42,12 +53,17 @@ fn main() {
         if sizes.iter().sum::<usize>() != len {
             fail(format!("job {j}: batch sizes do not add up to {len}"));
         }
-        let methods = Method::parse_list(job["methods"].as_str().unwrap_or("minmax")).unwrap_or_else(|e| fail(e.to_string()));
-        let cfg = CalibConfig { bins, ..CalibConfig::default() };
+        let methods = Method::parse_list(job["methods"].as_str().unwrap_or("minmax"))
+            .unwrap_or_else(|e| fail(e.to_string()));
+        let cfg = CalibConfig {
+            bins,
+            ..CalibConfig::default()
+        };
         let mut schemes = serde_json::Map::new();
         for scheme in [Scheme::Symmetric, Scheme::Asymmetric] {
             let spec = QuantSpec::new(8, scheme, Granularity::PerTensor);
-            let mut c = calib::Calibrator::new(&spec, &methods, cfg).unwrap_or_else(|e| fail(e.to_string()));
+            let mut c = calib::Calibrator::new(&spec, &methods, cfg)
+                .unwrap_or_else(|e| fail(e.to_string()));
             let mut start = 0;
             for &n in &sizes {
                 c.add_batch(&x[start..start + n]);
@@ -65,6 +81,9 @@ fn main() {
                     row["best"] = json!(curve.best);
                 }
                 rows.insert(r.method.clone(), row);
+            }
+            if let Some(h) = run.histograms.iter().find(|h| h.kind == HistKind::Signed) {
+                rows.insert("signed_bins".into(), json!(h.counts.len()));
             }
             if job["abs_histogram"].as_bool() == Some(true) {
                 if let Some(h) = run.histograms.iter().find(|h| h.kind == HistKind::Abs) {

@@ -164,6 +164,7 @@ pub fn trt(abs: &Histogram, levels: usize) -> ((f32, f32), Curve) {
     }
     let mut density = vec![0.0f64; levels];
     let mut nonempty = vec![0u32; levels];
+    let (mut new_density, mut terms) = (Vec::with_capacity(n), Vec::with_capacity(n));
     let mut best = (f64::INFINITY, START_BIN);
     for i in START_BIN..=n {
         // digitize(range(i), linspace(0, i, levels + 1)) − 1 = ⌊j·levels / i⌋, exact as levels is 2^k.
@@ -176,29 +177,35 @@ pub fn trt(abs: &Histogram, levels: usize) -> ((f32, f32), Curve) {
                 nonempty[k] += 1;
             }
         }
-        let tail = suffix[i] as f64;
-        // Q sums to the in-range mass; P to all the mass (tail joins its last bin).
-        let q_total: f64 = density.iter().sum();
-        let p_total = q_total + tail;
-        let mut div = 0.0f64;
-        for (j, &c) in bins[..i].iter().enumerate() {
-            let pj = if j == i - 1 { c as f64 + tail } else { c as f64 };
-            if pj == 0.0 {
-                continue;
-            }
-            let qj = if c == 0 {
+        // scipy.stats.entropy(reference, new_density) as modelopt calls it: each divided by its numpy
+        // sum (the int reference's exactly, new_density's pairwise in float64), rel_entr's terms with
+        // libm's log, summed pairwise. Equal KLs are common (few distinct values: a flat curve), and
+        // the last minimum among them is the one this rounding makes smallest.
+        let tail = suffix[i];
+        new_density.clear();
+        new_density.extend(bins[..i].iter().enumerate().map(|(j, &c)| {
+            if c == 0 {
                 0.0
             } else {
                 let k = j * levels / i;
                 density[k] / nonempty[k] as f64
-            };
-            if qj == 0.0 {
-                div = f64::INFINITY;
-                break;
             }
-            let (a, b) = (pj / p_total, qj / q_total);
-            div += a * (a / b).ln();
-        }
+        }));
+        let q_total = numpy::sum_f64(&new_density);
+        let p_total = (bins[..i].iter().sum::<u64>() + tail) as f64;
+        terms.clear();
+        terms.extend(bins[..i].iter().zip(&new_density).enumerate().map(|(j, (&c, &d))| {
+            let pj = if j == i - 1 { c + tail } else { c };
+            let (a, b) = (1.0 * pj as f64 / p_total, d / q_total);
+            if a > 0.0 && b > 0.0 {
+                a * (a / b).ln()
+            } else if a == 0.0 && b >= 0.0 {
+                0.0
+            } else {
+                f64::INFINITY
+            }
+        }));
+        let div = numpy::sum_f64(&terms);
         curve.push(abs.edge(i), div);
         // Last minimum wins (pytorch_quantization: len − 1 − argmin(divergences[::-1])).
         if div <= best.0 {

@@ -30,7 +30,11 @@ pub struct AbsValueHistogram {
 /// (numpy/_core/src/multiarray/ctors.c `PyArray_ArangeObj`, arraytypes.c.src `FLOAT_fill`).
 pub fn arange_f32(start: f32, stop: f32, step: f32) -> Vec<f32> {
     let len = ((stop - start) / step) as f64;
-    let len = if len.is_finite() && len > 0.0 { len.ceil() as usize } else { 0 };
+    let len = if len.is_finite() && len > 0.0 {
+        len.ceil() as usize
+    } else {
+        0
+    };
     let mut out = Vec::with_capacity(len);
     if len >= 1 {
         out.push(start);
@@ -83,7 +87,10 @@ impl AbsValueHistogram {
         if self.edges.is_empty() {
             self.first_batch(x, finite);
         } else {
-            let amax = x.iter().filter(|v| v.is_finite()).fold(0.0f32, |m, v| m.max(v.abs()));
+            let amax = x
+                .iter()
+                .filter(|v| v.is_finite())
+                .fold(0.0f32, |m, v| m.max(v.abs()));
             let last = self.edges[self.edges.len() - 1];
             if amax > last {
                 let width = self.edges[1] - self.edges[0];
@@ -92,7 +99,11 @@ impl AbsValueHistogram {
                 self.edges.extend(more);
             }
             // np.histogram over explicit edges: [e_i, e_i+1), the last bin closed, outside dropped.
-            let (first, last, n) = (self.edges[0], self.edges[self.edges.len() - 1], self.counts.len());
+            let (first, last, n) = (
+                self.edges[0],
+                self.edges[self.edges.len() - 1],
+                self.counts.len(),
+            );
             for v in x.iter().filter(|v| v.is_finite()).map(|v| v.abs()) {
                 if v < first || v > last {
                     continue;
@@ -109,7 +120,10 @@ impl AbsValueHistogram {
         let (mut first, mut last) = if finite == 0 {
             (0.0f32, 1.0f32)
         } else {
-            x.iter().filter(|v| v.is_finite()).map(|v| v.abs()).fold((f32::INFINITY, 0.0f32), |(a, b), v| (a.min(v), b.max(v)))
+            x.iter()
+                .filter(|v| v.is_finite())
+                .map(|v| v.abs())
+                .fold((f32::INFINITY, 0.0f32), |(a, b), v| (a.min(v), b.max(v)))
         };
         if first == last {
             first -= 0.5;
@@ -200,7 +214,10 @@ pub struct Distribution {
 pub fn distribution(h: &Histogram, bins: usize) -> Distribution {
     // A histogram that has seen only zeros (or nothing) is ORT's np.histogram over (−0.5, 0.5).
     let (edges, counts): (Vec<f32>, Vec<u64>) = if h.has_bins() {
-        ((0..=h.counts().len()).map(|i| h.edge(i)).collect(), h.counts().to_vec())
+        (
+            (0..=h.counts().len()).map(|i| h.edge(i)).collect(),
+            h.counts().to_vec(),
+        )
     } else {
         let n = bins.max(1);
         let mut c = vec![0; n];
@@ -211,11 +228,23 @@ pub fn distribution(h: &Histogram, bins: usize) -> Distribution {
     };
     let centres: Vec<f32> = edges.windows(2).map(|e| (e[0] + e[1]) * 0.5).collect();
     let total = counts.iter().sum::<u64>() as f64;
-    let first: Vec<f64> = counts.iter().zip(&centres).map(|(&c, &v)| c as f64 * v as f64).collect();
-    let second: Vec<f64> = counts.iter().zip(&centres).map(|(&c, &v)| c as f64 * (v * v) as f64).collect();
+    let first: Vec<f64> = counts
+        .iter()
+        .zip(&centres)
+        .map(|(&c, &v)| c as f64 * v as f64)
+        .collect();
+    let second: Vec<f64> = counts
+        .iter()
+        .zip(&centres)
+        .map(|(&c, &v)| c as f64 * (v * v) as f64)
+        .collect();
     let avg = numpy::sum_f64(&first) / total;
     let std = (numpy::sum_f64(&second) / total - avg * avg).sqrt();
-    Distribution { range: (edges[0], edges[edges.len() - 1]), avg: avg as f32, std: std as f32 }
+    Distribution {
+        range: (edges[0], edges[edges.len() - 1]),
+        avg: avg as f32,
+        std: std as f32,
+    }
 }
 
 /// `MinMaxCalibrater` over the batches of one `collect_data` call: each batch's ReduceMin/ReduceMax
@@ -245,7 +274,9 @@ impl BatchExtremes {
         self.mins.push(lo);
         self.maxs.push(hi);
         let c = averaging_constant;
-        let step = |old: (f32, f32), new: (f32, f32)| (old.0 + c * (new.0 - old.0), old.1 + c * (new.1 - old.1));
+        let step = |old: (f32, f32), new: (f32, f32)| {
+            (old.0 + c * (new.0 - old.0), old.1 + c * (new.1 - old.1))
+        };
         self.ema = Some(match self.ema {
             None => ((lo, hi), symmetric(lo, hi)),
             Some((plain, sym)) => (step(plain, (lo, hi)), step(sym, symmetric(lo, hi))),
