@@ -2,60 +2,31 @@
 //! are numpy's, and a threshold search whose curve is flat picks a different candidate when a sum is
 //! rounded in another order or a logarithm is off by one ulp.
 
+use std::ops::{Add, AddAssign};
+
 /// `np.sum` of a contiguous float32 array: the identity 0 plus numpy's pairwise sum
 /// (numpy/_core/src/umath/loops_utils.h.src `FLOAT_pairwise_sum`: blocks of at most 128 summed with
 /// eight accumulators, halves split at a multiple of 8).
 pub fn sum_f32(a: &[f32]) -> f32 {
-    0.0 + pairwise_f32(a)
-}
-
-fn pairwise_f32(a: &[f32]) -> f32 {
-    let n = a.len();
-    if n < 8 {
-        let mut res = -0.0f32;
-        for &v in a {
-            res += v;
-        }
-        res
-    } else if n <= 128 {
-        let mut r = [0f32; 8];
-        r.copy_from_slice(&a[..8]);
-        let whole = n - n % 8;
-        let mut i = 8;
-        while i < whole {
-            for (j, acc) in r.iter_mut().enumerate() {
-                *acc += a[i + j];
-            }
-            i += 8;
-        }
-        let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-        for &v in &a[whole..] {
-            res += v;
-        }
-        res
-    } else {
-        let mut n2 = n / 2;
-        n2 -= n2 % 8;
-        pairwise_f32(&a[..n2]) + pairwise_f32(&a[n2..])
-    }
+    0.0 + pairwise(a, -0.0)
 }
 
 /// `np.sum` of a contiguous float64 array (`DOUBLE_pairwise_sum`, the same blocking).
 pub fn sum_f64(a: &[f64]) -> f64 {
-    0.0 + pairwise_f64(a)
+    0.0 + pairwise(a, -0.0)
 }
 
-fn pairwise_f64(a: &[f64]) -> f64 {
+/// The pairwise sum; `negative_zero` starts the short sums so that only −0s sum to −0, as numpy's do.
+fn pairwise<T: Copy + Add<Output = T> + AddAssign>(a: &[T], negative_zero: T) -> T {
     let n = a.len();
     if n < 8 {
-        let mut res = -0.0f64;
+        let mut res = negative_zero;
         for &v in a {
             res += v;
         }
         res
     } else if n <= 128 {
-        let mut r = [0f64; 8];
-        r.copy_from_slice(&a[..8]);
+        let mut r = [a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]];
         let whole = n - n % 8;
         let mut i = 8;
         while i < whole {
@@ -72,7 +43,7 @@ fn pairwise_f64(a: &[f64]) -> f64 {
     } else {
         let mut n2 = n / 2;
         n2 -= n2 % 8;
-        pairwise_f64(&a[..n2]) + pairwise_f64(&a[n2..])
+        pairwise(&a[..n2], negative_zero) + pairwise(&a[n2..], negative_zero)
     }
 }
 
