@@ -166,6 +166,7 @@ pub fn trt(abs: &Histogram, levels: usize) -> ((f32, f32), Curve) {
     let mut nonempty = vec![0u32; levels];
     let (mut new_density, mut terms) = (Vec::with_capacity(n), Vec::with_capacity(n));
     let mut best = (f64::INFINITY, START_BIN);
+    let mut last_nan = None;
     for i in START_BIN..=n {
         // digitize(range(i), linspace(0, i, levels + 1)) − 1 = ⌊j·levels / i⌋, exact as levels is 2^k.
         density.iter_mut().for_each(|d| *d = 0.0);
@@ -197,7 +198,10 @@ pub fn trt(abs: &Histogram, levels: usize) -> ((f32, f32), Curve) {
         terms.extend(bins[..i].iter().zip(&new_density).enumerate().map(|(j, (&c, &d))| {
             let pj = if j == i - 1 { c + tail } else { c };
             let (a, b) = (1.0 * pj as f64 / p_total, d / q_total);
-            if a > 0.0 && b > 0.0 {
+            // scipy.special.rel_entr: NaN in, NaN out (q sums to 0 when every in-range bin is empty).
+            if a.is_nan() || b.is_nan() {
+                f64::NAN
+            } else if a > 0.0 && b > 0.0 {
                 a * (a / b).ln()
             } else if a == 0.0 && b >= 0.0 {
                 0.0
@@ -207,12 +211,16 @@ pub fn trt(abs: &Histogram, levels: usize) -> ((f32, f32), Curve) {
         }));
         let div = numpy::sum_f64(&terms);
         curve.push(abs.edge(i), div);
-        // Last minimum wins (pytorch_quantization: len − 1 − argmin(divergences[::-1])).
-        if div <= best.0 {
+        // Last minimum wins (modelopt: len − 1 − argmin(divergences[::-1])); np.argmin takes a NaN
+        // as the minimum, so the last NaN candidate wins over every number.
+        if div.is_nan() {
+            last_nan = Some(i);
+        } else if div <= best.0 {
             best = (div, i);
         }
     }
-    curve.best = Some(best.1 - START_BIN);
-    let amax = abs.edge(best.1);
+    let chosen = last_nan.unwrap_or(best.1);
+    curve.best = Some(chosen - START_BIN);
+    let amax = abs.edge(chosen);
     (((-amax).max(abs.min()), amax.min(abs.max())), curve)
 }
