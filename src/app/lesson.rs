@@ -7,6 +7,8 @@ use crate::error::{Error, Result};
 use crate::kernels::scalar::quantize_one;
 use crate::metrics::{metrics_from_sums, Metrics};
 use crate::quant::{self, params_from_range, Granularity, QuantSpec, Scheme, SlotRanges};
+use crate::app::example::Mlp;
+use crate::app::synthetic::{self, Dist};
 use half::{bf16, f16};
 use serde::Serialize;
 
@@ -376,8 +378,8 @@ pub struct Calibration {
     pub curve: Vec<ClipPoint>,
 }
 
-/// The methods the walk-through compares: min-max, the 99.99th percentile, MSE and entropy (KL).
-pub const LESSON_METHODS: &str = "minmax,percentile:99.99,mse,entropy";
+/// The methods the walk-through compares: min-max, the percentile (99.99 by default), MSE and entropy (KL).
+pub const LESSON_METHODS: &str = "minmax,percentile,mse,entropy";
 
 pub fn calibration(x: &[f32], bits: u8, bins: usize, points: usize) -> Result<Calibration> {
     if x.is_empty() || x.iter().any(|v| !v.is_finite()) {
@@ -402,6 +404,36 @@ pub fn calibration(x: &[f32], bits: u8, bins: usize, points: usize) -> Result<Ca
         Vec::new()
     };
     Ok(Calibration { bits, elements: x.len(), histogram, histogram_range: [lo, hi], methods: report.methods, curve })
+}
+
+// ---- the sets the sections use, seeded so that the page and the CLI show the same numbers -------------
+
+pub const SEED: u64 = 42;
+pub const RELU_ELEMENTS: usize = 4096;
+pub const OUTLIER_ELEMENTS: usize = 20_000;
+pub const HISTOGRAM_BINS: usize = 120;
+pub const CURVE_POINTS: usize = 120;
+
+/// Section 3's ReLU-like set: N(0, 1) through max(0, ·).
+pub fn relu_set(n: usize, seed: u64) -> Vec<f32> {
+    synthetic::generate(Dist::ReluGaussian, n, 1.0, seed)
+}
+
+/// Section 5's outlier-heavy activations: N(0, 1) with 0.1% of values at ±20σ.
+pub fn outlier_set(n: usize, seed: u64) -> Vec<f32> {
+    synthetic::generate(Dist::GaussianOutliers, n, 1.0, seed)
+}
+
+/// Section 4 on the layer `layer` (say `fc1`) of a stack of Linear layers in safetensors bytes.
+pub fn granularity_of_model(file: &str, bytes: &[u8], layer: &str, bits: u8, group: usize) -> Result<GranularityComparison> {
+    let mlp = Mlp::from_safetensors_bytes(file, bytes)?;
+    let names: Vec<&str> = mlp.layers.iter().map(|l| l.name.as_str()).collect();
+    let l = mlp
+        .layers
+        .iter()
+        .find(|l| l.name == layer)
+        .ok_or_else(|| Error::InvalidSpec(format!("{file}: no layer '{layer}' (there are {})", names.join(", "))))?;
+    granularity(&format!("{layer}.weight"), &l.weight, l.out_features, l.in_features, bits, group)
 }
 
 /// A symmetric range's error with `quantize_with_ranges` (the library's path), to check `clip_point`.
