@@ -236,6 +236,8 @@ pub struct SchemeGrid {
     pub covered: [f32; 2],
     /// How many values fell on each code, qmin first.
     pub code_counts: Vec<u64>,
+    /// The codes the data's min and max round to: every code between is reachable.
+    pub reachable: [i32; 2],
     /// Codes no value of the data's range [min, max] can round to.
     pub wasted_codes: u32,
     pub codes_total: u32,
@@ -280,6 +282,7 @@ pub fn schemes(x: &[f32], bits: u8) -> Result<SchemeComparison> {
             zero_point: zp,
             covered: [(qmin - zp) as f32 * scale, (qmax - zp) as f32 * scale],
             code_counts,
+            reachable: [reach_lo, reach_hi],
             wasted_codes: codes_total - (reach_hi - reach_lo + 1) as u32,
             codes_total,
             metrics: metrics_from_sums(&q.error, q.finite_count(), q.clipped),
