@@ -28,8 +28,10 @@ pub struct TypeLayout {
     pub label: &'static str,
     pub width: u8,
     pub fields: Vec<BitField>,
-    /// The value read back from the stored bits (an integer type: code × scale).
+    /// The value read back from the stored bits (an integer type: code × scale); "inf" / "-inf" in JSON.
+    #[serde(serialize_with = "crate::metrics::ser_f64")]
     pub stored: f64,
+    #[serde(serialize_with = "crate::metrics::ser_f64")]
     pub abs_error: f64,
     /// The largest finite magnitude (an integer type: qmax × scale).
     pub max: f64,

@@ -83,13 +83,13 @@ test('section 2: the lecture example gives exactly [11, 53, 95, 127], as the CLI
 
 test('section 1: each type stores what the CLI says', async () => {
   const expected = cli(['lesson', 'types', '--value', '0.1']);
-  assert.deepEqual((await rowData('#lesson-types-table tbody tr', 'stored')).map(Number), expected.types.map((t) => t.stored));
+  assert.deepEqual(await rowData('#lesson-types-table tbody tr', 'stored'), expected.types.map((t) => String(t.stored)));
   const bits = await page.$$eval('#lesson-types-table tbody tr td.bits', (cells) => cells.map((c) => [...c.children].map((s) => s.textContent)));
   assert.deepEqual(bits, expected.types.map((t) => t.fields.map((f) => f.bits)));
   await page.locator('#lesson-types-value').fill('-70000');
   const big = cli(['lesson', 'types', '--value', '-70000']);
   await page.waitForFunction(() => document.getElementById('lesson-types-table').dataset.value === '-70000');
-  assert.deepEqual((await rowData('#lesson-types-table tbody tr', 'stored')).map(Number), big.types.map((t) => t.stored));
+  assert.deepEqual(await rowData('#lesson-types-table tbody tr', 'stored'), big.types.map((t) => String(t.stored)));
   assert.match(await page.locator('#lesson-types-table tr[data-type="fp16"]').textContent(), /overflow/);
 });
 
