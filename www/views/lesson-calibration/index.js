@@ -53,18 +53,18 @@ function curve(point) {
   const height = 180;
   const all = c.flatMap((p) => [p.rounding_mse, p.clipping_mse, p.mse]).filter((v) => v > 0);
   const [ymin, ymax] = [Math.log10(Math.min(...all)), Math.log10(Math.max(...all))];
-  const x = (t) => 50 + ((WIDTH - 60) * t) / amax();
+  const x = (t) => 80 + ((WIDTH - 90) * t) / amax();
   const y = (v) => (v > 0 ? 10 + ((height - 40) * (ymax - Math.log10(v))) / (ymax - ymin || 1) : height - 30);
   const line = (key, cls) => svg('polyline', { class: cls, points: c.map((p) => `${x(p.threshold).toFixed(1)},${y(p[key]).toFixed(1)}`).join(' ') });
   return svg('svg', { viewBox: `0 0 ${WIDTH} ${height}`, width: WIDTH, height, role: 'img', 'aria-label': `MSE against the threshold from ${short(c[0].threshold)} to ${short(amax())}; at ±${short(point.threshold)}: rounding ${short(point.rounding_mse)}, clipping ${short(point.clipping_mse)}, total ${short(point.mse)}` }, [
-    svg('line', { class: 'axis', x1: 50, x2: WIDTH - 10, y1: height - 30, y2: height - 30 }),
+    svg('line', { class: 'axis', x1: 80, x2: WIDTH - 10, y1: height - 30, y2: height - 30 }),
     line('rounding_mse', 'rounding'),
     line('clipping_mse', 'clipping'),
     line('mse', 'total'),
     svg('line', { class: 'chosen', x1: x(point.threshold), x2: x(point.threshold), y1: 5, y2: height - 30 }),
-    svg('text', { x: 46, y: 16, 'text-anchor': 'end', text: short(10 ** ymax) }),
-    svg('text', { x: 46, y: height - 32, 'text-anchor': 'end', text: short(10 ** ymin) }),
-    svg('text', { x: 50, y: height - 12, text: `T = ${short(c[0].threshold)}` }),
+    svg('text', { x: 76, y: 16, 'text-anchor': 'end', text: short(10 ** ymax) }),
+    svg('text', { x: 76, y: height - 32, 'text-anchor': 'end', text: short(10 ** ymin) }),
+    svg('text', { x: 80, y: height - 12, text: `T = ${short(c[0].threshold)}` }),
     svg('text', { x: WIDTH - 10, y: height - 12, 'text-anchor': 'end', text: `${short(amax())} (min-max)` }),
   ]);
 }

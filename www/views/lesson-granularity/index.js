@@ -15,16 +15,24 @@ function title(granularity) {
   return NAMES[granularity] ?? granularity.replace(/^group:(\d+)$/, 'per group of $1');
 }
 
-/** |error| of a rows × cols matrix as a canvas: white (0) to the text colour (the largest of all maps). */
+/**
+ * |error| of a rows × cols matrix as a canvas, one pixel per weight: the panel's colour (no error) to a
+ * strong one (the largest error of all maps). Drawn with the longer axis across (a wide picture), so the
+ * outputs run across and the inputs down when there are more outputs.
+ */
 function heatmap(map, rows, cols, largest) {
-  const canvas = element('canvas', { width: cols, height: rows, role: 'img', 'aria-label': `${title(map.granularity)}: heatmap of |error| over ${rows} rows × ${cols} columns, largest ${short(map.metrics.max_abs_err)}` });
+  const across = rows >= cols; // pixel (x, y) = weight [x, y] when true, [y, x] otherwise
+  const [width, height] = across ? [rows, cols] : [cols, rows];
+  const canvas = element('canvas', { width, height, role: 'img', 'aria-label': `${title(map.granularity)}: heatmap of |error| of ${rows} × ${cols} weights (${across ? 'outputs across, inputs down' : 'inputs across, outputs down'}), largest ${short(map.metrics.max_abs_err)}` });
   const g = canvas.getContext('2d');
-  const image = g.createImageData(cols, rows);
-  // From the panel's colour (no error) to a strong one (the largest error), in either colour scheme.
+  const image = g.createImageData(width, height);
   const [from, to] = matchMedia('(prefers-color-scheme: dark)').matches ? [[28, 31, 35], [255, 196, 120]] : [[255, 255, 255], [20, 50, 120]];
-  for (let i = 0; i < rows * cols; i++) {
-    const t = largest > 0 ? Math.sqrt(map.abs_error[i] / largest) : 0; // √ so that small errors show
-    image.data.set([0, 1, 2].map((c) => Math.round(from[c] + t * (to[c] - from[c]))).concat(255), i * 4);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const e = map.abs_error[across ? x * cols + y : y * cols + x];
+      const t = largest > 0 ? Math.sqrt(e / largest) : 0; // √ so that small errors show
+      image.data.set([0, 1, 2].map((c) => Math.round(from[c] + t * (to[c] - from[c]))).concat(255), (y * width + x) * 4);
+    }
   }
   g.putImageData(image, 0, 0);
   return canvas;
@@ -38,7 +46,7 @@ const refresh = latestOnly(async () => {
     const largest = Math.max(...r.maps.map((m) => m.metrics.max_abs_err));
     ui.maps.replaceChildren(
       ...r.maps.map((m) =>
-        element('figure', {}, [heatmap(m, r.rows, r.cols, largest), element('figcaption', { text: `${title(m.granularity)}: ${m.scales.length} scale${m.scales.length === 1 ? '' : 's'}, SQNR ${m.metrics.sqnr_db.toFixed(2)} dB` })]),
+        element('figure', {}, [heatmap(m, r.rows, r.cols, largest), element('figcaption', { text: `${title(m.granularity)}: ${m.scales.length} scale${m.scales.length === 1 ? '' : 's'}, SQNR ${m.metrics.sqnr_db.toFixed(2)} dB${r.rows >= r.cols ? ' (outputs across, inputs down)' : ''}` })]),
       ),
     );
     ui.table.tBodies[0].replaceChildren(
