@@ -66,7 +66,7 @@ enum Section {
         elements: usize,
         #[arg(long, default_value_t = lesson::SEED)]
         seed: u64,
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         threshold: Option<f32>,
     },
 }
