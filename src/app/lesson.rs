@@ -6,6 +6,7 @@ use crate::calib::{self, CalibConfig, CalibRow, Method};
 use crate::error::{Error, Result};
 use crate::kernels::scalar::quantize_one;
 use crate::metrics::{metrics_from_sums, Metrics};
+use crate::quant::minifloat::{MiniFloat, E4M3, E5M2};
 use crate::quant::{self, params_from_range, Granularity, QuantSpec, Scheme, SlotRanges};
 use crate::app::example::Mlp;
 use crate::app::synthetic::{self, Dist};
@@ -71,10 +72,10 @@ fn float_fields(bits: u64, e: u32, m: u32) -> Vec<BitField> {
 }
 
 fn float_class(stored: f32, value: f32, min_normal: f64) -> &'static str {
-    if stored.is_nan() {
+    if !stored.is_finite() && value.is_finite() {
+        "overflow" // ±Inf, or NaN in a format without Inf (E4M3FN)
+    } else if stored.is_nan() {
         "nan"
-    } else if stored.is_infinite() && value.is_finite() {
-        "overflow"
     } else if stored == 0.0 {
         "zero"
     } else if (stored.abs() as f64) < min_normal {
@@ -128,8 +129,15 @@ fn int_layout(label: &'static str, bits: u8, value: f32, int_range: f32) -> Type
     }
 }
 
-/// `value` as FP32, FP16, BF16 (the `half` crate's round to nearest even, what `.half()` stores), and
-/// as symmetric INT8 and INT4 with the scale of ±`int_range`.
+/// An FP8 cast with no scale, as ml_dtypes' `np.float32(x).astype(float8_…)` stores it (quant::minifloat).
+fn fp8_layout(label: &'static str, f: &MiniFloat, value: f32) -> TypeLayout {
+    let code = f.encode(value);
+    let stored = f.decode(code);
+    float_layout(label, value, code as u64, f.exp_bits, f.man_bits, stored, f.max() as f64, 2f64.powi(1 - f.bias))
+}
+
+/// `value` as FP32, FP16, BF16 (the `half` crate's round to nearest even, what `.half()` stores), FP8
+/// E4M3 and E5M2 (unscaled casts), and as symmetric INT8 and INT4 with the scale of ±`int_range`.
 pub fn data_types(value: f32, int_range: f32) -> Result<DataTypes> {
     if !int_range.is_finite() || int_range <= 0.0 {
         return Err(Error::InvalidSpec(format!("the integer range must be a positive number, got {int_range}")));
@@ -140,6 +148,8 @@ pub fn data_types(value: f32, int_range: f32) -> Result<DataTypes> {
         float_layout("fp32", value, value.to_bits() as u64, 8, 23, value, f32::MAX as f64, f32::MIN_POSITIVE as f64),
         float_layout("fp16", value, h.to_bits() as u64, 5, 10, h.to_f32(), f16::MAX.to_f64(), f16::MIN_POSITIVE.to_f64()),
         float_layout("bf16", value, b.to_bits() as u64, 8, 7, b.to_f32(), bf16::MAX.to_f64(), bf16::MIN_POSITIVE.to_f64()),
+        fp8_layout("fp8-e4m3", &E4M3, value),
+        fp8_layout("fp8-e5m2", &E5M2, value),
         int_layout("int8", 8, value, int_range),
         int_layout("int4", 4, value, int_range),
     ];
@@ -481,16 +491,24 @@ mod tests {
         assert_eq!(fp32.fields.iter().map(|f| f.bits.as_str()).collect::<Vec<_>>(), ["0", "01111111", "00000000000000000000000"]);
         assert_eq!(d.types[1].fields[1].bits, "01111"); // f16 bias 15
         assert_eq!(d.types[2].fields[1].bits, "01111111"); // bf16 keeps f32's exponent
-        assert_eq!(d.types[3].code, Some(127));
-        assert_eq!(d.types[3].fields[0].bits, "0");
-        assert_eq!(d.types[3].fields[1].bits, "1111111");
-        assert_eq!(d.types[4].code, Some(7));
+        // FP8 E4M3 (bias 7): 1.0 = 0 0111 000; E5M2 (bias 15): 0 01111 00.
+        assert_eq!(d.types[3].fields.iter().map(|f| f.bits.as_str()).collect::<Vec<_>>(), ["0", "0111", "000"]);
+        assert_eq!(d.types[4].fields.iter().map(|f| f.bits.as_str()).collect::<Vec<_>>(), ["0", "01111", "00"]);
+        assert_eq!((d.types[3].max, d.types[4].max), (448.0, 57344.0));
+        let int8 = &d.types[5];
+        assert_eq!(int8.code, Some(127));
+        assert_eq!(int8.fields[0].bits, "0");
+        assert_eq!(int8.fields[1].bits, "1111111");
+        assert_eq!(d.types[6].code, Some(7));
         let neg = data_types(-0.5, 1.0).unwrap();
         // −0.5 / (1/127) = −63.5 → −64 (ties to even): 1100 0000 in two's complement.
-        assert_eq!(neg.types[3].code, Some(-64));
-        assert_eq!(neg.types[3].fields[0].bits, "1");
-        assert_eq!(neg.types[3].fields[1].bits, "1000000");
-        assert_eq!(data_types(70000.0, 1.0).unwrap().types[1].class, "overflow");
+        assert_eq!(neg.types[5].code, Some(-64));
+        assert_eq!(neg.types[5].fields[0].bits, "1");
+        assert_eq!(neg.types[5].fields[1].bits, "1000000");
+        let big = data_types(70000.0, 1.0).unwrap();
+        assert_eq!([big.types[1].class, big.types[3].class, big.types[4].class], ["overflow", "overflow", "overflow"]);
+        // 0.1 in E4M3: 2^-4 · 1.625 = 0.1015625 (ml_dtypes: float8_e4m3fn(0.1)).
+        assert_eq!(data_types(0.1, 1.0).unwrap().types[3].stored, 0.1015625);
         assert_eq!(data_types(0.1, 1.0).unwrap().types[2].stored, bf16::from_f32(0.1).to_f64());
     }
 

@@ -16,7 +16,7 @@ pub struct Args {
 
 #[derive(clap::Subcommand)]
 enum Section {
-    /// One value's bits in FP32, FP16, BF16, INT8 and INT4 (the integers with the scale of ±RANGE).
+    /// One value's bits in FP32, FP16, BF16, FP8 E4M3 / E5M2, INT8 and INT4 (the integers with the scale of ±RANGE).
     Types {
         #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
         value: f32,
@@ -91,7 +91,7 @@ pub fn run(args: Args) -> Result<()> {
             }
             for t in &d.types {
                 let bits: Vec<String> = t.fields.iter().map(|f| format!("{}={}", f.name, f.bits)).collect();
-                outln!("{:<5} {:<48} stores {:<14} error {:.3e}  {}", t.label, bits.join(" "), t.stored, t.abs_error, t.class);
+                outln!("{:<8} {:<48} stores {:<14} error {:.3e}  {}", t.label, bits.join(" "), t.stored, t.abs_error, t.class);
             }
         }
         Section::Formula { values, bits, scheme: s, scale, zero_point } => {

@@ -1,4 +1,4 @@
-// Section 1 of the walk-through: one value's bits in FP32, FP16, BF16, INT8 and INT4 (the core's
+// Section 1 of the walk-through: one value's bits in FP32, FP16, BF16, FP8 (E4M3, E5M2), INT8 and INT4 (the core's
 // lesson::data_types, `quant-playground lesson types --json`). URL: value, intrange.
 import { $, element, latestOnly } from '../../shared/dom.js';
 import { queryNumber, short } from '../../shared/lesson.js';
@@ -6,7 +6,7 @@ import '../../shared/lesson.css';
 import template from './template.html?raw';
 import './style.css';
 
-const TITLES = { fp32: 'FP32', fp16: 'FP16', bf16: 'BF16', int8: 'INT8', int4: 'INT4' };
+const TITLES = { fp32: 'FP32', fp16: 'FP16', bf16: 'BF16', 'fp8-e4m3': 'FP8 E4M3', 'fp8-e5m2': 'FP8 E5M2', int8: 'INT8', int4: 'INT4' };
 let ui;
 let ctx;
 
