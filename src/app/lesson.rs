@@ -85,7 +85,14 @@ fn float_class(stored: f32, value: f32, min_normal: f64) -> &'static str {
     }
 }
 
-fn float_layout(label: &'static str, value: f32, bits: u64, e: u32, m: u32, stored: f32, max: f64, min_normal: f64) -> TypeLayout {
+/// A stored float's bits and its exponent and mantissa widths.
+struct FloatBits {
+    bits: u64,
+    e: u32,
+    m: u32,
+}
+
+fn float_layout(label: &'static str, value: f32, FloatBits { bits, e, m }: FloatBits, stored: f32, max: f64, min_normal: f64) -> TypeLayout {
     TypeLayout {
         label,
         width: (1 + e + m) as u8,
@@ -133,7 +140,7 @@ fn int_layout(label: &'static str, bits: u8, value: f32, int_range: f32) -> Type
 fn fp8_layout(label: &'static str, f: &MiniFloat, value: f32) -> TypeLayout {
     let code = f.encode(value);
     let stored = f.decode(code);
-    float_layout(label, value, code as u64, f.exp_bits, f.man_bits, stored, f.max() as f64, 2f64.powi(1 - f.bias))
+    float_layout(label, value, FloatBits { bits: code as u64, e: f.exp_bits, m: f.man_bits }, stored, f.max() as f64, 2f64.powi(1 - f.bias))
 }
 
 /// `value` as FP32, FP16, BF16 (the `half` crate's round to nearest even, what `.half()` stores), FP8
@@ -145,9 +152,9 @@ pub fn data_types(value: f32, int_range: f32) -> Result<DataTypes> {
     let h = f16::from_f32(value);
     let b = bf16::from_f32(value);
     let types = vec![
-        float_layout("fp32", value, value.to_bits() as u64, 8, 23, value, f32::MAX as f64, f32::MIN_POSITIVE as f64),
-        float_layout("fp16", value, h.to_bits() as u64, 5, 10, h.to_f32(), f16::MAX.to_f64(), f16::MIN_POSITIVE.to_f64()),
-        float_layout("bf16", value, b.to_bits() as u64, 8, 7, b.to_f32(), bf16::MAX.to_f64(), bf16::MIN_POSITIVE.to_f64()),
+        float_layout("fp32", value, FloatBits { bits: value.to_bits() as u64, e: 8, m: 23 }, value, f32::MAX as f64, f32::MIN_POSITIVE as f64),
+        float_layout("fp16", value, FloatBits { bits: h.to_bits() as u64, e: 5, m: 10 }, h.to_f32(), f16::MAX.to_f64(), f16::MIN_POSITIVE.to_f64()),
+        float_layout("bf16", value, FloatBits { bits: b.to_bits() as u64, e: 8, m: 7 }, b.to_f32(), bf16::MAX.to_f64(), bf16::MIN_POSITIVE.to_f64()),
         fp8_layout("fp8-e4m3", &E4M3, value),
         fp8_layout("fp8-e5m2", &E5M2, value),
         int_layout("int8", 8, value, int_range),

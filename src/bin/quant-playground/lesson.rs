@@ -87,7 +87,8 @@ pub fn run(args: Args) -> Result<()> {
         Section::Types { value, range } => {
             let d = lesson::data_types(value, range)?;
             if json {
-                return Ok(print_json(&d));
+                print_json(&d);
+                return Ok(());
             }
             for t in &d.types {
                 let bits: Vec<String> = t.fields.iter().map(|f| format!("{}={}", f.name, f.bits)).collect();
@@ -97,7 +98,8 @@ pub fn run(args: Args) -> Result<()> {
         Section::Formula { values, bits, scheme: s, scale, zero_point } => {
             let f = lesson::formula(&parse_values(&values)?, bits, scheme(&s), scale, zero_point)?;
             if json {
-                return Ok(print_json(&f));
+                print_json(&f);
+                return Ok(());
             }
             outln!("scale {} zero point {} codes {}..{}", f.scale, f.zero_point, f.qmin, f.qmax);
             for st in &f.steps {
@@ -108,7 +110,8 @@ pub fn run(args: Args) -> Result<()> {
         Section::Schemes { bits, elements, seed } => {
             let s = lesson::schemes(&lesson::relu_set(elements, seed), bits)?;
             if json {
-                return Ok(print_json(&s));
+                print_json(&s);
+                return Ok(());
             }
             for g in &s.grids {
                 outln!("{:?}: scale {} zp {} wasted {} of {} codes, sqnr {:.2} dB", g.scheme, g.scale, g.zero_point, g.wasted_codes, g.codes_total, g.metrics.sqnr_db);
@@ -118,7 +121,8 @@ pub fn run(args: Args) -> Result<()> {
             let bytes = std::fs::read(&model).map_err(|e| Error::Io { path: model.clone(), detail: e.to_string() })?;
             let g = lesson::granularity_of_model(&model, &bytes, &layer, bits, group)?;
             if json {
-                return Ok(print_json(&g));
+                print_json(&g);
+                return Ok(());
             }
             for m in &g.maps {
                 outln!("{:<10} {:>5} scales  mse {:.4e}  sqnr {:.2} dB", m.granularity, m.scales.len(), m.metrics.mse, m.metrics.sqnr_db);
@@ -129,14 +133,16 @@ pub fn run(args: Args) -> Result<()> {
             if let Some(t) = threshold {
                 let p = lesson::clip_point(&x, bits, t)?;
                 if json {
-                    return Ok(print_json(&p));
+                    print_json(&p);
+                return Ok(());
                 }
                 outln!("±{t}: rounding {:.4e} + clipping {:.4e} = {:.4e} ({} clipped)", p.rounding_mse, p.clipping_mse, p.mse, p.clipped);
                 return Ok(());
             }
             let c = lesson::calibration(&x, bits, lesson::HISTOGRAM_BINS, lesson::CURVE_POINTS)?;
             if json {
-                return Ok(print_json(&c));
+                print_json(&c);
+                return Ok(());
             }
             for m in &c.methods {
                 outln!("{:<18} [{}, {}]  mse {:.4e}  sqnr {:.2} dB", m.method, m.range[0], m.range[1], m.mse, m.sqnr_db);
