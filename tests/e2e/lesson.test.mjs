@@ -5,11 +5,10 @@
 // embeds; screenshots at 1280 and 390 px wide go to docs/.
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { cli, ROOT, startSession, WAIT } from './lib.mjs';
+import { cli, ROOT, serveDistUnder, startSession, WAIT } from './lib.mjs';
 
 const axeSource = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const PREFIX = '/course/week3/';
@@ -173,25 +172,8 @@ test('the walk-through: no serious accessibility violation, screenshots at 1280 
 });
 
 test(`every embed loads alone from dist/ under ${PREFIX}, nothing leaves 127.0.0.1, two pass axe`, { timeout: 10 * WAIT }, async () => {
-  const types = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm' };
-  const csp = (await readFile(path.join(ROOT, 'index.html'), 'utf8')).match(/http-equiv="Content-Security-Policy"\s+content="([^"]+)"/)[1];
-  const server = createServer(async (req, res) => {
-    const url = new URL(req.url, 'http://x');
-    if (!url.pathname.startsWith(PREFIX) || url.pathname.includes('..')) {
-      res.writeHead(404).end();
-      return;
-    }
-    const file = path.join(ROOT, 'dist', url.pathname.slice(PREFIX.length) || 'index.html');
-    try {
-      const body = await readFile(file);
-      res.writeHead(200, { 'content-type': types[path.extname(file)] ?? 'application/octet-stream', 'content-security-policy': csp });
-      res.end(body);
-    } catch {
-      res.writeHead(404).end();
-    }
-  });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const origin = `http://127.0.0.1:${server.address().port}`;
+  const server = await serveDistUnder(PREFIX);
+  const { origin } = server;
   try {
     for (const [id, ready] of Object.entries(READY)) {
       const embed = await session.browser.newPage({ viewport: { width: 720, height: 600 } });
@@ -225,6 +207,6 @@ test(`every embed loads alone from dist/ under ${PREFIX}, nothing leaves 127.0.0
       }
     }
   } finally {
-    await new Promise((resolve) => server.close(resolve));
+    await server.close();
   }
 });
