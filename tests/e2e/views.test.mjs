@@ -370,8 +370,12 @@ test('a ~90 MB safetensors file: time to the listed table and to the whole-model
   assert.equal(rows, files.largeInfo.tensors);
   // Cancel: stops between tensors and keeps what was done.
   // (the worker checks between tensors, so Cancel pressed at once still lets the first tensor finish)
-  await page.locator('#model-run').click();
-  await page.locator('#model-cancel').click();
+  // Both clicks in one task of the page: a whole-model run of ~0.5 s could otherwise end before a second
+  // click from the test lands, and the Cancel button is hidden again by then.
+  await page.evaluate(() => {
+    document.getElementById('model-run').click();
+    document.getElementById('model-cancel').click();
+  });
   await page.waitForFunction(() => document.getElementById('model-result').dataset.state === 'cancelled' && document.getElementById('model-cancel').hidden);
   assert.match(await page.locator('#model-status').textContent(), new RegExp(`^Cancelled after \\d+ of ${files.largeInfo.tensors} tensors`));
   const partial = await page.locator('#model-all tbody tr').count();
