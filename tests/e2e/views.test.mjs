@@ -385,7 +385,7 @@ test('a ~90 MB safetensors file: time to the listed table and to the whole-model
   assert.ok(partial >= 1 && partial < files.largeInfo.tensors, `${partial} tensors before the cancel`);
 
   const mb = (files.largeInfo.bytes / 1e6).toFixed(1);
-  const report = `${mb} MB safetensors, ${files.largeInfo.tensors} tensors: drop → listed ${listed} ms; → comparison of embed.weight [8192, 512] ${compared} ms; → pictures and 70-config sweep ${pictured} ms; click → whole-model table (int8 sym channel:0) ${whole} ms; longest main-thread task meanwhile ${longestTask || '< 50'} ms`;
+  const report = `${mb} MB safetensors, ${files.largeInfo.tensors} tensors: drop → listed ${listed} ms; → comparison of embed.weight [8192, 512] ${compared} ms; → pictures and the sweep (70 configurations and the block / ggml formats) ${pictured} ms; click → whole-model table (int8 sym channel:0) ${whole} ms; longest main-thread task meanwhile ${longestTask || '< 50'} ms`;
   console.log(`# ${report}`);
   writeFileSync(path.join(ARTIFACTS, 'timings-90mb.txt'), `${report}\n`);
 });

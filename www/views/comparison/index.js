@@ -86,7 +86,7 @@ function formatGroups(list) {
   for (const f of list.filter((f) => !f.default_column)) {
     if (!groups.has(f.family)) groups.set(f.family, element('optgroup', { label: FAMILY_HEADINGS[f.family] ?? f.family }));
     const bits = Number(f.bits_per_weight.toFixed(4));
-    groups.get(f.family).append(element('option', { value: f.label, text: `${f.title} — ${f.note}, ${bits} b/w` }));
+    groups.get(f.family).append(element('option', { value: f.label, title: `${f.label}: ${f.note}`, text: `${f.title} (${bits} b/w)` }));
   }
   return [...groups.values()];
 }
