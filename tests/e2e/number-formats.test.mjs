@@ -1,13 +1,14 @@
 // End-to-end for the formats with their own scales as comparison columns: FP8 E4M3 and MXFP4 come from the
 // URL (`add=LABEL`), NVFP4, NF4 and Q4_K from the format chooser (built from the core's served list), and
 // every cell of those columns equals the CLI's `compare --format LABEL --json` row for the same tensor.
-// Then a tensor whose rows are not whole blocks of 256: Q4_K is left out with the core's reason, the
+// A whole-model run under an added format equals the CLI's `quantize --type LABEL --json`. Then a tensor
+// whose rows are not whole blocks of 256: Q4_K is left out with the core's reason, the
 // other columns still show; and the Pareto sweep holds every served format the shape allows.
 //
 //   bash scripts/build-wasm.sh && npx vite build && node --test tests/e2e/number-formats.test.mjs
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -105,6 +106,31 @@ test('FP8, MXFP4, NVFP4, NF4 and Q4_K columns equal the CLI, from the URL and th
   // True bits per weight: NVFP4 is 4 + 8/16 + 32 per tensor, Q4_K 144 bytes per 256 values.
   assert.equal(Number(shown.q4_k.bits_per_weight), 4.5);
   assert.equal(Number(shown.mxfp4.bits_per_weight), 4.25);
+});
+
+test('whole model under an added format: the JSON download equals the CLI\'s quantize --type', { timeout: 4 * WAIT }, async () => {
+  const configs = await page.locator('#model-config option').evaluateAll((os) => os.map((o) => o.value));
+  assert.deepEqual(configs.slice(-5), [...FROM_URL, ...FROM_CHOOSER]);
+  for (const label of ['nvfp4', 'mxfp4']) {
+    await page.locator('#model-config').selectOption(label);
+    assert.match(await page.locator('#model-run').textContent(), new RegExp(`all 2 float tensors of blocks\\.safetensors as ${label}$`));
+    await page.locator('#model-run').click();
+    await page.waitForFunction((label) => {
+      const result = document.getElementById('model-result');
+      return !result.hidden && document.getElementById('model-cancel').hidden && result.dataset.state === 'done'
+        && document.getElementById('model-config').value === label && !document.getElementById('model-run').disabled;
+    }, label, { timeout: 2 * WAIT });
+    const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#model-json').click()]);
+    const fromPage = JSON.parse(readFileSync(await download.path(), 'utf8'));
+    const fromCli = cli(['quantize', file, '--type', label]);
+    assert.equal(fromPage.tensors.length, 2);
+    const strip = (doc) => ({ ...doc, file: undefined, tensors: doc.tensors.map((r) => ({ ...r, sqnr_db: undefined })) });
+    assert.deepEqual(strip(fromPage), strip(fromCli));
+    fromPage.tensors.forEach((r, i) => {
+      const want = fromCli.tensors[i].sqnr_db;
+      assert.ok(Math.abs(r.sqnr_db - want) <= 1e-12 * Math.abs(want), `${label} ${r.name}: SQNR ${r.sqnr_db} vs the CLI's ${want}`);
+    });
+  }
 });
 
 test('a shape that is no whole Q4_K blocks: the core says why, the other columns stay; the sweep holds the formats it allows', { timeout: 4 * WAIT }, async () => {
