@@ -211,16 +211,18 @@ export function pareto(container, rows, { highlight = new Set() } = {}) {
       data.push(column((r) => !r.family && r.granularity === g && r.scheme === scheme));
     }
   });
-  // The formats with their own scales (FP8, MX, NVFP4, NF4; ggml types): a series per family, squares.
+  // The formats with their own scales (FP8, MX, NVFP4, NF4; ggml types): a series per family, larger
+  // points ringed in the text colour (the granularity colours are all taken), filled with the accent or the text colour.
   const families = [...new Set(finite.filter((r) => r.family).map((r) => r.family))];
   families.forEach((family, i) => {
-    const color = colors.series[(granularities.length + i) % colors.series.length];
+    const fill = i % 2 === 0 ? colors.accent : colors.fg;
     series.push({
       label: FAMILY_NAMES[family] ?? family,
-      stroke: color,
+      stroke: colors.fg,
+      fill,
       width: 0,
       paths: () => null,
-      points: { show: true, size: 9, width: 1.5, stroke: color, fill: color, space: 0 },
+      points: { show: true, size: 10, width: 2, stroke: colors.fg, fill, space: 0 },
     });
     data.push(column((r) => r.family === family));
   });

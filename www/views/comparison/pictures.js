@@ -80,6 +80,6 @@ export function renderPareto(ui, rows, { highlight }) {
   const examples = [3, 4, 8].map(cheapest).filter(Boolean).map((r) => `${r.config} (${Number(r.bits_per_weight.toFixed(2))} b/w, ${fmt.fixed(1)(fmt.numeric(r.sqnr_db))} dB)`);
   const specs = rows.filter((r) => !r.family).length;
   const formats = rows.length - specs;
-  const others = formats ? ` and ${formats} formats with their own scales (FP8, MX, NVFP4, NF4, the ggml types this shape allows; squares) at their true bits per weight` : '';
+  const others = formats ? ` and ${formats} formats with their own scales (FP8, MX, NVFP4, NF4, the ggml types this shape allows; larger points ringed in the text colour) at their true bits per weight` : '';
   ui.paretoLegend.textContent = `${specs} configurations with min-max ranges: bits 2–8 × granularity × scheme (filled symmetric, hollow asymmetric)${others}; ringed: the table's columns. ${front.length} are on the front, e.g. ${examples.join(', ')}.`;
 }
