@@ -14,12 +14,13 @@ pub mod explore;
 pub mod export;
 pub mod formats;
 pub mod kernels;
+pub mod lesson;
 pub mod speed;
 pub mod synthetic;
 pub mod tensor;
 pub mod trace;
 
-pub use self::{calib::*, example::*, explore::*, export::*, formats::*, kernels::*, speed::*, synthetic::*, tensor::*, trace::*};
+pub use self::{calib::*, example::*, explore::*, export::*, formats::*, kernels::*, lesson::*, speed::*, synthetic::*, tensor::*, trace::*};
 
 #[wasm_bindgen(start)]
 pub fn start() {

@@ -60,6 +60,7 @@ export function readQuery(search) {
   if (q.get('error')) out.view.error = q.get('error');
   out.view.log = q.get('log') === '1';
   if (q.get('embed')) out.view.embed = q.get('embed');
+  if (q.get('view')) out.view.route = q.get('view');
   return out;
 }
 
@@ -89,8 +90,8 @@ export function settingsFromQuery(query, formats, methods) {
   };
 }
 
-/** The query for a state: { spec, calibration, added: [label], file, tensor, error, log, embed }. */
-export function writeQuery({ spec, calibration, added, file, tensor, error, log, embed }) {
+/** The query for a state: { spec, calibration, added: [label], file, tensor, error, log, embed, route }. */
+export function writeQuery({ spec, calibration, added, file, tensor, error, log, embed, route }) {
   const q = new URLSearchParams();
   if (file) q.set('file', file);
   if (tensor) q.set('tensor', tensor);
@@ -106,5 +107,6 @@ export function writeQuery({ spec, calibration, added, file, tensor, error, log,
   if (error) q.set('error', error);
   if (log) q.set('log', '1');
   if (embed) q.set('embed', embed);
+  if (route) q.set('view', route);
   return `?${q}`;
 }

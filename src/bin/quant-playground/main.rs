@@ -25,6 +25,8 @@ mod formats;
 #[cfg(not(target_arch = "wasm32"))]
 mod inspect;
 #[cfg(not(target_arch = "wasm32"))]
+mod lesson;
+#[cfg(not(target_arch = "wasm32"))]
 mod quantize;
 #[cfg(not(target_arch = "wasm32"))]
 mod synth;
@@ -73,6 +75,9 @@ enum Command {
     /// The embedded example's accuracy table: an MLP at fp32, int8 (dynamic and static with four
     /// calibration methods), int4 and int2 on its test split (defaults: www/examples/digits-*).
     Eval(eval::Args),
+    /// The numbers of each section of the page's walk-through (?view=lesson): types, formula,
+    /// schemes, granularity, calibration.
+    Lesson(lesson::Args),
 }
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -89,6 +94,7 @@ fn main() -> std::process::ExitCode {
         Command::Trace(args) => trace::run(args),
         Command::Compare(args) => compare::run(args),
         Command::Formats(args) => formats::run(args),
+        Command::Lesson(args) => lesson::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
