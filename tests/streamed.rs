@@ -112,6 +112,24 @@ fn calibration_reports_do_not_depend_on_the_chunking() {
     }
 }
 
+/// The page's path (a weight calibrated in chunks) and the CLI's (`calibrate`, one batch) give the same
+/// report. ORT's |x| histogram of symmetric percentile starts at the smallest |x|, not at 0: a chunked
+/// read must lay out its bins from the whole tensor's [min|x|, max|x|] before the first chunk.
+#[test]
+fn a_chunked_weight_calibrates_as_one_batch() {
+    // No value near 0, so min|x| is far from 0 and a [0, max|x|] layout would move the percentile.
+    let x: Vec<f32> = tensor(40_000).iter().map(|v| if v.is_finite() { v.signum() * (0.25 + v.abs()) } else { *v }).collect();
+    let methods = Method::parse_list("all").unwrap();
+    for scheme in [Scheme::Symmetric, Scheme::Asymmetric] {
+        let spec = QuantSpec::new(8, scheme, Granularity::PerTensor);
+        let cli = calib::batches::calibration_report_batches(&[&x], &spec, &methods, CalibConfig::default(), false).unwrap().report;
+        for chunk in [usize::MAX, 4096, 333] {
+            let page = calib::calibration_report_chunked(&x, &spec, &methods, CalibConfig::default(), false, chunk).unwrap();
+            assert_eq!(serde_json::to_string(&cli).unwrap(), serde_json::to_string(&page).unwrap(), "{scheme:?} in chunks of {chunk}");
+        }
+    }
+}
+
 #[test]
 fn chunks_past_the_end_or_short_are_errors() {
     let x = tensor(100);

@@ -381,6 +381,21 @@ impl Calibrator {
         }
     }
 
+    /// `preset_range` for ONE batch that will arrive in parts (a tensor read in chunks): the histograms
+    /// get the layout that batch would give fed whole — for the signed and |x| histograms the preset
+    /// itself, for ORT's |x|-from-min histogram its first-batch layout over [min|x|, max|x|] — so any
+    /// chunking gives the one-batch result of `calibrate_batches`.
+    pub fn preset_one_batch(&mut self, min: f32, max: f32, min_abs: f32, max_abs: f32, finite: usize) {
+        if min <= max {
+            for h in [&mut self.signed, &mut self.abs].into_iter().flatten() {
+                h.preset_range(min, max);
+            }
+        }
+        if let Some(h) = &mut self.abs_from_min {
+            h.preset_one_batch(min_abs, max_abs, finite);
+        }
+    }
+
     /// Folds one batch in; the batch can be dropped afterwards.
     pub fn add_batch(&mut self, x: &[f32]) {
         let (lo, hi, bad) = kernels::min_max_finite(x);
@@ -681,6 +696,8 @@ pub struct WeightCalibration {
     pass: Option<CalibPass>,
     fed: usize,
     range: MinMax,
+    /// The finite |x| extremes, for ORT's |x| histogram (symmetric percentile).
+    abs_range: (f32, f32),
     nonfinite: usize,
     calibrator: Option<Calibrator>,
     run: Option<CalibRun>,
@@ -700,6 +717,7 @@ impl WeightCalibration {
             pass: None,
             fed: 0,
             range: MinMax::default(),
+            abs_range: (f32::INFINITY, 0.0),
             nonfinite: 0,
             calibrator: None,
             run: None,
@@ -723,7 +741,8 @@ impl WeightCalibration {
             Some(CalibPass::Range) => {
                 let mut c = Calibrator::new(&self.spec, &self.methods, self.cfg)?;
                 if self.range.batches > 0 {
-                    c.preset_range(self.range.min, self.range.max);
+                    let (min_abs, max_abs) = self.abs_range;
+                    c.preset_one_batch(self.range.min, self.range.max, min_abs, max_abs, self.elements - self.nonfinite.min(self.elements));
                 }
                 let (lo, hi) = (self.range.min, self.range.max);
                 c.begin_batch(self.elements, lo, hi, self.nonfinite);
@@ -764,6 +783,11 @@ impl WeightCalibration {
                 let (lo, hi, bad) = kernels::min_max_finite(x);
                 // One batch: the extremes fold without averaging.
                 self.range.add_extremes(lo, hi, 0.0);
+                self.abs_range = x
+                    .iter()
+                    .filter(|v| v.is_finite())
+                    .map(|v| v.abs())
+                    .fold(self.abs_range, |(a, b), v| (a.min(v), b.max(v)));
                 self.nonfinite += bad;
             }
             CalibPass::Histogram => {

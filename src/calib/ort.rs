@@ -23,6 +23,8 @@ pub struct AbsValueHistogram {
     max: f32,
     finite: u64,
     nonfinite: u64,
+    /// Set by `preset_one_batch`: the parts fed are ONE batch, binned by `first_batch`'s arithmetic.
+    one_batch: bool,
 }
 
 /// `np.arange(start, stop, step)` for float32 scalars: length ceil((stop − start) / step) in float32,
@@ -59,6 +61,17 @@ impl AbsValueHistogram {
             max: f32::NEG_INFINITY,
             finite: 0,
             nonfinite: 0,
+            one_batch: false,
+        }
+    }
+
+    /// The layout `first_batch` gives one batch whose finite |x| span [min_abs, max_abs] (`finite` of
+    /// them), fixed before that batch arrives in parts: a tensor read in chunks is then binned exactly
+    /// as ORT's single `collect_absolute_value` call over the whole of it.
+    pub fn preset_one_batch(&mut self, min_abs: f32, max_abs: f32, finite: usize) {
+        if self.edges.is_empty() {
+            self.lay_out(min_abs, max_abs, finite);
+            self.one_batch = true;
         }
     }
 
@@ -86,6 +99,8 @@ impl AbsValueHistogram {
         self.max = self.max.max(hi);
         if self.edges.is_empty() {
             self.first_batch(x, finite);
+        } else if self.one_batch {
+            self.bin_first_batch(x);
         } else {
             let amax = x
                 .iter()
@@ -117,21 +132,31 @@ impl AbsValueHistogram {
     /// `np.histogram(|x|, bins=2048)`: the range [min|x|, max|x|] ((0, 1) when empty, ±0.5 around a
     /// single value), float32 edges, and numpy's index arithmetic with its one-step correction.
     fn first_batch(&mut self, x: &[f32], finite: usize) {
-        let (mut first, mut last) = if finite == 0 {
-            (0.0f32, 1.0f32)
-        } else {
-            x.iter()
-                .filter(|v| v.is_finite())
-                .map(|v| v.abs())
-                .fold((f32::INFINITY, 0.0f32), |(a, b), v| (a.min(v), b.max(v)))
-        };
+        let (min_abs, max_abs) = x
+            .iter()
+            .filter(|v| v.is_finite())
+            .map(|v| v.abs())
+            .fold((f32::INFINITY, 0.0f32), |(a, b), v| (a.min(v), b.max(v)));
+        self.lay_out(min_abs, max_abs, finite);
+        self.bin_first_batch(x);
+    }
+
+    /// The first batch's 2048 float32 edges over [min|x|, max|x|], (0, 1) without finite values,
+    /// ±0.5 around a single value.
+    fn lay_out(&mut self, min_abs: f32, max_abs: f32, finite: usize) {
+        let (mut first, mut last) = if finite == 0 { (0.0f32, 1.0f32) } else { (min_abs, max_abs) };
         if first == last {
             first -= 0.5;
             last += 0.5;
         }
-        let n = self.bins;
-        self.edges = linspace_f32(first, last, n);
-        self.counts = vec![0; n];
+        self.edges = linspace_f32(first, last, self.bins);
+        self.counts = vec![0; self.bins];
+    }
+
+    /// numpy's uniform-bin index arithmetic with its one-step correction against the edges.
+    fn bin_first_batch(&mut self, x: &[f32]) {
+        let n = self.counts.len();
+        let (first, last) = (self.edges[0], self.edges[n]);
         let denom = last - first;
         for v in x.iter().filter(|v| v.is_finite()).map(|v| v.abs()) {
             if !(v >= first && v <= last) {
