@@ -96,10 +96,10 @@ test('compare two dialects: the served list, the CLI\'s numbers, both curves, th
   // The two rules choose different thresholds on this tensor: the columns are not one copied twice.
   assert.notDeepEqual(cal.methods[0].range, cal.methods[1].range);
   const curves = JSON.parse(await page.locator('#dialect-chart').getAttribute('data-curves'));
-  assert.deepEqual(curves.map((c) => c.label), ['entropy (KL, ORT) (KL)', 'entropy (KL, TensorRT) (KL)']);
+  assert.deepEqual(curves.map((c) => c.label), ['entropy (KL, ORT)', 'entropy (KL, TensorRT)']);
   for (const c of curves) assert.ok(c.points > 100 && Number.isFinite(c.chosen), JSON.stringify(c));
   assert.ok(await page.locator('#dialect-chart canvas').count());
-  assert.match(await page.locator('#dialect-legend').textContent(), /entropy \(KL, ORT\) \(KL\): [\d,]+ thresholds from .* chose .*entropy \(KL, TensorRT\) \(KL\): /);
+  assert.match(await page.locator('#dialect-legend').textContent(), /entropy \(KL, ORT\): [\d,]+ thresholds from .* chose .*entropy \(KL, TensorRT\): /);
   await page.locator('.dialects').screenshot({ path: path.join(ARTIFACTS, 'calibration-dialects.png') });
 
   // Another pair: ORT's entropy with its KL in f64, and an MSE search (a different curve on the same chart).

@@ -3,22 +3,13 @@
 // numbers are `calibrate --method A,B --json`'s, and both searched curves share one chart.
 import * as charts from '../../shared/charts.js';
 import * as fmt from '../../shared/format.js';
+import { COLUMNS as ROWS } from '../../shared/calibration-table.js';
 import { element } from '../../shared/dom.js';
 import { describeCurves } from './curves.js';
 
 export const DEFAULT_PAIR = ['entropy', 'entropy:trt'];
 
 const DIALECT_NAMES = { ort: 'onnxruntime', trt: 'TensorRT / modelopt', ours: 'this crate' };
-
-/** What a row shows; each cell keeps the report's raw value in data-value, as the method table does. */
-const ROWS = [
-  { key: 'range', label: 'range [lo, hi]', format: ([lo, hi]) => `[${fmt.scientific(lo)}, ${fmt.scientific(hi)}]`, raw: (v) => JSON.stringify(v) },
-  { key: 'scale', label: 'scale', format: fmt.scientific },
-  { key: 'zero_point', label: 'zero point', format: String },
-  { key: 'mse', label: 'MSE', format: fmt.scientific },
-  { key: 'sqnr_db', label: 'SQNR (dB)', format: fmt.fixed(2) },
-  { key: 'clipped_share', label: 'clipped', format: fmt.percent },
-];
 
 /** "A,B" from the URL when both are labels the core serves, else the default pair (or the first two served). */
 export function pairOf(text, infos) {
@@ -82,7 +73,7 @@ export function renderDialects(ui, report, { tensor, pair, infos, methodName }) 
     .filter(({ r, i }) => r?.curve?.thresholds.length && pair.indexOf(r.method) === i)
     .map(({ label, r, i }) => ({
       method: label,
-      label: `${methodName(label)} (${r.curve.metric === 'kl' ? 'KL' : 'expected MSE'})`,
+      label: methodName(label),
       short: 'AB'[i],
       thresholds: r.curve.thresholds,
       values: r.curve.values,
