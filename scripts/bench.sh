@@ -12,4 +12,6 @@ wasm-bindgen --target web --no-typescript --out-dir bench/pkg/simd128 "$target/w
 RUSTFLAGS="-C target-feature=+simd128,+relaxed-simd" CARGO_TARGET_DIR="$target/relaxed" \
   cargo build --lib --release --target wasm32-unknown-unknown
 wasm-bindgen --target web --no-typescript --out-dir bench/pkg/relaxed "$target/relaxed/wasm32-unknown-unknown/release/quant_playground.wasm"
+# The native peer of the streamed comparison (bench/compare.mjs).
+cargo build --release --example compare_bench
 node bench/run.mjs "$@"

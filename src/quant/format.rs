@@ -156,10 +156,16 @@ impl FloatCast {
 
     /// x → the narrower float → f32, as the cast stores it (the `half` crate's round-to-nearest-even).
     pub fn round_trip(self, x: &[f32]) -> Vec<f32> {
+        x.iter().map(|&v| self.cast_one(v)).collect()
+    }
+
+    /// One value through the cast and back.
+    #[inline]
+    pub fn cast_one(self, v: f32) -> f32 {
         match self {
-            FloatCast::F32 => x.to_vec(),
-            FloatCast::F16 => x.iter().map(|&v| f16::from_f32(v).to_f32()).collect(),
-            FloatCast::Bf16 => x.iter().map(|&v| bf16::from_f32(v).to_f32()).collect(),
+            FloatCast::F32 => v,
+            FloatCast::F16 => f16::from_f32(v).to_f32(),
+            FloatCast::Bf16 => bf16::from_f32(v).to_f32(),
         }
     }
 }

@@ -18,7 +18,7 @@ pub fn float_tensor(info_json: &str, bytes: Vec<u8>, format: &str) -> Result<Str
         return Err(JsError::new(&format!("'{format}' is not a float cast (fp32, fp16 or bf16)")));
     };
     let (info, x) = decode(info_json, bytes)?;
-    to_json("report", &report::float_report(&info.name, info.dtype, &info.shape, &x, cast))
+    to_json("report", &report::float_report(&info.name, info.dtype, &info.shape, &x, cast).map_err(js_err)?)
 }
 
 /// A histogram of the tensor's finite values with `bins` bins over their [min, max].
