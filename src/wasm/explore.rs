@@ -61,6 +61,14 @@ pub fn sweep_specs(shape_json: &str) -> Result<String, JsError> {
     to_json("specs", &crate::app::explore::sweep_specs(&shape))
 }
 
+/// The served FP8 / MX / NVFP4 / NF4 / ggml formats a tensor of this shape can take, for the sweep
+/// beside its specs: a JSON array of `{label, title, note, family, bits_per_weight, spec}`.
+#[wasm_bindgen]
+pub fn sweep_formats(shape_json: &str) -> Result<String, JsError> {
+    let shape: Vec<usize> = serde_json::from_str(shape_json).map_err(|e| json_err("shape", e))?;
+    to_json("formats", &crate::quant::format::fixed_formats_for_shape(&shape))
+}
+
 /// Report rows for each spec of `specs_json`, each with its `pareto` flag among them.
 #[wasm_bindgen]
 pub fn sweep_tensor(info_json: &str, bytes: Vec<u8>, specs_json: &str) -> Result<String, JsError> {

@@ -27,6 +27,14 @@ pub fn format_label(spec_json: &str) -> Result<String, JsError> {
     Ok(spec_from_json(spec_json)?.label())
 }
 
+/// Nothing when a tensor of this shape (a JSON array) can take the format `label`, else the core's
+/// reason (a ggml type needs rows of whole blocks).
+#[wasm_bindgen]
+pub fn format_fits_shape(label: &str, shape_json: &str) -> Result<(), JsError> {
+    let shape: Vec<usize> = serde_json::from_str(shape_json).map_err(|e| json_err("shape", e))?;
+    NumberFormat::parse(label).and_then(|f| f.fits_shape(&shape)).map_err(js_err)
+}
+
 /// One comparison row for any format label (integer specs with min-max ranges, ggml types by their
 /// reference quantizer).
 #[wasm_bindgen]

@@ -76,7 +76,9 @@ export function settingsFromQuery(query, formats, methods) {
   const { spec } = specOf(form);
   const added = [];
   for (const info of query.added.map(formats.known)) {
-    if (info?.spec && !added.some((a) => a.label === info.label)) added.push({ label: info.label, spec: info.spec });
+    // The float casts are columns already; an integer spec keeps its spec, any other format its label.
+    if (!info || info.family === 'float' || added.some((a) => a.label === info.label)) continue;
+    added.push({ label: info.label, spec: info.spec ?? null });
   }
   const error = query.view.error ? formats.known(query.view.error) : null;
   return {
