@@ -176,6 +176,7 @@ function updateUrl() {
     tensor: state.selected?.tensor ?? wanted?.tensor,
     error: errorConfig, // set only when the person chose a column
     log,
+    dialects: state.settings.dialects,
     embed: fromUrl.view.embed,
     route: fromUrl.view.route,
   });

@@ -4,8 +4,8 @@
 import * as fmt from './format.js';
 import { element } from './dom.js';
 
-/** What a column shows; every cell keeps the report's raw value in data-value. */
-const COLUMNS = [
+/** What a column shows (a row of the calibration view's two-method table); every cell keeps the report's raw value in data-value. */
+export const COLUMNS = [
   { key: 'range', label: 'range [lo, hi]', format: ([lo, hi]) => `[${fmt.scientific(lo)}, ${fmt.scientific(hi)}]`, raw: (v) => JSON.stringify(v) },
   { key: 'scale', label: 'scale', format: fmt.scientific },
   { key: 'zero_point', label: 'zero point', format: String },

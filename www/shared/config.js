@@ -59,6 +59,7 @@ export function readQuery(search) {
   if (q.get('tensor')) out.view.tensor = q.get('tensor');
   if (q.get('error')) out.view.error = q.get('error');
   out.view.log = q.get('log') === '1';
+  if (q.get('dialects')) out.view.dialects = q.get('dialects');
   if (q.get('embed')) out.view.embed = q.get('embed');
   if (q.get('view')) out.view.route = q.get('view');
   return out;
@@ -87,11 +88,12 @@ export function settingsFromQuery(query, formats, methods) {
     added,
     errorConfig: error?.spec ? error.label : null,
     log: query.view.log,
+    dialects: query.view.dialects ?? null, // the calibration view checks the labels against the core's list
   };
 }
 
-/** The query for a state: { spec, calibration, added: [label], file, tensor, error, log, embed, route }. */
-export function writeQuery({ spec, calibration, added, file, tensor, error, log, embed, route }) {
+/** The query for a state: { spec, calibration, added: [label], file, tensor, error, log, dialects, embed, route }. */
+export function writeQuery({ spec, calibration, added, file, tensor, error, log, dialects, embed, route }) {
   const q = new URLSearchParams();
   if (file) q.set('file', file);
   if (tensor) q.set('tensor', tensor);
@@ -106,6 +108,7 @@ export function writeQuery({ spec, calibration, added, file, tensor, error, log,
   for (const label of added) q.append('add', label);
   if (error) q.set('error', error);
   if (log) q.set('log', '1');
+  if (dialects) q.set('dialects', dialects);
   if (embed) q.set('embed', embed);
   if (route) q.set('view', route);
   return `?${q}`;

@@ -21,6 +21,20 @@ export default function calibrationDomain(core) {
       return report;
     },
 
+    /** Every calibration method with its dialect (ort, trt, ours) and what it follows (`calibrate --help`'s lines). */
+    calibrationDialects: async () => JSON.parse(await callWasm('calibration dialects', (m) => m.calibration_dialects())),
+
+    /**
+     * `calibrate --method A,B --json` for one tensor: the methods in `methods` (a comma list of labels),
+     * with their searched curves; the histograms are left here as in `calibrate`.
+     */
+    async calibrateMethods(job, id, tensorName, bits, scheme, methods) {
+      const { info, bytes, hint, context } = await tensorBytes(id, tensorName);
+      const report = JSON.parse(await callWasm(context, (m) => m.calibrate_tensor(JSON.stringify(info), bytes, bits, scheme, methods, true), hint));
+      delete report.details?.histograms;
+      return report;
+    },
+
     /** The synthetic activation distributions the core knows (names for `syntheticActivations`). */
     syntheticDistributions: async () => JSON.parse(await callWasm('synthetic distributions', (m) => m.synthetic_distributions())),
 

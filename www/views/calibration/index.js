@@ -2,10 +2,12 @@
 // method's range over the whole tensor, the scale and zero point it implies, and the error of
 // fake-quantizing the tensor with it (the CLI's `calibrate --json`, from the same core call), plus the
 // curves the searching methods minimised. The ranges themselves are drawn on the comparison's Values picture.
+// Below, two methods the person picks (dialects.js), side by side.
 import { renderTable } from '../../shared/calibration-table.js';
 import * as charts from '../../shared/charts.js';
 import { $, element, latestOnly } from '../../shared/dom.js';
 import { renderCurves } from './curves.js';
+import { fillSelects, methodsOf, pairOf, renderDialects } from './dialects.js';
 import template from './template.html?raw';
 import './style.css';
 
@@ -13,6 +15,8 @@ let ui;
 let ctx;
 let wanted = null; // { selection, settings } of the last update
 let shown = null; // { key, report, tensor }
+let dialectInfos = null; // the core's calibration_dialects(), once
+let pairShown = null; // { key, report, tensor, pair }
 
 /** Computed again only when the tensor, the bits or the scheme change; the method only moves the "in use" tag. */
 const keyOf = (selection, spec) => `${selection.file.id}:${selection.tensor}:${spec.bits}:${spec.scheme}`;
@@ -27,9 +31,35 @@ function mount(root, context) {
     klLegend: $('kl-legend'),
     mseChart: $('mse-chart'),
     mseLegend: $('mse-legend'),
+    dialects: {
+      selects: [$('dialect-a'), $('dialect-b')],
+      table: $('dialect-table'),
+      about: $('dialect-about'),
+      chart: $('dialect-chart'),
+      legend: $('dialect-legend'),
+    },
   };
-  charts.onThemeChange(renderCalibration);
+  charts.onThemeChange(() => {
+    renderCalibration();
+    renderPair();
+  });
+  for (const select of ui.dialects.selects) {
+    select.addEventListener('change', () => ctx.state.setSettings({ dialects: ui.dialects.selects.map((s) => s.value).join(',') }));
+  }
+  return (async () => {
+    try {
+      dialectInfos = await ctx.run('calibrationDialects');
+      fillSelects(ui.dialects.selects, dialectInfos, pairOf(wanted?.settings.dialects, dialectInfos));
+      if (wanted) await calibratePair();
+    } catch (error) {
+      ctx.setError('calibration-dialects', `The calibration dialects could not be listed: ${error?.message ?? error}`);
+    }
+  })();
 }
+
+/** The pair the settings ask for, checked against the served list. */
+const pairWanted = (settings) => pairOf(settings.dialects, dialectInfos);
+const pairKeyOf = (selection, spec, pair) => `${keyOf(selection, spec)}:${pair.join(',')}`;
 
 function clear() {
   charts.clear(ui.klChart);
@@ -40,21 +70,54 @@ function clear() {
   ui.table.replaceChildren(element('caption', { text: 'Choose a tensor.' }));
   ui.table.dataset.state = 'empty';
   shown = null;
+  charts.clear(ui.dialects.chart);
+  ui.dialects.legend.textContent = '';
+  ui.dialects.about.replaceChildren();
+  ui.dialects.table.replaceChildren(element('caption', { text: 'Choose a tensor.' }));
+  ui.dialects.table.dataset.state = 'empty';
+  pairShown = null;
 }
 
 function update(selection, settings) {
   wanted = { selection, settings };
   if (!selection) {
-    if (shown) clear();
+    if (shown || pairShown) clear();
     return null;
   }
   if (!settings.spec) return null;
+  const pairWork = dialectInfos && pairShown?.key !== pairKeyOf(selection, settings.spec, pairWanted(settings)) ? calibratePair() : null;
   if (shown?.key === keyOf(selection, settings.spec)) {
     renderTable(ui.table, shown.report, { tensor: shown.tensor, methodName: ctx.methodName, chosen: settings.method });
-    return null;
+    return pairWork;
   }
   ui.section.setAttribute('aria-busy', 'true'); // fades from now, not only while its own call runs
-  return calibrate();
+  return Promise.all([calibrate(), pairWork]);
+}
+
+/** The two chosen methods for the chosen tensor: computed when the tensor, bits, scheme or pair change. */
+const calibratePair = latestOnly(async () => {
+  const { selection, settings } = wanted;
+  if (!selection || !settings.spec || !dialectInfos) return;
+  const pair = pairWanted(settings);
+  const key = pairKeyOf(selection, settings.spec, pair);
+  if (pairShown?.key === key) return;
+  ui.dialects.selects.forEach((select, i) => { select.value = pair[i]; });
+  ui.dialects.table.dataset.state = 'busy';
+  try {
+    const { bits, scheme } = settings.spec;
+    const report = await ctx.run('calibrateMethods', [selection.file.id, selection.tensor, bits, scheme, methodsOf(pair)]);
+    const now = wanted.selection;
+    if (now?.file.id !== selection.file.id || now.tensor !== selection.tensor) return;
+    pairShown = { key, report, tensor: selection.tensor, pair };
+    renderPair();
+  } catch (error) {
+    ctx.setError(`compute:${selection.file.id}:${selection.tensor}`, ctx.describe(selection.file.name, error));
+  }
+});
+
+function renderPair() {
+  if (!pairShown) return;
+  renderDialects(ui.dialects, pairShown.report, { tensor: pairShown.tensor, pair: pairShown.pair, infos: dialectInfos, methodName: ctx.methodName });
 }
 
 const calibrate = latestOnly(async () => {
