@@ -90,9 +90,13 @@ def table(model_dir, key):
 
 
 def main():
-    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    args = sys.argv[1:]
+    only = None
+    if "--only" in args:
+        at = args.index("--only")
+        only = args[at + 1]
+        del args[at : at + 2]
     model_dir = Path(args[0]) if args else ROOT / "www" / "examples" / "ptq"
-    only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None
     keys = [only] if only else list(MODELS)
     json.dump({k: table(model_dir, k) for k in keys}, sys.stdout, indent=1)
     print()
