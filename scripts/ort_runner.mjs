@@ -2,7 +2,10 @@
 // process that the CLI and the tests talk to over stdin/stdout. It loads one model once and then answers
 // run requests until stdin closes, so calibration streams batch after batch without reloading the model.
 //
-// Usage: node scripts/ort_runner.mjs MODEL.onnx
+// Usage: node scripts/ort_runner.mjs [--optimization disabled|basic|all] MODEL.onnx
+// Graph optimizations are off by default, as onnxruntime's calibrator runs the augmented model
+// (onnxruntime quantization/calibrate.py, CalibraterBase.create_inference_session: ORT_DISABLE_ALL), so
+// the activations it collects are the unfused graph's.
 // Frame (both ways): u32 little-endian length of a JSON header, the header, then the tensors' bytes back
 // to back in the header's order (little-endian, row-major).
 //   request  {"inputs":[{"name","dtype","shape"}...], "outputs":["name"...]}      (outputs [] = all)
@@ -73,16 +76,19 @@ function feeds({ header, sizes, body }) {
 }
 
 async function main() {
-  const path = process.argv[2];
-  if (!path) {
-    process.stdout.write(frame({ error: 'usage: node scripts/ort_runner.mjs MODEL.onnx' }));
+  const args = process.argv.slice(2);
+  const at = args.indexOf('--optimization');
+  const optimization = at >= 0 ? args.splice(at, 2)[1] : 'disabled';
+  const path = args[args.length - 1];
+  if (!path || !['disabled', 'basic', 'extended', 'all'].includes(optimization)) {
+    process.stdout.write(frame({ error: 'usage: node scripts/ort_runner.mjs [--optimization disabled|basic|extended|all] MODEL.onnx' }));
     process.exit(1);
   }
   ort.env.wasm.numThreads = 1;
   ort.env.wasm.simd = true;
   let session;
   try {
-    session = await ort.InferenceSession.create(await readFile(path), { executionProviders: ['wasm'] });
+    session = await ort.InferenceSession.create(await readFile(path), { executionProviders: ['wasm'], graphOptimizationLevel: optimization });
   } catch (err) {
     process.stdout.write(frame({ error: `${path}: onnxruntime-web cannot load this model: ${err.message}` }));
     process.exit(1);

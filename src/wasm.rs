@@ -367,6 +367,15 @@ pub fn gaussian_activations(m: usize, k: usize, seed: f64) -> Result<Vec<f32>, J
     Ok(crate::explore::gaussian_activations(m, k, seed as u64))
 }
 
+/// A tensor's stored bytes (`tensor_stored_range`) as its elements, little-endian and row-major, of any
+/// dtype: integer arrays too (a model's token ids, labels), which `tensor_values` does not decode.
+#[wasm_bindgen]
+pub fn tensor_element_bytes(info_json: &str, bytes: Vec<u8>) -> Result<Vec<u8>, JsError> {
+    let info: TensorInfo = serde_json::from_str(info_json).map_err(|e| json_err("tensor description", e))?;
+    let elements = formats::element_bytes(&info, bytes).map_err(js_err)?;
+    Ok(crate::tensor::to_c_order_le(&info, elements))
+}
+
 /// MSE, SQNR, max abs error and cosine of `output` against `reference` (JSON).
 #[wasm_bindgen]
 pub fn output_error(reference: &[f32], output: &[f32]) -> Result<String, JsError> {

@@ -21,7 +21,7 @@ use crate::calib::{self, Method};
 use crate::error::{Error, Result};
 use crate::formats::{self, ByteSource, FileIndex};
 use crate::quant::{Codes, Granularity, QuantSpec, QuantizedTensor, ScaleDType, Scheme, SlotLayout};
-use crate::tensor::{fortran_bytes_to_c_order, DType, TensorInfo};
+use crate::tensor::{to_c_order_le, DType, TensorInfo};
 
 /// Bumped when the naming scheme or the packing changes.
 pub const SCHEME_VERSION: &str = "1";
@@ -234,13 +234,7 @@ impl ExportPlan for SafetensorsPlan {
         let info = self.sources.get(i).ok_or_else(|| Error::InvalidSpec(format!("no source tensor {i} in this export")))?;
         match &self.entries[i] {
             Entry::Copy { bytes } => {
-                let mut out = formats::element_bytes(info, stored)?;
-                if info.big_endian && info.dtype.size() > 1 {
-                    out.chunks_exact_mut(info.dtype.size()).for_each(|c| c.reverse());
-                }
-                if info.fortran_order && info.shape.len() > 1 {
-                    out = fortran_bytes_to_c_order(&out, &info.shape, info.dtype.size());
-                }
+                let out = to_c_order_le(info, formats::element_bytes(info, stored)?);
                 check_len(&self.file, &info.name, out.len() as u64, *bytes)?;
                 Ok(out)
             }
@@ -405,6 +399,7 @@ pub fn dequantize_exported(index: &FileIndex, source: &mut dyn ByteSource, name:
 mod tests {
     use super::*;
     use crate::export::write_plan;
+    use crate::tensor::fortran_bytes_to_c_order;
 
     fn export(x: &[f32], shape: &[usize], spec: QuantSpec) -> (Vec<u8>, QuantizedTensor) {
         let bytes: Vec<u8> = x.iter().flat_map(|v| v.to_le_bytes()).collect();

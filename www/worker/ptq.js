@@ -3,7 +3,7 @@
 // calibrators, QDQ / dynamic / INT4) and compares outputs (explore::output_error). One model is open here
 // at a time, with its calibration and evaluation inputs; every long step reports progress and stops at a
 // cancel between two inference runs.
-import { createSession, MAX_MODEL_BYTES, ortVersion, tensor } from './ort.js';
+import { browserRuntime } from './ort.js';
 
 /** The embedded models: real networks and real inputs from registry packages (scripts/fetch_ptq_models.py). */
 const EMBEDDED = {
@@ -26,22 +26,35 @@ const EMBEDDED = {
   },
 };
 
-/** Element types a .npy value can be fed as, by the model input's type (onnxruntime-web tensor types). */
-const FEEDABLE = {
-  float32: (values) => values,
-  int64: (values, where) => BigInt64Array.from(values, (v) => BigInt(wholeNumber(v, where))),
-  int32: (values, where) => Int32Array.from(values, (v) => wholeNumber(v, where)),
+/** The core's dtype labels (src/tensor.rs DType::name) as typed arrays over little-endian, row-major bytes. */
+const ARRAYS = {
+  F32: Float32Array,
+  F64: Float64Array,
+  I64: BigInt64Array,
+  I32: Int32Array,
+  I16: Int16Array,
+  I8: Int8Array,
+  U8: Uint8Array,
+  BOOL: Uint8Array,
 };
 
-/** Integer inputs reach us as the core's f32 values: exact only for whole numbers up to 2^24. */
-function wholeNumber(v, where) {
-  if (!Number.isInteger(v) || Math.abs(v) > 2 ** 24) throw new Error(`${where}: ${v} is not a whole number the page can feed exactly (|v| ≤ 2^24)`);
-  return v;
-}
+/** What a model input of onnxruntime-web type `type` can be fed from: the same dtype, or a lossless widening. */
+const FEEDABLE = {
+  float32: { F32: (a) => a, F64: (a) => Float32Array.from(a) }, // numpy's default float64, rounded as the model computes in f32
+  int64: { I64: (a) => a, I32: (a) => BigInt64Array.from(a, BigInt), I16: (a) => BigInt64Array.from(a, BigInt), I8: (a) => BigInt64Array.from(a, BigInt), U8: (a) => BigInt64Array.from(a, BigInt) },
+  int32: { I32: (a) => a, I16: (a) => Int32Array.from(a), I8: (a) => Int32Array.from(a), U8: (a) => Int32Array.from(a) },
+  uint8: { U8: (a) => a },
+  int8: { I8: (a) => a },
+  bool: { BOOL: (a) => a, U8: (a) => a },
+};
 
-/** @param core the worker's core (www/worker/index.js) */
-export default function ptqDomain(core) {
+/**
+ * @param core the worker's core (www/worker/index.js)
+ * @param runtime onnxruntime-web (www/worker/ort.js): the page's by default, Node's in scripts/ptq_table.mjs
+ */
+export default function ptqDomain(core, runtime = browserRuntime) {
   const { callWasm, readIndex, readStored, free } = core;
+  const { createSession, tensor, MAX_MODEL_BYTES } = runtime;
   let open = null; // { name, bytes, inputs, outputs, output, calibration, evaluation, fp32, variants }
 
   /** The arrays of a dropped .npy / .npz, read by the core's own readers (src/formats/npy.rs, npz.rs). */
@@ -50,8 +63,11 @@ export default function ptqDomain(core) {
     const arrays = {};
     for (const info of index.tensors) {
       const context = `${file.name}: array '${info.name}'`;
+      const Typed = ARRAYS[info.dtype];
+      if (!Typed) throw new Error(`${context}: dtype ${info.dtype} cannot be a model input here (${Object.keys(ARRAYS).join(', ')} can)`);
       const bytes = await readStored(file, info, context);
-      const values = await callWasm(context, (m) => m.tensor_values(JSON.stringify(info), bytes));
+      const elements = await callWasm(context, (m) => m.tensor_element_bytes(JSON.stringify(info), bytes));
+      const values = new Typed(elements.buffer, elements.byteOffset, elements.byteLength / Typed.BYTES_PER_ELEMENT);
       const key = file.name.endsWith('.npy') ? file.name.replace(/\.npy$/, '') : info.name;
       arrays[key] = { dims: info.shape, dtype: info.dtype, values };
     }
@@ -73,14 +89,14 @@ export default function ptqDomain(core) {
       const array = arrays[input.name];
       const where = `${what}: '${input.name}'`;
       if (array.dims[0] !== count) throw new Error(`${where} has ${array.dims[0]} samples on its first axis, '${open.inputs[0].name}' has ${count}`);
-      const convert = FEEDABLE[input.type];
-      if (!convert) throw new Error(`${where}: the model takes ${input.type}; the page feeds float32, int64 and int32 inputs`);
-      feeds[input.name] = { type: input.type, dims: [1, ...array.dims.slice(1)], data: convert(array.values, where) };
+      const convert = FEEDABLE[input.type]?.[array.dtype];
+      if (!convert) throw new Error(`${where} is ${array.dtype}; the model takes ${input.type}, fed from ${Object.keys(FEEDABLE[input.type] ?? {}).join(' or ') || 'no array type the page reads'}`);
+      feeds[input.name] = { type: input.type, dims: [1, ...array.dims.slice(1)], data: convert(array.values) };
     }
     let labels = null;
     if (arrays.label) {
       if (arrays.label.values.length !== count) throw new Error(`${what}: 'label' has ${arrays.label.values.length} values for ${count} samples`);
-      labels = Array.from(arrays.label.values);
+      labels = Array.from(arrays.label.values, Number);
     }
     return { count, feeds, labels };
   }
@@ -240,7 +256,7 @@ export default function ptqDomain(core) {
       const info = JSON.parse(exposed.info);
       const names = info.tensors.map((t) => t.name);
       const calibrators = methods.map((method) => ({ method, calibrator: null }));
-      const session = await createSession(`${open.name} (activations exposed)`, exposed.model);
+      const session = await createSession(`${open.name} (activations exposed)`, exposed.model, 'disabled');
       try {
         for (const c of calibrators) c.calibrator = await callWasm(`calibrator ${c.method}`, (m) => new m.PtqCalibrator(c.method, JSON.stringify(names)));
         const passes = Math.max(...calibrators.map((c) => c.calibrator.passes()));
@@ -384,7 +400,14 @@ export default function ptqDomain(core) {
     },
 
     async ptqVersion() {
-      return ortVersion();
+      return runtime.version();
+    },
+
+    /** A quantized model made elsewhere (the CLI, onnxruntime's quantize_static) measured like the page's own. */
+    async ptqMeasureModel(job, label, bytes) {
+      requireOpen();
+      const got = await evaluate(job, label, bytes);
+      return compare(label, got, bytes);
     },
   };
   return api;
