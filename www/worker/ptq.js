@@ -205,8 +205,8 @@ export default function ptqDomain(core, runtime = browserRuntime) {
         candidate = {
           name: modelFile.name,
           bytes,
-          inputs: session.inputMetadata.map((i) => ({ name: i.name, type: i.type, shape: i.shape })),
-          outputs: floats.map((o) => ({ name: o.name, shape: o.shape })),
+          inputs: session.inputMetadata.map((i) => ({ name: i.name, type: i.type, shape: symbolicDims(i.shape) })),
+          outputs: floats.map((o) => ({ name: o.name, shape: symbolicDims(o.shape) })),
         };
         candidate.output = floats.some((o) => o.name === preferredOutput) ? preferredOutput : floats[floats.length - 1].name;
       } finally {
@@ -442,6 +442,11 @@ export default function ptqDomain(core, runtime = browserRuntime) {
     }
     return correct / count;
   }
+}
+
+/** onnxruntime-web reports a free dimension as its name, or as -1 read unsigned (2^32 − 1): both are shown as names. */
+function symbolicDims(shape = []) {
+  return shape.map((d) => (typeof d === 'number' && d >= 2 ** 31 ? '?' : d));
 }
 
 /** The row label of a variant, the same in the table, the plot and the Download list. */
