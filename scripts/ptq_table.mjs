@@ -70,21 +70,22 @@ async function table(key, core) {
   const rows = [{ label: 'FP32', bytes: opened.bytes, accuracy: opened.fp32.accuracy, top1_agreement: 1, neighbour_agreement: opened.fp32.neighbours ? 1 : null, sqnr_db: null, cosine: 1, max_abs_err: 0 }];
   const tmp = mkdtempSync(join(tmpdir(), 'ptq-table-'));
   try {
+    const measure = async (variant, argv) => {
+      const out = join(tmp, 'q.onnx');
+      const started = Date.now();
+      runCli([join(dir, m.model), ...argv, '-o', out]);
+      const row = await domain.ptqMeasureModel(job, variantLabel(variant), new Uint8Array(readFileSync(out)));
+      rows.push({ ...row, variant, neighbours: undefined });
+      console.error(`[ptq-table] ${key} ${row.label}: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    };
+    for (const granularity of ['tensor', 'channel']) await measure({ kind: 'dynamic', granularity }, ['--dynamic', '--granularity', granularity]);
+    const engine = ['--calib-data', join(dir, m.calibration), '--engine', `node ${join(root, 'scripts/ort_runner.mjs')}`];
     for (const method of methods) {
-      const ranges = join(tmp, `${method}.ranges.json`);
       for (const granularity of ['tensor', 'channel']) {
-        const variant = { kind: 'static', method, granularity, activations: 'u8' };
-        const out = join(tmp, 'q.onnx');
-        const calibrate = granularity === 'tensor'
-          ? ['--calib-data', join(dir, m.calibration), '--engine', `node ${join(root, 'scripts/ort_runner.mjs')}`, '--save-ranges', ranges]
-          : ['--ranges', ranges];
-        const started = Date.now();
-        runCli([join(dir, m.model), ...calibrate, '--method', method, '--granularity', granularity, '--activations', 'u8', '-o', out]);
-        const row = await domain.ptqMeasureModel(job, variantLabel(variant), new Uint8Array(readFileSync(out)));
-        rows.push({ ...row, variant, neighbours: undefined });
-        console.error(`[ptq-table] ${key} ${row.label}: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+        await measure({ kind: 'static', method, granularity, activations: 'u8' }, [...engine, '--method', method, '--granularity', granularity, '--activations', 'u8']);
       }
     }
+    await measure({ kind: 'int4' }, ['--int4']);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

@@ -136,6 +136,27 @@ export default function ptqDomain(core, runtime = browserRuntime) {
     }
   }
 
+  /** A core PtqModel (src/wasm/graph.rs) as { model: bytes, report: parsed JSON }, freed. */
+  async function taken(context, make) {
+    return callWasm(context, (m) => {
+      const made = make(m);
+      try {
+        return { model: made.model(), report: JSON.parse(made.json()) };
+      } finally {
+        made.free();
+      }
+    });
+  }
+
+  /**
+   * The layers with weights (Conv, MatMul, Gemm: what onnxruntime's quantize_dynamic rewrites), by node
+   * name and op type, from the core's dynamic rewrite report (src/graph, `rewritten`).
+   */
+  async function weightNodes() {
+    open.weightNodes ??= (await taken(`${open.name}: listing the layers with weights`, (m) => m.ptq_dynamic(open.bytes, '{}'))).report.rewritten.map(([name, op]) => ({ name, op_type: op }));
+    return open.weightNodes;
+  }
+
   /** The core's error metrics of `got` against FP32, and the agreements the view shows. */
   async function compare(label, got, bytes) {
     const ref = open.fp32;
@@ -252,8 +273,8 @@ export default function ptqDomain(core, runtime = browserRuntime) {
      */
     async ptqCalibrate(job, methods, options = {}) {
       requireOpen();
-      const exposed = await callWasm(`${open.name}: exposing activations`, (m) => m.ptq_expose(open.bytes, JSON.stringify(options)));
-      const info = JSON.parse(exposed.info);
+      const exposed = await taken(`${open.name}: exposing activations`, (m) => m.ptq_expose(open.bytes, JSON.stringify(options)));
+      const info = exposed.report;
       const names = info.tensors.map((t) => t.name);
       const calibrators = methods.map((method) => ({ method, calibrator: null }));
       const session = await createSession(`${open.name} (activations exposed)`, exposed.model, 'disabled');
@@ -291,12 +312,13 @@ export default function ptqDomain(core, runtime = browserRuntime) {
     async ptqVariant(job, variant) {
       requireOpen();
       const label = variantLabel(variant);
-      const options = JSON.stringify({
-        granularity: variant.granularity ?? 'tensor',
-        activations: variant.activations ?? 'u8',
-        nodes_to_exclude: variant.exclude ?? [],
-      });
-      const made = await callWasm(`${open.name}: ${label}`, (m) => {
+      const exclude = { nodes_to_exclude: variant.exclude ?? [] };
+      const granularity = { granularity: variant.granularity ?? 'tensor' };
+      // Each rewrite's own options (ptq-api.md): static and dynamic have a granularity, only static activations.
+      const options = JSON.stringify(
+        variant.kind === 'static' ? { ...granularity, activations: variant.activations ?? 'u8', ...exclude } : variant.kind === 'dynamic' ? { ...granularity, ...exclude } : exclude,
+      );
+      const made = await taken(`${open.name}: ${label}`, (m) => {
         if (variant.kind === 'static') {
           const ranges = open.ranges?.[variant.method];
           if (!ranges) throw new Error(`${open.name}: calibrate with ${variant.method} first`);
@@ -308,8 +330,8 @@ export default function ptqDomain(core, runtime = browserRuntime) {
       });
       const got = await evaluate(job, label, made.model);
       const row = await compare(label, got, made.model);
-      open.variants.set(label, { variant, model: made.model, report: JSON.parse(made.report) });
-      return { ...row, variant, report: JSON.parse(made.report) };
+      open.variants.set(label, { variant, model: made.model, report: made.report });
+      return { ...row, variant };
     },
 
     /** The bytes of a variant already made (for the Download panel). */
@@ -321,46 +343,53 @@ export default function ptqDomain(core, runtime = browserRuntime) {
     },
 
     /**
-     * Which layer hurts: for each quantized node of `variant` (static), the final-output SQNR when only
-     * that node is quantized (every other one excluded), sorted worst first. `job.partial` keeps the nodes
-     * measured so far, for a cancel.
+     * Which layer hurts: for each layer with weights, the final-output SQNR of `variant` (static) when only
+     * that layer is quantized: the quantized op types narrowed to its own, the other nodes of that type
+     * excluded (ORT's op_types_to_quantize and nodes_to_exclude). Sorted worst first; `job.partial`
+     * keeps the layers measured so far, for a cancel.
      */
     async ptqBlame(job, variant) {
       requireOpen();
-      const base = open.variants.get(variantLabel(variant));
-      if (!base) throw new Error(`${open.name}: measure ${variantLabel(variant)} first`);
-      const nodes = base.report.quantized_nodes;
-      if (!Array.isArray(nodes)) throw new Error('the core does not list the quantized nodes of this variant (report.quantized_nodes)');
-      const names = nodes.map((n) => n.name);
+      if (variant.kind !== 'static') throw new Error('one layer at a time is measured for a static variant');
+      const ranges = open.ranges?.[variant.method];
+      if (!ranges) throw new Error(`${open.name}: calibrate with ${variant.method} first`);
+      const nodes = await weightNodes();
       const rows = [];
       job.partial = rows;
-      for (let k = 0; k < names.length; k++) {
-        const only = { ...variant, exclude: names.filter((_, j) => j !== k) };
-        const options = JSON.stringify({ granularity: only.granularity ?? 'tensor', activations: only.activations ?? 'u8', nodes_to_exclude: only.exclude });
-        const made = await callWasm(`${open.name}: quantizing only ${names[k]}`, (m) => m.ptq_quantize(open.bytes, JSON.stringify(open.ranges[variant.method]), options));
-        const got = await evaluate(job, `only ${names[k]}`, made.model, { step: k, steps: names.length });
-        const row = await compare(`only ${names[k]}`, got, made.model);
-        rows.push({ node: names[k], op_type: nodes[k].op_type, sqnr_db: row.sqnr_db, cosine: row.cosine, accuracy: row.accuracy, top1_agreement: row.top1_agreement });
+      for (const [k, node] of nodes.entries()) {
+        const options = JSON.stringify({
+          granularity: variant.granularity ?? 'tensor',
+          activations: variant.activations ?? 'u8',
+          op_types: [node.op_type],
+          nodes_to_exclude: nodes.filter((n) => n.op_type === node.op_type && n.name !== node.name).map((n) => n.name),
+        });
+        const made = await taken(`${open.name}: quantizing only ${node.name}`, (m) => m.ptq_quantize(open.bytes, JSON.stringify(ranges), options));
+        const got = await evaluate(job, `only ${node.name}`, made.model, { step: k, steps: nodes.length });
+        const row = await compare(`only ${node.name}`, got, made.model);
+        rows.push({ node: node.name, op_type: node.op_type, sqnr_db: row.sqnr_db, cosine: row.cosine, accuracy: row.accuracy, top1_agreement: row.top1_agreement });
       }
       rows.sort((a, b) => a.sqnr_db - b.sqnr_db);
       return rows;
     },
 
     /**
-     * Each quantized node's own output, FP32 vs the whole quantized `variant` (ORT's qdq_loss_debug,
-     * quantization/qdq_loss_debug.py, compares the same pairs): both models with those tensors exposed,
-     * run on the first `samples` evaluation samples; the core's SQNR per node.
+     * Each activation inside the whole quantized `variant` against the same tensor in FP32 (the pairs ORT's
+     * qdq_loss_debug.py compares): both models with their calibration tensors exposed (ptq_expose; in the
+     * QDQ model a quantized node's output keeps its FP32 name), run on the first `samples` evaluation
+     * samples; the core's SQNR per tensor found in both, worst first.
      */
     async ptqNodeErrors(job, variant, samples = 8) {
       requireOpen();
       const base = open.variants.get(variantLabel(variant));
       if (!base) throw new Error(`${open.name}: measure ${variantLabel(variant)} first`);
-      const nodes = base.report.quantized_nodes ?? [];
-      const tensors = nodes.map((n) => n.outputs?.[0]).filter(Boolean);
-      const expose = (bytes, what) => callWasm(`${open.name}: exposing node outputs of ${what}`, (m) => m.ptq_expose_tensors(bytes, JSON.stringify(tensors)));
+      const options = JSON.stringify({ op_types: [...new Set((await weightNodes()).map((n) => n.op_type))] });
+      const fp32 = await taken(`${open.name}: exposing FP32 activations`, (m) => m.ptq_expose(open.bytes, options));
+      const quantized = await taken(`${open.name}: exposing ${variantLabel(variant)}'s activations`, (m) => m.ptq_expose(base.model, options));
+      const inQuantized = new Set(quantized.report.tensors.map((t) => t.name));
+      const tensors = fp32.report.tensors.map((t) => t.name).filter((t) => inQuantized.has(t) && !open.inputs.some((i) => i.name === t));
       const count = Math.min(samples, open.evaluation.count);
       const collect = async (bytes, what, step) => {
-        const session = await createSession(`${open.name} (${what}, node outputs exposed)`, bytes);
+        const session = await createSession(`${open.name} (${what}, activations exposed)`, bytes);
         try {
           const parts = new Map(tensors.map((t) => [t, []]));
           for (let i = 0; i < count; i++) {
@@ -373,8 +402,8 @@ export default function ptqDomain(core, runtime = browserRuntime) {
           await session.release();
         }
       };
-      const ref = await collect(await expose(open.bytes, 'FP32'), 'FP32', 0);
-      const got = await collect(await expose(base.model, variantLabel(variant)), variantLabel(variant), 1);
+      const ref = await collect(fp32.model, 'FP32', 0);
+      const got = await collect(quantized.model, variantLabel(variant), 1);
       const join = (list) => {
         const out = new Float32Array(list.reduce((a, p) => a + p.length, 0));
         let at = 0;
@@ -385,10 +414,11 @@ export default function ptqDomain(core, runtime = browserRuntime) {
         return out;
       };
       const rows = [];
-      for (const [k, t] of tensors.entries()) {
+      for (const t of tensors) {
         const error = JSON.parse(await callWasm(`${open.name}: comparing '${t}'`, (m) => m.output_error(join(ref.get(t)), join(got.get(t)))));
-        rows.push({ node: nodes[k].name, tensor: t, sqnr_db: error.sqnr_db });
+        rows.push({ tensor: t, sqnr_db: error.sqnr_db });
       }
+      rows.sort((a, b) => a.sqnr_db - b.sqnr_db);
       return { samples: count, rows };
     },
 

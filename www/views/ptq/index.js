@@ -198,18 +198,21 @@ async function blame(event) {
       if (isCancelled(error) && error.partial?.length) ranked = [...error.partial].sort((a, b) => a.sqnr_db - b.sqnr_db);
       else throw error;
     }
-    const own = await ctx.run('ptqNodeErrors', [row.variant], opts);
-    const ownByNode = new Map(own.rows.map((r) => [r.node, r.sqnr_db]));
     ui.blameTable.replaceChildren(
-      element('caption', { text: `${row.label}: final-output SQNR with only that node quantized, worst first; its own output SQNR inside the whole quantized model (first ${own.samples} samples).` }),
-      element('thead', {}, [element('tr', {}, ['node', 'op', 'final SQNR, only it quantized (dB)', info.labels ? 'accuracy' : 'top-1 = FP32', 'its own output SQNR (dB)'].map((t) => element('th', { text: t, scope: 'col' })))]),
+      element('caption', { text: `${row.label}: final-output SQNR with only that layer quantized (every other layer in FP32), worst first.` }),
+      element('thead', {}, [element('tr', {}, ['layer', 'op', 'final SQNR, only it quantized (dB)', info.labels ? 'accuracy' : 'top-1 = FP32'].map((t) => element('th', { text: t, scope: 'col' })))]),
       element('tbody', {}, ranked.map((r) => element('tr', { dataset: { node: r.node } }, [
         element('th', { text: r.node, scope: 'row' }),
         element('td', { text: r.op_type }),
         element('td', { text: fmt.fixed(2)(r.sqnr_db) }),
         element('td', { text: fmt.percent(info.labels ? r.accuracy : r.top1_agreement) }),
-        element('td', { text: ownByNode.has(r.node) ? fmt.fixed(2)(ownByNode.get(r.node)) : '—' }),
       ]))),
+    );
+    const own = await ctx.run('ptqNodeErrors', [row.variant], opts);
+    ui.ownTable.replaceChildren(
+      element('caption', { text: `${row.label}: each activation inside the whole quantized model against FP32's (first ${own.samples} samples), worst first.` }),
+      element('thead', {}, [element('tr', {}, ['tensor', 'SQNR (dB)'].map((t) => element('th', { text: t, scope: 'col' })))]),
+      element('tbody', {}, own.rows.map((r) => element('tr', {}, [element('th', { text: r.tensor, scope: 'row' }), element('td', { text: fmt.fixed(2)(r.sqnr_db) })]))),
     );
     ui.blameTable.dataset.state = 'done';
     const worstFirst = ranked.map((r) => r.node);
@@ -267,6 +270,7 @@ function mount(root, context) {
     blameVariant: $('ptq-blame-variant'),
     blameRun: $('ptq-blame-run'),
     blameTable: $('ptq-blame-table'),
+    ownTable: $('ptq-own-table'),
     suggestion: $('ptq-suggestion'),
   };
   for (const m of METHODS) {
