@@ -26,6 +26,9 @@ const EMBEDDED = {
   },
 };
 
+/** The op a layer had before quantize_dynamic rewrote it (onnxruntime quantization/operators: Conv → ConvInteger; MatMul, and Gemm via MatMul + Add, → MatMulInteger). */
+const ORIGINAL_OPS = { ConvInteger: ['Conv'], MatMulInteger: ['MatMul', 'Gemm'] };
+
 /** The core's dtype labels (src/tensor.rs DType::name) as typed arrays over little-endian, row-major bytes. */
 const ARRAYS = {
   F32: Float32Array,
@@ -153,7 +156,10 @@ export default function ptqDomain(core, runtime = browserRuntime) {
    * name and op type, from the core's dynamic rewrite report (src/graph, `rewritten`).
    */
   async function weightNodes() {
-    open.weightNodes ??= (await taken(`${open.name}: listing the layers with weights`, (m) => m.ptq_dynamic(open.bytes, '{}'))).report.rewritten.map(([name, op]) => ({ name, op_type: op }));
+    open.weightNodes ??= (await taken(`${open.name}: listing the layers with weights`, (m) => m.ptq_dynamic(open.bytes, '{}'))).report.rewritten.map(([name, op]) => ({
+      name,
+      op_types: ORIGINAL_OPS[op] ?? [op],
+    }));
     return open.weightNodes;
   }
 
@@ -331,7 +337,9 @@ export default function ptqDomain(core, runtime = browserRuntime) {
       const got = await evaluate(job, label, made.model);
       const row = await compare(label, got, made.model);
       open.variants.set(label, { variant, model: made.model, report: made.report });
-      return { ...row, variant };
+      // INT4 weight-only rewrites MatMul with a 2-D weight only (MatMulNBits); a CNN may have none.
+      const unchanged = variant.kind === 'int4' && !made.report.weights?.length;
+      return { ...row, variant, note: unchanged ? 'no MatMul with a 2-D weight: nothing to quantize, the model is unchanged' : null };
     },
 
     /** The bytes of a variant already made (for the Download panel). */
@@ -360,66 +368,16 @@ export default function ptqDomain(core, runtime = browserRuntime) {
         const options = JSON.stringify({
           granularity: variant.granularity ?? 'tensor',
           activations: variant.activations ?? 'u8',
-          op_types: [node.op_type],
-          nodes_to_exclude: nodes.filter((n) => n.op_type === node.op_type && n.name !== node.name).map((n) => n.name),
+          op_types: node.op_types,
+          nodes_to_exclude: nodes.filter((n) => n.name !== node.name).map((n) => n.name),
         });
         const made = await taken(`${open.name}: quantizing only ${node.name}`, (m) => m.ptq_quantize(open.bytes, JSON.stringify(ranges), options));
         const got = await evaluate(job, `only ${node.name}`, made.model, { step: k, steps: nodes.length });
         const row = await compare(`only ${node.name}`, got, made.model);
-        rows.push({ node: node.name, op_type: node.op_type, sqnr_db: row.sqnr_db, cosine: row.cosine, accuracy: row.accuracy, top1_agreement: row.top1_agreement });
+        rows.push({ node: node.name, op_type: node.op_types.join(' or '), sqnr_db: row.sqnr_db, cosine: row.cosine, accuracy: row.accuracy, top1_agreement: row.top1_agreement });
       }
       rows.sort((a, b) => a.sqnr_db - b.sqnr_db);
       return rows;
-    },
-
-    /**
-     * Each activation inside the whole quantized `variant` against the same tensor in FP32 (the pairs ORT's
-     * qdq_loss_debug.py compares): both models with their calibration tensors exposed (ptq_expose; in the
-     * QDQ model a quantized node's output keeps its FP32 name), run on the first `samples` evaluation
-     * samples; the core's SQNR per tensor found in both, worst first.
-     */
-    async ptqNodeErrors(job, variant, samples = 8) {
-      requireOpen();
-      const base = open.variants.get(variantLabel(variant));
-      if (!base) throw new Error(`${open.name}: measure ${variantLabel(variant)} first`);
-      const options = JSON.stringify({ op_types: [...new Set((await weightNodes()).map((n) => n.op_type))] });
-      const fp32 = await taken(`${open.name}: exposing FP32 activations`, (m) => m.ptq_expose(open.bytes, options));
-      const quantized = await taken(`${open.name}: exposing ${variantLabel(variant)}'s activations`, (m) => m.ptq_expose(base.model, options));
-      const inQuantized = new Set(quantized.report.tensors.map((t) => t.name));
-      const tensors = fp32.report.tensors.map((t) => t.name).filter((t) => inQuantized.has(t) && !open.inputs.some((i) => i.name === t));
-      const count = Math.min(samples, open.evaluation.count);
-      const collect = async (bytes, what, step) => {
-        const session = await createSession(`${open.name} (${what}, activations exposed)`, bytes);
-        try {
-          const parts = new Map(tensors.map((t) => [t, []]));
-          for (let i = 0; i < count; i++) {
-            const result = await session.run(await feedsOf(open.evaluation, i), tensors);
-            for (const t of tensors) parts.get(t).push(result[t].data);
-            await job.step(step * count + i + 1, 2 * count, `${what}: sample ${i + 1} of ${count}`);
-          }
-          return parts;
-        } finally {
-          await session.release();
-        }
-      };
-      const ref = await collect(fp32.model, 'FP32', 0);
-      const got = await collect(quantized.model, variantLabel(variant), 1);
-      const join = (list) => {
-        const out = new Float32Array(list.reduce((a, p) => a + p.length, 0));
-        let at = 0;
-        for (const p of list) {
-          out.set(p, at);
-          at += p.length;
-        }
-        return out;
-      };
-      const rows = [];
-      for (const t of tensors) {
-        const error = JSON.parse(await callWasm(`${open.name}: comparing '${t}'`, (m) => m.output_error(join(ref.get(t)), join(got.get(t)))));
-        rows.push({ tensor: t, sqnr_db: error.sqnr_db });
-      }
-      rows.sort((a, b) => a.sqnr_db - b.sqnr_db);
-      return { samples: count, rows };
     },
 
     /** The "keep these N in FP32" suggestion: `variant` with its `n` worst nodes excluded, measured. */

@@ -26,7 +26,7 @@ const COLUMNS = [
   { key: 'bits', label: 'bits / weight', format: (v) => v.toFixed(2), title: () => '32 × this file\'s size / the FP32 file\'s size' },
   { key: 'accuracy', label: 'accuracy', format: fmt.percent, when: (info) => info.labels },
   { key: 'top1_agreement', label: 'top-1 = FP32', format: fmt.percent },
-  { key: 'neighbour_agreement', label: 'nearest sample = FP32', format: fmt.percent, when: (info) => info.fp32.neighbours },
+  { key: 'neighbour_agreement', label: 'nearest sample = FP32', format: fmt.percent, when: (info) => !info.labels && info.fp32.neighbours },
   { key: 'sqnr_db', label: 'output SQNR (dB)', format: fmt.fixed(2) },
   { key: 'cosine', label: 'cosine', format: fmt.cosine },
   { key: 'max_abs_err', label: 'max abs error', format: fmt.scientific },
@@ -109,7 +109,7 @@ function render() {
   const columns = COLUMNS.filter((c) => !c.when || c.when(info));
   const head = element('tr', {}, [element('th', { text: 'variant', scope: 'col' }), ...columns.map((c) => element('th', { text: c.label, scope: 'col' })), element('th', { text: 'download', scope: 'col' })]);
   const body = rows.map((r) => element('tr', { dataset: { variant: r.label } }, [
-    element('th', { text: r.label, scope: 'row' }),
+    element('th', { text: r.note ? `${r.label}: ${r.note}` : r.label, scope: 'row' }),
     ...columns.map((c) => {
       const v = r[c.key];
       const cell = element('td', { text: v === null || v === undefined ? '—' : Number.isFinite(v) || c.key !== 'sqnr_db' ? c.format(v) : '∞', dataset: { key: c.key } });
@@ -208,12 +208,6 @@ async function blame(event) {
         element('td', { text: fmt.percent(info.labels ? r.accuracy : r.top1_agreement) }),
       ]))),
     );
-    const own = await ctx.run('ptqNodeErrors', [row.variant], opts);
-    ui.ownTable.replaceChildren(
-      element('caption', { text: `${row.label}: each activation inside the whole quantized model against FP32's (first ${own.samples} samples), worst first.` }),
-      element('thead', {}, [element('tr', {}, ['tensor', 'SQNR (dB)'].map((t) => element('th', { text: t, scope: 'col' })))]),
-      element('tbody', {}, own.rows.map((r) => element('tr', {}, [element('th', { text: r.tensor, scope: 'row' }), element('td', { text: fmt.fixed(2)(r.sqnr_db) })]))),
-    );
     ui.blameTable.dataset.state = 'done';
     const worstFirst = ranked.map((r) => r.node);
     const target = info.labels ? info.fp32.accuracy : 1;
@@ -270,7 +264,6 @@ function mount(root, context) {
     blameVariant: $('ptq-blame-variant'),
     blameRun: $('ptq-blame-run'),
     blameTable: $('ptq-blame-table'),
-    ownTable: $('ptq-own-table'),
     suggestion: $('ptq-suggestion'),
   };
   for (const m of METHODS) {
