@@ -94,11 +94,12 @@ async function table(key, core) {
 
 function markdown(key, t) {
   const pct = (v) => (v === null || v === undefined ? '—' : `${(100 * v).toFixed(2)} %`);
-  const db = (v) => (v === null || v === undefined ? '—' : v.toFixed(2));
+  // The core writes an exact match's SQNR as "inf" (JSON has no infinity).
+  const db = (v) => (v === null || v === undefined ? '—' : typeof v === 'number' ? v.toFixed(2) : '∞');
   const lines = [`${key} (${t.model}, output ${t.output}, ${t.evaluationSamples} evaluation samples)`, ''];
   lines.push(`| variant | ${t.labels ? 'accuracy | ' : ''}top-1 = FP32 | output SQNR dB | cosine | size |`);
   lines.push(`| --- | ${t.labels ? '--- | ' : ''}--- | --- | --- | --- |`);
-  for (const r of t.rows) lines.push(`| ${r.label} | ${t.labels ? `${pct(r.accuracy)} | ` : ''}${pct(r.top1_agreement)} | ${db(r.sqnr_db)} | ${r.cosine.toFixed(6)} | ${(r.bytes / 1024).toFixed(0)} KiB |`);
+  for (const r of t.rows) lines.push(`| ${r.label}${r.note ? ` (${r.note})` : ''} | ${t.labels ? `${pct(r.accuracy)} | ` : ''}${pct(r.top1_agreement)} | ${db(r.sqnr_db)} | ${r.cosine.toFixed(6)} | ${(r.bytes / 1024).toFixed(0)} KiB |`);
   return lines.join('\n');
 }
 
@@ -106,7 +107,7 @@ const core = await loadCore();
 const result = {};
 for (const key of Object.keys(MODELS).filter((k) => !only || k === only)) {
   result[key] = await table(key, core);
+  if (jsonOut) writeFileSync(jsonOut, `${JSON.stringify(result, null, 1)}\n`);
   console.log(markdown(key, result[key]));
   console.log();
 }
-if (jsonOut) writeFileSync(jsonOut, `${JSON.stringify(result, null, 1)}\n`);
