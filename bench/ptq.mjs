@@ -3,11 +3,11 @@
 // Chromium, by onnxruntime-web (wasm, one thread). One real evaluation sample (the first) per model.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
-import { dirname, extname, join, normalize } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { timeModels } from './ptq-time.mjs';
+import { launchChromium, serveFiles } from './serve.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -58,25 +58,12 @@ async function inNode() {
 }
 
 async function inChromium() {
-  const MIME = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm' };
-  const server = createServer((req, res) => {
-    const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname)).replace(/^(\.\.[/\\])+/, '');
-    try {
-      const body = readFileSync(pathOf(path));
-      res.writeHead(200, { 'content-type': MIME[extname(path)] ?? 'application/octet-stream' });
-      res.end(body);
-    } catch {
-      res.writeHead(404);
-      res.end();
-    }
-  });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'] });
+  const { server, origin } = await serveFiles(pathOf);
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage();
     page.on('console', (m) => console.log(m.text()));
-    await page.goto(`http://127.0.0.1:${server.address().port}/bench/ptq.html?plan=${encodeURIComponent(JSON.stringify(plan))}`);
+    await page.goto(`${origin}/bench/ptq.html?plan=${encodeURIComponent(JSON.stringify(plan))}`);
     const result = await (await page.waitForFunction(() => window.ptqResult, null, { timeout: 0, polling: 500 })).jsonValue();
     if (result.error) throw new Error(`chromium: ${result.error}`);
     return result;
