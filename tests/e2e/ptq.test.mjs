@@ -44,7 +44,7 @@ async function tableRows() {
 }
 
 test('onnxruntime-web is loaded only when a model is opened, from this origin', async () => {
-  const ortRequests = () => session.requests.filter((url) => /ort|onnxruntime/.test(url));
+  const ortRequests = () => session.requests.filter((url) => /onnxruntime|ort-wasm|ort\.wasm/.test(url));
   assert.deepEqual(ortRequests(), [], 'nothing of onnxruntime-web is fetched with the page');
   await page.selectOption('#ptq-embedded', 'textline-cls');
   await page.click('#ptq-open-embedded');
