@@ -8,6 +8,10 @@
 fn main() {}
 
 #[cfg(not(target_arch = "wasm32"))]
+#[path = "quant-playground/ptq.rs"]
+mod ptq;
+
+#[cfg(not(target_arch = "wasm32"))]
 fn main() -> std::process::ExitCode {
     native::main()
 }
@@ -85,6 +89,9 @@ mod native {
 
     #[derive(Subcommand)]
     enum Command {
+        /// Post-training quantization of a whole ONNX model: calibrate on sample inputs (run by a real
+        /// engine), write the static QDQ model onnxruntime's quantize_static writes.
+        Ptq(crate::ptq::PtqArgs),
         /// List the tensors of a file: name, dtype, shape, bytes.
         Inspect {
             file: String,
@@ -274,6 +281,7 @@ mod native {
 
     fn run(cli: Cli) -> Result<()> {
         match cli.command {
+            Command::Ptq(args) => crate::ptq::run(args),
             Command::Inspect { file, json } => inspect(&file, json),
             Command::Quantize { file, tensors, spec, json, dump, calib } => {
                 let spec = spec.spec(spec.bits)?;

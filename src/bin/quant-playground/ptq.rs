@@ -1,0 +1,144 @@
+//! `quant-playground ptq`: post-training quantization of a whole ONNX model. The CLI has no
+//! interpreter: the activations come from a real engine run as a subprocess on the exposed model
+//! (src/graph/engine.rs; default scripts/ptq_engine.py, onnxruntime python), or from a ranges
+//! JSON that any engine's calibration wrote (`--ranges`, the page's PtqCalibrator.ranges()).
+
+use clap::Args;
+use quant_playground::graph::calibration::{PtqCalibration, PtqMethod, PtqRanges};
+use quant_playground::graph::{self, engine, PtqOptions};
+use quant_playground::{Error, Result};
+use std::path::Path;
+
+#[derive(Args)]
+pub struct PtqArgs {
+    /// The ONNX model (self-contained: no external data).
+    model: String,
+    /// Calibration inputs: a .npz with one array per model input (first axis: samples, each fed
+    /// as a batch of 1), or a folder of .npz files, each one batch.
+    #[arg(long)]
+    calib_data: Option<String>,
+    /// minmax, percentile (99.999), percentile:P, entropy, distribution or mse.
+    #[arg(long, default_value = "minmax")]
+    method: String,
+    /// Weights per tensor or per output channel (ORT per_channel).
+    #[arg(long, default_value = "tensor")]
+    granularity: String,
+    /// Activation type: u8 or s8.
+    #[arg(long, default_value = "u8")]
+    activations: String,
+    /// Weight type: s8 or u8.
+    #[arg(long, default_value = "s8")]
+    weights: String,
+    /// ORT reduce_range (7-bit weights).
+    #[arg(long)]
+    reduce_range: bool,
+    /// A node to keep in FP32 (ORT nodes_to_exclude); repeat for several.
+    #[arg(long = "exclude")]
+    exclude: Vec<String>,
+    /// The activation engine command; the exposed model's path is appended.
+    /// Default: python3 scripts/ptq_engine.py (onnxruntime python).
+    #[arg(long)]
+    engine: Option<String>,
+    /// Calibrated ranges from a file (JSON {"ranges": {tensor: [min, max]}}) instead of running an engine.
+    #[arg(long)]
+    ranges: Option<String>,
+    /// Also write the calibrated ranges as JSON.
+    #[arg(long)]
+    save_ranges: Option<String>,
+    /// Write the exposed model (every calibrated tensor an output) here too.
+    #[arg(long)]
+    save_exposed: Option<String>,
+    #[arg(short, long)]
+    out: String,
+    #[arg(long)]
+    json: bool,
+}
+
+fn read(path: &str) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| Error::Io { path: path.into(), detail: e.to_string() })
+}
+
+fn write(path: &str, bytes: &[u8]) -> Result<()> {
+    std::fs::write(path, bytes).map_err(|e| Error::Io { path: path.into(), detail: e.to_string() })
+}
+
+/// scripts/ptq_engine.py from the working directory, else from the source tree of this binary.
+fn default_engine() -> Vec<String> {
+    let local = "scripts/ptq_engine.py";
+    let script = if Path::new(local).exists() { local.to_string() } else { format!("{}/{local}", env!("CARGO_MANIFEST_DIR")) };
+    vec!["python3".into(), script]
+}
+
+pub fn run(a: PtqArgs) -> Result<()> {
+    let options = PtqOptions {
+        activations: a.activations.clone(),
+        weights: a.weights.clone(),
+        granularity: a.granularity.clone(),
+        reduce_range: a.reduce_range,
+        op_types: None,
+        nodes_to_exclude: a.exclude.clone(),
+    };
+    options.qdq()?;
+    let bytes = read(&a.model)?;
+    let ranges = match (&a.ranges, &a.calib_data) {
+        (Some(path), _) => PtqRanges::from_json(&String::from_utf8_lossy(&read(path)?))?,
+        (None, Some(data)) => {
+            let method = PtqMethod::parse(&a.method)?;
+            let exposed = graph::expose_model(&a.model, bytes.clone(), &options)?;
+            let dir = std::env::temp_dir().join(format!("quant-playground-ptq-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).map_err(|e| Error::Io { path: dir.display().to_string(), detail: e.to_string() })?;
+            let exposed_path = a.save_exposed.clone().unwrap_or_else(|| dir.join("exposed.onnx").display().to_string());
+            write(&exposed_path, &exposed.model)?;
+            let batches = engine::calibration_batches(data)?;
+            let names: Vec<String> = exposed.tensors.iter().map(|t| t.name.clone()).collect();
+            let mut calibration = PtqCalibration::new(method, &names)?;
+            let command = match &a.engine {
+                Some(c) => c.split_whitespace().map(String::from).collect(),
+                None => default_engine(),
+            };
+            let quiet = a.json;
+            let result = engine::calibrate_with_engine(&command, &exposed_path, &batches, &mut calibration, |done, all| {
+                if !quiet {
+                    eprint!("\rcalibrating: {done}/{all} batch runs");
+                }
+            });
+            if !quiet {
+                eprintln!();
+            }
+            let _ = std::fs::remove_dir_all(&dir);
+            result?
+        }
+        (None, None) => return Err(Error::InvalidSpec("ptq needs --calib-data (inputs to run through an engine) or --ranges (calibrated ranges)".into())),
+    };
+    if let Some(path) = &a.save_ranges {
+        write(path, serde_json::to_string_pretty(&ranges).map_err(|e| Error::InvalidSpec(e.to_string()))?.as_bytes())?;
+    }
+    let (out, report) = graph::quantize_static_model(&a.model, bytes, &ranges, &options)?;
+    write(&a.out, &out)?;
+    if a.json {
+        let v = serde_json::json!({ "model": a.model, "out": a.out, "bytes": out.len(), "method": ranges.method, "batches": ranges.batches, "ranges": ranges.ranges, "report": report });
+        println!("{}", serde_json::to_string_pretty(&v).map_err(|e| Error::InvalidSpec(e.to_string()))?);
+    } else {
+        let count = |k: &str| report.tensors.iter().filter(|t| t.kind == k).count();
+        println!(
+            "{}: static QDQ ({} activations, {} weights, {}), {} calibration by {} over {} batches",
+            a.out,
+            options.activations,
+            options.weights,
+            options.granularity,
+            ranges.ranges.len(),
+            ranges.method,
+            ranges.batches
+        );
+        println!(
+            "  {} activations, {} weights, {} biases quantized; {} nodes ({} removed into their producer); {} bytes",
+            count("activation"),
+            count("weight"),
+            count("bias"),
+            report.nodes.len(),
+            report.removed_nodes.len(),
+            out.len()
+        );
+    }
+    Ok(())
+}
