@@ -8,6 +8,8 @@ use crate::report;
 use crate::tensor::TensorInfo;
 use wasm_bindgen::prelude::*;
 
+pub mod graph;
+
 #[wasm_bindgen(start)]
 pub fn start() {
     console_error_panic_hook::set_once();
