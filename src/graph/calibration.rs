@@ -212,9 +212,9 @@ impl PtqCalibration {
     pub fn ranges(&self) -> Result<PtqRanges> {
         if self.pass + 1 != self.passes() {
             return Err(Error::InvalidSpec(format!(
-                "ptq calibration ({}): {} of {} passes are done; call next_pass after the first",
+                "ptq calibration ({}): pass {} of {} is running; the ranges come after the last (call next_pass after the first)",
                 self.method.label(),
-                self.pass,
+                self.pass + 1,
                 self.passes()
             )));
         }

@@ -517,7 +517,27 @@ fn graph(r: &mut Reader, f: &Field) -> Result<Graph> {
     Ok(g)
 }
 
+impl Graph {
+    pub fn new(name: &str, nodes: Vec<Node>, initializers: Vec<Initializer>, inputs: Vec<ValueInfo>, outputs: Vec<ValueInfo>) -> Graph {
+        Graph { name: name.to_string(), nodes, initializers, inputs, outputs, value_info: Vec::new(), other: Vec::new() }
+    }
+}
+
 impl Model {
+    /// A model of IR version 8 importing the default-domain `opset`.
+    pub fn new(file: &str, opset: u64, graph: Graph) -> Model {
+        Model {
+            file: file.to_string(),
+            source: Vec::new(),
+            ir_version: 8,
+            opsets: vec![(String::new(), opset)],
+            producer_name: None,
+            producer_version: None,
+            other: Vec::new(),
+            graph,
+        }
+    }
+
     /// Parses a whole ONNX model held in memory.
     pub fn parse(file: &str, bytes: Vec<u8>) -> Result<Model> {
         if bytes.is_empty() {

@@ -1,0 +1,211 @@
+//! Whole-model PTQ (src/graph/): ORT's scale arithmetic on hand-worked cases, the rewrite of a small
+//! model against what onnxruntime's quantize_static wrote for it (scripts/make_ptq_reference.py),
+//! streaming calibration, and clear errors for malformed models. scripts/check_ptq.py compares whole
+//! real models with ORT.
+
+use quant_playground::graph::calibration::{PtqCalibration, PtqMethod, PtqRanges};
+use quant_playground::graph::model::{Dim, Graph, Initializer, Model, Node, ValueInfo, FLOAT, INT64};
+use quant_playground::graph::params::{self, QType};
+use quant_playground::graph::qdq::{self, QdqOptions};
+use quant_playground::graph::{self as ptq, PtqOptions};
+use std::collections::HashMap;
+
+#[test]
+fn scale_and_zero_point_follow_quant_utils_compute_scale_zp() {
+    // u8 asymmetric [-1, 3]: scale = 4/255 (float64, stored float32); zp = round(0 + 1/scale) = round(63.75) = 64.
+    assert_eq!(params::compute_scale_zp(-1.0, 3.0, 0, 255, false), (64, (4.0f64 / 255.0) as f32));
+    // s8 asymmetric, same range: zp = round(−128 + 63.75) = −64.
+    assert_eq!(params::compute_scale_zp(-1.0, 3.0, -128, 127, false), (-64, (4.0f64 / 255.0) as f32));
+    // s8 symmetric weights [−0.5, 0.25]: absmax 0.5 over −127..127, scale 1/254, zp 0.
+    let (qmin, qmax) = QType::S8.qmin_qmax(false, true);
+    assert_eq!(params::compute_scale_zp(-0.5, 0.25, qmin, qmax, true), (0, (1.0f64 / 254.0) as f32));
+    // u8 symmetric (per-channel weights stored as uint8): zp = round(255 / 2) = 128, half to even.
+    assert_eq!(params::compute_scale_zp(-1.0, 1.0, 0, 255, true).0, 128);
+    // Zero points round half to even: −1.5/1 → 1.5 → 2; −2.5/1 → 2.5 → 2.
+    assert_eq!(params::compute_scale_zp(-1.5, 253.5, 0, 255, false), (2, 1.0));
+    assert_eq!(params::compute_scale_zp(-2.5, 252.5, 0, 255, false), (2, 1.0));
+    // A positive-only range widens to include 0: [2, 4] → [0, 4], zp 0.
+    assert_eq!(params::compute_scale_zp(2.0, 4.0, 0, 255, false), (0, (4.0f64 / 255.0) as f32));
+    // A range narrower than float32's tiny: scale 1, zp 0.
+    assert_eq!(params::compute_scale_zp(0.0, 1e-40, 0, 255, false), (0, 1.0));
+    // reduce_range: u8 0..127, s8 −64..64.
+    assert_eq!(QType::U8.qmin_qmax(true, false), (0, 127));
+    assert_eq!(QType::S8.qmin_qmax(true, true), (-64, 64));
+}
+
+#[test]
+fn codes_round_half_to_even_in_float32_and_clip_to_the_whole_type() {
+    assert_eq!(params::quantize_value(2.5, 1.0, 0, QType::U8), 2);
+    assert_eq!(params::quantize_value(3.5, 1.0, 0, QType::U8), 4);
+    assert_eq!(params::quantize_value(300.0, 1.0, 0, QType::U8), 255);
+    // Symmetric s8 weights use −127..127 for the scale but clip to −128..127, as quantize_nparray does.
+    assert_eq!(params::quantize_value(-200.0, 1.0, 0, QType::S8), -128);
+    assert_eq!(params::quantize_value(-1.0, 0.5, 10, QType::S8), 8);
+    // Bias: round(b / s) in float64 to int32, clipped.
+    assert_eq!(params::quantize_bias(&[1.0, -2.0, 1e10], &[0.5]), vec![2, -4, i32::MAX]);
+    assert_eq!(params::quantize_bias(&[1.0, 1.0], &[0.5, 0.25]), vec![2, 4]);
+}
+
+#[test]
+fn a_weight_scale_too_small_for_an_int32_bias_is_raised() {
+    // qdq_quantizer._adjust_weight_scale_for_int32_bias: input 1e-5 × weight 1e-6 = 1e-11 < 1.0001 × 2 × 100 / (2^32 − 2).
+    let smallest = 1.0001f64 * (2.0 * 100.0) / 4294967294.0;
+    let new = params::adjust_weight_scale_for_int32_bias(1e-5, &[1e-6], &[100.0, -3.0], false).unwrap();
+    assert_eq!(new, vec![(1e-6f32 as f64 * (smallest / (1e-5f32 as f64 * 1e-6f32 as f64))) as f32]);
+    assert_eq!(params::adjust_weight_scale_for_int32_bias(0.1, &[0.1], &[1.0], false), None);
+}
+
+fn value(name: &str) -> ValueInfo {
+    ValueInfo::tensor(name, FLOAT, Some(vec![Dim::Value(1), Dim::Value(2), Dim::Value(2), Dim::Value(2)]))
+}
+
+/// Conv(x, w, b) → Relu → y, as scripts/make_ptq_reference.py makes it.
+fn conv_relu() -> Model {
+    let w = Initializer::f32s(&[0.5, -0.25, 1.0, 0.75], "w", vec![2, 2, 1, 1]);
+    let b = Initializer::f32s(&[0.1, -0.2], "b", vec![2]);
+    let nodes = vec![
+        Node::new("Conv", "conv", vec!["x".into(), "w".into(), "b".into()], vec!["c".into()]),
+        Node::new("Relu", "relu", vec!["c".into()], vec!["y".into()]),
+    ];
+    Model::new("tiny.onnx", 13, Graph::new("tiny", nodes, vec![w, b], vec![value("x")], vec![value("y")]))
+}
+
+fn ranges(pairs: &[(&str, f32, f32)]) -> HashMap<String, (f32, f32)> {
+    pairs.iter().map(|&(n, lo, hi)| (n.to_string(), (lo, hi))).collect()
+}
+
+#[test]
+fn a_conv_relu_model_is_rewritten_as_ort_writes_it() {
+    // ORT's calibration of x = [−1, 1, 0.5, 0.25, −0.5, 0.75, 1, −1]: x ∈ [−1, 1], y ∈ [0, 1.3625];
+    // the Relu folds into the Conv, whose output takes y's range.
+    let model = Model::parse("tiny.onnx", conv_relu().encode()).unwrap();
+    let y_max = 1.3625f32;
+    let r = ranges(&[("x", -1.0, 1.0), ("c", -0.3, 1.3625), ("y", 0.0, y_max)]);
+    let opts = QdqOptions::default();
+    let (out, report) = qdq::quantize_static(model, &r, &opts).unwrap();
+    let out = Model::parse("tiny-q.onnx", out.encode()).unwrap();
+    let nodes: Vec<(String, String, Vec<String>, Vec<String>)> =
+        out.graph.nodes.iter().map(|n| (n.op_type.clone(), n.name.clone(), n.inputs.clone(), n.outputs.clone())).collect();
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let expected = vec![
+        ("DequantizeLinear", "b_DequantizeLinear", s(&["b_quantized", "b_quantized_scale", "b_quantized_zero_point"]), s(&["b"])),
+        ("DequantizeLinear", "w_DequantizeLinear", s(&["w_quantized", "w_scale", "w_zero_point"]), s(&["w_DequantizeLinear_Output"])),
+        ("QuantizeLinear", "x_QuantizeLinear", s(&["x", "x_scale", "x_zero_point"]), s(&["x_QuantizeLinear_Output"])),
+        ("DequantizeLinear", "x_DequantizeLinear", s(&["x_QuantizeLinear_Output", "x_scale", "x_zero_point"]), s(&["x_DequantizeLinear_Output"])),
+        ("Conv", "conv", s(&["x_DequantizeLinear_Output", "w_DequantizeLinear_Output", "b"]), s(&["y_QuantizeLinear_Input"])),
+        ("QuantizeLinear", "y_QuantizeLinear", s(&["y_QuantizeLinear_Input", "y_scale", "y_zero_point"]), s(&["y_QuantizeLinear_Output"])),
+        ("DequantizeLinear", "y_DequantizeLinear", s(&["y_QuantizeLinear_Output", "y_scale", "y_zero_point"]), s(&["y"])),
+    ];
+    let expected: Vec<(String, String, Vec<String>, Vec<String>)> = expected.into_iter().map(|(a, b, c, d)| (a.into(), b.into(), c, d)).collect();
+    assert_eq!(nodes, expected);
+    assert_eq!(report.removed_nodes, vec!["relu".to_string()]);
+
+    let f32s = |name: &str| out.initializer_values(out.initializer(name).unwrap()).unwrap();
+    assert_eq!(f32s("x_scale"), vec![0.007843137718737125]);
+    assert_eq!(f32s("w_scale"), vec![0.007874015718698502]);
+    assert_eq!(f32s("y_scale"), vec![0.005343136843293905]);
+    assert_eq!(f32s("b_quantized_scale"), vec![6.175698945298791e-05]);
+    let find = |name: &str| report.tensors.iter().find(|t| t.name == name).unwrap().clone();
+    assert_eq!((find("x").zero_point, find("x").qtype), (vec![128], "u8"));
+    assert_eq!((find("w").zero_point, find("w").qtype), (vec![0], "s8"));
+    assert_eq!(find("y").zero_point, vec![0]);
+    // Initializers written: the quantized weight's codes and the int32 bias as ORT wrote them.
+    let names: Vec<&str> = out.graph.initializers.iter().map(|i| i.name.as_str()).collect();
+    for n in ["w_quantized", "b_quantized", "x_scale", "y_zero_point", "b_quantized_zero_point"] {
+        assert!(names.contains(&n), "{n} missing from {names:?}");
+    }
+    assert!(!names.contains(&"w") && !names.contains(&"b"), "float weights stay: {names:?}");
+    let w_q = out.initializer("w_quantized").unwrap();
+    assert_eq!((w_q.data_type, w_q.dims.clone()), (3, vec![2, 2, 1, 1]));
+}
+
+#[test]
+fn per_channel_weights_get_one_symmetric_scale_per_output_channel() {
+    let model = conv_relu();
+    let r = ranges(&[("x", -1.0, 1.0), ("c", -0.3, 1.3625), ("y", 0.0, 1.3625)]);
+    let opts = QdqOptions { per_channel: true, ..QdqOptions::default() };
+    let (_, report) = qdq::quantize_static(model, &r, &opts).unwrap();
+    let w = report.tensors.iter().find(|t| t.name == "w").unwrap();
+    // Channel 0: absmax 0.5 → 1/254; channel 1: absmax 1.0 → 2/254.
+    assert_eq!(w.scale, vec![(1.0f64 / 254.0) as f32, (2.0f64 / 254.0) as f32]);
+    assert_eq!((w.zero_point.clone(), w.axis), (vec![0, 0], Some(0)));
+    let b = report.tensors.iter().find(|t| t.name == "b").unwrap();
+    assert_eq!(b.scale, vec![(2.0f64 / 255.0) as f32 * w.scale[0], (2.0f64 / 255.0) as f32 * w.scale[1]]);
+}
+
+#[test]
+fn exposed_model_lists_the_inputs_and_outputs_of_quantizable_nodes() {
+    let mut model = conv_relu();
+    // A Shape (not quantized, int64 output) and an Identity (not an op type ORT quantizes).
+    model.graph.nodes.push(Node::new("Shape", "shape", vec!["y".into()], vec!["s".into()]));
+    model.graph.nodes.push(Node::new("Identity", "id", vec!["y".into()], vec!["z".into()]));
+    model.graph.outputs.push(ValueInfo::tensor("s", INT64, None));
+    let exposed = ptq::expose_model("tiny.onnx", model.encode(), &PtqOptions::default()).unwrap();
+    let names: Vec<&str> = exposed.tensors.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, vec!["x", "c", "y"]);
+    assert_eq!(exposed.outputs, vec!["y".to_string(), "s".to_string()]);
+    let m = Model::parse("exposed.onnx", exposed.model).unwrap();
+    let outs: Vec<&str> = m.graph.outputs.iter().map(|o| o.name.as_str()).collect();
+    assert_eq!(outs, vec!["y", "s", "x", "c"]);
+    assert_eq!(exposed.inputs[0].name, "x");
+}
+
+#[test]
+fn streaming_calibration_gives_ort_ranges_for_any_batching() {
+    let names = vec!["a".to_string()];
+    let mut c = PtqCalibration::new(PtqMethod::MinMax, &names).unwrap();
+    c.add_batch("a", &[1.0, -2.0, f32::NAN]).unwrap();
+    c.add_batch("a", &[3.5, 0.0]).unwrap();
+    assert_eq!(c.ranges().unwrap().ranges["a"], [-2.0, 3.5]);
+    let mut d = PtqCalibration::new(PtqMethod::Distribution, &names).unwrap();
+    d.add_batch("a", &[1.0, -2.0, 0.5]).unwrap();
+    assert_eq!(d.ranges().unwrap().ranges["a"], [-2.0, 2.0]);
+    // Histogram methods: two passes, the same batches each time.
+    let mut p = PtqCalibration::new(PtqMethod::Percentile(100.0), &names).unwrap();
+    assert_eq!(p.passes(), 2);
+    let x: Vec<f32> = (0..1000).map(|i| i as f32 / 100.0 - 3.0).collect();
+    p.add_batch("a", &x[..500]).unwrap();
+    p.add_batch("a", &x[500..]).unwrap();
+    assert!(p.ranges().unwrap_err().to_string().contains("pass 1 of 2 is running"));
+    p.next_pass().unwrap();
+    p.add_batch("a", &x[..500]).unwrap();
+    p.add_batch("a", &x[500..]).unwrap();
+    let r = p.ranges().unwrap().ranges["a"];
+    assert!(r[1] <= 6.99 && r[1] > 6.9 && r[0] >= -3.0, "{r:?}");
+    assert!(c.add_batch("nope", &[1.0]).unwrap_err().to_string().contains("'nope' is not one of the tensors"));
+    let json = serde_json::to_string(&c.ranges().unwrap()).unwrap();
+    assert_eq!(PtqRanges::from_json(&json).unwrap().ranges["a"], [-2.0, 3.5]);
+}
+
+#[test]
+fn malformed_models_and_settings_are_clear_errors() {
+    let err = |r: quant_playground::Result<Model>| r.unwrap_err().to_string();
+    assert!(err(Model::parse("m.onnx", Vec::new())).contains("empty"));
+    let bytes = conv_relu().encode();
+    let cut = err(Model::parse("m.onnx", bytes[..bytes.len() - 5].to_vec()));
+    assert!(cut.contains("m.onnx") && cut.contains("truncated"), "{cut}");
+    assert!(err(Model::parse("m.onnx", b"not an onnx model at all".to_vec())).contains("m.onnx"));
+
+    // No range for a tensor the rewrite must quantize.
+    let r = ranges(&[("x", -1.0, 1.0)]);
+    let e = qdq::quantize_static(conv_relu(), &r, &QdqOptions::default()).unwrap_err().to_string();
+    assert!(e.contains("no calibrated range for tensor 'c'"), "{e}");
+    // Opset 9 has no QuantizeLinear.
+    let mut old = conv_relu();
+    old.opsets = vec![(String::new(), 9)];
+    let e = qdq::quantize_static(old, &r, &QdqOptions::default()).unwrap_err().to_string();
+    assert!(e.contains("opset 9"), "{e}");
+    // s8 activations with u8 weights: ORT refuses the pair.
+    let opts = QdqOptions { activation: QType::S8, weight: QType::U8, ..QdqOptions::default() };
+    assert!(qdq::quantize_static(conv_relu(), &r, &opts).unwrap_err().to_string().contains("refuses"));
+    // A node reading a tensor nothing produces cannot be sorted.
+    let mut broken = conv_relu();
+    broken.graph.nodes[1].inputs = vec!["missing".into()];
+    let r = ranges(&[("x", -1.0, 1.0), ("c", 0.0, 1.0), ("y", 0.0, 1.0), ("missing", 0.0, 1.0)]);
+    let e = qdq::quantize_static(broken, &r, &QdqOptions::default()).unwrap_err().to_string();
+    assert!(e.contains("never become ready"), "{e}");
+    assert!(PtqOptions::from_json(r#"{"granularity":"row"}"#).unwrap().qdq().unwrap_err().to_string().contains("granularity 'row'"));
+    assert!(PtqOptions::from_json(r#"{"bogus":1}"#).unwrap_err().to_string().contains("bogus"));
+    assert!(PtqMethod::parse("percentile:120").is_err());
+    assert!(PtqRanges::from_json(r#"{"ranges":{"a":[1]}}"#).unwrap_err().to_string().contains("'a'"));
+}
