@@ -13,6 +13,7 @@ Exit status 1 when anything differs beyond the stated tolerance.
 """
 import argparse
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -24,6 +25,7 @@ import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
+from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
 
 ROOT = Path(__file__).resolve().parent.parent
 METHODS = {
@@ -106,6 +108,11 @@ def run(model, feed):
     return sess.run(None, {k: v for k, v in feed.items() if k in names})
 
 
+def node_key(n):
+    attrs = sorted((a.name, str(helper.get_attribute_value(a))) for a in n.attribute)
+    return (n.op_type, n.domain, n.name, list(n.input), list(n.output), attrs)
+
+
 def compare(ort_path, our_path):
     a, b = onnx.load(ort_path), onnx.load(our_path)
     ia = {i.name: numpy_helper.to_array(i) for i in a.graph.initializer}
@@ -121,8 +128,8 @@ def compare(ort_path, our_path):
         else:
             diffs.append((name, va, vb))
     extra = sorted(set(ib) - set(ia))
-    na = [(n.op_type, n.name, list(n.input), list(n.output)) for n in a.graph.node]
-    nb = [(n.op_type, n.name, list(n.input), list(n.output)) for n in b.graph.node]
+    na = [node_key(n) for n in a.graph.node]
+    nb = [node_key(n) for n in b.graph.node]
     return stats, diffs, extra, na == nb, na, nb
 
 
@@ -140,11 +147,13 @@ def describe(diffs, limit=3):
 
 
 def main():
+    logging.disable(logging.INFO)
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", default=str(Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "debug" / "quant-playground"))
     ap.add_argument("--models", default=None, help="folder with the real models (default www/examples/ptq, then /work/ptq-models)")
     ap.add_argument("--quick", action="store_true", help="minmax and distribution only")
     ap.add_argument("--only", default=None, help="run only the model of this name")
+    ap.add_argument("--methods", default=None, help="comma-separated methods (default all four)")
     ap.add_argument("--json", default=None, help="write the figures here")
     args = ap.parse_args()
 
@@ -165,13 +174,15 @@ def main():
     cases.append(("minilm-l3", folder / "paraphrase-minilm-l3.onnx", folder / "sentences-calib.npz", minilm_eval, "461"))
 
     methods = ["minmax", "distribution"] if args.quick else list(METHODS)
+    if args.methods:
+        methods = args.methods.split(",")
     failures, rows = 0, []
     for name, model, calib_path, evaluation, output in cases:
         if args.only and name != args.only:
             continue
         calib = dict(np.load(calib_path))
         fp32 = run(model, evaluation)
-        for method in methods:
+        for method in [m for m in methods if m in METHODS]:
             for per_channel in (False, True):
                 for act in ("u8", "s8"):
                     tag = f"{name}-{method}-{'channel' if per_channel else 'tensor'}-{act}"
@@ -220,6 +231,34 @@ def main():
                     if not same_nodes:
                         first = next((i for i, (x, y) in enumerate(zip(na, nb)) if x != y), min(len(na), len(nb)))
                         print(f"     first differing node #{first}: ORT {na[first] if first < len(na) else None} ours {nb[first] if first < len(nb) else None}")
+        if args.methods and "int4" not in args.methods.split(","):
+            continue
+        for symmetric in (False, True):
+            tag = f"{name}-int4-{'sym' if symmetric else 'asym'}"
+            ort_out, our_out = tmp / f"{tag}-ort.onnx", tmp / f"{tag}-ours.onnx"
+            q = MatMulNBitsQuantizer(onnx.load(str(model)), block_size=128, is_symmetric=symmetric)
+            q.process()
+            q.model.save_model_to_file(str(ort_out), False)
+            cmd = [args.bin, "ptq", str(model), "--int4", "-o", str(our_out), "--json"] + (["--int4-symmetric"] if symmetric else [])
+            res = subprocess.run(cmd, capture_output=True, text=True)
+            if res.returncode != 0:
+                print(f"{tag}: ours failed: {res.stderr.strip()}")
+                failures += 1
+                continue
+            stats, diffs, extra, same_nodes, na, nb = compare(ort_out, our_out)
+            ya, yb = run(ort_out, evaluation), run(our_out, evaluation)
+            out_diff = max(float(np.max(np.abs(x.astype(np.float64) - y.astype(np.float64)))) if x.size else 0.0 for x, y in zip(ya, yb))
+            alle = [sum(v[0] for v in stats.values()), sum(v[1] for v in stats.values())]
+            ok = not diffs and same_nodes and not extra and out_diff == 0.0
+            failures += not ok
+            rows.append({"model": name, "method": "int4", "symmetric": symmetric, "initializers_equal": alle,
+                         "nodes_equal": same_nodes, "nodes": [len(na), len(nb)], "output_max_abs_diff": out_diff})
+            print(f"{'ok  ' if ok else 'DIFF'} {tag:42s} initializers {alle[0]}/{alle[1]}  nodes {'same' if same_nodes else 'differ'}  output max|diff| {out_diff:.3g}")
+            if diffs:
+                print(f"     {describe(diffs)}")
+            if not same_nodes:
+                first = next((i for i, (x, y) in enumerate(zip(na, nb)) if x != y), min(len(na), len(nb)))
+                print(f"     first differing node #{first}: ORT {na[first] if first < len(na) else None} ours {nb[first] if first < len(nb) else None}")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
     print(f"{len(rows)} configurations, {failures} with differences" + ("" if failures == 0 else " (see DIFF lines)"))

@@ -4,6 +4,7 @@
 //! - `expose`: the model with every tensor ORT's calibrater collects added as a graph output;
 //! - `calibration`: those tensors' batches streamed into per-tensor ranges, every method;
 //! - `qdq`: the static QDQ model onnxruntime's `quantize_static` writes from those ranges;
+//! - `int4`: INT4 weight-only MatMulNBits as onnxruntime's `MatMulNBitsQuantizer` writes it;
 //! - `model`: the in-memory ONNX model they share (read with the crate's protobuf reader,
 //!   written with the ONNX QDQ export's protobuf writer); `params`: ORT's scale arithmetic.
 
@@ -11,6 +12,7 @@ pub mod calibration;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod engine;
 pub mod expose;
+pub mod int4;
 pub mod model;
 pub mod params;
 pub mod qdq;
@@ -34,6 +36,10 @@ pub struct PtqOptions {
     /// Op types to quantize; None: ORT's default list.
     pub op_types: Option<Vec<String>>,
     pub nodes_to_exclude: Vec<String>,
+    /// INT4 weight-only: MatMulNBits block size (16..256, a power of two).
+    pub int4_block_size: usize,
+    /// INT4 weight-only: symmetric blocks (no zero points).
+    pub int4_symmetric: bool,
 }
 
 impl Default for PtqOptions {
@@ -45,6 +51,8 @@ impl Default for PtqOptions {
             reduce_range: false,
             op_types: None,
             nodes_to_exclude: Vec::new(),
+            int4_block_size: 128,
+            int4_symmetric: false,
         }
     }
 }
@@ -141,5 +149,18 @@ pub fn expose_model(file: &str, model_bytes: Vec<u8>, options: &PtqOptions) -> R
 pub fn quantize_static_model(file: &str, model_bytes: Vec<u8>, ranges: &calibration::PtqRanges, options: &PtqOptions) -> Result<(Vec<u8>, qdq::QdqReport)> {
     let model = Model::parse(file, model_bytes)?;
     let (out, report) = qdq::quantize_static(model, &ranges.as_map(), &options.qdq()?)?;
+    Ok((out.encode(), report))
+}
+
+/// The INT4 weight-only (MatMulNBits) model of `model_bytes`.
+pub fn quantize_int4_model(file: &str, model_bytes: Vec<u8>, options: &PtqOptions) -> Result<(Vec<u8>, int4::Int4Report)> {
+    let model = Model::parse(file, model_bytes)?;
+    let opts = int4::Int4Options {
+        block_size: options.int4_block_size,
+        symmetric: options.int4_symmetric,
+        accuracy_level: None,
+        nodes_to_exclude: options.nodes_to_exclude.clone(),
+    };
+    let (out, report) = int4::quantize_int4(model, &opts)?;
     Ok((out.encode(), report))
 }

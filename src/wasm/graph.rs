@@ -82,3 +82,12 @@ pub fn ptq_quantize(model: Vec<u8>, ranges_json: &str, options_json: &str) -> Re
     let json = serde_json::to_string(&report).map_err(|e| JsError::new(&e.to_string()))?;
     Ok(PtqModel { bytes, json })
 }
+
+/// INT4 weight-only: MatMulNBits as onnxruntime's MatMulNBitsQuantizer writes it; `json()`: the report.
+#[wasm_bindgen]
+pub fn ptq_int4(model: Vec<u8>, options_json: &str) -> Result<PtqModel, JsError> {
+    let options = PtqOptions::from_json(options_json).map_err(js_err)?;
+    let (bytes, report) = graph::quantize_int4_model("model.onnx", model, &options).map_err(js_err)?;
+    let json = serde_json::to_string(&report).map_err(|e| JsError::new(&e.to_string()))?;
+    Ok(PtqModel { bytes, json })
+}

@@ -48,6 +48,16 @@ pub struct PtqArgs {
     /// Write the exposed model (every calibrated tensor an output) here too.
     #[arg(long)]
     save_exposed: Option<String>,
+    /// INT4 weight-only instead: every MatMul with a 2-D float weight becomes com.microsoft MatMulNBits
+    /// (ORT MatMulNBitsQuantizer's default form); needs no calibration.
+    #[arg(long)]
+    int4: bool,
+    /// INT4 block size along K (16, 32, 64, 128 or 256).
+    #[arg(long, default_value_t = 128)]
+    int4_block_size: usize,
+    /// INT4 symmetric blocks (no zero points).
+    #[arg(long)]
+    int4_symmetric: bool,
     #[arg(short, long)]
     out: String,
     #[arg(long)]
@@ -77,9 +87,30 @@ pub fn run(a: PtqArgs) -> Result<()> {
         reduce_range: a.reduce_range,
         op_types: None,
         nodes_to_exclude: a.exclude.clone(),
+        int4_block_size: a.int4_block_size,
+        int4_symmetric: a.int4_symmetric,
     };
     options.qdq()?;
     let bytes = read(&a.model)?;
+    if a.int4 {
+        let (out, report) = graph::quantize_int4_model(&a.model, bytes, &options)?;
+        write(&a.out, &out)?;
+        if a.json {
+            let v = serde_json::json!({ "model": a.model, "out": a.out, "bytes": out.len(), "report": report });
+            println!("{}", serde_json::to_string_pretty(&v).map_err(|e| Error::InvalidSpec(e.to_string()))?);
+        } else {
+            println!(
+                "{}: INT4 weight-only (MatMulNBits, block {}, {}): {} MatMul weights quantized, {} left in float; {} bytes",
+                a.out,
+                report.block_size,
+                if report.symmetric { "symmetric" } else { "asymmetric" },
+                report.weights.len(),
+                report.skipped.len(),
+                out.len()
+            );
+        }
+        return Ok(());
+    }
     let ranges = match (&a.ranges, &a.calib_data) {
         (Some(path), _) => PtqRanges::from_json(&String::from_utf8_lossy(&read(path)?))?,
         (None, Some(data)) => {
