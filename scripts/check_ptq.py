@@ -155,6 +155,7 @@ def main():
     ap.add_argument("--only", default=None, help="run only the model of this name")
     ap.add_argument("--methods", default=None, help="comma-separated methods (default all four)")
     ap.add_argument("--json", default=None, help="write the figures here")
+    ap.add_argument("--light", action="append", default=[], help="for this model run minmax and int4 only (repeatable)")
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="check-ptq-"))
@@ -182,7 +183,8 @@ def main():
             continue
         calib = dict(np.load(calib_path))
         fp32 = run(model, evaluation)
-        for method in [m for m in methods if m in METHODS]:
+        model_methods = [m for m in methods if m in METHODS and (name not in args.light or m == "minmax")]
+        for method in model_methods:
             for per_channel in (False, True):
                 for act in ("u8", "s8"):
                     tag = f"{name}-{method}-{'channel' if per_channel else 'tensor'}-{act}"
