@@ -24,7 +24,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
-from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
+from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_dynamic, quantize_static
 from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -146,6 +146,29 @@ def describe(diffs, limit=3):
     return "; ".join(out)
 
 
+def check_rewrite(tag, cmd, ort_out, our_out, evaluation, rows, row):
+    """Runs ours, compares every initializer, the nodes and the outputs with ORT's; 1 when they differ."""
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode != 0:
+        print(f"DIFF {tag}: ours failed: {res.stderr.strip()}")
+        return 1
+    stats, diffs, extra, same_nodes, na, nb = compare(ort_out, our_out)
+    ya, yb = run(ort_out, evaluation), run(our_out, evaluation)
+    out_diff = max(float(np.max(np.abs(x.astype(np.float64) - y.astype(np.float64)))) if x.size else 0.0 for x, y in zip(ya, yb))
+    alle = [sum(v[0] for v in stats.values()), sum(v[1] for v in stats.values())]
+    ok = not diffs and same_nodes and not extra and out_diff == 0.0
+    rows.append({**row, "initializers_equal": alle, "nodes_equal": same_nodes, "nodes": [len(na), len(nb)], "output_max_abs_diff": out_diff})
+    print(f"{'ok  ' if ok else 'DIFF'} {tag:42s} initializers {alle[0]}/{alle[1]}  nodes {'same' if same_nodes else f'differ ({len(na)} vs {len(nb)})'}  output max|diff| {out_diff:.3g}")
+    if diffs:
+        print(f"     {describe(diffs)}")
+    if extra:
+        print(f"     initializers only in ours: {extra[:5]}")
+    if not same_nodes:
+        first = next((i for i, (x, y) in enumerate(zip(na, nb)) if x != y), min(len(na), len(nb)))
+        print(f"     first differing node #{first}: ORT {na[first] if first < len(na) else None} ours {nb[first] if first < len(nb) else None}")
+    return 0 if ok else 1
+
+
 def main():
     logging.disable(logging.INFO)
     ap = argparse.ArgumentParser()
@@ -233,6 +256,13 @@ def main():
                     if not same_nodes:
                         first = next((i for i, (x, y) in enumerate(zip(na, nb)) if x != y), min(len(na), len(nb)))
                         print(f"     first differing node #{first}: ORT {na[first] if first < len(na) else None} ours {nb[first] if first < len(nb) else None}")
+        if not args.methods or "dynamic" in args.methods.split(","):
+            for per_channel in (False, True):
+                tag = f"{name}-dynamic-{'channel' if per_channel else 'tensor'}"
+                ort_out, our_out = tmp / f"{tag}-ort.onnx", tmp / f"{tag}-ours.onnx"
+                quantize_dynamic(str(model), str(ort_out), per_channel=per_channel, weight_type=QuantType.QInt8)
+                cmd = [args.bin, "ptq", str(model), "--dynamic", "--granularity", "channel" if per_channel else "tensor", "-o", str(our_out), "--json"]
+                failures += check_rewrite(tag, cmd, ort_out, our_out, evaluation, rows, {"model": name, "method": "dynamic", "per_channel": per_channel})
         if args.methods and "int4" not in args.methods.split(","):
             continue
         for symmetric in (False, True):
@@ -242,25 +272,7 @@ def main():
             q.process()
             q.model.save_model_to_file(str(ort_out), False)
             cmd = [args.bin, "ptq", str(model), "--int4", "-o", str(our_out), "--json"] + (["--int4-symmetric"] if symmetric else [])
-            res = subprocess.run(cmd, capture_output=True, text=True)
-            if res.returncode != 0:
-                print(f"{tag}: ours failed: {res.stderr.strip()}")
-                failures += 1
-                continue
-            stats, diffs, extra, same_nodes, na, nb = compare(ort_out, our_out)
-            ya, yb = run(ort_out, evaluation), run(our_out, evaluation)
-            out_diff = max(float(np.max(np.abs(x.astype(np.float64) - y.astype(np.float64)))) if x.size else 0.0 for x, y in zip(ya, yb))
-            alle = [sum(v[0] for v in stats.values()), sum(v[1] for v in stats.values())]
-            ok = not diffs and same_nodes and not extra and out_diff == 0.0
-            failures += not ok
-            rows.append({"model": name, "method": "int4", "symmetric": symmetric, "initializers_equal": alle,
-                         "nodes_equal": same_nodes, "nodes": [len(na), len(nb)], "output_max_abs_diff": out_diff})
-            print(f"{'ok  ' if ok else 'DIFF'} {tag:42s} initializers {alle[0]}/{alle[1]}  nodes {'same' if same_nodes else 'differ'}  output max|diff| {out_diff:.3g}")
-            if diffs:
-                print(f"     {describe(diffs)}")
-            if not same_nodes:
-                first = next((i for i, (x, y) in enumerate(zip(na, nb)) if x != y), min(len(na), len(nb)))
-                print(f"     first differing node #{first}: ORT {na[first] if first < len(na) else None} ours {nb[first] if first < len(nb) else None}")
+            failures += check_rewrite(tag, cmd, ort_out, our_out, evaluation, rows, {"model": name, "method": "int4", "symmetric": symmetric})
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
     print(f"{len(rows)} configurations, {failures} with differences" + ("" if failures == 0 else " (see DIFF lines)"))

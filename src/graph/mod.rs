@@ -4,11 +4,13 @@
 //! - `expose`: the model with every tensor ORT's calibrater collects added as a graph output;
 //! - `calibration`: those tensors' batches streamed into per-tensor ranges, every method;
 //! - `qdq`: the static QDQ model onnxruntime's `quantize_static` writes from those ranges;
+//! - `dynamic`: the weights-only model onnxruntime's `quantize_dynamic` writes (MatMulInteger, ConvInteger);
 //! - `int4`: INT4 weight-only MatMulNBits as onnxruntime's `MatMulNBitsQuantizer` writes it;
 //! - `model`: the in-memory ONNX model they share (read with the crate's protobuf reader,
 //!   written with the ONNX QDQ export's protobuf writer); `params`: ORT's scale arithmetic.
 
 pub mod calibration;
+pub mod dynamic;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod engine;
 pub mod expose;
@@ -162,5 +164,14 @@ pub fn quantize_int4_model(file: &str, model_bytes: Vec<u8>, options: &PtqOption
         nodes_to_exclude: options.nodes_to_exclude.clone(),
     };
     let (out, report) = int4::quantize_int4(model, &opts)?;
+    Ok((out.encode(), report))
+}
+
+/// The dynamic (weights ahead, activations at run time) model of `model_bytes`, as quantize_dynamic writes it.
+pub fn quantize_dynamic_model(file: &str, model_bytes: Vec<u8>, options: &PtqOptions) -> Result<(Vec<u8>, dynamic::DynamicReport)> {
+    let model = Model::parse(file, model_bytes)?;
+    let q = options.qdq()?;
+    let opts = dynamic::DynamicOptions { weight: q.weight, per_channel: q.per_channel, reduce_range: q.reduce_range, nodes_to_exclude: q.nodes_to_exclude };
+    let (out, report) = dynamic::quantize_dynamic(model, &opts)?;
     Ok((out.encode(), report))
 }

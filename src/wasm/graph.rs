@@ -91,3 +91,12 @@ pub fn ptq_int4(model: Vec<u8>, options_json: &str) -> Result<PtqModel, JsError>
     let json = serde_json::to_string(&report).map_err(|e| JsError::new(&e.to_string()))?;
     Ok(PtqModel { bytes, json })
 }
+
+/// Dynamic quantization as onnxruntime's quantize_dynamic writes it; `json()`: the report.
+#[wasm_bindgen]
+pub fn ptq_dynamic(model: Vec<u8>, options_json: &str) -> Result<PtqModel, JsError> {
+    let options = PtqOptions::from_json(options_json).map_err(js_err)?;
+    let (bytes, report) = graph::quantize_dynamic_model("model.onnx", model, &options).map_err(js_err)?;
+    let json = serde_json::to_string(&report).map_err(|e| JsError::new(&e.to_string()))?;
+    Ok(PtqModel { bytes, json })
+}

@@ -48,6 +48,10 @@ pub struct PtqArgs {
     /// Write the exposed model (every calibrated tensor an output) here too.
     #[arg(long)]
     save_exposed: Option<String>,
+    /// Dynamic quantization instead (ORT quantize_dynamic: int8 weights, uint8 activations quantized at
+    /// run time by DynamicQuantizeLinear, MatMulInteger / ConvInteger); needs no calibration.
+    #[arg(long)]
+    dynamic: bool,
     /// INT4 weight-only instead: every MatMul with a 2-D float weight becomes com.microsoft MatMulNBits
     /// (ORT MatMulNBitsQuantizer's default form); needs no calibration.
     #[arg(long)]
@@ -92,6 +96,25 @@ pub fn run(a: PtqArgs) -> Result<()> {
     };
     options.qdq()?;
     let bytes = read(&a.model)?;
+    if a.dynamic {
+        let (out, report) = graph::quantize_dynamic_model(&a.model, bytes, &options)?;
+        write(&a.out, &out)?;
+        if a.json {
+            let v = serde_json::json!({ "model": a.model, "out": a.out, "bytes": out.len(), "report": report });
+            println!("{}", serde_json::to_string_pretty(&v).map_err(|e| Error::InvalidSpec(e.to_string()))?);
+        } else {
+            println!(
+                "{}: dynamic ({} weights, {}): {} nodes rewritten, {} weights quantized; {} bytes",
+                a.out,
+                options.weights,
+                options.granularity,
+                report.rewritten.len(),
+                report.weights.len(),
+                out.len()
+            );
+        }
+        return Ok(());
+    }
     if a.int4 {
         let (out, report) = graph::quantize_int4_model(&a.model, bytes, &options)?;
         write(&a.out, &out)?;
