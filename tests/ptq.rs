@@ -209,3 +209,65 @@ fn malformed_models_and_settings_are_clear_errors() {
     assert!(PtqMethod::parse("percentile:120").is_err());
     assert!(PtqRanges::from_json(r#"{"ranges":{"a":[1]}}"#).unwrap_err().to_string().contains("'a'"));
 }
+
+fn node_list(m: &Model) -> Vec<(String, String, Vec<String>, Vec<String>)> {
+    m.graph.nodes.iter().map(|n| (n.op_type.clone(), n.name.clone(), n.inputs.clone(), n.outputs.clone())).collect()
+}
+
+fn expect(rows: &[(&str, &str, &[&str], &[&str])]) -> Vec<(String, String, Vec<String>, Vec<String>)> {
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    rows.iter().map(|(a, b, c, d)| (a.to_string(), b.to_string(), s(c), s(d))).collect()
+}
+
+#[test]
+fn dynamic_quantization_writes_conv_integer_as_ort_does() {
+    // What quantize_dynamic wrote for the same model (scripts/make_ptq_reference.py).
+    let (out, report) = quant_playground::graph::dynamic::quantize_dynamic(conv_relu(), &Default::default()).unwrap();
+    let out = Model::parse("tiny-dyn.onnx", out.encode()).unwrap();
+    assert_eq!(
+        node_list(&out),
+        expect(&[
+            ("Reshape", "", &["b", "c_bias_reshape_shape"], &["c_bias_reshape_output"]),
+            ("DynamicQuantizeLinear", "x_QuantizeLinear", &["x"], &["x_quantized", "x_scale", "x_zero_point"]),
+            ("Mul", "conv_quant_scales_mul", &["x_scale", "w_scale"], &["conv_quant_scales_mul:0"]),
+            ("ConvInteger", "conv_quant", &["x_quantized", "w_quantized", "x_zero_point", "w_zero_point"], &["c_output_quantized"]),
+            ("Cast", "c_output_quantized_cast", &["c_output_quantized"], &["c_output_quantized_cast_output"]),
+            ("Mul", "conv_quant_output_scale_mul", &["c_output_quantized_cast_output", "conv_quant_scales_mul:0"], &["cquant_scaled_output"]),
+            ("Add", "c_bias_add", &["cquant_scaled_output", "c_bias_reshape_output"], &["c"]),
+            ("Relu", "relu", &["c"], &["y"]),
+        ])
+    );
+    assert_eq!(out.graph.nodes[4].attr_int("to"), Some(1));
+    let w = &report.weights[0];
+    assert_eq!((w.name.as_str(), w.scale.clone(), w.zero_point.clone()), ("w", vec![0.007874015718698502], vec![0]));
+    let names: Vec<&str> = out.graph.initializers.iter().map(|i| i.name.as_str()).collect();
+    for n in ["b", "w_scale", "w_zero_point", "w_quantized", "c_bias_reshape_shape"] {
+        assert!(names.contains(&n), "{n} missing from {names:?}");
+    }
+    assert!(!names.contains(&"w"));
+}
+
+#[test]
+fn int4_turns_a_matmul_into_matmulnbits_with_ort_names() {
+    // y = x · W, W [K = 20, N = 2]: one block of 32 rows per column (rows 20..32 padded with 0).
+    let w: Vec<f32> = (0..40).map(|i| (i as f32 - 17.0) / 8.0).collect();
+    let nodes = vec![Node::new("MatMul", "mm", vec!["x".into(), "w".into()], vec!["y".into()])];
+    let io = |n: &str, d: i64| ValueInfo::tensor(n, FLOAT, Some(vec![Dim::Value(1), Dim::Value(d)]));
+    let g = Graph::new("mm", nodes, vec![Initializer::f32s(&w, "w", vec![20, 2])], vec![io("x", 20)], vec![io("y", 2)]);
+    let model = Model::new("mm.onnx", 13, g);
+    let opts = quant_playground::graph::int4::Int4Options { block_size: 32, ..Default::default() };
+    let (out, report) = quant_playground::graph::int4::quantize_int4(model, &opts).unwrap();
+    let out = Model::parse("mm-int4.onnx", out.encode()).unwrap();
+    assert_eq!(node_list(&out), expect(&[("MatMulNBits", "mm_Q4", &["x", "w_Q4", "w_scales", "w_zero_points"], &["y"])]));
+    let n = &out.graph.nodes[0];
+    assert_eq!(n.domain, "com.microsoft");
+    assert_eq!([n.attr_int("K"), n.attr_int("N"), n.attr_int("bits"), n.attr_int("block_size")], [Some(20), Some(2), Some(4), Some(32)]);
+    assert!(out.opsets.contains(&("com.microsoft".to_string(), 1)));
+    let q = out.initializer("w_Q4").unwrap();
+    assert_eq!(q.dims, vec![2, 1, 16]);
+    // Column 0 holds −17/8, −15/8, …, 21/8: scale (21/8 + 17/8)/15 in float32.
+    let scales = out.initializer_values(out.initializer("w_scales").unwrap()).unwrap();
+    assert_eq!(scales[0], (21.0f32 / 8.0 + 17.0 / 8.0) / 15.0);
+    assert_eq!(report.weights[0].blocks, 1);
+    assert!(out.initializer("w").is_none());
+}
