@@ -146,6 +146,17 @@ def describe(diffs, limit=3):
     return "; ".join(out)
 
 
+def explain(diffs, extra, same_nodes, na, nb):
+    """Prints what differs: a few initializers, the extra ones, the first differing node."""
+    if diffs:
+        print(f"     {describe(diffs)}")
+    if extra:
+        print(f"     initializers only in ours: {extra[:5]}")
+    if not same_nodes:
+        first = next((i for i, (x, y) in enumerate(zip(na, nb)) if x != y), min(len(na), len(nb)))
+        print(f"     first differing node #{first}: ORT {na[first] if first < len(na) else None} ours {nb[first] if first < len(nb) else None}")
+
+
 def check_rewrite(tag, cmd, ort_out, our_out, evaluation, rows, row):
     """Runs ours, compares every initializer, the nodes and the outputs with ORT's; 1 when they differ."""
     res = subprocess.run(cmd, capture_output=True, text=True)
@@ -159,13 +170,7 @@ def check_rewrite(tag, cmd, ort_out, our_out, evaluation, rows, row):
     ok = not diffs and same_nodes and not extra and out_diff == 0.0
     rows.append({**row, "initializers_equal": alle, "nodes_equal": same_nodes, "nodes": [len(na), len(nb)], "output_max_abs_diff": out_diff})
     print(f"{'ok  ' if ok else 'DIFF'} {tag:42s} initializers {alle[0]}/{alle[1]}  nodes {'same' if same_nodes else f'differ ({len(na)} vs {len(nb)})'}  output max|diff| {out_diff:.3g}")
-    if diffs:
-        print(f"     {describe(diffs)}")
-    if extra:
-        print(f"     initializers only in ours: {extra[:5]}")
-    if not same_nodes:
-        first = next((i for i, (x, y) in enumerate(zip(na, nb)) if x != y), min(len(na), len(nb)))
-        print(f"     first differing node #{first}: ORT {na[first] if first < len(na) else None} ours {nb[first] if first < len(nb) else None}")
+    explain(diffs, extra, same_nodes, na, nb)
     return 0 if ok else 1
 
 
@@ -249,13 +254,7 @@ def main():
                     s, z, o = stats["scale"], stats["zero_point"], stats["other"]
                     print(f"{'ok  ' if ok else 'DIFF'} {tag:42s} scales {s[0]}/{s[1]}  zero points {z[0]}/{z[1]}  weights/biases {o[0]}/{o[1]}"
                           f"  nodes {'same' if same_nodes else f'differ ({len(na)} vs {len(nb)})'}  output max|diff| {out_diff:.3g}")
-                    if diffs:
-                        print(f"     {describe(diffs)}")
-                    if extra:
-                        print(f"     initializers only in ours: {extra[:5]}")
-                    if not same_nodes:
-                        first = next((i for i, (x, y) in enumerate(zip(na, nb)) if x != y), min(len(na), len(nb)))
-                        print(f"     first differing node #{first}: ORT {na[first] if first < len(na) else None} ours {nb[first] if first < len(nb) else None}")
+                    explain(diffs, extra, same_nodes, na, nb)
         if not args.methods or "dynamic" in args.methods.split(","):
             for per_channel in (False, True):
                 tag = f"{name}-dynamic-{'channel' if per_channel else 'tensor'}"

@@ -12,7 +12,7 @@
 
 use super::model::{Initializer, Model, Node, FLOAT, FLOAT16, INT64};
 use super::params::{self, QType};
-use super::qdq::ort_topological_sort;
+use super::qdq::{clean_initializers, ort_topological_sort};
 use crate::error::{Error, Result};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -191,30 +191,8 @@ impl Dynamic {
             ),
             None => None,
         };
-        let (zps, scales): (Vec<i32>, Vec<f32>) = match axis {
-            None => {
-                let (z, s) = params::data_scale_zp(&data, qtype, symmetric, reduce);
-                (vec![z], vec![s])
-            }
-            Some(a) => {
-                let channels = init.dims[a];
-                let inner: usize = init.dims[a + 1..].iter().product();
-                let mut per: Vec<Vec<f32>> = vec![Vec::new(); channels];
-                for (i, &v) in data.iter().enumerate() {
-                    per[(i / inner.max(1)) % channels.max(1)].push(v);
-                }
-                per.iter().map(|c| params::data_scale_zp(c, qtype, symmetric, reduce)).unzip()
-            }
-        };
-        let inner: usize = axis.map_or(1, |a| init.dims[a + 1..].iter().product());
-        let codes: Vec<u8> = data
-            .iter()
-            .enumerate()
-            .map(|(i, &v)| {
-                let c = if axis.is_some() { (i / inner.max(1)) % scales.len() } else { 0 };
-                params::quantize_value(v, scales[c], zps[c], qtype) as u8
-            })
-            .collect();
+        let (zps, scales) = params::weight_scale_zp(&data, &init.dims, axis, qtype, symmetric, reduce);
+        let codes = params::weight_codes(&data, &init.dims, axis, &scales, &zps, qtype);
         let dims = if axis.is_some() { vec![scales.len()] } else { vec![] };
         let (scale_name, zp_name, q_name) = (format!("{name}_scale"), format!("{name}_zero_point"), format!("{name}_quantized"));
         let zp_bytes: Vec<u8> = zps.iter().map(|&z| z as u8).collect();
@@ -447,17 +425,7 @@ pub fn quantize_dynamic(mut model: Model, opts: &DynamicOptions) -> Result<(Mode
     }
     let mut model = d.model;
     model.graph.nodes = d.new_nodes;
-    // clean_initializers.
-    let mut requested: HashSet<String> = model.graph.nodes.iter().flat_map(|n| n.inputs.iter().filter(|i| !i.is_empty()).cloned()).collect();
-    requested.extend(model.graph.outputs.iter().map(|o| o.name.clone()));
-    for n in &model.graph.nodes {
-        for o in &n.outputs {
-            requested.remove(o);
-        }
-    }
-    let unused: HashSet<String> = model.graph.initializers.iter().filter(|i| !requested.contains(&i.name)).map(|i| i.name.clone()).collect();
-    model.graph.initializers.retain(|i| !unused.contains(&i.name));
-    model.graph.inputs.retain(|i| !unused.contains(&i.name));
+    clean_initializers(&mut model);
     model.producer_name = Some("quant-playground".into());
     model.producer_version = Some(env!("CARGO_PKG_VERSION").into());
     ort_topological_sort(&mut model)?;

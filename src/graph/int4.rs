@@ -13,7 +13,7 @@
 //! away from zero. B of rank above 2 (ORT squeezes unit leading dims) is left in float here.
 
 use super::model::{Initializer, Model, Node, FLOAT, UINT8};
-use super::qdq::ort_topological_sort;
+use super::qdq::{clean_initializers, ort_topological_sort};
 use crate::error::{Error, Result};
 use serde::Serialize;
 
@@ -200,17 +200,7 @@ pub fn quantize_int4(mut model: Model, opts: &Int4Options) -> Result<(Model, Int
         out.push(m);
     }
     model.graph.nodes = out;
-    // clean_initializers: the float weights no node reads any more.
-    let read: std::collections::HashSet<String> = model
-        .graph
-        .nodes
-        .iter()
-        .flat_map(|n| n.inputs.iter().cloned())
-        .chain(model.graph.outputs.iter().map(|o| o.name.clone()))
-        .collect();
-    let unused: Vec<String> = model.graph.initializers.iter().filter(|i| !read.contains(&i.name)).map(|i| i.name.clone()).collect();
-    model.graph.initializers.retain(|i| !unused.contains(&i.name));
-    model.graph.inputs.retain(|i| !unused.contains(&i.name));
+    clean_initializers(&mut model);
     model.producer_name = Some("quant-playground".into());
     model.producer_version = Some(env!("CARGO_PKG_VERSION").into());
     ort_topological_sort(&mut model)?;

@@ -93,6 +93,41 @@ pub fn data_scale_zp(data: &[f32], qtype: QType, symmetric: bool, reduce_range: 
     compute_scale_zp(lo, hi, qmin, qmax, symmetric)
 }
 
+/// Zero points and scales of a weight of shape `dims`: one pair per tensor, or one per slice along
+/// `axis` (`quantize_weight_per_channel_impl`, `_calc_initializer_quant_params`: each channel's
+/// `compute_data_quant_params`).
+pub fn weight_scale_zp(data: &[f32], dims: &[usize], axis: Option<usize>, qtype: QType, symmetric: bool, reduce_range: bool) -> (Vec<i32>, Vec<f32>) {
+    match axis {
+        None => {
+            let (z, s) = data_scale_zp(data, qtype, symmetric, reduce_range);
+            (vec![z], vec![s])
+        }
+        Some(a) => {
+            let channels = dims[a];
+            let inner: usize = dims[a + 1..].iter().product();
+            let mut per: Vec<Vec<f32>> = vec![Vec::new(); channels];
+            for (i, &v) in data.iter().enumerate() {
+                per[(i / inner.max(1)) % channels.max(1)].push(v);
+            }
+            per.iter().map(|c| data_scale_zp(c, qtype, symmetric, reduce_range)).unzip()
+        }
+    }
+}
+
+/// The codes of a weight for the parameters `weight_scale_zp` gave (`quantize_onnx_initializer`),
+/// as the bytes of its int8 / uint8 initializer.
+pub fn weight_codes(data: &[f32], dims: &[usize], axis: Option<usize>, scales: &[f32], zero_points: &[i32], qtype: QType) -> Vec<u8> {
+    let inner: usize = axis.map_or(1, |a| dims[a + 1..].iter().product());
+    let channels = scales.len().max(1);
+    data.iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            let c = if axis.is_some() { (i / inner.max(1)) % channels } else { 0 };
+            quantize_value(v, scales[c], zero_points[c], qtype) as u8
+        })
+        .collect()
+}
+
 /// `quantize_nparray`: round(x / scale) + zero_point in float32, clipped to the type's whole range.
 pub fn quantize_value(x: f32, scale: f32, zero_point: i32, qtype: QType) -> i32 {
     let (lo, hi) = qtype.full_range();

@@ -495,21 +495,7 @@ impl Quantizer {
             let symmetric = info.axis.is_some()
                 || if is_weight { qtype == QType::S8 } else { self.opts.activation_symmetric };
             let reduce = self.opts.reduce_range;
-            let (zero_point, scale) = match info.axis {
-                None => {
-                    let (z, s) = params::data_scale_zp(&data, qtype, symmetric, reduce);
-                    (vec![z], vec![s])
-                }
-                Some(axis) => {
-                    let channels = init.dims[axis];
-                    let inner: usize = init.dims[axis + 1..].iter().product();
-                    let mut per: Vec<Vec<f32>> = vec![Vec::new(); channels];
-                    for (i, &v) in data.iter().enumerate() {
-                        per[(i / inner.max(1)) % channels.max(1)].push(v);
-                    }
-                    per.iter().map(|c| params::data_scale_zp(c, qtype, symmetric, reduce)).unzip()
-                }
-            };
+            let (zero_point, scale) = params::weight_scale_zp(&data, &init.dims, info.axis, qtype, symmetric, reduce);
             self.initializer_params.insert(name, WeightParams { zero_point, scale, qtype, axis: info.axis });
         }
         Ok(())
@@ -571,16 +557,7 @@ impl Quantizer {
         self.replace_input_of_all_nodes(name, &dq_output);
         let init = self.initializer(name).cloned().ok_or_else(|| Error::malformed(self.file(), format!("no initializer '{name}'")))?;
         let data = self.model.initializer_values(&init)?;
-        let inner: usize = p.axis.map_or(1, |a| init.dims[a + 1..].iter().product());
-        let channels = p.scale.len().max(1);
-        let codes: Vec<u8> = data
-            .iter()
-            .enumerate()
-            .map(|(i, &v)| {
-                let c = if p.axis.is_some() { (i / inner.max(1)) % channels } else { 0 };
-                params::quantize_value(v, p.scale[c], p.zero_point[c], p.qtype) as u8
-            })
-            .collect();
+        let codes = params::weight_codes(&data, &init.dims, p.axis, &p.scale, &p.zero_point, p.qtype);
         let q_name = format!("{name}_quantized");
         self.add_initializer(Initializer::new(&q_name, p.qtype.onnx(), init.dims.clone(), &codes));
         let mut dq = Node::new("DequantizeLinear", &format!("{name}_DequantizeLinear"), vec![q_name, scale_name.clone(), zp_name.clone()], vec![dq_output]);
@@ -769,22 +746,22 @@ impl Quantizer {
         }
         Ok(())
     }
+}
 
-    /// `clean_initializers`: initializers no node reads and no graph output names are dropped,
-    /// with graph inputs of their names.
-    fn clean_initializers(&mut self) {
-        let g = &mut self.model.graph;
-        let mut requested: HashSet<String> = g.nodes.iter().flat_map(|n| n.inputs.iter().filter(|i| !i.is_empty()).cloned()).collect();
-        requested.extend(g.outputs.iter().map(|o| o.name.clone()));
-        for n in &g.nodes {
-            for o in &n.outputs {
-                requested.remove(o);
-            }
+/// onnx_model.py `clean_initializers`: initializers no node reads and no graph output names are
+/// dropped, with graph inputs of their names.
+pub(crate) fn clean_initializers(model: &mut Model) {
+    let g = &mut model.graph;
+    let mut requested: HashSet<String> = g.nodes.iter().flat_map(|n| n.inputs.iter().filter(|i| !i.is_empty()).cloned()).collect();
+    requested.extend(g.outputs.iter().map(|o| o.name.clone()));
+    for n in &g.nodes {
+        for o in &n.outputs {
+            requested.remove(o);
         }
-        let unused: HashSet<String> = g.initializers.iter().filter(|i| !requested.contains(&i.name)).map(|i| i.name.clone()).collect();
-        g.initializers.retain(|i| !unused.contains(&i.name));
-        g.inputs.retain(|i| !unused.contains(&i.name));
     }
+    let unused: HashSet<String> = g.initializers.iter().filter(|i| !requested.contains(&i.name)).map(|i| i.name.clone()).collect();
+    g.initializers.retain(|i| !unused.contains(&i.name));
+    g.inputs.retain(|i| !unused.contains(&i.name));
 }
 
 /// onnx_model.py `topological_sort`, step for step (its order is the order ORT writes).
@@ -933,7 +910,7 @@ pub fn quantize_static(model: Model, ranges: &HashMap<String, (f32, f32)>, opts:
         }
     }
     q.model.graph.nodes = kept;
-    q.clean_initializers();
+    clean_initializers(&mut q.model);
     q.model.producer_name = Some("quant-playground".into());
     q.model.producer_version = Some(env!("CARGO_PKG_VERSION").into());
     ort_topological_sort(&mut q.model)?;

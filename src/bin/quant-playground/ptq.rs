@@ -83,6 +83,18 @@ fn default_engine() -> Vec<String> {
     vec!["python3".into(), script]
 }
 
+/// Writes the model and prints the report (JSON) or one line.
+fn finish(a: &PtqArgs, out: &[u8], report: serde_json::Value, line: &str) -> Result<()> {
+    write(&a.out, out)?;
+    if a.json {
+        let v = serde_json::json!({ "model": a.model, "out": a.out, "bytes": out.len(), "report": report });
+        println!("{}", serde_json::to_string_pretty(&v).map_err(|e| Error::InvalidSpec(e.to_string()))?);
+    } else {
+        println!("{}: {line}; {} bytes", a.out, out.len());
+    }
+    Ok(())
+}
+
 pub fn run(a: PtqArgs) -> Result<()> {
     let options = PtqOptions {
         activations: a.activations.clone(),
@@ -98,41 +110,25 @@ pub fn run(a: PtqArgs) -> Result<()> {
     let bytes = read(&a.model)?;
     if a.dynamic {
         let (out, report) = graph::quantize_dynamic_model(&a.model, bytes, &options)?;
-        write(&a.out, &out)?;
-        if a.json {
-            let v = serde_json::json!({ "model": a.model, "out": a.out, "bytes": out.len(), "report": report });
-            println!("{}", serde_json::to_string_pretty(&v).map_err(|e| Error::InvalidSpec(e.to_string()))?);
-        } else {
-            println!(
-                "{}: dynamic ({} weights, {}): {} nodes rewritten, {} weights quantized; {} bytes",
-                a.out,
-                options.weights,
-                options.granularity,
-                report.rewritten.len(),
-                report.weights.len(),
-                out.len()
-            );
-        }
-        return Ok(());
+        let line = format!(
+            "dynamic ({} weights, {}): {} nodes rewritten, {} weights quantized",
+            options.weights,
+            options.granularity,
+            report.rewritten.len(),
+            report.weights.len()
+        );
+        return finish(&a, &out, serde_json::json!(report), &line);
     }
     if a.int4 {
         let (out, report) = graph::quantize_int4_model(&a.model, bytes, &options)?;
-        write(&a.out, &out)?;
-        if a.json {
-            let v = serde_json::json!({ "model": a.model, "out": a.out, "bytes": out.len(), "report": report });
-            println!("{}", serde_json::to_string_pretty(&v).map_err(|e| Error::InvalidSpec(e.to_string()))?);
-        } else {
-            println!(
-                "{}: INT4 weight-only (MatMulNBits, block {}, {}): {} MatMul weights quantized, {} left in float; {} bytes",
-                a.out,
-                report.block_size,
-                if report.symmetric { "symmetric" } else { "asymmetric" },
-                report.weights.len(),
-                report.skipped.len(),
-                out.len()
-            );
-        }
-        return Ok(());
+        let line = format!(
+            "INT4 weight-only (MatMulNBits, block {}, {}): {} MatMul weights quantized, {} left in float",
+            report.block_size,
+            if report.symmetric { "symmetric" } else { "asymmetric" },
+            report.weights.len(),
+            report.skipped.len()
+        );
+        return finish(&a, &out, serde_json::json!(report), &line);
     }
     let ranges = match (&a.ranges, &a.calib_data) {
         (Some(path), _) => PtqRanges::from_json(&String::from_utf8_lossy(&read(path)?))?,
