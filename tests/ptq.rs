@@ -271,3 +271,46 @@ fn int4_turns_a_matmul_into_matmulnbits_with_ort_names() {
     assert_eq!(report.weights[0].blocks, 1);
     assert!(out.initializer("w").is_none());
 }
+
+/// A length-delimited protobuf field (tag byte for field numbers below 16).
+fn ld(tag: u8, body: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let mut len = body.len();
+    while len >= 0x80 {
+        out.push((len as u8) | 0x80);
+        len >>= 7;
+    }
+    out.push(len as u8);
+    out.extend_from_slice(body);
+    out
+}
+
+#[test]
+fn an_initializer_read_only_inside_a_subgraph_is_kept() {
+    // If(cond) { then_branch: Identity(k) } — k is an outer-scope initializer no top-level node reads.
+    let body = Graph::new("then", vec![Node::new("Identity", "id", vec!["k".into()], vec!["t".into()])], vec![], vec![], vec![ValueInfo::tensor("t", FLOAT, None)]);
+    let body = Model::new("then", 13, body).graph_bytes();
+    // AttributeProto: name 1, g 6, type 20 = GRAPH (5). NodeProto: input 1, output 2, op_type 4, attribute 5.
+    let mut attr = ld(0x0a, b"then_branch");
+    attr.extend(ld(0x32, &body));
+    attr.extend_from_slice(&[0xa0, 0x01, 5]);
+    let mut node = ld(0x0a, b"cond");
+    node.extend(ld(0x12, b"o"));
+    node.extend(ld(0x22, b"If"));
+    node.extend(ld(0x2a, &attr));
+    // ModelProto: ir_version 1, graph 7 (node 1), opset_import 8 (version 2).
+    let mut m = vec![0x08, 8];
+    m.extend(ld(0x3a, &ld(0x0a, &node)));
+    m.extend(ld(0x42, &[0x10, 13]));
+    let if_node = Model::parse("if.onnx", m).unwrap().graph.nodes.remove(0);
+    assert_eq!(if_node.subgraph_inputs("if.onnx").unwrap(), vec!["k".to_string()]);
+
+    let mut model = conv_relu();
+    model.graph.initializers.push(Initializer::f32s(&[1.0], "k", vec![1]));
+    model.graph.inputs.push(ValueInfo::tensor("cond", quant_playground::graph::model::BOOL, Some(vec![])));
+    model.graph.nodes.push(if_node);
+    let r = ranges(&[("x", -1.0, 1.0), ("c", 0.0, 1.0), ("y", 0.0, 1.0)]);
+    let (out, _) = qdq::quantize_static(model, &r, &QdqOptions::default()).unwrap();
+    assert!(out.initializer("k").is_some(), "k was dropped although the If body reads it");
+    assert!(out.initializer("w").is_none());
+}

@@ -425,7 +425,7 @@ pub fn quantize_dynamic(mut model: Model, opts: &DynamicOptions) -> Result<(Mode
     }
     let mut model = d.model;
     model.graph.nodes = d.new_nodes;
-    clean_initializers(&mut model);
+    clean_initializers(&mut model)?;
     model.producer_name = Some("quant-playground".into());
     model.producer_version = Some(env!("CARGO_PKG_VERSION").into());
     ort_topological_sort(&mut model)?;

@@ -200,7 +200,7 @@ pub fn quantize_int4(mut model: Model, opts: &Int4Options) -> Result<(Model, Int
         out.push(m);
     }
     model.graph.nodes = out;
-    clean_initializers(&mut model);
+    clean_initializers(&mut model)?;
     model.producer_name = Some("quant-playground".into());
     model.producer_version = Some(env!("CARGO_PKG_VERSION").into());
     ort_topological_sort(&mut model)?;

@@ -229,6 +229,27 @@ impl Node {
         })
     }
 
+    /// The names the node's subgraphs (If/Loop/Scan bodies, at any depth) read: outer-scope tensors
+    /// among them, which clean_initializers must keep.
+    pub fn subgraph_inputs(&self, file: &str) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for a in &self.attributes {
+            let Attribute::Read { body, value: AttrValue::Other, .. } = a else { continue };
+            let pieces = [(0u64, &body[..])];
+            let mut src = Pieces { file, pieces: &pieces, len: body.len() as u64 };
+            let mut r = Reader::new(&mut src);
+            // AttributeProto g 6, graphs 11.
+            for f in r.fields(0, body.len() as u64)?.into_iter().filter(|f| matches!((f.number, f.wire), (6, 2) | (11, 2))) {
+                let g = graph(&mut r, &f)?;
+                for n in &g.nodes {
+                    out.extend(n.inputs.iter().filter(|i| !i.is_empty()).cloned());
+                    out.extend(n.subgraph_inputs(file)?);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Sets a float attribute, replacing one of that name where it stood.
     pub fn set_float(&mut self, name: &str, value: f32) {
         let new = Attribute::Float { name: name.to_string(), value };
@@ -658,8 +679,8 @@ impl Model {
         None
     }
 
-    /// The model as ONNX bytes.
-    pub fn encode(&self) -> Vec<u8> {
+    /// The GraphProto's fields, in field-number order.
+    fn graph_fields(&self) -> Vec<(u64, Vec<u8>)> {
         let g = &self.graph;
         let mut graph_fields: Vec<(u64, Vec<u8>)> = Vec::new();
         let field = |n: u64, body: &[u8]| {
@@ -687,6 +708,22 @@ impl Model {
         }
         graph_fields.extend(g.other.iter().map(|f| (f.number, f.bytes.clone())));
         graph_fields.sort_by_key(|(n, _)| *n);
+        graph_fields
+    }
+
+    /// The graph as a GraphProto message body.
+    pub fn graph_bytes(&self) -> Vec<u8> {
+        self.graph_fields().into_iter().flat_map(|(_, b)| b).collect()
+    }
+
+    /// The model as ONNX bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let graph_fields = self.graph_fields();
+        let field = |n: u64, body: &[u8]| {
+            let mut f = Vec::new();
+            put_bytes(&mut f, n, body);
+            (n, f)
+        };
         let graph_len: usize = graph_fields.iter().map(|(_, b)| b.len()).sum();
 
         let mut model_fields: Vec<(u64, Vec<u8>)> = Vec::new();

@@ -750,10 +750,14 @@ impl Quantizer {
 
 /// onnx_model.py `clean_initializers`: initializers no node reads and no graph output names are
 /// dropped, with graph inputs of their names.
-pub(crate) fn clean_initializers(model: &mut Model) {
+pub(crate) fn clean_initializers(model: &mut Model) -> Result<()> {
+    let file = model.file.clone();
     let g = &mut model.graph;
     let mut requested: HashSet<String> = g.nodes.iter().flat_map(|n| n.inputs.iter().filter(|i| !i.is_empty()).cloned()).collect();
     requested.extend(g.outputs.iter().map(|o| o.name.clone()));
+    for n in &g.nodes {
+        requested.extend(n.subgraph_inputs(&file)?);
+    }
     for n in &g.nodes {
         for o in &n.outputs {
             requested.remove(o);
@@ -762,6 +766,7 @@ pub(crate) fn clean_initializers(model: &mut Model) {
     let unused: HashSet<String> = g.initializers.iter().filter(|i| !requested.contains(&i.name)).map(|i| i.name.clone()).collect();
     g.initializers.retain(|i| !unused.contains(&i.name));
     g.inputs.retain(|i| !unused.contains(&i.name));
+    Ok(())
 }
 
 /// onnx_model.py `topological_sort`, step for step (its order is the order ORT writes).
@@ -910,7 +915,7 @@ pub fn quantize_static(model: Model, ranges: &HashMap<String, (f32, f32)>, opts:
         }
     }
     q.model.graph.nodes = kept;
-    clean_initializers(&mut q.model);
+    clean_initializers(&mut q.model)?;
     q.model.producer_name = Some("quant-playground".into());
     q.model.producer_version = Some(env!("CARGO_PKG_VERSION").into());
     ort_topological_sort(&mut q.model)?;
