@@ -194,7 +194,7 @@ export const CALIB_N = 10_000_000;
 export const CALIB_SEED = 20260427;
 const CALIB_METHODS = 'all'; // minmax, percentile:99.99, mse, entropy, entropy:trt
 
-/** Seeded N(0, 1) (Box–Muller over xorshift) with 0.1% of the values replaced by ±20σ, as src/synthetic.rs's GaussianOutliers. */
+/** Seeded N(0, 1) (Box–Muller over xorshift) with 0.1% of the values replaced by ±20σ, as src/app/synthetic.rs's GaussianOutliers. */
 export function gaussianOutliers(n, seed) {
   const rnd = xorshift(seed);
   const x = new Float32Array(n);

@@ -2,9 +2,9 @@
 //!     cargo run --release --example calib_bench [N] [BATCHES]
 //! (The browser figure comes from `npm run bench`; this is the native reference.)
 
+use quant_playground::app::synthetic::{generate, Dist};
 use quant_playground::calib::{self, CalibConfig, Method};
 use quant_playground::quant::{Granularity, QuantSpec, Scheme};
-use quant_playground::synthetic::{generate, Dist};
 use std::time::Instant;
 
 /// CPU time of this thread in seconds (Linux: /proc/thread-self/schedstat, ns on CPU); the machine

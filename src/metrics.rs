@@ -1,16 +1,29 @@
 //! Error metrics and size accounting, from the sums the kernels accumulate.
 
 use crate::kernels::ErrorSums;
-use serde::Serialize;
+use serde::{Serialize, Serializer};
+
+/// JSON has no Inf or NaN: write them as the strings "inf" / "-inf" and NaN as null.
+pub fn ser_f64<S: Serializer>(v: &f64, s: S) -> std::result::Result<S::Ok, S::Error> {
+    if v.is_finite() {
+        s.serialize_f64(*v)
+    } else if v.is_nan() {
+        s.serialize_none()
+    } else if *v > 0.0 {
+        s.serialize_str("inf")
+    } else {
+        s.serialize_str("-inf")
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Metrics {
     /// mean((x − x̂)²) over the finite elements.
     pub mse: f64,
     /// 10·log10(Σx² / Σ(x − x̂)²); +Inf when exact.
-    #[serde(serialize_with = "crate::report::ser_f64")]
+    #[serde(serialize_with = "crate::metrics::ser_f64")]
     pub sqnr_db: f64,
-    #[serde(serialize_with = "crate::report::ser_f64")]
+    #[serde(serialize_with = "crate::metrics::ser_f64")]
     pub max_abs_err: f64,
     /// x·x̂ / (|x|·|x̂|); 1 when both are zero vectors, 0 when only one is; null when undefined (overflow).
     pub cosine: Option<f64>,

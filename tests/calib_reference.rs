@@ -4,10 +4,10 @@
 // Native only: wasm-pack builds every test target for wasm32; the browser tests are in tests/wasm*.rs.
 #![cfg(not(target_arch = "wasm32"))]
 
+use quant_playground::app::synthetic::{generate, Dist};
 use quant_playground::calib::{self, histogram::HistKind, CalibConfig, Method};
 use quant_playground::formats::{self, FileSource};
 use quant_playground::quant::{self, Granularity, QuantSpec, Scheme, SlotRanges};
-use quant_playground::synthetic::{generate, Dist};
 use quant_playground::tensor;
 use serde_json::Value;
 

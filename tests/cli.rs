@@ -172,7 +172,7 @@ fn synth_writes_the_same_activations_for_the_same_seed() {
     }
     assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
     // The library gives the same bytes the page's wasm function wraps.
-    let lib = quant_playground::synthetic::activations_safetensors(quant_playground::synthetic::Dist::LlmLike, 8, 1234);
+    let lib = quant_playground::app::synthetic::activations_safetensors(quant_playground::app::synthetic::Dist::LlmLike, 8, 1234);
     assert_eq!(std::fs::read(&a).unwrap(), lib);
     let (code, _, err) = cli(&["synth", "--dist", "cauchy", "-o", a.to_str().unwrap()]);
     assert_eq!(code, 1);

@@ -4,8 +4,8 @@
 //! `eval --json` has the page's schema.
 #![cfg(not(target_arch = "wasm32"))]
 
+use quant_playground::app::example::{self, Config, Evaluation, Example, StaticInt8Mlp, StaticParams};
 use quant_playground::formats;
-use quant_playground::model::{self, Config, Evaluation, Example, StaticInt8Mlp, StaticParams};
 use serde_json::Value;
 use std::process::Command;
 use std::sync::OnceLock;
@@ -22,11 +22,11 @@ fn example() -> Example {
 }
 
 /// The whole table, computed once for the tests that read it (debug builds are slow).
-fn evaluation() -> &'static (Evaluation, model::EvalReport) {
-    static EVAL: OnceLock<(Evaluation, model::EvalReport)> = OnceLock::new();
+fn evaluation() -> &'static (Evaluation, example::EvalReport) {
+    static EVAL: OnceLock<(Evaluation, example::EvalReport)> = OnceLock::new();
     EVAL.get_or_init(|| {
         let ev = Evaluation::prepare(example(), &Config::all()).unwrap();
-        let clock = model::native_clock();
+        let clock = example::native_clock();
         let report = ev.run(&clock, 1).unwrap();
         (ev, report)
     })
@@ -119,7 +119,7 @@ fn calibration_reproduces_the_committed_parameters() {
     let ex = example();
     for want in committed_params() {
         let method = quant_playground::calib::Method::parse(&want.method).unwrap();
-        let got = model::int8_static::calibrate(&ex.mlp, &ex.calib_x, ex.calib_rows, &method).unwrap();
+        let got = example::int8_static::calibrate(&ex.mlp, &ex.calib_x, ex.calib_rows, &method).unwrap();
         for (g, w) in got.layers.iter().zip(&want.layers) {
             assert_eq!(g.layer, w.layer);
             if want.method == "minmax" {

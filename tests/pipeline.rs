@@ -1,12 +1,12 @@
-//! The Outputs view's trace (src/pipeline.rs) against the full static INT8 pipeline: on the digits
+//! The Outputs view's trace (src/app/trace.rs) against the full static INT8 pipeline: on the digits
 //! example's first layer with the parameters int8_static::calibrate learns, every traced element's final
 //! code equals the code StaticInt8Mlp's own loop writes for that element, and the accumulator equals
-//! the kernel's. The hand-worked M0 / shift case is a unit test in src/pipeline.rs.
+//! the kernel's. The hand-worked M0 / shift case is a unit test in src/app/trace.rs.
 #![cfg(not(target_arch = "wasm32"))]
 
+use quant_playground::app::example::{int8_static, Example, StaticInt8Mlp};
+use quant_playground::app::trace::{self, LayerQuantization};
 use quant_playground::calib::Method;
-use quant_playground::model::{int8_static, Example, StaticInt8Mlp};
-use quant_playground::pipeline::{self, LayerQuantization};
 
 const MODEL: &[u8] = include_bytes!("../www/examples/digits-mlp.safetensors");
 const TEST_X: &[u8] = include_bytes!("../www/examples/digits-test-x.npy");
@@ -37,7 +37,7 @@ fn trace_codes_equal_the_static_pipeline_on_the_first_layer() {
         let mut nonzero = 0;
         for sample in [0, 5, 15] {
             for row in (0..n).step_by(7) {
-                let t = pipeline::trace_element(&fc1.weight, n, k, Some(&fc1.bias), x, m, sample, row, &q).unwrap();
+                let t = trace::trace_element(&fc1.weight, n, k, Some(&fc1.bias), x, m, sample, row, &q).unwrap();
                 assert_eq!(t.code, hidden[sample * n + row] as i32, "{method:?}: sample {sample}, row {row}");
                 assert_eq!(t.accumulator, t.kernel_accumulator);
                 assert_eq!(t.accumulator as i64, t.sum_products + t.zero_point_terms.input_zero_point_term);
@@ -58,7 +58,7 @@ fn whole_output_errors_rank_as_expected() {
     let fc1 = &ex.mlp.layers[0];
     let (n, k) = (fc1.out_features, fc1.in_features);
     let m = 64;
-    let t = pipeline::trace_outputs(&fc1.weight, n, k, Some(&fc1.bias), &ex.test_x[..m * k], m, 3, 10, &Method::MinMax, false).unwrap();
+    let t = trace::trace_outputs(&fc1.weight, n, k, Some(&fc1.bias), &ex.test_x[..m * k], m, 3, 10, &Method::MinMax, false).unwrap();
     // Static INT8 pays for its 8-bit output (about 30 dB here); dynamic INT8 keeps an f32 output and is
     // far better than INT4 g32.
     assert!(t.static_int8.sqnr_db > 25.0, "{:?}", t.static_int8);
@@ -66,9 +66,9 @@ fn whole_output_errors_rank_as_expected() {
     // The element's code is the whole output's code at (3, 10).
     let q = &t.quantization;
     let w = quant_playground::kernels::gemm::PackedI8::quantize(&fc1.weight, n, k).unwrap();
-    let codes = pipeline::static_int8_codes(&w, &ex.test_x[..m * k], m, Some(&fc1.bias), q).unwrap();
+    let codes = trace::static_int8_codes(&w, &ex.test_x[..m * k], m, Some(&fc1.bias), q).unwrap();
     assert_eq!(t.element.code, codes[3 * n + 10] as i32);
     // Bad requests name what is wrong.
-    let e = pipeline::trace_outputs(&fc1.weight, n, k, None, &ex.test_x[..m * k], m, m, 0, &Method::MinMax, false).unwrap_err();
+    let e = trace::trace_outputs(&fc1.weight, n, k, None, &ex.test_x[..m * k], m, m, 0, &Method::MinMax, false).unwrap_err();
     assert!(e.to_string().contains(&format!("sample {m}")), "{e}");
 }

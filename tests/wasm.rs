@@ -2,9 +2,9 @@
 //! the numpy reference vectors, and every SIMD128 kernel against its scalar twin bit for bit.
 #![cfg(target_arch = "wasm32")]
 
+use quant_playground::app::synthetic::{generate, Dist};
 use quant_playground::kernels::{self, scalar};
 use quant_playground::quant::{self, Codes, Granularity, QuantSpec, Scheme};
-use quant_playground::synthetic::{generate, Dist};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);

@@ -3,7 +3,7 @@
 //! logits equal to numpy's bit for bit through the SIMD128 kernels, and the page's entry points.
 #![cfg(target_arch = "wasm32")]
 
-use quant_playground::model::{Config, Evaluation, Example, StaticInt8Mlp, StaticParams};
+use quant_playground::app::example::{Config, Evaluation, Example, StaticInt8Mlp, StaticParams};
 use quant_playground::wasm::{now_ms, ExampleModel};
 use serde_json::Value;
 use wasm_bindgen_test::*;

@@ -213,18 +213,6 @@ pub fn calibration_report_batches(batches: &[&[f32]], spec: &QuantSpec, methods:
 mod tests {
     use super::*;
     use crate::quant::Scheme;
-    use crate::synthetic::{generate, Dist};
-
-    #[test]
-    fn one_batch_equals_the_single_set_report() {
-        let x = generate(Dist::Laplace, 5000, 1.0, 3);
-        let spec = QuantSpec::new(8, Scheme::Asymmetric, Granularity::PerTensor);
-        let methods = Method::parse_list("all").unwrap();
-        let single = super::super::calibration_report(&x, &spec, &methods, CalibConfig::default(), false).unwrap();
-        let batched = calibration_report_batches(&[&x], &spec, &methods, CalibConfig::default(), false).unwrap();
-        assert_eq!(batched.report, single);
-        assert_eq!((batched.batches, batched.batch_values.clone()), (1, vec![5000]));
-    }
 
     #[test]
     fn passes_out_of_order_are_errors() {

@@ -3,11 +3,8 @@
 
 use crate::graph::calibration::{PtqCalibration, PtqMethod, PtqRanges};
 use crate::graph::{self, PtqOptions};
+use super::js_err;
 use wasm_bindgen::prelude::*;
-
-fn js_err(e: crate::Error) -> JsError {
-    JsError::new(&e.to_string())
-}
 
 /// A written model and its JSON description (the exposed tensors, or the quantization report).
 #[wasm_bindgen]

@@ -3,14 +3,14 @@
 //! (src/graph/engine.rs; default scripts/ptq_engine.py, onnxruntime python), or from a ranges
 //! JSON that any engine's calibration wrote (`--ranges`, the page's PtqCalibrator.ranges()).
 
-use clap::Args;
+use crate::common::print_json;
 use quant_playground::graph::calibration::{PtqCalibration, PtqMethod, PtqRanges};
 use quant_playground::graph::{self, engine, PtqOptions};
 use quant_playground::{Error, Result};
 use std::path::Path;
 
-#[derive(Args)]
-pub struct PtqArgs {
+#[derive(clap::Args)]
+pub struct Args {
     /// The ONNX model (self-contained: no external data).
     model: String,
     /// Calibration inputs: a .npz with one array per model input (first axis: samples, each fed
@@ -84,18 +84,17 @@ fn default_engine() -> Vec<String> {
 }
 
 /// Writes the model and prints the report (JSON) or one line.
-fn finish(a: &PtqArgs, out: &[u8], report: serde_json::Value, line: &str) -> Result<()> {
+fn finish(a: &Args, out: &[u8], report: serde_json::Value, line: &str) -> Result<()> {
     write(&a.out, out)?;
     if a.json {
-        let v = serde_json::json!({ "model": a.model, "out": a.out, "bytes": out.len(), "report": report });
-        println!("{}", serde_json::to_string_pretty(&v).map_err(|e| Error::InvalidSpec(e.to_string()))?);
+        print_json(&serde_json::json!({ "model": a.model, "out": a.out, "bytes": out.len(), "report": report }));
     } else {
-        println!("{}: {line}; {} bytes", a.out, out.len());
+        outln!("{}: {line}; {} bytes", a.out, out.len());
     }
     Ok(())
 }
 
-pub fn run(a: PtqArgs) -> Result<()> {
+pub fn run(a: Args) -> Result<()> {
     let options = PtqOptions {
         activations: a.activations.clone(),
         weights: a.weights.clone(),
@@ -166,11 +165,10 @@ pub fn run(a: PtqArgs) -> Result<()> {
     let (out, report) = graph::quantize_static_model(&a.model, bytes, &ranges, &options)?;
     write(&a.out, &out)?;
     if a.json {
-        let v = serde_json::json!({ "model": a.model, "out": a.out, "bytes": out.len(), "method": ranges.method, "batches": ranges.batches, "ranges": ranges.ranges, "report": report });
-        println!("{}", serde_json::to_string_pretty(&v).map_err(|e| Error::InvalidSpec(e.to_string()))?);
+        print_json(&serde_json::json!({ "model": a.model, "out": a.out, "bytes": out.len(), "method": ranges.method, "batches": ranges.batches, "ranges": ranges.ranges, "report": report }));
     } else {
         let count = |k: &str| report.tensors.iter().filter(|t| t.kind == k).count();
-        println!(
+        outln!(
             "{}: static QDQ ({} activations, {} weights, {}), {} calibration by {} over {} batches",
             a.out,
             options.activations,
@@ -180,7 +178,7 @@ pub fn run(a: PtqArgs) -> Result<()> {
             ranges.method,
             ranges.batches
         );
-        println!(
+        outln!(
             "  {} activations, {} weights, {} biases quantized; {} nodes ({} removed into their producer); {} bytes",
             count("activation"),
             count("weight"),

@@ -2,20 +2,20 @@
 //! Outputs view shows and `quant-playground trace --json` prints (one schema for both).
 //!
 //! Jacob et al. 2017 (arXiv 1712.05877) §2.2–2.4 with TFLite's fixed-point requantization, in the
-//! conventions of model/int8_static.rs: activations u8 asymmetric per tensor (calibrated range →
+//! conventions of app/example/int8_static.rs: activations u8 asymmetric per tensor (calibrated range →
 //! scale s_a, zero point z_a), weights s8 symmetric per output channel (s_w[c], z_w = 0), bias i32 at
 //! scale s_a·s_w[c], output u8 asymmetric (s_y, z_y, calibrated on the FP32 output). Every number comes
 //! from the functions the pipeline itself runs: PackedI8::quantize, kernels::quantize, the i32 kernel,
 //! quantize_multiplier, saturating_rounding_doubling_high_mul, rounding_divide_by_pot.
 
+use crate::app::example::int8_static::{activation_spec, quantize_bias};
+use crate::app::explore::{output_error, OutputError};
 use crate::calib::{self, CalibConfig, Method};
 use crate::error::{Error, Result};
-use crate::explore::{output_error, OutputError};
 use crate::kernels::gemm::{
     self, multiply_by_quantized_multiplier, quantize_multiplier, rounding_divide_by_pot, saturating_rounding_doubling_high_mul,
     ActGranularity, PackedF32, PackedI4, PackedI8,
 };
-use crate::model::int8_static::{activation_spec, quantize_bias};
 use crate::quant::{QuantParams, ScaleDType, Scheme};
 use serde::Serialize;
 
@@ -358,8 +358,8 @@ pub fn bias_name(weight: &str) -> Option<String> {
 }
 
 /// The view's seeded X [m, k]: `dist` with σ = 1 from `seed` (synthetic.rs, PCG-64), the same in any build.
-pub fn synthetic_inputs(dist: crate::synthetic::Dist, m: usize, k: usize, seed: u64) -> Vec<f32> {
-    crate::synthetic::generate(dist, m * k, 1.0, seed)
+pub fn synthetic_inputs(dist: crate::app::synthetic::Dist, m: usize, k: usize, seed: u64) -> Vec<f32> {
+    crate::app::synthetic::generate(dist, m * k, 1.0, seed)
 }
 
 /// X [m, k] from an activation tensor: its values as rows of k (its last axis, or all of it flattened).

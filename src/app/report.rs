@@ -5,20 +5,7 @@ use crate::kernels;
 use crate::metrics::{bits_per_weight, metrics_from_sums, Metrics};
 use crate::quant::{self, QuantSpec, QuantizedTensor};
 use crate::tensor::{self, DType};
-use serde::{Serialize, Serializer};
-
-/// JSON has no Inf or NaN: write them as the strings "inf" / "-inf" and NaN as null.
-pub fn ser_f64<S: Serializer>(v: &f64, s: S) -> std::result::Result<S::Ok, S::Error> {
-    if v.is_finite() {
-        s.serialize_f64(*v)
-    } else if v.is_nan() {
-        s.serialize_none()
-    } else if *v > 0.0 {
-        s.serialize_str("inf")
-    } else {
-        s.serialize_str("-inf")
-    }
-}
+use serde::Serialize;
 
 /// Many scales or zero points are summarised; up to `LIST_LIMIT` are listed in full.
 pub const LIST_LIMIT: usize = 64;

@@ -2,11 +2,11 @@
 //! `cargo test` checks: value and error histograms, every slot's scale and range, the calibration
 //! ranges to mark on the histogram, and sweeps of many specs with their Pareto front.
 
+use crate::app::report::{self, TensorReport};
 use crate::calib::{self, CalibConfig, Method};
 use crate::error::Result;
 use crate::kernels;
 use crate::quant::{self, Granularity, QuantSpec, Scheme, SlotLayout};
-use crate::report::{self, TensorReport};
 use crate::tensor::DType;
 use serde::Serialize;
 
@@ -179,7 +179,7 @@ pub fn pareto_front(points: &[(f64, f64)]) -> Vec<bool> {
         .collect()
 }
 
-/// A number as the report writes it (report::ser_f64): a JSON number, "inf", "-inf", or null for NaN.
+/// A number as the report writes it (metrics::ser_f64): a JSON number, "inf", "-inf", or null for NaN.
 pub fn report_f64(value: &serde_json::Value) -> f64 {
     match value {
         serde_json::Value::Number(n) => n.as_f64().unwrap_or(f64::NAN),
@@ -375,7 +375,7 @@ mod tests {
 
 // ---- The speed panel (www/speed.js): y = W·x with a seeded x, and how far an output is from FP32's --
 
-use crate::synthetic::{self, Dist};
+use crate::app::synthetic::{self, Dist};
 
 /// The speed panel's activations X [m, k]: N(0, 1) values from `seed` (synthetic.rs, PCG-64), so that
 /// the seed the page shows gives the same X in any build, natively included.
@@ -388,9 +388,9 @@ pub fn gaussian_activations(m: usize, k: usize, seed: u64) -> Vec<f32> {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct OutputError {
     pub mse: f64,
-    #[serde(serialize_with = "crate::report::ser_f64")]
+    #[serde(serialize_with = "crate::metrics::ser_f64")]
     pub sqnr_db: f64,
-    #[serde(serialize_with = "crate::report::ser_f64")]
+    #[serde(serialize_with = "crate::metrics::ser_f64")]
     pub max_abs_err: f64,
     pub cosine: Option<f64>,
 }

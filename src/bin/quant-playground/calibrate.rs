@@ -1,0 +1,108 @@
+//! `calibrate`: calibration methods compared on one activation set streamed from one or more files.
+
+use crate::common::{load, only_or_named, open, print_json};
+use quant_playground::calib;
+use quant_playground::quant::{Granularity, QuantSpec, Scheme};
+use quant_playground::tensor::TensorInfo;
+use quant_playground::{Error, Result};
+use serde::Serialize;
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[arg(required = true, num_args = 1..)]
+    files: Vec<String>,
+    /// The tensor to calibrate in each file (may be left out when a file holds one float tensor).
+    #[arg(long = "tensor", conflicts_with = "batches")]
+    tensor: Option<String>,
+    /// Every float tensor of every file is one batch of the set.
+    #[arg(long)]
+    batches: bool,
+    /// minmax, minmax:ma, percentile[:P], mse, entropy, entropy:trt, a comma-separated list, or all.
+    #[arg(long, default_value = "all")]
+    method: String,
+    #[arg(long, default_value_t = 8)]
+    bits: u8,
+    #[arg(long, default_value = "sym", value_parser = ["sym", "asym", "symmetric", "asymmetric"])]
+    scheme: String,
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let Args { files, tensor, batches, method, bits, scheme, json } = args;
+    calibrate(&files, tensor.as_deref(), batches, &method, bits, &scheme, json)
+}
+
+/// One batch: a tensor of a file.
+struct Batch {
+    file: usize,
+    info: TensorInfo,
+}
+
+fn calibrate(files: &[String], tensor: Option<&str>, every_tensor: bool, methods: &str, bits: u8, scheme: &str, json: bool) -> Result<()> {
+    let mut sources = Vec::with_capacity(files.len());
+    let mut batches = Vec::new();
+    for (f, file) in files.iter().enumerate() {
+        let (index, source) = open(file)?;
+        if every_tensor {
+            let floats: Vec<&TensorInfo> = index.tensors.iter().filter(|t| t.dtype.is_quantizable()).collect();
+            if floats.is_empty() {
+                return Err(Error::InvalidSpec(format!("{file} holds no float tensor to calibrate")));
+            }
+            batches.extend(floats.into_iter().map(|t| Batch { file: f, info: t.clone() }));
+        } else {
+            let info = only_or_named(file, &index, tensor)
+                .map_err(|e| match e {
+                    Error::InvalidSpec(m) if tensor.is_none() => Error::InvalidSpec(format!("{m}; pick one with --tensor, or use --batches for all")),
+                    e => e,
+                })?
+                .clone();
+            batches.push(Batch { file: f, info });
+        }
+        sources.push(source);
+    }
+    let scheme = if scheme.starts_with("asym") { Scheme::Asymmetric } else { Scheme::Symmetric };
+    let spec = QuantSpec::new(bits, scheme, Granularity::PerTensor);
+    spec.validate()?;
+    let methods = calib::Method::parse_list(methods)?;
+    // Three passes (calib/batches.rs): min/max, histograms, error; each batch read, used and dropped.
+    let mut c = calib::batches::BatchCalibration::new(&spec, &methods, calib::CalibConfig::default())?;
+    for pass in 0..3 {
+        for b in &batches {
+            let x = load(&mut sources[b.file], &b.info)?;
+            let context = |e: Error| Error::InvalidSpec(format!("{}: {}: {e}", files[b.file], b.info.name));
+            match pass {
+                0 => c.scan(&x),
+                1 => c.add(&x),
+                _ => c.measure(&x),
+            }
+            .map_err(context)?;
+        }
+    }
+    let report = c.report(false)?;
+    if json {
+        let names: Vec<serde_json::Value> =
+            batches.iter().map(|b| serde_json::json!({ "file": files[b.file], "tensor": b.info.name })).collect();
+        // Flattened rather than through serde_json::Value, so that f32 fields print as f32.
+        #[derive(Serialize)]
+        struct CalibrateDocument<'a> {
+            file: &'a str,
+            tensor: &'a str,
+            sources: Vec<serde_json::Value>,
+            #[serde(flatten)]
+            report: &'a calib::batches::BatchCalibReport,
+        }
+        let first = &batches[0];
+        print_json(&CalibrateDocument { file: &files[first.file], tensor: &first.info.name, sources: names, report: &report });
+    } else {
+        if batches.len() == 1 {
+            let b = &batches[0];
+            outln!("{}: {} {:?}, {} values, int{bits} {}", files[b.file], b.info.name, b.info.shape, report.report.elements, scheme.short_name());
+        } else {
+            let from = if files.len() == 1 { files[0].clone() } else { format!("{} files", files.len()) };
+            outln!("{} ({from}), int{bits} {}", report.summary(), scheme.short_name());
+        }
+        out!("{}", report.report.table());
+    }
+    Ok(())
+}

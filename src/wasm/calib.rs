@@ -1,0 +1,91 @@
+//! Calibration (src/calib): one tensor's methods compared, a tensor quantized with calibrated ranges,
+//! the ranges alone (the benchmark's `calibrate-all`), and activation batches from several files
+//! (www/activations.js). Conversion only.
+
+use super::{decode, js_err, json_err, spec_from_json, to_json};
+use crate::app::report;
+use crate::quant::{QuantSpec, Scheme};
+use wasm_bindgen::prelude::*;
+
+/// Calibration methods compared on one tensor: the CLI's `calibrate --json` report, plus the searched
+/// curves and the histograms when `details` is true (for the page's overlay and KL / MSE plots).
+/// `methods` as typed on the CLI: `all`, `minmax`, `percentile:99.9`, `mse,entropy`, …
+#[wasm_bindgen]
+pub fn calibrate_tensor(info_json: &str, bytes: Vec<u8>, bits: u8, scheme: &str, methods: &str, details: bool) -> Result<String, JsError> {
+    let (_, x) = decode(info_json, bytes)?;
+    let scheme: crate::quant::Scheme =
+        serde_json::from_value(serde_json::Value::String(scheme.into())).map_err(|e| json_err("scheme", e))?;
+    crate::calib::run_calibrate_json(&x, bits, scheme, methods, details).map_err(js_err)
+}
+
+/// One tensor quantized with one spec and the ranges of one calibration method (`quantize --calib`).
+#[wasm_bindgen]
+pub fn quantize_tensor_calibrated(info_json: &str, bytes: Vec<u8>, spec_json: &str, method: &str) -> Result<String, JsError> {
+    let (info, x) = decode(info_json, bytes)?;
+    let spec = spec_from_json(spec_json)?;
+    let method = crate::calib::Method::parse(method).map_err(js_err)?;
+    let q = crate::calib::quantize_calibrated(&x, &info.shape, &spec, &method).map_err(js_err)?;
+    to_json("report", &report::int_report(&info.name, info.dtype, &q, &method.label()))
+}
+
+// ---- Calibration alone (the benchmark's `calibrate-all`): conversion only ------------------------------
+
+/// The ranges only — no fake-quantizing, no curves or histograms — of each method in `methods` (as
+/// `calibrate_tensor` takes them) over f32 values `x`, per tensor: `[{"method", "range", "scale",
+/// "zero_point"}, …]`, from calib::calibrate_batches with the default histogram sizes.
+#[wasm_bindgen]
+pub fn calibrate_ranges(x: &[f32], bits: u8, scheme: &str, methods: &str) -> Result<String, JsError> {
+    let scheme: Scheme = serde_json::from_value(serde_json::Value::String(scheme.into())).map_err(|e| json_err("scheme", e))?;
+    let spec = QuantSpec::new(bits, scheme, crate::quant::Granularity::PerTensor);
+    let methods = crate::calib::Method::parse_list(methods).map_err(js_err)?;
+    let run = crate::calib::calibrate_batches(&[x], &spec, &methods, crate::calib::CalibConfig::default()).map_err(js_err)?;
+    // f32 fields serialised as f32 (shortest repr), as calibrate_tensor's report prints them.
+    #[derive(serde::Serialize)]
+    struct Row<'a> {
+        method: &'a str,
+        range: [f32; 2],
+        scale: f32,
+        zero_point: i32,
+    }
+    let rows: Vec<Row> = run
+        .results
+        .iter()
+        .map(|r| Row { method: &r.method, range: r.range, scale: r.scale, zero_point: r.zero_point })
+        .collect();
+    to_json("ranges", &rows)
+}
+
+// ---- Activation batches (www/activations.js): several files, one set; conversion only -----------------
+
+/// calib::batches::BatchCalibration: the page scans every batch, adds every batch, measures every batch,
+/// then asks for the report (`calibrate FILE… --json`'s document, without the file fields).
+#[wasm_bindgen]
+pub struct BatchCalibrator(crate::calib::batches::BatchCalibration);
+
+#[wasm_bindgen]
+impl BatchCalibrator {
+    /// `scheme` "symmetric" or "asymmetric"; `methods` as `calibrate_tensor` takes them ("all", a list…).
+    #[wasm_bindgen(constructor)]
+    pub fn new(bits: u8, scheme: &str, methods: &str) -> Result<BatchCalibrator, JsError> {
+        let scheme: Scheme = serde_json::from_value(serde_json::Value::String(scheme.into())).map_err(|e| json_err("scheme", e))?;
+        let spec = QuantSpec::new(bits, scheme, crate::quant::Granularity::PerTensor);
+        let methods = crate::calib::Method::parse_list(methods).map_err(js_err)?;
+        crate::calib::batches::BatchCalibration::new(&spec, &methods, crate::calib::CalibConfig::default()).map(BatchCalibrator).map_err(js_err)
+    }
+
+    pub fn scan(&mut self, x: &[f32]) -> Result<(), JsError> {
+        self.0.scan(x).map_err(js_err)
+    }
+
+    pub fn add(&mut self, x: &[f32]) -> Result<(), JsError> {
+        self.0.add(x).map_err(js_err)
+    }
+
+    pub fn measure(&mut self, x: &[f32]) -> Result<(), JsError> {
+        self.0.measure(x).map_err(js_err)
+    }
+
+    pub fn report(&mut self, details: bool) -> Result<String, JsError> {
+        to_json("report", &self.0.report(details).map_err(js_err)?)
+    }
+}

@@ -1,0 +1,73 @@
+//! Weight files (src/formats): the index of a file read in pieces, a tensor's stored range, shards
+//! merged into one index. Conversion only.
+
+use super::{js_err, json_err, split_pieces, to_json};
+use crate::error::Error;
+use crate::formats;
+use crate::tensor::TensorInfo;
+use wasm_bindgen::prelude::*;
+
+/// How many leading bytes to read before calling `parse_index`.
+#[wasm_bindgen]
+pub fn first_read_bytes() -> usize {
+    formats::FIRST_READ
+}
+
+fn index_json(r: crate::Result<formats::FileIndex>) -> Result<String, JsError> {
+    match r {
+        Ok(index) => serde_json::to_string(&index).map_err(|e| json_err("index", e)),
+        Err(Error::NeedMoreBytes { needed, .. }) => Ok(format!("{{\"need_bytes\":{needed}}}")),
+        Err(Error::NeedRange { offset, len, .. }) => Ok(format!("{{\"need_range\":[{offset},{len}]}}")),
+        Err(e) => Err(js_err(e)),
+    }
+}
+
+/// The file's index as JSON, or `{"need_bytes": N}` when the header is longer than `prefix`, or
+/// `{"need_range": [offset, len]}` when it needs bytes elsewhere (use `parse_index_pieces`).
+#[wasm_bindgen]
+pub fn parse_index(file_name: &str, prefix: &[u8], file_len: f64) -> Result<String, JsError> {
+    index_json(formats::parse_index(file_name, prefix, file_len as u64))
+}
+
+/// The index from pieces of the file (formats/mod.rs describes the contract): piece i is
+/// `lengths[i]` bytes at file offset `offsets[i]`, all pieces concatenated in `bytes`.
+#[wasm_bindgen]
+pub fn parse_index_pieces(file_name: &str, file_len: f64, offsets: &[f64], lengths: &[f64], bytes: &[u8]) -> Result<String, JsError> {
+    let pieces = split_pieces(offsets, lengths, bytes)?;
+    index_json(formats::parse_index_parts(file_name, &pieces, file_len as u64))
+}
+
+/// How many trailing bytes to read with the first bytes (a zip's central directory is at the end).
+#[wasm_bindgen]
+pub fn tail_read_bytes() -> usize {
+    formats::TAIL_READ
+}
+
+/// The most rounds of `need_bytes` / `need_range` answers a caller should serve before giving up.
+#[wasm_bindgen]
+pub fn max_index_rounds() -> usize {
+    formats::MAX_ROUNDS
+}
+
+/// `[offset, length]` of the bytes to read for a tensor (of `data_file` when the index names one).
+#[wasm_bindgen]
+pub fn tensor_stored_range(info_json: &str) -> Result<Vec<f64>, JsError> {
+    let info: TensorInfo = serde_json::from_str(info_json).map_err(|e| json_err("tensor description", e))?;
+    let (offset, len) = info.stored_range();
+    Ok(vec![offset as f64, len as f64])
+}
+
+/// One index of shards dropped together (`multi::merge_shards`): `shard_indexes_json` is a JSON array
+/// of the shards' indexes as `parse_index_pieces` gave them; `index_json_bytes` the whole
+/// model.safetensors.index.json, or empty when the shards came without one.
+#[wasm_bindgen]
+pub fn merge_shards(label: &str, index_json_bytes: &[u8], shard_indexes_json: &str) -> Result<String, JsError> {
+    let shards: Vec<formats::FileIndex> = serde_json::from_str(shard_indexes_json).map_err(|e| json_err("shard indexes", e))?;
+    let map = if index_json_bytes.is_empty() {
+        None
+    } else {
+        Some(formats::multi::parse_shard_map(label, index_json_bytes, index_json_bytes.len() as u64).map_err(js_err)?)
+    };
+    let merged = formats::multi::merge_shards(label, map.as_ref(), shards).map_err(js_err)?;
+    to_json("index", &merged)
+}
