@@ -288,16 +288,18 @@ fn gguf_source_keeps_its_metadata_and_alignment_64() {
         // The data section starts aligned too: the first tensor's offset in the file.
         assert_eq!(back.tensors[0].offset % align, 0);
         // Every key-value pair of the source, typed and byte for byte, plus the two llama.cpp sets.
-        let mut want: Vec<_> = index.gguf_metadata.iter().filter(|kv| kv.key != "general.file_type").cloned().collect();
+        let mut want: Vec<_> = index.detail.gguf_key_values().unwrap().iter().filter(|kv| kv.key != "general.file_type").cloned().collect();
         want.retain(|kv| kv.key != "general.quantization_version");
         let got: Vec<_> = back
-            .gguf_metadata
+            .detail
+            .gguf_key_values()
+            .unwrap()
             .iter()
             .filter(|kv| kv.key != "general.quantization_version" && kv.key != "general.file_type")
             .cloned()
             .collect();
         assert_eq!(got, want, "{fixture}");
-        let qv = back.gguf_metadata.iter().find(|kv| kv.key == "general.quantization_version").unwrap();
+        let qv = back.detail.gguf_key_values().unwrap().iter().find(|kv| kv.key == "general.quantization_version").unwrap();
         assert_eq!(qv.value, 2u32.to_le_bytes());
         // 1-D tensors are copied as stored; 2-D ones become Q4_K (requantized from block types).
         for t in &report.tensors {
@@ -317,6 +319,47 @@ fn gguf_source_keeps_its_metadata_and_alignment_64() {
             }
         }
     }
+}
+
+/// The page's path: the index reaches `make_plan` as JSON, which leaves the typed key-values out,
+/// and only the pieces of the file the worker has read so far. The plan reads the key-values again
+/// from the header, asking for the ranges it lacks, and writes the header the native index gives.
+#[test]
+fn an_index_from_json_reads_the_gguf_key_values_again_from_the_header() {
+    use quant_playground::calib::Method;
+    use quant_playground::export::{self, ExportTarget, IntExport};
+    use quant_playground::quant::{Granularity, QuantSpec, Scheme};
+    use quant_playground::Error;
+    let fixture = "w_align64.gguf";
+    let src = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/formats").join(fixture)).unwrap();
+    let native = formats::read_index(fixture, &mut src.as_slice()).unwrap();
+    assert!(native.detail.gguf_key_values().is_some_and(|kvs| !kvs.is_empty()));
+    let from_json = export::index_from_json(&serde_json::to_string(&native).unwrap()).unwrap();
+    assert_eq!(from_json.detail, formats::FormatDetail::None);
+    let target = ExportTarget::parse("gguf:Q4_K").unwrap();
+    let config = IntExport { spec: QuantSpec::new(8, Scheme::Symmetric, Granularity::parse("tensor").unwrap()), method: Method::MinMax };
+    let want = export::make_plan(&target, &native, &mut formats::SourceReader { file: fixture, source: &mut src.as_slice() }, config)
+        .unwrap()
+        .header()
+        .unwrap();
+    // Start from the first 64 bytes, as little as the worker could have, and add what is asked for.
+    let mut pieces: Vec<(u64, Vec<u8>)> = vec![(0, src[..64].to_vec())];
+    let mut rounds = 0;
+    let plan = loop {
+        let views: Vec<(u64, &[u8])> = pieces.iter().map(|(o, b)| (*o, b.as_slice())).collect();
+        let mut reader = formats::Pieces { file: fixture, pieces: &views, len: src.len() as u64 };
+        match export::make_plan(&target, &from_json, &mut reader, config) {
+            Ok(plan) => break plan,
+            Err(Error::NeedRange { offset, len, .. }) => pieces.push((offset, src[offset as usize..(offset + len) as usize].to_vec())),
+            Err(e) => panic!("{e}"),
+        }
+        rounds += 1;
+        assert!(rounds < formats::MAX_ROUNDS, "no plan after {rounds} rounds");
+    };
+    assert!(rounds > 0, "64 bytes cannot hold the header: the plan must have asked for more");
+    assert_eq!(plan.header().unwrap(), want);
+    // Without the key-values read again the header would lack them (and the alignment of 64).
+    assert_ne!(plan_gguf(&from_json, GgufTarget::Q4_K).unwrap().header().unwrap(), want);
 }
 
 #[test]

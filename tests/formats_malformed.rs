@@ -5,7 +5,7 @@
 // Native only: wasm-pack builds every test target for wasm32; the browser tests are in tests/wasm*.rs.
 #![cfg(not(target_arch = "wasm32"))]
 
-use quant_playground::formats::{self, zip::crc32_of};
+use quant_playground::formats::{self, container::zip::crc32_of};
 use quant_playground::tensor::decode_to_f32;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;

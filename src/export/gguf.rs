@@ -197,7 +197,9 @@ fn pad(n: u64, alignment: u64) -> u64 {
 /// The alignment a GGUF source asks for (its reader already checked it is a power of two).
 fn source_alignment(source: &FileIndex) -> u64 {
     source
-        .gguf_metadata
+        .detail
+        .gguf_key_values()
+        .unwrap_or_default()
         .iter()
         .find(|kv| kv.key == "general.alignment" && kv.value_type == TYPE_U32 && kv.value.len() == 4)
         .map_or(DEFAULT_ALIGNMENT, |kv| u32::from_le_bytes([kv.value[0], kv.value[1], kv.value[2], kv.value[3]]) as u64)
@@ -316,7 +318,7 @@ fn metadata_for(source: &FileIndex, target: GgufTarget, alignment: u64, from_ggu
         ["general.quantization_version", "general.file_type", "split.no", "split.count", "split.tensors.count"];
     let mut kvs: Vec<KeyValue> = Vec::new();
     if from_gguf {
-        kvs.extend(source.gguf_metadata.iter().filter(|kv| !REPLACED.contains(&kv.key.as_str())).cloned());
+        kvs.extend(source.detail.gguf_key_values().unwrap_or_default().iter().filter(|kv| !REPLACED.contains(&kv.key.as_str())).cloned());
     } else {
         let file_name = source.file.rsplit(['/', '\\']).next().unwrap_or(&source.file);
         let stem = file_name.rsplit_once('.').map(|(stem, _)| stem).filter(|s| !s.is_empty()).unwrap_or(file_name);

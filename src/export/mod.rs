@@ -54,7 +54,7 @@ pub mod safetensors;
 
 use crate::calib::Method;
 use crate::error::Error;
-use crate::formats::{ByteSource, FileIndex, Format};
+use crate::formats::{ByteSource, FileIndex, Format, FormatDetail};
 use crate::quant::QuantSpec;
 use serde::Deserialize;
 
@@ -146,7 +146,7 @@ pub fn index_from_json(text: &str) -> Result<FileIndex> {
     };
     // The typed GGUF key-values are not in the JSON (a vocabulary runs to megabytes); `make_plan`
     // reads them again from the file's header when a GGUF export needs them.
-    Ok(FileIndex { file: j.file, format, file_len: j.file_len, tensors: j.tensors, metadata: j.metadata, gguf_metadata: Vec::new() })
+    Ok(FileIndex { file: j.file, format, file_len: j.file_len, tensors: j.tensors, metadata: j.metadata, detail: FormatDetail::None })
 }
 
 /// Keeps only the tensors named in `only` (all when empty), in the index's order; a name the
@@ -193,11 +193,11 @@ pub fn make_plan(
         }
         ExportTarget::Gguf(ty) => {
             let target = gguf::GgufTarget::parse(ty)?;
-            if index.format == Format::Gguf && index.gguf_metadata.is_empty() {
+            if index.format == Format::Gguf && index.detail.gguf_key_values().is_none() {
                 // An index that came through JSON (the page) lacks the typed key-values the export
                 // carries over: read them from the header again (the reader may ask for a range).
-                let header = crate::formats::gguf::parse_index(reader)?;
-                let full = FileIndex { gguf_metadata: header.gguf_metadata, ..index.clone() };
+                let header = crate::formats::gguf::open(&crate::formats::Probe::known(&index.file), reader)?;
+                let full = FileIndex { detail: header.detail, ..index.clone() };
                 return Ok(Box::new(gguf::plan_gguf(&full, target)?));
             }
             Ok(Box::new(gguf::plan_gguf(index, target)?))

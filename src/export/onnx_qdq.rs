@@ -25,7 +25,7 @@
 use super::{ExportPlan, ExportReport, ExportedTensor, IntExport};
 use crate::calib;
 use crate::error::{Error, Result};
-use crate::formats::protobuf::{Field, Reader};
+use crate::formats::decode::protobuf::{Field, Reader};
 use crate::formats::{self, RangeReader};
 use crate::quant::{Codes, Granularity, QuantSpec, Scheme, SlotLayout};
 use crate::tensor::{DType, TensorInfo};
@@ -170,7 +170,7 @@ pub fn plan_onnx_qdq(r: &mut dyn RangeReader, config: IntExport) -> Result<OnnxQ
             "{file}: onnx-qdq writes per-tensor or per-channel DequantizeLinear; per-group (blocked, opset 21) is not written — use --granularity tensor or channel"
         )));
     }
-    let index = formats::onnx::parse_index(r)?;
+    let index = formats::onnx::open(&formats::Probe::known(&file), r)?;
     let infos: HashMap<&str, &TensorInfo> = index.tensors.iter().map(|t| (t.name.as_str(), t)).collect();
     let file_len = r.len();
     let mut w = Reader::new(r);

@@ -4,7 +4,7 @@
 //! `general.alignment` (default 32); then the tensor data. Everything little-endian.
 //! Shapes are reported in numpy order (ne reversed).
 
-use super::{bytes_at, FileIndex, Format, RangeReader, MIN_REQUEST};
+use super::{bytes_at, Claim, FileIndex, Format, FormatDetail, Probe, RangeReader, MIN_REQUEST};
 use crate::error::{Error, Result};
 use crate::quant::ggml;
 use crate::tensor::{checked_element_count, TensorInfo};
@@ -38,8 +38,8 @@ pub const TYPE_U32: u32 = 4;
 /// The GGUF value type of a string.
 pub const TYPE_STRING: u32 = 8;
 
-pub fn sniff(prefix: &[u8]) -> bool {
-    prefix.starts_with(MAGIC)
+pub fn sniff(p: &Probe) -> Option<Claim> {
+    p.prefix.starts_with(MAGIC).then_some(Claim::Content)
 }
 
 /// A forward reader over the header that fetches growing chunks (few round trips in the page).
@@ -224,7 +224,8 @@ fn value(c: &mut Cursor, t: u32, key: &str, what: &str, depth: u32) -> Result<(S
     }
 }
 
-pub fn parse_index(r: &mut dyn RangeReader) -> Result<FileIndex> {
+/// Reads the header through `r` from the start, in growing chunks (the prefix is not needed).
+pub fn open(_: &Probe, r: &mut dyn RangeReader) -> Result<FileIndex> {
     let file = r.file().to_string();
     let file_len = r.len();
     let bad = |what: String| Error::malformed(&file, format!("GGUF: {what}"));
@@ -391,6 +392,6 @@ pub fn parse_index(r: &mut dyn RangeReader) -> Result<FileIndex> {
         file_len,
         tensors,
         metadata,
-        gguf_metadata: typed_metadata,
+        detail: FormatDetail::Gguf { key_values: typed_metadata },
     })
 }

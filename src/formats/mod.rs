@@ -1,6 +1,8 @@
-//! Weight-file formats. Each file has a cheap `sniff` on the first bytes and a parser that reads
-//! only the header (the index: names, dtypes, shapes, where the bytes are); a tensor's bytes are
-//! read later, one tensor at a time.
+//! Weight-file formats. Every format is a `Reader` with the same two entry points, registered in
+//! `READERS`: `sniff`, a cheap look at the first bytes (and a zip's member names), and `open`,
+//! which reads only the header (the index: names, dtypes, shapes, where the bytes are) through a
+//! `RangeReader`; a tensor's bytes are read later, one tensor at a time. `container/` lists the
+//! members of a zip; `decode/` holds the decoders formats share (protobuf, pickle).
 //!
 //! ## The lazy-reading contract (what the page's JS does)
 //! 1. Read the first `FIRST_READ` bytes and the last `TAIL_READ` bytes of the file (Blob.slice)
@@ -28,19 +30,19 @@
 //! Every length read from a header is checked against the file's length and a per-format limit
 //! before anything is allocated from it.
 
+pub mod container;
+pub mod decode;
 pub mod gguf;
 pub mod multi;
 pub mod npy;
 pub mod npz;
 pub mod onnx;
-pub mod pickle;
-pub(crate) mod protobuf;
 pub mod pytorch;
 pub mod safetensors;
-pub mod zip;
 
 use crate::error::{Error, Result};
 use crate::tensor::{Storage, TensorInfo};
+use container::zip;
 use serde::{Deserialize, Serialize};
 
 /// The N bytes at `at` as an array, or None when they run past the end: header fields are read
@@ -85,10 +87,31 @@ pub struct FileIndex {
     pub file_len: u64,
     pub tensors: Vec<TensorInfo>,
     pub metadata: Vec<(String, String)>,
-    /// GGUF only: the key-value pairs with their types and stored bytes (`metadata` shows them
-    /// as text), so the GGUF export can carry them over. Empty for other formats.
+    /// What only this format carries, kept for the writers that carry it over. Not in the JSON
+    /// the page gets (a GGUF vocabulary runs to megabytes): `export::make_plan` reads it again.
     #[serde(skip)]
-    pub gguf_metadata: Vec<gguf::KeyValue>,
+    pub detail: FormatDetail,
+}
+
+/// Format-specific metadata beyond `FileIndex::metadata` (which shows everything as text).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum FormatDetail {
+    /// Nothing beyond the common index (every format but GGUF, and any index that came from JSON).
+    #[default]
+    None,
+    /// GGUF: the key-value pairs with their types and stored bytes, so the GGUF export can carry
+    /// them over unchanged.
+    Gguf { key_values: Vec<gguf::KeyValue> },
+}
+
+impl FormatDetail {
+    /// A GGUF file's typed key-values, or None when this detail is not GGUF's.
+    pub fn gguf_key_values(&self) -> Option<&[gguf::KeyValue]> {
+        match self {
+            FormatDetail::Gguf { key_values } => Some(key_values),
+            FormatDetail::None => None,
+        }
+    }
 }
 
 impl FileIndex {
@@ -100,58 +123,99 @@ impl FileIndex {
     }
 }
 
-/// What the first bytes say: a format, a zip (npz or PyTorch, told apart by its member names), or
-/// the legacy PyTorch pickle format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Sniffed {
-    Format(Format),
-    Zip,
-    TorchLegacy,
+/// What a reader is shown of a file: enough for `sniff` to decide (it reads nothing more) and for
+/// `open` to start from.
+pub struct Probe<'a> {
+    /// The file's name; its extension only breaks ties.
+    pub file: &'a str,
+    /// The first bytes handed over (`FIRST_READ`, or as many as a `NeedMoreBytes` asked for).
+    pub prefix: &'a [u8],
+    /// A zip's member list, for the readers that claim a zip by its members; None for other files.
+    pub zip: Option<&'a zip::Archive>,
 }
 
-fn sniff_content(file: &str, prefix: &[u8]) -> Option<Sniffed> {
-    let lower = file.to_ascii_lowercase();
-    if npy::sniff(prefix) {
-        return Some(Sniffed::Format(Format::Npy));
+impl<'a> Probe<'a> {
+    /// A probe without bytes, for opening a file whose format is already known with a reader
+    /// that reads its header through the `RangeReader` from the start (GGUF, ONNX).
+    pub fn known(file: &'a str) -> Self {
+        Probe { file, prefix: &[], zip: None }
     }
-    if gguf::sniff(prefix) {
-        return Some(Sniffed::Format(Format::Gguf));
+}
+
+/// Why a reader says a file is its format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// The content says so: a magic, a header that parses, a zip's member names.
+    Content,
+    /// Only the file's name does. Counts when no reader claims the content, so that the
+    /// reader's error then says what is wrong with the file.
+    Name,
+}
+
+/// What a reader is handed: a file's bytes, or the members of a zip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reads {
+    File,
+    Zip,
+}
+
+/// One format's two entry points. Every format has the same two, so a format is added by one
+/// module and one line in `READERS` (as netron registers its model factories, each with `match`
+/// and `open`, one line each in source/view.js `ModelFactoryService`).
+pub struct Reader {
+    pub format: Format,
+    pub reads: Reads,
+    /// Whether the file is this format, from the probe alone.
+    pub sniff: fn(&Probe) -> Option<Claim>,
+    /// The index, read through `r`: in the page a miss is `Error::NeedRange`; a reader that
+    /// parses the first bytes only asks for more of them with `Error::NeedMoreBytes`.
+    pub open: fn(&Probe, &mut dyn RangeReader) -> Result<FileIndex>,
+}
+
+/// Every reader, in the order that breaks ties: the first content claim wins, and a name claim
+/// counts only when no reader claims the content. Protobuf has no magic, so ONNX comes last.
+pub static READERS: &[Reader] = &[
+    Reader { format: Format::Npy, reads: Reads::File, sniff: npy::sniff, open: npy::open },
+    Reader { format: Format::Gguf, reads: Reads::File, sniff: gguf::sniff, open: gguf::open },
+    Reader { format: Format::PyTorch, reads: Reads::Zip, sniff: pytorch::sniff, open: pytorch::open },
+    Reader { format: Format::Npz, reads: Reads::Zip, sniff: npz::sniff, open: npz::open },
+    Reader { format: Format::PyTorch, reads: Reads::File, sniff: pytorch::sniff_legacy, open: pytorch::open_legacy },
+    Reader { format: Format::Safetensors, reads: Reads::File, sniff: safetensors::sniff, open: safetensors::open },
+    Reader { format: Format::SafetensorsIndex, reads: Reads::File, sniff: multi::sniff, open: multi::open },
+    Reader { format: Format::Onnx, reads: Reads::File, sniff: onnx::sniff, open: onnx::open },
+];
+
+/// The reader for a probe. A zip is what its members say, whatever its name says.
+fn choose(probe: &Probe, reads: Reads) -> Result<&'static Reader> {
+    let readers = || READERS.iter().filter(move |r| r.reads == reads);
+    if let Some(reader) = readers().find(|r| (r.sniff)(probe) == Some(Claim::Content)) {
+        return Ok(reader);
     }
-    if zip::sniff(prefix) {
-        return Some(Sniffed::Zip);
+    if let Some(archive) = probe.zip {
+        let names: Vec<&str> = archive.members.iter().take(5).map(|m| m.name.as_str()).collect();
+        return Err(Error::unsupported(
+            probe.file,
+            format!("a zip that is neither an .npz (no .npy members) nor a PyTorch checkpoint (no data.pkl); it holds {names:?}…"),
+        ));
     }
-    if pytorch::sniff_legacy(prefix) {
-        return Some(Sniffed::TorchLegacy);
-    }
-    if safetensors::sniff(prefix) {
-        return Some(Sniffed::Format(Format::Safetensors));
-    }
-    if multi::sniff_index_json(prefix) {
-        return Some(Sniffed::Format(Format::SafetensorsIndex));
-    }
-    // Protobuf has no magic: the content must parse as ModelProto fields; the extension breaks
-    // the tie with other files that happen to (a .onnx name, or a known first field).
-    if onnx::sniff(prefix) || (lower.ends_with(".onnx") && onnx::sniff_loose(prefix)) {
-        return Some(Sniffed::Format(Format::Onnx));
-    }
-    // No content match: a known extension still picks the parser, whose error then says what is wrong.
-    if lower.ends_with(".safetensors") {
-        return Some(Sniffed::Format(Format::Safetensors));
-    }
-    if lower.ends_with(".npy") {
-        return Some(Sniffed::Format(Format::Npy));
-    }
-    None
+    readers().find(|r| (r.sniff)(probe) == Some(Claim::Name)).ok_or_else(|| Error::UnknownFormat { file: probe.file.to_string() })
 }
 
 /// Picks the format from the content; the extension only breaks ties. A zip is reported as
-/// .npz or PyTorch by its extension here; `parse_index` decides by the member names.
+/// .npz or PyTorch by its extension here (its members are not in the first bytes); `parse_index`
+/// decides by the member names.
 pub fn sniff(file: &str, prefix: &[u8]) -> Option<Format> {
-    match sniff_content(file, prefix)? {
-        Sniffed::Format(f) => Some(f),
-        Sniffed::Zip if file.to_ascii_lowercase().ends_with(".npz") => Some(Format::Npz),
-        Sniffed::Zip | Sniffed::TorchLegacy => Some(Format::PyTorch),
+    if zip::sniff(prefix) {
+        return Some(if file.to_ascii_lowercase().ends_with(".npz") { Format::Npz } else { Format::PyTorch });
     }
+    choose(&Probe { file, prefix, zip: None }, Reads::File).ok().map(|r| r.format)
+}
+
+/// Opens a file with the reader its first bytes (and, for a zip, its member list) choose.
+fn open(file: &str, prefix: &[u8], r: &mut dyn RangeReader) -> Result<FileIndex> {
+    let (archive, reads) = if zip::sniff(prefix) { (Some(zip::central_directory(r)?), Reads::Zip) } else { (None, Reads::File) };
+    let probe = Probe { file, prefix, zip: archive.as_ref() };
+    (choose(&probe, reads)?.open)(&probe, r)
 }
 
 /// Parses the index from the first bytes of a file of `file_len` bytes (formats whose header is
@@ -166,26 +230,7 @@ pub fn parse_index_parts(file: &str, pieces: &[(u64, &[u8])], file_len: u64) -> 
         return Err(Error::malformed(file, "the file is empty"));
     }
     let prefix = pieces.iter().filter(|p| p.0 == 0).map(|p| p.1).max_by_key(|p| p.len()).unwrap_or(&[]);
-    match sniff_content(file, prefix) {
-        Some(Sniffed::Format(Format::Npy)) => npy::parse_index(file, prefix, file_len),
-        Some(Sniffed::Format(Format::Safetensors)) => safetensors::parse_index(file, prefix, file_len),
-        Some(Sniffed::Format(Format::SafetensorsIndex)) => multi::parse_index_json(file, prefix, file_len),
-        Some(sniffed) => {
-            let mut reader = Pieces { file, pieces, len: file_len };
-            parse_with_reader(sniffed, &mut reader)
-        }
-        None => Err(Error::UnknownFormat { file: file.to_string() }),
-    }
-}
-
-fn parse_with_reader(sniffed: Sniffed, r: &mut dyn RangeReader) -> Result<FileIndex> {
-    match sniffed {
-        Sniffed::Format(Format::Gguf) => gguf::parse_index(r),
-        Sniffed::Format(Format::Onnx) => onnx::parse_index(r),
-        Sniffed::Zip => zip::parse_index(r),
-        Sniffed::TorchLegacy => Err(pytorch::legacy_error(r.file())),
-        Sniffed::Format(f) => Err(Error::unsupported(r.file(), format!("{f:?} is parsed from its first bytes only"))),
-    }
+    open(file, prefix, &mut Pieces { file, pieces, len: file_len })
 }
 
 /// Random reads for header parsers. Natively it reads the file; in the page it holds the pieces
@@ -299,20 +344,13 @@ pub fn read_index(file: &str, source: &mut dyn ByteSource) -> Result<FileIndex> 
     loop {
         let mut prefix = vec![0u8; want as usize];
         source.read_at(0, &mut prefix)?;
-        match sniff_content(file, &prefix) {
-            Some(Sniffed::Format(Format::Npy | Format::Safetensors)) | None => {}
-            Some(Sniffed::Format(Format::SafetensorsIndex)) => match multi::parse_index_json(file, &prefix, len) {
-                Err(Error::NeedMoreBytes { needed, .. }) if needed > want && needed <= len => {
-                    want = needed;
-                    continue;
-                }
-                Err(e) => return Err(e),
-                Ok(_) => return multi::open_shards(file, multi::parse_shard_map(file, &prefix, len)?, source),
-            },
-            Some(sniffed) => return parse_with_reader(sniffed, &mut SourceReader { file, source }),
-        }
-        match parse_index(file, &prefix, len) {
+        let opened = open(file, &prefix, &mut SourceReader { file, source });
+        match opened {
             Err(Error::NeedMoreBytes { needed, .. }) if needed > want && needed <= len => want = needed,
+            // Natively the shards the index JSON names can be opened next to it.
+            Ok(index) if index.format == Format::SafetensorsIndex => {
+                return multi::open_shards(file, multi::parse_shard_map(file, &prefix, len)?, source)
+            }
             other => return other,
         }
     }
@@ -413,5 +451,35 @@ impl ByteSource for FileSource {
         self.file
             .read_exact(buf)
             .map_err(|e| Error::Io { path, detail: format!("reading {} bytes at offset {offset}: {e}", buf.len()) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_format_has_a_reader() {
+        let all = [Format::Safetensors, Format::Npy, Format::Npz, Format::Gguf, Format::PyTorch, Format::Onnx, Format::SafetensorsIndex];
+        for format in all {
+            // Exhaustive, so a new Format does not compile here until it is listed above.
+            match format {
+                Format::Safetensors | Format::Npy | Format::Npz | Format::Gguf | Format::PyTorch | Format::Onnx | Format::SafetensorsIndex => {}
+            }
+            assert!(READERS.iter().any(|r| r.format == format), "{format:?} has no line in READERS");
+        }
+    }
+
+    #[test]
+    fn content_wins_over_the_name_and_a_zip_is_what_its_members_say() {
+        let npy = npy::write("<f4", &[1], &[0, 0, 128, 63]);
+        assert_eq!(sniff("weights.safetensors", &npy), Some(Format::Npy));
+        assert_eq!(sniff("weights.safetensors", b"short"), Some(Format::Safetensors));
+        assert_eq!(sniff("weights.bin", b"short"), None);
+        // A zip's member names decide, whatever the file is called.
+        let pt: &[u8] = include_bytes!("../../tests/fixtures/formats/w.pt");
+        assert_eq!(parse_index("w.npz", pt, pt.len() as u64).unwrap().format, Format::PyTorch);
+        let npz: &[u8] = include_bytes!("../../tests/fixtures/formats/stored.npz");
+        assert_eq!(parse_index("w.pt", npz, npz.len() as u64).unwrap().format, Format::Npz);
     }
 }

@@ -3,17 +3,17 @@
 //! sibling files that ONNX external data points at. Each tensor of the merged index names its
 //! shard in `data_file`; a caller reads that file's `stored_range`.
 
-use super::{ByteSource, FileIndex, Format};
+use super::{ByteSource, Claim, FileIndex, Format, FormatDetail, Probe, RangeReader};
 use crate::error::{Error, Result};
 use std::collections::{HashMap, HashSet};
 
 /// The largest index JSON read (real ones are tens of kB).
 pub const MAX_INDEX_JSON: u64 = 64 << 20;
 
-/// A JSON object that mentions "weight_map" in its first bytes.
-pub fn sniff_index_json(prefix: &[u8]) -> bool {
-    let text = prefix.iter().skip_while(|c| c.is_ascii_whitespace());
-    text.clone().next() == Some(&b'{') && prefix.windows(12).any(|w| w == b"\"weight_map\"")
+/// An index JSON: a JSON object that mentions "weight_map" in its first bytes.
+pub fn sniff(p: &Probe) -> Option<Claim> {
+    let mut text = p.prefix.iter().skip_while(|c| c.is_ascii_whitespace());
+    (text.next() == Some(&b'{') && p.prefix.windows(12).any(|w| w == b"\"weight_map\"")).then_some(Claim::Content)
 }
 
 /// model.safetensors.index.json: {"metadata": {...}, "weight_map": {tensor: shard file}}.
@@ -73,9 +73,11 @@ pub fn parse_shard_map(file: &str, prefix: &[u8], file_len: u64) -> Result<Shard
 }
 
 /// The index JSON on its own (the page's first step): no tensors yet; the metadata lists the
-/// shards ("shard" entries) to read and merge with `merge_shards`.
-pub fn parse_index_json(file: &str, prefix: &[u8], file_len: u64) -> Result<FileIndex> {
-    let map = parse_shard_map(file, prefix, file_len)?;
+/// shards ("shard" entries) to read and merge with `merge_shards`. The whole JSON is the prefix,
+/// asked for with `NeedMoreBytes`.
+pub fn open(p: &Probe, r: &mut dyn RangeReader) -> Result<FileIndex> {
+    let (file, file_len) = (p.file, r.len());
+    let map = parse_shard_map(file, p.prefix, file_len)?;
     let mut metadata = map.metadata.clone();
     metadata.extend(map.shards.iter().map(|s| ("shard".to_string(), s.clone())));
     Ok(FileIndex {
@@ -84,7 +86,7 @@ pub fn parse_index_json(file: &str, prefix: &[u8], file_len: u64) -> Result<File
         file_len,
         tensors: vec![],
         metadata,
-        gguf_metadata: Vec::new(),
+        detail: FormatDetail::None,
     })
 }
 
@@ -157,7 +159,7 @@ pub fn merge_shards(label: &str, map: Option<&ShardMap>, shards: Vec<FileIndex>)
         file_len,
         tensors,
         metadata,
-        gguf_metadata: Vec::new(),
+        detail: FormatDetail::None,
     })
 }
 

@@ -2,6 +2,7 @@
 //! a header length (u16 LE in 1.0; u32 LE in 2.0 and 3.0), then a Python dict literal
 //! {'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), } padded with spaces and '\n'.
 
+use super::{Claim, FileIndex, Probe, RangeReader};
 use crate::error::{Error, Result};
 use crate::tensor::{checked_element_count, DType, TensorInfo};
 
@@ -9,8 +10,18 @@ pub const MAGIC: &[u8; 6] = b"\x93NUMPY";
 /// numpy refuses headers above this size unless asked (format.py `_MAX_HEADER_SIZE`).
 pub const MAX_HEADER_LEN: u64 = 10_000;
 
-pub fn sniff(prefix: &[u8]) -> bool {
-    prefix.starts_with(MAGIC)
+/// The magic, or else a .npy name (the reader's error then says what is wrong).
+pub fn sniff(p: &Probe) -> Option<Claim> {
+    if p.prefix.starts_with(MAGIC) {
+        Some(Claim::Content)
+    } else {
+        p.file.to_ascii_lowercase().ends_with(".npy").then_some(Claim::Name)
+    }
+}
+
+/// The header is at the start: parsed from the first bytes, asking for more with `NeedMoreBytes`.
+pub fn open(p: &Probe, r: &mut dyn RangeReader) -> Result<FileIndex> {
+    index_from_prefix(p.file, p.prefix, r.len())
 }
 
 /// The tensor name of a .npy file: its file name without directories and without `.npy`.
@@ -19,7 +30,8 @@ pub fn tensor_name(file: &str) -> String {
     base.strip_suffix(".npy").unwrap_or(base).to_string()
 }
 
-pub fn parse_index(file: &str, prefix: &[u8], file_len: u64) -> Result<super::FileIndex> {
+/// The index of a .npy file (or an .npz member) of `file_len` bytes from its first bytes.
+pub fn index_from_prefix(file: &str, prefix: &[u8], file_len: u64) -> Result<FileIndex> {
     let seen = MAGIC.len().min(prefix.len());
     if prefix[..seen] != MAGIC[..seen] || file_len < MAGIC.len() as u64 {
         return Err(Error::malformed(file, "does not start with the .npy magic bytes \\x93NUMPY"));
@@ -89,7 +101,7 @@ pub fn parse_index(file: &str, prefix: &[u8], file_len: u64) -> Result<super::Fi
         storage: Default::default(),
         data_file: None,
     };
-    Ok(super::FileIndex { file: file.into(), format: super::Format::Npy, file_len, tensors: vec![info], metadata: vec![], gguf_metadata: Vec::new() })
+    Ok(FileIndex { file: file.into(), format: super::Format::Npy, file_len, tensors: vec![info], metadata: vec![], detail: super::FormatDetail::None })
 }
 
 fn parse_descr(file: &str, descr: &str) -> Result<(DType, bool)> {
@@ -284,7 +296,7 @@ mod tests {
         let data: Vec<u8> = [1.5f32, -2.0, 3.0, 4.0, 5.0, 6.0].iter().flat_map(|v| v.to_le_bytes()).collect();
         let f = write("<f4", &[2, 3], &data);
         assert_eq!((f.len() - data.len()) % 64, 0);
-        let idx = parse_index("dir/w.npy", &f, f.len() as u64).unwrap();
+        let idx = index_from_prefix("dir/w.npy", &f, f.len() as u64).unwrap();
         let t = &idx.tensors[0];
         assert_eq!((t.name.as_str(), t.shape.clone(), t.dtype), ("w", vec![2, 3], DType::F32));
         assert_eq!(&f[t.offset as usize..], &data[..]);
@@ -293,7 +305,7 @@ mod tests {
     #[test]
     fn truncated_data_is_named() {
         let f = write("<f4", &[4], &[0u8; 16]);
-        let err = parse_index("t.npy", &f[..f.len() - 1], f.len() as u64 - 1).unwrap_err().to_string();
+        let err = index_from_prefix("t.npy", &f[..f.len() - 1], f.len() as u64 - 1).unwrap_err().to_string();
         assert!(err.contains("needs 16 bytes") && err.contains("truncated"), "{err}");
     }
 }

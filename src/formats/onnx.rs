@@ -5,8 +5,8 @@
 //! int32_data 5, int64_data 7, name 8, raw_data 9, double_data 10, external_data 13
 //! (StringStringEntryProto key 1 / value 2), data_location 14.
 
-use super::protobuf::{varint_at, Reader};
-use super::{FileIndex, Format, RangeReader};
+use super::decode::protobuf::{varint_at, Reader};
+use super::{Claim, FileIndex, Format, FormatDetail, Probe, RangeReader};
 use crate::error::{Error, Result};
 use crate::tensor::{checked_element_count, DType, Storage, TensorInfo};
 
@@ -57,15 +57,14 @@ fn model_fields_in(prefix: &[u8]) -> usize {
     count
 }
 
-/// An ONNX model starts with ir_version (field 1; writers emit fields in order) followed by other
-/// ModelProto fields.
-pub fn sniff(prefix: &[u8]) -> bool {
-    prefix.first() == Some(&0x08) && model_fields_in(prefix) >= 2
-}
-
-/// Weaker: the first field is a ModelProto field (used with a .onnx extension).
-pub fn sniff_loose(prefix: &[u8]) -> bool {
-    model_fields_in(prefix) >= 1
+/// Protobuf has no magic, so the content must parse as ModelProto fields: an ONNX model starts
+/// with ir_version (field 1; writers emit fields in order) followed by other ModelProto fields.
+/// With a .onnx name one ModelProto field is enough (the name breaks the tie with other files
+/// that happen to start like one).
+pub fn sniff(p: &Probe) -> Option<Claim> {
+    let strict = p.prefix.first() == Some(&0x08) && model_fields_in(p.prefix) >= 2;
+    let named = p.file.to_ascii_lowercase().ends_with(".onnx") && model_fields_in(p.prefix) >= 1;
+    (strict || named).then_some(Claim::Content)
 }
 
 fn onnx_dtype(t: u64) -> Option<DType> {
@@ -305,7 +304,8 @@ pub(crate) fn tensor_proto(p: &mut Reader, start: u64, end: u64, index: usize, n
     tensor_info(&file, f, index, notes)
 }
 
-pub fn parse_index(r: &mut dyn RangeReader) -> Result<FileIndex> {
+/// Walks the ModelProto through `r` from the start (the prefix is not needed).
+pub fn open(_: &Probe, r: &mut dyn RangeReader) -> Result<FileIndex> {
     let file = r.file().to_string();
     let file_len = r.len();
     let mut p = Reader::new(r);
@@ -357,7 +357,7 @@ pub fn parse_index(r: &mut dyn RangeReader) -> Result<FileIndex> {
         file_len,
         tensors,
         metadata,
-        gguf_metadata: Vec::new(),
+        detail: FormatDetail::None,
     })
 }
 

@@ -4,9 +4,9 @@
 //! raw little-endian bytes, stored uncompressed and 64-byte aligned), plus `<a>/byteorder` in newer
 //! versions. The pickle is read by the restricted unpickler in `pickle.rs`; nothing is executed.
 
-use super::pickle::{self, Value};
-use super::zip::{self, Member, Method};
-use super::{FileIndex, Format, RangeReader};
+use super::container::zip::{self, Member, Method};
+use super::decode::pickle::{self, Value};
+use super::{Claim, FileIndex, Format, FormatDetail, Probe, RangeReader};
 use crate::error::{Error, Result};
 use crate::tensor::{checked_element_count, Storage, TensorInfo};
 use std::collections::HashMap;
@@ -18,16 +18,20 @@ pub const MAX_PICKLE: u64 = 256 << 20;
 /// (LONG1 of 10 bytes) right after PROTO.
 const LEGACY_MAGIC: &[u8] = b"\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19";
 
-pub fn sniff_legacy(prefix: &[u8]) -> bool {
-    prefix.len() >= 2 && prefix[0] == 0x80 && (2..=5).contains(&prefix[1])
+/// A bare pickle (PROTO 2..=5 first): torch.save's legacy format, or a pickle that is not a
+/// checkpoint. Claimed so that `open_legacy` can say how to re-save it.
+pub fn sniff_legacy(p: &Probe) -> Option<Claim> {
+    let prefix = p.prefix;
+    (prefix.len() >= 2 && prefix[0] == 0x80 && (2..=5).contains(&prefix[1])).then_some(Claim::Content)
 }
 
-pub fn legacy_error(file: &str) -> Error {
-    Error::unsupported(
-        file,
+/// Refuses a bare pickle, saying how to re-save it in the zip format.
+pub fn open_legacy(p: &Probe, _: &mut dyn RangeReader) -> Result<FileIndex> {
+    Err(Error::unsupported(
+        p.file,
         "this is a bare pickle (PyTorch's legacy format, or a pickle that is not a checkpoint); \
          re-save it in torch.save's zip format: torch.save(torch.load(path, weights_only=True), \"new.pt\", _use_new_zipfile_serialization=True)",
-    )
+    ))
 }
 
 /// Whether the prefix is torch's legacy format exactly (for a sharper message in the tests).
@@ -94,11 +98,23 @@ fn strides_match(size: &[u64], stride: &[u64], want: &[u64]) -> bool {
     size.iter().zip(stride).zip(want).all(|((&n, &s), &w)| n <= 1 || s == w)
 }
 
-pub fn parse_index(r: &mut dyn RangeReader, members: &[Member], cd_offset: u64) -> Result<FileIndex> {
+fn is_pickle(m: &Member) -> bool {
+    m.name == "data.pkl" || m.name.ends_with("/data.pkl")
+}
+
+/// A zip holding a data.pkl.
+pub fn sniff(p: &Probe) -> Option<Claim> {
+    p.zip?.members.iter().any(is_pickle).then_some(Claim::Content)
+}
+
+/// The index from data.pkl (unpickled, nothing executed) and where each storage member starts.
+pub fn open(p: &Probe, r: &mut dyn RangeReader) -> Result<FileIndex> {
+    let archive = zip::listed(p.zip, r)?;
+    let (members, cd_offset) = (&archive.members, archive.cd_offset);
     let file = r.file().to_string();
     let pkl = members
         .iter()
-        .find(|m| m.name == "data.pkl" || m.name.ends_with("/data.pkl"))
+        .find(|m| is_pickle(m))
         .ok_or_else(|| Error::malformed(&file, "no data.pkl member"))?;
     let folder = pkl.name.strip_suffix("data.pkl").unwrap_or_default().to_string(); // found by that suffix
     if pkl.uncompressed > MAX_PICKLE {
@@ -220,6 +236,6 @@ pub fn parse_index(r: &mut dyn RangeReader, members: &[Member], cd_offset: u64) 
         file_len: r.len(),
         tensors,
         metadata,
-        gguf_metadata: Vec::new(),
+        detail: FormatDetail::None,
     })
 }

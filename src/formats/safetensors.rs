@@ -4,15 +4,27 @@
 //! data area, sorted with no gap and no overlap, covering the data area exactly, and
 //! end − begin = elements × dtype size.
 
+use super::{Claim, FileIndex, Probe, RangeReader};
 use crate::error::{Error, Result};
 use crate::tensor::{checked_element_count, DType, TensorInfo};
 
 /// The spec's MAX_HEADER_SIZE.
 pub const MAX_HEADER_LEN: u64 = 100_000_000;
 
-pub fn sniff(prefix: &[u8]) -> bool {
-    // Header length, then JSON starting with '{' (the spec requires it).
-    prefix.get(8) == Some(&b'{') && super::bytes_at(prefix, 0).is_some_and(|n| u64::from_le_bytes(n) <= MAX_HEADER_LEN)
+/// A header length, then JSON starting with '{' (the spec requires it); or else a .safetensors
+/// name, which also covers a prefix too short to tell (under 9 bytes).
+pub fn sniff(p: &Probe) -> Option<Claim> {
+    let prefix = p.prefix;
+    if prefix.get(8) == Some(&b'{') && super::bytes_at(prefix, 0).is_some_and(|n| u64::from_le_bytes(n) <= MAX_HEADER_LEN) {
+        Some(Claim::Content)
+    } else {
+        p.file.to_ascii_lowercase().ends_with(".safetensors").then_some(Claim::Name)
+    }
+}
+
+/// The header is at the start: parsed from the first bytes, asking for more with `NeedMoreBytes`.
+pub fn open(p: &Probe, r: &mut dyn RangeReader) -> Result<FileIndex> {
+    index_from_prefix(p.file, p.prefix, r.len())
 }
 
 fn parse_dtype(file: &str, tensor: &str, s: &str) -> Result<DType> {
@@ -36,7 +48,8 @@ fn parse_dtype(file: &str, tensor: &str, s: &str) -> Result<DType> {
     })
 }
 
-pub fn parse_index(file: &str, prefix: &[u8], file_len: u64) -> Result<super::FileIndex> {
+/// The index of a safetensors file of `file_len` bytes from its first bytes.
+pub fn index_from_prefix(file: &str, prefix: &[u8], file_len: u64) -> Result<FileIndex> {
     if file_len < 8 {
         return Err(Error::malformed(file, format!("{file_len} bytes is too short for a safetensors header (8-byte length first)")));
     }
@@ -136,7 +149,7 @@ pub fn parse_index(file: &str, prefix: &[u8], file_len: u64) -> Result<super::Fi
     }
     // Keep the header's order of names stable for display: by offset, as written.
     let tensors = entries.into_iter().map(|(_, _, t)| t).collect();
-    Ok(super::FileIndex { file: file.to_string(), format: super::Format::Safetensors, file_len, tensors, metadata, gguf_metadata: Vec::new() })
+    Ok(FileIndex { file: file.to_string(), format: super::Format::Safetensors, file_len, tensors, metadata, detail: super::FormatDetail::None })
 }
 
 /// Writes a safetensors file in memory: tensors in the given order, 8-byte aligned header.
@@ -186,7 +199,7 @@ mod tests {
         let a: Vec<u8> = [1.0f32, 2.0].iter().flat_map(|v| v.to_le_bytes()).collect();
         let b = vec![7u8; 3];
         let bytes = write(&[("a", DType::F32, &[2], &a), ("b", DType::U8, &[3], &b)], &[("format", "pt")]);
-        let idx = parse_index("t.safetensors", &bytes, bytes.len() as u64).unwrap();
+        let idx = index_from_prefix("t.safetensors", &bytes, bytes.len() as u64).unwrap();
         assert_eq!(idx.tensors.len(), 2);
         assert_eq!(idx.tensors[0].name, "a");
         assert_eq!(idx.metadata, vec![("format".to_string(), "pt".to_string())]);
@@ -209,7 +222,7 @@ mod tests {
         ];
         for (header, data, needle) in cases {
             let f = file_with_header(header, data);
-            let err = parse_index("bad.safetensors", &f, f.len() as u64).unwrap_err().to_string();
+            let err = index_from_prefix("bad.safetensors", &f, f.len() as u64).unwrap_err().to_string();
             assert!(err.contains(needle), "{header}: got '{err}', wanted '{needle}'");
             assert!(err.starts_with("bad.safetensors"), "{err}");
         }
@@ -219,15 +232,15 @@ mod tests {
     fn header_past_end_and_over_limit() {
         let mut f = 1000u64.to_le_bytes().to_vec();
         f.extend_from_slice(b"{}");
-        assert!(parse_index("x", &f, f.len() as u64).unwrap_err().to_string().contains("past the end"));
+        assert!(index_from_prefix("x", &f, f.len() as u64).unwrap_err().to_string().contains("past the end"));
         let f = (MAX_HEADER_LEN + 1).to_le_bytes();
-        assert!(parse_index("x", &f, 1 << 40).unwrap_err().to_string().contains("over the limit"));
+        assert!(index_from_prefix("x", &f, 1 << 40).unwrap_err().to_string().contains("over the limit"));
     }
 
     #[test]
     fn asks_for_more_bytes_when_the_prefix_is_short() {
         let f = file_with_header(r#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#, 4);
-        match parse_index("x", &f[..20], f.len() as u64) {
+        match index_from_prefix("x", &f[..20], f.len() as u64) {
             Err(Error::NeedMoreBytes { needed, .. }) => assert_eq!(needed, f.len() as u64 - 4),
             other => panic!("{other:?}"),
         }
@@ -237,6 +250,6 @@ mod tests {
     fn deeply_nested_json_is_an_error_not_a_crash() {
         let header = format!("{{\"a\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
         let f = file_with_header(&header, 0);
-        assert!(parse_index("deep", &f, f.len() as u64).is_err());
+        assert!(index_from_prefix("deep", &f, f.len() as u64).is_err());
     }
 }

@@ -8,7 +8,7 @@
 
 use crate::error::{Error, Result};
 use crate::export::onnx_qdq::{put_bytes, put_int, put_tag, put_varint};
-use crate::formats::protobuf::{Field, Reader};
+use crate::formats::decode::protobuf::{Field, Reader};
 use crate::formats::{self, Pieces};
 use crate::tensor::{DType, TensorInfo};
 use std::collections::HashMap;
@@ -424,7 +424,7 @@ fn attribute(r: &mut Reader, f: &Field) -> Result<Attribute> {
                 let packed = r.raw(g.start, g.end)?;
                 let mut p = 0;
                 while p < packed.len() {
-                    let (v, n) = crate::formats::protobuf::varint_at(&packed[p..])
+                    let (v, n) = crate::formats::decode::protobuf::varint_at(&packed[p..])
                         .ok_or_else(|| r.bad(g.at, format!("attribute '{name}': a packed int that is cut short")))?;
                     ints.push(v as i64);
                     p += n;
@@ -479,7 +479,7 @@ fn initializer(r: &mut Reader, f: &Field, index: usize) -> Result<Initializer> {
                 let packed = r.raw(g.start, g.end)?;
                 let mut p = 0;
                 while p < packed.len() {
-                    let (v, n) = crate::formats::protobuf::varint_at(&packed[p..]).ok_or_else(|| r.bad(g.at, "packed dims cut short"))?;
+                    let (v, n) = crate::formats::decode::protobuf::varint_at(&packed[p..]).ok_or_else(|| r.bad(g.at, "packed dims cut short"))?;
                     dims.push(v as usize);
                     p += n;
                 }
@@ -656,12 +656,12 @@ impl Model {
     pub fn tensor_body_type(body: &[u8]) -> Option<i32> {
         let mut p = 0;
         while p < body.len() {
-            let (tag, n) = crate::formats::protobuf::varint_at(&body[p..])?;
+            let (tag, n) = crate::formats::decode::protobuf::varint_at(&body[p..])?;
             p += n;
             let (number, wire) = (tag >> 3, tag & 7);
             match wire {
                 0 => {
-                    let (v, n) = crate::formats::protobuf::varint_at(&body[p..])?;
+                    let (v, n) = crate::formats::decode::protobuf::varint_at(&body[p..])?;
                     if number == 2 {
                         return Some(v as i32);
                     }
@@ -670,7 +670,7 @@ impl Model {
                 1 => p += 8,
                 5 => p += 4,
                 2 => {
-                    let (len, n) = crate::formats::protobuf::varint_at(&body[p..])?;
+                    let (len, n) = crate::formats::decode::protobuf::varint_at(&body[p..])?;
                     p = p.checked_add(n)?.checked_add(usize::try_from(len).ok()?)?;
                 }
                 _ => return None,

@@ -3,8 +3,8 @@
 //! `MIN_REQUEST` as it goes, and skips over payloads, so a 2 GB model's skeleton costs a few reads.
 //! Wire format: protobuf's encoding guide (varints, wire types 0, 1, 2, 5; groups are refused).
 
-use super::{RangeReader, MIN_REQUEST};
 use crate::error::{Error, Result};
+use crate::formats::{RangeReader, MIN_REQUEST};
 
 /// A varint at the start of `b`: (value, bytes used), or None when it is cut short or needs more
 /// than 64 bits (a 10th byte over 1).

@@ -4,8 +4,11 @@
 //! when a tensor is asked for. Stored members are read in place; deflated members are inflated
 //! (miniz_oxide) up to their declared size, which is checked against `MAX_INFLATED` and deflate's
 //! largest possible ratio first, so a zip bomb is an error and never an allocation.
+//! What the members make up is not decided here: the readers of zip formats (npz, PyTorch) claim
+//! an archive by its member names.
 
-use super::{FileIndex, RangeReader};
+use crate::formats::RangeReader;
+use std::borrow::Cow;
 use crate::error::{Error, Result};
 
 /// The most one member may inflate to.
@@ -46,17 +49,25 @@ pub struct Member {
 // Every caller checks the record's length first; past the end these read 0 (no panic path), which
 // no signature or size check accepts.
 fn u16_at(b: &[u8], at: usize) -> u16 {
-    super::bytes_at::<2>(b, at).map_or(0, u16::from_le_bytes)
+    crate::formats::bytes_at::<2>(b, at).map_or(0, u16::from_le_bytes)
 }
 fn u32_at(b: &[u8], at: usize) -> u32 {
-    super::bytes_at::<4>(b, at).map_or(0, u32::from_le_bytes)
+    crate::formats::bytes_at::<4>(b, at).map_or(0, u32::from_le_bytes)
 }
 fn u64_at(b: &[u8], at: usize) -> u64 {
-    super::bytes_at::<8>(b, at).map_or(0, u64::from_le_bytes)
+    crate::formats::bytes_at::<8>(b, at).map_or(0, u64::from_le_bytes)
 }
 
-/// The central directory: where the members are. Also returns where it starts (members end there).
-pub fn central_directory(r: &mut dyn RangeReader) -> Result<(Vec<Member>, u64)> {
+/// A zip's member list, as its central directory gives it.
+#[derive(Debug, Clone)]
+pub struct Archive {
+    pub members: Vec<Member>,
+    /// Where the central directory starts: every member's data ends before it.
+    pub cd_offset: u64,
+}
+
+/// Reads the central directory: where the members are.
+pub fn central_directory(r: &mut dyn RangeReader) -> Result<Archive> {
     let file = r.file().to_string();
     let bad = |what: String| Error::malformed(&file, format!("zip: {what}"));
     let len = r.len();
@@ -178,7 +189,7 @@ pub fn central_directory(r: &mut dyn RangeReader) -> Result<(Vec<Member>, u64)> 
         members.push(member);
         p += 46 + n + x + c;
     }
-    Ok((members, cd_offset))
+    Ok(Archive { members, cd_offset })
 }
 
 /// The zip64 extended-information extra field (id 1) holds the 64-bit values of those fields that
@@ -221,6 +232,14 @@ fn apply_zip64_extra(m: &mut Member, mut extra: &[u8]) -> std::result::Result<()
         extra = &extra[4 + size..];
     }
     Err("sizes marked zip64 but no zip64 extra field".into())
+}
+
+/// The archive already listed (a probe's), or else its central directory read now.
+pub fn listed<'a>(given: Option<&'a Archive>, r: &mut dyn RangeReader) -> Result<Cow<'a, Archive>> {
+    match given {
+        Some(archive) => Ok(Cow::Borrowed(archive)),
+        None => central_directory(r).map(Cow::Owned),
+    }
 }
 
 /// Where a member's data starts: after its local header, name and (local) extra field.
@@ -349,22 +368,6 @@ pub fn crc32_of(data: &[u8]) -> u32 {
         c = TABLE[((c ^ b as u32) & 0xFF) as usize] ^ (c >> 8);
     }
     !c
-}
-
-/// A zip is a PyTorch checkpoint when it holds a `data.pkl`, an .npz when it holds `.npy` members.
-pub fn parse_index(r: &mut dyn RangeReader) -> Result<FileIndex> {
-    let (members, cd_offset) = central_directory(r)?;
-    if members.iter().any(|m| m.name == "data.pkl" || m.name.ends_with("/data.pkl")) {
-        return super::pytorch::parse_index(r, &members, cd_offset);
-    }
-    if members.is_empty() || members.iter().any(|m| m.name.ends_with(".npy")) {
-        return super::npz::parse_index(r, &members, cd_offset);
-    }
-    let names: Vec<&str> = members.iter().take(5).map(|m| m.name.as_str()).collect();
-    Err(Error::unsupported(
-        r.file(),
-        format!("a zip that is neither an .npz (no .npy members) nor a PyTorch checkpoint (no data.pkl); it holds {names:?}…"),
-    ))
 }
 
 #[cfg(test)]

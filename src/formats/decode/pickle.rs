@@ -135,7 +135,7 @@ impl Machine<'_> {
     /// The next N bytes as an array (`take` checked they are there).
     fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
         let at = self.pos;
-        let bytes = super::bytes_at::<N>(self.take(N)?, 0);
+        let bytes = crate::formats::bytes_at::<N>(self.take(N)?, 0);
         bytes.ok_or_else(|| self.err(at, format!("{N} bytes cut short")))
     }
     fn u32(&mut self) -> Result<u32> {
