@@ -314,3 +314,25 @@ fn an_initializer_read_only_inside_a_subgraph_is_kept() {
     assert!(out.initializer("k").is_some(), "k was dropped although the If body reads it");
     assert!(out.initializer("w").is_none());
 }
+
+#[test]
+fn truncated_or_corrupted_models_never_panic() {
+    let bytes = conv_relu().encode();
+    let r = ranges(&[("x", -1.0, 1.0), ("c", 0.0, 1.0), ("y", 0.0, 1.0)]);
+    // Every prefix, and every byte flipped: an error or a model, never a panic.
+    for n in 0..bytes.len() {
+        let _ = Model::parse("m.onnx", bytes[..n].to_vec());
+    }
+    for i in 0..bytes.len() {
+        for flip in [0x01u8, 0x80, 0xff] {
+            let mut b = bytes.clone();
+            b[i] ^= flip;
+            if let Ok(m) = Model::parse("m.onnx", b.clone()) {
+                let _ = qdq::quantize_static(m.clone(), &r, &QdqOptions::default());
+                let _ = quant_playground::graph::dynamic::quantize_dynamic(m.clone(), &Default::default());
+                let _ = quant_playground::graph::int4::quantize_int4(m, &Default::default());
+                let _ = ptq::expose_model("m.onnx", b, &PtqOptions::default());
+            }
+        }
+    }
+}

@@ -124,7 +124,7 @@ fn replace_gemm_with_matmul(model: &mut Model) -> Result<()> {
             } else {
                 let t = format!("{b}_Transposed");
                 let name = if n.name.is_empty() { String::new() } else { format!("{}_Transpose", n.name) };
-                out.push(Node::new("Transpose", &name, vec![n.inputs[1].clone()], vec![t.clone()]));
+                out.push(Node::new("Transpose", &name, vec![b.clone()], vec![t.clone()]));
                 b = t;
             }
         }
@@ -132,7 +132,7 @@ fn replace_gemm_with_matmul(model: &mut Model) -> Result<()> {
         let out0 = n.outputs.first().cloned().unwrap_or_default();
         let mm_out = if has_bias { format!("{out0}_MatMul") } else { out0.clone() };
         let mm_name = if n.name.is_empty() { String::new() } else { format!("{}_MatMul", n.name) };
-        out.push(Node::new("MatMul", &mm_name, vec![n.inputs[0].clone(), b], vec![mm_out.clone()]));
+        out.push(Node::new("MatMul", &mm_name, vec![n.inputs.first().cloned().unwrap_or_default(), b], vec![mm_out.clone()]));
         if has_bias {
             let add_name = if n.name.is_empty() { String::new() } else { format!("{}_Add", n.name) };
             out.push(Node::new("Add", &add_name, vec![mm_out, n.inputs[2].clone()], n.outputs.clone()));
@@ -233,10 +233,11 @@ impl Dynamic {
                     n
                 }
             };
+            let at = |v: &[String], i: usize| v.get(i).cloned().unwrap_or_default();
             return Ok(if ql.op_type == "QuantizeLinear" {
-                QValue { q_name: ql.outputs[0].clone(), scale: ql.inputs[1].clone(), zp: ql.inputs[2].clone(), axis: None }
+                QValue { q_name: at(&ql.outputs, 0), scale: at(&ql.inputs, 1), zp: at(&ql.inputs, 2), axis: None }
             } else {
-                QValue { q_name: ql.outputs[0].clone(), scale: ql.outputs[1].clone(), zp: ql.outputs[2].clone(), axis: None }
+                QValue { q_name: at(&ql.outputs, 0), scale: at(&ql.outputs, 1), zp: at(&ql.outputs, 2), axis: None }
             });
         }
         Err(Error::malformed(&self.file(), format!("node '{}' reads '{input}', which nothing in the graph produces", node.name)))
@@ -298,7 +299,7 @@ impl Dynamic {
         let to = self.output_type(&out0)?;
         nodes.push(Node::new("Cast", &format!("{int_out}_cast"), vec![int_out.clone()], vec![cast_out.clone()]).with_int("to", to as i64));
         let scales_mul = if int_name.is_empty() { format!("{}_{}_mul", a.scale, w.scale) } else { format!("{int_name}_scales_mul") };
-        let existing = self.new_nodes.iter().find(|n| n.name == scales_mul).map(|n| n.outputs[0].clone());
+        let existing = self.new_nodes.iter().find(|n| n.name == scales_mul).and_then(|n| n.outputs.first().cloned());
         let scales_out = match existing {
             Some(o) => o,
             None => {
@@ -347,7 +348,7 @@ impl Dynamic {
                 }
             }
             "Conv" if self.is_float_tensor(&input0) => return self.integer_op(&node, "ConvInteger"),
-            "Gather" if self.is_valid_quantize_weight(&input0) => {
+            "Gather" if self.is_valid_quantize_weight(&input0) && !node.outputs.is_empty() => {
                 let mut nodes = Vec::new();
                 let q = self.quantize_input(&node, 0, false, false, None, &mut nodes)?;
                 let mut n = node.clone();
@@ -360,7 +361,7 @@ impl Dynamic {
                 self.new_nodes.extend(nodes);
                 return Ok(());
             }
-            "Transpose" if self.is_float_tensor(&input0) => {
+            "Transpose" if self.is_float_tensor(&input0) && !node.outputs.is_empty() => {
                 let Some(q) = self.quantized.get(&input0).cloned() else {
                     self.new_nodes.push(node);
                     return Ok(());

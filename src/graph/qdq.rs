@@ -773,11 +773,13 @@ pub(crate) fn clean_initializers(model: &mut Model) -> Result<()> {
 pub fn ort_topological_sort(model: &mut Model) -> Result<()> {
     let g = &mut model.graph;
     let nodes = std::mem::take(&mut g.nodes);
-    let mut deps = vec![0usize; nodes.len()];
+    // Counts may fall below zero (a tensor produced twice, or both an input and a node output), as
+    // Python's ints do in ORT; a node is placed when its count reaches exactly zero.
+    let mut deps = vec![0i64; nodes.len()];
     let mut deps_to_nodes: HashMap<&str, Vec<usize>> = HashMap::new();
     let mut sorted: Vec<usize> = Vec::new();
     for (i, n) in nodes.iter().enumerate() {
-        deps[i] = n.inputs.iter().filter(|s| !s.is_empty()).count();
+        deps[i] = n.inputs.iter().filter(|s| !s.is_empty()).count() as i64;
         if deps[i] == 0 {
             sorted.push(i);
             continue;
