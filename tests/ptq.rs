@@ -336,3 +336,31 @@ fn truncated_or_corrupted_models_never_panic() {
         }
     }
 }
+
+#[test]
+fn one_node_at_a_time_and_named_tensors_for_which_layer_hurts() {
+    // quantize_static(..., nodes_to_quantize=["conv"]) writes this (checked with onnxruntime 1.32):
+    // the Relu is not quantized, so the Conv's output keeps its own Q/DQ pair and the Relu reads it.
+    let r = ranges(&[("x", -1.0, 1.0), ("c", -0.3, 1.3625), ("y", 0.0, 1.3625)]);
+    let opts = QdqOptions { nodes_to_quantize: vec!["conv".into()], ..QdqOptions::default() };
+    let (out, report) = qdq::quantize_static(conv_relu(), &r, &opts).unwrap();
+    let ops: Vec<(String, Vec<String>)> = out.graph.nodes.iter().map(|n| (n.name.clone(), n.inputs.clone())).collect();
+    assert_eq!(ops.len(), 8);
+    assert_eq!(ops[7], ("relu".to_string(), vec!["c_DequantizeLinear_Output".to_string()]));
+    let c = report.tensors.iter().find(|t| t.name == "c").unwrap();
+    assert_eq!((c.read_as.as_str(), c.scale.clone()), ("c_DequantizeLinear_Output", vec![(1.6625f64 / 255.0) as f32]));
+    // Only the Relu: nothing of it is quantized (its input was never marked), as in ORT.
+    let opts = QdqOptions { nodes_to_quantize: vec!["relu".into()], ..QdqOptions::default() };
+    let (out, report) = qdq::quantize_static(conv_relu(), &r, &opts).unwrap();
+    assert_eq!(out.graph.nodes.len(), 2);
+    assert!(report.tensors.is_empty());
+
+    // The float model with chosen tensors exposed, to compare with the QDQ model's read_as tensors.
+    let opts = PtqOptions { tensors: Some(vec!["c".into(), "x".into()]), ..PtqOptions::default() };
+    let exposed = ptq::expose_model("tiny.onnx", conv_relu().encode(), &opts).unwrap();
+    let m = Model::parse("e.onnx", exposed.model).unwrap();
+    assert_eq!(m.graph.outputs.iter().map(|o| o.name.as_str()).collect::<Vec<_>>(), ["y", "c", "x"]);
+    let opts = PtqOptions { tensors: Some(vec!["nope".into()]), ..PtqOptions::default() };
+    let e = ptq::expose_model("tiny.onnx", conv_relu().encode(), &opts).unwrap_err().to_string();
+    assert!(e.contains("'nope'"), "{e}");
+}

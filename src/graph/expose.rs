@@ -5,6 +5,7 @@
 //! model serves every method.
 
 use super::model::{Model, ValueInfo, FLOAT, FLOAT16};
+use crate::error::{Error, Result};
 use super::qdq::DEFAULT_OP_TYPES;
 use serde::Serialize;
 use std::collections::HashSet;
@@ -47,6 +48,24 @@ pub fn default_op_types() -> Vec<String> {
 /// The model with each tensor to calibrate added as a graph output (after the model's own).
 pub fn expose(model: &Model, op_types: &[String]) -> (Model, Vec<ExposedTensor>) {
     let tensors = tensors_to_calibrate(model, op_types);
+    (with_outputs(model, &tensors), tensors)
+}
+
+/// The model with the named tensors (node outputs or graph inputs) added as graph outputs.
+pub fn expose_named(model: &Model, names: &[String]) -> Result<(Model, Vec<ExposedTensor>)> {
+    let known: HashSet<&str> = model.graph.nodes.iter().flat_map(|n| n.outputs.iter()).chain(model.graph.inputs.iter().map(|i| &i.name)).map(|s| s.as_str()).collect();
+    let outputs: HashSet<&str> = model.graph.outputs.iter().map(|o| o.name.as_str()).collect();
+    let mut tensors = Vec::new();
+    for n in names {
+        if !known.contains(n.as_str()) {
+            return Err(Error::InvalidSpec(format!("{}: no node output or graph input is named '{n}'", model.file)));
+        }
+        tensors.push(ExposedTensor { name: n.clone(), model_output: outputs.contains(n.as_str()) });
+    }
+    Ok((with_outputs(model, &tensors), tensors))
+}
+
+fn with_outputs(model: &Model, tensors: &[ExposedTensor]) -> Model {
     let types = model.elem_types();
     let mut exposed = model.clone();
     for t in tensors.iter().filter(|t| !t.model_output) {
@@ -57,5 +76,5 @@ pub fn expose(model: &Model, op_types: &[String]) -> (Model, Vec<ExposedTensor>)
         };
         exposed.graph.outputs.push(vi);
     }
-    (exposed, tensors)
+    exposed
 }

@@ -38,6 +38,12 @@ pub struct PtqOptions {
     /// Op types to quantize; None: ORT's default list.
     pub op_types: Option<Vec<String>>,
     pub nodes_to_exclude: Vec<String>,
+    /// Static QDQ: when not empty, only these nodes are quantized (ORT nodes_to_quantize; one at a
+    /// time shows which layer hurts).
+    pub nodes_to_quantize: Vec<String>,
+    /// ptq_expose: expose exactly these tensors (e.g. every node output of the float and the QDQ
+    /// model, for per-layer errors) instead of the ones calibration needs.
+    pub tensors: Option<Vec<String>>,
     /// INT4 weight-only: MatMulNBits block size (16..256, a power of two).
     pub int4_block_size: usize,
     /// INT4 weight-only: symmetric blocks (no zero points).
@@ -53,6 +59,8 @@ impl Default for PtqOptions {
             reduce_range: false,
             op_types: None,
             nodes_to_exclude: Vec::new(),
+            nodes_to_quantize: Vec::new(),
+            tensors: None,
             int4_block_size: 128,
             int4_symmetric: false,
         }
@@ -93,6 +101,7 @@ impl PtqOptions {
             activation_symmetric: false,
             op_types: self.op_types(),
             nodes_to_exclude: self.nodes_to_exclude.clone(),
+            nodes_to_quantize: self.nodes_to_quantize.clone(),
         })
     }
 }
@@ -121,7 +130,10 @@ pub struct Exposed {
 /// `model_bytes` with every tensor to calibrate as an extra output.
 pub fn expose_model(file: &str, model_bytes: Vec<u8>, options: &PtqOptions) -> Result<Exposed> {
     let model = Model::parse(file, model_bytes)?;
-    let (exposed, tensors) = expose::expose(&model, &options.op_types());
+    let (exposed, tensors) = match &options.tensors {
+        Some(names) => expose::expose_named(&model, names)?,
+        None => expose::expose(&model, &options.op_types()),
+    };
     let initializers: std::collections::HashSet<&str> = model.graph.initializers.iter().map(|i| i.name.as_str()).collect();
     let inputs = model
         .graph

@@ -39,6 +39,8 @@ pub struct QdqOptions {
     pub activation_symmetric: bool,
     pub op_types: Vec<String>,
     pub nodes_to_exclude: Vec<String>,
+    /// ORT nodes_to_quantize: when not empty, only these nodes are quantized.
+    pub nodes_to_quantize: Vec<String>,
 }
 
 impl Default for QdqOptions {
@@ -51,6 +53,7 @@ impl Default for QdqOptions {
             activation_symmetric: false,
             op_types: DEFAULT_OP_TYPES.iter().map(|s| s.to_string()).collect(),
             nodes_to_exclude: Vec::new(),
+            nodes_to_quantize: Vec::new(),
         }
     }
 }
@@ -69,6 +72,9 @@ pub struct QuantizedTensor {
     pub zero_point: Vec<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub axis: Option<usize>,
+    /// The tensor its consumers read after the rewrite (the DequantizeLinear's output): compare it
+    /// with the float model's `name` to see what quantizing this tensor does.
+    pub read_as: String,
 }
 
 /// What the rewrite did.
@@ -198,6 +204,7 @@ impl Quantizer {
             && n.op_type != "DequantizeLinear"
             && n.op_type != "QuantizeLinear"
             && !self.opts.nodes_to_exclude.contains(&n.name)
+            && (self.opts.nodes_to_quantize.is_empty() || self.opts.nodes_to_quantize.contains(&n.name))
     }
 
     fn is_tensor_quantizable(&self, name: &str) -> bool {
@@ -575,12 +582,14 @@ impl Quantizer {
             scale: p.scale.clone(),
             zero_point: p.zero_point.clone(),
             axis: p.axis,
+            read_as: format!("{name}_DequantizeLinear_Output"),
         });
         self.quantized.insert(name.to_string(), QuantizedValue { scale_name, zp_name });
         Ok(())
     }
 
-    fn qdq_pair_for_activation(&mut self, name: &str, scale_name: &str, zp_name: &str) {
+    /// Returns the tensor the consumers read now.
+    fn qdq_pair_for_activation(&mut self, name: &str, scale_name: &str, zp_name: &str) -> String {
         let (q_input, dq_output) = if self.is_graph_output(name) {
             let q_input = format!("{name}_QuantizeLinear_Input");
             self.replace_output_of_all_nodes(name, &q_input);
@@ -593,8 +602,9 @@ impl Quantizer {
         let q_output = format!("{name}_QuantizeLinear_Output");
         let inputs = |x: &str| vec![x.to_string(), scale_name.to_string(), zp_name.to_string()];
         self.add_node(Node::new("QuantizeLinear", &format!("{name}_QuantizeLinear"), inputs(&q_input), vec![q_output.clone()]));
-        self.add_node(Node::new("DequantizeLinear", &format!("{name}_DequantizeLinear"), inputs(&q_output), vec![dq_output]));
+        self.add_node(Node::new("DequantizeLinear", &format!("{name}_DequantizeLinear"), inputs(&q_output), vec![dq_output.clone()]));
         self.quantized.insert(name.to_string(), QuantizedValue { scale_name: scale_name.into(), zp_name: zp_name.into() });
+        dq_output
     }
 
     /// `_quantize_normal_tensors`.
@@ -620,7 +630,7 @@ impl Quantizer {
                     )));
                 };
                 let (scale_name, zp_name) = self.scale_zp_initializers(&name, &[zp], &[scale], self.opts.activation, false);
-                self.qdq_pair_for_activation(&name, &scale_name, &zp_name);
+                let read_as = self.qdq_pair_for_activation(&name, &scale_name, &zp_name);
                 self.report.push(QuantizedTensor {
                     name: name.clone(),
                     kind: "activation",
@@ -630,6 +640,7 @@ impl Quantizer {
                     scale: vec![scale],
                     zero_point: vec![zp],
                     axis: None,
+                    read_as,
                 });
             }
             self.tensors_to_quantize.remove(&name);
@@ -653,9 +664,9 @@ impl Quantizer {
                 if self.producing_dq.contains(&name) {
                     return Err(Error::unsupported(self.file(), format!("'{name}' is already dequantized; it cannot share parameters")));
                 }
-                self.qdq_pair_for_activation(&name, &q.scale_name, &q.zp_name);
+                let read_as = self.qdq_pair_for_activation(&name, &q.scale_name, &q.zp_name);
                 if let Some(src) = self.report.iter().find(|t| t.scale_name == q.scale_name).cloned() {
-                    self.report.push(QuantizedTensor { name: name.clone(), kind: "activation", ..src });
+                    self.report.push(QuantizedTensor { name: name.clone(), kind: "activation", read_as, ..src });
                 }
             }
             if !progressed {
@@ -741,6 +752,7 @@ impl Quantizer {
                 scale: bias_scale.clone(),
                 zero_point: vec![0; bias_scale.len()],
                 axis: per_channel.then_some(0),
+                read_as: bias_name.clone(),
             });
             self.quantized.insert(bias_name, QuantizedValue { scale_name, zp_name });
         }

@@ -35,6 +35,9 @@ pub struct Args {
     /// A node to keep in FP32 (ORT nodes_to_exclude); repeat for several.
     #[arg(long = "exclude")]
     exclude: Vec<String>,
+    /// Quantize only this node (ORT nodes_to_quantize); repeat for several.
+    #[arg(long = "only-node")]
+    only_node: Vec<String>,
     /// The activation engine command; the exposed model's path is appended.
     /// Default: python3 scripts/ptq_engine.py (onnxruntime python).
     #[arg(long)]
@@ -102,6 +105,8 @@ pub fn run(a: Args) -> Result<()> {
         reduce_range: a.reduce_range,
         op_types: None,
         nodes_to_exclude: a.exclude.clone(),
+        nodes_to_quantize: a.only_node.clone(),
+        tensors: None,
         int4_block_size: a.int4_block_size,
         int4_symmetric: a.int4_symmetric,
     };
