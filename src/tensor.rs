@@ -1,6 +1,8 @@
 //! Element types, tensor descriptions, decoding stored bytes to f32, and the FP16/BF16 casts.
 
 use crate::error::{Error, Result};
+use crate::quant::ggml::{self, GgmlType};
+use crate::quant::FloatCast;
 use half::{bf16, f16};
 use serde::{Deserialize, Serialize};
 
@@ -23,17 +25,9 @@ pub enum DType {
     U16,
     U8,
     Bool,
-    /// ggml block types (GGUF). The seven that ggml's `dequantize_row_*` rules are implemented for
-    /// (src/quant/ggml.rs) are quantizable; the rest are listed with their block size only.
-    Q4_0,
-    Q4_1,
-    Q5_0,
-    Q5_1,
-    Q8_0,
-    Q4K,
-    Q6K,
-    /// Any other ggml type: its GGUF type id, elements per block and bytes per block.
-    Ggml { id: u32, block: u32, block_bytes: u32 },
+    /// A ggml block type (GGUF): the ones in `ggml::DECODED` are quantizable, the rest are listed
+    /// with their block size only.
+    Ggml(GgmlType),
 }
 
 impl DType {
@@ -44,23 +38,14 @@ impl DType {
             DType::F32 | DType::I32 | DType::U32 => 4,
             DType::F16 | DType::BF16 | DType::I16 | DType::U16 => 2,
             DType::F8E4M3 | DType::F8E5M2 | DType::I8 | DType::U8 | DType::Bool => 1,
-            DType::Q4_0 => 18,
-            DType::Q4_1 => 20,
-            DType::Q5_0 => 22,
-            DType::Q5_1 => 24,
-            DType::Q8_0 => 34,
-            DType::Q4K => 144,
-            DType::Q6K => 210,
-            DType::Ggml { block_bytes, .. } => block_bytes as usize,
+            DType::Ggml(t) => t.block_bytes(),
         }
     }
 
     /// Elements per stored unit: 1 for element types, the block size for ggml block types.
     pub fn block(self) -> usize {
         match self {
-            DType::Q4_0 | DType::Q4_1 | DType::Q5_0 | DType::Q5_1 | DType::Q8_0 => 32,
-            DType::Q4K | DType::Q6K => 256,
-            DType::Ggml { block, .. } => block as usize,
+            DType::Ggml(t) => t.block_len(),
             _ => 1,
         }
     }
@@ -78,20 +63,11 @@ impl DType {
     /// Whether the playground quantizes tensors of this type (the float types it can decode exactly,
     /// and the ggml block types it dequantizes as ggml does).
     pub fn is_quantizable(self) -> bool {
-        matches!(
-            self,
-            DType::F64
-                | DType::F32
-                | DType::F16
-                | DType::BF16
-                | DType::Q4_0
-                | DType::Q4_1
-                | DType::Q5_0
-                | DType::Q5_1
-                | DType::Q8_0
-                | DType::Q4K
-                | DType::Q6K
-        )
+        match self {
+            DType::F64 | DType::F32 | DType::F16 | DType::BF16 => true,
+            DType::Ggml(t) => t.codec().is_some(),
+            _ => false,
+        }
     }
 
     /// The name used in reports, the same spelling as the safetensors spec.
@@ -112,14 +88,7 @@ impl DType {
             DType::U16 => "U16",
             DType::U8 => "U8",
             DType::Bool => "BOOL",
-            DType::Q4_0 => "Q4_0",
-            DType::Q4_1 => "Q4_1",
-            DType::Q5_0 => "Q5_0",
-            DType::Q5_1 => "Q5_1",
-            DType::Q8_0 => "Q8_0",
-            DType::Q4K => "Q4_K",
-            DType::Q6K => "Q6_K",
-            DType::Ggml { id, .. } => crate::quant::ggml::type_name(id),
+            DType::Ggml(t) => t.name(),
         }
     }
 }
@@ -140,7 +109,7 @@ impl<'de> Deserialize<'de> for DType {
 impl DType {
     /// The dtype of a name as `name()` spells it.
     pub fn from_name(name: &str) -> Option<DType> {
-        const PLAIN: [DType; 22] = [
+        const PLAIN: [DType; 15] = [
             DType::F64,
             DType::F32,
             DType::F16,
@@ -156,15 +125,23 @@ impl DType {
             DType::U16,
             DType::U8,
             DType::Bool,
-            DType::Q4_0,
-            DType::Q4_1,
-            DType::Q5_0,
-            DType::Q5_1,
-            DType::Q8_0,
-            DType::Q4K,
-            DType::Q6K,
         ];
-        PLAIN.into_iter().find(|d| d.name() == name).or_else(|| crate::quant::ggml::dtype_of(crate::quant::ggml::type_id(name)?))
+        PLAIN.into_iter().find(|d| d.name() == name).or_else(|| GgmlType::from_name(name).map(DType::Ggml))
+    }
+
+    /// The dtype of a GGUF tensor type id, or None for an id ggml does not define.
+    pub fn from_ggml_id(id: u32) -> Option<DType> {
+        Some(match id {
+            0 => DType::F32,
+            1 => DType::F16,
+            24 => DType::I8,
+            25 => DType::I16,
+            26 => DType::I32,
+            27 => DType::I64,
+            28 => DType::F64,
+            30 => DType::BF16,
+            _ => DType::Ggml(GgmlType::from_id(id)?),
+        })
     }
 }
 
@@ -191,7 +168,9 @@ impl Storage {
 }
 
 /// Where a tensor lives in its file and how its bytes are laid out. Parsed from the header only.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// In JSON it also says `"quantizable"` (its dtype's `is_quantizable`), for the page; that key is
+/// ignored when read back.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct TensorInfo {
     pub name: String,
     pub dtype: DType,
@@ -211,6 +190,30 @@ pub struct TensorInfo {
     /// a shard of a sharded safetensors checkpoint). A name relative to the indexed file's folder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_file: Option<String>,
+}
+
+impl Serialize for TensorInfo {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        // Destructured so that a new field cannot be left out of the JSON.
+        let TensorInfo { name, dtype, shape, offset, byte_len, big_endian, fortran_order, storage, data_file } = self;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("name", name)?;
+        m.serialize_entry("dtype", dtype)?;
+        m.serialize_entry("quantizable", &dtype.is_quantizable())?;
+        m.serialize_entry("shape", shape)?;
+        m.serialize_entry("offset", offset)?;
+        m.serialize_entry("byte_len", byte_len)?;
+        m.serialize_entry("big_endian", big_endian)?;
+        m.serialize_entry("fortran_order", fortran_order)?;
+        if !storage.is_raw() {
+            m.serialize_entry("storage", storage)?;
+        }
+        if let Some(file) = data_file {
+            m.serialize_entry("data_file", file)?;
+        }
+        m.end()
+    }
 }
 
 impl TensorInfo {
@@ -270,10 +273,9 @@ pub fn decode_to_f32(info: &TensorInfo, bytes: &[u8]) -> Result<Vec<f32>> {
             ),
         ));
     }
-    if info.dtype.block() > 1 {
+    if let DType::Ggml(t) = info.dtype {
         // ggml block types are little-endian, C order by definition.
-        return crate::quant::ggml::dequantize(info.dtype, bytes)
-            .ok_or_else(|| Error::NotQuantizable { tensor: info.name.clone(), dtype: info.dtype.name().into() });
+        return ggml::dequantize(t, bytes).ok_or_else(|| Error::NotQuantizable { tensor: info.name.clone(), dtype: info.dtype.name().into() });
     }
     let be = info.big_endian;
     let mut out = Vec::with_capacity(n);
@@ -340,17 +342,18 @@ fn fortran_sources(shape: &[usize], n: usize) -> impl Iterator<Item = usize> + '
 
 /// f32 → f16 → f32 with round-to-nearest-even (the `half` crate's conversion), as a dtype cast would store it.
 pub fn round_trip_f16(x: &[f32]) -> Vec<f32> {
-    x.iter().map(|&v| f16::from_f32(v).to_f32()).collect()
+    FloatCast::F16.round_trip(x)
 }
 
 /// f32 → bf16 → f32 with round-to-nearest-even, as torch's `.to(torch.bfloat16)` stores it.
 pub fn round_trip_bf16(x: &[f32]) -> Vec<f32> {
-    x.iter().map(|&v| bf16::from_f32(v).to_f32()).collect()
+    FloatCast::Bf16.round_trip(x)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::quant::ggml::GgmlBlock;
 
     #[test]
     fn fortran_order_is_transposed_back() {
@@ -372,12 +375,50 @@ mod tests {
 
     #[test]
     fn dtypes_are_names_in_json() {
-        for d in [DType::F32, DType::BF16, DType::Bool, DType::F8E4M3, DType::Q4K, crate::quant::ggml::dtype_of(10).unwrap()] {
+        for d in [DType::F32, DType::BF16, DType::Bool, DType::F8E4M3, DType::Ggml(ggml::Q4_K::TYPE), DType::from_ggml_id(10).unwrap()] {
             let j = serde_json::to_string(&d).unwrap();
             assert_eq!(j, format!("\"{}\"", d.name()));
             assert_eq!(serde_json::from_str::<DType>(&j).unwrap(), d);
         }
         assert!(serde_json::from_str::<DType>("\"Q9\"").is_err());
+    }
+
+    #[test]
+    fn ggml_dtypes_take_their_sizes_from_the_block_types() {
+
+        for (dt, name, id, block, bytes) in [
+            (DType::Ggml(ggml::Q4_0::TYPE), "Q4_0", 2, 32, 18),
+            (DType::Ggml(ggml::Q4_1::TYPE), "Q4_1", 3, 32, 20),
+            (DType::Ggml(ggml::Q5_0::TYPE), "Q5_0", 6, 32, 22),
+            (DType::Ggml(ggml::Q5_1::TYPE), "Q5_1", 7, 32, 24),
+            (DType::Ggml(ggml::Q8_0::TYPE), "Q8_0", 8, 32, 34),
+            (DType::Ggml(ggml::Q4_K::TYPE), "Q4_K", 12, 256, 144),
+            (DType::Ggml(ggml::Q6_K::TYPE), "Q6_K", 14, 256, 210),
+        ] {
+            assert_eq!((dt.name(), dt.block(), dt.size()), (name, block, bytes));
+            assert_eq!(DType::from_ggml_id(id), Some(dt));
+            assert!(dt.is_quantizable());
+        }
+        assert_eq!(DType::from_ggml_id(10).unwrap().name(), "Q2_K");
+        assert!(!DType::from_ggml_id(10).unwrap().is_quantizable());
+        assert_eq!(DType::from_ggml_id(5), None);
+        assert_eq!(DType::from_ggml_id(30), Some(DType::BF16));
+    }
+
+    #[test]
+    fn tensor_json_says_whether_it_is_quantizable_and_reads_back() {
+        let mut info = TensorInfo::raw("w", DType::Ggml(ggml::Q4_K::TYPE), vec![256], 0, 144);
+        info.data_file = Some("part-2.bin".into());
+        let j = serde_json::to_value(&info).unwrap();
+        assert_eq!(j["quantizable"], true);
+        assert_eq!(j["dtype"], "Q4_K");
+        assert_eq!(j["data_file"], "part-2.bin");
+        assert!(j.get("storage").is_none());
+        assert_eq!(serde_json::from_value::<TensorInfo>(j).unwrap(), info);
+        for (dtype, quantizable) in [(DType::F16, true), (DType::I8, false), (DType::from_ggml_id(10).unwrap(), false)] {
+            let j = serde_json::to_value(TensorInfo::raw("t", dtype, vec![1], 0, 0)).unwrap();
+            assert_eq!(j["quantizable"], quantizable, "{}", dtype.name());
+        }
     }
 
     #[test]

@@ -179,3 +179,20 @@ fn synth_writes_the_same_activations_for_the_same_seed() {
     assert!(err.contains("distribution 'cauchy'"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn formats_lists_the_served_formats_and_describes_a_label() {
+    let (code, out, _) = cli(&["formats", "--json"]);
+    assert_eq!(code, 0);
+    let list: Value = serde_json::from_str(&out).unwrap();
+    let labels: Vec<&str> = list.as_array().unwrap().iter().map(|f| f["label"].as_str().unwrap()).collect();
+    assert_eq!(&labels[..5], ["fp32", "fp16", "bf16", "int8 sym channel:0", "int4 asym group:32"]);
+    assert!(labels.contains(&"q4_k"));
+    let (code, out, _) = cli(&["formats", "int8 sym tensor f16-scales full", "--json"]);
+    assert_eq!(code, 0);
+    let d: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(d[0]["label"], "int8 sym tensor full f16-scales");
+    let (code, _, err) = cli(&["formats", "int4 asym tensor full"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("'full' range applies to sym only"), "{err}");
+}

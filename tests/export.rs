@@ -53,7 +53,7 @@ fn safetensors_export_reads_back_to_quantize_exactly() {
     let mut f16_scales = spec(6, Scheme::Symmetric, "channel");
     f16_scales.scale_dtype = ScaleDType::F16;
     let mut full = spec(4, Scheme::Symmetric, "group:100");
-    full.full_range = true;
+    full.format.full_range = true;
     let configs = [
         (spec(8, Scheme::Symmetric, "tensor"), Method::MinMax),
         (spec(8, Scheme::Asymmetric, "channel:1"), Method::Percentile(99.9)),
@@ -79,8 +79,8 @@ fn safetensors_export_reads_back_to_quantize_exactly() {
             let (a, b) = (st::dequantize_exported(&index, &mut &out[..], name).unwrap(), want.dequantize());
             assert!(a.iter().zip(&b).all(|(p, q)| p.to_bits() == q.to_bits()), "{label}: dequantized bit for bit");
             let codes = index.tensor(name).unwrap();
-            let packed = spec.bits <= 4;
-            let want_dtype = if packed || spec.scheme == Scheme::Asymmetric { DType::U8 } else { DType::I8 };
+            let packed = spec.format.bits <= 4;
+            let want_dtype = if packed || spec.format.scheme == Scheme::Asymmetric { DType::U8 } else { DType::I8 };
             assert_eq!(codes.dtype, want_dtype, "{label}");
             assert_eq!(codes.shape, if packed { vec![4, 128] } else { vec![4, 256] }, "{label}");
         }

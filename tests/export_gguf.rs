@@ -7,8 +7,7 @@
 use quant_playground::export::gguf::{plan_gguf, GgufTarget};
 use quant_playground::export::ExportPlan;
 use quant_playground::formats::{self, FileIndex, Format};
-use quant_playground::quant::{ggml, ggml_quantize as gq};
-use quant_playground::tensor::DType;
+use quant_playground::quant::ggml::{self, GgmlBlock, GgmlType};
 use std::path::{Path, PathBuf};
 
 fn dir() -> PathBuf {
@@ -38,49 +37,74 @@ fn fnv1a64(bytes: &[u8]) -> String {
     format!("{h:016x}")
 }
 
-/// A quantize_row_*_ref function: f32 values in, blocks out.
-type RowQuantizer = fn(&[f32], &mut [u8]);
-
-fn quantizer(t: &str) -> (RowQuantizer, DType) {
-    match t {
-        "Q8_0" => (gq::quantize_row_q8_0_ref, DType::Q8_0),
-        "Q4_0" => (gq::quantize_row_q4_0_ref, DType::Q4_0),
-        "Q4_1" => (gq::quantize_row_q4_1_ref, DType::Q4_1),
-        "Q5_0" => (gq::quantize_row_q5_0_ref, DType::Q5_0),
-        "Q4_K" => (gq::quantize_row_q4_K_ref, DType::Q4K),
-        "Q6_K" => (gq::quantize_row_q6_K_ref, DType::Q6K),
-        other => panic!("manifest names unknown type {other}"),
-    }
-}
-
-#[test]
-fn quantizers_are_byte_identical_to_ggml_reference() {
+/// The generic twin harness, instantiated once per block type below: over every fixture case, our
+/// `quantize_row_*_ref` gives ggml's bytes, our `dequantize_row_*` of ggml's bytes gives ggml's values
+/// (their FNV-1a 64), and the registry path (`ggml::quantize_ref` / `ggml::dequantize`, what the
+/// GGUF writer and the readers call) gives the same as the type's own block functions.
+fn ggml_block_matches_reference<T: GgmlBlock>() {
     let m = manifest();
-    let mut checked = std::collections::BTreeMap::<String, usize>::new();
+    let mut cases = 0;
     let mut mismatches = Vec::new();
     for case in m["cases"].as_array().unwrap() {
         let name = case["name"].as_str().unwrap();
+        let rec = &case["types"][T::NAME];
+        assert!(rec.is_object(), "case {name} has no {} reference", T::NAME);
         let (shape, x) = load_npy(case["input"].as_str().unwrap());
         assert_eq!(shape, case["shape"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect::<Vec<_>>());
-        for (t, rec) in case["types"].as_object().unwrap() {
-            let (quantize, dtype) = quantizer(t);
-            let want = std::fs::read(dir().join(rec["file"].as_str().unwrap())).unwrap();
-            let mut got = vec![0u8; dtype.bytes_for(x.len() as u64).unwrap() as usize];
-            quantize(&x, &mut got);
-            if got != want {
-                let first = got.iter().zip(&want).position(|(a, b)| a != b).unwrap();
-                mismatches.push(format!("{name} {t}: first differing byte {first} (block {})", first / dtype.size()));
-            }
-            // Our dequantizer of ggml's bytes gives ggml's dequantize_row_* values, bit for bit.
-            let back = ggml::dequantize(dtype, &want).unwrap();
-            let back_bytes: Vec<u8> = back.iter().flat_map(|v| v.to_le_bytes()).collect();
-            assert_eq!(fnv1a64(&back_bytes), rec["dequantized_fnv1a64"].as_str().unwrap(), "{name} {t}: dequantized values");
-            *checked.entry(t.clone()).or_default() += 1;
+        let want = std::fs::read(dir().join(rec["file"].as_str().unwrap())).unwrap();
+        let mut got = vec![0u8; x.len() / T::BLOCK_LEN * T::BLOCK_BYTES];
+        for (xb, y) in x.chunks_exact(T::BLOCK_LEN).zip(got.chunks_exact_mut(T::BLOCK_BYTES)) {
+            T::quantize_block_ref(xb, y);
         }
+        if got != want {
+            let first = got.iter().zip(&want).position(|(a, b)| a != b).unwrap_or(got.len().min(want.len()));
+            mismatches.push(format!("{name}: first differing byte {first} (block {})", first / T::BLOCK_BYTES));
+        }
+        let mut via_registry = vec![0u8; got.len()];
+        ggml::quantize_ref(T::TYPE, &x, &mut via_registry).unwrap();
+        assert!(via_registry == got, "{name} {}: registry quantizer", T::NAME);
+        // Our dequantizer of ggml's bytes gives ggml's dequantize_row_* values, bit for bit.
+        let mut back = vec![0f32; x.len()];
+        for (b, y) in want.chunks_exact(T::BLOCK_BYTES).zip(back.chunks_exact_mut(T::BLOCK_LEN)) {
+            T::dequantize_block(b, y);
+        }
+        let back_bytes: Vec<u8> = back.iter().flat_map(|v| v.to_le_bytes()).collect();
+        assert_eq!(fnv1a64(&back_bytes), rec["dequantized_fnv1a64"].as_str().unwrap(), "{name} {}: dequantized values", T::NAME);
+        let via_registry = ggml::dequantize(T::TYPE, &want).unwrap();
+        assert_eq!(via_registry.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), back.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+        cases += 1;
     }
-    assert!(mismatches.is_empty(), "{} of the case×type outputs differ from ggml:\n{}", mismatches.len(), mismatches.join("\n"));
-    // 15 cases × 6 types, none skipped.
-    assert_eq!(checked.values().sum::<usize>(), 15 * 6, "{checked:?}");
+    assert!(mismatches.is_empty(), "{} of the {} cases differ from ggml's {}:\n{}", mismatches.len(), cases, T::NAME, mismatches.join("\n"));
+    assert_eq!(cases, 15, "every case, none skipped");
+}
+
+macro_rules! ggml_reference_tests {
+    ($($test:ident: $t:ty),* $(,)?) => {
+        $(#[test] fn $test() { ggml_block_matches_reference::<$t>(); })*
+        /// Every decoded type has its instance above and every manifest type is decoded.
+        #[test]
+        fn every_decoded_type_is_checked_against_ggml() {
+            let tested = [$(<$t as GgmlBlock>::NAME),*];
+            let decoded: Vec<&str> = ggml::DECODED.iter().map(|c| c.name).collect();
+            assert_eq!(decoded.len(), tested.len());
+            assert!(decoded.iter().all(|n| tested.contains(n)), "{decoded:?} vs {tested:?}");
+            for case in manifest()["cases"].as_array().unwrap() {
+                for t in case["types"].as_object().unwrap().keys() {
+                    assert!(tested.contains(&t.as_str()), "manifest names {t}, which has no instance here");
+                }
+            }
+        }
+    };
+}
+
+ggml_reference_tests! {
+    q8_0_matches_ggml: ggml::Q8_0,
+    q4_0_matches_ggml: ggml::Q4_0,
+    q4_1_matches_ggml: ggml::Q4_1,
+    q5_0_matches_ggml: ggml::Q5_0,
+    q5_1_matches_ggml: ggml::Q5_1,
+    q4_k_matches_ggml: ggml::Q4_K,
+    q6_k_matches_ggml: ggml::Q6_K,
 }
 
 /// Drives a plan as the CLI does: header, each source tensor's stored bytes, trailer.
@@ -239,8 +263,8 @@ fn written_file_reads_back_with_types_shapes_fallbacks_and_notes() {
             match t.dtype.name() {
                 "I32" => want = ids.clone(),
                 "F32" => want = f32_bytes(&src_vals.unwrap()),
-                "F16" => quant_playground::quant::ggml_quantize::quantize_row_f16(&src_vals.unwrap(), &mut want),
-                name => quantizer(name).0(&src_vals.unwrap(), &mut want),
+                "F16" => ggml::quantize_row_f16(&src_vals.unwrap(), &mut want).unwrap(),
+                name => ggml::quantize_ref(GgmlType::from_name(name).unwrap(), &src_vals.unwrap(), &mut want).unwrap(),
             }
             assert!(data == want, "{target:?} {}: bytes", t.name);
         }

@@ -10,6 +10,7 @@ mod common;
 use common::gemm::*;
 use proptest::prelude::*;
 use quant_playground::kernels::gemm::*;
+use quant_playground::quant::dynamic::*;
 use quant_playground::quant::{Codes, ScaleDType, Scheme};
 
 // ---- requantization: hand-worked vectors (gemmlowp fixedpoint.h, TFLite quantization_util.cc)

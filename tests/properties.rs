@@ -8,7 +8,7 @@ use proptest::prelude::*;
 use quant_playground::kernels::{self, scalar, ErrorSums};
 use quant_playground::metrics::metrics_from_sums;
 use quant_playground::quant::{
-    minmax_ranges, packing, quantize_minmax, quantize_with_ranges, Codes, Granularity, QuantSpec, ScaleDType, Scheme,
+    minmax_ranges, packing, quantize_minmax, quantize_with_ranges, Codes, Granularity, IntFormat, QuantSpec, ScaleDType, Scheme,
     SlotLayout,
 };
 
@@ -41,9 +41,7 @@ fn spec_for(shape: &[usize], f16_scales: bool) -> BoxedStrategy<QuantSpec> {
     let scale_dtype = if f16_scales { prop_oneof![Just(ScaleDType::F32), Just(ScaleDType::F16)].boxed() } else { Just(ScaleDType::F32).boxed() };
     (2u8..=8, any::<bool>(), any::<bool>(), granularity(shape), scale_dtype)
         .prop_map(|(bits, sym, full_range, granularity, scale_dtype)| QuantSpec {
-            bits,
-            scheme: if sym { Scheme::Symmetric } else { Scheme::Asymmetric },
-            full_range,
+            format: IntFormat { bits, scheme: if sym { Scheme::Symmetric } else { Scheme::Asymmetric }, full_range },
             granularity,
             scale_dtype,
         })
@@ -166,19 +164,19 @@ fn model(x: &[f32], shape: &[usize], spec: &QuantSpec) -> (Vec<f32>, Vec<i32>, V
             hi[s] = hi[s].max(v);
         }
     }
-    let (qmin, qmax) = match spec.scheme {
+    let (qmin, qmax) = match spec.format.scheme {
         Scheme::Symmetric => {
-            let qmax = (1i32 << (spec.bits - 1)) - 1;
-            (if spec.full_range { -qmax - 1 } else { -qmax }, qmax)
+            let qmax = (1i32 << (spec.format.bits - 1)) - 1;
+            (if spec.format.full_range { -qmax - 1 } else { -qmax }, qmax)
         }
-        Scheme::Asymmetric => (0, (1i32 << spec.bits) - 1),
+        Scheme::Asymmetric => (0, (1i32 << spec.format.bits) - 1),
     };
     let store = |s: f32| if spec.scale_dtype == ScaleDType::F16 { half::f16::from_f32(s).to_f32() } else { s };
     let usable = |s: f32| if s.is_finite() && s > 0.0 { s } else { 1.0 };
     let mut scales = Vec::new();
     let mut zps = Vec::new();
     for s in 0..slots {
-        match spec.scheme {
+        match spec.format.scheme {
             Scheme::Symmetric => {
                 let amax = lo[s].abs().max(hi[s].abs());
                 scales.push(usable(store(amax / qmax as f32)));
@@ -324,7 +322,7 @@ proptest! {
         for (&s, &zp) in q.scales.iter().zip(&q.zero_points) {
             prop_assert!(s.is_finite() && s > 0.0, "scale {}", s);
             prop_assert!((qmin..=qmax).contains(&zp), "zero point {}", zp);
-            if spec.scheme == Scheme::Symmetric { prop_assert_eq!(zp, 0); }
+            if spec.format.scheme == Scheme::Symmetric { prop_assert_eq!(zp, 0); }
         }
         for (i, &v) in x.iter().enumerate() {
             let c = q.codes.get(i);
@@ -377,12 +375,12 @@ proptest! {
     #[test]
     fn quantized_codes_survive_packing((shape, spec, x) in case(false, false)) {
         let q = quantize_minmax(&x, &shape, &spec).unwrap();
-        let packed = packing::pack(q.codes.to_i32().into_iter(), spec.bits);
-        let payload = (x.len() as u64 * spec.bits as u64).div_ceil(8);
+        let packed = packing::pack(q.codes.to_i32().into_iter(), spec.format.bits);
+        let payload = (x.len() as u64 * spec.format.bits as u64).div_ceil(8);
         prop_assert_eq!(packed.len() as u64, payload);
-        prop_assert_eq!(q.stored_bytes(), payload + q.layout.slots as u64 * if spec.scheme == Scheme::Asymmetric { 5 } else { 4 });
-        let signed = spec.scheme == Scheme::Symmetric;
-        prop_assert_eq!(packing::unpack(&packed, spec.bits, x.len(), signed).unwrap(), q.codes.to_i32());
+        prop_assert_eq!(q.stored_bytes(), payload + q.layout.slots as u64 * if spec.format.scheme == Scheme::Asymmetric { 5 } else { 4 });
+        let signed = spec.format.scheme == Scheme::Symmetric;
+        prop_assert_eq!(packing::unpack(&packed, spec.format.bits, x.len(), signed).unwrap(), q.codes.to_i32());
     }
 
     /// The dispatched kernels equal their scalar twins bit for bit (natively they are the same code;
@@ -393,7 +391,7 @@ proptest! {
         y_seed in proptest::collection::vec(wild_value(), 0..300),
         scale in prop_oneof![Just(1.0f32), 1e-6f32..10.0, Just(f32::MIN_POSITIVE), Just(1e-40f32)],
         (qmin, qmax, zp) in (2u8..=8, any::<bool>(), any::<bool>()).prop_flat_map(|(bits, sym, full)| {
-            let spec = QuantSpec { bits, scheme: if sym { Scheme::Symmetric } else { Scheme::Asymmetric }, full_range: full, granularity: Granularity::PerTensor, scale_dtype: ScaleDType::F32 };
+            let spec = QuantSpec { format: IntFormat { bits, scheme: if sym { Scheme::Symmetric } else { Scheme::Asymmetric }, full_range: full }, granularity: Granularity::PerTensor, scale_dtype: ScaleDType::F32 };
             let (lo, hi) = spec.code_range();
             (Just(lo), Just(hi), if sym { Just(0).boxed() } else { (lo..=hi).boxed() })
         }),

@@ -6,7 +6,7 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use quant_playground::formats::{self, Format};
-use quant_playground::quant::{quantize_minmax, Codes, Granularity, QuantSpec, ScaleDType, Scheme};
+use quant_playground::quant::{quantize_minmax, Codes, Granularity, IntFormat, QuantSpec, ScaleDType, Scheme};
 use quant_playground::tensor::{decode_to_f32, DType};
 use quant_playground::Error;
 use serde::Deserialize;
@@ -68,9 +68,7 @@ struct Case {
 impl Case {
     fn spec(&self) -> QuantSpec {
         QuantSpec {
-            bits: self.bits,
-            scheme: self.scheme,
-            full_range: self.full_range,
+            format: IntFormat { bits: self.bits, scheme: self.scheme, full_range: self.full_range },
             granularity: self.granularity,
             scale_dtype: ScaleDType::F32,
         }

@@ -105,11 +105,28 @@ fn numpy_reference_vectors() {
     assert!(cases.len() >= 10);
     for c in &cases {
         let mut spec = QuantSpec::new(c.bits, c.scheme, c.granularity);
-        spec.full_range = c.full_range;
+        spec.format.full_range = c.full_range;
         let q = quant::quantize_minmax(&c.x, &c.shape, &spec).unwrap();
         assert_eq!(bits(&q.scales), bits(&c.scales), "{}: scales", c.name);
         assert_eq!(q.zero_points, c.zero_points, "{}: zero points", c.name);
         assert_eq!(q.codes.to_i32(), c.q, "{}: codes", c.name);
         assert_eq!(bits(&q.dequantize()), bits(&c.dequantized), "{}: dequantized", c.name);
     }
+}
+
+/// The page's format list and labels through the bindings it calls (quant::format serves them).
+#[wasm_bindgen_test]
+fn number_formats_and_labels_through_the_bindings() {
+    use quant_playground::wasm;
+    let list: serde_json::Value = serde_json::from_str(&wasm::number_formats()).unwrap();
+    let columns: Vec<&str> =
+        list.as_array().unwrap().iter().filter(|f| f["default_column"] == true).map(|f| f["title"].as_str().unwrap()).collect();
+    assert_eq!(columns, ["FP32", "FP16", "BF16", "INT8", "INT4"]);
+    let d: serde_json::Value = serde_json::from_str(&wasm::describe_format("int3 sym tensor f16-scales full").map_err(|_| "describe").unwrap()).unwrap();
+    assert_eq!(d["label"], "int3 sym tensor full f16-scales");
+    assert_eq!((d["title"].as_str(), d["family"].as_str(), d["bits_per_weight"].as_f64()), (Some("INT3"), Some("int"), Some(3.0)));
+    assert!(wasm::describe_format("int9 sym tensor").is_err());
+    let page = r#"{"bits":4,"scheme":"asymmetric","full_range":false,"granularity":"group:32","scale_dtype":"f16"}"#;
+    assert_eq!(wasm::format_label(page).map_err(|_| "label").unwrap(), "int4 asym group:32 f16-scales");
+    assert!(wasm::format_label(r#"{"bits":4}"#).is_err());
 }

@@ -9,6 +9,7 @@ mod common;
 
 use common::gemm::*;
 use quant_playground::kernels::gemm::*;
+use quant_playground::quant::dynamic::*;
 use quant_playground::kernels::{self, scalar};
 use quant_playground::quant::{Codes, ScaleDType};
 use wasm_bindgen_test::*;

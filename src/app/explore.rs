@@ -413,7 +413,8 @@ pub fn output_error(reference: &[f32], output: &[f32]) -> Result<OutputError> {
 #[cfg(test)]
 mod speed_panel_tests {
     use super::*;
-    use crate::kernels::gemm::{self, ActGranularity, PackedF32, PackedI4, PackedI8};
+    use crate::kernels::gemm::{self, PackedF32, PackedI4, PackedI8};
+    use crate::quant::dynamic::{self, ActGranularity};
     use crate::quant::ScaleDType;
 
     #[test]
@@ -456,9 +457,9 @@ mod speed_panel_tests {
             let mut y = vec![0.0f32; m * n];
             gemm::gemm_f32(&x, m, &PackedF32::pack(&w, n, k).unwrap(), None, &mut y).unwrap();
             let i8w = PackedI8::quantize(&w, n, k).unwrap();
-            let y8 = gemm::dynamic_quantized_matmul(&x, m, &i8w, ActGranularity::PerRow, None).unwrap();
+            let y8 = dynamic::dynamic_quantized_matmul(&x, m, &i8w, ActGranularity::PerRow, None).unwrap();
             let i4w = PackedI4::quantize(&w, n, k, 32, Scheme::Symmetric, ScaleDType::F32).unwrap();
-            let y4 = gemm::dynamic_quantized_matmul_i4(&x, m, &i4w, None).unwrap();
+            let y4 = dynamic::dynamic_quantized_matmul_i4(&x, m, &i4w, None).unwrap();
             let (e8, e4) = (output_error(&y, &y8).unwrap(), output_error(&y, &y4).unwrap());
             assert!(e8.sqnr_db > 30.0 && e4.sqnr_db > 10.0 && e8.sqnr_db > e4.sqnr_db, "m = {m}: {e8:?} {e4:?}");
             assert!(e8.cosine.unwrap() > 0.999, "m = {m}: {e8:?}");

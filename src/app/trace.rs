@@ -14,8 +14,9 @@ use crate::calib::{self, CalibConfig, Method};
 use crate::error::{Error, Result};
 use crate::kernels::gemm::{
     self, multiply_by_quantized_multiplier, quantize_multiplier, rounding_divide_by_pot, saturating_rounding_doubling_high_mul,
-    ActGranularity, PackedF32, PackedI4, PackedI8,
+    PackedF32, PackedI4, PackedI8,
 };
+use crate::quant::dynamic::{self, ActGranularity};
 use crate::quant::{QuantParams, ScaleDType, Scheme};
 use serde::Serialize;
 
@@ -335,9 +336,9 @@ pub fn trace_outputs(
         }
         y
     };
-    let dynamic = relu_if(gemm::dynamic_quantized_matmul(x, m, &i8w, ActGranularity::PerRow, bias)?);
+    let dynamic = relu_if(dynamic::dynamic_quantized_matmul(x, m, &i8w, ActGranularity::PerRow, bias)?);
     let i4w = PackedI4::quantize(w, n, k, 32, Scheme::Symmetric, ScaleDType::F32)?;
-    let int4 = relu_if(gemm::dynamic_quantized_matmul_i4(x, m, &i4w, bias)?);
+    let int4 = relu_if(dynamic::dynamic_quantized_matmul_i4(x, m, &i4w, bias)?);
     Ok(OutputsTrace {
         n,
         k,

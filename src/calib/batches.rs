@@ -181,8 +181,8 @@ impl BatchCalibration {
             .collect();
         Ok(BatchCalibReport {
             report: CalibReport {
-                bits: self.spec.bits,
-                scheme: self.spec.scheme,
+                bits: self.spec.format.bits,
+                scheme: self.spec.format.scheme,
                 elements: self.batch_values.iter().sum(),
                 nonfinite: run.nonfinite,
                 methods: rows,

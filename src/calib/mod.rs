@@ -204,7 +204,7 @@ pub struct Calibrator {
 impl Calibrator {
     pub fn new(spec: &QuantSpec, methods: &[Method], cfg: CalibConfig) -> Result<Self> {
         spec.validate()?;
-        let wants = |k| methods.iter().any(|m| m.histogram(spec.scheme) == Some(k));
+        let wants = |k| methods.iter().any(|m| m.histogram(spec.format.scheme) == Some(k));
         let make = |k| wants(k).then(|| Histogram::new(k, cfg.bins, cfg.max_bins));
         Ok(Calibrator {
             cfg,
@@ -259,7 +259,7 @@ impl Calibrator {
     /// The range of one of the methods given to `new`, with its curve; an error for a method whose
     /// histogram this calibrator was not asked to build.
     pub fn result(&self, method: &Method) -> Result<CalibResult> {
-        let scheme = self.spec.scheme;
+        let scheme = self.spec.format.scheme;
         let kind = method.histogram(scheme);
         let built = match kind {
             None => true,
@@ -289,7 +289,7 @@ impl Calibrator {
             }
             Method::EntropyTrt => {
                 // Migacz 2017: 2^(b−1) levels (128 for int8) over the |x| histogram, whatever the scheme.
-                let levels = 1usize << (self.spec.bits as u32 - 1);
+                let levels = 1usize << (self.spec.format.bits as u32 - 1);
                 let (r, c) = entropy::trt(self.hist(HistKind::Abs), levels);
                 (r, Some(c))
             }
@@ -441,8 +441,8 @@ pub fn calibration_report(
         });
     }
     Ok(CalibReport {
-        bits: spec.bits,
-        scheme: spec.scheme,
+        bits: spec.format.bits,
+        scheme: spec.format.scheme,
         elements: x.len(),
         nonfinite: run.nonfinite,
         methods: rows,

@@ -1,7 +1,7 @@
 //! GGUF v3 export (ggml/docs/gguf.md): the weights of any source file written as one ggml type,
 //! byte-identical to what llama.cpp's `llama-quantize --pure` (no importance matrix) writes for
 //! the same f32 values — the blocks come from ggml's reference quantizers
-//! (crate::quant::ggml_quantize), the choice of type per tensor from llama.cpp's
+//! (crate::quant::ggml), the choice of type per tensor from llama.cpp's
 //! src/llama-quant.cpp (`tensor_allows_quantization`, `tensor_type_fallback`).
 //!
 //! Layout: "GGUF", version 3, tensor count, key-value count; the key-value pairs; the tensor
@@ -15,7 +15,7 @@ use super::{ExportPlan, ExportReport, ExportedTensor};
 use crate::error::{Error, Result};
 use crate::formats::gguf::{KeyValue, DEFAULT_ALIGNMENT, MAX_DIMS, TYPE_STRING, TYPE_U32};
 use crate::formats::{FileIndex, Format};
-use crate::quant::ggml_quantize as gq;
+use crate::quant::ggml::{self, GgmlBlock};
 use crate::tensor::{DType, TensorInfo};
 
 /// ggml.h GGML_MAX_NAME: tensor names are shorter than this in files llama.cpp loads.
@@ -52,11 +52,11 @@ impl GgufTarget {
     pub fn dtype(self) -> DType {
         match self {
             GgufTarget::F16 => DType::F16,
-            GgufTarget::Q8_0 => DType::Q8_0,
-            GgufTarget::Q4_0 => DType::Q4_0,
-            GgufTarget::Q4_1 => DType::Q4_1,
-            GgufTarget::Q4_K => DType::Q4K,
-            GgufTarget::Q6_K => DType::Q6K,
+            GgufTarget::Q8_0 => DType::Ggml(ggml::Q8_0::TYPE),
+            GgufTarget::Q4_0 => DType::Ggml(ggml::Q4_0::TYPE),
+            GgufTarget::Q4_1 => DType::Ggml(ggml::Q4_1::TYPE),
+            GgufTarget::Q4_K => DType::Ggml(ggml::Q4_K::TYPE),
+            GgufTarget::Q6_K => DType::Ggml(ggml::Q6_K::TYPE),
         }
     }
 
@@ -149,8 +149,8 @@ fn fallback(want: DType, row: u64) -> (DType, Option<String>) {
     }
     let why = format!("row length {row} is not a multiple of {block} ({}'s block)", want.name());
     let step = match want {
-        DType::Q4K => Some(DType::Q5_0),
-        DType::Q6K => Some(DType::Q8_0),
+        DType::Ggml(t) if t == ggml::Q4_K::TYPE => Some(DType::Ggml(ggml::Q5_0::TYPE)),
+        DType::Ggml(t) if t == ggml::Q6_K::TYPE => Some(DType::Ggml(ggml::Q8_0::TYPE)),
         _ => None,
     };
     match step {
@@ -352,7 +352,7 @@ fn format_name(f: Format) -> &'static str {
 
 /// The GGUF type id of a dtype written here (every planned dtype is one; an error, not a panic, if not).
 fn ggml_type_id(d: DType) -> Result<u32> {
-    crate::quant::ggml::type_id(d.name()).ok_or_else(|| Error::unsupported(d.name(), "no GGUF type id for this dtype"))
+    ggml::type_id(d.name()).ok_or_else(|| Error::unsupported(d.name(), "no GGUF type id for this dtype"))
 }
 
 impl GgufPlan {
@@ -385,13 +385,10 @@ impl GgufPlan {
                 let mut out = vec![0u8; p.bytes as usize];
                 match dtype {
                     DType::F32 => out.iter_mut().zip(x.iter().flat_map(|v| v.to_le_bytes())).for_each(|(o, b)| *o = b),
-                    DType::F16 => gq::quantize_row_f16(&x, &mut out),
-                    DType::Q8_0 => gq::quantize_row_q8_0_ref(&x, &mut out),
-                    DType::Q4_0 => gq::quantize_row_q4_0_ref(&x, &mut out),
-                    DType::Q4_1 => gq::quantize_row_q4_1_ref(&x, &mut out),
-                    DType::Q5_0 => gq::quantize_row_q5_0_ref(&x, &mut out),
-                    DType::Q4K => gq::quantize_row_q4_K_ref(&x, &mut out),
-                    DType::Q6K => gq::quantize_row_q6_K_ref(&x, &mut out),
+                    DType::F16 => ggml::quantize_row_f16(&x, &mut out).ok_or_else(|| Error::unsupported(&p.source.name, "F16 output buffer of the wrong size"))?,
+                    DType::Ggml(t) => ggml::quantize_ref(t, &x, &mut out).ok_or_else(|| {
+                        Error::unsupported(&p.source.name, format!("the GGUF writer has no quantizer for {} rows of {} values", t.name(), x.len()))
+                    })?,
                     other => {
                         return Err(Error::unsupported(&p.source.name, format!("the GGUF writer has no quantizer for {}", other.name())));
                     }
@@ -497,13 +494,15 @@ mod tests {
 
     #[test]
     fn fallbacks_follow_llama_cpp() {
-        assert_eq!(fallback(DType::Q4K, 512).0, DType::Q4K);
-        assert_eq!(fallback(DType::Q4K, 320).0, DType::Q5_0);
-        assert_eq!(fallback(DType::Q6K, 320).0, DType::Q8_0);
-        assert_eq!(fallback(DType::Q4K, 300).0, DType::F16);
-        assert_eq!(fallback(DType::Q6K, 300).0, DType::F16);
-        assert_eq!(fallback(DType::Q8_0, 300).0, DType::F16);
-        assert_eq!(fallback(DType::Q4_0, 64).0, DType::Q4_0);
+        let t = |name| DType::from_name(name).unwrap();
+        let (q4k, q6k, q5_0, q8_0, q4_0) = (t("Q4_K"), t("Q6_K"), t("Q5_0"), t("Q8_0"), t("Q4_0"));
+        assert_eq!(fallback(q4k, 512).0, q4k);
+        assert_eq!(fallback(q4k, 320).0, q5_0);
+        assert_eq!(fallback(q6k, 320).0, q8_0);
+        assert_eq!(fallback(q4k, 300).0, DType::F16);
+        assert_eq!(fallback(q6k, 300).0, DType::F16);
+        assert_eq!(fallback(q8_0, 300).0, DType::F16);
+        assert_eq!(fallback(q4_0, 64).0, q4_0);
     }
 
     #[test]

@@ -326,7 +326,7 @@ pub fn plan_onnx_qdq(r: &mut dyn RangeReader, config: IntExport) -> Result<OnnxQ
     }
 
     // Pieces, sizes and the report, in the graph's initializer order.
-    let (code_type, code_dtype) = match spec.scheme {
+    let (code_type, code_dtype) = match spec.format.scheme {
         Scheme::Symmetric => (ONNX_INT8, DType::I8),
         Scheme::Asymmetric => (ONNX_UINT8, DType::U8),
     };
@@ -356,8 +356,8 @@ pub fn plan_onnx_qdq(r: &mut dyn RangeReader, config: IntExport) -> Result<OnnxQ
             if let Some(a) = axis {
                 notes.push(format!("per channel along axis {a}"));
             }
-            if spec.bits < 8 {
-                notes.push(format!("int{} codes stored as {}", spec.bits, code_dtype.name()));
+            if spec.format.bits < 8 {
+                notes.push(format!("int{} codes stored as {}", spec.format.bits, code_dtype.name()));
             }
             if info.data_file.is_some() {
                 notes.push("external data written inline".into());
@@ -497,7 +497,7 @@ impl ExportPlan for OnnxQdqPlan {
                 let q = calib::quantize_calibrated(&x, &info.shape, &spec, &self.config.method)?;
                 drop(x);
                 let (_, slot_dims) = slot_layout(&info.shape, axis)?;
-                let code_type = if spec.scheme == Scheme::Symmetric { ONNX_INT8 } else { ONNX_UINT8 };
+                let code_type = if spec.format.scheme == Scheme::Symmetric { ONNX_INT8 } else { ONNX_UINT8 };
                 let codes: Vec<u8> = match &q.codes {
                     Codes::I8(v) => v.iter().map(|&c| c as u8).collect(),
                     Codes::U8(v) => v.clone(),

@@ -45,7 +45,7 @@ pub fn slot_shape(shape: &[usize], layout: &SlotLayout, granularity: Granularity
 }
 
 fn is_packed(spec: &QuantSpec) -> bool {
-    spec.bits <= NIBBLE_BITS
+    spec.format.bits <= NIBBLE_BITS
 }
 
 /// The shape the codes are stored in.
@@ -61,14 +61,14 @@ fn code_shape(shape: &[usize], spec: &QuantSpec) -> Vec<usize> {
 }
 
 fn code_dtype(spec: &QuantSpec) -> DType {
-    match (is_packed(spec), spec.scheme) {
+    match (is_packed(spec), spec.format.scheme) {
         (true, _) | (false, Scheme::Asymmetric) => DType::U8,
         (false, Scheme::Symmetric) => DType::I8,
     }
 }
 
 fn zero_point_dtype(spec: &QuantSpec) -> DType {
-    match spec.scheme {
+    match spec.format.scheme {
         Scheme::Symmetric => DType::I8,
         Scheme::Asymmetric => DType::U8,
     }
@@ -87,10 +87,10 @@ pub fn metadata(source_file: &str, config: &IntExport) -> Vec<(String, String)> 
     let packing = if is_packed(spec) { "nibbles" } else { "bytes" };
     vec![
         ("quant.scheme_version".into(), SCHEME_VERSION.into()),
-        ("quant.bits".into(), spec.bits.to_string()),
-        ("quant.scheme".into(), spec.scheme.short_name().into()),
+        ("quant.bits".into(), spec.format.bits.to_string()),
+        ("quant.scheme".into(), spec.format.scheme.short_name().into()),
         ("quant.granularity".into(), spec.granularity.label()),
-        ("quant.range".into(), if spec.full_range && spec.scheme == Scheme::Symmetric { "full" } else { "narrow" }.into()),
+        ("quant.range".into(), if spec.format.is_full_range() { "full" } else { "narrow" }.into()),
         ("quant.calibration".into(), config.method.label()),
         ("quant.packing".into(), packing.into()),
         ("quant.scale_dtype".into(), scale_dtype(spec).name().into()),
@@ -117,7 +117,7 @@ pub struct SafetensorsPlan {
 
 /// The safetensors dtype a copied tensor keeps, or None for ggml types safetensors cannot say.
 fn copyable(info: &TensorInfo) -> Option<DType> {
-    (info.dtype.block() == 1 && !matches!(info.dtype, DType::Ggml { .. })).then_some(info.dtype)
+    (!matches!(info.dtype, DType::Ggml(_))).then_some(info.dtype)
 }
 
 /// Plans the export of every tensor of `index`: the header is made here, from the index alone.
@@ -305,7 +305,7 @@ pub fn read_config(index: &FileIndex) -> Result<IntExport> {
         v => return Err(bad("quant.scheme", v)),
     };
     let mut spec = QuantSpec::new(bits, scheme, Granularity::parse(meta(index, "quant.granularity")?)?);
-    spec.full_range = meta(index, "quant.range")? == "full";
+    spec.format.full_range = meta(index, "quant.range")? == "full";
     spec.scale_dtype = match meta(index, "quant.scale_dtype")? {
         "F32" => ScaleDType::F32,
         "F16" => ScaleDType::F16,
@@ -334,7 +334,7 @@ pub fn read_quantized(index: &FileIndex, source: &mut dyn ByteSource, name: &str
         return Err(bad(format!("codes are {} {:?}, the metadata implies {} {:?}", codes_info.dtype.name(), codes_info.shape, want.0.name(), want.1)));
     }
     let raw = formats::read_tensor_bytes(source, codes_info)?;
-    let signed = spec.scheme == Scheme::Symmetric;
+    let signed = spec.format.scheme == Scheme::Symmetric;
     let values: Vec<i32> = if is_packed(&spec) {
         let row = shape.last().copied().unwrap_or(1);
         let row_bytes = row.div_ceil(2);

@@ -6,7 +6,6 @@
 
 use super::{bytes_at, Claim, FileIndex, Format, FormatDetail, Probe, RangeReader, MIN_REQUEST};
 use crate::error::{Error, Result};
-use crate::quant::ggml;
 use crate::tensor::{checked_element_count, TensorInfo};
 
 pub const MAGIC: &[u8; 4] = b"GGUF";
@@ -325,7 +324,7 @@ pub fn open(_: &Probe, r: &mut dyn RangeReader) -> Result<FileIndex> {
         }
         let type_id = c.u32("type")?;
         let offset = c.u64("offset")?;
-        let dtype = ggml::dtype_of(type_id).ok_or_else(|| tbad(format!("unknown ggml type {type_id}")))?;
+        let dtype = crate::tensor::DType::from_ggml_id(type_id).ok_or_else(|| tbad(format!("unknown ggml type {type_id}")))?;
         let shape: Vec<usize> = ne.iter().rev().copied().collect();
         let elements = checked_element_count(&shape)
             .filter(|&n| n as u64 <= i64::MAX as u64)

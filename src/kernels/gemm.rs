@@ -1,6 +1,7 @@
 //! Matrix multiplication: weight packing (done once), activation packing (per call), the public
-//! entry points, and the parts shared by every build (fixed-point requantization, quantization
-//! parameters of dynamic activations).
+//! entry points, and the parts shared by every build (fixed-point requantization). Everything here
+//! takes codes, scales and zero points as plain numbers; choosing them from f32 values is the
+//! numerics contract's job (quant::dynamic).
 //!
 //! Shapes follow torch.nn.Linear: weights W are [n, k] (out, in), activations X are [m, k] row-major,
 //! and every entry point computes Y[m, n] = X · Wᵀ.
@@ -11,8 +12,8 @@
 //! twins share would go unnoticed by the twin tests, tests/kernels.rs also checks every entry point
 //! against plain loops over the unpacked inputs.
 
+use super::{Codes, ScaleDType};
 use crate::error::{Error, Result};
-use crate::quant::{self, Granularity, QuantSpec, ScaleDType, Scheme};
 
 /// Output columns per packed weight panel (two 4-lane vectors).
 pub const NR: usize = 8;
@@ -121,16 +122,6 @@ impl PackedI8 {
         Ok(PackedI8 { n, k, kp, data, zero_points: zp, col_terms, scales: sc })
     }
 
-    /// Quantizes f32 weights [n, k] per output channel, symmetric int8 (narrow range), and packs them.
-    pub fn quantize(w: &[f32], n: usize, k: usize) -> Result<Self> {
-        let spec = QuantSpec::new(8, Scheme::Symmetric, Granularity::PerChannel { axis: 0 });
-        let q = quant::quantize_minmax(w, &[n, k], &spec)?;
-        let codes = match q.codes {
-            quant::Codes::I8(c) => c,
-            quant::Codes::U8(_) => unreachable!("symmetric codes are i8"),
-        };
-        Self::pack(&codes, n, k, &q.scales, &q.zero_points)
-    }
 
     #[inline]
     fn offset(kp: usize, j: usize, kk: usize) -> usize {
@@ -228,7 +219,7 @@ impl PackedI4 {
     /// Packs 4-bit codes given one per element ([n, k] row-major; i8 in −8..=7 when symmetric, u8 in
     /// 0..=15 when asymmetric), with scales and zero points per (row j, group g) in row-major [n, groups].
     pub fn pack(
-        codes: &quant::Codes,
+        codes: &Codes,
         n: usize,
         k: usize,
         group: usize,
@@ -243,15 +234,15 @@ impl PackedI4 {
         let kp = round_up(k.max(1), 4);
         let panels = n.div_ceil(NR);
         let mut data = vec![0u8; panels * (kp / 4) * 16];
-        let symmetric = matches!(codes, quant::Codes::I8(_));
+        let symmetric = matches!(codes, Codes::I8(_));
         for j in 0..n {
             for kk in 0..k {
                 let u = match codes {
-                    quant::Codes::I8(c) => {
+                    Codes::I8(c) => {
                         check((-8..=7).contains(&c[j * k + kk]), || "symmetric int4 codes must be in -8..=7".into())?;
                         (c[j * k + kk] + 8) as u8
                     }
-                    quant::Codes::U8(c) => {
+                    Codes::U8(c) => {
                         check(c[j * k + kk] <= 15, || "asymmetric int4 codes must be in 0..=15".into())?;
                         c[j * k + kk]
                     }
@@ -283,14 +274,6 @@ impl PackedI4 {
         Ok(PackedI4 { n, k, kp, group, data, scales, zero_points: if symmetric { None } else { Some(zps) } })
     }
 
-    /// Quantizes f32 weights [n, k] to 4 bits per group of `group` along k (min-max ranges, the numerics
-    /// contract: symmetric narrow range −7..=7, or asymmetric 0..=15) and packs them.
-    pub fn quantize(w: &[f32], n: usize, k: usize, group: usize, scheme: Scheme, scale_dtype: ScaleDType) -> Result<Self> {
-        let mut spec = QuantSpec::new(4, scheme, Granularity::PerGroup { size: group });
-        spec.scale_dtype = scale_dtype;
-        let q = quant::quantize_minmax(w, &[n, k], &spec)?;
-        Self::pack(&q.codes, n, k, group, &q.scales, &q.zero_points, scale_dtype)
-    }
 
     /// Bytes stored: nibbles + scales + zero points (one byte per group when asymmetric).
     pub fn stored_bytes(&self) -> usize {
@@ -395,53 +378,6 @@ impl PackedActs {
         let r0 = r / MR_INT * MR_INT;
         let rows = MR_INT.min(self.m - r0);
         self.data[r0 * self.kp + (kk / 2) * rows * 2 + (r - r0) * 2 + kk % 2]
-    }
-}
-
-/// How activations are quantized on the fly (torch.quantization.quantize_dynamic style).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ActGranularity {
-    PerTensor,
-    PerRow,
-}
-
-/// Dynamic quantization of f32 activations [m, k] with min-max ranges (the numerics contract):
-/// asymmetric u8 (torch's quint8 activations, without fbgemm's reduce_range) or symmetric s8
-/// (narrow range, what the INT4 kernel takes), per row or per tensor.
-pub fn quantize_activations(x: &[f32], m: usize, k: usize, scheme: Scheme, gran: ActGranularity, group: usize) -> Result<PackedActs> {
-    check(x.len() == m * k, || format!("activations: {} values for [{m}, {k}]", x.len()))?;
-    let spec = QuantSpec::new(8, scheme, Granularity::PerTensor);
-    let (qmin, qmax) = spec.code_range();
-    let params: Vec<quant::QuantParams> = match gran {
-        ActGranularity::PerTensor => {
-            let (lo, hi, _) = super::min_max_finite(x);
-            vec![quant::params_from_range(&spec, lo, hi)]
-        }
-        ActGranularity::PerRow => (0..m)
-            .map(|r| {
-                let (lo, hi, _) = super::min_max_finite(&x[r * k..(r + 1) * k]);
-                quant::params_from_range(&spec, lo, hi)
-            })
-            .collect(),
-    };
-    let p = |r: usize| params[if params.len() == 1 { 0 } else { r }];
-    let zps: Vec<i32> = params.iter().map(|p| p.zero_point).collect();
-    let scales: Vec<f32> = params.iter().map(|p| p.scale).collect();
-    match scheme {
-        Scheme::Asymmetric => {
-            let mut q = vec![0u8; m * k];
-            for r in 0..m {
-                super::quantize(&x[r * k..(r + 1) * k], p(r).scale, p(r).zero_point, qmin, qmax, &mut q[r * k..(r + 1) * k]);
-            }
-            PackedActs::pack(&q, m, k, &zps, &scales, group)
-        }
-        Scheme::Symmetric => {
-            let mut q = vec![0i8; m * k];
-            for r in 0..m {
-                super::quantize(&x[r * k..(r + 1) * k], p(r).scale, 0, qmin, qmax, &mut q[r * k..(r + 1) * k]);
-            }
-            PackedActs::pack(&q, m, k, &zps, &scales, group)
-        }
     }
 }
 
@@ -623,16 +559,6 @@ pub fn gemm_s8s8_i32(a: &[i8], m: usize, a_zero_point: i32, w: &PackedI8) -> Res
     Ok(out)
 }
 
-/// Dynamic quantization end to end, as torch.quantization.quantize_dynamic does for nn.Linear:
-/// f32 activations → u8 (per row or per tensor, min-max) → INT8 GEMM → f32 with sa·sw[c] (+ bias).
-pub fn dynamic_quantized_matmul(x: &[f32], m: usize, w: &PackedI8, gran: ActGranularity, bias: Option<&[f32]>) -> Result<Vec<f32>> {
-    let a = quantize_activations(x, m, w.k, Scheme::Asymmetric, gran, 0)?;
-    let zeros = vec![0.0f32; w.n];
-    let mut out = vec![0.0f32; m * w.n];
-    gemm_i8(&a, w, I8Output::F32 { out: &mut out, bias: bias.unwrap_or(&zeros) })?;
-    Ok(out)
-}
-
 /// INT4 weights × int8 activations → f32: y = sa[row] · Σ_g s[g, col] · Σ_{k∈g} a·(u − z[g, col]) + bias.
 /// The activations must be symmetric (zero point 0) and packed with group sums of the weights' group.
 pub fn gemm_i4(a: &PackedActs, w: &PackedI4, bias: Option<&[f32]>, out: &mut [f32]) -> Result<()> {
@@ -655,12 +581,4 @@ pub fn gemm_i4(a: &PackedActs, w: &PackedI4, bias: Option<&[f32]>, out: &mut [f3
     };
     super::gemm_i4_packed(a, w, bias, out);
     Ok(())
-}
-
-/// f32 activations → s8 per row (symmetric, min-max) → INT4 GEMM → f32.
-pub fn dynamic_quantized_matmul_i4(x: &[f32], m: usize, w: &PackedI4, bias: Option<&[f32]>) -> Result<Vec<f32>> {
-    let a = quantize_activations(x, m, w.k, Scheme::Symmetric, ActGranularity::PerRow, w.group)?;
-    let mut out = vec![0.0f32; m * w.n];
-    gemm_i4(&a, w, bias, &mut out)?;
-    Ok(out)
 }

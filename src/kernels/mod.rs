@@ -10,6 +10,46 @@ pub mod simd128;
 /// Short enough that f32 lanes lose nothing that matters, long enough to stay fast.
 pub const LANE_BLOCK: usize = 64;
 
+/// How the scales are stored (and so how precisely they dequantize).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ScaleDType {
+    #[default]
+    F32,
+    F16,
+}
+
+/// Integer codes as stored before packing: i8 for symmetric schemes, u8 for asymmetric ones.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Codes {
+    I8(Vec<i8>),
+    U8(Vec<u8>),
+}
+
+impl Codes {
+    pub fn len(&self) -> usize {
+        match self {
+            Codes::I8(v) => v.len(),
+            Codes::U8(v) => v.len(),
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    pub fn get(&self, i: usize) -> i32 {
+        match self {
+            Codes::I8(v) => v[i] as i32,
+            Codes::U8(v) => v[i] as i32,
+        }
+    }
+    pub fn to_i32(&self) -> Vec<i32> {
+        match self {
+            Codes::I8(v) => v.iter().map(|&c| c as i32).collect(),
+            Codes::U8(v) => v.iter().map(|&c| c as i32).collect(),
+        }
+    }
+}
+
 /// A stored integer code: i8 for symmetric schemes, u8 for asymmetric ones.
 pub trait Code: Copy + Default + Send + Sync + 'static {
     const SIGNED: bool;
@@ -134,8 +174,9 @@ pub fn build_name() -> &'static str {
 // Where things are:
 //   gemm.rs     packed layouts (PackedF32, PackedI8, PackedI4 for weights, packed once; PackedActs
 //               per call), the checked entry points (gemm_f32, gemm_i8, gemm_u8s8_i32, gemm_s8s8_i32,
-//               dynamic_quantized_matmul, gemm_i4, dynamic_quantized_matmul_i4) and what every build
-//               shares: TFLite's fixed-point requantization and the dynamic activation quantization.
+//               gemm_i4) and what every build shares: TFLite's fixed-point requantization. The
+//               dynamic quantization that feeds them (quantize_activations, dynamic_quantized_matmul)
+//               is in quant::dynamic: kernels depend on none of their callers.
 //   scalar.rs   the reference twins gemm_f32_packed / gemm_i8_packed / gemm_i4_packed (element by
 //               element through the layouts' accessors).
 //   simd128.rs  the SIMD128 twins: panels of 8 columns × blocks of up to 4 rows, i32x4.dot_i16x8_s on

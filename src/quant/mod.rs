@@ -1,102 +1,27 @@
 //! The numerics contract of DESIGN.md: a quantization spec, parameters from a range, the slot
-//! layout of each granularity, quantize / dequantize of whole tensors, and INT-b bit packing.
+//! layout of each granularity, quantize / dequantize of whole tensors. Beside it: the number-format
+//! axis and its labels (format.rs), INT-b bit packing (packing.rs), ggml's block types (ggml/), and the
+//! dynamic quantization that feeds the integer GEMMs (dynamic.rs).
 
+pub mod dynamic;
+pub mod format;
 pub mod ggml;
-pub mod ggml_quantize;
 pub mod packing;
+
+pub use format::{FloatCast, Granularity, IntFormat, NumberFormat, Scheme};
 
 use crate::error::{Error, Result};
 use crate::kernels::{self, Code, ErrorSums};
+pub use crate::kernels::{Codes, ScaleDType};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Scheme {
-    /// Signed codes, zero point 0, scale = amax / qmax.
-    #[serde(alias = "sym")]
-    Symmetric,
-    /// Unsigned codes 0..2^b−1 with a zero point; the range is widened to include 0.
-    #[serde(alias = "asym")]
-    Asymmetric,
-}
-
-impl Scheme {
-    pub fn short_name(self) -> &'static str {
-        match self {
-            Scheme::Symmetric => "sym",
-            Scheme::Asymmetric => "asym",
-        }
-    }
-}
-
-/// Which elements share one scale and zero point.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Granularity {
-    PerTensor,
-    /// One slot per index along `axis` (axis 0 = output channels of an [out, in] weight).
-    PerChannel { axis: usize },
-    /// `size` consecutive elements along the last axis of each row; a shorter last group is allowed.
-    PerGroup { size: usize },
-}
-
-impl Granularity {
-    /// Parses `tensor`, `channel`, `channel:AXIS` or `group:G`.
-    pub fn parse(text: &str) -> Result<Self> {
-        let bad = || Error::InvalidSpec(format!("granularity '{text}': expected tensor, channel, channel:AXIS or group:G"));
-        match text.split_once(':') {
-            None if text == "tensor" => Ok(Granularity::PerTensor),
-            None if text == "channel" => Ok(Granularity::PerChannel { axis: 0 }),
-            Some(("channel", a)) => Ok(Granularity::PerChannel { axis: a.parse().map_err(|_| bad())? }),
-            Some(("group", g)) => {
-                let size: usize = g.parse().map_err(|_| bad())?;
-                if size == 0 {
-                    return Err(Error::InvalidSpec("group size must be at least 1".into()));
-                }
-                Ok(Granularity::PerGroup { size })
-            }
-            _ => Err(bad()),
-        }
-    }
-
-    pub fn label(self) -> String {
-        match self {
-            Granularity::PerTensor => "tensor".into(),
-            Granularity::PerChannel { axis } => format!("channel:{axis}"),
-            Granularity::PerGroup { size } => format!("group:{size}"),
-        }
-    }
-}
-
-impl Serialize for Granularity {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.serialize_str(&self.label())
-    }
-}
-
-impl<'de> Deserialize<'de> for Granularity {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        Granularity::parse(&text).map_err(serde::de::Error::custom)
-    }
-}
-
-/// How the scales are stored (and so how precisely they dequantize).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum ScaleDType {
-    #[default]
-    F32,
-    F16,
-}
-
-/// A full quantization setting.
+/// A full quantization setting: the element format, which elements share a scale, how scales are stored.
+/// In JSON the format's fields sit beside the others:
+/// `{"bits":8,"scheme":"symmetric","full_range":false,"granularity":"channel:0","scale_dtype":"f32"}`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct QuantSpec {
-    pub bits: u8,
-    pub scheme: Scheme,
-    /// Symmetric only: use −2^(b−1) too (narrow range −qmax..qmax is the default).
-    #[serde(default)]
-    pub full_range: bool,
+    #[serde(flatten)]
+    pub format: IntFormat,
     pub granularity: Granularity,
     #[serde(default)]
     pub scale_dtype: ScaleDType,
@@ -104,13 +29,11 @@ pub struct QuantSpec {
 
 impl QuantSpec {
     pub fn new(bits: u8, scheme: Scheme, granularity: Granularity) -> Self {
-        QuantSpec { bits, scheme, full_range: false, granularity, scale_dtype: ScaleDType::F32 }
+        QuantSpec { format: IntFormat::new(bits, scheme), granularity, scale_dtype: ScaleDType::F32 }
     }
 
     pub fn validate(&self) -> Result<()> {
-        if !(2..=8).contains(&self.bits) {
-            return Err(Error::InvalidSpec(format!("bits must be 2..=8, got {}", self.bits)));
-        }
+        self.format.validate()?;
         if let Granularity::PerGroup { size: 0 } = self.granularity {
             return Err(Error::InvalidSpec("group size must be at least 1".into()));
         }
@@ -119,26 +42,12 @@ impl QuantSpec {
 
     /// (qmin, qmax) of the codes.
     pub fn code_range(&self) -> (i32, i32) {
-        let b = self.bits as u32;
-        match self.scheme {
-            Scheme::Symmetric => {
-                let qmax = (1i32 << (b - 1)) - 1;
-                (if self.full_range { -qmax - 1 } else { -qmax }, qmax)
-            }
-            Scheme::Asymmetric => (0, (1i32 << b) - 1),
-        }
+        self.format.code_range()
     }
 
-    /// A short human label such as `int8 sym channel:0`.
+    /// Its label, such as `int8 sym channel:0` (written by `NumberFormat::label`).
     pub fn label(&self) -> String {
-        let mut s = format!("int{} {} {}", self.bits, self.scheme.short_name(), self.granularity.label());
-        if self.full_range && self.scheme == Scheme::Symmetric {
-            s.push_str(" full");
-        }
-        if self.scale_dtype == ScaleDType::F16 {
-            s.push_str(" f16-scales");
-        }
-        s
+        NumberFormat::Scaled(*self).label()
     }
 }
 
@@ -158,7 +67,7 @@ pub fn params_from_range(spec: &QuantSpec, lo: f32, hi: f32) -> QuantParams {
         ScaleDType::F16 => half::f16::from_f32(s).to_f32(),
     };
     let usable = |s: f32| s.is_finite() && s > 0.0;
-    match spec.scheme {
+    match spec.format.scheme {
         Scheme::Symmetric => {
             let amax = lo.abs().max(hi.abs());
             let mut scale = store(amax / qmax as f32);
@@ -204,7 +113,7 @@ pub struct SlotLayout {
 impl SlotLayout {
     pub fn new(shape: &[usize], granularity: Granularity) -> Result<Self> {
         let shape: Vec<usize> = if shape.is_empty() { vec![1] } else { shape.to_vec() };
-        let len = crate::tensor::checked_element_count(&shape)
+        let len = shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d))
             .ok_or_else(|| Error::InvalidSpec(format!("shape {shape:?} has more elements than fit in memory")))?;
         let mut layout =
             SlotLayout { granularity, len, outer: 1, channels: 1, inner: len, slots: 1, short_last_group: None };
@@ -287,37 +196,6 @@ pub fn minmax_ranges(x: &[f32], layout: &SlotLayout) -> SlotRanges {
     r
 }
 
-/// Integer codes as stored before packing: i8 for symmetric schemes, u8 for asymmetric ones.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Codes {
-    I8(Vec<i8>),
-    U8(Vec<u8>),
-}
-
-impl Codes {
-    pub fn len(&self) -> usize {
-        match self {
-            Codes::I8(v) => v.len(),
-            Codes::U8(v) => v.len(),
-        }
-    }
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-    pub fn get(&self, i: usize) -> i32 {
-        match self {
-            Codes::I8(v) => v[i] as i32,
-            Codes::U8(v) => v[i] as i32,
-        }
-    }
-    pub fn to_i32(&self) -> Vec<i32> {
-        match self {
-            Codes::I8(v) => v.iter().map(|&c| c as i32).collect(),
-            Codes::U8(v) => v.iter().map(|&c| c as i32).collect(),
-        }
-    }
-}
-
 /// A quantized tensor with everything needed to dequantize and to report it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QuantizedTensor {
@@ -364,7 +242,7 @@ pub fn quantize_with_ranges(x: &[f32], shape: &[usize], spec: &QuantSpec, ranges
     let mut clipped = 0;
     let mut nonfinite = 0;
     let mut error = ErrorSums::default();
-    let codes = match spec.scheme {
+    let codes = match spec.format.scheme {
         Scheme::Symmetric => {
             let mut q = vec![0i8; x.len()];
             quantize_runs(x, &layout, &params, qmin, qmax, &mut q, &mut clipped, &mut nonfinite, &mut error);
@@ -437,12 +315,12 @@ impl QuantizedTensor {
 
 /// Bytes a quantized tensor of `elements` values in `slots` slots occupies.
 pub fn stored_bytes(spec: &QuantSpec, elements: u64, slots: u64) -> u64 {
-    let payload = (elements * spec.bits as u64).div_ceil(8);
+    let payload = (elements * spec.format.bits as u64).div_ceil(8);
     let scale_bytes = match spec.scale_dtype {
         ScaleDType::F32 => 4,
         ScaleDType::F16 => 2,
     };
-    let zp_bytes = if spec.scheme == Scheme::Asymmetric { 1 } else { 0 };
+    let zp_bytes = if spec.format.scheme == Scheme::Asymmetric { 1 } else { 0 };
     payload + slots * (scale_bytes + zp_bytes)
 }
 
@@ -490,7 +368,7 @@ mod tests {
     fn int4_symmetric_narrow_and_full_range() {
         let mut spec = QuantSpec::new(4, Scheme::Symmetric, Granularity::PerTensor);
         assert_eq!(spec.code_range(), (-7, 7));
-        spec.full_range = true;
+        spec.format.full_range = true;
         assert_eq!(spec.code_range(), (-8, 7));
         let q = quantize_minmax(&[-7.0, -3.5, 0.0, 2.5, 7.0], &[5], &spec).unwrap();
         // scale = 7/7 = 1; −3.5 → −4 and 2.5 → 2 (ties to even).
@@ -555,6 +433,18 @@ mod tests {
         spec.scale_dtype = ScaleDType::F16;
         let p = params_from_range(&spec, -1.0, 1.0);
         assert_eq!(p.scale, half::f16::from_f32(1.0 / 127.0).to_f32());
+    }
+
+    #[test]
+    fn spec_json_keeps_the_shape_the_page_sends() {
+        let page = r#"{"bits":8,"scheme":"symmetric","full_range":false,"granularity":"channel:0","scale_dtype":"f32"}"#;
+        let spec: QuantSpec = serde_json::from_str(page).unwrap();
+        assert_eq!(spec, QuantSpec::new(8, Scheme::Symmetric, Granularity::PerChannel { axis: 0 }));
+        assert_eq!(serde_json::to_string(&spec).unwrap(), page);
+        // The short spellings and the defaults the page may leave out.
+        let spec: QuantSpec = serde_json::from_str(r#"{"bits":4,"scheme":"asym","granularity":"group:32"}"#).unwrap();
+        assert_eq!(spec.label(), "int4 asym group:32");
+        assert!(serde_json::from_str::<QuantSpec>(r#"{"scheme":"sym","granularity":"tensor"}"#).is_err());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use super::{decode, js_err, json_err, spec_from_json, to_json};
 use crate::app::report;
-use crate::quant::QuantSpec;
+use crate::quant::{NumberFormat, QuantSpec};
 use wasm_bindgen::prelude::*;
 
 /// The calibration methods the core can quantize with, as a JSON array of names.
@@ -14,8 +14,11 @@ pub fn calibration_methods() -> String {
 /// One float row ("fp32", "fp16" or "bf16") of the comparison, as compare_tensor makes it.
 #[wasm_bindgen]
 pub fn float_tensor(info_json: &str, bytes: Vec<u8>, format: &str) -> Result<String, JsError> {
+    let NumberFormat::Float(cast) = NumberFormat::parse(format).map_err(js_err)? else {
+        return Err(JsError::new(&format!("'{format}' is not a float cast (fp32, fp16 or bf16)")));
+    };
     let (info, x) = decode(info_json, bytes)?;
-    to_json("report", &report::float_report(&info.name, info.dtype, &info.shape, &x, format))
+    to_json("report", &report::float_report(&info.name, info.dtype, &info.shape, &x, cast))
 }
 
 /// A histogram of the tensor's finite values with `bins` bins over their [min, max].

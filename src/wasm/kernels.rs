@@ -2,7 +2,8 @@
 //! constructor and stay packed in wasm memory; each call converts its arguments and delegates.
 
 use super::js_err;
-use crate::kernels::gemm::{self, ActGranularity, PackedF32, PackedI4, PackedI8};
+use crate::kernels::gemm::{self, PackedF32, PackedI4, PackedI8};
+use crate::quant::dynamic::{self, ActGranularity};
 use crate::quant::{ScaleDType, Scheme};
 use wasm_bindgen::prelude::*;
 
@@ -66,7 +67,7 @@ impl Int8Weights {
     /// Dynamic quantization end to end: f32 X [m, k] → u8 per row (or per tensor) → INT8 GEMM → f32.
     pub fn matmul_dynamic(&self, x: &[f32], m: usize, per_row: bool) -> Result<Vec<f32>, JsError> {
         let gran = if per_row { ActGranularity::PerRow } else { ActGranularity::PerTensor };
-        gemm::dynamic_quantized_matmul(x, m, &self.0, gran, None).map_err(js_err)
+        dynamic::dynamic_quantized_matmul(x, m, &self.0, gran, None).map_err(js_err)
     }
 }
 
@@ -85,7 +86,7 @@ impl Int4Weights {
 
     /// f32 X [m, k] → s8 per row → INT4 GEMM → f32 [m, n].
     pub fn matmul_dynamic(&self, x: &[f32], m: usize) -> Result<Vec<f32>, JsError> {
-        gemm::dynamic_quantized_matmul_i4(x, m, &self.0, None).map_err(js_err)
+        dynamic::dynamic_quantized_matmul_i4(x, m, &self.0, None).map_err(js_err)
     }
 
     /// Bytes stored: nibbles, scales and zero points.

@@ -17,7 +17,8 @@ pub mod int8_static;
 use crate::calib::Method;
 use crate::error::{Error, Result};
 use crate::formats::{self, ByteSource};
-use crate::kernels::gemm::{self, ActGranularity, PackedF32, PackedI4, PackedI8};
+use crate::kernels::gemm::{self, PackedF32, PackedI4, PackedI8};
+use crate::quant::dynamic::{self, ActGranularity};
 use crate::quant::{self, Granularity, QuantSpec, ScaleDType, Scheme};
 use crate::tensor::{decode_to_f32, DType, TensorInfo};
 use serde::Serialize;
@@ -434,9 +435,9 @@ impl QuantizedModel {
                 Ok(y)
             }),
             Prepared::Int8Dynamic(layers) => {
-                run(layers, x, |w, h, b| gemm::dynamic_quantized_matmul(h, m, w, ActGranularity::PerRow, Some(b)))
+                run(layers, x, |w, h, b| dynamic::dynamic_quantized_matmul(h, m, w, ActGranularity::PerRow, Some(b)))
             }
-            Prepared::Int4(layers) => run(layers, x, |w, h, b| gemm::dynamic_quantized_matmul_i4(h, m, w, Some(b))),
+            Prepared::Int4(layers) => run(layers, x, |w, h, b| dynamic::dynamic_quantized_matmul_i4(h, m, w, Some(b))),
             Prepared::Int8Static(net) => net.forward(x, m),
         }
     }

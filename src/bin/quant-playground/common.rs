@@ -50,7 +50,7 @@ impl SpecArgs {
     pub fn spec(&self, bits: u8) -> Result<QuantSpec> {
         let scheme = if self.scheme.starts_with("asym") { Scheme::Asymmetric } else { Scheme::Symmetric };
         let mut spec = QuantSpec::new(bits, scheme, Granularity::parse(&self.granularity)?);
-        spec.full_range = self.full_range;
+        spec.format.full_range = self.full_range;
         spec.scale_dtype = if self.scale_dtype == "f16" { ScaleDType::F16 } else { ScaleDType::F32 };
         spec.validate()?;
         Ok(spec)

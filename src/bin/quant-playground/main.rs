@@ -19,6 +19,8 @@ mod eval;
 #[cfg(not(target_arch = "wasm32"))]
 mod export;
 #[cfg(not(target_arch = "wasm32"))]
+mod formats;
+#[cfg(not(target_arch = "wasm32"))]
 mod inspect;
 #[cfg(not(target_arch = "wasm32"))]
 mod ptq;
@@ -46,6 +48,9 @@ enum Command {
     Quantize(quantize::Args),
     /// Write a seeded synthetic activation set (rows × 768 F32) as .safetensors, as the page makes it.
     Synth(synth::Args),
+    /// The number formats the comparison offers (label, title, family, bits per weight), or one
+    /// LABEL described in canonical form.
+    Formats(formats::Args),
     /// Compare calibration methods on one activation set: range, scale, zero point and the error each
     /// causes. Several FILEs are batches of one set (each file's --tensor, or its only float tensor);
     /// with --batches every float tensor of every FILE is a batch (the arrays of an .npz). Batches are
@@ -81,6 +86,7 @@ fn main() -> std::process::ExitCode {
         Command::Eval(args) => eval::run(args),
         Command::Trace(args) => trace::run(args),
         Command::Compare(args) => compare::run(args),
+        Command::Formats(args) => formats::run(args),
         Command::Ptq(args) => ptq::run(args),
     };
     match result {

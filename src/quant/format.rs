@@ -1,0 +1,457 @@
+//! The number formats a weight can be stored in, on one axis: FP32 itself and the float casts, integer
+//! b-bit codes with a scale per slot, and ggml's block types. Every label ("fp16", "int8 sym channel:0",
+//! "int4 asym group:32 f16-scales", "q4_k") is written and parsed here and nowhere else; the page and
+//! the CLI (`quant-playground formats`) take the list of formats from `number_formats`.
+//!
+//! A format with its own element type and a scale (FP8 with an amax scale, MX, NVFP4, NF4) becomes one
+//! more element format inside `QuantSpec` beside `IntFormat`; a plain cast (FP8 E4M3/E5M2) one more
+//! `FloatCast` arm.
+
+use super::ggml::GgmlType;
+use super::{QuantSpec, ScaleDType};
+use crate::error::{Error, Result};
+use half::{bf16, f16};
+use serde::{Deserialize, Serialize};
+use std::ops::RangeInclusive;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scheme {
+    /// Signed codes, zero point 0, scale = amax / qmax.
+    #[serde(alias = "sym")]
+    Symmetric,
+    /// Unsigned codes 0..2^b−1 with a zero point; the range is widened to include 0.
+    #[serde(alias = "asym")]
+    Asymmetric,
+}
+
+impl Scheme {
+    pub fn short_name(self) -> &'static str {
+        match self {
+            Scheme::Symmetric => "sym",
+            Scheme::Asymmetric => "asym",
+        }
+    }
+}
+
+/// Which elements share one scale and zero point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Granularity {
+    PerTensor,
+    /// One slot per index along `axis` (axis 0 = output channels of an [out, in] weight).
+    PerChannel { axis: usize },
+    /// `size` consecutive elements along the last axis of each row; a shorter last group is allowed.
+    PerGroup { size: usize },
+}
+
+impl Granularity {
+    /// Parses `tensor`, `channel`, `channel:AXIS` or `group:G`.
+    pub fn parse(text: &str) -> Result<Self> {
+        let bad = || Error::InvalidSpec(format!("granularity '{text}': expected tensor, channel, channel:AXIS or group:G"));
+        match text.split_once(':') {
+            None if text == "tensor" => Ok(Granularity::PerTensor),
+            None if text == "channel" => Ok(Granularity::PerChannel { axis: 0 }),
+            Some(("channel", a)) => Ok(Granularity::PerChannel { axis: a.parse().map_err(|_| bad())? }),
+            Some(("group", g)) => {
+                let size: usize = g.parse().map_err(|_| bad())?;
+                if size == 0 {
+                    return Err(Error::InvalidSpec("group size must be at least 1".into()));
+                }
+                Ok(Granularity::PerGroup { size })
+            }
+            _ => Err(bad()),
+        }
+    }
+
+    pub fn label(self) -> String {
+        match self {
+            Granularity::PerTensor => "tensor".into(),
+            Granularity::PerChannel { axis } => format!("channel:{axis}"),
+            Granularity::PerGroup { size } => format!("group:{size}"),
+        }
+    }
+}
+
+impl Serialize for Granularity {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.label())
+    }
+}
+
+impl<'de> Deserialize<'de> for Granularity {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Granularity::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Integer b-bit codes: the code range of the numerics contract (DESIGN.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntFormat {
+    pub bits: u8,
+    pub scheme: Scheme,
+    /// Symmetric only: use −2^(b−1) too (narrow range −qmax..qmax is the default).
+    #[serde(default)]
+    pub full_range: bool,
+}
+
+impl IntFormat {
+    pub const BITS: RangeInclusive<u8> = 2..=8;
+
+    pub fn new(bits: u8, scheme: Scheme) -> Self {
+        IntFormat { bits, scheme, full_range: false }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if !Self::BITS.contains(&self.bits) {
+            return Err(Error::InvalidSpec(format!("bits must be 2..=8, got {}", self.bits)));
+        }
+        Ok(())
+    }
+
+    /// Whether −2^(b−1) is used: full range on a symmetric scheme (asymmetric codes always span 0..2^b−1).
+    pub fn is_full_range(&self) -> bool {
+        self.full_range && self.scheme == Scheme::Symmetric
+    }
+
+    /// (qmin, qmax) of the codes.
+    pub fn code_range(&self) -> (i32, i32) {
+        let b = self.bits as u32;
+        match self.scheme {
+            Scheme::Symmetric => {
+                let qmax = (1i32 << (b - 1)) - 1;
+                (if self.full_range { -qmax - 1 } else { -qmax }, qmax)
+            }
+            Scheme::Asymmetric => (0, (1i32 << b) - 1),
+        }
+    }
+}
+
+/// A cast with no scale, round to nearest even: FP32 is the reference every other format is measured
+/// against, FP16 and BF16 are what `.half()` / `.to(torch.bfloat16)` store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FloatCast {
+    F32,
+    F16,
+    Bf16,
+}
+
+impl FloatCast {
+    pub const ALL: [FloatCast; 3] = [FloatCast::F32, FloatCast::F16, FloatCast::Bf16];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            FloatCast::F32 => "fp32",
+            FloatCast::F16 => "fp16",
+            FloatCast::Bf16 => "bf16",
+        }
+    }
+
+    pub fn bits(self) -> u8 {
+        match self {
+            FloatCast::F32 => 32,
+            FloatCast::F16 | FloatCast::Bf16 => 16,
+        }
+    }
+
+    /// x → the narrower float → f32, as the cast stores it (the `half` crate's round-to-nearest-even).
+    pub fn round_trip(self, x: &[f32]) -> Vec<f32> {
+        match self {
+            FloatCast::F32 => x.to_vec(),
+            FloatCast::F16 => x.iter().map(|&v| f16::from_f32(v).to_f32()).collect(),
+            FloatCast::Bf16 => x.iter().map(|&v| bf16::from_f32(v).to_f32()).collect(),
+        }
+    }
+}
+
+/// One point on the number-format axis: what a comparison column is.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum NumberFormat {
+    Float(FloatCast),
+    /// Codes with a scale (and zero point) per slot of a granularity.
+    Scaled(QuantSpec),
+    /// A ggml block type: its scales live inside its blocks.
+    Ggml(GgmlType),
+}
+
+impl NumberFormat {
+    /// The label: "fp32", "int8 sym channel:0", "int4 asym group:32 f16-scales", "int8 sym tensor full", "q4_k".
+    pub fn label(&self) -> String {
+        match self {
+            NumberFormat::Float(cast) => cast.label().into(),
+            NumberFormat::Scaled(spec) => format!("int{} {}", spec.format.bits, scaled_note(spec)),
+            NumberFormat::Ggml(t) => t.name().to_ascii_lowercase(),
+        }
+    }
+
+    /// The inverse of `label`, with an error that says what is wrong with the text.
+    pub fn parse(text: &str) -> Result<NumberFormat> {
+        let text = text.trim();
+        if let Some(cast) = FloatCast::ALL.into_iter().find(|c| c.label() == text) {
+            return Ok(NumberFormat::Float(cast));
+        }
+        if let Some(t) = GgmlType::from_name(&text.to_ascii_uppercase()) {
+            return Ok(NumberFormat::Ggml(t));
+        }
+        if text.starts_with("int") {
+            return parse_scaled(text).map(NumberFormat::Scaled);
+        }
+        Err(Error::InvalidSpec(format!(
+            "'{text}' is not a number format: expected fp32, fp16, bf16, a ggml type such as q8_0, or \
+             int<bits> sym|asym tensor|channel:AXIS|group:G [full] [f16-scales]"
+        )))
+    }
+
+    /// The column heading: "FP16", "INT4", "Q4_K".
+    pub fn title(&self) -> String {
+        match self {
+            NumberFormat::Float(cast) => cast.label().to_ascii_uppercase(),
+            NumberFormat::Scaled(spec) => format!("INT{}", spec.format.bits),
+            NumberFormat::Ggml(t) => t.name().into(),
+        }
+    }
+
+    /// The line under the heading: "reference", "cast", "sym channel:0", "ggml, 32 per block".
+    pub fn note(&self) -> String {
+        match self {
+            NumberFormat::Float(FloatCast::F32) => "reference".into(),
+            NumberFormat::Float(_) => "cast".into(),
+            NumberFormat::Scaled(spec) => scaled_note(spec),
+            NumberFormat::Ggml(t) => format!("ggml, {} per block", t.block_len()),
+        }
+    }
+
+    pub fn family(&self) -> Family {
+        match self {
+            NumberFormat::Float(_) => Family::Float,
+            NumberFormat::Scaled(_) => Family::Int,
+            NumberFormat::Ggml(_) => Family::Ggml,
+        }
+    }
+
+    /// Nominal bits per weight: the code width (scales not counted), a ggml block's bytes × 8 / its length.
+    pub fn bits_per_weight(&self) -> f64 {
+        match self {
+            NumberFormat::Float(cast) => cast.bits() as f64,
+            NumberFormat::Scaled(spec) => spec.format.bits as f64,
+            NumberFormat::Ggml(t) => (t.block_bytes() * 8) as f64 / t.block_len() as f64,
+        }
+    }
+
+    pub fn spec(&self) -> Option<QuantSpec> {
+        match self {
+            NumberFormat::Scaled(spec) => Some(*spec),
+            _ => None,
+        }
+    }
+
+    /// What the page needs to show and choose this format.
+    pub fn describe(&self) -> FormatInfo {
+        FormatInfo {
+            label: self.label(),
+            title: self.title(),
+            note: self.note(),
+            family: self.family(),
+            bits_per_weight: self.bits_per_weight(),
+            spec: self.spec(),
+        }
+    }
+}
+
+/// Everything after "int<bits> " in a scaled label.
+fn scaled_note(spec: &QuantSpec) -> String {
+    let mut s = format!("{} {}", spec.format.scheme.short_name(), spec.granularity.label());
+    if spec.format.is_full_range() {
+        s.push_str(" full");
+    }
+    if spec.scale_dtype == ScaleDType::F16 {
+        s.push_str(" f16-scales");
+    }
+    s
+}
+
+/// `int<bits> sym|asym <granularity> [full] [f16-scales]`.
+fn parse_scaled(text: &str) -> Result<QuantSpec> {
+    let bad = |why: String| Error::InvalidSpec(format!("'{text}': {why}"));
+    let mut words = text.split_whitespace();
+    let bits_word = words.next().unwrap_or_default();
+    let bits: u8 = bits_word
+        .strip_prefix("int")
+        .and_then(|b| b.parse().ok())
+        .ok_or_else(|| bad(format!("'{bits_word}' should be int<bits>, e.g. int8")))?;
+    let scheme = match words.next() {
+        Some("sym") => Scheme::Symmetric,
+        Some("asym") => Scheme::Asymmetric,
+        other => return Err(bad(format!("expected sym or asym after int{bits}, found {}", other.unwrap_or("nothing")))),
+    };
+    let granularity = Granularity::parse(words.next().ok_or_else(|| bad("the granularity is missing (tensor, channel:AXIS or group:G)".into()))?)?;
+    let mut spec = QuantSpec::new(bits, scheme, granularity);
+    for word in words {
+        match word {
+            "full" if spec.format.full_range => return Err(bad("'full' is given twice".into())),
+            "full" if scheme == Scheme::Asymmetric => return Err(bad("'full' range applies to sym only".into())),
+            "full" => spec.format.full_range = true,
+            "f16-scales" if spec.scale_dtype == ScaleDType::F16 => return Err(bad("'f16-scales' is given twice".into())),
+            "f16-scales" => spec.scale_dtype = ScaleDType::F16,
+            w => return Err(bad(format!("unknown option '{w}' (expected full or f16-scales)"))),
+        }
+    }
+    spec.validate().map_err(|e| bad(e.to_string()))?;
+    Ok(spec)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    /// FP32 and the float casts.
+    Float,
+    /// Integer codes with scales per slot (parametric: bits, scheme, range, granularity, scale dtype).
+    Int,
+    /// ggml block types.
+    Ggml,
+}
+
+impl Family {
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Float => "float",
+            Family::Int => "int",
+            Family::Ggml => "ggml",
+        }
+    }
+}
+
+/// A format as `describe_format` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FormatInfo {
+    pub label: String,
+    pub title: String,
+    pub note: String,
+    pub family: Family,
+    pub bits_per_weight: f64,
+    pub spec: Option<QuantSpec>,
+}
+
+/// One entry of the list the page builds its format choices from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServedFormat {
+    #[serde(flatten)]
+    pub info: FormatInfo,
+    /// Shown as a column of the comparison before the user picks any.
+    pub default_column: bool,
+    /// The short name a preset goes by ("int8", "int4"), or null.
+    pub preset: Option<&'static str>,
+    /// Int family only: the bit widths a spec of this family may take, [min, max].
+    pub bits_range: Option<[u8; 2]>,
+}
+
+/// The INT8 and INT4 presets: the headline configurations of the numerics contract.
+pub fn presets() -> [(&'static str, QuantSpec); 2] {
+    [
+        ("int8", QuantSpec::new(8, Scheme::Symmetric, Granularity::PerChannel { axis: 0 })),
+        ("int4", QuantSpec::new(4, Scheme::Asymmetric, Granularity::PerGroup { size: 32 })),
+    ]
+}
+
+/// The formats the core serves to the page and the CLI, in column order: FP32 | FP16 | BF16 | INT8 |
+/// INT4 (the default comparison), then every ggml block type the core quantizes.
+pub fn number_formats() -> Vec<ServedFormat> {
+    let column = |format: NumberFormat, default_column, preset| ServedFormat {
+        info: format.describe(),
+        default_column,
+        preset,
+        bits_range: (format.family() == Family::Int).then_some([*IntFormat::BITS.start(), *IntFormat::BITS.end()]),
+    };
+    let mut out: Vec<ServedFormat> = FloatCast::ALL.into_iter().map(|c| column(NumberFormat::Float(c), true, None)).collect();
+    out.extend(presets().into_iter().map(|(name, spec)| column(NumberFormat::Scaled(spec), true, Some(name))));
+    out.extend(GgmlType::quantizable().map(|t| column(NumberFormat::Ggml(t), false, None)));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn current_labels_keep_their_text_and_parse_back() {
+        let mut f16_scales = QuantSpec::new(4, Scheme::Asymmetric, Granularity::PerGroup { size: 32 });
+        f16_scales.scale_dtype = ScaleDType::F16;
+        let mut full = QuantSpec::new(8, Scheme::Symmetric, Granularity::PerTensor);
+        full.format.full_range = true;
+        let cases = [
+            (NumberFormat::Float(FloatCast::F32), "fp32"),
+            (NumberFormat::Float(FloatCast::F16), "fp16"),
+            (NumberFormat::Float(FloatCast::Bf16), "bf16"),
+            (NumberFormat::Scaled(QuantSpec::new(8, Scheme::Symmetric, Granularity::PerChannel { axis: 0 })), "int8 sym channel:0"),
+            (NumberFormat::Scaled(f16_scales), "int4 asym group:32 f16-scales"),
+            (NumberFormat::Scaled(full), "int8 sym tensor full"),
+        ];
+        for (format, label) in cases {
+            assert_eq!(format.label(), label);
+            assert_eq!(NumberFormat::parse(label).unwrap(), format, "{label}");
+        }
+    }
+
+    #[test]
+    fn parse_is_strict_and_says_why() {
+        let spec = NumberFormat::parse("int3 sym tensor full f16-scales").unwrap().spec().unwrap();
+        assert_eq!((spec.format.bits, spec.format.full_range, spec.scale_dtype), (3, true, ScaleDType::F16));
+        assert_eq!(NumberFormat::parse("int3 sym tensor f16-scales full").unwrap().label(), "int3 sym tensor full f16-scales");
+        for (text, says) in [
+            ("int9 sym tensor", "bits must be 2..=8"),
+            ("int1 asym tensor", "bits must be 2..=8"),
+            ("int8 sym", "granularity is missing"),
+            ("int8 both tensor", "expected sym or asym"),
+            ("int8 sym group:0", "group size must be at least 1"),
+            ("int4 asym tensor full", "applies to sym only"),
+            ("int8 sym tensor full full", "given twice"),
+            ("int8 sym tensor fast", "unknown option 'fast'"),
+            ("intx sym tensor", "should be int<bits>"),
+            ("fp8", "is not a number format"),
+            ("", "is not a number format"),
+        ] {
+            let e = NumberFormat::parse(text).unwrap_err().to_string();
+            assert!(e.contains(says), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn served_list_leads_with_the_default_comparison() {
+        let list = number_formats();
+        let defaults: Vec<(&str, &str, &str)> =
+            list.iter().filter(|f| f.default_column).map(|f| (f.info.title.as_str(), f.info.note.as_str(), f.info.label.as_str())).collect();
+        assert_eq!(
+            defaults,
+            [
+                ("FP32", "reference", "fp32"),
+                ("FP16", "cast", "fp16"),
+                ("BF16", "cast", "bf16"),
+                ("INT8", "sym channel:0", "int8 sym channel:0"),
+                ("INT4", "asym group:32", "int4 asym group:32")
+            ]
+        );
+        assert_eq!(list.iter().map(|f| f.preset).filter(Option::is_some).collect::<Vec<_>>(), [Some("int8"), Some("int4")]);
+        let bits: Vec<f64> = list.iter().take(5).map(|f| f.info.bits_per_weight).collect();
+        assert_eq!(bits, [32.0, 16.0, 16.0, 8.0, 4.0]);
+        // Every served label parses back to the format it describes: the page can send any of them.
+        for f in &list {
+            let format = NumberFormat::parse(&f.info.label).unwrap();
+            assert_eq!(format.describe(), f.info);
+            assert_eq!(f.bits_range.is_some(), f.info.family == Family::Int);
+        }
+        // Every ggml type with a reference quantizer is a (non-default) column the page can add.
+        let ggml: Vec<String> = list.iter().filter(|f| f.info.family == Family::Ggml).map(|f| f.info.label.clone()).collect();
+        assert_eq!(ggml, GgmlType::quantizable().map(|t| t.name().to_ascii_lowercase()).collect::<Vec<_>>());
+        assert!(ggml.contains(&"q4_k".to_string()));
+    }
+
+    #[test]
+    fn served_list_json_shape() {
+        let json = serde_json::to_value(number_formats()).unwrap();
+        assert_eq!(json[0], serde_json::json!({"label": "fp32", "title": "FP32", "note": "reference", "family": "float",
+            "bits_per_weight": 32.0, "spec": null, "default_column": true, "preset": null, "bits_range": null}));
+        assert_eq!(json[3]["spec"], serde_json::json!({"bits": 8, "scheme": "symmetric", "full_range": false,
+            "granularity": "channel:0", "scale_dtype": "f32"}));
+        assert_eq!(json[4]["bits_range"], serde_json::json!([2, 8]));
+    }
+}
