@@ -373,7 +373,7 @@ mod tests {
     }
 }
 
-// ---- The speed panel (www/speed.js): y = W·x with a seeded x, and how far an output is from FP32's --
+// ---- The speed view (www/views/speed): y = W·x with a seeded x, and how far an output is from FP32's --
 
 use crate::app::synthetic::{self, Dist};
 

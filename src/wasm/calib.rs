@@ -1,6 +1,6 @@
 //! Calibration (src/calib): one tensor's methods compared, a tensor quantized with calibrated ranges,
 //! the ranges alone (the benchmark's `calibrate-all`), and activation batches from several files
-//! (www/activations.js). Conversion only.
+//! (www/views/activations, www/worker/calibration.js). Conversion only.
 
 use super::{decode, js_err, json_err, spec_from_json, to_json};
 use crate::app::report;
@@ -55,7 +55,7 @@ pub fn calibrate_ranges(x: &[f32], bits: u8, scheme: &str, methods: &str) -> Res
     to_json("ranges", &rows)
 }
 
-// ---- Activation batches (www/activations.js): several files, one set; conversion only -----------------
+// ---- Activation batches (www/views/activations): several files, one set; conversion only -----------------
 
 /// calib::batches::BatchCalibration: the page scans every batch, adds every batch, measures every batch,
 /// then asks for the report (`calibrate FILE… --json`'s document, without the file fields).

@@ -1,4 +1,4 @@
-//! The Outputs view (www/outputs.js, src/app/trace.rs): conversion only.
+//! The Outputs view (www/views/outputs, src/app/trace.rs): conversion only.
 
 use super::{js_err, to_json};
 use wasm_bindgen::prelude::*;

@@ -85,10 +85,8 @@ export function cli(args) {
 // ---- set-up and tear-down -------------------------------------------------------------------------------
 
 function newestSource() {
-  const sources = ['index.html', 'vite.config.js', ...readdirSync(path.join(ROOT, 'www')).map((f) => `www/${f}`)];
-  for (const pkg of ['www/pkg', 'www/pkg-relaxed']) {
-    if (existsSync(path.join(ROOT, pkg))) sources.push(...readdirSync(path.join(ROOT, pkg)).map((f) => `${pkg}/${f}`));
-  }
+  // The page's sources sit in folders (www/views/NAME/, www/worker/, …): every file under www/ counts.
+  const sources = ['index.html', 'vite.config.js', ...readdirSync(path.join(ROOT, 'www'), { recursive: true }).map((f) => `www/${f}`)];
   return Math.max(...sources.map((f) => statSync(path.join(ROOT, f)).mtimeMs));
 }
 

@@ -150,8 +150,8 @@ test('(a) opens with the synthetic example and shows fc2.weight', { timeout: 2 *
   assert.equal(cells.fp32.bytes_quantized, String(128 * 256 * 4));
   assert.equal(cells['int8 sym channel:0'].bytes_quantized, String(128 * 256 + 128 * 4));
   assert.equal(cells['int4 sym channel:0'].bytes_quantized, String((128 * 256) / 2 + 128 * 4));
-  assert.equal(await page.locator('td.best[data-metric="sqnr_db"]').getAttribute('data-config'), 'fp16');
-  assert.equal(await page.locator('td.best[data-metric="bytes_quantized"]').getAttribute('data-config'), 'int4 sym channel:0');
+  assert.equal(await page.locator('#comparison td.best[data-metric="sqnr_db"]').getAttribute('data-config'), 'fp16');
+  assert.equal(await page.locator('#comparison td.best[data-metric="bytes_quantized"]').getAttribute('data-config'), 'int4 sym channel:0');
 
   assert.deepEqual(await page.locator('#tensors tbody[data-file="example-seed-42.safetensors"] tr[data-tensor]').evaluateAll((rows) => rows.map((r) => r.dataset.tensor)), [
     'fc1.weight',

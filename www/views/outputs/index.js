@@ -2,31 +2,20 @@
 // distribution, or an open tensor read as rows of k), one output element followed through the static INT8
 // pipeline step by step with its real numbers (Jacob et al. 2017; TFLite's fixed-point requantization), and
 // the whole output's error for static INT8, dynamic INT8 and INT4 against FP32. Every number comes from the
-// core (src/pipeline.rs) in the worker — `quant-playground trace --json` prints the same document. Speeds of
-// the same kernels are the speed panel's.
-import * as fmt from './format.js';
-import { $, element, readWholeNumber } from './dom.js';
-import { matrixOf } from './speed.js';
+// core (src/app/trace.rs) in the worker — `quant-playground trace --json` prints the same document. Speeds
+// of the same kernels are the speed view's.
+import * as fmt from '../../shared/format.js';
+import { $, element, readWholeNumber, showSeed } from '../../shared/dom.js';
+import template from './template.html?raw';
+import './style.css';
 
-const ui = {
-  form: $('outputs-form'),
-  source: $('outputs-source'),
-  rows: $('outputs-rows'),
-  seed: $('outputs-seed'),
-  row: $('outputs-row'),
-  sample: $('outputs-sample'),
-  method: $('outputs-method'),
-  run: $('outputs-run'),
-  status: $('outputs-status'),
-  steps: $('outputs-steps'),
-  errors: $('outputs-errors'),
-  of: $('outputs-of'),
-};
+let ui;
 
 const MAX_SEED = Number.MAX_SAFE_INTEGER;
 const MAX_ROWS = 4096;
 
-let deps; // { engine, target, files, methodName, onError, clearError }
+let ctx;
+let target = null; // the selection as a weight (format.js weightOf)
 let running = false;
 
 const get = (obj, path) => path.split('.').reduce((o, key) => o?.[key], obj);
@@ -115,11 +104,11 @@ const METRICS = [
 /** The x choices: each synthetic distribution, then each open tensor that is whole rows of k. */
 function fillSources(k) {
   const previous = ui.source.value;
-  const options = deps.distributions.map((d) => element('option', { value: `synthetic:${d}`, text: `synthetic ${d}` }));
-  for (const file of deps.files()) {
+  const options = ctx.catalog.distributions.map((d) => element('option', { value: `synthetic:${d}`, text: `synthetic ${d}` }));
+  for (const file of ctx.state.files) {
     for (const t of file.index.tensors) {
       const count = t.shape.reduce((a, b) => a * b, 1);
-      if (k && count > 0 && count % k === 0 && ['F32', 'F16', 'BF16', 'F64'].includes(t.dtype)) {
+      if (k && count > 0 && count % k === 0 && t.quantizable) {
         options.push(element('option', { value: `tensor:${file.id}:${t.name}`, text: `${file.name}: ${t.name} (${count / k} rows)` }));
       }
     }
@@ -132,10 +121,9 @@ function fillSources(k) {
 }
 
 /** What a press does (or why it cannot), and the x choices for the chosen weight. */
-export function describeTarget() {
-  if (!deps || running) return;
-  const target = deps.target();
-  const matrix = target && matrixOf(target.shape);
+function describeTarget() {
+  if (running) return;
+  const matrix = target?.matrix;
   fillSources(matrix?.k);
   const ok = matrix && readWholeNumber(ui.row, 0, matrix.n - 1) !== null && readWholeNumber(ui.sample, 0, MAX_ROWS - 1) !== null
     && (!ui.source.value.startsWith('synthetic:') || (readWholeNumber(ui.seed, 0, MAX_SEED) !== null && readWholeNumber(ui.rows, 1, MAX_ROWS) !== null));
@@ -146,28 +134,43 @@ export function describeTarget() {
   ui.run.textContent = target && matrix ? `Trace y = W·x on ${target.tensor}` : 'Trace';
 }
 
-export function setup(dependencies) {
-  deps = { distributions: [], ...dependencies };
+function mount(root, context) {
+  ctx = context;
+  ui = {
+    form: $('outputs-form'),
+    source: $('outputs-source'),
+    rows: $('outputs-rows'),
+    seed: $('outputs-seed'),
+    row: $('outputs-row'),
+    sample: $('outputs-sample'),
+    method: $('outputs-method'),
+    run: $('outputs-run'),
+    status: $('outputs-status'),
+    steps: $('outputs-steps'),
+    errors: $('outputs-errors'),
+    of: $('outputs-of'),
+  };
   ui.form.addEventListener('submit', (event) => {
     event.preventDefault();
     run();
   });
   ui.form.addEventListener('input', describeTarget);
+  ui.method.replaceChildren(...ctx.catalog.methods.map((m) => element('option', { value: m, text: ctx.methodName(m) })));
+  // The seed shown before the first run: the core's getrandom, so that two people differ unless they share it.
+  showSeed(ui.seed, ctx.randomSeed(), describeTarget);
   describeTarget();
 }
 
-/** The synthetic distributions, the calibration methods and the first seed, once the module is up. */
-export function start({ distributions, methods, seed }) {
-  deps.distributions = distributions;
-  ui.method.replaceChildren(...methods.map((m) => element('option', { value: m, text: deps.methodName(m) })));
-  if (!ui.seed.value) ui.seed.value = String(seed);
+/** The x choices list the open tensors, so this follows the files as well as the selection. */
+function update(selection) {
+  target = fmt.weightOf(selection);
   describeTarget();
 }
 
 async function run() {
-  const target = deps.target();
-  const matrix = target && matrixOf(target.shape);
+  const matrix = target?.matrix;
   if (running || !matrix) return;
+  const job = target;
   const [kind, ...rest] = ui.source.value.split(':');
   const inputs = kind === 'synthetic'
     ? { kind, distribution: rest.join(':'), rows: readWholeNumber(ui.rows, 1, MAX_ROWS), seed: readWholeNumber(ui.seed, 0, MAX_SEED) }
@@ -176,15 +179,15 @@ async function run() {
   running = true;
   ui.run.disabled = true;
   ui.steps.setAttribute('aria-busy', 'true');
-  ui.status.textContent = `Tracing y[${request.sample}, ${request.row}] of ${target.tensor}…`;
-  const errorKey = `outputs:${target.fileId}:${target.tensor}`;
+  ui.status.textContent = `Tracing y[${request.sample}, ${request.row}] of ${job.tensor}…`;
+  const errorKey = `outputs:${job.fileId}:${job.tensor}`;
   try {
-    const trace = await deps.engine.outputsTrace(target.fileId, target.tensor, request);
+    const trace = await ctx.run('outputsTrace', [job.fileId, job.tensor, request]);
     render(trace);
-    deps.clearError(errorKey);
+    ctx.clearError(errorKey);
     ui.status.textContent = `Done: y[${request.sample}, ${request.row}] of ${trace.tensor}.`;
   } catch (error) {
-    deps.onError(errorKey, `${target.file}: Outputs view on '${target.tensor}': ${error?.message ?? error}`);
+    ctx.setError(errorKey, `${job.file}: Outputs view on '${job.tensor}': ${error?.message ?? error}`);
     ui.status.textContent = 'The trace stopped; see the message above.';
   } finally {
     running = false;
@@ -205,7 +208,7 @@ function render(trace) {
   const { element: t } = trace;
   const header = element('p', { class: 'trace-head' }, [
     element('strong', { text: `${trace.tensor}` }),
-    ` W [${trace.n}, ${trace.k}]${trace.bias_tensor ? ` + ${trace.bias_tensor}` : ''}; ${describeInputs(trace.inputs, trace.m, trace.k)}; ranges by ${deps.methodName(trace.method)}. `,
+    ` W [${trace.n}, ${trace.k}]${trace.bias_tensor ? ` + ${trace.bias_tensor}` : ''}; ${describeInputs(trace.inputs, trace.m, trace.k)}; ranges by ${ctx.methodName(trace.method)}. `,
     `Output element y[${t.sample}, ${t.row}] (x row ${t.sample}, output channel ${t.row}):`,
   ]);
   const items = STEPS.map((step, i) => {
@@ -241,3 +244,5 @@ function render(trace) {
   ui.errors.dataset.state = 'ready';
   ui.of.replaceChildren(...header.childNodes);
 }
+
+export default { id: 'outputs', title: 'Outputs: one element of y = W·x through the integer pipeline', template, mount, update };

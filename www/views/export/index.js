@@ -3,19 +3,13 @@
 // index, reads one tensor's bytes at a time and posts each part; here the parts go straight to disk
 // through showSaveFilePicker's writable stream where the browser has it, else into one Blob that is
 // downloaded at the end. The source is never held; at most the output is.
-import * as Comlink from 'comlink';
-import * as fmt from './format.js';
-import { $, element } from './dom.js';
+import { isCancelled } from '../../app/bridge.js';
+import * as fmt from '../../shared/format.js';
+import { $, element } from '../../shared/dom.js';
+import template from './template.html?raw';
+import './style.css';
 
-const ui = {
-  format: $('export-format'),
-  tensor: $('export-tensor'),
-  model: $('export-model'),
-  cancel: $('export-cancel'),
-  progress: $('export-progress'),
-  status: $('export-status'),
-  report: $('export-report'),
-};
+let ui;
 
 /** --to values, as the CLI spells them (README "Export"). */
 const TARGETS = [
@@ -29,27 +23,42 @@ const TARGETS = [
   ['onnx-qdq', 'ONNX QDQ: DequantizeLinear weights (ONNX files)'],
 ];
 
-let deps;
-let running = false;
+let ctx;
+let running = null; // the AbortController of the export in flight
+let current = null; // { file, tensor }: the selected file and tensor, else the whole-model view's file
 
-export function setup(dependencies) {
-  deps = dependencies;
+function mount(root, context) {
+  ctx = context;
+  ui = {
+    format: $('export-format'),
+    tensor: $('export-tensor'),
+    model: $('export-model'),
+    cancel: $('export-cancel'),
+    progress: $('export-progress'),
+    status: $('export-status'),
+    report: $('export-report'),
+  };
   ui.format.replaceChildren(...TARGETS.map(([value, label]) => element('option', { value, text: label })));
   ui.tensor.addEventListener('click', () => run(true));
   ui.model.addEventListener('click', () => run(false));
   ui.cancel.addEventListener('click', () => {
     ui.cancel.disabled = true;
     ui.status.textContent = 'Cancelling after the tensor in flight…';
-    deps.engine.cancelExport();
+    running?.abort();
   });
   ui.format.addEventListener('change', () => describe());
   describe();
 }
 
+function update(selection) {
+  const file = selection?.file ?? ctx.state.files.find((f) => f.index.tensors.some((t) => t.quantizable));
+  current = file ? { file, tensor: selection?.tensor ?? null } : null;
+  describe();
+}
+
 /** Buttons and choices follow the selected file and tensor: ONNX QDQ only for an ONNX source, whole model only. */
-export function describe() {
-  if (!deps || running) return;
-  const current = deps.current();
+function describe() {
+  if (running) return;
   const onnx = current?.file.index.format === 'onnx';
   const qdq = ui.format.querySelector('option[value="onnx-qdq"]');
   qdq.disabled = !onnx;
@@ -64,10 +73,10 @@ const EXTENSIONS = { safetensors: '.safetensors', 'onnx-qdq': '.qdq.onnx' };
 const fileSafe = (text) => text.replace(/[^\w.-]+/g, '_');
 
 /** e.g. model.int4-sym-group_32.safetensors, model.Q4_K.gguf */
-export function outputName(source, target, specLabel, tensor) {
+export function outputName(source, target, label, tensor) {
   const base = source.replace(/\.[^.]+$/, '') + (tensor ? `.${tensor}` : '');
   if (target.startsWith('gguf:')) return fileSafe(`${base}.${target.slice(5)}.gguf`);
-  return fileSafe(`${base}.${specLabel.replaceAll(' ', '-')}${EXTENSIONS[target]}`);
+  return fileSafe(`${base}.${label.replaceAll(' ', '-')}${EXTENSIONS[target]}`);
 }
 
 /** Where the parts go: a writable file stream when the browser offers a save picker, else memory. */
@@ -96,24 +105,24 @@ async function openSink(name) {
 }
 
 async function run(oneTensor) {
-  const current = deps.current();
-  const spec = deps.spec();
-  if (!current || !spec || running) return;
+  const source = current;
+  const { spec, label, method } = ctx.state.settings;
+  if (!source || !spec || running) return;
   const target = ui.format.value;
-  const only = oneTensor ? [current.tensor] : [];
-  const name = outputName(current.file.name, target, deps.specLabel(spec), oneTensor ? current.tensor : '');
-  const key = `export:${current.file.name}`;
-  deps.clearError(key);
+  const only = oneTensor ? [source.tensor] : [];
+  const name = outputName(source.file.name, target, label, oneTensor ? source.tensor : '');
+  const key = `export:${source.file.name}`;
+  ctx.clearError(key);
   let sink;
   try {
     // The save picker needs the click's user activation: ask before anything is awaited elsewhere.
     sink = await openSink(name);
   } catch (error) {
     if (error?.name === 'AbortError') return; // the person closed the picker
-    deps.onError(key, `Export: ${error.message}`);
+    ctx.setError(key, `Export: ${error.message}`);
     return;
   }
-  running = true;
+  running = new AbortController();
   for (const b of [ui.tensor, ui.model, ui.format]) b.disabled = true;
   ui.cancel.hidden = false;
   ui.cancel.disabled = false;
@@ -121,30 +130,28 @@ async function run(oneTensor) {
   ui.progress.value = 0;
   ui.status.textContent = `Writing ${name}…`;
   ui.report.replaceChildren();
-  let settled = false;
   try {
-    const request = { target, spec, method: deps.method(), only };
-    const report = await deps.engine.exportFile(current.file.id, request, Comlink.proxy((bytes) => sink.write(bytes)), Comlink.proxy((done, total, tensor) => {
-      if (settled) return;
-      ui.progress.value = done / total;
-      ui.status.textContent = `${done} / ${total} — ${tensor}`;
-    }));
-    settled = true;
-    if (report.cancelled) {
-      await sink.abort();
-      ui.status.textContent = 'Cancelled; nothing was saved.';
-      return;
-    }
+    const request = { target, spec, method, only };
+    const report = await ctx.run('exportFile', [source.file.id, request, (bytes) => sink.write(bytes)], {
+      signal: running.signal,
+      onProgress: (done, total, tensor) => {
+        ui.progress.value = done / total;
+        ui.status.textContent = `${done} / ${total} — ${tensor}`;
+      },
+    });
     await sink.finish();
     ui.status.textContent = `${name}: ${fmt.bytes(report.total_bytes)}, ${report.tensors.length} tensors.`;
     renderReport(report);
   } catch (error) {
-    settled = true;
     await sink.abort?.();
-    ui.status.textContent = '';
-    deps.onError(key, `Export of ${current.file.name}: ${error.message}`);
+    if (isCancelled(error)) {
+      ui.status.textContent = 'Cancelled; nothing was saved.';
+    } else {
+      ui.status.textContent = '';
+      ctx.setError(key, `Export of ${source.file.name}: ${error.message}`);
+    }
   } finally {
-    running = false;
+    running = null;
     ui.cancel.hidden = true;
     ui.progress.hidden = true;
     ui.format.disabled = false;
@@ -163,3 +170,5 @@ function renderReport(report) {
   ]));
   ui.report.replaceChildren(element('table', { class: 'model-table' }, [element('thead', {}, [head]), element('tbody', {}, rows)]));
 }
+
+export default { id: 'export', title: 'Download quantized', template, mount, update };

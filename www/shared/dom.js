@@ -26,3 +26,37 @@ export function readWholeNumber(input, min, max) {
   input.setAttribute('aria-invalid', String(!ok));
   return ok ? v : null;
 }
+
+/** Shows `seed` (a promise of the core's getrandom) in `input` unless one was typed, then calls `then`. */
+export function showSeed(input, seed, then) {
+  seed.then((value) => {
+    if (!input.value) input.value = String(value);
+    then();
+  });
+}
+
+/**
+ * One run of `work()` at a time: a call while one runs asks for one more run after it, with the state of
+ * then (calls meanwhile coalesce). Every call's promise settles when the run that covers it is done.
+ */
+export function latestOnly(work) {
+  let running = null;
+  let again = false;
+  return function trigger() {
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = (async () => {
+      try {
+        do {
+          again = false;
+          await work();
+        } while (again);
+      } finally {
+        running = null;
+      }
+    })();
+    return running;
+  };
+}

@@ -1,30 +1,33 @@
-// The digits example on the page (issue 7): the accuracy table of every configuration, the worst one's
-// confusion matrix and mistakes, and a canvas where a person draws a digit and sees FP32 and INT8 predict
-// it. The model lives in the worker (example-model.js there); this file only draws.
-import { canvasToDigit, drawDigit, renderConfusion, renderResultsTable } from './example-model.js';
-import { $ } from './dom.js';
+// The digits example: the accuracy table of every configuration of a 64→256→128→10 MLP on scikit-learn's
+// 8×8 digits (the rows of `quant-playground eval --json`), the worst one's confusion matrix and mistakes,
+// and a canvas where a person draws a digit and sees FP32, INT8 and INT4 predict it. The model lives in the
+// worker (www/worker/example.js); this view only draws.
+import { $ } from '../../shared/dom.js';
+import { canvasToDigit, drawDigit, renderConfusion, renderResultsTable } from './render.js';
+import template from './template.html?raw';
+import './style.css';
 
 /** The configurations a drawing goes through: the reference, the INT8 headline, and INT4 for contrast. */
 const DRAW_CONFIGS = ['fp32', 'int8-static-entropy', 'int4-g32'];
 
-let engine;
-let onError;
+let ctx;
 
-export function setup(options) {
-  ({ engine, onError } = options);
+function mount(root, context) {
+  ctx = context;
   setupDrawing();
+  return evaluate(); // first in the worker's queue: the accuracy table is what the page opens on
 }
 
 /** Evaluates the example in the worker and fills the table, the confusion matrix and the mistakes. */
-export async function start() {
+async function evaluate() {
   const section = document.querySelector('.digits');
   const started = performance.now();
   let page;
   try {
-    page = await engine.digitsExample();
+    page = await ctx.run('digitsExample');
   } catch (error) {
     $('digits-table').querySelector('caption').textContent = 'The example could not be evaluated.';
-    onError('digits', `The digits example: ${error?.message ?? error}`);
+    ctx.setError('digits', `The digits example: ${error?.message ?? error}`);
     return;
   }
   const table = $('digits-table');
@@ -131,11 +134,11 @@ async function schedulePredict() {
       const pixels = canvasToDigit($('digits-canvas'));
       drawDigit($('digits-seen'), pixels);
       if (!pixels.some((v) => v > 0)) continue;
-      const predictions = await engine.predictDigit(DRAW_CONFIGS, pixels);
+      const predictions = await ctx.run('predictDigit', [DRAW_CONFIGS, pixels]);
       renderPredictions(predictions);
     } while (again);
   } catch (error) {
-    onError('digits-draw', `The digits example could not read the drawing: ${error?.message ?? error}`);
+    ctx.setError('digits-draw', `The digits example could not read the drawing: ${error?.message ?? error}`);
   } finally {
     predicting = false;
   }
@@ -165,3 +168,5 @@ function renderPredictions(predictions) {
   }
   table.dataset.state = 'ready';
 }
+
+export default { id: 'digits', title: 'A trained model at FP32, INT8, INT4 and INT2: accuracy', template, mount, update() {} };

@@ -1,28 +1,18 @@
 // The whole model: one configuration over every float tensor of a file (or the ticked ones), tensor by
 // tensor in the worker with progress and Cancel; a summary, the worst tensors by SQNR, every tensor, and
 // downloads as CSV and as JSON in the CLI's `quantize --json` schema.
-import * as Comlink from 'comlink';
-import * as fmt from './format.js';
-import { $, element } from './dom.js';
-
-const ui = {
-  run: $('model-run'),
-  cancel: $('model-cancel'),
-  progress: $('model-progress'),
-  status: $('model-status'),
-  result: $('model-result'),
-  summary: $('model-summary'),
-  worst: $('model-worst'),
-  all: $('model-all'),
-  csv: $('model-csv'),
-  json: $('model-json'),
-};
+import { isCancelled } from '../../app/bridge.js';
+import * as fmt from '../../shared/format.js';
+import { $, element } from '../../shared/dom.js';
+import template from './template.html?raw';
+import './style.css';
 
 const WORST = 10;
 
-let deps;
-let running = false;
-let last = null; // { fileId, document, config, ms }
+let ui;
+let ctx;
+let running = null; // the AbortController of the run in flight
+let last = null; // { fileId, document, config, ms, cancelled }
 
 /** The columns of the CSV, in the report's field order. */
 const CSV_FIELDS = ['name', 'dtype', 'shape', 'elements', 'config', 'bits', 'scheme', 'full_range', 'granularity', 'calibration',
@@ -54,85 +44,109 @@ function download(name, text, type) {
 const baseName = (name) => name.replace(/\.[^.]+$/, '');
 const fileSafe = (text) => text.replace(/[^\w.-]+/g, '_');
 
-export function setup(dependencies) {
-  deps = dependencies;
+function mount(root, context) {
+  ctx = context;
+  ui = {
+    run: $('model-run'),
+    cancel: $('model-cancel'),
+    progress: $('model-progress'),
+    status: $('model-status'),
+    result: $('model-result'),
+    summary: $('model-summary'),
+    worst: $('model-worst'),
+    all: $('model-all'),
+    csv: $('model-csv'),
+    json: $('model-json'),
+  };
   ui.run.addEventListener('click', run);
   ui.cancel.addEventListener('click', () => {
     ui.cancel.disabled = true;
     ui.status.textContent = 'Cancelling after the tensor in flight…';
-    deps.engine.cancelModel();
+    running?.abort();
   });
   ui.csv.addEventListener('click', () => last && download(`${fileSafe(baseName(last.document.file))}.${fileSafe(last.config)}.csv`, toCsv(last.document.tensors), 'text/csv'));
   ui.json.addEventListener('click', () => last && download(`${fileSafe(baseName(last.document.file))}.${fileSafe(last.config)}.json`, toJson(last.document), 'application/json'));
 }
 
-/** The run button says what it will do: which tensors of which file, with which configuration. */
-export function describeTarget(target, config) {
-  if (running) return;
-  ui.run.disabled = !target || !config;
-  if (!target) {
-    ui.run.textContent = 'Quantize every float tensor';
-    return;
-  }
-  const what = target.names.length ? `the ${target.count} ticked tensor${target.count === 1 ? '' : 's'}` : `all ${target.count} float tensors`;
-  ui.run.textContent = `Quantize ${what} of ${target.file.name} as ${config}`;
+/** The selected file (else the first with a quantizable tensor), its ticked tensors, and how many will run. */
+function target() {
+  const { files, ticked } = ctx.state;
+  const selected = ctx.state.selection();
+  const file = selected?.file ?? files.find((f) => f.index.tensors.some((t) => t.quantizable));
+  if (!file) return null;
+  const names = file.index.tensors.filter((t) => ticked.has(`${file.id}:${t.name}`)).map((t) => t.name);
+  return { file, names, count: names.length || file.index.tensors.filter((t) => t.quantizable).length };
 }
 
-export function fileClosed(id) {
-  if (last?.fileId === id) {
-    last = null;
+/** The run button says what it will do: which tensors of which file, with which configuration. */
+function update(selection, settings) {
+  if (last && !ctx.state.files.some((f) => f.id === last.fileId)) {
+    last = null; // its file was closed
     ui.result.hidden = true;
     ui.status.textContent = '';
   }
+  if (running) return;
+  const t = target();
+  const config = settings.spec && `${settings.label}${settings.method === 'minmax' ? '' : `, ${settings.method} ranges`}`;
+  ui.run.disabled = !t || !config;
+  if (!t) {
+    ui.run.textContent = 'Quantize every float tensor';
+    return;
+  }
+  const what = t.names.length ? `the ${t.count} ticked tensor${t.count === 1 ? '' : 's'}` : `all ${t.count} float tensors`;
+  ui.run.textContent = `Quantize ${what} of ${t.file.name} as ${config}`;
 }
 
 async function run() {
-  const target = deps.target();
-  const spec = deps.spec();
-  if (!target || !spec || running) return;
-  running = true;
-  const key = `model:${target.file.name}`;
-  deps.clearError(key);
+  const t = target();
+  const { spec, method } = ctx.state.settings;
+  if (!t || !spec || running) return;
+  running = new AbortController();
+  const key = `model:${t.file.name}`;
+  ctx.clearError(key);
   ui.run.disabled = true;
   ui.cancel.hidden = false;
   ui.cancel.disabled = false;
   ui.progress.hidden = false;
   ui.progress.value = 0;
-  ui.status.textContent = `0 / ${target.count}`;
+  ui.status.textContent = `0 / ${t.count}`;
   const started = performance.now();
-  // Progress messages are not awaited by the worker, so one can arrive after the run's result: once the
-  // result is in, they must not overwrite the final status.
-  let settled = false;
+  let document = null;
+  let cancelled = false;
   try {
-    const document = await deps.engine.runModel(target.file.id, target.names, spec, deps.method(), Comlink.proxy((done, total, name) => {
-      if (settled) return;
-      ui.progress.value = done / total;
-      ui.status.textContent = `${done} / ${total} — ${name}`;
-    }));
-    settled = true;
+    document = await ctx.run('runModel', [t.file.id, t.names, spec, method], {
+      signal: running.signal,
+      onProgress: (done, total, name) => {
+        ui.progress.value = done / total;
+        ui.status.textContent = `${done} / ${total} — ${name}`;
+      },
+    });
+  } catch (error) {
+    if (isCancelled(error) && error.partial) {
+      document = error.partial;
+      cancelled = true;
+    } else {
+      ctx.setError(key, `${t.file.name}: the whole-model run stopped: ${error?.message ?? error}`);
+      ui.status.textContent = 'Stopped; see the error above.';
+    }
+  }
+  if (document) {
     const ms = performance.now() - started;
     const first = document.tensors[0];
     const config = first ? `${first.config}${first.calibration === 'minmax' ? '' : ` ${first.calibration}`}` : '';
-    if (document.cancelled) {
-      ui.status.textContent = `Cancelled after ${document.tensors.length} of ${target.count} tensors; the table shows those.`;
-    } else {
-      ui.status.textContent = `${document.tensors.length} tensors in ${fmt.milliseconds(ms)}.`;
-    }
-    last = { fileId: target.file.id, document, config, ms };
+    ui.status.textContent = cancelled
+      ? `Cancelled after ${document.tensors.length} of ${t.count} tensors; the table shows those.`
+      : `${document.tensors.length} tensors in ${fmt.milliseconds(ms)}.`;
+    last = { fileId: t.file.id, document, config, ms, cancelled };
     render(last);
-  } catch (error) {
-    settled = true;
-    deps.onError(key, `${target.file.name}: the whole-model run stopped: ${error?.message ?? error}`);
-    ui.status.textContent = 'Stopped; see the error above.';
-  } finally {
-    running = false;
-    ui.cancel.hidden = true;
-    ui.progress.hidden = true;
-    ui.run.disabled = false;
-    ui.result.dataset.state = last?.document.cancelled ? 'cancelled' : 'done';
   }
+  running = null;
+  ui.cancel.hidden = true;
+  ui.progress.hidden = true;
+  ui.run.disabled = false;
+  ui.result.dataset.state = last?.cancelled ? 'cancelled' : 'done';
+  update(ctx.state.selection(), ctx.state.settings);
 }
-
 
 const COLUMNS = [
   { key: 'name', label: 'tensor' },
@@ -156,7 +170,7 @@ function fillTable(table, rows, caption) {
   table.replaceChildren(...parts, element('thead', {}, [head]), body);
 }
 
-function render({ document, config, ms }) {
+function render({ document, config, ms, cancelled }) {
   const rows = document.tensors;
   const fp32 = rows.reduce((a, r) => a + r.bytes_fp32, 0);
   const stored = rows.reduce((a, r) => a + r.bytes_quantized, 0);
@@ -166,7 +180,7 @@ function render({ document, config, ms }) {
   const facts = [
     ['file', document.file],
     ['configuration', config],
-    ['tensors', `${rows.length} quantized${document.skipped.length ? `, ${document.skipped.length} skipped (not float)` : ''}${document.cancelled ? ' — cancelled' : ''}`],
+    ['tensors', `${rows.length} quantized${document.skipped.length ? `, ${document.skipped.length} skipped (not float)` : ''}${cancelled ? ' — cancelled' : ''}`],
     ['size', `${fmt.bytes(fp32)} as FP32 → ${fmt.bytes(stored)} (${Number((fp32 / Math.max(1, stored)).toFixed(2))}× smaller)`],
     ['bits per weight', elements ? String(Number(((stored * 8) / elements).toFixed(3))) : '—'],
     ['worst SQNR', worst ? `${fmt.fixed(2)(fmt.numeric(worst.sqnr_db))} dB (${worst.name})` : '—'],
@@ -179,3 +193,5 @@ function render({ document, config, ms }) {
   fillTable(ui.all, rows);
   ui.result.hidden = false;
 }
+
+export default { id: 'model', title: 'Whole model', template, mount, update };

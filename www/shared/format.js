@@ -74,3 +74,18 @@ export function milliseconds(ms) {
   if (ms < 1000) return `${Number(ms.toPrecision(3))} ms`;
   return `${(ms / 1000).toFixed(2)} s`;
 }
+
+/** W [n, k] as the kernels see it: the first axis is the output, the others flatten into k; null for one axis. */
+export function matrixOf(dims) {
+  if (dims.length < 2) return null;
+  const [n, ...rest] = dims;
+  const k = rest.reduce((a, b) => a * b, 1);
+  return n > 0 && k > 0 ? { n, k } : null;
+}
+
+/** The chosen tensor ({ file, info, tensor }) as a matmul weight: { fileId, file, tensor, shape, matrix }, or null. */
+export function weightOf(selection) {
+  if (!selection) return null;
+  const { file, info, tensor } = selection;
+  return { fileId: file.id, file: file.name, tensor, shape: info.shape, matrix: matrixOf(info.shape) };
+}

@@ -1,25 +1,14 @@
 // The speed panel: y = W·x on the chosen weight W [n, k] (out, in) with x [m, k] from a seeded Gaussian,
 // by the core's kernels in the worker — FP32, INT8 (dynamic: u8 activations per row × int8 weights per
 // channel) and INT4 (groups of 32 × int8 activations per row) — with each output's error against FP32's
-// and the time per call. Runs only when asked: it takes a while, in the worker, with Cancel.
-import * as Comlink from 'comlink';
-import * as fmt from './format.js';
-import { $, element, readWholeNumber } from './dom.js';
+// and the time per call (the core's timing policy, src/app/speed.rs). Runs only when asked: it takes a
+// while, in the worker, with Cancel.
+import { isCancelled } from '../../app/bridge.js';
+import * as fmt from '../../shared/format.js';
+import { $, element, readWholeNumber, showSeed } from '../../shared/dom.js';
+import template from './template.html?raw';
+import './style.css';
 
-const ui = {
-  form: $('speed-form'),
-  batch: $('speed-batch'),
-  seed: $('speed-seed'),
-  newSeed: $('speed-new-seed'),
-  run: $('speed-run'),
-  cancel: $('speed-cancel'),
-  progress: $('speed-progress'),
-  status: $('speed-status'),
-  table: $('speed-table'),
-  legend: $('speed-legend'),
-};
-
-export const BATCHES = [1, 8, 64];
 const MAX_SEED = 2 ** 53 - 1;
 
 /** What each kernel is, for its row. */
@@ -43,28 +32,19 @@ const COLUMNS = [
   { key: 'speedup', label: 'speedup', format: (v) => `${v.toFixed(2)}×`, title: (v) => `FP32's time / this time = ${v.toFixed(3)}` },
 ];
 
-let deps; // { engine, target: () => { file, tensor, shape } | null, onError, clearError }
-let running = false;
-let token = 0;
-
-
-/** W [n, k] as the kernels see it: the first axis is the output, the others flatten into k. */
-export function matrixOf(shape) {
-  if (shape.length < 2) return null;
-  const [n, ...rest] = shape;
-  const k = rest.reduce((a, b) => a * b, 1);
-  return n > 0 && k > 0 ? { n, k } : null;
-}
+let ui;
+let ctx;
+let target = null; // the selection as a weight (format.js weightOf)
+let running = null; // the AbortController of the run in flight
 
 function readSeed() {
   return readWholeNumber(ui.seed, 0, MAX_SEED);
 }
 
 /** The button says what a press does (or why it cannot). */
-export function describeTarget() {
+function describeTarget() {
   if (running) return;
-  const target = deps?.target();
-  const matrix = target && matrixOf(target.shape);
+  const matrix = target?.matrix;
   const seed = readSeed();
   ui.run.disabled = !matrix || seed === null;
   if (!target) {
@@ -83,78 +63,85 @@ export function describeTarget() {
   }
 }
 
-export function setup(dependencies) {
-  deps = dependencies;
+function mount(root, context) {
+  ctx = context;
+  ui = {
+    form: $('speed-form'),
+    batch: $('speed-batch'),
+    seed: $('speed-seed'),
+    newSeed: $('speed-new-seed'),
+    run: $('speed-run'),
+    cancel: $('speed-cancel'),
+    progress: $('speed-progress'),
+    status: $('speed-status'),
+    table: $('speed-table'),
+    legend: $('speed-legend'),
+  };
   ui.form.addEventListener('submit', (event) => {
     event.preventDefault();
     run();
   });
   ui.form.addEventListener('input', describeTarget);
   ui.newSeed.addEventListener('click', async () => {
-    ui.seed.value = String(await deps.engine.randomSeed());
+    ui.seed.value = String(await ctx.randomSeed());
     describeTarget();
   });
   ui.cancel.addEventListener('click', () => {
     ui.cancel.disabled = true;
     ui.status.textContent = 'Cancelling after the run in flight…';
-    deps.engine.cancelSpeed();
+    running?.abort();
   });
+  // The seed shown before the first run: the core's getrandom, so that two people differ unless they share it.
+  showSeed(ui.seed, ctx.randomSeed(), describeTarget);
   describeTarget();
 }
 
-/** The seed shown before the first run (the core's getrandom, so that two people differ unless they share it). */
-export function setSeed(seed) {
-  if (!ui.seed.value) ui.seed.value = String(seed);
+function update(selection) {
+  target = fmt.weightOf(selection);
   describeTarget();
 }
 
 async function run() {
-  const target = deps.target();
-  const matrix = target && matrixOf(target.shape);
+  const matrix = target?.matrix;
   const seed = readSeed();
   if (running || !matrix || seed === null) return;
   const m = Number(ui.batch.value);
-  const mine = ++token;
-  running = true;
+  const job = target;
+  running = new AbortController();
   ui.run.disabled = true;
   ui.cancel.hidden = false;
   ui.cancel.disabled = false;
   ui.progress.hidden = false;
   ui.progress.value = 0;
   ui.table.setAttribute('aria-busy', 'true');
-  ui.status.textContent = `Packing ${target.tensor} and warming up…`;
-  const errorKey = `speed:${target.fileId}:${target.tensor}`;
-  // Progress messages are not awaited by the worker; one arriving after the result must not
-  // overwrite the final status.
-  let settled = false;
+  ui.status.textContent = `Packing ${job.tensor} and warming up…`;
+  const errorKey = `speed:${job.fileId}:${job.tensor}`;
   try {
-    const result = await deps.engine.speed(target.fileId, target.tensor, { m, seed }, Comlink.proxy((done, total) => {
-      if (mine !== token || settled) return;
-      ui.progress.value = done / total;
-      ui.status.textContent = `Timing: run ${done} of ${total}…`;
-    }));
-    settled = true;
-    if (result.cancelled) {
-      ui.status.textContent = 'Cancelled; the table shows the last complete run.';
-      return;
-    }
-    render({ ...result, tensor: target.tensor, file: target.file });
-    deps.clearError(errorKey);
+    const result = await ctx.run('speed', [job.fileId, job.tensor, { m, seed }], {
+      signal: running.signal,
+      onProgress: (done, total) => {
+        ui.progress.value = done / total;
+        ui.status.textContent = `Timing: step ${done} of ${total}…`;
+      },
+    });
+    render({ ...result, tensor: job.tensor, file: job.file });
+    ctx.clearError(errorKey);
     ui.status.textContent = `Done: median of ${result.rows[0].samples.length} runs per kernel after warm-up, in the worker.`;
   } catch (error) {
-    settled = true;
-    deps.onError(errorKey, `${target.file}: speed panel on '${target.tensor}': ${error?.message ?? error}`);
-    ui.status.textContent = 'The run stopped; see the message above.';
+    if (isCancelled(error)) {
+      ui.status.textContent = 'Cancelled; the table shows the last complete run.';
+    } else {
+      ctx.setError(errorKey, `${job.file}: speed panel on '${job.tensor}': ${error?.message ?? error}`);
+      ui.status.textContent = 'The run stopped; see the message above.';
+    }
   } finally {
-    running = false;
+    running = null;
     ui.cancel.hidden = true;
     ui.progress.hidden = true;
     ui.table.removeAttribute('aria-busy');
-    if (mine === token) {
-      const status = ui.status.textContent;
-      describeTarget();
-      ui.status.textContent = status;
-    }
+    const status = ui.status.textContent;
+    describeTarget();
+    ui.status.textContent = status;
   }
 }
 
@@ -200,3 +187,5 @@ function render(result) {
     + 'INT8 and INT4 are dynamic: each call quantizes x (per row, min-max) before the integer matmul, and that time counts, as does copying x in and y out for every kernel. Weights are packed once, before timing. '
     + 'GOPS = 2·m·n·k / time; speedup = FP32 time / time. One thread, on a machine that may be busy with other work: run again to see the spread.';
 }
+
+export default { id: 'speed', title: 'Speed: y = W·x in this tab', template, mount, update };

@@ -1,14 +1,8 @@
 // The tensor browser: one <tbody> per open file, one row per tensor with a radio (the tensor the
 // comparison and the pictures show; arrow keys move it) and a checkbox (tensors ticked for the
 // whole-model run). Sortable by any column, filtered by name, with totals of what is shown.
-import * as fmt from './format.js';
-
-// DType::is_quantizable of src/tensor.rs: the floats, and the ggml block types the core dequantizes exactly.
-const QUANTIZABLE = new Set(['F64', 'F32', 'F16', 'BF16', 'Q8_0', 'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q4_K', 'Q6_K']);
-
-export function isQuantizable(tensor) {
-  return QUANTIZABLE.has(tensor.dtype);
-}
+// Whether a tensor can be quantized is the core's answer (`quantizable` in each tensor of an index).
+import * as fmt from '../shared/format.js';
 
 const elementsOf = (tensor) => tensor.shape.reduce((a, b) => a * b, 1);
 
@@ -126,7 +120,7 @@ export function renderTensorList(table, files, selected, { sort, filter, ticked,
     const shown = visibleTensors(tensors, { sort, filter });
     totals.hidden += tensors.length - shown.length;
     for (const tensor of shown) {
-      const quantizable = isQuantizable(tensor);
+      const { quantizable } = tensor;
       const key = `${file.id}:${tensor.name}`;
       const tr = document.createElement('tr');
       tr.dataset.tensor = tensor.name;
@@ -198,7 +192,7 @@ const FIRST_VIEW_F32_BYTES = 256 * 2 ** 20;
 
 /** The tensor to show first: the requested name, else the largest quantizable tensor under FIRST_VIEW_F32_BYTES (else the smallest). */
 export function defaultTensor(index, preferred) {
-  const candidates = index.tensors.filter(isQuantizable);
+  const candidates = index.tensors.filter((t) => t.quantizable);
   const named = candidates.find((t) => t.name === preferred);
   if (named) return named.name;
   const f32Bytes = (t) => t.shape.reduce((a, b) => a * b, 1) * 4;

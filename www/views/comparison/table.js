@@ -1,7 +1,7 @@
 // The comparison table: one column per report row (FP32 | FP16 | BF16 | INT…), one row per metric.
 // Every number cell carries data-config, data-metric and the raw report value in data-value.
-import * as fmt from './format.js';
-import { element } from './dom.js';
+import * as fmt from '../../shared/format.js';
+import { element } from '../../shared/dom.js';
 
 /** better: which end of the scale wins; value: how to get the raw value from a report row. */
 const METRICS = [
@@ -17,25 +17,11 @@ const METRICS = [
   { key: 'time_ms', label: 'time', better: 'min', format: fmt.milliseconds, title: (v) => `${v.toFixed(3)} ms in the wasm module` },
 ];
 
-const FLOAT_COLUMNS = {
-  fp32: ['FP32', 'reference'],
-  fp16: ['FP16', 'cast'],
-  bf16: ['BF16', 'cast'],
-};
-
-/** "int8 sym channel:0 f16-scales" → ["INT8", "sym channel:0 f16-scales"]. */
-function columnTitle(config) {
-  if (FLOAT_COLUMNS[config]) return FLOAT_COLUMNS[config];
-  const [head, ...rest] = config.split(' ');
-  return [head.toUpperCase(), rest.join(' ')];
-}
-
-
-/** The cells to mark: best of the compressed columns (FP32 is exact, so it is the reference, not a rival). */
-function bestIndexes(values, configs, better) {
+/** The cells to mark: best of the compressed columns (the reference is exact, so it is no rival). */
+function bestIndexes(values, configs, better, reference) {
   const candidates = values
     .map((raw, i) => ({ i, v: fmt.numeric(raw) }))
-    .filter(({ i, v }) => configs[i] !== 'fp32' && v !== null && !Number.isNaN(v));
+    .filter(({ i, v }) => configs[i] !== reference && v !== null && !Number.isNaN(v));
   if (candidates.length < 2) return new Set();
   const pick = better === 'min' ? Math.min : Math.max;
   const best = pick(...candidates.map((c) => c.v));
@@ -44,10 +30,11 @@ function bestIndexes(values, configs, better) {
 }
 
 /**
- * Fills `table` from the comparison rows of one tensor. `removable`: configs the person added, whose
- * column heads get a remove button calling onRemove(config).
+ * Fills `table` from the comparison rows of one tensor. `titleOf(label)` → [title, note] (the core's);
+ * `reference`: the label of the exact column; `removable`: configs the person added, whose column heads
+ * get a remove button calling onRemove(config).
  */
-export function renderComparison(table, rows, fileName, { removable = new Set(), onRemove } = {}) {
+export function renderComparison(table, rows, fileName, { titleOf, reference, removable = new Set(), onRemove }) {
   const [first] = rows;
   const configs = rows.map((r) => r.config);
 
@@ -58,7 +45,7 @@ export function renderComparison(table, rows, fileName, { removable = new Set(),
 
   const headRow = element('tr', {}, [element('th', { scope: 'col' }, [element('span', { class: 'visually-hidden', text: 'metric' })])]);
   for (const [i, config] of configs.entries()) {
-    const [title, plain] = columnTitle(config);
+    const [title, plain] = titleOf(config) ?? [config, ''];
     const method = rows[i].calibration;
     const detail = method && method !== 'minmax' ? `${plain} · ${method}` : plain;
     const th = element('th', { scope: 'col', title: config, dataset: { config } }, [title, element('small', { text: detail })]);
@@ -74,7 +61,7 @@ export function renderComparison(table, rows, fileName, { removable = new Set(),
   const body = element('tbody');
   for (const metric of METRICS) {
     const values = rows.map((r) => (metric.value ? metric.value(r) : r[metric.key]));
-    const best = bestIndexes(values, configs, metric.better);
+    const best = bestIndexes(values, configs, metric.better, reference);
     const tr = element('tr', { dataset: { metric: metric.key } }, [element('th', { scope: 'row', text: metric.label })]);
     values.forEach((raw, i) => {
       const v = fmt.numeric(raw);

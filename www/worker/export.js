@@ -1,0 +1,67 @@
+// Export: a quantized file made here part by part and posted to the page (www/views/export), the source
+// read one tensor's bytes at a time.
+
+/** Rounds of "the plan needs these bytes" before giving up (formats/mod.rs MAX_ROUNDS). */
+const EXPORT_MAX_ROUNDS = 4096;
+/** The head of the source an export that copies the model's skeleton starts from. */
+const HEAD_BYTES = 64 * 1024;
+
+/** @param core the worker's core (www/worker/index.js) */
+export default function exportDomain(core) {
+  const { callWasm, free, files, joinPieces, readBytes, transfer } = core;
+
+  /** A file opened together with `file` that holds a tensor's bytes (ONNX external data, a shard). */
+  function siblingFile(file, info) {
+    const entry = [...files.all()].find((e) => e.file.name === info.data_file);
+    if (!entry) throw new Error(`${file.name}: tensor '${info.name}' is stored in ${info.data_file}; open that file together with this one`);
+    return entry.file;
+  }
+
+  /**
+   * The core's plan for the export. ONNX QDQ copies the model's skeleton and a GGUF-to-GGUF export its
+   * key-values: both start from the head and ask for whatever ranges they name; the others plan from the index.
+   */
+  async function planExport(file, index, { target, spec, method, only }) {
+    const fromHead = target === 'onnx-qdq' || (target.startsWith('gguf:') && index.format === 'gguf');
+    const pieces = fromHead ? [{ offset: 0, bytes: await readBytes(file, 0, Math.min(file.size, HEAD_BYTES)) }] : [];
+    const args = [JSON.stringify(index), target, JSON.stringify(spec), method, JSON.stringify(only)];
+    for (let round = 0; round < EXPORT_MAX_ROUNDS; round++) {
+      const session = await callWasm(`${file.name}: planning the export`, (m) => new m.ExportSession(...args, ...joinPieces(pieces)));
+      const need = session.need_range();
+      if (!need) return session;
+      session.free();
+      pieces.push({ offset: need[0], bytes: await readBytes(file, need[0], need[1]) });
+    }
+    throw new Error(`${file.name}: the export plan asked for more than ${EXPORT_MAX_ROUNDS} pieces of the file`);
+  }
+
+  return {
+    /**
+     * Writes an export of an open file: `request` = { target (as the CLI's --to), spec, method, only (tensor
+     * names, [] for all) }. Each part (header, one per tensor, trailer) goes to `sink(bytes)`, awaited, so
+     * neither side holds more than the part in flight; a step after each tensor. Returns the CLI's
+     * `export --json` report.
+     */
+    async exportFile(job, id, request, sink) {
+      const { file, index } = files.get(id);
+      const context = `${file.name}: export to ${request.target}`;
+      const session = await planExport(file, index, request);
+      const send = (bytes) => sink(transfer(bytes));
+      try {
+        await send(await callWasm(context, () => session.header()));
+        const sources = JSON.parse(await callWasm(context, () => session.sources()));
+        for (let i = 0; i < sources.length; i++) {
+          const info = sources[i];
+          const [offset, length] = await callWasm(context, () => session.stored_range(i));
+          const stored = await readBytes(info.data_file ? siblingFile(file, info) : file, offset, length);
+          await send(await callWasm(`${file.name}: tensor '${info.name}'`, () => session.encode(i, stored)));
+          await job.step(i + 1, sources.length, info.name);
+        }
+        await send(await callWasm(context, () => session.trailer()));
+        return JSON.parse(await callWasm(context, () => session.report()));
+      } finally {
+        free(session);
+      }
+    },
+  };
+}
