@@ -10,6 +10,10 @@ onnx-qdq: a small model (MatMul, Gemm with transB=0 and =1, Conv) made here with
   dequantization of the exported initializers (exact with graph optimizations off, within 1e-6
   relative with basic ones on); those weights equal `quantize --dump` of the source along the same axis.
 
+block formats (safetensors:FORMAT): the README's numpy snippet (ml_dtypes for the element and
+  E8M0/E4M3 scale casts) dequantizes every export of digits-mlp; the values must equal, bit for bit,
+  the `<name>.dq.npy` that `quantize --type FORMAT --dump` wrote.
+
 Usage: python3 scripts/check_export.py [--bin target/debug/quant-playground]
 Exits non-zero on any mismatch and prints a summary.
 """
@@ -299,6 +303,58 @@ def check_onnx(binary, tmp):
     check(r.returncode != 0 and "needs an .onnx input" in r.stderr, "onnx-qdq on safetensors says what is wrong")
 
 
+BLOCK_FORMATS = ["fp8-e4m3", "fp8-e5m2", "mxfp8-e4m3", "mxint8", "mxfp6-e2m3", "mxfp6-e3m2", "mxfp4", "nvfp4", "nf4"]
+NF4_LEVELS = np.array([-1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453, -0.28444138169288635,
+                       -0.18477343022823334, -0.09105003625154495, 0.0, 0.07958029955625534, 0.16093020141124725,
+                       0.24611230194568634, 0.33791524171829224, 0.44070982933044434, 0.5626170039176941,
+                       0.7229568362236023, 1.0], np.float32)
+
+
+def dequantize_block_export(f, name):
+    """The README's snippet: a safetensors:FORMAT export's tensor back to float32."""
+    import ml_dtypes
+
+    meta = f.metadata()
+    fmt, shape = meta["quant.format"], json.loads(meta[f"quant.shape.{name}"])
+    q, scale = f.get_tensor(name), f.get_tensor(name + ".scale")
+    if meta["quant.packing"] == "nibbles":  # element 2i in the low nibble, 2i+1 in the high one
+        q = np.stack([q & 0x0F, q >> 4], axis=-1).reshape(*q.shape[:-1], -1)[..., : shape[-1]]
+    elem = {"e2m1": ml_dtypes.float4_e2m1fn, "e2m3": ml_dtypes.float6_e2m3fn, "e3m2": ml_dtypes.float6_e3m2fn,
+            "e4m3": ml_dtypes.float8_e4m3fn, "e5m2": ml_dtypes.float8_e5m2}.get(meta["quant.element"])
+    if meta["quant.element"] == "nf4":
+        v = NF4_LEVELS[q]
+    elif meta["quant.element"] == "int8":
+        v = q.astype(np.float32) / np.float32(64)
+    else:
+        v = q.view(elem).astype(np.float32)
+    block = meta["quant.block"]
+    if block == "tensor":
+        return v * scale
+    if fmt == "nf4":  # absmax per 64 of the flattened tensor
+        flat = v.reshape(-1)
+        return (flat * np.repeat(scale, 64)[: flat.size]).reshape(shape)
+    if meta["quant.scale_format"] == "e8m0":
+        s = scale.view(ml_dtypes.float8_e8m0fnu).astype(np.float32)
+    else:  # nvfp4: E4M3 block scale times the FP32 tensor scale
+        s = scale.view(ml_dtypes.float8_e4m3fn).astype(np.float32) * f.get_tensor(name + ".tensor_scale")
+    return v * np.repeat(s, int(block), axis=-1)[..., : shape[-1]]
+
+
+def check_block_formats(binary, tmp):
+    src = os.path.join(ROOT, "www", "examples", "digits-mlp.safetensors")
+    for fmt in BLOCK_FORMATS:
+        out = os.path.join(tmp, f"digits.{fmt}.safetensors")
+        run(binary, "export", src, "--to", f"safetensors:{fmt}", "-o", out)
+        d = os.path.join(tmp, f"dump-{fmt}")
+        run(binary, "quantize", src, "--type", fmt, "--dump", d)
+        with safe_open(out, framework="numpy") as f:
+            for name in ["fc1.weight", "fc2.weight", "fc3.weight", "fc2.bias"]:
+                got = dequantize_block_export(f, name)
+                want = np.load(os.path.join(d, f"{name}.dq.npy"))
+                check(got.dtype == np.float32 and np.array_equal(got.view(np.uint32), want.view(np.uint32)),
+                      f"{fmt} {name}: numpy's dequantization of the export equals quantize --dump")
+
+
 def main():
     np.seterr(over="ignore")  # fixtures hold values near the f32 limit; f32 overflow to inf is what Rust computes too
     ap = argparse.ArgumentParser()
@@ -310,6 +366,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         check_safetensors(binary, tmp)
         check_onnx(binary, tmp)
+        check_block_formats(binary, tmp)
     print(f"check_export: {passed} checks passed, {len(failures)} failed (numpy {np.__version__}, onnx {onnx.__version__}, onnxruntime {ort.__version__})")
     sys.exit(1 if failures else 0)
 

@@ -7,8 +7,8 @@ SOURCE is the exported file (.safetensors, .npy or .gguf: read here with numpy a
 For every OUT, gguf.GGUFReader must read it, and:
 - every source tensor is there (or reported skipped: integer types GGUF lacks) with the source's
   shape (GGUF ne reversed) and the type llama.cpp's rules give: TYPE for float tensors of 2+
-  dimensions whose row length fits its block, else llama.cpp's fallback (Q4_K→Q5_0, Q6_K→Q8_0,
-  F16 when the row fits no block), F32 for 1-D tensors (copied as stored from a GGUF source);
+  dimensions whose row length fits its block, else llama.cpp's fallback (Q4_K→Q5_0, Q5_K→Q5_1,
+  Q6_K→Q8_0; Q2_K/Q3_K→F16 here, where llama.cpp writes IQ4_NL; F16 when the row fits no block), F32 for 1-D tensors (copied as stored from a GGUF source);
 - general.alignment (default 32) holds for the data section and every tensor offset;
 - metadata: general.quantization_version = 2; a GGUF source's key-values are all carried over
   unchanged (but general.file_type); for other sources general.name and quant_playground.source
@@ -31,8 +31,13 @@ import numpy as np
 import gguf
 from gguf import GGMLQuantizationType as Q
 
-BLOCK = {Q.F32: 1, Q.F16: 1, Q.Q8_0: 32, Q.Q4_0: 32, Q.Q4_1: 32, Q.Q5_0: 32, Q.Q4_K: 256, Q.Q6_K: 256}
-FALLBACK = {Q.Q4_K: Q.Q5_0, Q.Q6_K: Q.Q8_0}
+BLOCK = {Q.F32: 1, Q.F16: 1, Q.Q8_0: 32, Q.Q4_0: 32, Q.Q4_1: 32, Q.Q5_0: 32, Q.Q5_1: 32, Q.Q4_K: 256, Q.Q6_K: 256,
+         Q.Q2_K: 256, Q.Q3_K: 256, Q.Q5_K: 256}
+# Q2_K / Q3_K: llama.cpp falls back to IQ4_NL, which the playground does not quantize: F16 (its note says so).
+FALLBACK = {Q.Q4_K: Q.Q5_0, Q.Q6_K: Q.Q8_0, Q.Q5_K: Q.Q5_1, Q.Q2_K: Q.F16, Q.Q3_K: Q.F16}
+# Block types of a GGUF source the playground decodes (gguf.quants.dequantize reads them all too).
+DECODED = (Q.F32, Q.F16, Q.BF16, Q.Q8_0, Q.Q4_0, Q.Q4_1, Q.Q5_0, Q.Q5_1, Q.Q2_K, Q.Q3_K, Q.Q4_K, Q.Q5_K, Q.Q6_K,
+           Q.IQ4_NL, Q.IQ4_XS, Q.TQ1_0, Q.TQ2_0, Q.MXFP4)
 # Names llama.cpp keeps unquantized (llama-quant.cpp tensor_allows_quantization), for GGUF sources.
 KEPT_NAMES = ["_norm.weight", "ffn_gate_inp.weight", "altup", "laurel", "per_layer_model_proj", "ssm_conv1d",
               "shortconv.conv.weight", "attn_rel_b.weight", "position_embd", "token_types.weight", "time_mix_"]
@@ -59,7 +64,7 @@ def load_source(path):
         out = {}
         for t in r.tensors:
             shape = [int(d) for d in reversed(t.shape.tolist())]
-            if t.tensor_type in (Q.F32, Q.F16, Q.BF16, Q.Q8_0, Q.Q4_0, Q.Q4_1, Q.Q5_0, Q.Q5_1, Q.Q4_K, Q.Q6_K):
+            if t.tensor_type in DECODED:
                 vals = np.asarray(gguf.quants.dequantize(t.data, t.tensor_type), np.float32).reshape(shape)
             elif t.tensor_type in (Q.I8, Q.I16, Q.I32, Q.I64):
                 vals = np.asarray(t.data).reshape(shape)
@@ -137,6 +142,10 @@ def error_bound(t, x):
         # k-quants: 6-bit sub-block scales and mins on top of the codes; generous sanity bounds.
         Q.Q4_K: rng / 15 * 2.0 + amax * 2.0 ** -8,
         Q.Q6_K: amax / 32 * 1.5 + amax * 2.0 ** -8,
+        Q.Q5_K: rng / 31 * 2.0 + amax * 2.0 ** -8,
+        Q.Q5_1: (xb.max(axis=1, keepdims=True) - xb.min(axis=1, keepdims=True)) / 31 * 0.51 + amax * 2.0 ** -10,
+        Q.Q3_K: amax / 4 * 2.0 + amax * 2.0 ** -8,
+        Q.Q2_K: rng / 3 * 2.0 + amax * 2.0 ** -8,
     }[t]
     return np.broadcast_to(per, xb.shape).reshape(x.shape) + 1e-30
 

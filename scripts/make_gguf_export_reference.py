@@ -35,6 +35,15 @@ TYPES = {
     "Q5_1": ("q5_1", 32, 24),
     "Q4_K": ("q4_K", 256, 144),
     "Q6_K": ("q6_K", 256, 210),
+    "Q2_K": ("q2_K", 256, 84),
+    "Q3_K": ("q3_K", 256, 110),
+    "Q5_K": ("q5_K", 256, 176),
+    "Q8_K": ("q8_K", 256, 292),
+    "IQ4_NL": ("iq4_nl", 32, 18),
+    "IQ4_XS": ("iq4_xs", 256, 136),
+    "TQ1_0": ("tq1_0", 256, 54),
+    "TQ2_0": ("tq2_0", 256, 66),
+    "MXFP4": ("mxfp4", 32, 17),
 }
 
 
@@ -148,6 +157,12 @@ def main():
             with open(os.path.join(OUT, fname), "wb") as f:
                 f.write(raw)
             qt = getattr(gguf.GGMLQuantizationType, tname)
+            if tname == "Q8_K":
+                # gguf-py has no dequantizer for Q8_K (ggml's dot-product intermediate, never in files).
+                entry["types"][tname] = {"file": fname, "sha256": hashlib.sha256(raw).hexdigest(),
+                                         "dequantized_fnv1a64": fnv1a64(back.astype("<f4").tobytes()),
+                                         "gguf_py_quantize_agrees": None, "gguf_py_dequantize_agrees": None}
+                continue
             try:
                 with np.errstate(all="ignore"):
                     py = gguf.quants.quantize(x, qt).tobytes()

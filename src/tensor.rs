@@ -394,13 +394,21 @@ mod tests {
             (DType::Ggml(ggml::Q8_0::TYPE), "Q8_0", 8, 32, 34),
             (DType::Ggml(ggml::Q4_K::TYPE), "Q4_K", 12, 256, 144),
             (DType::Ggml(ggml::Q6_K::TYPE), "Q6_K", 14, 256, 210),
+            (DType::Ggml(ggml::Q2_K::TYPE), "Q2_K", 10, 256, 84),
+            (DType::Ggml(ggml::Q3_K::TYPE), "Q3_K", 11, 256, 110),
+            (DType::Ggml(ggml::Q5_K::TYPE), "Q5_K", 13, 256, 176),
+            (DType::Ggml(ggml::IQ4_NL::TYPE), "IQ4_NL", 20, 32, 18),
+            (DType::Ggml(ggml::IQ4_XS::TYPE), "IQ4_XS", 23, 256, 136),
+            (DType::Ggml(ggml::TQ1_0::TYPE), "TQ1_0", 34, 256, 54),
+            (DType::Ggml(ggml::TQ2_0::TYPE), "TQ2_0", 35, 256, 66),
+            (DType::Ggml(ggml::MXFP4::TYPE), "MXFP4", 39, 32, 17),
         ] {
             assert_eq!((dt.name(), dt.block(), dt.size()), (name, block, bytes));
             assert_eq!(DType::from_ggml_id(id), Some(dt));
             assert!(dt.is_quantizable());
         }
-        assert_eq!(DType::from_ggml_id(10).unwrap().name(), "Q2_K");
-        assert!(!DType::from_ggml_id(10).unwrap().is_quantizable());
+        assert_eq!(DType::from_ggml_id(16).unwrap().name(), "IQ2_XXS");
+        assert!(!DType::from_ggml_id(16).unwrap().is_quantizable(), "listed, not decoded");
         assert_eq!(DType::from_ggml_id(5), None);
         assert_eq!(DType::from_ggml_id(30), Some(DType::BF16));
     }
@@ -415,7 +423,7 @@ mod tests {
         assert_eq!(j["data_file"], "part-2.bin");
         assert!(j.get("storage").is_none());
         assert_eq!(serde_json::from_value::<TensorInfo>(j).unwrap(), info);
-        for (dtype, quantizable) in [(DType::F16, true), (DType::I8, false), (DType::from_ggml_id(10).unwrap(), false)] {
+        for (dtype, quantizable) in [(DType::F16, true), (DType::I8, false), (DType::from_ggml_id(16).unwrap(), false)] {
             let j = serde_json::to_value(TensorInfo::raw("t", dtype, vec![1], 0, 0)).unwrap();
             assert_eq!(j["quantizable"], quantizable, "{}", dtype.name());
         }

@@ -77,6 +77,12 @@ fn dump_holds_numpys_integers_for_every_format_of_the_shared_tensor() {
             let zps: Vec<i64> = z.chunks_exact(4).map(|c| i32::from_le_bytes(c.try_into().unwrap()) as i64).collect();
             let want_z: Vec<i64> = want["zero_points"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
             assert_eq!(zps, want_z);
+            // .dq.npy is numpy's (q − zp) · scale, bit for bit.
+            let (dshape, d, ddtype) = read_npy(&dir.join(format!("{tensor}.dq.npy")));
+            assert_eq!((dshape, ddtype.as_str()), (vec![6, 10], "F32"));
+            let dq: Vec<u32> = d.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())).collect();
+            let want_dq: Vec<u32> = want["dequantized"].as_array().unwrap().iter().map(|v| (v.as_f64().unwrap() as f32).to_bits()).collect();
+            assert_eq!(dq, want_dq, "{file} {case}");
             let _ = std::fs::remove_dir_all(&dir);
         }
     }
@@ -195,4 +201,54 @@ fn formats_lists_the_served_formats_and_describes_a_label() {
     let (code, _, err) = cli(&["formats", "int4 asym tensor full"]);
     assert_ne!(code, 0);
     assert!(err.contains("'full' range applies to sym only"), "{err}");
+}
+
+#[test]
+fn quantize_type_dumps_codes_scales_and_dequantized_values_of_a_block_format() {
+    use quant_playground::app::report::format_report;
+    use quant_playground::quant::{block, NumberFormat};
+    // digits-mlp fc1.weight is [256, 64]: MXFP4 has 2 blocks of 32 per row, NVFP4 4 of 16, NF4 256 of 64.
+    let file = format!("{}/www/examples/digits-mlp.safetensors", env!("CARGO_MANIFEST_DIR"));
+    let bytes = std::fs::read(&file).unwrap();
+    let index = quant_playground::formats::parse_index(&file, &bytes, bytes.len() as u64).unwrap();
+    let info = index.tensor("fc1.weight").unwrap();
+    let start = info.offset as usize;
+    let x = quant_playground::tensor::decode_to_f32(info, &bytes[start..start + info.byte_len as usize]).unwrap();
+    for (label, scale_shape, scale_dtype) in [("mxfp4", vec![256, 2], "U8"), ("nvfp4", vec![256, 4], "U8"), ("nf4", vec![256], "F32"), ("fp8-e4m3", vec![], "F32")] {
+        let dir = temp_dir(label);
+        let (code, out, err) = cli(&["quantize", &file, "--tensor", "fc1.weight", "--type", label, "--json", "--dump", dir.to_str().unwrap()]);
+        assert_eq!(code, 0, "{label}: {err}");
+        let report: Value = serde_json::from_str(&out).unwrap();
+        let row = &report["tensors"][0];
+        let want = format_report("fc1.weight", info.dtype, &info.shape, &x, &NumberFormat::parse(label).unwrap()).unwrap();
+        // Through the same text → f64 parse as the CLI's output.
+        let want: Value = serde_json::from_str(&serde_json::to_string(&want).unwrap()).unwrap();
+        assert_eq!(row, &want, "{label}");
+        let NumberFormat::Block(format) = NumberFormat::parse(label).unwrap() else { panic!("{label}") };
+        let q = block::quantize(format, &x, &info.shape);
+        let (shape, codes, dtype) = read_npy(&dir.join("fc1.weight.q.npy"));
+        assert_eq!((shape, dtype.as_str(), codes), (vec![256, 64], "U8", q.codes.clone()), "{label}");
+        let (shape, _, dtype) = read_npy(&dir.join("fc1.weight.scale.npy"));
+        assert_eq!((shape, dtype.as_str()), (scale_shape, scale_dtype), "{label}");
+        let (shape, d, dtype) = read_npy(&dir.join("fc1.weight.dq.npy"));
+        assert_eq!((shape, dtype.as_str()), (vec![256, 64], "F32"));
+        let dq: Vec<f32> = d.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
+        assert_eq!(dq, q.values, "{label}");
+        assert_eq!(dir.join("fc1.weight.tensor_scale.npy").exists(), label == "nvfp4");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    let (code, _, err) = cli(&["quantize", &file, "--type", "fp8"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("'fp8' is not a number format"), "{err}");
+}
+
+#[test]
+fn compare_adds_a_row_per_format() {
+    let file = format!("{}/www/examples/digits-mlp.safetensors", env!("CARGO_MANIFEST_DIR"));
+    let (code, out, err) = cli(&["compare", &file, "--tensor", "fc1.weight", "--format", "mxfp4", "--format", "nf4", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let rows: Vec<(&str, f64)> =
+        v["tensors"].as_array().unwrap().iter().map(|r| (r["config"].as_str().unwrap(), r["bits_per_weight"].as_f64().unwrap())).collect();
+    assert_eq!(rows[5..], [("mxfp4", 4.25), ("nf4", 4.5)]);
 }

@@ -333,3 +333,44 @@ fn onnx_qdq_refuses_an_initializer_name_shared_with_one_the_index_skips() {
     assert!(e.contains("m.onnx") && e.contains("two initializers are named 'w'"), "{e}");
 }
 
+
+#[test]
+fn block_format_safetensors_read_back_to_the_quantized_values() {
+    use quant_playground::export::safetensors_block;
+    use quant_playground::quant::{block, BlockFormat};
+    let path = format!("{}/www/examples/digits-mlp.safetensors", env!("CARGO_MANIFEST_DIR"));
+    let want_layout = [
+        (BlockFormat::Fp8E4m3, "U8", vec![256, 64], "F32", vec![]),
+        (BlockFormat::Fp8E5m2, "U8", vec![256, 64], "F32", vec![]),
+        (BlockFormat::Mxfp8E4m3, "U8", vec![256, 64], "U8", vec![256, 2]),
+        (BlockFormat::Mxint8, "I8", vec![256, 64], "U8", vec![256, 2]),
+        (BlockFormat::Mxfp6E2m3, "U8", vec![256, 64], "U8", vec![256, 2]),
+        (BlockFormat::Mxfp6E3m2, "U8", vec![256, 64], "U8", vec![256, 2]),
+        (BlockFormat::Mxfp4, "U8", vec![256, 32], "U8", vec![256, 2]),
+        (BlockFormat::Nvfp4, "U8", vec![256, 32], "U8", vec![256, 4]),
+        (BlockFormat::Nf4, "U8", vec![256, 32], "F32", vec![256]),
+    ];
+    for (format, code_dtype, code_shape, scale_dtype, scale_shape) in want_layout {
+        let target = ExportTarget::parse(&format!("safetensors:{}", format.label())).unwrap();
+        assert_eq!(target, ExportTarget::SafetensorsBlock(format));
+        let (bytes, report) = export_bytes(&path, &target, IntExport { spec: spec(8, Scheme::Symmetric, "tensor"), method: Method::MinMax });
+        assert_eq!(report.total_bytes, bytes.len() as u64);
+        let index = formats::parse_index("out.safetensors", &bytes, bytes.len() as u64).unwrap();
+        let codes = index.tensor("fc1.weight").unwrap();
+        assert_eq!((codes.dtype.name(), codes.shape.clone()), (code_dtype, code_shape), "{}", format.label());
+        let scale = index.tensor("fc1.weight.scale").unwrap();
+        assert_eq!((scale.dtype.name(), scale.shape.clone()), (scale_dtype, scale_shape), "{}", format.label());
+        assert_eq!(index.tensor("fc1.weight.tensor_scale").is_ok(), format == BlockFormat::Nvfp4);
+        let meta: std::collections::BTreeMap<_, _> = index.metadata.iter().cloned().collect();
+        assert_eq!(meta["quant.format"], format.label());
+        assert_eq!(meta["quant.shape.fc1.weight"], "[256,64]");
+        for name in ["fc1.weight", "fc2.weight", "fc3.weight", "fc1.bias"] {
+            let (shape, x) = source_values(&path, name);
+            let back = safetensors_block::dequantize_exported(&index, &mut bytes.as_slice(), name).unwrap();
+            let want = block::quantize(format, &x, &shape).values;
+            assert_eq!(back.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), want.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), "{} {name}", format.label());
+        }
+    }
+    let e = ExportTarget::parse("safetensors:int8").unwrap_err().to_string();
+    assert!(e.contains("safetensors:FORMAT takes"), "{e}");
+}

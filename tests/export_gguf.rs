@@ -4,10 +4,14 @@
 // Native only: wasm-pack builds every test target for wasm32.
 #![cfg(not(target_arch = "wasm32"))]
 
+#[path = "common/fnv.rs"]
+mod fnv;
+use fnv::fnv1a64;
+
 use quant_playground::export::gguf::{plan_gguf, GgufTarget};
 use quant_playground::export::ExportPlan;
 use quant_playground::formats::{self, FileIndex, Format};
-use quant_playground::quant::ggml::{self, GgmlBlock, GgmlType};
+use quant_playground::quant::ggml::{self, GgmlBlock, GgmlQuantize, GgmlType};
 use std::path::{Path, PathBuf};
 
 fn dir() -> PathBuf {
@@ -27,21 +31,12 @@ fn load_npy(name: &str) -> (Vec<usize>, Vec<f32>) {
     (info.shape.clone(), formats::decode_tensor(&info, stored).unwrap())
 }
 
-/// FNV-1a 64 (the fingerprint the script records for ggml's dequantized values).
-fn fnv1a64(bytes: &[u8]) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    format!("{h:016x}")
-}
 
 /// The generic twin harness, instantiated once per block type below: over every fixture case, our
 /// `quantize_row_*_ref` gives ggml's bytes, our `dequantize_row_*` of ggml's bytes gives ggml's values
 /// (their FNV-1a 64), and the registry path (`ggml::quantize_ref` / `ggml::dequantize`, what the
 /// GGUF writer and the readers call) gives the same as the type's own block functions.
-fn ggml_block_matches_reference<T: GgmlBlock>() {
+fn ggml_block_matches_reference<T: GgmlQuantize>() {
     let m = manifest();
     let mut cases = 0;
     let mut mismatches = Vec::new();
@@ -78,13 +73,39 @@ fn ggml_block_matches_reference<T: GgmlBlock>() {
     assert_eq!(cases, 15, "every case, none skipped");
 }
 
+/// A type read here but not quantized: our `dequantize_row_*` of ggml's bytes gives ggml's values,
+/// on every case, directly and through the registry; the registry refuses to quantize it.
+fn ggml_block_decodes_reference<T: GgmlBlock>() {
+    let m = manifest();
+    let mut cases = 0;
+    for case in m["cases"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let rec = &case["types"][T::NAME];
+        assert!(rec.is_object(), "case {name} has no {} reference", T::NAME);
+        let want = std::fs::read(dir().join(rec["file"].as_str().unwrap())).unwrap();
+        let mut back = vec![0f32; want.len() / T::BLOCK_BYTES * T::BLOCK_LEN];
+        for (b, y) in want.chunks_exact(T::BLOCK_BYTES).zip(back.chunks_exact_mut(T::BLOCK_LEN)) {
+            T::dequantize_block(b, y);
+        }
+        let back_bytes: Vec<u8> = back.iter().flat_map(|v| v.to_le_bytes()).collect();
+        assert_eq!(fnv1a64(&back_bytes), rec["dequantized_fnv1a64"].as_str().unwrap(), "{name} {}: dequantized values", T::NAME);
+        let via_registry = ggml::dequantize(T::TYPE, &want).unwrap();
+        assert_eq!(via_registry.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), back.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+        let x = vec![0.5f32; T::BLOCK_LEN];
+        assert_eq!(ggml::quantize_ref(T::TYPE, &x, &mut vec![0u8; T::BLOCK_BYTES]), None);
+        cases += 1;
+    }
+    assert_eq!(cases, 15, "every case, none skipped");
+}
+
 macro_rules! ggml_reference_tests {
-    ($($test:ident: $t:ty),* $(,)?) => {
+    ($($test:ident: $t:ty),* $(,)?; read only: $($rtest:ident: $rt:ty),* $(,)?) => {
         $(#[test] fn $test() { ggml_block_matches_reference::<$t>(); })*
+        $(#[test] fn $rtest() { ggml_block_decodes_reference::<$rt>(); })*
         /// Every decoded type has its instance above and every manifest type is decoded.
         #[test]
         fn every_decoded_type_is_checked_against_ggml() {
-            let tested = [$(<$t as GgmlBlock>::NAME),*];
+            let tested = [$(<$t as GgmlBlock>::NAME,)* $(<$rt as GgmlBlock>::NAME),*];
             let decoded: Vec<&str> = ggml::DECODED.iter().map(|c| c.name).collect();
             assert_eq!(decoded.len(), tested.len());
             assert!(decoded.iter().all(|n| tested.contains(n)), "{decoded:?} vs {tested:?}");
@@ -103,8 +124,18 @@ ggml_reference_tests! {
     q4_1_matches_ggml: ggml::Q4_1,
     q5_0_matches_ggml: ggml::Q5_0,
     q5_1_matches_ggml: ggml::Q5_1,
+    q2_k_matches_ggml: ggml::Q2_K,
+    q3_k_matches_ggml: ggml::Q3_K,
     q4_k_matches_ggml: ggml::Q4_K,
+    q5_k_matches_ggml: ggml::Q5_K,
     q6_k_matches_ggml: ggml::Q6_K,
+    q8_k_matches_ggml: ggml::Q8_K,
+    tq1_0_matches_ggml: ggml::TQ1_0,
+    tq2_0_matches_ggml: ggml::TQ2_0,
+    mxfp4_matches_ggml: ggml::MXFP4,
+    iq4_xs_matches_ggml: ggml::IQ4_XS;
+    read only:
+    iq4_nl_decodes_as_ggml: ggml::IQ4_NL,
 }
 
 /// Drives a plan as the CLI does: header, each source tensor's stored bytes, trailer.
@@ -188,7 +219,16 @@ fn fixture_tensors_export_to_ggml_reference_bytes() {
         let npy = case["input"].as_str().unwrap();
         let source = std::fs::read(dir().join(npy)).unwrap();
         let index = formats::read_index(npy, &mut source.as_slice()).unwrap();
-        for (t, target) in [("Q8_0", GgufTarget::Q8_0), ("Q4_0", GgufTarget::Q4_0), ("Q4_1", GgufTarget::Q4_1), ("Q4_K", GgufTarget::Q4_K), ("Q6_K", GgufTarget::Q6_K)] {
+        for (t, target) in [
+            ("Q8_0", GgufTarget::Q8_0),
+            ("Q4_0", GgufTarget::Q4_0),
+            ("Q4_1", GgufTarget::Q4_1),
+            ("Q4_K", GgufTarget::Q4_K),
+            ("Q6_K", GgufTarget::Q6_K),
+            ("Q2_K", GgufTarget::Q2_K),
+            ("Q3_K", GgufTarget::Q3_K),
+            ("Q5_K", GgufTarget::Q5_K),
+        ] {
             let (gguf, report) = export(&index, &source, target);
             let back = read_back("out.gguf", &gguf);
             let info = &back.tensors[0];
@@ -205,7 +245,7 @@ fn fixture_tensors_export_to_ggml_reference_bytes() {
             identical += 1;
         }
     }
-    assert_eq!(identical, 15 * 5);
+    assert_eq!(identical, 15 * 8);
 }
 
 #[test]
@@ -388,8 +428,9 @@ fn an_index_from_json_reads_the_gguf_key_values_again_from_the_header() {
 
 #[test]
 fn bad_requests_are_specific_errors() {
-    let e = GgufTarget::parse("q3_k").unwrap_err().to_string();
-    assert!(e.contains("'q3_k'") && e.contains("Q6_K"), "{e}");
+    assert_eq!(GgufTarget::parse("q3_k").unwrap(), GgufTarget::Q3_K);
+    let e = GgufTarget::parse("iq3_s").unwrap_err().to_string();
+    assert!(e.contains("'iq3_s'") && e.contains("Q6_K"), "{e}");
     let src = safetensors(&[("w", "F32", vec![2, 32], f32_bytes(&values(64, 9)))]);
     let index = formats::read_index("m.safetensors", &mut src.as_slice()).unwrap();
     let mut plan = plan_gguf(&index, GgufTarget::Q8_0).unwrap();

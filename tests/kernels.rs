@@ -102,6 +102,27 @@ fn packed_i8_round_trips_and_stays_int8() {
     }
 }
 
+/// The relaxed build's operand: u8 codes as they are, s8 codes + 128, zeros in the k padding.
+#[test]
+fn packed_acts_keep_every_code_as_u8_too() {
+    let mut rng = SeqRng(13);
+    for &(m, _, k) in SHAPES.iter() {
+        let u = u8_codes(&mut rng, m * k, Fill::Spiky);
+        let s = i8_codes(&mut rng, m * k, Fill::Spiky);
+        let pu = PackedActs::pack(&u, m, k, &[3], &[1.0], 0).unwrap();
+        let ps = PackedActs::pack(&s, m, k, &[-3], &[1.0], 0).unwrap();
+        assert!(!pu.signed && ps.signed);
+        assert_eq!(pu.unsigned_quads.len(), m * pu.kp);
+        for r in 0..m {
+            for kk in 0..pu.kp {
+                let (want_u, want_s) = if kk < k { (u[r * k + kk], (s[r * k + kk] as i32 + 128) as u8) } else { (0, 0) };
+                assert_eq!(pu.unsigned_at(r, kk), want_u, "u8 [{m}, {k}] at ({r}, {kk})");
+                assert_eq!(ps.unsigned_at(r, kk), want_s, "s8 [{m}, {k}] at ({r}, {kk})");
+            }
+        }
+    }
+}
+
 #[test]
 fn packed_i4_round_trips_both_schemes() {
     let mut rng = SeqRng(11);

@@ -130,3 +130,41 @@ fn number_formats_and_labels_through_the_bindings() {
     assert_eq!(wasm::format_label(page).map_err(|_| "label").unwrap(), "int4 asym group:32 f16-scales");
     assert!(wasm::format_label(r#"{"bits":4}"#).is_err());
 }
+
+/// FP8, MX, NVFP4 and NF4 in the browser build: the numpy references of scripts/make_dtype_fixtures.py
+/// code for code, and the page's `format_tensor` row is the CLI's `format_report` row.
+#[wasm_bindgen_test]
+fn block_formats_match_their_references_and_the_cli_row() {
+    use quant_playground::app::report::format_report;
+    use quant_playground::quant::{block, NumberFormat};
+    use quant_playground::tensor::{DType, TensorInfo};
+    use quant_playground::wasm;
+    let blocks: serde_json::Value = serde_json::from_str(include_str!("fixtures/dtypes/blocks.json")).unwrap();
+    let u32s = |v: &serde_json::Value| v.as_array().unwrap().iter().map(|b| b.as_u64().unwrap() as u32).collect::<Vec<u32>>();
+    for case in blocks["edge"].as_array().unwrap() {
+        let shape: Vec<usize> = case["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
+        let x: Vec<f32> = u32s(&case["x"]).into_iter().map(f32::from_bits).collect();
+        for (label, want) in case["formats"].as_object().unwrap() {
+            let NumberFormat::Block(format) = NumberFormat::parse(label).unwrap() else { panic!("{label}") };
+            let q = block::quantize(format, &x, &shape);
+            let codes: Vec<u32> = q.codes.iter().map(|&c| c as u32).collect();
+            assert_eq!(codes, u32s(&want["codes"]), "{} {label}: codes", case["name"]);
+            let values: Vec<u32> = q.values.iter().map(|v| if v.is_nan() { u32::MAX } else { v.to_bits() }).collect();
+            let want_values: Vec<u32> =
+                u32s(&want["values"]).into_iter().map(|b| if f32::from_bits(b).is_nan() { u32::MAX } else { b }).collect();
+            assert_eq!(values, want_values, "{} {label}: values", case["name"]);
+        }
+    }
+    // A [4, 64] ramp through the binding the page calls, against the native row.
+    let x: Vec<f32> = (0..256).map(|i| (i as f32 - 100.0) / 37.0).collect();
+    let bytes: Vec<u8> = x.iter().flat_map(|v| v.to_le_bytes()).collect();
+    for label in ["fp8-e4m3", "mxfp4", "mxfp6-e2m3", "mxint8", "nvfp4", "nf4", "q5_k", "ggml-mxfp4"] {
+        // Q5_K needs rows of 256.
+        let shape = if label == "q5_k" { vec![1, 256] } else { vec![4, 64] };
+        let json = serde_json::to_string(&TensorInfo::raw("w", DType::F32, shape.clone(), 0, 1024)).unwrap();
+        let row: serde_json::Value = serde_json::from_str(&wasm::format_tensor(&json, bytes.clone(), label).map_err(|_| label).unwrap()).unwrap();
+        let want = format_report("w", DType::F32, &shape, &x, &NumberFormat::parse(label).unwrap()).unwrap();
+        let want: serde_json::Value = serde_json::from_str(&serde_json::to_string(&want).unwrap()).unwrap();
+        assert_eq!(row, want, "{label}");
+    }
+}

@@ -42,6 +42,23 @@ fn f32_gemm_matches_scalar_twin() {
 /// points or none, and all three output stages.
 #[wasm_bindgen_test]
 fn int8_gemm_matches_scalar_twin() {
+    int8_kernel_matches_scalar_twin(kernels::gemm_i8_packed);
+}
+
+/// The relaxed build's INT8 kernels one by one: the SIMD128 fallback, and the u8 × s8 relaxed dot
+/// where this engine's probe says it is exact (Chromium on x86 with AVX-VNNI; the dispatch above
+/// already ran it there, this checks it is the path taken and the fallback stays exact too).
+#[cfg(target_feature = "relaxed-simd")]
+#[wasm_bindgen_test]
+fn relaxed_int8_paths_match_scalar_twin() {
+    use quant_playground::kernels::{relaxed, simd128};
+    int8_kernel_matches_scalar_twin(simd128::gemm_i8_packed);
+    if relaxed::unsigned_dot_is_exact() {
+        int8_kernel_matches_scalar_twin(relaxed::gemm_i8_unsigned_dot);
+    }
+}
+
+fn int8_kernel_matches_scalar_twin(kernel: fn(&PackedActs, &PackedI8, I8Output)) {
     let mut rng = SeqRng(2);
     let mut cases = 0;
     for &(m, n, k) in SHAPES.iter() {
@@ -57,13 +74,13 @@ fn int8_gemm_matches_scalar_twin() {
                 let as8 = PackedActs::pack(&i8_codes(&mut rng, m * k, fa), m, k, &[-3], &sa, 0).unwrap();
                 for acts in [&au, &as8] {
                     let (mut x, mut y) = (vec![0i32; m * n], vec![0i32; m * n]);
-                    kernels::gemm_i8_packed(acts, &p, I8Output::I32(&mut x));
+                    kernel(acts, &p, I8Output::I32(&mut x));
                     scalar::gemm_i8_packed(acts, &p, I8Output::I32(&mut y));
                     assert_eq!(x, y, "i32 [{m}, {n}, {k}] {fa:?} {fw:?}");
 
                     let bias: Vec<f32> = (0..n).map(|_| rng.f32()).collect();
                     let (mut x, mut y) = (vec![0f32; m * n], vec![0f32; m * n]);
-                    kernels::gemm_i8_packed(acts, &p, I8Output::F32 { out: &mut x, bias: &bias });
+                    kernel(acts, &p, I8Output::F32 { out: &mut x, bias: &bias });
                     scalar::gemm_i8_packed(acts, &p, I8Output::F32 { out: &mut y, bias: &bias });
                     let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                     assert_eq!(bits(&x), bits(&y), "f32 [{m}, {n}, {k}] {fa:?} {fw:?}");
@@ -71,7 +88,7 @@ fn int8_gemm_matches_scalar_twin() {
                     let real: Vec<f64> = (0..n).map(|j| (sa[0] * sw[j]) as f64 / 0.05).collect();
                     let rq = Requant::from_real(&real, (0..n).map(|j| j as i32 * 7 - 50).collect(), 5);
                     let (mut x, mut y) = (vec![0i8; m * n], vec![0i8; m * n]);
-                    kernels::gemm_i8_packed(acts, &p, I8Output::I8 { out: &mut x, requant: &rq });
+                    kernel(acts, &p, I8Output::I8 { out: &mut x, requant: &rq });
                     scalar::gemm_i8_packed(acts, &p, I8Output::I8 { out: &mut y, requant: &rq });
                     assert_eq!(x, y, "i8 [{m}, {n}, {k}] {fa:?} {fw:?}");
                     cases += 1;

@@ -4,7 +4,8 @@ use crate::error::Result;
 use crate::kernels;
 use crate::metrics::{bits_per_weight, metrics_from_sums, Metrics};
 use crate::quant::ggml::{self, GgmlType};
-use crate::quant::{self, FloatCast, NumberFormat, QuantSpec, QuantizedTensor};
+use crate::quant::block::{self, BlockQuantized};
+use crate::quant::{self, BlockFormat, FloatCast, NumberFormat, QuantSpec, QuantizedTensor};
 use crate::tensor::DType;
 use serde::Serialize;
 
@@ -135,12 +136,30 @@ pub fn ggml_report(name: &str, dtype: DType, shape: &[usize], x: &[f32], t: Ggml
     Ok(base(name, dtype, shape, n, &NumberFormat::Ggml(t).label(), bits, metrics, bytes.len() as u64, nonfinite))
 }
 
+/// The row of an FP8 / MX / NVFP4 / NF4 tensor: its scales summarised, bytes = codes at their width
+/// plus the scales.
+pub fn block_report(name: &str, dtype: DType, x: &[f32], q: &BlockQuantized) -> TensorReport {
+    let n = x.len();
+    let nonfinite = x.iter().filter(|v| !v.is_finite()).count();
+    let metrics = metrics_from_sums(&kernels::error_sums_f32(x, &q.values), n - nonfinite, 0);
+    let label = NumberFormat::Block(q.format).label();
+    let mut r = base(name, dtype, &q.shape, n, &label, q.format.code_bits(), metrics, q.stored_bits().div_ceil(8), nonfinite);
+    r.scales = Some(Summary::of(q.scales.values().into_iter().map(|s| s as f64)));
+    r
+}
+
+/// The row of a block format, quantized here.
+pub fn block_format_report(name: &str, dtype: DType, shape: &[usize], x: &[f32], format: BlockFormat) -> TensorReport {
+    block_report(name, dtype, x, &block::quantize(format, x, shape))
+}
+
 /// The row of any number format; integer specs take min-max ranges.
 pub fn format_report(name: &str, dtype: DType, shape: &[usize], x: &[f32], format: &NumberFormat) -> Result<TensorReport> {
     match format {
         NumberFormat::Float(cast) => Ok(float_report(name, dtype, shape, x, *cast)),
         NumberFormat::Scaled(spec) => Ok(int_report(name, dtype, &quant::quantize_minmax(x, shape, spec)?, "minmax")),
         NumberFormat::Ggml(t) => ggml_report(name, dtype, shape, x, *t),
+        NumberFormat::Block(b) => Ok(block_format_report(name, dtype, shape, x, *b)),
     }
 }
 

@@ -31,13 +31,25 @@ pub enum GgufTarget {
     Q4_1,
     Q4_K,
     Q6_K,
+    Q2_K,
+    Q3_K,
+    Q5_K,
 }
 
 impl GgufTarget {
-    const ALL: [GgufTarget; 6] =
-        [GgufTarget::F16, GgufTarget::Q8_0, GgufTarget::Q4_0, GgufTarget::Q4_1, GgufTarget::Q4_K, GgufTarget::Q6_K];
+    const ALL: [GgufTarget; 9] = [
+        GgufTarget::F16,
+        GgufTarget::Q8_0,
+        GgufTarget::Q4_0,
+        GgufTarget::Q4_1,
+        GgufTarget::Q4_K,
+        GgufTarget::Q6_K,
+        GgufTarget::Q2_K,
+        GgufTarget::Q3_K,
+        GgufTarget::Q5_K,
+    ];
 
-    /// "F16", "Q8_0", "Q4_0", "Q4_1", "Q4_K", "Q6_K", in any case.
+    /// "F16", "Q8_0", "Q4_0", "Q4_1", "Q4_K", "Q6_K", "Q2_K", "Q3_K", "Q5_K", in any case.
     pub fn parse(s: &str) -> Result<Self> {
         Self::ALL.into_iter().find(|t| t.name().eq_ignore_ascii_case(s.trim())).ok_or_else(|| {
             let names: Vec<&str> = Self::ALL.iter().map(|t| t.name()).collect();
@@ -57,11 +69,15 @@ impl GgufTarget {
             GgufTarget::Q4_1 => DType::Ggml(ggml::Q4_1::TYPE),
             GgufTarget::Q4_K => DType::Ggml(ggml::Q4_K::TYPE),
             GgufTarget::Q6_K => DType::Ggml(ggml::Q6_K::TYPE),
+            GgufTarget::Q2_K => DType::Ggml(ggml::Q2_K::TYPE),
+            GgufTarget::Q3_K => DType::Ggml(ggml::Q3_K::TYPE),
+            GgufTarget::Q5_K => DType::Ggml(ggml::Q5_K::TYPE),
         }
     }
 
     /// llama.h `llama_ftype` of a file of this type (LLAMA_FTYPE_MOSTLY_*); Q4_K is Q4_K_S, the
-    /// file type `llama-quantize --pure` with Q4_K_S writes (every tensor Q4_K).
+    /// file type `llama-quantize --pure` with Q4_K_S writes (every tensor Q4_K), and likewise Q3_K
+    /// is Q3_K_S and Q5_K is Q5_K_S.
     fn file_type(self) -> u32 {
         match self {
             GgufTarget::F16 => 1,
@@ -70,6 +86,9 @@ impl GgufTarget {
             GgufTarget::Q8_0 => 7,
             GgufTarget::Q4_K => 14,
             GgufTarget::Q6_K => 18,
+            GgufTarget::Q2_K => 10,
+            GgufTarget::Q3_K => 11,
+            GgufTarget::Q5_K => 16,
         }
     }
 }
@@ -139,9 +158,10 @@ fn llama_cpp_keeps_by_name(name: &str) -> bool {
 }
 
 /// llama-quant.cpp `tensor_type_fallback`: a row length that is not whole blocks of `want`
-/// becomes the block-32 type llama.cpp picks (Q4_K → Q5_0, Q6_K → Q8_0), or F16 when that does
-/// not fit either. llama.cpp has no fallback for the block-32 types (it stops with an error); here
-/// they become F16 too, and the note says so.
+/// becomes the block-32 type llama.cpp picks (Q4_K → Q5_0, Q5_K → Q5_1, Q6_K → Q8_0), or F16 when
+/// that does not fit either. llama.cpp has no fallback for the block-32 types (it stops with an
+/// error); here they become F16 too, and the note says so. Q2_K and Q3_K fall back to IQ4_NL in
+/// llama.cpp, whose quantizer is not here: they become F16, and the note says that as well.
 fn fallback(want: DType, row: u64) -> (DType, Option<String>) {
     let block = want.block() as u64;
     if row % block == 0 {
@@ -151,6 +171,15 @@ fn fallback(want: DType, row: u64) -> (DType, Option<String>) {
     let step = match want {
         DType::Ggml(t) if t == ggml::Q4_K::TYPE => Some(DType::Ggml(ggml::Q5_0::TYPE)),
         DType::Ggml(t) if t == ggml::Q6_K::TYPE => Some(DType::Ggml(ggml::Q8_0::TYPE)),
+        DType::Ggml(t) if t == ggml::Q5_K::TYPE => Some(DType::Ggml(ggml::Q5_1::TYPE)),
+        DType::Ggml(t) if t == ggml::Q2_K::TYPE || t == ggml::Q3_K::TYPE => {
+            return (
+                DType::F16,
+                Some(format!(
+                    "{why}: written as F16 (llama.cpp's tensor_type_fallback writes IQ4_NL, whose quantizer is not ported here)"
+                )),
+            );
+        }
         _ => None,
     };
     match step {
@@ -488,8 +517,9 @@ mod tests {
     fn parse_is_case_insensitive_and_lists_the_choices() {
         assert_eq!(GgufTarget::parse("q4_k").unwrap(), GgufTarget::Q4_K);
         assert_eq!(GgufTarget::parse("F16").unwrap(), GgufTarget::F16);
-        let e = GgufTarget::parse("Q5_K").unwrap_err().to_string();
-        assert!(e.contains("Q5_K") && e.contains("F16, Q8_0, Q4_0, Q4_1, Q4_K, Q6_K"), "{e}");
+        assert_eq!(GgufTarget::parse("q5_k").unwrap(), GgufTarget::Q5_K);
+        let e = GgufTarget::parse("IQ2_XXS").unwrap_err().to_string();
+        assert!(e.contains("IQ2_XXS") && e.contains("F16, Q8_0, Q4_0, Q4_1, Q4_K, Q6_K, Q2_K, Q3_K, Q5_K"), "{e}");
     }
 
     #[test]
@@ -503,6 +533,10 @@ mod tests {
         assert_eq!(fallback(q6k, 300).0, DType::F16);
         assert_eq!(fallback(q8_0, 300).0, DType::F16);
         assert_eq!(fallback(q4_0, 64).0, q4_0);
+        assert_eq!(fallback(t("Q5_K"), 320).0, t("Q5_1"));
+        let (q2, note) = fallback(t("Q2_K"), 320);
+        assert_eq!(q2, DType::F16);
+        assert!(note.unwrap().contains("IQ4_NL"));
     }
 
     #[test]

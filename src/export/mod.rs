@@ -51,6 +51,7 @@ pub trait ExportPlan {
 
 pub mod onnx_qdq;
 pub mod safetensors;
+pub mod safetensors_block;
 
 use crate::calib::Method;
 use crate::error::Error;
@@ -62,8 +63,10 @@ use serde::Deserialize;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExportTarget {
     Safetensors,
+    /// Safetensors of a block format's codes and scales: `safetensors:mxfp4`, `safetensors:nf4`, ….
+    SafetensorsBlock(crate::quant::BlockFormat),
     OnnxQdq,
-    /// A ggml type name (F16, Q8_0, Q4_0, Q4_1, Q4_K, Q6_K), parsed by the GGUF writer.
+    /// A ggml type name (F16, Q8_0, Q4_0, Q4_1, Q4_K, Q6_K, Q2_K, Q3_K, Q5_K), parsed by the GGUF writer.
     Gguf(String),
 }
 
@@ -74,8 +77,16 @@ impl ExportTarget {
             "onnx-qdq" | "onnx" => Ok(ExportTarget::OnnxQdq),
             t => match t.split_once(':') {
                 Some(("gguf", ty)) if !ty.is_empty() => Ok(ExportTarget::Gguf(ty.to_string())),
+                Some(("safetensors", label)) => match crate::quant::NumberFormat::parse(label) {
+                    Ok(crate::quant::NumberFormat::Block(b)) => Ok(ExportTarget::SafetensorsBlock(b)),
+                    _ => Err(Error::InvalidSpec(format!(
+                        "export target '{text}': safetensors:FORMAT takes fp8-e4m3, fp8-e5m2, mxfp8-e4m3, mxint8, \
+                         mxfp6-e2m3, mxfp6-e3m2, mxfp4, nvfp4 or nf4 (integer specs go with plain safetensors)"
+                    ))),
+                },
                 _ => Err(Error::InvalidSpec(format!(
-                    "export target '{text}': expected safetensors, onnx-qdq or gguf:TYPE (F16, Q8_0, Q4_0, Q4_1, Q4_K, Q6_K)"
+                    "export target '{text}': expected safetensors, onnx-qdq or gguf:TYPE (F16, Q8_0, Q4_0, Q4_1, Q4_K, Q6_K), \
+                     or safetensors:FORMAT (mxfp4, nvfp4, nf4, fp8-e4m3, …)"
                 ))),
             },
         }
@@ -84,6 +95,7 @@ impl ExportTarget {
     pub fn label(&self) -> String {
         match self {
             ExportTarget::Safetensors => "safetensors".into(),
+            ExportTarget::SafetensorsBlock(b) => format!("safetensors:{}", b.label()),
             ExportTarget::OnnxQdq => "onnx-qdq".into(),
             ExportTarget::Gguf(t) => format!("gguf:{t}"),
         }
@@ -178,6 +190,7 @@ pub fn make_plan(
 ) -> Result<Box<dyn ExportPlan>> {
     match target {
         ExportTarget::Safetensors => Ok(Box::new(safetensors::plan_safetensors(index, config)?)),
+        ExportTarget::SafetensorsBlock(b) => Ok(Box::new(safetensors_block::plan(index, *b)?)),
         ExportTarget::OnnxQdq => {
             if index.format != Format::Onnx {
                 let format = serde_json::to_string(&index.format).unwrap_or_default();

@@ -188,17 +188,22 @@ pub fn plan_safetensors(index: &FileIndex, config: IntExport) -> Result<Safetens
         }
     }
     header.insert("__metadata__".into(), serde_json::Value::Object(meta));
-    // Display of a JSON value cannot fail, so the header has no panic path.
+    let head = header_bytes(header);
+    let total_bytes = head.len() as u64 + offset;
+    Ok(SafetensorsPlan { file: index.file.clone(), config, sources, entries, header: head, rows, total_bytes })
+}
+
+/// The 8-byte length and the JSON header, padded with spaces to a multiple of 8 bytes as the
+/// reference writer pads it. Display of a JSON value cannot fail, so the header has no panic path.
+pub(super) fn header_bytes(header: serde_json::Map<String, serde_json::Value>) -> Vec<u8> {
     let mut text = serde_json::Value::Object(header).to_string();
-    // As the reference writer does: pad the header with spaces to a multiple of 8 bytes.
     while text.len() % 8 != 0 {
         text.push(' ');
     }
     let mut head = Vec::with_capacity(8 + text.len());
     head.extend_from_slice(&(text.len() as u64).to_le_bytes());
     head.extend_from_slice(text.as_bytes());
-    let total_bytes = head.len() as u64 + offset;
-    Ok(SafetensorsPlan { file: index.file.clone(), config, sources, entries, header: head, rows, total_bytes })
+    head
 }
 
 /// Codes as stored: one byte each, or two 4-bit fields per byte, row by row along the last axis.
@@ -234,13 +239,7 @@ impl ExportPlan for SafetensorsPlan {
         let info = self.sources.get(i).ok_or_else(|| Error::InvalidSpec(format!("no source tensor {i} in this export")))?;
         match &self.entries[i] {
             Entry::Copy { bytes } => {
-                let mut out = formats::element_bytes(info, stored)?;
-                if info.big_endian && info.dtype.size() > 1 {
-                    out.chunks_exact_mut(info.dtype.size()).for_each(|c| c.reverse());
-                }
-                if info.fortran_order && info.shape.len() > 1 {
-                    out = fortran_bytes_to_c_order(&out, &info.shape, info.dtype.size());
-                }
+                let out = copied_bytes(info, stored)?;
                 check_len(&self.file, &info.name, out.len() as u64, *bytes)?;
                 Ok(out)
             }
@@ -270,6 +269,18 @@ impl ExportPlan for SafetensorsPlan {
     fn report(&self) -> ExportReport {
         ExportReport { format: "safetensors".into(), tensors: self.rows.clone(), total_bytes: self.total_bytes }
     }
+}
+
+/// A non-float tensor as safetensors stores it: little-endian, C order.
+pub(super) fn copied_bytes(info: &TensorInfo, stored: Vec<u8>) -> Result<Vec<u8>> {
+    let mut out = formats::element_bytes(info, stored)?;
+    if info.big_endian && info.dtype.size() > 1 {
+        out.chunks_exact_mut(info.dtype.size()).for_each(|c| c.reverse());
+    }
+    if info.fortran_order && info.shape.len() > 1 {
+        out = fortran_bytes_to_c_order(&out, &info.shape, info.dtype.size());
+    }
+    Ok(out)
 }
 
 fn check_len(file: &str, tensor: &str, got: u64, planned: u64) -> Result<()> {

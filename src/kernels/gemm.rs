@@ -312,6 +312,12 @@ pub struct PackedActs {
     /// s8 codes only: the same values as i8, in blocks like `data` but per 4 consecutive k, R words of
     /// 4 bytes (a[r][4t..4t+4]) — the operand the relaxed build's i8×i7 dot broadcasts. Empty for u8.
     pub quads: Vec<i8>,
+    /// Whether the codes are s8 (else u8).
+    pub signed: bool,
+    /// Every code as u8 — u8 codes as they are, s8 codes re-centred to a + 128 — laid out like
+    /// `quads`: the unsigned operand of the relaxed build's INT8 kernel on engines whose relaxed dot
+    /// multiplies u8 × s8 exactly (relaxed.rs).
+    pub unsigned_quads: Vec<u8>,
 }
 
 /// A u8 or s8 activation code.
@@ -347,29 +353,52 @@ impl PackedActs {
         let mut group_sums = vec![0i32; m * groups];
         let mut row_sums = vec![0i32; m];
         let mut quads = if C::SIGNED { vec![0i8; m * kp] } else { Vec::new() };
+        let mut unsigned_quads = vec![0u8; m * kp];
         for r0 in (0..m).step_by(MR_INT) {
             let rows = MR_INT.min(m - r0);
-            let block = &mut data[r0 * kp..(r0 + rows) * kp];
+            let block = r0 * kp;
             for r in 0..rows {
                 let row = &a[(r0 + r) * k..(r0 + r + 1) * k];
-                let mut sum = 0i32;
-                for (kk, &c) in row.iter().enumerate() {
-                    let v = c.to_i16();
-                    block[(kk / 2) * rows * 2 + r * 2 + kk % 2] = v;
-                    if C::SIGNED {
-                        quads[r0 * kp + (kk / 4) * rows * 4 + r * 4 + kk % 4] = v as i8;
-                    }
-                    sum += v as i32;
-                    if groups > 0 {
-                        group_sums[(r0 + r) * groups + kk / group] += v as i32;
+                row_sums[r0 + r] = row.iter().map(|&c| c.to_i16() as i32).sum();
+                if groups > 0 {
+                    for (g, part) in row.chunks(group).enumerate() {
+                        group_sums[(r0 + r) * groups + g] = part.iter().map(|&c| c.to_i16() as i32).sum();
                     }
                 }
-                row_sums[r0 + r] = sum;
+            }
+            // Per 4 consecutive k (the padding stays 0): two k pairs of `data` and one word of the
+            // quads per row, so the block is written in order.
+            let (data_block, unsigned_block) = (&mut data[block..block + rows * kp], &mut unsigned_quads[block..block + rows * kp]);
+            for (q, (pairs, words)) in data_block.chunks_exact_mut(4 * rows).zip(unsigned_block.chunks_exact_mut(4 * rows)).enumerate() {
+                for r in 0..rows {
+                    let row = &a[(r0 + r) * k..(r0 + r + 1) * k];
+                    for (e, &c) in row[(4 * q).min(k)..(4 * q + 4).min(k)].iter().enumerate() {
+                        let v = c.to_i16();
+                        pairs[(e / 2) * rows * 2 + r * 2 + e % 2] = v;
+                        words[r * 4 + e] = if C::SIGNED { (v + 128) as u8 } else { v as u8 };
+                        if C::SIGNED {
+                            quads[block + q * rows * 4 + r * 4 + e] = v as i8;
+                        }
+                    }
+                }
             }
         }
         let expand_i = |v: &[i32]| if v.len() == 1 { vec![v[0]; m] } else { v.to_vec() };
         let expand_f = |v: &[f32]| if v.len() == 1 { vec![v[0]; m] } else { v.to_vec() };
-        Ok(PackedActs { m, k, kp, data, row_sums, zero_points: expand_i(zero_points), scales: expand_f(scales), group, group_sums, quads })
+        Ok(PackedActs {
+            m,
+            k,
+            kp,
+            data,
+            row_sums,
+            zero_points: expand_i(zero_points),
+            scales: expand_f(scales),
+            group,
+            group_sums,
+            quads,
+            signed: C::SIGNED,
+            unsigned_quads,
+        })
     }
 
     /// a[r, kk] read back from the packed layout.
@@ -378,6 +407,14 @@ impl PackedActs {
         let r0 = r / MR_INT * MR_INT;
         let rows = MR_INT.min(self.m - r0);
         self.data[r0 * self.kp + (kk / 2) * rows * 2 + (r - r0) * 2 + kk % 2]
+    }
+
+    /// a[r, kk] as u8 (s8 codes + 128) read back from `unsigned_quads`; kk < kp (the padding is 0).
+    #[inline]
+    pub fn unsigned_at(&self, r: usize, kk: usize) -> u8 {
+        let r0 = r / MR_INT * MR_INT;
+        let rows = MR_INT.min(self.m - r0);
+        self.unsigned_quads[r0 * self.kp + (kk / 4) * rows * 4 + (r - r0) * 4 + kk % 4]
     }
 }
 

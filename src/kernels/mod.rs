@@ -181,7 +181,9 @@ pub fn build_name() -> &'static str {
 //               element through the layouts' accessors).
 //   simd128.rs  the SIMD128 twins: panels of 8 columns × blocks of up to 4 rows, i32x4.dot_i16x8_s on
 //               int8 weights sign-extended in registers (storage stays int8 / int4).
-//   relaxed.rs  the relaxed-SIMD build's twins (INT4 on relaxed_dot_i8x16_i7x16_add; INT8 = SIMD128).
+//   relaxed.rs  the relaxed-SIMD build's twins: INT4 on relaxed_dot_i8x16_i7x16_add with the nibbles
+//               as the 7-bit operand; INT8 on the same dot with u8 activations where a probe shows the
+//               engine multiplies them exactly (else the SIMD128 kernel).
 // Integer results are bit-identical across twins; the f32 outputs are too (same operation order).
 
 pub mod gemm;

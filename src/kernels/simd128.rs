@@ -227,6 +227,9 @@ unsafe fn load_cols_f32(src: *const f32, cols: usize) -> [v128; 2] {
 pub fn gemm_f32_packed(x: &[f32], m: usize, w: &PackedF32, bias: &[f32], out: &mut [f32]) {
     let (n, k) = (w.n, w.k);
     assert!(x.len() >= m * k && out.len() >= m * n && bias.len() >= n && w.data.len() >= w.panels() * k * NR);
+    if m == 1 {
+        return unsafe { gemv_f32(x, w, bias, out) };
+    }
     for p in 0..w.panels() {
         let cols = NR.min(n - p * NR);
         unsafe {
@@ -266,6 +269,40 @@ unsafe fn tile_f32<const R: usize>(x: *const f32, k: usize, wp: *const f32, bias
     }
 }
 
+/// One row: four panels per pass, so 8 independent accumulator chains (not 2) hide the f32 add
+/// latency and four weight streams are in flight; each column still sums k = 0, 1, … in order.
+unsafe fn gemv_f32(x: &[f32], w: &PackedF32, bias: &[f32], out: &mut [f32]) {
+    let (n, k, panels) = (w.n, w.k, w.panels());
+    let stride = k * NR;
+    let mut p = 0;
+    while p + 4 <= panels {
+        let wp = w.data.as_ptr().add(p * stride);
+        let mut acc = [f32x4_splat(0.0); 8];
+        for kk in 0..k {
+            let a = v128_load32_splat(x.as_ptr().add(kk) as *const u32);
+            for j in 0..4 {
+                let base = wp.add(j * stride + kk * NR);
+                acc[2 * j] = f32x4_add(acc[2 * j], f32x4_mul(a, v128_load(base as *const v128)));
+                acc[2 * j + 1] = f32x4_add(acc[2 * j + 1], f32x4_mul(a, v128_load(base.add(4) as *const v128)));
+            }
+        }
+        for j in 0..4 {
+            let c0 = (p + j) * NR;
+            let cols = NR.min(n - c0);
+            let b = load_cols_f32(bias.as_ptr().add(c0), cols);
+            store_cols(out.as_mut_ptr().add(c0), [f32x4_add(acc[2 * j], b[0]), f32x4_add(acc[2 * j + 1], b[1])], cols);
+        }
+        p += 4;
+    }
+    while p < panels {
+        let c0 = p * NR;
+        let cols = NR.min(n - c0);
+        let b = load_cols_f32(bias.as_ptr().add(c0), cols);
+        tile_f32::<1>(x.as_ptr(), k, w.data.as_ptr().add(p * stride), b, out.as_mut_ptr().add(c0), n, cols);
+        p += 1;
+    }
+}
+
 /// R rows × 8 columns of Σ a·w over the whole (padded) k: per pair of k, the activation word is
 /// broadcast and i32x4.dot_i16x8_s multiplies it with 4 columns × 2 k of sign-extended weights.
 #[inline(always)]
@@ -284,40 +321,66 @@ unsafe fn tile_i8<const R: usize>(ap: *const i16, wp: *const i8, kp: usize) -> [
 }
 
 pub fn gemm_i8_packed(a: &PackedActs, w: &PackedI8, out: I8Output) {
-    gemm_i8_with(a, w, out, |ap, wp, kp, rows| unsafe {
-        let mut acc = [[i32x4_splat(0); 2]; MR_INT];
-        match rows {
-            4 => acc.copy_from_slice(&tile_i8::<4>(ap, wp, kp)),
-            3 => acc[..3].copy_from_slice(&tile_i8::<3>(ap, wp, kp)),
-            2 => acc[..2].copy_from_slice(&tile_i8::<2>(ap, wp, kp)),
-            _ => acc[..1].copy_from_slice(&tile_i8::<1>(ap, wp, kp)),
-        }
-        acc
-    })
+    let kp = w.kp;
+    assert!(a.kp == kp && a.data.len() >= a.m * kp && w.data.len() >= w.panels() * kp * NR);
+    gemm_i8_with(
+        a,
+        w,
+        out,
+        |row| (a.row_sums[row], a.zero_points[row]),
+        || unsafe { gemv_i8(a.data.as_ptr(), w) },
+        DotI16Tile { ap: a.data.as_ptr(), wp: w.data.as_ptr(), kp },
+    )
 }
 
-/// The loops and the output stages of the INT8 GEMM around a tile kernel (shared with relaxed.rs).
+/// A tile kernel of the INT8 GEMM: the raw Σ a·w of R rows from r0 against panel p.
+pub(crate) trait I8Tile {
+    /// # Safety
+    /// r0 + R ≤ m, p < panels, and the operands the implementor points at have those shapes.
+    unsafe fn tile<const R: usize>(&self, r0: usize, p: usize) -> [[v128; 2]; R];
+}
+
+struct DotI16Tile {
+    ap: *const i16,
+    wp: *const i8,
+    kp: usize,
+}
+
+impl I8Tile for DotI16Tile {
+    #[inline(always)]
+    unsafe fn tile<const R: usize>(&self, r0: usize, p: usize) -> [[v128; 2]; R] {
+        tile_i8::<R>(self.ap.add(r0 * self.kp), self.wp.add(p * self.kp * NR), self.kp)
+    }
+}
+
+/// The loops and the output stages of the INT8 GEMM around a tile kernel (shared with relaxed.rs):
+/// `tile` gives the raw Σ a·w of row blocks against panels, `gemv()` those of a single row against
+/// every panel, and `row_terms(row)` the (Σa, za) of the zero-point correction in the code domain
+/// the kernel multiplied (the relaxed build re-centres s8 to u8).
 #[inline(always)]
 pub(crate) fn gemm_i8_with(
     a: &PackedActs,
     w: &PackedI8,
     mut out: I8Output,
-    tile: impl Fn(*const i16, *const i8, usize, usize) -> [[v128; 2]; MR_INT],
+    row_terms: impl Fn(usize) -> (i32, i32),
+    gemv: impl FnOnce() -> Vec<[v128; 2]>,
+    tile: impl I8Tile,
 ) {
-    let (m, n, kp) = (a.m, w.n, w.kp);
-    assert!(a.kp == kp && a.data.len() >= m * kp && w.data.len() >= w.panels() * kp * NR);
+    let (m, n) = (a.m, w.n);
+    assert!(w.zero_points.len() >= w.panels() * NR && w.col_terms.len() >= w.panels() * NR && w.scales.len() >= w.panels() * NR);
+    assert!(a.row_sums.len() >= m && a.zero_points.len() >= m && a.scales.len() >= m);
     match &out {
         I8Output::I32(o) => assert!(o.len() >= m * n),
         I8Output::F32 { out, bias } => assert!(out.len() >= m * n && bias.len() >= n),
         I8Output::I8 { out, .. } => assert!(out.len() >= m * n),
     }
-    // One row (GEMV): sweep four panels per pass so each broadcast activation word feeds 8 dots.
-    let gemv = if m == 1 { unsafe { gemv_i8(a.data.as_ptr(), w) } } else { Vec::new() };
+    // One row (GEMV): the kernels sweep several panels per pass so each broadcast activation word
+    // feeds more dots.
+    let gemv = if m == 1 { gemv() } else { Vec::new() };
     for p in 0..w.panels() {
         let cols = NR.min(n - p * NR);
         let c0 = p * NR;
         unsafe {
-            let wp = w.data.as_ptr().add(p * kp * NR);
             let zw = [v128_load(w.zero_points.as_ptr().add(c0) as *const v128), v128_load(w.zero_points.as_ptr().add(c0 + 4) as *const v128)];
             let ct = [v128_load(w.col_terms.as_ptr().add(c0) as *const v128), v128_load(w.col_terms.as_ptr().add(c0 + 4) as *const v128)];
             let sw = [v128_load(w.scales.as_ptr().add(c0) as *const v128), v128_load(w.scales.as_ptr().add(c0 + 4) as *const v128)];
@@ -333,12 +396,19 @@ pub(crate) fn gemm_i8_with(
                     one[0] = gemv[p];
                     one
                 } else {
-                    tile(a.data.as_ptr().add(r0 * kp), wp, kp, rows)
+                    let mut acc = [[i32x4_splat(0); 2]; MR_INT];
+                    match rows {
+                        4 => acc.copy_from_slice(&tile.tile::<4>(r0, p)),
+                        3 => acc[..3].copy_from_slice(&tile.tile::<3>(r0, p)),
+                        2 => acc[..2].copy_from_slice(&tile.tile::<2>(r0, p)),
+                        _ => acc[..1].copy_from_slice(&tile.tile::<1>(r0, p)),
+                    }
+                    acc
                 };
                 for r in 0..rows {
                     let row = r0 + r;
-                    let rs = i32x4_splat(a.row_sums[row]);
-                    let za = i32x4_splat(a.zero_points[row]);
+                    let (row_sum, za) = row_terms(row);
+                    let (rs, za) = (i32x4_splat(row_sum), i32x4_splat(za));
                     let c = [0, 1].map(|h| i32x4_sub(i32x4_sub(acc[r][h], i32x4_mul(zw[h], rs)), i32x4_mul(za, ct[h])));
                     let o = row * n + c0;
                     match &mut out {
@@ -364,33 +434,44 @@ pub(crate) fn gemm_i8_with(
     }
 }
 
-/// Σ a·w of a single packed row against every panel, four panels per pass (the last 1–3 one by one).
-unsafe fn gemv_i8(ap: *const i16, w: &PackedI8) -> Vec<[v128; 2]> {
-    let (kp, panels) = (w.kp, w.panels());
-    let stride = kp * NR;
+/// Σ a·w of one row against every panel of `w`: `four(panel)` gives four consecutive panels at once
+/// (2 vectors each), `one(panel)` the last 1–3 (shared with relaxed.rs).
+#[inline(always)]
+pub(crate) unsafe fn gemv_panels(w: &PackedI8, four: impl Fn(*const i8) -> [v128; 8], one: impl Fn(*const i8) -> [v128; 2]) -> Vec<[v128; 2]> {
+    let (panels, stride) = (w.panels(), w.kp * NR);
     let mut out = Vec::with_capacity(panels);
     let mut p = 0;
     while p + 4 <= panels {
-        let wp = w.data.as_ptr().add(p * stride);
-        let mut acc = [i32x4_splat(0); 8];
-        for t in 0..kp / 2 {
-            let a = v128_load32_splat(ap.add(t * 2) as *const u32);
-            for q in 0..4 {
-                let base = wp.add(q * stride + t * 16);
-                acc[2 * q] = i32x4_add(acc[2 * q], i32x4_dot_i16x8(a, i16x8_load_extend_i8x8(base)));
-                acc[2 * q + 1] = i32x4_add(acc[2 * q + 1], i32x4_dot_i16x8(a, i16x8_load_extend_i8x8(base.add(8))));
-            }
-        }
-        for q in 0..4 {
-            out.push([acc[2 * q], acc[2 * q + 1]]);
-        }
+        let acc = four(w.data.as_ptr().add(p * stride));
+        out.extend((0..4).map(|j| [acc[2 * j], acc[2 * j + 1]]));
         p += 4;
     }
     while p < panels {
-        out.push(tile_i8::<1>(ap, w.data.as_ptr().add(p * stride), kp)[0]);
+        out.push(one(w.data.as_ptr().add(p * stride)));
         p += 1;
     }
     out
+}
+
+/// Σ a·w of a single packed row against every panel, four panels per pass.
+unsafe fn gemv_i8(ap: *const i16, w: &PackedI8) -> Vec<[v128; 2]> {
+    let (kp, stride) = (w.kp, w.kp * NR);
+    gemv_panels(
+        w,
+        |wp| {
+            let mut acc = [i32x4_splat(0); 8];
+            for t in 0..kp / 2 {
+                let a = v128_load32_splat(ap.add(t * 2) as *const u32);
+                for q in 0..4 {
+                    let base = wp.add(q * stride + t * 16);
+                    acc[2 * q] = i32x4_add(acc[2 * q], i32x4_dot_i16x8(a, i16x8_load_extend_i8x8(base)));
+                    acc[2 * q + 1] = i32x4_add(acc[2 * q + 1], i32x4_dot_i16x8(a, i16x8_load_extend_i8x8(base.add(8))));
+                }
+            }
+            acc
+        },
+        |wp| tile_i8::<1>(ap, wp, kp)[0],
+    )
 }
 
 /// f16 bits (finite) in the low halves of u32 lanes → f32, exactly: shift the exponent and mantissa

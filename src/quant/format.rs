@@ -3,9 +3,9 @@
 //! "int4 asym group:32 f16-scales", "q4_k") is written and parsed here and nowhere else; the page and
 //! the CLI (`quant-playground formats`) take the list of formats from `number_formats`.
 //!
-//! A format with its own element type and a scale (FP8 with an amax scale, MX, NVFP4, NF4) becomes one
-//! more element format inside `QuantSpec` beside `IntFormat`; a plain cast (FP8 E4M3/E5M2) one more
-//! `FloatCast` arm.
+//! The formats whose elements are narrow floats or codebook levels under a shared scale — FP8 with a
+//! per-tensor scale, the OCP MX types, NVFP4, NF4 — are `BlockFormat`s (rules in block.rs and the
+//! modules it names).
 
 use super::ggml::GgmlType;
 use super::{QuantSpec, ScaleDType};
@@ -164,6 +164,96 @@ impl FloatCast {
     }
 }
 
+/// Narrow-float or codebook elements under a shared scale. Each one's rule and reference are in its
+/// module: FP8 in minifloat.rs (modelopt's per-tensor amax / max), MX in mx.rs (OCP MX v1.0, blocks of
+/// 32, E8M0 scale), NVFP4 in nvfp4.rs (E2M1 in blocks of 16, E4M3 scale, FP32 tensor scale), NF4 in nf4.rs
+/// (bitsandbytes, absmax per 64).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockFormat {
+    Fp8E4m3,
+    Fp8E5m2,
+    Mxfp4,
+    Mxfp6E2m3,
+    Mxfp6E3m2,
+    Mxfp8E4m3,
+    Mxint8,
+    Nvfp4,
+    Nf4,
+}
+
+impl BlockFormat {
+    pub const ALL: [BlockFormat; 9] = [
+        BlockFormat::Fp8E4m3,
+        BlockFormat::Fp8E5m2,
+        BlockFormat::Mxfp8E4m3,
+        BlockFormat::Mxint8,
+        BlockFormat::Mxfp6E2m3,
+        BlockFormat::Mxfp6E3m2,
+        BlockFormat::Mxfp4,
+        BlockFormat::Nvfp4,
+        BlockFormat::Nf4,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            BlockFormat::Fp8E4m3 => "fp8-e4m3",
+            BlockFormat::Fp8E5m2 => "fp8-e5m2",
+            BlockFormat::Mxfp4 => "mxfp4",
+            BlockFormat::Mxfp6E2m3 => "mxfp6-e2m3",
+            BlockFormat::Mxfp6E3m2 => "mxfp6-e3m2",
+            BlockFormat::Mxfp8E4m3 => "mxfp8-e4m3",
+            BlockFormat::Mxint8 => "mxint8",
+            BlockFormat::Nvfp4 => "nvfp4",
+            BlockFormat::Nf4 => "nf4",
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            BlockFormat::Fp8E4m3 => "FP8 E4M3",
+            BlockFormat::Fp8E5m2 => "FP8 E5M2",
+            BlockFormat::Mxfp4 => "MXFP4",
+            BlockFormat::Mxfp6E2m3 => "MXFP6 E2M3",
+            BlockFormat::Mxfp6E3m2 => "MXFP6 E3M2",
+            BlockFormat::Mxfp8E4m3 => "MXFP8 E4M3",
+            BlockFormat::Mxint8 => "MXINT8",
+            BlockFormat::Nvfp4 => "NVFP4",
+            BlockFormat::Nf4 => "NF4",
+        }
+    }
+
+    pub fn note(self) -> &'static str {
+        match self {
+            BlockFormat::Fp8E4m3 => "scale amax/448 per tensor",
+            BlockFormat::Fp8E5m2 => "scale amax/57344 per tensor",
+            BlockFormat::Nvfp4 => "E4M3 scale per 16, FP32 per tensor",
+            BlockFormat::Nf4 => "absmax per 64",
+            _ => "E8M0 scale per 32",
+        }
+    }
+
+    /// Bits of one element's code.
+    pub fn code_bits(self) -> u8 {
+        match self {
+            BlockFormat::Fp8E4m3 | BlockFormat::Fp8E5m2 | BlockFormat::Mxfp8E4m3 | BlockFormat::Mxint8 => 8,
+            BlockFormat::Mxfp6E2m3 | BlockFormat::Mxfp6E3m2 => 6,
+            BlockFormat::Mxfp4 | BlockFormat::Nvfp4 | BlockFormat::Nf4 => 4,
+        }
+    }
+
+    /// Bits per weight with the block scales counted (a per-tensor scale is not): MX 8/32 per element,
+    /// NVFP4 8/16, NF4's f32 absmax 32/64.
+    pub fn bits_per_weight(self) -> f64 {
+        let scale = match self {
+            BlockFormat::Fp8E4m3 | BlockFormat::Fp8E5m2 => 0.0,
+            BlockFormat::Nvfp4 => 8.0 / 16.0,
+            BlockFormat::Nf4 => 32.0 / 64.0,
+            _ => 8.0 / 32.0,
+        };
+        self.code_bits() as f64 + scale
+    }
+}
+
 /// One point on the number-format axis: what a comparison column is.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum NumberFormat {
@@ -172,6 +262,8 @@ pub enum NumberFormat {
     Scaled(QuantSpec),
     /// A ggml block type: its scales live inside its blocks.
     Ggml(GgmlType),
+    /// Narrow floats or codebook levels with a shared scale (FP8, MX, NVFP4, NF4).
+    Block(BlockFormat),
 }
 
 impl NumberFormat {
@@ -180,7 +272,8 @@ impl NumberFormat {
         match self {
             NumberFormat::Float(cast) => cast.label().into(),
             NumberFormat::Scaled(spec) => format!("int{} {}", spec.format.bits, scaled_note(spec)),
-            NumberFormat::Ggml(t) => t.name().to_ascii_lowercase(),
+            NumberFormat::Ggml(t) => ggml_label(*t),
+            NumberFormat::Block(b) => b.label().into(),
         }
     }
 
@@ -190,15 +283,21 @@ impl NumberFormat {
         if let Some(cast) = FloatCast::ALL.into_iter().find(|c| c.label() == text) {
             return Ok(NumberFormat::Float(cast));
         }
-        if let Some(t) = GgmlType::from_name(&text.to_ascii_uppercase()) {
+        // Before the ggml names: "mxfp4" and "nvfp4" are the OCP and NVIDIA definitions here, not ggml's
+        // block types of the same names.
+        if let Some(b) = BlockFormat::ALL.into_iter().find(|b| b.label() == text) {
+            return Ok(NumberFormat::Block(b));
+        }
+        let ggml_name = text.strip_prefix("ggml-").unwrap_or(text).to_ascii_uppercase();
+        if let Some(t) = GgmlType::from_name(&ggml_name) {
             return Ok(NumberFormat::Ggml(t));
         }
         if text.starts_with("int") {
             return parse_scaled(text).map(NumberFormat::Scaled);
         }
         Err(Error::InvalidSpec(format!(
-            "'{text}' is not a number format: expected fp32, fp16, bf16, a ggml type such as q8_0, or \
-             int<bits> sym|asym tensor|channel:AXIS|group:G [full] [f16-scales]"
+            "'{text}' is not a number format: expected fp32, fp16, bf16, fp8-e4m3, fp8-e5m2, mxfp4, \
+             mxfp6-e2m3, mxfp6-e3m2, mxfp8-e4m3, mxint8, nvfp4, nf4, a ggml type such as q8_0, or int<bits> sym|asym tensor|channel:AXIS|group:G [full] [f16-scales]"
         )))
     }
 
@@ -208,6 +307,7 @@ impl NumberFormat {
             NumberFormat::Float(cast) => cast.label().to_ascii_uppercase(),
             NumberFormat::Scaled(spec) => format!("INT{}", spec.format.bits),
             NumberFormat::Ggml(t) => t.name().into(),
+            NumberFormat::Block(b) => b.title().into(),
         }
     }
 
@@ -218,6 +318,7 @@ impl NumberFormat {
             NumberFormat::Float(_) => "cast".into(),
             NumberFormat::Scaled(spec) => scaled_note(spec),
             NumberFormat::Ggml(t) => format!("ggml, {} per block", t.block_len()),
+            NumberFormat::Block(b) => b.note().into(),
         }
     }
 
@@ -226,15 +327,18 @@ impl NumberFormat {
             NumberFormat::Float(_) => Family::Float,
             NumberFormat::Scaled(_) => Family::Int,
             NumberFormat::Ggml(_) => Family::Ggml,
+            NumberFormat::Block(_) => Family::Block,
         }
     }
 
-    /// Nominal bits per weight: the code width (scales not counted), a ggml block's bytes × 8 / its length.
+    /// Nominal bits per weight: the code width (scales not counted), a ggml block's bytes × 8 / its length,
+    /// a block format's code width plus its block scales.
     pub fn bits_per_weight(&self) -> f64 {
         match self {
             NumberFormat::Float(cast) => cast.bits() as f64,
             NumberFormat::Scaled(spec) => spec.format.bits as f64,
             NumberFormat::Ggml(t) => (t.block_bytes() * 8) as f64 / t.block_len() as f64,
+            NumberFormat::Block(b) => b.bits_per_weight(),
         }
     }
 
@@ -255,6 +359,17 @@ impl NumberFormat {
             bits_per_weight: self.bits_per_weight(),
             spec: self.spec(),
         }
+    }
+}
+
+/// A ggml type's label: its name in lower case ("q4_k"), "ggml-" before it where a block format has the
+/// same name ("ggml-mxfp4" is ggml's MXFP4, "mxfp4" the OCP rule).
+fn ggml_label(t: GgmlType) -> String {
+    let name = t.name().to_ascii_lowercase();
+    if BlockFormat::ALL.iter().any(|b| b.label() == name) {
+        format!("ggml-{name}")
+    } else {
+        name
     }
 }
 
@@ -309,6 +424,8 @@ pub enum Family {
     Int,
     /// ggml block types.
     Ggml,
+    /// Narrow floats or codebook levels under a shared scale: FP8, MX, NVFP4, NF4.
+    Block,
 }
 
 impl Family {
@@ -317,6 +434,7 @@ impl Family {
             Family::Float => "float",
             Family::Int => "int",
             Family::Ggml => "ggml",
+            Family::Block => "block",
         }
     }
 }
@@ -354,7 +472,7 @@ pub fn presets() -> [(&'static str, QuantSpec); 2] {
 }
 
 /// The formats the core serves to the page and the CLI, in column order: FP32 | FP16 | BF16 | INT8 |
-/// INT4 (the default comparison), then every ggml block type the core quantizes.
+/// INT4 (the default comparison), then FP8, MX, NVFP4 and NF4, then every ggml block type the core quantizes.
 pub fn number_formats() -> Vec<ServedFormat> {
     let column = |format: NumberFormat, default_column, preset| ServedFormat {
         info: format.describe(),
@@ -364,6 +482,7 @@ pub fn number_formats() -> Vec<ServedFormat> {
     };
     let mut out: Vec<ServedFormat> = FloatCast::ALL.into_iter().map(|c| column(NumberFormat::Float(c), true, None)).collect();
     out.extend(presets().into_iter().map(|(name, spec)| column(NumberFormat::Scaled(spec), true, Some(name))));
+    out.extend(BlockFormat::ALL.into_iter().map(|b| column(NumberFormat::Block(b), false, None)));
     out.extend(GgmlType::quantizable().map(|t| column(NumberFormat::Ggml(t), false, None)));
     out
 }
@@ -441,8 +560,35 @@ mod tests {
         }
         // Every ggml type with a reference quantizer is a (non-default) column the page can add.
         let ggml: Vec<String> = list.iter().filter(|f| f.info.family == Family::Ggml).map(|f| f.info.label.clone()).collect();
-        assert_eq!(ggml, GgmlType::quantizable().map(|t| t.name().to_ascii_lowercase()).collect::<Vec<_>>());
+        assert_eq!(ggml, GgmlType::quantizable().map(ggml_label).collect::<Vec<_>>());
         assert!(ggml.contains(&"q4_k".to_string()));
+    }
+
+    #[test]
+    fn block_formats_have_their_labels_and_true_bits() {
+        let want = [
+            ("fp8-e4m3", "FP8 E4M3", 8.0),
+            ("fp8-e5m2", "FP8 E5M2", 8.0),
+            ("mxfp8-e4m3", "MXFP8 E4M3", 8.25),
+            ("mxint8", "MXINT8", 8.25),
+            ("mxfp6-e2m3", "MXFP6 E2M3", 6.25),
+            ("mxfp6-e3m2", "MXFP6 E3M2", 6.25),
+            ("mxfp4", "MXFP4", 4.25),
+            ("nvfp4", "NVFP4", 4.5),
+            ("nf4", "NF4", 4.5),
+        ];
+        let served: Vec<(String, String, f64)> = number_formats()
+            .into_iter()
+            .filter(|f| f.info.family == Family::Block)
+            .map(|f| (f.info.label, f.info.title, f.info.bits_per_weight))
+            .collect();
+        assert_eq!(served, want.map(|(l, t, b)| (l.to_string(), t.to_string(), b)));
+        // The OCP and NVIDIA definitions, not ggml's MXFP4 / NVFP4 block types.
+        assert_eq!(NumberFormat::parse("mxfp4").unwrap(), NumberFormat::Block(BlockFormat::Mxfp4));
+        assert_eq!(NumberFormat::parse("nvfp4").unwrap().family(), Family::Block);
+        let ggml_mxfp4 = NumberFormat::parse("ggml-mxfp4").unwrap();
+        assert_eq!((ggml_mxfp4.label().as_str(), ggml_mxfp4.family()), ("ggml-mxfp4", Family::Ggml));
+        assert_eq!(NumberFormat::parse("ggml-q4_k").unwrap().label(), "q4_k");
     }
 
     #[test]

@@ -3,12 +3,17 @@
 //! axis and its labels (format.rs), INT-b bit packing (packing.rs), ggml's block types (ggml/), and the
 //! dynamic quantization that feeds the integer GEMMs (dynamic.rs).
 
+pub mod block;
 pub mod dynamic;
 pub mod format;
 pub mod ggml;
+pub mod minifloat;
+pub mod mx;
+pub mod nf4;
+pub mod nvfp4;
 pub mod packing;
 
-pub use format::{FloatCast, Granularity, IntFormat, NumberFormat, Scheme};
+pub use format::{BlockFormat, FloatCast, Granularity, IntFormat, NumberFormat, Scheme};
 
 use crate::error::{Error, Result};
 use crate::kernels::{self, Code, ErrorSums};

@@ -10,7 +10,7 @@ use quant_playground::{Error, Result};
 #[derive(clap::Args)]
 pub struct Args {
     file: String,
-    /// safetensors, onnx-qdq or gguf:TYPE.
+    /// safetensors, safetensors:FORMAT (fp8-e4m3, mxfp4, nvfp4, nf4, …), onnx-qdq or gguf:TYPE.
     #[arg(long = "to")]
     to: String,
     /// The file to write.

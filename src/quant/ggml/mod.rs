@@ -11,23 +11,41 @@
 
 #![allow(non_camel_case_types)]
 
+mod iq4_nl;
+mod iq4_xs;
 mod k_quants;
+mod mxfp4;
+mod q2_k;
+mod q3_k;
 mod q4_0;
 mod q4_1;
 mod q4_k;
 mod q5_0;
 mod q5_1;
+mod q5_k;
 mod q6_k;
 mod q8_0;
+mod q8_k;
+mod tq1_0;
+mod tq2_0;
 
+pub use iq4_nl::IQ4_NL;
+pub use iq4_xs::IQ4_XS;
 pub use k_quants::QK_K;
+pub use mxfp4::MXFP4;
+pub use q2_k::Q2_K;
+pub use q3_k::Q3_K;
 pub use q4_0::Q4_0;
 pub use q4_1::Q4_1;
 pub use q4_k::Q4_K;
 pub use q5_0::Q5_0;
 pub use q5_1::Q5_1;
+pub use q5_k::Q5_K;
 pub use q6_k::Q6_K;
 pub use q8_0::Q8_0;
+pub use q8_k::Q8_K;
+pub use tq1_0::TQ1_0;
+pub use tq2_0::TQ2_0;
 
 use crate::error::{Error, Result};
 use half::f16;
@@ -35,7 +53,7 @@ use half::f16;
 /// Elements per block of the block-32 types (ggml-common.h QK4_0, QK4_1, QK5_0, QK5_1, QK8_0).
 pub const QK: usize = 32;
 
-/// One ggml block type: its GGUF id and name, its block, and ggml's two reference rows over one block.
+/// One ggml block type: its GGUF id and name, its block, and ggml's `dequantize_row_*` over one block.
 pub trait GgmlBlock {
     /// gguf `GGMLQuantizationType`.
     const ID: u32;
@@ -50,11 +68,15 @@ pub trait GgmlBlock {
 
     /// `dequantize_row_*` of one block: `block.len() == BLOCK_BYTES`, `y.len() == BLOCK_LEN`.
     fn dequantize_block(block: &[u8], y: &mut [f32]);
+}
+
+/// A block type with ggml's reference quantizer here as well.
+pub trait GgmlQuantize: GgmlBlock {
     /// `quantize_row_*_ref` of one block: `x.len() == BLOCK_LEN`, `block.len() == BLOCK_BYTES`.
     fn quantize_block_ref(x: &[f32], block: &mut [u8]);
 }
 
-/// A decoded type's entry in the registry, made from its `GgmlBlock` impl.
+/// A decoded type's entry in the registry, made from its `GgmlBlock` (and `GgmlQuantize`) impl.
 pub struct Codec {
     pub id: u32,
     pub name: &'static str,
@@ -62,10 +84,26 @@ pub struct Codec {
     pub block_bytes: usize,
     pub code_bits: u8,
     dequantize_block: fn(&[u8], &mut [f32]),
-    quantize_block_ref: fn(&[f32], &mut [u8]),
+    quantize_block_ref: Option<QuantizeBlock>,
 }
 
-const fn codec<T: GgmlBlock>() -> Codec {
+/// A type's `quantize_block_ref`.
+type QuantizeBlock = fn(&[f32], &mut [u8]);
+
+impl Codec {
+    /// Whether ggml's reference quantizer is here too (else the type is only read).
+    pub fn quantizes(&self) -> bool {
+        self.quantize_block_ref.is_some()
+    }
+}
+
+/// A type dequantized and quantized here.
+const fn codec<T: GgmlQuantize>() -> Codec {
+    Codec { quantize_block_ref: Some(T::quantize_block_ref), ..decoder::<T>() }
+}
+
+/// A type dequantized here (read from GGUF files), without a quantizer.
+const fn decoder<T: GgmlBlock>() -> Codec {
     Codec {
         id: T::ID,
         name: T::NAME,
@@ -73,13 +111,29 @@ const fn codec<T: GgmlBlock>() -> Codec {
         block_bytes: T::BLOCK_BYTES,
         code_bits: T::CODE_BITS,
         dequantize_block: T::dequantize_block,
-        quantize_block_ref: T::quantize_block_ref,
+        quantize_block_ref: None,
     }
 }
 
-/// The block types dequantized and quantized here, in the order the page lists them.
-pub const DECODED: &[Codec] =
-    &[codec::<Q8_0>(), codec::<Q4_0>(), codec::<Q4_1>(), codec::<Q5_0>(), codec::<Q5_1>(), codec::<Q4_K>(), codec::<Q6_K>()];
+/// The block types dequantized here (most also quantized), in the order the page lists them.
+pub const DECODED: &[Codec] = &[
+    codec::<Q8_0>(),
+    codec::<Q4_0>(),
+    codec::<Q4_1>(),
+    codec::<Q5_0>(),
+    codec::<Q5_1>(),
+    codec::<Q2_K>(),
+    codec::<Q3_K>(),
+    codec::<Q4_K>(),
+    codec::<Q5_K>(),
+    codec::<Q6_K>(),
+    codec::<Q8_K>(),
+    codec::<TQ1_0>(),
+    codec::<TQ2_0>(),
+    codec::<MXFP4>(),
+    codec::<IQ4_XS>(),
+    decoder::<IQ4_NL>(),
+];
 
 /// Every other ggml type id (gguf `GGMLQuantizationType`): name, elements per block, bytes per block.
 /// Element types (F32 … BF16) are here for their ids; block types here are listed, not decoded.
@@ -87,18 +141,12 @@ const LISTED: &[(u32, &str, usize, usize)] = &[
     (0, "F32", 1, 4),
     (1, "F16", 1, 2),
     (9, "Q8_1", 32, 40),
-    (10, "Q2_K", 256, 84),
-    (11, "Q3_K", 256, 110),
-    (13, "Q5_K", 256, 176),
-    (15, "Q8_K", 256, 292),
     (16, "IQ2_XXS", 256, 66),
     (17, "IQ2_XS", 256, 74),
     (18, "IQ3_XXS", 256, 98),
     (19, "IQ1_S", 256, 50),
-    (20, "IQ4_NL", 32, 18),
     (21, "IQ3_S", 256, 110),
     (22, "IQ2_S", 256, 82),
-    (23, "IQ4_XS", 256, 136),
     (24, "I8", 1, 1),
     (25, "I16", 1, 2),
     (26, "I32", 1, 4),
@@ -106,9 +154,6 @@ const LISTED: &[(u32, &str, usize, usize)] = &[
     (28, "F64", 1, 8),
     (29, "IQ1_M", 256, 56),
     (30, "BF16", 1, 2),
-    (34, "TQ1_0", 256, 54),
-    (35, "TQ2_0", 256, 66),
-    (39, "MXFP4", 32, 17),
     (40, "NVFP4", 64, 36),
     (41, "Q1_0", 128, 18),
 ];
@@ -147,7 +192,7 @@ impl GgmlType {
 
     /// The types with a dequantizer and a reference quantizer here.
     pub fn quantizable() -> impl Iterator<Item = GgmlType> {
-        DECODED.iter().map(|c| GgmlType { id: c.id })
+        DECODED.iter().filter(|c| c.quantizes()).map(|c| GgmlType { id: c.id })
     }
 
     pub fn id(self) -> u32 {
@@ -194,11 +239,12 @@ pub fn dequantize(t: GgmlType, bytes: &[u8]) -> Option<Vec<f32>> {
 /// or sizes that are not whole blocks.
 pub fn quantize_ref(t: GgmlType, x: &[f32], out: &mut [u8]) -> Option<()> {
     let c = t.codec()?;
+    let quantize = c.quantize_block_ref?;
     if x.len() % c.block_len != 0 || out.len() != x.len() / c.block_len * c.block_bytes {
         return None;
     }
     for (xb, y) in x.chunks_exact(c.block_len).zip(out.chunks_exact_mut(c.block_bytes)) {
-        (c.quantize_block_ref)(xb, y);
+        quantize(xb, y);
     }
     Some(())
 }
@@ -207,6 +253,9 @@ pub fn quantize_ref(t: GgmlType, x: &[f32], out: &mut [u8]) -> Option<()> {
 /// blocks. Returns the blocks and their dequantized values.
 pub fn round_trip(t: GgmlType, x: &[f32], shape: &[usize]) -> Result<(Vec<u8>, Vec<f32>)> {
     let c = t.codec().ok_or_else(|| Error::InvalidSpec(format!("{} is listed, not quantized, here", t.name())))?;
+    if !c.quantizes() {
+        return Err(Error::InvalidSpec(format!("{} is read, not quantized, here (ggml's quantizer is not ported)", t.name())));
+    }
     let row = shape.last().copied().unwrap_or(1);
     if row % c.block_len != 0 {
         return Err(Error::InvalidSpec(format!(
@@ -267,6 +316,22 @@ fn c_to_u8(f: f32) -> u8 {
     c_trunc_i32(f) as u8
 }
 
+/// glibc's `lroundf` on x86-64: half away from zero; NaN, ±Inf and values past the long range give
+/// LONG_MIN (its `(long int) x` fallback, cvttss2si).
+fn c_lroundf(f: f32) -> i64 {
+    if f.is_finite() && f.abs() < 9.223_372e18 {
+        f.round() as i64
+    } else {
+        i64::MIN
+    }
+}
+
+/// The ternary types' amax: `amax = MAX(amax, fabsf(v))` with ggml's MAX(a, b) = a > b ? a : b, so a
+/// NaN is taken and then replaced by the next value.
+fn ternary_amax(xb: &[f32]) -> f32 {
+    xb.iter().fold(0.0f32, |amax, v| if amax > v.abs() { amax } else { v.abs() })
+}
+
 /// `roundf` (half away from zero) stored into an int8_t.
 fn c_roundf_to_i8(f: f32) -> i8 {
     c_trunc_i32(f.round()) as i8
@@ -314,7 +379,18 @@ mod tests {
         ids.dedup();
         assert_eq!(ids.len(), DECODED.len() + LISTED.len());
         // gguf-py GGMLQuantizationType / GGML_QUANT_SIZES for the decoded ones.
-        let want = [("Q4_0", 2, 32, 18), ("Q4_1", 3, 32, 20), ("Q5_0", 6, 32, 22), ("Q5_1", 7, 32, 24), ("Q8_0", 8, 32, 34), ("Q4_K", 12, 256, 144), ("Q6_K", 14, 256, 210)];
+        let want = [
+            ("Q4_0", 2, 32, 18),
+            ("Q4_1", 3, 32, 20),
+            ("Q5_0", 6, 32, 22),
+            ("Q5_1", 7, 32, 24),
+            ("Q8_0", 8, 32, 34),
+            ("Q2_K", 10, 256, 84),
+            ("Q3_K", 11, 256, 110),
+            ("Q4_K", 12, 256, 144),
+            ("Q5_K", 13, 256, 176),
+            ("Q6_K", 14, 256, 210),
+        ];
         for (name, id, len, bytes) in want {
             let t = GgmlType::from_name(name).unwrap();
             assert_eq!((t.id(), t.block_len(), t.block_bytes()), (id, len, bytes), "{name}");
@@ -322,7 +398,9 @@ mod tests {
         }
         let q2k = GgmlType::from_id(10).unwrap();
         assert_eq!((q2k.name(), q2k.block_len(), q2k.block_bytes()), ("Q2_K", 256, 84));
-        assert!(q2k.codec().is_none());
+        let iq2 = GgmlType::from_id(16).unwrap();
+        assert_eq!((iq2.name(), iq2.block_len(), iq2.block_bytes()), ("IQ2_XXS", 256, 66));
+        assert!(iq2.codec().is_none());
         assert_eq!(GgmlType::from_id(5), None);
         assert_eq!(GgmlType::from_id(0), None, "F32 is an element type");
         assert_eq!(type_id("F16"), Some(1));
@@ -361,13 +439,13 @@ mod tests {
         assert_eq!(round_trip(Q4_K::TYPE, &[0.0; 512], &[2, 256]).unwrap(), (vec![0u8; 288], vec![0.0; 512]));
         let e = round_trip(Q4_K::TYPE, &[0.0; 600], &[2, 300]).unwrap_err().to_string();
         assert!(e.contains("rows of 300 values are not whole blocks of 256"), "{e}");
-        assert!(round_trip(GgmlType::from_id(10).unwrap(), &[0.0; 256], &[256]).is_err());
+        assert!(round_trip(GgmlType::from_id(16).unwrap(), &[0.0; 256], &[256]).is_err());
     }
 
     #[test]
     fn sizes_that_are_not_whole_blocks_are_refused() {
         assert_eq!(dequantize(Q8_0::TYPE, &[0u8; 33]), None);
         assert_eq!(quantize_ref(Q4_K::TYPE, &[0.0; 255], &mut [0u8; 144]), None);
-        assert_eq!(dequantize(GgmlType::from_id(10).unwrap(), &[0u8; 84]), None, "Q2_K is listed, not decoded");
+        assert_eq!(dequantize(GgmlType::from_id(16).unwrap(), &[0u8; 66]), None, "IQ2_XXS is listed, not decoded");
     }
 }

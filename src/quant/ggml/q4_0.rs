@@ -1,7 +1,7 @@
 //! Q4_0: 32 4-bit codes and one fp16 scale d; y = (q − 8)·d. Element j is the low nibble of qs[j],
 //! element j+16 its high nibble.
 
-use super::{c_to_i8, fp16_bits, read_f16, signed_amax, GgmlBlock, QK};
+use super::{GgmlQuantize, c_to_i8, fp16_bits, read_f16, signed_amax, GgmlBlock, QK};
 use std::mem::{offset_of, size_of};
 
 /// block_q4_0 (ggml-common.h).
@@ -30,7 +30,9 @@ impl GgmlBlock for Q4_0 {
             y[j + QK / 2] = ((qs[j] >> 4) as i32 - 8) as f32 * d;
         }
     }
+}
 
+impl GgmlQuantize for Q4_0 {
     /// quantize_row_q4_0_ref: d = max/−8 where max is the value of largest |x| (first one wins),
     /// q = MIN(15, (int8_t)(x/d + 8.5)).
     fn quantize_block_ref(xb: &[f32], y: &mut [u8]) {

@@ -1,6 +1,6 @@
 //! Q4_1: 32 4-bit codes, an fp16 scale d and an fp16 minimum m; y = q·d + m.
 
-use super::{c_to_i8, fp16_bits, min_max, read_f16, GgmlBlock, QK};
+use super::{GgmlQuantize, c_to_i8, fp16_bits, min_max, read_f16, GgmlBlock, QK};
 use std::mem::{offset_of, size_of};
 
 /// block_q4_1 (ggml-common.h).
@@ -30,7 +30,9 @@ impl GgmlBlock for Q4_1 {
             y[j + QK / 2] = (qs[j] >> 4) as f32 * d + m;
         }
     }
+}
 
+impl GgmlQuantize for Q4_1 {
     /// quantize_row_q4_1_ref: d = (max − min)/15, m = min, q = MIN(15, (int8_t)((x − min)/d + 0.5)).
     fn quantize_block_ref(xb: &[f32], y: &mut [u8]) {
         let (min, max) = min_max(xb);

@@ -1,7 +1,7 @@
 //! Q5_0: 32 5-bit codes (4 low bits in qs, the fifth in qh) and one fp16 scale d; y = (q − 16)·d.
 //! llama.cpp's fallback for Q4_K rows that are not whole 256-blocks.
 
-use super::{c_to_i8, fifth_bits, fp16_bits, read_f16, signed_amax, GgmlBlock, QK};
+use super::{GgmlQuantize, c_to_i8, fifth_bits, fp16_bits, read_f16, signed_amax, GgmlBlock, QK};
 use std::mem::{offset_of, size_of};
 
 /// block_q5_0 (ggml-common.h).
@@ -34,7 +34,9 @@ impl GgmlBlock for Q5_0 {
             y[j + QK / 2] = (((qs[j] >> 4) | h1) as i32 - 16) as f32 * d;
         }
     }
+}
 
+impl GgmlQuantize for Q5_0 {
     /// quantize_row_q5_0_ref: d = max/−16, q = MIN(31, (int8_t)(x/d + 16.5)); the fifth bits go to
     /// qh (bit j for element j).
     fn quantize_block_ref(xb: &[f32], y: &mut [u8]) {

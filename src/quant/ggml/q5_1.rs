@@ -1,6 +1,6 @@
 //! Q5_1: 32 5-bit codes (4 low bits in qs, the fifth in qh), an fp16 scale d and minimum m; y = q·d + m.
 
-use super::{c_to_u8, fifth_bits, fp16_bits, min_max, read_f16, GgmlBlock, QK};
+use super::{GgmlQuantize, c_to_u8, fifth_bits, fp16_bits, min_max, read_f16, GgmlBlock, QK};
 use std::mem::{offset_of, size_of};
 
 /// block_q5_1 (ggml-common.h).
@@ -34,7 +34,9 @@ impl GgmlBlock for Q5_1 {
             y[j + QK / 2] = ((qs[j] >> 4) | h1) as f32 * d + m;
         }
     }
+}
 
+impl GgmlQuantize for Q5_1 {
     /// quantize_row_q5_1_ref: d = (max − min)/31, m = min, q = (uint8_t)((x − min)/d + 0.5) — no
     /// MIN(31, …) here, unlike q4_1: ggml keeps only the five bits it stores.
     fn quantize_block_ref(xb: &[f32], y: &mut [u8]) {

@@ -2,7 +2,7 @@
 //! 6-bit codes as 4 low bits (ql) and 2 high bits (qh); y = (d·sc)·(q − 32).
 
 use super::k_quants::{make_qx_quants_rmse1, nearest_int, GROUP_MAX_EPS, QK_K};
-use super::{fp16_bits, read_f16, GgmlBlock};
+use super::{GgmlQuantize, fp16_bits, read_f16, GgmlBlock};
 use half::f16;
 use std::mem::{offset_of, size_of};
 
@@ -47,7 +47,9 @@ impl GgmlBlock for Q6_K {
             }
         }
     }
+}
 
+impl GgmlQuantize for Q6_K {
     /// quantize_row_q6_K_ref: per 16 values make_qx_quants(nmax 32, rmse_type 1); the 16 scales as
     /// int8 against fp16 d = max_scale/−128 (the scale of largest |.|); values re-quantized to −32..31
     /// against d·sc and stored +32 in 4 low bits (ql) and 2 high bits (qh).

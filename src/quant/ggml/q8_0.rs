@@ -1,6 +1,6 @@
 //! Q8_0: 32 int8 codes and one fp16 scale d; y = q·d.
 
-use super::{c_roundf_to_i8, fp16_bits, read_f16, GgmlBlock, QK};
+use super::{GgmlQuantize, c_roundf_to_i8, fp16_bits, read_f16, GgmlBlock, QK};
 use std::mem::{offset_of, size_of};
 
 /// block_q8_0 (ggml-common.h).
@@ -28,7 +28,9 @@ impl GgmlBlock for Q8_0 {
             y[j] = (qs[j] as i8) as f32 * d;
         }
     }
+}
 
+impl GgmlQuantize for Q8_0 {
     /// quantize_row_q8_0_ref: d = amax/127, q = roundf(x/d) (half away from zero).
     fn quantize_block_ref(xb: &[f32], y: &mut [u8]) {
         let mut amax = 0.0f32;
