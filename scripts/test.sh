@@ -28,8 +28,13 @@ for src in tests/fixtures/formats/w.safetensors tests/fixtures/small.safetensors
 done
 rm -rf "$gguf_out"
 
+echo "== whole-model PTQ against onnxruntime's quantize_static and MatMulNBitsQuantizer"
+# Every method, per tensor / per channel, u8 / s8 on the small CNN and the text-direction MobileNetV3;
+# minmax and INT4 on MiniLM (69 MB: each configuration takes ORT and us about half a minute).
+python3 scripts/check_ptq.py --bin target/debug/quant-playground --light minilm-l3
+
 echo "== wasm in headless Chromium: wasm-pack test"
-wasm-pack test --headless --chrome -- --test wasm --test wasm_kernels --test wasm_model --test wasm_formats
+wasm-pack test --headless --chrome -- --test wasm --test wasm_kernels --test wasm_model --test wasm_formats --test wasm_graph
 echo "== the relaxed-SIMD build's kernels in headless Chromium (Node's relaxed dot is unreliable)"
 RUSTFLAGS="-C target-feature=+simd128,+relaxed-simd" CARGO_TARGET_DIR=target/relaxed \
   wasm-pack test --headless --chrome -- --test wasm_kernels

@@ -296,6 +296,14 @@ fn tensor_info(file: &str, f: Fields, index: usize, notes: &mut Vec<(String, Str
     Ok(Some(info))
 }
 
+/// The tensor of the TensorProto message `start..end` (an initializer, a Constant's value), as the
+/// index lists it: None (with a note) for a type this tool does not read.
+pub(crate) fn tensor_proto(p: &mut Reader, start: u64, end: u64, index: usize, notes: &mut Vec<(String, String)>) -> Result<Option<TensorInfo>> {
+    let file = p.file().to_string();
+    let f = tensor_fields(p, start, end)?;
+    tensor_info(&file, f, index, notes)
+}
+
 /// Walks the ModelProto through `r` from the start (the prefix is not needed).
 pub fn open(_: &Probe, r: &mut dyn RangeReader) -> Result<FileIndex> {
     let file = r.file().to_string();

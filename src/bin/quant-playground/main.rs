@@ -23,6 +23,8 @@ mod formats;
 #[cfg(not(target_arch = "wasm32"))]
 mod inspect;
 #[cfg(not(target_arch = "wasm32"))]
+mod ptq;
+#[cfg(not(target_arch = "wasm32"))]
 mod quantize;
 #[cfg(not(target_arch = "wasm32"))]
 mod synth;
@@ -67,6 +69,9 @@ enum Command {
     /// The embedded example's accuracy table: an MLP at fp32, int8 (dynamic and static with four
     /// calibration methods), int4 and int2 on its test split (defaults: www/examples/digits-*).
     Eval(eval::Args),
+    /// Post-training quantization of a whole ONNX model as onnxruntime's tools write it: static QDQ
+    /// calibrated on sample inputs (run by a real engine), --dynamic, or --int4 (MatMulNBits).
+    Ptq(ptq::Args),
 }
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -82,6 +87,7 @@ fn main() -> std::process::ExitCode {
         Command::Trace(args) => trace::run(args),
         Command::Compare(args) => compare::run(args),
         Command::Formats(args) => formats::run(args),
+        Command::Ptq(args) => ptq::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
