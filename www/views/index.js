@@ -6,6 +6,7 @@ import digits from './digits/index.js';
 import exporter from './export/index.js';
 import model from './model/index.js';
 import outputs from './outputs/index.js';
+import ptq from './ptq/index.js';
 import speed from './speed/index.js';
 
-export default [digits, activations, comparison, calibration, speed, outputs, exporter, model];
+export default [digits, activations, comparison, calibration, speed, outputs, exporter, model, ptq];
