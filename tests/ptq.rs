@@ -178,6 +178,33 @@ fn streaming_calibration_gives_ort_ranges_for_any_batching() {
 }
 
 #[test]
+fn a_constant_at_the_float32_limit_gets_a_finite_range_from_every_histogram_method() {
+    // The attention mask's additive constant in exported transformers (MiniLM's Constant_13): every
+    // value -3.4028235e38, |x| past 2^127, so a power-of-two |x| grid would end at 2^128 = inf.
+    let names = vec!["mask".to_string()];
+    let x = vec![f32::MIN; 64];
+    for method in [PtqMethod::Percentile(99.999), PtqMethod::Entropy, PtqMethod::Mse] {
+        let mut c = PtqCalibration::new(method, &names).unwrap();
+        c.add_batch("mask", &x).unwrap();
+        c.next_pass().unwrap();
+        c.add_batch("mask", &x).unwrap();
+        let ranges = c.ranges().unwrap();
+        let r = ranges.ranges["mask"];
+        assert!(r[0].is_finite() && r[1].is_finite(), "{}: {r:?}", method.label());
+        let json = serde_json::to_string(&ranges).unwrap();
+        assert_eq!(PtqRanges::from_json(&json).unwrap().ranges["mask"], r, "{}: {json}", method.label());
+    }
+    // Percentile (symmetric, ORT compute_percentile): ±the edge below the crossing |x| bin, the upper
+    // end clipped to the data's max.
+    let mut p = PtqCalibration::new(PtqMethod::Percentile(99.999), &names).unwrap();
+    p.add_batch("mask", &x).unwrap();
+    p.next_pass().unwrap();
+    p.add_batch("mask", &x).unwrap();
+    let r = p.ranges().unwrap().ranges["mask"];
+    assert_eq!(r, [-(2047.0 * (f32::MAX / 2048.0)), f32::MIN]);
+}
+
+#[test]
 fn malformed_models_and_settings_are_clear_errors() {
     let err = |r: quant_playground::Result<Model>| r.unwrap_err().to_string();
     assert!(err(Model::parse("m.onnx", Vec::new())).contains("empty"));
