@@ -27,6 +27,16 @@ for src in tests/fixtures/formats/w.safetensors tests/fixtures/small.safetensors
   python3 scripts/check_export_gguf.py "$src" "${pairs[@]}"
 done
 rm -rf "$gguf_out"
+# convert: every tensor of every fixture, F32 bit-equal to the library that wrote or reads it.
+python3 scripts/check_convert.py --bin target/debug/quant-playground
+
+echo "== calibration against the real onnxruntime and modelopt (scripts/calib_differential.py)"
+cargo build --example calib_differential
+modelopt_dir="${TMPDIR:-/tmp}/qp-modelopt"
+modelopt_wheel="$modelopt_dir/nvidia_modelopt-0.47.0-py3-none-any.whl"
+# The wheel is only read (its calib/histogram.py), never installed: it needs torch.
+[ -f "$modelopt_wheel" ] || python3 -m pip download -q --no-deps nvidia-modelopt==0.47.0 -d "$modelopt_dir"
+python3 scripts/calib_differential.py --example target/debug/examples/calib_differential --modelopt-wheel "$modelopt_wheel"
 
 echo "== whole-model PTQ against onnxruntime's quantize_static and MatMulNBitsQuantizer"
 # Every method, per tensor / per channel, u8 / s8 on the small CNN and the text-direction MobileNetV3;

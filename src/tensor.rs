@@ -2,6 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::quant::ggml::{self, GgmlType};
+use crate::quant::stored::StoredQuant;
 use crate::quant::FloatCast;
 use half::{bf16, f16};
 use serde::{Deserialize, Serialize};
@@ -159,6 +160,10 @@ pub enum Storage {
     /// ONNX `int32_data` holding fp16/bf16 bit patterns: `stored_len` bytes of packed protobuf
     /// varints at `offset`, one per element, each giving the low 16 bits.
     Varint16 { stored_len: u64 },
+    /// ONNX `int32_data` / `int64_data` / `uint64_data` holding integers: `stored_len` bytes of
+    /// packed varints at `offset`, one per element, each truncated to the dtype's width (negative
+    /// values are sign-extended 64-bit varints, so truncation keeps their two's complement).
+    Varints { stored_len: u64 },
 }
 
 impl Storage {
@@ -168,7 +173,7 @@ impl Storage {
 }
 
 /// Where a tensor lives in its file and how its bytes are laid out. Parsed from the header only.
-/// In JSON it also says `"quantizable"` (its dtype's `is_quantizable`), for the page; that key is
+/// In JSON it also says `"quantizable"` (`TensorInfo::is_quantizable`), for the page; that key is
 /// ignored when read back.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct TensorInfo {
@@ -190,17 +195,25 @@ pub struct TensorInfo {
     /// a shard of a sharded safetensors checkpoint). A name relative to the indexed file's folder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_file: Option<String>,
+    /// Set when the file stores this tensor quantized: the stored bytes are its codes (of `dtype`,
+    /// laid out as the quantization says) and its values are their dequantization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quant: Option<StoredQuant>,
+    /// Set for a scale or zero point of a quantization stored in the file: the tensor (or
+    /// activation) it belongs to. Listed as stored, not a weight to quantize.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter_of: Option<String>,
 }
 
 impl Serialize for TensorInfo {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         // Destructured so that a new field cannot be left out of the JSON.
-        let TensorInfo { name, dtype, shape, offset, byte_len, big_endian, fortran_order, storage, data_file } = self;
+        let TensorInfo { name, dtype, shape, offset, byte_len, big_endian, fortran_order, storage, data_file, quant, parameter_of } = self;
         let mut m = s.serialize_map(None)?;
         m.serialize_entry("name", name)?;
         m.serialize_entry("dtype", dtype)?;
-        m.serialize_entry("quantizable", &dtype.is_quantizable())?;
+        m.serialize_entry("quantizable", &self.is_quantizable())?;
         m.serialize_entry("shape", shape)?;
         m.serialize_entry("offset", offset)?;
         m.serialize_entry("byte_len", byte_len)?;
@@ -211,6 +224,12 @@ impl Serialize for TensorInfo {
         }
         if let Some(file) = data_file {
             m.serialize_entry("data_file", file)?;
+        }
+        if let Some(q) = quant {
+            m.serialize_entry("quant", q)?;
+        }
+        if let Some(of) = parameter_of {
+            m.serialize_entry("parameter_of", of)?;
         }
         m.end()
     }
@@ -229,7 +248,15 @@ impl TensorInfo {
             fortran_order: false,
             storage: Storage::Raw,
             data_file: None,
+            quant: None,
+            parameter_of: None,
         }
+    }
+
+    /// Whether the playground can read this tensor's values (and so quantize it): a float or
+    /// decoded ggml dtype, or codes stored with their own quantization parameters.
+    pub fn is_quantizable(&self) -> bool {
+        (self.dtype.is_quantizable() && self.parameter_of.is_none()) || self.quant.is_some()
     }
 
     pub fn element_count(&self) -> usize {
@@ -241,7 +268,7 @@ impl TensorInfo {
         match self.storage {
             Storage::Raw => (self.offset, self.byte_len),
             Storage::Deflate { compressed_len, .. } => (self.offset, compressed_len),
-            Storage::Varint16 { stored_len } => (self.offset, stored_len),
+            Storage::Varint16 { stored_len } | Storage::Varints { stored_len } => (self.offset, stored_len),
         }
     }
 }
@@ -254,6 +281,9 @@ pub fn checked_element_count(shape: &[usize]) -> Option<usize> {
 /// Decodes a tensor's stored bytes to f32 in C (row-major) order. F64 is rounded to nearest f32;
 /// F16 and BF16 widen exactly.
 pub fn decode_to_f32(info: &TensorInfo, bytes: &[u8]) -> Result<Vec<f32>> {
+    if let Some(q) = &info.quant {
+        return crate::quant::stored::dequantize(&info.name, q, info.dtype, &info.shape, bytes);
+    }
     if !info.dtype.is_quantizable() {
         return Err(Error::NotQuantizable { tensor: info.name.clone(), dtype: info.dtype.name().into() });
     }

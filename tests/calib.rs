@@ -70,3 +70,21 @@ fn one_batch_equals_the_single_set_report() {
     assert_eq!(batched.report, single);
     assert_eq!((batched.batches, batched.batch_values.clone()), (1, vec![5000]));
 }
+
+/// Every method's label parses back to itself, has a dialect and a line of help; `calibrate --help`
+/// lists each one.
+#[test]
+fn every_method_round_trips_with_its_dialect() {
+    use quant_playground::calib::Dialect;
+    for m in Method::every() {
+        assert_eq!(Method::parse(&m.label()).unwrap(), m, "{}", m.label());
+        assert!(!m.about().is_empty());
+        assert!(Method::help().contains(m.about()));
+    }
+    assert_eq!(Method::parse("percentile:trt:99.9").unwrap(), Method::PercentileTrt(99.9));
+    assert_eq!(Method::parse("entropy:ort").unwrap().dialect(), Dialect::Ort);
+    assert_eq!(Method::parse("entropy:f64").unwrap().dialect(), Dialect::Ours);
+    assert_eq!(Method::parse("mse:trt").unwrap().dialect(), Dialect::Trt);
+    assert!(Method::parse("percentile:trt:101").is_err());
+    assert!(Method::parse("entropy:xyz").is_err());
+}

@@ -435,3 +435,53 @@ fn entropy_trt_matches_modelopt_within_one_bin() {
         }
     }
 }
+
+/// The same ORT reference as above, now to the float: every entropy and percentile range (1 and 7
+/// batches, symmetric and not) equals onnxruntime's exactly.
+#[test]
+fn entropy_and_percentile_equal_onnxruntime_exactly() {
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(format!("{DIR}/calib_ort.json")).unwrap()).unwrap();
+    let mut checked = 0;
+    for case in doc["cases"].as_array().unwrap() {
+        let x = read_npy(case["file"].as_str().unwrap());
+        for r in case["results"].as_array().unwrap() {
+            let method = Method::parse(r["method"].as_str().unwrap()).unwrap();
+            let scheme = scheme_of(r["scheme"].as_str().unwrap());
+            let batches = r["batches"].as_u64().unwrap() as usize;
+            let mut c = calib::Calibrator::new(&spec(8, scheme), &[method], CalibConfig::default()).unwrap();
+            array_split(&x, batches).iter().for_each(|b| c.add_batch(b));
+            let ours = c.run().results[0].range;
+            let ort = [r["range"][0].as_f64().unwrap() as f32, r["range"][1].as_f64().unwrap() as f32];
+            assert_eq!(ours, ort, "{} {} {} x{batches}", case["dist"], method.label(), r["scheme"]);
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 48);
+}
+
+/// Regression cases for two quirks of ORT's get_entropy_threshold, on sets where each one changes the
+/// answer (tests/fixtures/reference/calib_quirks.json, from the real onnxruntime by
+/// scripts/make_calib_quirk_reference.py): the int64-truncated q, and the float32 KL before the argmin.
+/// `entropy` gives ORT's range; the fixture's variant range (a float q, or a float64 KL) differs from
+/// it, and for the float64 KL `entropy:f64` gives the variant's range.
+#[test]
+fn entropy_keeps_orts_int64_q_and_float32_kl() {
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(format!("{DIR}/calib_quirks.json")).unwrap()).unwrap();
+    let cases = doc["cases"].as_array().unwrap();
+    let quirks: Vec<&str> = cases.iter().map(|c| c["quirk"].as_str().unwrap()).collect();
+    assert_eq!(quirks, ["float32_kl", "int64_q"]);
+    for case in cases {
+        let x = read_npy(case["file"].as_str().unwrap());
+        let pair = |k: &str| [case[k][0].as_f64().unwrap() as f32, case[k][1].as_f64().unwrap() as f32];
+        let (ort, variant) = (pair("ort_range"), pair("variant_range"));
+        assert_ne!(ort, variant, "the fixture must exercise the quirk");
+        let methods = [Method::Entropy, Method::EntropyF64];
+        let run = calib::calibrate_batches(&[&x], &spec(8, Scheme::Asymmetric), &methods, CalibConfig::default()).unwrap();
+        let quirk = case["quirk"].as_str().unwrap();
+        println!("{quirk}: ORT {ort:?}, variant {variant:?}, ours {:?} / entropy:f64 {:?}", run.results[0].range, run.results[1].range);
+        assert_eq!(run.results[0].range, ort, "{quirk}: entropy must be ORT's");
+        if quirk == "float32_kl" {
+            assert_eq!(run.results[1].range, variant, "entropy:f64 is the float64 KL over ORT's int64 q");
+        }
+    }
+}

@@ -252,3 +252,29 @@ fn compare_adds_a_row_per_format() {
         v["tensors"].as_array().unwrap().iter().map(|r| (r["config"].as_str().unwrap(), r["bits_per_weight"].as_f64().unwrap())).collect();
     assert_eq!(rows[5..], [("mxfp4", 4.25), ("nf4", 4.5)]);
 }
+
+#[test]
+fn convert_writes_every_listed_tensor_as_onnxruntime_dequantizes_it() {
+    let dir = temp_dir("convert");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("qdq.safetensors");
+    let src = fixture("quantized/qdq_per_channel.onnx");
+    let (code, stdout, stderr) = cli(&["convert", &src, "-o", out.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let (_, listed, _) = cli(&["inspect", &src, "--json"]);
+    let listed: Value = serde_json::from_str(&listed).unwrap();
+    let names = |v: &Value| -> Vec<String> { v.as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap().to_string()).collect() };
+    assert_eq!(names(&report["convert"]["tensors"]), names(&listed["tensors"]), "convert writes what inspect lists");
+    // Read back with the crate's safetensors reader: F32, and onnxruntime's values bit for bit.
+    let bytes = std::fs::read(&out).unwrap();
+    let index = quant_playground::formats::parse_index("qdq.safetensors", &bytes, bytes.len() as u64).unwrap();
+    let w = index.tensor("fc.weight_quantized").unwrap();
+    assert_eq!((w.dtype.name(), w.shape.clone()), ("F32", vec![64, 16]));
+    let got: Vec<u8> = bytes[w.offset as usize..(w.offset + w.byte_len) as usize].to_vec();
+    let want = std::fs::read(fixture("quantized/expected/qdq_per_channel.onnx.fc.weight_quantized.f32")).unwrap();
+    assert_eq!(got, want);
+    let zp = index.tensor("fc.weight_zero_point").unwrap();
+    assert_eq!(zp.dtype.name(), "I8", "a parameter keeps its dtype");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -31,7 +31,7 @@ fn outcome(label: &str, name: &str, bytes: &[u8]) -> String {
             if t.data_file.is_some() {
                 continue;
             }
-            let r = formats::read_tensor_bytes(&mut src, t).and_then(|b| if t.dtype.is_quantizable() { decode_to_f32(t, &b).map(|_| ()) } else { Ok(()) });
+            let r = formats::read_tensor_bytes(&mut src, t).and_then(|b| if t.is_quantizable() { decode_to_f32(t, &b).map(|_| ()) } else { Ok(()) });
             if let Err(e) = r {
                 return e.to_string();
             }
@@ -250,6 +250,54 @@ fn tensor_proto(name: &str, dims: &[u64], data_type: u64, raw: Option<&[u8]>) ->
     t
 }
 
+/// A GraphProto of these NodeProto and TensorProto encodings.
+fn onnx_graph(nodes: &[Vec<u8>], initializers: &[Vec<u8>]) -> Vec<u8> {
+    let mut g = Vec::new();
+    for n in nodes {
+        pb_len(&mut g, 1, n);
+    }
+    pb_len(&mut g, 2, b"g");
+    for t in initializers {
+        pb_len(&mut g, 5, t);
+    }
+    g
+}
+
+fn onnx_model(graph: &[u8]) -> Vec<u8> {
+    let mut m = Vec::new();
+    pb_int(&mut m, 1, 9);
+    pb_len(&mut m, 7, graph);
+    m
+}
+
+/// A NodeProto; `attrs` are AttributeProto encodings.
+fn onnx_node(op: &str, inputs: &[&str], outputs: &[&str], attrs: &[Vec<u8>]) -> Vec<u8> {
+    let mut n = Vec::new();
+    for i in inputs {
+        pb_len(&mut n, 1, i.as_bytes());
+    }
+    for o in outputs {
+        pb_len(&mut n, 2, o.as_bytes());
+    }
+    pb_len(&mut n, 4, op.as_bytes());
+    for a in attrs {
+        pb_len(&mut n, 5, a);
+    }
+    n
+}
+
+/// An AttributeProto: an int (field 3), a tensor (5) or a graph (6).
+fn onnx_attr(name: &str, field: u64, int: u64, payload: &[u8]) -> Vec<u8> {
+    let mut a = Vec::new();
+    pb_len(&mut a, 1, name.as_bytes());
+    if field == 3 {
+        pb_int(&mut a, 3, int);
+    } else {
+        pb_len(&mut a, field, payload);
+    }
+    a
+}
+
 // ---- the corpus --------------------------------------------------------------------------
 
 fn fixtures() -> Vec<(String, Vec<u8>)> {
@@ -261,6 +309,10 @@ fn fixtures() -> Vec<(String, Vec<u8>)> {
         if p.is_file() && !name.ends_with(".json") && !name.ends_with(".data") && name != "legacy.pt" {
             out.push((name, std::fs::read(&p).unwrap()));
         }
+    }
+    let quantized = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/quantized");
+    for name in ["constants_if.onnx", "qdq_per_channel.onnx", "dynamic.onnx", "nbits4.onnx", "weights.tflite"] {
+        out.push((name.to_string(), std::fs::read(quantized.join(name)).unwrap()));
     }
     out.sort();
     out
@@ -596,4 +648,99 @@ fn gguf_long_key_over_a_long_array_of_arrays_reads_in_linear_time() {
     let short = best_of_two("k");
     let long = best_of_two(&"k".repeat(65_535));
     assert!(long < short * 3 + std::time::Duration::from_millis(300), "a 65 535-byte key took {long:?} where a 1-byte key took {short:?}");
+}
+
+#[test]
+fn onnx_constants_subgraphs_and_stored_quantization_cases() {
+    let floats: Vec<u8> = [1.0f32, -2.0, 0.5, 4.0].iter().flat_map(|v| v.to_le_bytes()).collect();
+    // A Constant's tensor is listed under its output's name, a subgraph's under its own.
+    let constant = onnx_node("Constant", &[], &["c"], &[onnx_attr("value", 5, 0, &tensor_proto("ignored", &[4], 1, Some(&floats)))]);
+    let body = onnx_graph(&[], &[tensor_proto("inner", &[4], 1, Some(&floats))]);
+    let branch = onnx_node("If", &["cond"], &["y"], &[onnx_attr("then_branch", 6, 0, &body), onnx_attr("else_branch", 6, 0, &onnx_graph(&[], &[]))]);
+    let m = onnx_model(&onnx_graph(&[constant, branch], &[tensor_proto("inner", &[4], 1, Some(&floats))]));
+    assert_eq!(outcome("constant and subgraph", "m.onnx", &m), "OK");
+    let index = formats::parse_index("m.onnx", &m, m.len() as u64).unwrap();
+    let names: Vec<&str> = index.tensors.iter().map(|t| t.name.as_str()).collect();
+    // The main graph keeps the plain name; the If body's twin is qualified by its path.
+    assert_eq!(names, ["inner", "c", "If_1/then_branch/inner"]);
+
+    // Subgraphs nested past the limit: refused, not a stack overflow.
+    let mut g = onnx_graph(&[], &[]);
+    for _ in 0..40 {
+        g = onnx_graph(&[onnx_node("If", &["c"], &["y"], &[onnx_attr("then_branch", 6, 0, &g)])], &[]);
+    }
+    expect_err("subgraphs 40 deep", "m.onnx", &onnx_model(&g), "nested more than 16 deep");
+
+    // DequantizeLinear whose scale count lies about the axis: the codes stay listed as I8, said why.
+    let codes = tensor_proto("q", &[2, 2], 3, Some(&[1, 2, 3, 4]));
+    let scales = tensor_proto("s", &[3], 1, Some(&floats[..12]));
+    let dq = onnx_node("DequantizeLinear", &["q", "s"], &["w"], &[onnx_attr("axis", 3, 0, &[])]);
+    let m = onnx_model(&onnx_graph(&[dq], &[codes.clone(), scales]));
+    assert_eq!(outcome("scales that lie", "m.onnx", &m), "OK");
+    let index = formats::parse_index("m.onnx", &m, m.len() as u64).unwrap();
+    assert!(index.tensor("q").unwrap().quant.is_none());
+    let note = index.metadata.iter().find(|(k, _)| k == "not dequantized q").unwrap();
+    assert!(note.1.contains("3 scales where shape [2, 2]"), "{note:?}");
+    // An axis outside the rank.
+    let scales = tensor_proto("s", &[2], 1, Some(&floats[..8]));
+    let dq = onnx_node("DequantizeLinear", &["q", "s"], &["w"], &[onnx_attr("axis", 3, 7, &[])]);
+    let m = onnx_model(&onnx_graph(&[dq], &[codes.clone(), scales.clone()]));
+    let index = formats::parse_index("m.onnx", &m, m.len() as u64).unwrap();
+    assert!(index.metadata.iter().any(|(k, v)| k == "not dequantized q" && v.contains("axis 7 is outside rank 2")), "{:?}", index.metadata);
+    // Per axis done right: values as onnx Operators.md DequantizeLinear says, (q − 0) · s[axis 1].
+    let dq = onnx_node("DequantizeLinear", &["q", "s"], &["w"], &[onnx_attr("axis", 3, 1, &[])]);
+    let m = onnx_model(&onnx_graph(&[dq], &[codes, scales]));
+    let index = formats::parse_index("m.onnx", &m, m.len() as u64).unwrap();
+    let q = index.tensor("q").unwrap();
+    let (o, n) = q.stored_range();
+    assert_eq!(formats::decode_tensor(q, m[o as usize..(o + n) as usize].to_vec()).unwrap(), vec![1.0, -4.0, 3.0, -8.0]);
+    assert_eq!(index.tensor("s").unwrap().parameter_of.as_deref(), Some("q"));
+
+    // MatMulNBits whose K, N lie about B's bytes: listed as stored, said why.
+    let b = tensor_proto("b", &[2, 1, 16], 2, Some(&[0x88; 32]));
+    let s2 = tensor_proto("s", &[2], 1, Some(&floats[..8]));
+    let attrs = [("K", 64u64), ("N", 2), ("bits", 4), ("block_size", 32)].map(|(k, v)| onnx_attr(k, 3, v, &[]));
+    let mut nbits = onnx_node("MatMulNBits", &["a", "b", "s"], &["y"], &attrs);
+    pb_len(&mut nbits, 7, b"com.microsoft");
+    let m = onnx_model(&onnx_graph(&[nbits], &[b, s2]));
+    let index = formats::parse_index("m.onnx", &m, m.len() as u64).unwrap();
+    assert!(index.tensor("b").unwrap().quant.is_none(), "K=64 with one block of 32 per column");
+    assert!(index.metadata.iter().any(|(k, v)| k == "not dequantized b" && v.contains("2 scales where N=2 columns of 2 blocks need 4")), "{:?}", index.metadata);
+}
+
+/// tests/fixtures/quantized/weights.tflite (scripts/make_quantized_fixtures.py).
+fn tflite_fixture() -> Vec<u8> {
+    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/quantized/weights.tflite")).unwrap()
+}
+
+#[test]
+fn tflite_cases() {
+    let good = tflite_fixture();
+    assert_eq!(outcome("good", "m.tflite", &good), "OK");
+    // The root offset out of range.
+    let mut b = good.clone();
+    b[0..4].copy_from_slice(&(good.len() as u32 + 8).to_le_bytes());
+    expect_err("root past the end", "m.tflite", &b, "past the end of the file");
+    // No file identifier: by name only, and the reader says what is wrong.
+    let mut b = good.clone();
+    b[4..8].copy_from_slice(b"XXXX");
+    expect_err("no TFL3", "m.tflite", &b, "no 'TFL3' file identifier");
+    // A buffer's data vector whose length lies (the first tensor's bytes, 128 of dense/kernel).
+    let kernel: Vec<u8> = {
+        let index = formats::parse_index("m.tflite", &good, good.len() as u64).unwrap();
+        let t = index.tensor("dense/kernel").unwrap();
+        let at = t.offset as usize - 4;
+        assert_eq!(u32::from_le_bytes(good[at..at + 4].try_into().unwrap()), 128);
+        let mut b = good.clone();
+        b[at..at + 4].copy_from_slice(&129u32.to_le_bytes());
+        b
+    };
+    expect_err("buffer length lies", "m.tflite", &kernel, "holds 129 bytes but shape [4, 8] of F32 needs 128");
+    let mut huge = kernel.clone();
+    let index = formats::parse_index("m.tflite", &good, good.len() as u64).unwrap();
+    let at = index.tensor("dense/kernel").unwrap().offset as usize - 4;
+    huge[at..at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+    expect_err("buffer length past the end", "m.tflite", &huge, "runs past the end of the file");
+    // Truncated inside the tables.
+    expect_err("cut in the header", "m.tflite", &good[..40], "truncated");
 }

@@ -46,12 +46,24 @@ struct Measured {
     clipped: usize,
 }
 
+/// How the histograms' range is set over several batches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistogramRange {
+    /// The crate's two-pass histogram: over several batches, the global [min, max] of pass 1 fixes
+    /// the range, so the split into batches does not change a range.
+    Preset,
+    /// ORT's: the first batch sets the range and later batches grow it (merge_histogram,
+    /// collect_absolute_value) — the ranges ORT's calibrators give for the same batches.
+    Growing,
+}
+
 /// The three passes' state.
 #[derive(Debug, Clone)]
 pub struct BatchCalibration {
     spec: QuantSpec,
     methods: Vec<Method>,
     cfg: CalibConfig,
+    histogram_range: HistogramRange,
     extremes: MinMax,
     batch_values: Vec<usize>,
     calibrator: Option<Calibrator>,
@@ -73,6 +85,7 @@ impl BatchCalibration {
             spec,
             methods: methods.to_vec(),
             cfg,
+            histogram_range: HistogramRange::Preset,
             extremes: MinMax::default(),
             batch_values: Vec::new(),
             calibrator: None,
@@ -81,6 +94,11 @@ impl BatchCalibration {
             measured: vec![Measured::default(); methods.len()],
             measured_batches: 0,
         })
+    }
+
+    pub fn with_histogram_range(mut self, range: HistogramRange) -> Self {
+        self.histogram_range = range;
+        self
     }
 
     /// Pass 1: a batch's finite extremes.
@@ -110,7 +128,7 @@ impl BatchCalibration {
         self.check_batch("histogram", self.added, x)?;
         if self.calibrator.is_none() {
             let mut c = Calibrator::new(&self.spec, &self.methods, self.cfg)?;
-            if self.extremes.batches > 0 {
+            if self.extremes.batches > 1 && self.histogram_range == HistogramRange::Preset {
                 c.preset_range(self.extremes.min, self.extremes.max);
             }
             self.calibrator = Some(c);

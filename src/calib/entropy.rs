@@ -14,6 +14,7 @@
 //! back over the non-empty bins only; the last minimum wins; amax = edge[i].
 
 use super::histogram::Histogram;
+use super::numpy;
 use super::Curve;
 
 /// ORT smooth_distribution in float32: zeros become eps, non-zeros lose eps·zeros/nonzeros.
@@ -31,8 +32,28 @@ fn smooth(p: &[f32], out: &mut Vec<f32>) -> bool {
     out.iter().all(|&v| v > 0.0)
 }
 
-/// KL(p‖q) of two positive vectors after normalising each (scipy.stats.entropy).
-fn kl(p: &[f32], q: &[f32]) -> f64 {
+/// KL(p‖q) as onnxruntime/quantization/calibrate.py `entropy` and `rel_entr` compute it: in float32
+/// throughout — each vector divided by its numpy pairwise sum, p·log(p/q) with numpy's float32 log,
+/// the terms summed pairwise. A term with p = 0 is 0; one with p > 0 and q = 0 is +∞.
+pub fn kl_f32(p: &[f32], q: &[f32], terms: &mut Vec<f32>) -> f32 {
+    let (sp, sq) = (numpy::sum_f32(p), numpy::sum_f32(q));
+    terms.clear();
+    terms.extend(p.iter().zip(q).map(|(&a, &b)| {
+        let (a, b) = (1.0 * a / sp, b / sq);
+        if a == 0.0 && b >= 0.0 {
+            0.0
+        } else if !(a > 0.0 && b > 0.0) {
+            f32::INFINITY
+        } else {
+            a * numpy::log_f32(a / b)
+        }
+    }));
+    numpy::sum_f32(terms)
+}
+
+/// The same divergence in float64 with a correctly rounded log: what the KL is, without float32's
+/// rounding (for the `entropy:f64` variant).
+fn kl_f64(p: &[f32], q: &[f32]) -> f64 {
     let sp: f64 = p.iter().map(|&v| v as f64).sum();
     let sq: f64 = q.iter().map(|&v| v as f64).sum();
     p.iter()
@@ -44,8 +65,23 @@ fn kl(p: &[f32], q: &[f32]) -> f64 {
         .sum()
 }
 
+/// How the KL of each candidate is computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KlArithmetic {
+    /// ORT's: float32 with numpy's sums and log (the `entropy` method).
+    NumpyF32,
+    /// float64, correctly rounded log (the `entropy:f64` variant): a flat curve's minimum is where
+    /// the divergence is smallest, not where float32 rounding happens to put it.
+    F64,
+}
+
 /// ORT's entropy threshold: (range, curve of upper threshold → KL).
 pub fn ort(h: &Histogram, quantized_bins: usize) -> ((f32, f32), Curve) {
+    ort_with(h, quantized_bins, KlArithmetic::NumpyF32)
+}
+
+/// `ort` with a choice of KL arithmetic; the candidates, p and the int64 q are ORT's either way.
+pub fn ort_with(h: &Histogram, quantized_bins: usize, arithmetic: KlArithmetic) -> ((f32, f32), Curve) {
     let empty = Curve::new("kl");
     let hist = h.counts();
     let n = hist.len();
@@ -61,7 +97,7 @@ pub fn ort(h: &Histogram, quantized_bins: usize) -> ((f32, f32), Curve) {
     }
     let mut curve = Curve::new("kl");
     let mut best = (f64::INFINITY, 0usize, (0.0f32, 0.0f32));
-    let (mut p, mut q, mut ps, mut qs) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut p, mut q, mut ps, mut qs, mut terms) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for i in half_q..=zero {
         let start = zero - i;
         let end = (zero + i + 1).min(n);
@@ -88,7 +124,15 @@ pub fn ort(h: &Histogram, quantized_bins: usize) -> ((f32, f32), Curve) {
                 q[a..b].iter_mut().for_each(|e| *e = v as f32);
             }
         }
-        let div = if smooth(&p, &mut ps) && smooth(&q, &mut qs) { kl(&ps, &qs) as f32 as f64 } else { f64::INFINITY };
+        // calibrate.py get_entropy_threshold: `div = np.array(entropy(p, q), dtype=float32)`.
+        let div = if smooth(&p, &mut ps) && smooth(&q, &mut qs) {
+            match arithmetic {
+                KlArithmetic::NumpyF32 => kl_f32(&ps, &qs, &mut terms) as f64,
+                KlArithmetic::F64 => kl_f64(&ps, &qs),
+            }
+        } else {
+            f64::INFINITY
+        };
         let range = (h.edge(start), h.edge(end));
         curve.push(range.1, div);
         if div < best.0 || curve.values.len() == 1 {
@@ -120,7 +164,9 @@ pub fn trt(abs: &Histogram, levels: usize) -> ((f32, f32), Curve) {
     }
     let mut density = vec![0.0f64; levels];
     let mut nonempty = vec![0u32; levels];
+    let (mut new_density, mut terms) = (Vec::with_capacity(n), Vec::with_capacity(n));
     let mut best = (f64::INFINITY, START_BIN);
+    let mut last_nan = None;
     for i in START_BIN..=n {
         // digitize(range(i), linspace(0, i, levels + 1)) − 1 = ⌊j·levels / i⌋, exact as levels is 2^k.
         density.iter_mut().for_each(|d| *d = 0.0);
@@ -132,36 +178,49 @@ pub fn trt(abs: &Histogram, levels: usize) -> ((f32, f32), Curve) {
                 nonempty[k] += 1;
             }
         }
-        let tail = suffix[i] as f64;
-        // Q sums to the in-range mass; P to all the mass (tail joins its last bin).
-        let q_total: f64 = density.iter().sum();
-        let p_total = q_total + tail;
-        let mut div = 0.0f64;
-        for (j, &c) in bins[..i].iter().enumerate() {
-            let pj = if j == i - 1 { c as f64 + tail } else { c as f64 };
-            if pj == 0.0 {
-                continue;
-            }
-            let qj = if c == 0 {
+        // scipy.stats.entropy(reference, new_density) as modelopt calls it: each divided by its numpy
+        // sum (the int reference's exactly, new_density's pairwise in float64), rel_entr's terms with
+        // libm's log, summed pairwise. Equal KLs are common (few distinct values: a flat curve), and
+        // the last minimum among them is the one this rounding makes smallest.
+        let tail = suffix[i];
+        new_density.clear();
+        new_density.extend(bins[..i].iter().enumerate().map(|(j, &c)| {
+            if c == 0 {
                 0.0
             } else {
                 let k = j * levels / i;
                 density[k] / nonempty[k] as f64
-            };
-            if qj == 0.0 {
-                div = f64::INFINITY;
-                break;
             }
-            let (a, b) = (pj / p_total, qj / q_total);
-            div += a * (a / b).ln();
-        }
+        }));
+        let q_total = numpy::sum_f64(&new_density);
+        let p_total = (bins[..i].iter().sum::<u64>() + tail) as f64;
+        terms.clear();
+        terms.extend(bins[..i].iter().zip(&new_density).enumerate().map(|(j, (&c, &d))| {
+            let pj = if j == i - 1 { c + tail } else { c };
+            let (a, b) = (1.0 * pj as f64 / p_total, d / q_total);
+            // scipy.special.rel_entr: NaN in, NaN out (q sums to 0 when every in-range bin is empty).
+            if a.is_nan() || b.is_nan() {
+                f64::NAN
+            } else if a > 0.0 && b > 0.0 {
+                a * (a / b).ln()
+            } else if a == 0.0 && b >= 0.0 {
+                0.0
+            } else {
+                f64::INFINITY
+            }
+        }));
+        let div = numpy::sum_f64(&terms);
         curve.push(abs.edge(i), div);
-        // Last minimum wins (pytorch_quantization: len − 1 − argmin(divergences[::-1])).
-        if div <= best.0 {
+        // Last minimum wins (modelopt: len − 1 − argmin(divergences[::-1])); np.argmin takes a NaN
+        // as the minimum, so the last NaN candidate wins over every number.
+        if div.is_nan() {
+            last_nan = Some(i);
+        } else if div <= best.0 {
             best = (div, i);
         }
     }
-    curve.best = Some(best.1 - START_BIN);
-    let amax = abs.edge(best.1);
+    let chosen = last_nan.unwrap_or(best.1);
+    curve.best = Some(chosen - START_BIN);
+    let amax = abs.edge(chosen);
     (((-amax).max(abs.min()), amax.min(abs.max())), curve)
 }

@@ -19,10 +19,14 @@
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum HistKind {
     Signed,
+    /// |x| on a power-of-two grid from 0 (TensorRT's layout, batch-independent).
     Abs,
+    /// |x| from the first batch's min|x|, growing by appended bins: ORT's `collect_absolute_value`
+    /// (calib::ort::AbsValueHistogram).
+    AbsFromMin,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -77,7 +81,7 @@ fn pow2_width(a: f32, n: usize) -> f32 {
 }
 
 /// `np.linspace(first, last, n + 1, dtype=float32)`: i·step + first in float32, last edge exact.
-fn linspace_f32(first: f32, last: f32, n: usize) -> Vec<f32> {
+pub(crate) fn linspace_f32(first: f32, last: f32, n: usize) -> Vec<f32> {
     let step = (last - first) / n as f32;
     let mut e: Vec<f32> = (0..=n).map(|i| i as f32 * step + first).collect();
     e[n] = last;
@@ -154,8 +158,9 @@ impl Histogram {
     fn start(&mut self, reach: f32) {
         (self.first, self.last) = match self.kind {
             HistKind::Signed => (-reach, reach),
+            // AbsFromMin is kept by calib::ort::AbsValueHistogram; asked of this type it is Abs.
             // Above 2^127 the grid's top edge would be 2^128, past f32::MAX: the last edge stops there.
-            HistKind::Abs => (0.0, (self.bins as f64 * pow2_width(reach, self.bins) as f64).min(f32::MAX as f64) as f32),
+            HistKind::Abs | HistKind::AbsFromMin => (0.0, (self.bins as f64 * pow2_width(reach, self.bins) as f64).min(f32::MAX as f64) as f32),
         };
         self.counts = vec![0; self.bins];
         self.edges = linspace_f32(self.first, self.last, self.bins);
@@ -184,7 +189,7 @@ impl Histogram {
                     self.merge_pairs();
                 }
             }
-            HistKind::Abs => {
+            HistKind::Abs | HistKind::AbsFromMin => {
                 // Double the power-of-two width until the range fits, merging bins in pairs.
                 while reach > self.last {
                     let mut merged: Vec<u64> = self.counts.chunks(2).map(|p| p.iter().sum()).collect();
@@ -227,7 +232,7 @@ impl Histogram {
     fn bin_values(&mut self, x: &[f32]) {
         match self.kind {
             HistKind::Signed => self.bin_mapped(x, |v| v),
-            HistKind::Abs => self.bin_mapped(x, f32::abs),
+            HistKind::Abs | HistKind::AbsFromMin => self.bin_mapped(x, f32::abs),
         }
     }
 

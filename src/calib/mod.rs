@@ -1,14 +1,22 @@
 //! Calibration: the clipping range of a tensor or of a stream of activation batches, by min-max,
-//! percentile, MSE or entropy (KL), with what each searched (curve) and the histogram, for the page.
+//! percentile, MSE, entropy (KL) or ORT's distribution, with what each searched (curve) and the
+//! histogram, for the page.
 //!
-//! Defaults follow onnxruntime/quantization/calibrate.py (`MinMaxCalibrater`, `HistogramCollector`:
-//! 2048 bins, 128 quantized bins, percentile 99.99); `entropy:trt` follows TensorRT (Migacz 2017).
+//! Each method belongs to a dialect (`Method::dialect`) and reproduces that reference's arithmetic,
+//! quirks included: `Dialect::Ort` — onnxruntime/quantization/calibrate.py 1.32 (`MinMaxCalibrater`,
+//! `HistogramCollector`: 2048 bins, 128 quantized bins; numpy's float32 sums and log, calib::numpy);
+//! `Dialect::Trt` — modelopt's calib/histogram.py; `Dialect::Ours` where the crate chooses otherwise.
 //! Memory is bounded: batches are folded into histograms and min/max, never kept.
 //!
 //! Two ways to stream: `Calibrator::add_batch` alone is one pass, the histograms growing by ORT's rule
-//! (ORT's `entropy` then depends on the batching, as it does in ORT); `calibrate_batches` (or
-//! `Calibrator::preset_range` after a min/max pass) fixes the range first, and every method then gives
-//! the same range for 1 or 100 batches. Entry points for front ends: `calibration_report` /
+//! (`merge_histogram`, `collect_absolute_value`): N batches through `add_batch` give exactly what ORT's
+//! calibrator gives for the same N batches (quantize_static's `collect_data` over one reader; for its
+//! defaults, `CalibConfig::ort_quantize_static`). ORT's ranges then depend on the batching, as ORT's
+//! do. `calibrate_batches` (or `Calibrator::preset_range` after a min/max pass) fixes the signed
+//! histograms' range first — the crate's two-pass variant: over 2 or 100 batches every method then
+//! gives the same range (one batch is left to ORT's own layout; the |x| histogram of symmetric
+//! percentile spans [0, max|x|] when preset, [min|x|, max|x|] on one batch, so those two agree within
+//! a bin). Entry points for front ends: `calibration_report` /
 //! `run_calibrate_json` (the `calibrate` command) and `calibrate_slots` (`quantize --calib`).
 
 pub mod batches;
@@ -16,6 +24,8 @@ pub mod entropy;
 pub mod histogram;
 pub mod minmax;
 pub mod mse;
+pub mod numpy;
+pub mod ort;
 pub mod percentile;
 
 use crate::error::{Error, Result};
@@ -26,46 +36,92 @@ use histogram::{HistKind, Histogram, HistogramView};
 use minmax::MinMax;
 use serde::Serialize;
 
-/// A calibration method, as parsed from `minmax|minmax:ma|percentile[:P]|mse|entropy|entropy:trt`.
+/// Whose arithmetic a method follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dialect {
+    /// onnxruntime/quantization/calibrate.py (1.32): `MinMaxCalibrater`, `HistogramCollector`.
+    Ort,
+    /// TensorRT's calibrators as NVIDIA ships them in nvidia-modelopt
+    /// (modelopt/torch/quantization/calib/histogram.py).
+    Trt,
+    /// This crate's own choice where it differs from both (documented on the method).
+    Ours,
+}
+
+/// A calibration method, as parsed from `minmax|minmax:ma|minmax:ema|percentile[:P]|percentile:trt[:P]|
+/// mse|mse:trt|entropy|entropy:f64|entropy:trt|distribution`. Every method name is parsed here only.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Method {
+    /// ORT `MinMaxCalibrater`: nanmin / nanmax of the batch extremes (ORT's symmetric (−a, a) is the
+    /// same scale; the range stays the data's).
     MinMax,
-    /// Min-max with a moving average over batches (ORT `moving_average=True`).
+    /// ORT `moving_average=True` within one collect_data call: the mean of the batch extremes.
     MovingAverage,
-    /// Percentile P in [0, 100] (ORT default 99.99 here, as DESIGN.md fixes it).
+    /// ORT `merge_range` with moving_average across collect_data calls, one call per batch:
+    /// old + c·(new − old), c = averaging_constant (0.01).
+    MovingAverageEma,
+    /// ORT `compute_percentile`, P in [0, 100] (99.99 here, as DESIGN.md fixes it; ORT's
+    /// quantize_static defaults to 99.999).
     Percentile(f64),
+    /// modelopt `_compute_amax_percentile` on the |x| histogram.
+    PercentileTrt(f64),
+    /// Ours: the expected-MSE search (mse.rs).
     Mse,
-    /// KL divergence, ORT's `HistogramCollector` rule.
+    /// modelopt `_compute_amax_mse`: fake-quantizes the bin centres at each candidate amax.
+    MseTrt,
+    /// KL divergence exactly as ORT's `get_entropy_threshold` (int64 q, float32 KL).
     Entropy,
-    /// KL divergence, TensorRT's rule.
+    /// ORT's candidates and int64 q, the KL in float64: the true minimum of the same curve.
+    EntropyF64,
+    /// KL divergence, TensorRT's rule (modelopt `_compute_amax_entropy`).
     EntropyTrt,
+    /// ORT `compute_distribution` (scenario "same"): the histogram's outer edges, with mean and std.
+    Distribution,
 }
 
 pub const DEFAULT_PERCENTILE: f64 = 99.99;
+
+/// One line per method for the page and `calibrate --help`: label, dialect, what it follows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MethodInfo {
+    pub label: String,
+    pub dialect: Dialect,
+    pub about: &'static str,
+}
 
 impl Method {
     pub fn parse(text: &str) -> Result<Method> {
         let bad = || {
             Error::InvalidSpec(format!(
-                "calibration method '{text}': expected minmax, minmax:ma, percentile, percentile:P (0..=100), mse, entropy, entropy:trt or all"
+                "calibration method '{text}': expected minmax, minmax:ma, minmax:ema, percentile, percentile:P (0..=100), percentile:trt, percentile:trt:P, mse, mse:trt, entropy, entropy:f64, entropy:trt, distribution or all"
             ))
+        };
+        let percent = |p: &str| -> Result<f64> {
+            let p: f64 = p.parse().map_err(|_| bad())?;
+            if !(0.0..=100.0).contains(&p) {
+                return Err(bad());
+            }
+            Ok(p)
         };
         Ok(match text.trim() {
             "minmax" => Method::MinMax,
             "minmax:ma" | "minmax:avg" => Method::MovingAverage,
+            "minmax:ema" => Method::MovingAverageEma,
             "percentile" => Method::Percentile(DEFAULT_PERCENTILE),
+            "percentile:trt" => Method::PercentileTrt(DEFAULT_PERCENTILE),
             "mse" => Method::Mse,
+            "mse:trt" => Method::MseTrt,
             "entropy" | "entropy:ort" => Method::Entropy,
+            "entropy:f64" => Method::EntropyF64,
             "entropy:trt" => Method::EntropyTrt,
-            t => match t.split_once(':') {
-                Some(("percentile", p)) => {
-                    let p: f64 = p.parse().map_err(|_| bad())?;
-                    if !(0.0..=100.0).contains(&p) {
-                        return Err(bad());
-                    }
-                    Method::Percentile(p)
-                }
-                _ => return Err(bad()),
+            "distribution" => Method::Distribution,
+            t => match t.strip_prefix("percentile:trt:") {
+                Some(p) => Method::PercentileTrt(percent(p)?),
+                None => match t.split_once(':') {
+                    Some(("percentile", p)) => Method::Percentile(percent(p)?),
+                    _ => return Err(bad()),
+                },
             },
         })
     }
@@ -90,26 +146,96 @@ impl Method {
         [Method::MinMax, Method::Percentile(DEFAULT_PERCENTILE), Method::Mse, Method::Entropy, Method::EntropyTrt]
     }
 
+    /// Every method, each dialect's at its default parameter.
+    pub fn every() -> [Method; 11] {
+        [
+            Method::MinMax,
+            Method::MovingAverage,
+            Method::MovingAverageEma,
+            Method::Percentile(DEFAULT_PERCENTILE),
+            Method::PercentileTrt(DEFAULT_PERCENTILE),
+            Method::Mse,
+            Method::MseTrt,
+            Method::Entropy,
+            Method::EntropyF64,
+            Method::EntropyTrt,
+            Method::Distribution,
+        ]
+    }
+
     pub fn label(&self) -> String {
         match self {
             Method::MinMax => "minmax".into(),
             Method::MovingAverage => "minmax:ma".into(),
+            Method::MovingAverageEma => "minmax:ema".into(),
             Method::Percentile(p) => format!("percentile:{p}"),
+            Method::PercentileTrt(p) => format!("percentile:trt:{p}"),
             Method::Mse => "mse".into(),
+            Method::MseTrt => "mse:trt".into(),
             Method::Entropy => "entropy".into(),
+            Method::EntropyF64 => "entropy:f64".into(),
             Method::EntropyTrt => "entropy:trt".into(),
+            Method::Distribution => "distribution".into(),
         }
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Method::MinMax
+            | Method::MovingAverage
+            | Method::MovingAverageEma
+            | Method::Percentile(_)
+            | Method::Entropy
+            | Method::Distribution => Dialect::Ort,
+            Method::PercentileTrt(_) | Method::MseTrt | Method::EntropyTrt => Dialect::Trt,
+            Method::Mse | Method::EntropyF64 => Dialect::Ours,
+        }
+    }
+
+    /// What the method follows, for people (the page's method list, `calibrate --help`).
+    pub fn about(&self) -> &'static str {
+        match self {
+            Method::MinMax => "onnxruntime MinMaxCalibrater: the extremes over all batches; symmetric (-a, a)",
+            Method::MovingAverage => "onnxruntime moving_average=True: the mean of each batch's min and max (one collect_data call)",
+            Method::MovingAverageEma => "onnxruntime merge_range: old + 0.01*(new - old), each batch its own collect_data call",
+            Method::Percentile(_) => "onnxruntime compute_percentile: |x| histogram from the first batch's min|x| (symmetric) or the signed one (asymmetric)",
+            Method::PercentileTrt(_) => "modelopt _compute_amax_percentile on the |x| histogram from 0",
+            Method::Mse => "ours: the clipping that minimises the expected quantization MSE of the histogram",
+            Method::MseTrt => "modelopt _compute_amax_mse: fake-quantizes the |x| bin centres at each candidate amax",
+            Method::Entropy => "onnxruntime get_entropy_threshold exactly: int64-truncated q, float32 KL, first minimum",
+            Method::EntropyF64 => "ORT's candidates and q with the KL in float64: float32 rounding makes ORT's flat KL curves pick by noise",
+            Method::EntropyTrt => "TensorRT / modelopt _compute_amax_entropy on the |x| histogram; last minimum",
+            Method::Distribution => "onnxruntime compute_distribution: the histogram's outer edges, mean and std (float8)",
+        }
+    }
+
+    pub fn info(&self) -> MethodInfo {
+        MethodInfo { label: self.label(), dialect: self.dialect(), about: self.about() }
+    }
+
+    /// Every method, one line each, for `calibrate --help`.
+    pub fn help() -> String {
+        let mut s = String::from("A comma-separated list of methods, or all (minmax, percentile, mse, entropy, entropy:trt).\n");
+        for m in Method::every() {
+            let name = match m {
+                Method::Percentile(_) => "percentile[:P]".to_string(),
+                Method::PercentileTrt(_) => "percentile:trt[:P]".to_string(),
+                m => m.label(),
+            };
+            s.push_str(&format!("  {name:<20} {:<5} {}\n", format!("{:?}", m.dialect()).to_lowercase(), m.about()));
+        }
+        s
     }
 
     /// The histogram the method reads, for this scheme.
     pub fn histogram(&self, scheme: Scheme) -> Option<HistKind> {
         match (self, scheme) {
-            (Method::MinMax | Method::MovingAverage, _) => None,
+            (Method::MinMax | Method::MovingAverage | Method::MovingAverageEma, _) => None,
             // ORT: collect_absolute_value when symmetric, collect_value otherwise.
-            (Method::Percentile(_), Scheme::Symmetric) => Some(HistKind::Abs),
+            (Method::Percentile(_), Scheme::Symmetric) => Some(HistKind::AbsFromMin),
             (Method::Percentile(_), Scheme::Asymmetric) => Some(HistKind::Signed),
-            (Method::Mse | Method::Entropy, _) => Some(HistKind::Signed),
-            (Method::EntropyTrt, _) => Some(HistKind::Abs),
+            (Method::Mse | Method::Entropy | Method::EntropyF64 | Method::Distribution, _) => Some(HistKind::Signed),
+            (Method::EntropyTrt | Method::PercentileTrt(_) | Method::MseTrt, _) => Some(HistKind::Abs),
         }
     }
 }
@@ -121,15 +247,31 @@ pub struct CalibConfig {
     pub bins: usize,
     /// ORT num_quantized_bins for `entropy`.
     pub quantized_bins: usize,
-    /// Memory bound: past this many bins, adjacent bins are merged.
+    /// Memory bound: past this many bins, adjacent bins of the signed histogram are merged. ORT's
+    /// merge_histogram never merges (its histogram grows without limit), so ORT's methods equal ORT's
+    /// only while the range grows less than max_bins / bins times beyond the first batch's.
     pub max_bins: usize,
-    /// ORT averaging_constant for `minmax:ma`.
+    /// ORT averaging_constant for `minmax:ema`.
     pub averaging_constant: f32,
 }
 
 impl Default for CalibConfig {
     fn default() -> Self {
         CalibConfig { bins: 2048, quantized_bins: 128, max_bins: 2048 * 8, averaging_constant: 0.01 }
+    }
+}
+
+impl CalibConfig {
+    /// What onnxruntime's `quantize_static` gives each method when extra_options leave it alone
+    /// (calibrate.py `create_calibrator`): entropy 128 bins and 128 quantized bins — a single KL
+    /// candidate, the whole histogram, so on one batch ORT's default entropy is min-max — and 2048
+    /// bins for percentile (whose default P is 99.999, symmetric) and distribution.
+    pub fn ort_quantize_static(method: &Method) -> Self {
+        let bins = match method {
+            Method::Entropy | Method::EntropyF64 => 128,
+            _ => 2048,
+        };
+        CalibConfig { bins, max_bins: usize::MAX, ..CalibConfig::default() }
     }
 }
 
@@ -166,6 +308,9 @@ pub struct CalibResult {
     pub histogram: Option<HistKind>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub curve: Option<Curve>,
+    /// `distribution` only: ORT's bin-centre mean and standard deviation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distribution: Option<ort::Distribution>,
 }
 
 /// Every method's answer over one stream of batches, with the histograms they read.
@@ -193,9 +338,10 @@ pub struct Calibrator {
     cfg: CalibConfig,
     spec: QuantSpec,
     methods: Vec<Method>,
-    minmax: MinMax,
+    extremes: ort::BatchExtremes,
     signed: Option<Histogram>,
     abs: Option<Histogram>,
+    abs_from_min: Option<ort::AbsValueHistogram>,
     batches: usize,
     finite: u64,
     nonfinite: u64,
@@ -210,9 +356,10 @@ impl Calibrator {
             cfg,
             spec: *spec,
             methods: methods.to_vec(),
-            minmax: MinMax::default(),
+            extremes: ort::BatchExtremes::default(),
             signed: make(HistKind::Signed),
             abs: make(HistKind::Abs),
+            abs_from_min: wants(HistKind::AbsFromMin).then(|| ort::AbsValueHistogram::new(cfg.bins)),
             batches: 0,
             finite: 0,
             nonfinite: 0,
@@ -228,6 +375,9 @@ impl Calibrator {
             for h in [&mut self.signed, &mut self.abs].into_iter().flatten() {
                 h.preset_range(min, max);
             }
+            if let Some(h) = &mut self.abs_from_min {
+                h.preset_range(min.abs().max(max.abs()));
+            }
         }
     }
 
@@ -242,18 +392,22 @@ impl Calibrator {
         self.batches += 1;
         self.finite += (x.len() - bad) as u64;
         self.nonfinite += bad as u64;
-        self.minmax.add_extremes(lo, hi, self.cfg.averaging_constant);
+        self.extremes.add(lo, hi, self.cfg.averaging_constant);
         for h in [&mut self.signed, &mut self.abs].into_iter().flatten() {
             h.add_with_extremes(x, lo, hi, bad);
         }
+        if let Some(h) = &mut self.abs_from_min {
+            h.add(x, lo, hi, bad);
+        }
     }
 
-    fn hist(&self, kind: HistKind) -> &Histogram {
+    /// The histogram of `kind` (Signed or Abs), built because a method given to `new` reads it.
+    fn hist(&self, kind: HistKind) -> Result<&Histogram> {
         let h = match kind {
             HistKind::Signed => &self.signed,
-            HistKind::Abs => &self.abs,
+            HistKind::Abs | HistKind::AbsFromMin => &self.abs,
         };
-        h.as_ref().expect("result() checked that the histogram was built")
+        h.as_ref().ok_or_else(|| Error::InvalidSpec(format!("the {kind:?} histogram was not built")))
     }
 
     /// The range of one of the methods given to `new`, with its curve; an error for a method whose
@@ -265,6 +419,7 @@ impl Calibrator {
             None => true,
             Some(HistKind::Signed) => self.signed.is_some(),
             Some(HistKind::Abs) => self.abs.is_some(),
+            Some(HistKind::AbsFromMin) => self.abs_from_min.is_some(),
         };
         if !built {
             return Err(Error::InvalidSpec(format!(
@@ -272,26 +427,47 @@ impl Calibrator {
                 method.label()
             )));
         }
+        let sym = scheme == Scheme::Symmetric;
+        let mut distribution = None;
         let ((lo, hi), curve) = match *method {
-            Method::MinMax => (self.minmax.range(), None),
-            Method::MovingAverage => (self.minmax.moving_average_range(), None),
-            Method::Percentile(p) => match scheme {
-                Scheme::Symmetric => (percentile::symmetric(self.hist(HistKind::Abs), p), None),
-                Scheme::Asymmetric => (percentile::asymmetric(self.hist(HistKind::Signed), p), None),
+            // ORT returns (−a, a) when symmetric; the core keeps the data's [min, max] (the same
+            // symmetric scale, max(|min|, |max|), is taken by quant::params_from_range).
+            Method::MinMax => (self.extremes.range(false), None),
+            Method::MovingAverage => (self.extremes.mean_range(false), None),
+            // Averaged after symmetrizing each call's range, as merge_range does: kept as ORT gives it.
+            Method::MovingAverageEma => (self.extremes.ema_range(sym), None),
+            Method::Percentile(p) => match (scheme, &self.abs_from_min) {
+                (Scheme::Symmetric, Some(h)) => (percentile::symmetric(h, p), None),
+                _ => (percentile::asymmetric(self.hist(HistKind::Signed)?, p), None),
             },
+            Method::PercentileTrt(p) => (percentile::trt(self.hist(HistKind::Abs)?, p), None),
             Method::Mse => {
-                let (r, c) = mse::search(self.hist(HistKind::Signed), &self.spec);
+                let (r, c) = mse::search(self.hist(HistKind::Signed)?, &self.spec);
                 (r, Some(c))
             }
-            Method::Entropy => {
-                let (r, c) = entropy::ort(self.hist(HistKind::Signed), self.cfg.quantized_bins);
+            Method::MseTrt => {
+                let (r, c) = mse::trt(self.hist(HistKind::Abs)?, self.spec.format.bits);
+                (r, Some(c))
+            }
+            Method::Entropy | Method::EntropyF64 => {
+                let arithmetic = if *method == Method::Entropy {
+                    entropy::KlArithmetic::NumpyF32
+                } else {
+                    entropy::KlArithmetic::F64
+                };
+                let (r, c) = entropy::ort_with(self.hist(HistKind::Signed)?, self.cfg.quantized_bins, arithmetic);
                 (r, Some(c))
             }
             Method::EntropyTrt => {
                 // Migacz 2017: 2^(b−1) levels (128 for int8) over the |x| histogram, whatever the scheme.
                 let levels = 1usize << (self.spec.format.bits as u32 - 1);
-                let (r, c) = entropy::trt(self.hist(HistKind::Abs), levels);
+                let (r, c) = entropy::trt(self.hist(HistKind::Abs)?, levels);
                 (r, Some(c))
+            }
+            Method::Distribution => {
+                let d = ort::distribution(self.hist(HistKind::Signed)?, self.cfg.bins);
+                distribution = Some(d);
+                (d.range, None)
             }
         };
         let p = quant::params_from_range(&self.spec, lo, hi);
@@ -302,6 +478,7 @@ impl Calibrator {
             zero_point: p.zero_point,
             histogram: kind,
             curve,
+            distribution,
         })
     }
 
@@ -312,7 +489,12 @@ impl Calibrator {
                 .iter()
                 .map(|m| self.result(m).expect("new() built the histograms of its own methods"))
                 .collect(),
-            histograms: [&self.signed, &self.abs].into_iter().flatten().map(|h| h.view()).collect(),
+            histograms: [&self.signed, &self.abs]
+                .into_iter()
+                .flatten()
+                .map(|h| h.view())
+                .chain(self.abs_from_min.as_ref().map(|h| h.view()))
+                .collect(),
             batches: self.batches,
             finite: self.finite,
             nonfinite: self.nonfinite,
@@ -335,7 +517,9 @@ pub fn calibrate_batches(
         range.add_extremes(lo, hi, 0.0);
     }
     let mut c = Calibrator::new(spec, methods, cfg)?;
-    if range.batches > 0 {
+    // One batch needs no preset: ORT's own first-batch layout is the one the preset gives (and, for
+    // the |x| histogram of symmetric percentile, the preset's [0, max|x|] is not ORT's).
+    if range.batches > 1 {
         c.preset_range(range.min, range.max);
     }
     for (b, &(lo, hi, bad)) in batches.iter().zip(&extremes) {

@@ -172,3 +172,45 @@ pub fn search(h: &Histogram, spec: &QuantSpec) -> ((f32, f32), Curve) {
     }
     (best.1, curve)
 }
+
+/// modelopt `_compute_amax_mse` (modelopt/torch/quantization/calib/histogram.py) on the |x|
+/// histogram: bin centres (e_i + e_i+1)/2 in float32; for each candidate amax = centre[i],
+/// i = 128.., the centres fake-quantized as `_tensor_quant` does (scale = (2^(b−1) − 1) / amax,
+/// round half to even, clamp to ±(2^(b−1) − 1), divide back; float32) and the count-weighted mean
+/// squared error; the first minimum wins; range (−amax, amax). torch's float32 mean is summed in
+/// float64 here (torch's reduction order is not numpy's and cannot be run here without torch).
+pub fn trt(abs: &Histogram, bits: u8) -> ((f32, f32), Curve) {
+    const START_BIN: usize = 128;
+    let mut curve = Curve::new("mse");
+    if !abs.has_bins() {
+        return (super::zero_or_extremes(abs), curve);
+    }
+    let n = abs.counts().len();
+    let centres: Vec<f32> = (0..n).map(|i| (abs.edge(i + 1) + abs.edge(i)) / 2.0).collect();
+    if n <= START_BIN {
+        return ((abs.min(), abs.max()), curve);
+    }
+    let max_bound = (2f64.powi(bits as i32 - 1) - 1.0) as f32;
+    let counts = abs.counts();
+    let mut best = (f64::INFINITY, START_BIN);
+    for i in START_BIN..n {
+        let amax = centres[i];
+        let zero = amax <= 1.0 / (1u32 << 24) as f32;
+        let scale = if zero { 0.0 } else { max_bound / amax };
+        let back = if zero { 1.0 } else { scale };
+        let mut sum = 0.0f64;
+        for (&c, &k) in centres.iter().zip(counts) {
+            let q = (c * scale).round_ties_even().clamp(-max_bound, max_bound) / back;
+            let d = q - c;
+            sum += (d * d * k as f32) as f64;
+        }
+        let mse = sum / n as f64;
+        curve.push(amax, mse);
+        if mse < best.0 {
+            best = (mse, i);
+            curve.best = Some(i - START_BIN);
+        }
+    }
+    let amax = centres[best.1];
+    ((-amax, amax), curve)
+}

@@ -376,6 +376,7 @@ fn format_name(f: Format) -> &'static str {
         Format::PyTorch => "pytorch",
         Format::Onnx => "onnx",
         Format::SafetensorsIndex => "sharded safetensors",
+        Format::Tflite => "tflite",
     }
 }
 

@@ -49,6 +49,7 @@ pub trait ExportPlan {
     fn report(&self) -> ExportReport;
 }
 
+pub mod convert;
 pub mod onnx_qdq;
 pub mod safetensors;
 pub mod safetensors_block;
@@ -153,6 +154,7 @@ pub fn index_from_json(text: &str) -> Result<FileIndex> {
         "gguf" => Format::Gguf,
         "pytorch" => Format::PyTorch,
         "onnx" => Format::Onnx,
+        "tflite" => Format::Tflite,
         "safetensors-index" => Format::SafetensorsIndex,
         other => return Err(Error::InvalidSpec(format!("file index JSON: unknown format '{other}'"))),
     };

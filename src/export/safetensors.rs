@@ -140,7 +140,7 @@ pub fn plan_safetensors(index: &FileIndex, config: IntExport) -> Result<Safetens
         offset += len;
     };
     for info in &index.tensors {
-        if info.dtype.is_quantizable() {
+        if info.is_quantizable() {
             for suffix in [".scale", ".zero_point"] {
                 let extra = format!("{}{suffix}", info.name);
                 if names.contains(extra.as_str()) {

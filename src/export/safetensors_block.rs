@@ -137,7 +137,7 @@ pub fn plan(index: &FileIndex, format: BlockFormat) -> Result<BlockSafetensorsPl
         len
     };
     for info in &index.tensors {
-        if info.dtype.is_quantizable() {
+        if info.is_quantizable() {
             for suffix in [".scale", ".tensor_scale"] {
                 let extra = format!("{}{suffix}", info.name);
                 if names.contains(extra.as_str()) {

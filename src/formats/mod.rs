@@ -26,7 +26,8 @@
 //! | .npz (stored, deflated) | as .npy | as .npy |
 //! | GGUF v2/v3 | F32 F16 BF16 F64 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q4_K Q6_K | every other ggml type, I8..I64 |
 //! | PyTorch zip (.pt/.pth/.bin) | Float Double Half BFloat16 storages | Long Int Short Char Byte Bool |
-//! | ONNX (raw_data, float/double/int32_data, external data) | FLOAT DOUBLE FLOAT16 BFLOAT16 | ints, bool, FP8 in raw_data |
+//! | ONNX (raw_data, float/double/int32/int64_data, external data; initializers of every graph, Constant nodes) | FLOAT DOUBLE FLOAT16 BFLOAT16; integer weights read by DequantizeLinear, QLinear*, ConvInteger/MatMulInteger, MatMulNBits, with their own parameters | other ints, bool, FP8 in raw_data; scales and zero points as parameters |
+//! | TFLite (.tflite FlatBuffer) | FLOAT32 FLOAT16 FLOAT64 BFLOAT16; INT8 UINT8 INT16 INT32 INT4 with per-tensor / per-channel quantization | ints without quantization, bool |
 //! Every length read from a header is checked against the file's length and a per-format limit
 //! before anything is allocated from it.
 
@@ -39,6 +40,7 @@ pub mod npz;
 pub mod onnx;
 pub mod pytorch;
 pub mod safetensors;
+pub mod tflite;
 
 use crate::error::{Error, Result};
 use crate::tensor::{Storage, TensorInfo};
@@ -76,6 +78,7 @@ pub enum Format {
     /// model.safetensors.index.json: a weight map naming the shard of each tensor.
     #[serde(rename = "safetensors-index")]
     SafetensorsIndex,
+    Tflite,
 }
 
 /// The header of a file: its tensors and where they are, plus any metadata it carries. Deserialize:
@@ -115,6 +118,44 @@ impl FormatDetail {
 }
 
 impl FileIndex {
+    /// What the file holds besides weights to quantize, for the message when it has none:
+    /// "holds no float weights: 42 I64 tensors (shape constants, indices), 1 BOOL tensor".
+    pub fn holdings(&self) -> String {
+        let mut by_dtype: Vec<(&'static str, usize)> = Vec::new();
+        let mut parameters = 0;
+        for t in self.tensors.iter().filter(|t| !t.is_quantizable()) {
+            if t.parameter_of.is_some() {
+                parameters += 1;
+                continue;
+            }
+            match by_dtype.iter_mut().find(|(d, _)| *d == t.dtype.name()) {
+                Some((_, n)) => *n += 1,
+                None => by_dtype.push((t.dtype.name(), 1)),
+            }
+        }
+        let mut parts: Vec<String> = by_dtype
+            .into_iter()
+            .map(|(d, n)| {
+                let what = if matches!(d, "I64" | "I32") { " (shape constants, indices)" } else { "" };
+                format!("{n} {d} tensor{}{what}", if n == 1 { "" } else { "s" })
+            })
+            .collect();
+        if parameters > 0 {
+            parts.push(format!("{parameters} quantization parameters (scales, zero points)"));
+        }
+        let unread = self.metadata.iter().filter(|(k, _)| k.starts_with("skipped ")).count();
+        if unread > 0 {
+            parts.push(format!("{unread} entries not read (see the metadata)"));
+        }
+        let quantizable = self.tensors.iter().filter(|t| t.is_quantizable()).count();
+        match (quantizable, parts.is_empty()) {
+            (0, true) => format!("{} holds no tensors", self.file),
+            (0, false) => format!("{} holds no float weights: {}", self.file, parts.join(", ")),
+            (n, true) => format!("{} holds {n} weights to quantize", self.file),
+            (n, false) => format!("{} holds {n} weights to quantize, and {}", self.file, parts.join(", ")),
+        }
+    }
+
     pub fn tensor(&self, name: &str) -> Result<&TensorInfo> {
         self.tensors
             .iter()
@@ -182,6 +223,7 @@ pub static READERS: &[Reader] = &[
     Reader { format: Format::PyTorch, reads: Reads::File, sniff: pytorch::sniff_legacy, open: pytorch::open_legacy },
     Reader { format: Format::Safetensors, reads: Reads::File, sniff: safetensors::sniff, open: safetensors::open },
     Reader { format: Format::SafetensorsIndex, reads: Reads::File, sniff: multi::sniff, open: multi::open },
+    Reader { format: Format::Tflite, reads: Reads::File, sniff: tflite::sniff, open: tflite::open },
     Reader { format: Format::Onnx, reads: Reads::File, sniff: onnx::sniff, open: onnx::open },
 ];
 
@@ -407,6 +449,7 @@ pub fn element_bytes(info: &TensorInfo, stored: Vec<u8>) -> Result<Vec<u8>> {
             Ok(inflated)
         }
         Storage::Varint16 { .. } => onnx::unpack_varint16(&info.name, &stored, info.byte_len),
+        Storage::Varints { .. } => onnx::unpack_varints(&info.name, &stored, info.dtype.size(), info.byte_len),
     }
 }
 
@@ -460,11 +503,11 @@ mod tests {
 
     #[test]
     fn every_format_has_a_reader() {
-        let all = [Format::Safetensors, Format::Npy, Format::Npz, Format::Gguf, Format::PyTorch, Format::Onnx, Format::SafetensorsIndex];
+        let all = [Format::Safetensors, Format::Npy, Format::Npz, Format::Gguf, Format::PyTorch, Format::Onnx, Format::SafetensorsIndex, Format::Tflite];
         for format in all {
             // Exhaustive, so a new Format does not compile here until it is listed above.
             match format {
-                Format::Safetensors | Format::Npy | Format::Npz | Format::Gguf | Format::PyTorch | Format::Onnx | Format::SafetensorsIndex => {}
+                Format::Safetensors | Format::Npy | Format::Npz | Format::Gguf | Format::PyTorch | Format::Onnx | Format::SafetensorsIndex | Format::Tflite => {}
             }
             assert!(READERS.iter().any(|r| r.format == format), "{format:?} has no line in READERS");
         }

@@ -100,6 +100,8 @@ pub fn index_from_prefix(file: &str, prefix: &[u8], file_len: u64) -> Result<Fil
         fortran_order: header.fortran_order,
         storage: Default::default(),
         data_file: None,
+        quant: None,
+        parameter_of: None,
     };
     Ok(FileIndex { file: file.into(), format: super::Format::Npy, file_len, tensors: vec![info], metadata: vec![], detail: super::FormatDetail::None })
 }

@@ -131,6 +131,8 @@ pub fn index_from_prefix(file: &str, prefix: &[u8], file_len: u64) -> Result<Fil
             fortran_order: false,
             storage: Default::default(),
             data_file: None,
+            quant: None,
+            parameter_of: None,
         };
         entries.push((begin, end, info));
     }

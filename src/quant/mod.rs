@@ -12,6 +12,7 @@ pub mod mx;
 pub mod nf4;
 pub mod nvfp4;
 pub mod packing;
+pub mod stored;
 
 pub use format::{BlockFormat, FloatCast, Granularity, IntFormat, NumberFormat, Scheme};
 

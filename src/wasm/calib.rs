@@ -10,6 +10,14 @@ use wasm_bindgen::prelude::*;
 /// Calibration methods compared on one tensor: the CLI's `calibrate --json` report, plus the searched
 /// curves and the histograms when `details` is true (for the page's overlay and KL / MSE plots).
 /// `methods` as typed on the CLI: `all`, `minmax`, `percentile:99.9`, `mse,entropy`, …
+/// Every calibration method with its dialect (ort, trt, ours) and what it follows, as JSON, for
+/// the page's side-by-side dialect view (calib::Method::every).
+#[wasm_bindgen]
+pub fn calibration_dialects() -> String {
+    let infos: Vec<crate::calib::MethodInfo> = crate::calib::Method::every().iter().map(|m| m.info()).collect();
+    serde_json::to_string(&infos).unwrap_or_else(|_| "[]".into())
+}
+
 #[wasm_bindgen]
 pub fn calibrate_tensor(info_json: &str, bytes: Vec<u8>, bits: u8, scheme: &str, methods: &str, details: bool) -> Result<String, JsError> {
     let (_, x) = decode(info_json, bytes)?;

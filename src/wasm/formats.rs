@@ -15,7 +15,12 @@ pub fn first_read_bytes() -> usize {
 
 fn index_json(r: crate::Result<formats::FileIndex>) -> Result<String, JsError> {
     match r {
-        Ok(index) => serde_json::to_string(&index).map_err(|e| json_err("index", e)),
+        Ok(index) => {
+            // What the file holds, for the page's message when it has nothing to quantize.
+            let mut json = serde_json::to_value(&index).map_err(|e| json_err("index", e))?;
+            json["holdings"] = index.holdings().into();
+            serde_json::to_string(&json).map_err(|e| json_err("index", e))
+        }
         Err(Error::NeedMoreBytes { needed, .. }) => Ok(format!("{{\"need_bytes\":{needed}}}")),
         Err(Error::NeedRange { offset, len, .. }) => Ok(format!("{{\"need_range\":[{offset},{len}]}}")),
         Err(e) => Err(js_err(e)),

@@ -40,7 +40,8 @@ export default function calibrationDomain(core) {
       for (const file of list) {
         const index = await readIndex(file);
         const floats = index.tensors.filter((t) => t.quantizable);
-        if (!floats.length) throw new Error(`${file.name}: no float tensor to calibrate`);
+        // The core says what the file holds instead (parse_index's `holdings`).
+        if (!floats.length) throw new Error(`nothing to calibrate: ${index.holdings ?? `${file.name} holds no float tensor`}`);
         const outside = floats.find((t) => t.data_file);
         if (outside) throw new Error(`${file.name}: tensor '${outside.name}' is stored in ${outside.data_file}; batches are read from single files (.npy, .npz, .safetensors)`);
         for (const info of floats) batches.push({ file, info });

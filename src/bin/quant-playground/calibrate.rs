@@ -17,9 +17,16 @@ pub struct Args {
     /// Every float tensor of every file is one batch of the set.
     #[arg(long)]
     batches: bool,
-    /// minmax, minmax:ma, percentile[:P], mse, entropy, entropy:trt, a comma-separated list, or all.
-    #[arg(long, default_value = "all")]
+    /// minmax, minmax:ma, minmax:ema, percentile[:P], percentile:trt[:P], mse, mse:trt, entropy,
+    /// entropy:f64, entropy:trt, distribution, a comma-separated list, or all.
+    #[arg(long, default_value = "all", long_help = calib::Method::help())]
     method: String,
+    /// Over several batches: `two-pass` fixes the histograms' range from every batch's min/max first,
+    /// so the split into batches does not move the answer; `ort` grows it batch by batch as
+    /// onnxruntime's HistogramCollector does, giving ORT's ranges for the same batches (which then
+    /// depend on the batching, as ORT's do).
+    #[arg(long, default_value = "two-pass", value_parser = ["two-pass", "ort"])]
+    histogram: String,
     #[arg(long, default_value_t = 8)]
     bits: u8,
     #[arg(long, default_value = "sym", value_parser = ["sym", "asym", "symmetric", "asymmetric"])]
@@ -29,8 +36,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let Args { files, tensor, batches, method, bits, scheme, json } = args;
-    calibrate(&files, tensor.as_deref(), batches, &method, bits, &scheme, json)
+    let Args { files, tensor, batches, method, histogram, bits, scheme, json } = args;
+    let range = if histogram == "ort" { calib::batches::HistogramRange::Growing } else { calib::batches::HistogramRange::Preset };
+    calibrate(&files, tensor.as_deref(), batches, &method, range, bits, &scheme, json)
 }
 
 /// One batch: a tensor of a file.
@@ -39,15 +47,25 @@ struct Batch {
     info: TensorInfo,
 }
 
-fn calibrate(files: &[String], tensor: Option<&str>, every_tensor: bool, methods: &str, bits: u8, scheme: &str, json: bool) -> Result<()> {
+#[allow(clippy::too_many_arguments)]
+fn calibrate(
+    files: &[String],
+    tensor: Option<&str>,
+    every_tensor: bool,
+    methods: &str,
+    histogram_range: calib::batches::HistogramRange,
+    bits: u8,
+    scheme: &str,
+    json: bool,
+) -> Result<()> {
     let mut sources = Vec::with_capacity(files.len());
     let mut batches = Vec::new();
     for (f, file) in files.iter().enumerate() {
         let (index, source) = open(file)?;
         if every_tensor {
-            let floats: Vec<&TensorInfo> = index.tensors.iter().filter(|t| t.dtype.is_quantizable()).collect();
+            let floats: Vec<&TensorInfo> = index.tensors.iter().filter(|t| t.is_quantizable()).collect();
             if floats.is_empty() {
-                return Err(Error::InvalidSpec(format!("{file} holds no float tensor to calibrate")));
+                return Err(Error::InvalidSpec(format!("nothing to calibrate: {}", index.holdings())));
             }
             batches.extend(floats.into_iter().map(|t| Batch { file: f, info: t.clone() }));
         } else {
@@ -66,7 +84,7 @@ fn calibrate(files: &[String], tensor: Option<&str>, every_tensor: bool, methods
     spec.validate()?;
     let methods = calib::Method::parse_list(methods)?;
     // Three passes (calib/batches.rs): min/max, histograms, error; each batch read, used and dropped.
-    let mut c = calib::batches::BatchCalibration::new(&spec, &methods, calib::CalibConfig::default())?;
+    let mut c = calib::batches::BatchCalibration::new(&spec, &methods, calib::CalibConfig::default())?.with_histogram_range(histogram_range);
     for pass in 0..3 {
         for b in &batches {
             let x = load(&mut sources[b.file], &b.info)?;

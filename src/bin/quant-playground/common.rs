@@ -77,9 +77,10 @@ pub fn only_or_named<'a>(file: &str, index: &'a FileIndex, tensor: Option<&str>)
     if let Some(name) = tensor {
         return index.tensor(name);
     }
-    let floats: Vec<&TensorInfo> = index.tensors.iter().filter(|t| t.dtype.is_quantizable()).collect();
+    let floats: Vec<&TensorInfo> = index.tensors.iter().filter(|t| t.is_quantizable()).collect();
     match floats.as_slice() {
         [one] => Ok(one),
+        [] => Err(Error::InvalidSpec(index.holdings())),
         _ => {
             let names: Vec<&str> = floats.iter().map(|t| t.name.as_str()).collect();
             Err(Error::InvalidSpec(format!("{file} holds {} float tensors; choose one ({})", floats.len(), names.join(", "))))

@@ -41,6 +41,18 @@ fn export_file(file: &str, target: &export::ExportTarget, out: &str, only: &[Str
     }
     let index = export::select_tensors(&index, only)?;
     let mut plan = export::make_plan(target, &index, &mut formats::SourceReader { file, source: &mut source }, config)?;
+    let report = write_plan_file(plan.as_mut(), &mut source, out, json)?;
+    if json {
+        print_json(&serde_json::json!({ "file": file, "out": out, "to": target.label(), "export": report }));
+    } else {
+        print_export(out, &report);
+    }
+    Ok(())
+}
+
+/// Writes a plan to OUT.tmp with a progress bar, then renames it to OUT: a failed write leaves no
+/// half-written file behind.
+pub fn write_plan_file(plan: &mut dyn export::ExportPlan, source: &mut formats::FileSource, out: &str, json: bool) -> Result<ExportReport> {
     let tmp = format!("{out}.tmp");
     let io = |e: std::io::Error| Error::Io { path: tmp.clone(), detail: e.to_string() };
     let bar = ProgressBar::new(plan.sources().len() as u64);
@@ -50,7 +62,7 @@ fn export_file(file: &str, target: &export::ExportTarget, out: &str, only: &[Str
     }
     let written = (|| {
         let mut w = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(io)?);
-        let report = export::write_plan(plan.as_mut(), &mut source, &mut w, &tmp, &mut |done, _, name| {
+        let report = export::write_plan(plan, source, &mut w, &tmp, &mut |done, _, name| {
             bar.set_message(name.to_string());
             bar.set_position(done as u64);
         })?;
@@ -58,23 +70,16 @@ fn export_file(file: &str, target: &export::ExportTarget, out: &str, only: &[Str
         Ok(report)
     })();
     bar.finish_and_clear();
-    let report = match written.and_then(|r| std::fs::rename(&tmp, out).map(|_| r).map_err(|e| Error::Io { path: out.into(), detail: e.to_string() })) {
-        Ok(r) => r,
+    match written.and_then(|r| std::fs::rename(&tmp, out).map(|_| r).map_err(|e| Error::Io { path: out.into(), detail: e.to_string() })) {
+        Ok(r) => Ok(r),
         Err(e) => {
-            // A failed export leaves no half-written file behind.
             let _ = std::fs::remove_file(&tmp);
-            return Err(e);
+            Err(e)
         }
-    };
-    if json {
-        print_json(&serde_json::json!({ "file": file, "out": out, "to": target.label(), "export": report }));
-    } else {
-        print_export(out, &report);
     }
-    Ok(())
 }
 
-fn print_export(out: &str, report: &ExportReport) {
+pub fn print_export(out: &str, report: &ExportReport) {
     let width = report.tensors.iter().map(|t| t.name.len()).max().unwrap_or(6).max(6);
     outln!("{:width$}  {:10}  {:>12}  note", "tensor", "written as", "bytes");
     for t in &report.tensors {

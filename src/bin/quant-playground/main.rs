@@ -15,6 +15,8 @@ mod calibrate;
 #[cfg(not(target_arch = "wasm32"))]
 mod compare;
 #[cfg(not(target_arch = "wasm32"))]
+mod convert;
+#[cfg(not(target_arch = "wasm32"))]
 mod eval;
 #[cfg(not(target_arch = "wasm32"))]
 mod export;
@@ -66,6 +68,10 @@ enum Command {
     /// points), gguf:TYPE (F16, Q8_0, Q4_0, Q4_1, Q4_K, Q6_K, Q2_K, Q3_K, Q5_K) or onnx-qdq (an .onnx input written
     /// back with DequantizeLinear weights). Written to OUT.tmp, renamed to OUT when complete.
     Export(export::Args),
+    /// Write every tensor the file lists to a .safetensors under the name it is listed by: as F32
+    /// where the playground reads values (dequantized with the file's own parameters where it is
+    /// stored quantized), integers and quantization parameters copied in their own dtype.
+    Convert(convert::Args),
     /// The embedded example's accuracy table: an MLP at fp32, int8 (dynamic and static with four
     /// calibration methods), int4 and int2 on its test split (defaults: www/examples/digits-*).
     Eval(eval::Args),
@@ -81,6 +87,7 @@ fn main() -> std::process::ExitCode {
         Command::Inspect(args) => inspect::run(args),
         Command::Quantize(args) => quantize::run(args),
         Command::Export(args) => export::run(args),
+        Command::Convert(args) => convert::run(args),
         Command::Synth(args) => synth::run(args),
         Command::Calibrate(args) => calibrate::run(args),
         Command::Eval(args) => eval::run(args),

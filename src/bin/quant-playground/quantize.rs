@@ -61,7 +61,7 @@ fn quantize(file: &str, wanted: &[String], format: &NumberFormat, method: &calib
     let mut skipped = Vec::new();
     if wanted.is_empty() {
         for t in &index.tensors {
-            if t.dtype.is_quantizable() {
+            if t.is_quantizable() {
                 chosen.push(t.clone());
             } else {
                 skipped.push(Skipped { name: t.name.clone(), dtype: t.dtype.name(), reason: "not a float tensor" });
@@ -70,7 +70,7 @@ fn quantize(file: &str, wanted: &[String], format: &NumberFormat, method: &calib
     } else {
         for name in wanted {
             let t = index.tensor(name)?;
-            if !t.dtype.is_quantizable() {
+            if !t.is_quantizable() {
                 return Err(Error::NotQuantizable { tensor: t.name.clone(), dtype: t.dtype.name().into() });
             }
             chosen.push(t.clone());

@@ -1,0 +1,258 @@
+//! Quantization a file already holds: a tensor stored as integer codes with its own scales and
+//! zero points (ONNX DequantizeLinear inputs, QLinear*/…Integer weights, MatMulNBits blobs). The
+//! reader records the parameters here; `dequantize` gives the values the file's own runtime
+//! computes, so every view treats such a tensor as its dequantized f32 values.
+
+use crate::error::{Error, Result};
+use crate::tensor::{checked_element_count, DType};
+use serde::{Deserialize, Serialize};
+
+/// Which rule of which runtime the parameters follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StoredScheme {
+    /// ONNX DequantizeLinear: y = (x − zero_point) · scale.
+    OnnxDequantizeLinear,
+    /// A weight input of QLinearConv / QLinearMatMul (and com.microsoft QLinearAdd / QLinearMul)
+    /// with its scale and zero-point inputs; or QLinearConv's int32 bias, whose scale is
+    /// x_scale · w_scale (onnxruntime quantization/base_quantizer.py quantize_bias_static_impl).
+    OnnxQlinear,
+    /// A weight of ConvInteger / MatMulInteger (onnxruntime quantize_dynamic): its zero point is an
+    /// input, its scale the initializer multiplied into the output's scale.
+    OnnxInteger,
+    /// com.microsoft MatMulNBits: B packed in blocks along K, one scale (and zero point) per block.
+    OnnxMatmulNbits,
+    /// A TFLite tensor's QuantizationParameters: real = scale · (q − zero_point), per tensor or
+    /// along quantized_dimension.
+    Tflite,
+}
+
+/// Which elements share one scale and zero point, in the tensor's listed shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum StoredGranularity {
+    PerTensor,
+    PerAxis { axis: usize },
+    /// `block_size` consecutive elements along `axis` (the last block may be shorter).
+    Blocked { axis: usize, block_size: usize },
+}
+
+/// How the codes lie in the stored bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CodeLayout {
+    /// One element of `TensorInfo::dtype` each, little-endian, C order.
+    Elements,
+    /// ONNX INT4 / UINT4: two codes per byte, C order, the first in the low nibble (onnx.proto
+    /// TensorProto: "packed … the first element in the least significant bits").
+    Nibbles { signed: bool },
+    /// MatMulNBits B for a [K, N] weight: [N, ceil(K / block_size), block_size · bits / 8] bytes,
+    /// codes of one column along K, the first in the lowest bits of each byte (onnxruntime
+    /// docs/ContribOperators.md com.microsoft.MatMulNBits).
+    MatmulNbits { k: usize, n: usize, block_size: usize, bits: u32 },
+}
+
+/// A tensor stored quantized, with its own parameters. Values are y = (q − zero_point) · scale.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredQuant {
+    pub scheme: StoredScheme,
+    pub granularity: StoredGranularity,
+    /// Bits per code as stored.
+    pub bits: u32,
+    pub layout: CodeLayout,
+    /// One scale per parameter slot, in C order of the parameter grid (the shape with the
+    /// granularity's axis cut to its blocks; one slot per tensor).
+    pub scales: Vec<f32>,
+    /// One zero point per slot, or empty for all zero.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub zero_points: Vec<i32>,
+    /// The operator the parameters come from, as the file names it ("DequantizeLinear 'fc_dq'").
+    pub op: String,
+}
+
+impl StoredQuant {
+    /// How many parameter slots a tensor of `shape` has under this granularity.
+    pub fn slots(&self, shape: &[usize]) -> Option<usize> {
+        match self.granularity {
+            StoredGranularity::PerTensor => Some(1),
+            StoredGranularity::PerAxis { axis } => shape.get(axis).copied(),
+            StoredGranularity::Blocked { axis, block_size } => {
+                let along = *shape.get(axis)?;
+                if block_size == 0 {
+                    return None;
+                }
+                let mut grid = shape.to_vec();
+                grid[axis] = along.div_ceil(block_size);
+                checked_element_count(&grid)
+            }
+        }
+    }
+
+    /// Stored bytes of the codes of `elements` elements of `dtype`.
+    pub fn stored_bytes(&self, dtype: DType, elements: usize) -> Option<u64> {
+        match self.layout {
+            CodeLayout::Elements => (elements as u64).checked_mul(dtype.size() as u64),
+            CodeLayout::Nibbles { .. } => Some((elements as u64).div_ceil(2)),
+            CodeLayout::MatmulNbits { k, n, block_size, bits } => {
+                let blob = (block_size as u64).checked_mul(bits as u64)? / 8;
+                (n as u64).checked_mul((k as u64).div_ceil(block_size as u64))?.checked_mul(blob)
+            }
+        }
+    }
+
+    /// Checks the parameters against a tensor of `shape` stored as `byte_len` bytes of `dtype`.
+    pub fn check(&self, name: &str, dtype: DType, shape: &[usize], byte_len: u64) -> Result<()> {
+        let bad = |what: String| Error::malformed(name, format!("quantized tensor '{name}': {what}"));
+        let elements = checked_element_count(shape).ok_or_else(|| bad(format!("shape {shape:?} overflows")))?;
+        let slots = self.slots(shape).ok_or_else(|| bad(format!("granularity {:?} does not fit shape {shape:?}", self.granularity)))?;
+        if self.scales.len() != slots {
+            return Err(bad(format!("{} scales where shape {shape:?} with {:?} has {slots} slots", self.scales.len(), self.granularity)));
+        }
+        if !self.zero_points.is_empty() && self.zero_points.len() != slots {
+            return Err(bad(format!("{} zero points where there are {slots} scales", self.zero_points.len())));
+        }
+        if let CodeLayout::MatmulNbits { k, n, block_size, bits } = self.layout {
+            if shape != [k, n] || !matches!(bits, 2 | 4 | 8) || block_size == 0 || block_size * bits as usize % 8 != 0 {
+                return Err(bad(format!("MatMulNBits K={k} N={n} bits={bits} block_size={block_size} for shape {shape:?}")));
+            }
+        }
+        let want = self.stored_bytes(dtype, elements).ok_or_else(|| bad("the stored size overflows".into()))?;
+        if want != byte_len {
+            return Err(bad(format!("{byte_len} stored bytes where {elements} codes need {want}")));
+        }
+        Ok(())
+    }
+}
+
+/// The code of element `i` (C order) of a tensor.
+fn code_at(dtype: DType, layout: CodeLayout, bytes: &[u8], i: usize) -> i64 {
+    match layout {
+        CodeLayout::Elements => {
+            let s = dtype.size();
+            let b = &bytes[i * s..(i + 1) * s];
+            match dtype {
+                DType::I8 => b[0] as i8 as i64,
+                DType::U8 => b[0] as i64,
+                DType::I16 => i16::from_le_bytes([b[0], b[1]]) as i64,
+                DType::U16 => u16::from_le_bytes([b[0], b[1]]) as i64,
+                DType::I32 => i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as i64,
+                DType::U32 => u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as i64,
+                _ => 0,
+            }
+        }
+        CodeLayout::Nibbles { signed } => {
+            let nibble = (bytes[i / 2] >> (4 * (i % 2))) & 0x0F;
+            if signed {
+                ((nibble << 4) as i8 >> 4) as i64
+            } else {
+                nibble as i64
+            }
+        }
+        CodeLayout::MatmulNbits { k, n, block_size, bits } => {
+            let (row, col) = (i / n.max(1), i % n.max(1));
+            let blocks = k.div_ceil(block_size);
+            let blob = block_size * bits as usize / 8;
+            let bit = (row % block_size) * bits as usize;
+            let byte = bytes[(col * blocks + row / block_size) * blob + bit / 8];
+            ((byte >> (bit % 8)) & ((1u16 << bits) - 1) as u8) as i64
+        }
+    }
+}
+
+/// The parameter slot of element `i` (C order) of a tensor of `shape`.
+fn slot_of(granularity: StoredGranularity, shape: &[usize], i: usize) -> usize {
+    match granularity {
+        StoredGranularity::PerTensor => 0,
+        StoredGranularity::PerAxis { axis } => {
+            let inner: usize = shape[axis + 1..].iter().product();
+            (i / inner.max(1)) % shape[axis].max(1)
+        }
+        StoredGranularity::Blocked { axis, block_size } => {
+            let inner: usize = shape[axis + 1..].iter().product();
+            let along = shape[axis];
+            let outer = i / (inner.max(1) * along.max(1));
+            let a = (i / inner.max(1)) % along.max(1);
+            let rest = i % inner.max(1);
+            (outer * along.div_ceil(block_size) + a / block_size) * inner + rest
+        }
+    }
+}
+
+/// The values of a quantized tensor from its stored code bytes: float(q − zero_point) · scale in
+/// f32 (onnx Operators.md DequantizeLinear, y = (x − x_zero_point) · x_scale; onnxruntime
+/// docs/ContribOperators.md MatMulNBits, (code − zero_point) · scale). The subtraction is exact,
+/// so the one rounding is the product's; tests/formats_quantized.rs checks it bit for bit against
+/// onnxruntime's own output.
+pub fn dequantize(name: &str, q: &StoredQuant, dtype: DType, shape: &[usize], bytes: &[u8]) -> Result<Vec<f32>> {
+    q.check(name, dtype, shape, bytes.len() as u64)?;
+    let n = checked_element_count(shape).unwrap_or(0);
+    // TFLite widens the scale to double and rounds the product once to float
+    // (tensorflow/lite/kernels/internal/reference/dequantize.h; DequantizationParams::scale is a
+    // double); onnxruntime turns the integer to float first. The two differ only for codes over
+    // 2^24 (int32 biases).
+    let in_double = q.scheme == StoredScheme::Tflite;
+    Ok((0..n)
+        .map(|i| {
+            let slot = slot_of(q.granularity, shape, i);
+            let zero = q.zero_points.get(slot).copied().unwrap_or(0) as i64;
+            let centred = code_at(dtype, q.layout, bytes, i) - zero;
+            if in_double {
+                (centred as f64 * q.scales[slot] as f64) as f32
+            } else {
+                centred as f32 * q.scales[slot]
+            }
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn quant(granularity: StoredGranularity, layout: CodeLayout, scales: Vec<f32>, zero_points: Vec<i32>) -> StoredQuant {
+        StoredQuant { scheme: StoredScheme::OnnxDequantizeLinear, granularity, bits: 8, layout, scales, zero_points, op: "test".into() }
+    }
+
+    #[test]
+    fn per_axis_and_blocked_slots_by_hand() {
+        // [2, 3] int8, per axis 1: scales 1, 2, 4; zero points 0, 1, -1.
+        let q = quant(StoredGranularity::PerAxis { axis: 1 }, CodeLayout::Elements, vec![1.0, 2.0, 4.0], vec![0, 1, -1]);
+        let codes = [1u8, 1, 1, 0xFF, 3, 0];
+        let y = dequantize("w", &q, DType::I8, &[2, 3], &codes).unwrap();
+        assert_eq!(y, vec![1.0, 0.0, 8.0, -1.0, 4.0, 4.0]);
+        // [5] blocked along 0 with block 2: slots 0 0 1 1 2.
+        let q = quant(StoredGranularity::Blocked { axis: 0, block_size: 2 }, CodeLayout::Elements, vec![1.0, 10.0, 100.0], vec![]);
+        let y = dequantize("w", &q, DType::U8, &[5], &[1, 2, 3, 4, 5]).unwrap();
+        assert_eq!(y, vec![1.0, 2.0, 30.0, 40.0, 500.0]);
+    }
+
+    #[test]
+    fn nibbles_are_low_first_and_sign_extended() {
+        let q = quant(StoredGranularity::PerTensor, CodeLayout::Nibbles { signed: true }, vec![1.0], vec![]);
+        // 0x8F: first code 0xF = -1, second 0x8 = -8; 0x07: 7, then 0.
+        assert_eq!(dequantize("w", &q, DType::I8, &[3], &[0x8F, 0x07]).unwrap(), vec![-1.0, -8.0, 7.0]);
+        let q = quant(StoredGranularity::PerTensor, CodeLayout::Nibbles { signed: false }, vec![1.0], vec![8]);
+        assert_eq!(dequantize("w", &q, DType::U8, &[2], &[0x8F]).unwrap(), vec![7.0, 0.0]);
+    }
+
+    #[test]
+    fn matmul_nbits_reads_columns_along_k() {
+        // K = 4, N = 2, 4 bits, block 2: B[n][block][1 byte] holds k = 2b (low) and 2b + 1 (high).
+        let layout = CodeLayout::MatmulNbits { k: 4, n: 2, block_size: 2, bits: 4 };
+        let q = quant(StoredGranularity::Blocked { axis: 0, block_size: 2 }, layout, vec![1.0, 1.0, 1.0, 1.0], vec![8, 8, 8, 8]);
+        // column 0: k0=9 k1=10 | k2=11 k3=12; column 1: 7 6 | 5 4.
+        let b = [0xA9, 0xCB, 0x67, 0x45];
+        let y = dequantize("w", &q, DType::U8, &[4, 2], &b).unwrap();
+        assert_eq!(y, vec![1.0, -1.0, 2.0, -2.0, 3.0, -3.0, 4.0, -4.0]);
+    }
+
+    #[test]
+    fn lying_parameters_are_errors() {
+        let q = quant(StoredGranularity::PerAxis { axis: 0 }, CodeLayout::Elements, vec![1.0], vec![]);
+        let err = dequantize("w", &q, DType::I8, &[2, 2], &[0; 4]).unwrap_err().to_string();
+        assert!(err.contains("1 scales where shape [2, 2]"), "{err}");
+        let q = quant(StoredGranularity::PerTensor, CodeLayout::Elements, vec![1.0], vec![]);
+        let err = dequantize("w", &q, DType::I8, &[2, 2], &[0; 3]).unwrap_err().to_string();
+        assert!(err.contains("3 stored bytes where 4 codes need 4"), "{err}");
+    }
+}
