@@ -48,8 +48,8 @@ if [ "${NEED_PYTHON:-0}" = 1 ]; then
   fi
 fi
 # The export round trips run the real libraries (scripts/check_export.py); installed only when missing.
-# scripts/check_ptq.py (onnxruntime's quantizers) needs onnx_ir too.
-if [ "${NEED_EXPORT_CHECKS:-1}" = 1 ] && ! python3 -c 'import numpy, safetensors, onnx, onnxruntime, gguf, ml_dtypes, onnx_ir, PIL' 2>/dev/null; then
+# scripts/check_ptq.py (onnxruntime's quantizers) needs onnx_ir too, calib_differential.py scipy.
+if [ "${NEED_EXPORT_CHECKS:-1}" = 1 ] && ! python3 -c 'import numpy, safetensors, onnx, onnxruntime, gguf, ml_dtypes, onnx_ir, PIL, scipy' 2>/dev/null; then
   if ! python3 -m pip --version >/dev/null 2>&1; then
     say "installing pip from apt"
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
