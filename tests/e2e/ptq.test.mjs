@@ -69,6 +69,7 @@ x = h.make_tensor_value_info('x', onnx.TensorProto.FLOAT, [1, 4])
 y = h.make_tensor_value_info('y', onnx.TensorProto.FLOAT, [1, 4])
 g = h.make_graph([h.make_node('NoSuchOp', ['x'], ['y'], name='mystery', domain='example.custom')], 'g', [x], [y])
 m = h.make_model(g, opset_imports=[h.make_opsetid('', 13), h.make_opsetid('example.custom', 1)])
+m.ir_version = 8  # onnx 1.23 writes IR 14; onnxruntime-web 1.30 reads up to 13
 onnx.save(m, '${file}')
 `]);
   const calib = path.join(dir, 'x.npy');

@@ -12,6 +12,8 @@ const EMBEDDED = {
     model: new URL('../examples/ptq/textline-direction-cls.onnx', import.meta.url),
     calibration: new URL('../examples/ptq/textline-calib.npz', import.meta.url),
     evaluation: new URL('../examples/ptq/textline-eval.npz', import.meta.url),
+    // The names the README and the CLI use (the built page's URLs carry a content hash).
+    names: { model: 'textline-direction-cls.onnx', calibration: 'textline-calib.npz', evaluation: 'textline-eval.npz' },
     output: 'save_infer_model/scale_0.tmp_1',
     inputs: 'text-line crops of scikit-image\'s page.png (CC0), upright (label 0) and turned 180° (label 1): accuracy against labels',
   },
@@ -20,6 +22,7 @@ const EMBEDDED = {
     model: new URL('../examples/ptq/paraphrase-minilm-l3.onnx', import.meta.url),
     calibration: new URL('../examples/ptq/sentences-calib.npz', import.meta.url),
     evaluation: new URL('../examples/ptq/sentences-eval.npz', import.meta.url),
+    names: { model: 'paraphrase-minilm-l3.onnx', calibration: 'sentences-calib.npz', evaluation: 'sentences-eval.npz' },
     sentences: new URL('../examples/ptq/sentences-eval.json', import.meta.url),
     output: '461',
     inputs: 'calibrated on the Apache-2.0 license text, evaluated on the Zen of Python (no labels: agreement with FP32, nearest-sentence ranking)',
@@ -201,15 +204,16 @@ export default function ptqDomain(core, runtime = browserRuntime) {
     async ptqOpenEmbedded(job, key) {
       const e = EMBEDDED[key];
       if (!e) throw new Error(`no embedded model '${key}'`);
-      const fetchFile = async (url, step) => {
-        await job.step(step, 4, `fetching ${url.pathname.split('/').pop()}`);
-        const response = await fetch(url);
-        if (!response.ok) throw new Error(`${url.pathname}: ${response.status} ${response.statusText} (run scripts/setup.sh: it fetches the embedded PTQ models)`);
-        return new File([await response.blob()], url.pathname.split('/').pop());
+      const fetchFile = async (part, step) => {
+        const name = e.names[part];
+        await job.step(step, 4, `fetching ${name}`);
+        const response = await fetch(e[part]);
+        if (!response.ok) throw new Error(`${name}: ${response.status} ${response.statusText} (run scripts/setup.sh: it fetches the embedded PTQ models)`);
+        return new File([await response.blob()], name);
       };
-      const model = await fetchFile(e.model, 0);
-      const calibration = await fetchFile(e.calibration, 1);
-      const evaluation = await fetchFile(e.evaluation, 2);
+      const model = await fetchFile('model', 0);
+      const calibration = await fetchFile('calibration', 1);
+      const evaluation = await fetchFile('evaluation', 2);
       const sentences = e.sentences ? await (await fetch(e.sentences)).json() : null;
       const opened = await api.ptqOpen(job, model, [calibration], [evaluation], e.output);
       return { ...opened, embedded: key, sentences, inputsNote: e.inputs };
