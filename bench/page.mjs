@@ -4,6 +4,7 @@ import * as ort from '/node_modules/onnxruntime-web/dist/ort.wasm.min.mjs';
 const tf = window.tf;
 const tfwasm = window.tf.wasm;
 import { runCalib, runSuite } from './suite.mjs';
+import { runCompare } from './compare.mjs';
 
 async function loadBuild(name) {
   const mod = await import(`./pkg/${name}/quant_playground.js`);
@@ -16,6 +17,8 @@ try {
   const opts = JSON.parse(params.get('opts') ?? '{}');
   const calib = params.get('calib') ?? 'both';
   const calibOpts = JSON.parse(params.get('calibOpts') ?? '{}');
+  const compare = params.get('compare') ?? 'both';
+  const compareOpts = JSON.parse(params.get('compareOpts') ?? '{}');
   ort.env.wasm.numThreads = 1;
   ort.env.wasm.wasmPaths = '/node_modules/onnxruntime-web/dist/';
   tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
@@ -32,8 +35,9 @@ try {
   console.log(`[bench] chromium ${navigator.userAgent.match(/Chrom\w+\/[\d.]+/)?.[0]}: builds ${Object.keys(ours).join(', ')}, tfjs ${tf.getBackend()}`);
   const result = { rows: [], checks: [] };
   const add = (r) => (result.rows.push(...r.rows), result.checks.push(...r.checks));
-  if (calib !== 'only') add(await runSuite({ env: 'chromium', ours, ort, tf, ...opts }));
-  if (calib !== 'none') add(await runCalib({ env: 'chromium', mod: ours.simd128, ...calibOpts }));
+  if (compare !== 'only' && calib !== 'only') add(await runSuite({ env: 'chromium', ours, ort, tf, ...opts }));
+  if (compare !== 'only' && calib !== 'none') add(await runCalib({ env: 'chromium', mod: ours.simd128, ...calibOpts }));
+  if (compare !== 'none') add({ rows: await runCompare({ env: 'chromium', mod: ours.simd128, ...compareOpts }), checks: [] });
   window.benchResult = result;
 } catch (e) {
   console.log(`[bench] failed: ${e.stack}`);

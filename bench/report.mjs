@@ -83,3 +83,17 @@ export function printCalibReport(rows, checks) {
   console.log('\nchecks:');
   for (const c of checks) console.log(`  ${c}`);
 }
+
+/** The streamed five-format comparison: M elements/s per engine and size, and each against numpy's. */
+export function printCompareReport(rows) {
+  console.log('\nFive-format comparison (fp32, fp16, bf16, int8 sym channel:0, int4 asym group:32), M elements/s');
+  console.log('| engine | where | elements | M elements/s | × numpy (CPU) | × numpy (wall) |');
+  console.log('|---|---|---:|---:|---:|---:|');
+  const numpy = (n) => rows.find((r) => r.env === 'numpy' && r.elements === n);
+  for (const r of rows) {
+    const np = numpy(r.elements);
+    const ratio = (v) => (np && v ? (r.melem_per_s / v).toFixed(2) : '–');
+    const where = r.env === 'numpy' ? `numpy ${r.numpy}` : r.env === 'native' ? `native (${r.kernels}, CPU s)` : `${r.env} (${r.kernels}, wall)`;
+    console.log(`| ${r.engine} | ${where} | ${r.elements} | ${r.melem_per_s} | ${r.env === 'numpy' ? '1.00' : ratio(np?.melem_per_s)} | ${r.env === 'numpy' ? '–' : ratio(np?.wall_melem_per_s)} |`);
+  }
+}

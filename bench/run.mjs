@@ -1,4 +1,5 @@
-// `npm run bench [-- --json FILE] [--quick] [--only node|chromium] [--calib-only | --no-calib]`: the suite
+// `npm run bench [-- --json FILE] [--quick] [--only node|chromium] [--calib-only | --no-calib]
+// [--compare-only | --no-compare]`: the suite
 // in Node (this process) and in headless Chromium (playwright-core driving /usr/bin/chromium, a static
 // server for the page), then one table with ms, GOPS, % of the SIMD peak, and the issue's target ratios;
 // then calibration (10 million values, every method: suite.mjs's runCalib) and its table.
@@ -6,7 +7,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCalib, runSuite, SHAPES } from './suite.mjs';
-import { printCalibReport, printReport } from './report.mjs';
+import { COMPARE_SHAPES, runCompare } from './compare.mjs';
+import { spawnSync } from 'node:child_process';
+import { printCalibReport, printCompareReport, printReport } from './report.mjs';
 import { launchChromium, serveFiles } from './serve.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -19,6 +22,11 @@ const suiteOpts = quick ? { samples: 3, minSampleMs: 5, warmup: 1 } : { samples:
 // Which parts run: 'both' (default), 'only' (--calib-only: calibration alone) or 'none' (--no-calib).
 const calib = args.includes('--calib-only') ? 'only' : args.includes('--no-calib') ? 'none' : 'both';
 const calibOpts = quick ? { samples: 5, warmup: 1 } : { samples: 9, warmup: 1 };
+// The streamed five-format comparison (bench/compare.mjs), with its native and numpy peers: 'both'
+// (after the rest), 'only' (--compare-only) or 'none' (--no-compare). --compare-only skips the suite
+// and the calibration.
+const compare = args.includes('--compare-only') ? 'only' : args.includes('--no-compare') ? 'none' : 'both';
+const compareOpts = { samples: quick ? 2 : 3 };
 const merge = (a, b) => ({ rows: [...a.rows, ...b.rows], checks: [...a.checks, ...b.checks] });
 
 async function inNode() {
@@ -35,8 +43,9 @@ async function inNode() {
   console.log(`[bench] node ${process.version}: quant-playground ${mod.kernel_build()}, onnxruntime-web ${ort.env.versions?.web ?? ''}, tfjs ${tf.version_core} (${tf.getBackend()})`);
   // Node 20 gets relaxed-simd wrong (TOOLCHAIN.md): the relaxed build runs in Chromium only.
   let r = { rows: [], checks: [] };
-  if (calib !== 'only') r = merge(r, await runSuite({ env: 'node', ours: { simd128: mod }, ort, tf, ...suiteOpts }));
-  if (calib !== 'none') r = merge(r, await runCalib({ env: 'node', mod, ...calibOpts }));
+  if (compare !== 'only' && calib !== 'only') r = merge(r, await runSuite({ env: 'node', ours: { simd128: mod }, ort, tf, ...suiteOpts }));
+  if (compare !== 'only' && calib !== 'none') r = merge(r, await runCalib({ env: 'node', mod, ...calibOpts }));
+  if (compare !== 'none') r = merge(r, { rows: await runCompare({ env: 'node', mod, ...compareOpts }), checks: [] });
   return r;
 }
 
@@ -47,7 +56,7 @@ async function inChromium() {
     const page = await browser.newPage();
     page.on('console', (m) => console.log(m.text()));
     page.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
-    const q = new URLSearchParams({ opts: JSON.stringify(suiteOpts), calib, calibOpts: JSON.stringify(calibOpts) });
+    const q = new URLSearchParams({ opts: JSON.stringify(suiteOpts), calib, calibOpts: JSON.stringify(calibOpts), compare, compareOpts: JSON.stringify(compareOpts) });
     await page.goto(`${origin}/bench/index.html?${q}`);
     const out = await page.waitForFunction(() => window.benchResult, null, { timeout: 0, polling: 1000 });
     const result = await out.jsonValue();
@@ -71,8 +80,24 @@ for (const [name, fn] of [
   checks.push(...r.checks);
 }
 const isCalib = (r) => r.op.startsWith('calibrate');
-if (calib !== 'only') printReport(rows.filter((r) => !isCalib(r)), calib === 'none' ? checks : [], SHAPES);
-if (calib !== 'none') printCalibReport(rows.filter(isCalib), checks);
+const isCompare = (r) => r.op === 'compare-5-formats';
+if (compare !== 'only' && calib !== 'only') printReport(rows.filter((r) => !isCalib(r) && !isCompare(r)), calib === 'none' ? checks : [], SHAPES);
+if (compare !== 'only' && calib !== 'none') printCalibReport(rows.filter(isCalib), checks);
+if (compare !== 'none') {
+  // The peers in the same run: the native build (examples/compare_bench.rs, CPU seconds) and numpy
+  // (scripts/bench_compare_numpy.py, CPU seconds and wall), each on the same shapes.
+  const target = process.env.CARGO_TARGET_DIR ?? join(root, 'target');
+  const lines = (cmd, argv) => {
+    const out = spawnSync(cmd, argv, { cwd: root, encoding: 'utf8' });
+    if (out.status !== 0) console.log(`[bench] ${cmd} failed: ${out.stderr}`);
+    return (out.stdout ?? '').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+  };
+  for (const [r, c] of COMPARE_SHAPES) {
+    for (const row of lines(join(target, 'release/examples/compare_bench'), [String(r), String(c)])) rows.push({ ...row, engine: 'quant-playground', op: 'compare-5-formats' });
+  }
+  for (const row of lines('python3', ['scripts/bench_compare_numpy.py', ...COMPARE_SHAPES.flat().map(String)])) rows.push({ ...row, engine: 'numpy', op: 'compare-5-formats' });
+  printCompareReport(rows.filter(isCompare));
+}
 if (jsonFile) {
   writeFileSync(jsonFile, JSON.stringify({ rows }, null, 1));
   console.log(`[bench] wrote ${jsonFile}`);

@@ -12,6 +12,8 @@ wasm-bindgen --target web --no-typescript --out-dir bench/pkg/simd128 "$target/w
 RUSTFLAGS="-C target-feature=+simd128,+relaxed-simd" CARGO_TARGET_DIR="$target/relaxed" \
   cargo build --lib --release --target wasm32-unknown-unknown
 wasm-bindgen --target web --no-typescript --out-dir bench/pkg/relaxed "$target/relaxed/wasm32-unknown-unknown/release/quant_playground.wasm"
+# The native peer of the streamed comparison (bench/compare.mjs).
+cargo build --release --example compare_bench
 node bench/run.mjs "$@"
 # Whole-model inference time of the embedded PTQ models, FP32 vs the CLI's static INT8 (bench/ptq.mjs).
 if [ -f www/examples/ptq/textline-direction-cls.onnx ]; then

@@ -278,6 +278,22 @@ pub fn checked_element_count(shape: &[usize]) -> Option<usize> {
     shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d))
 }
 
+/// Decodes the element bytes of whole rows (last axis) of a raw, C-order tensor: one chunk of it,
+/// for a pass that streams the tensor.
+pub fn decode_rows_to_f32(info: &TensorInfo, bytes: &[u8]) -> Result<Vec<f32>> {
+    let row_len = info.shape.last().copied().unwrap_or(1).max(1);
+    let row_bytes = info.dtype.bytes_for(row_len as u64).filter(|&b| b > 0);
+    let rows = row_bytes.map(|b| bytes.len() as u64 / b).filter(|&r| row_bytes.map(|b| r * b) == Some(bytes.len() as u64));
+    let Some(rows) = rows else {
+        return Err(Error::malformed(
+            &info.name,
+            format!("tensor '{}': a chunk of {} bytes is not whole rows of {row_len} {} values", info.name, bytes.len(), info.dtype.name()),
+        ));
+    };
+    let part = TensorInfo { shape: vec![rows as usize, row_len], byte_len: bytes.len() as u64, fortran_order: false, ..info.clone() };
+    decode_to_f32(&part, bytes)
+}
+
 /// Decodes a tensor's stored bytes to f32 in C (row-major) order. F64 is rounded to nearest f32;
 /// F16 and BF16 widen exactly.
 pub fn decode_to_f32(info: &TensorInfo, bytes: &[u8]) -> Result<Vec<f32>> {

@@ -278,3 +278,46 @@ fn convert_writes_every_listed_tensor_as_onnxruntime_dequantizes_it() {
     assert_eq!(zp.dtype.name(), "I8", "a parameter keeps its dtype");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn lesson_sections_print_their_numbers_and_refuse_bad_input() {
+    // The lecture's example: scale 1.2/127, codes [11, 53, 95, 127] (0.9 / scale = 95.25 → 95).
+    let (code, out, _) = cli(&["lesson", "formula", "--json"]);
+    assert_eq!(code, 0);
+    let f: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(f["codes"], serde_json::json!([11, 53, 95, 127]));
+    assert_eq!(f["scale"].as_f64().unwrap() as f32, 1.2f32 / 127.0);
+    assert_eq!(f["steps"][2]["divided"].as_f64().unwrap() as f32, 0.9f32 / (1.2f32 / 127.0));
+
+    let (code, out, _) = cli(&["lesson", "types", "--value", "-2", "--json"]);
+    assert_eq!(code, 0);
+    let t: Value = serde_json::from_str(&out).unwrap();
+    // −2 in FP32: sign 1, exponent 128 (bias 127 + 1), mantissa 0.
+    assert_eq!(t["types"][0]["fields"][1]["bits"], "10000000");
+    assert_eq!(t["types"][5]["label"], "int8");
+    assert_eq!(t["types"][5]["code"], -127); // clipped to −qmax at range ±1
+    assert_eq!(t["types"][5]["class"], "clipped");
+
+    let (code, out, _) = cli(&["lesson", "schemes", "--json"]);
+    assert_eq!(code, 0);
+    let s: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(s["grids"][0]["wasted_codes"], 127);
+    assert_eq!(s["grids"][1]["wasted_codes"], 0);
+
+    let (code, out, _) = cli(&["lesson", "granularity", "--json"]);
+    assert_eq!(code, 0);
+    let g: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((g["rows"].as_u64(), g["cols"].as_u64()), (Some(256), Some(64)));
+    let scales: Vec<usize> = g["maps"].as_array().unwrap().iter().map(|m| m["scales"].as_array().unwrap().len()).collect();
+    assert_eq!(scales, [1, 256, 256 * 64 / 16]);
+
+    let (code, _, err) = cli(&["lesson", "formula", "--values", "0.1,zero"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("--values: 'zero' is not a number"), "{err}");
+    let (code, _, err) = cli(&["lesson", "granularity", "--layer", "fc9"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no layer 'fc9' (there are fc1, fc2, fc3)"), "{err}");
+    let (code, _, err) = cli(&["lesson", "calibration", "--threshold", "-1"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("clipping threshold must be a positive number"), "{err}");
+}

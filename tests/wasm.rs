@@ -168,3 +168,35 @@ fn block_formats_match_their_references_and_the_cli_row() {
         assert_eq!(row, want, "{label}");
     }
 }
+
+/// The worker's streamed comparison (ComparisonJob fed chunks of 1, 5 or all 48 rows; the per-tensor
+/// block grid cut at every edge) gives compare_tensor's rows exactly, in the browser's SIMD build.
+#[wasm_bindgen_test]
+fn comparison_job_in_chunks_equals_compare_tensor() {
+    use quant_playground::wasm;
+    let (rows, cols) = (48usize, 96usize);
+    let x = generate(Dist::GaussianOutliers, rows * cols, 1.0, 7);
+    let bytes: Vec<u8> = x.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let info = format!(
+        r#"{{"name":"w","dtype":"F32","shape":[{rows},{cols}],"offset":0,"byte_len":{},"big_endian":false,"fortran_order":false}}"#,
+        bytes.len()
+    );
+    let specs = r#"[{"bits":8,"scheme":"symmetric","granularity":"channel:0"},{"bits":4,"scheme":"asymmetric","granularity":"group:32"},{"bits":8,"scheme":"symmetric","granularity":"tensor"}]"#;
+    let whole = wasm::compare_tensor(&info, bytes.clone(), specs).map_err(|_| "compare").unwrap();
+    for chunk_rows in [1usize, 5, 48] {
+        let mut job = wasm::ComparisonJob::new(&info, specs).map_err(|_| "job").unwrap();
+        let chunks: Vec<&[u8]> = bytes.chunks(chunk_rows * cols * 4).collect();
+        assert!(job.needs_range_pass());
+        for c in &chunks {
+            job.feed_range(c).map_err(|_| "range").unwrap();
+        }
+        job.end_range_pass().map_err(|_| "end").unwrap();
+        for c in &chunks {
+            job.feed(c).map_err(|_| "feed").unwrap();
+        }
+        assert_eq!(job.finish().map_err(|_| "finish").unwrap(), whole, "chunks of {chunk_rows} rows");
+    }
+    // A chunk that is not whole rows is refused.
+    let mut job = wasm::ComparisonJob::new(&info, specs).map_err(|_| "job").unwrap();
+    assert!(job.feed_range(&bytes[..cols * 4 + 4]).is_err());
+}

@@ -158,3 +158,65 @@ fn dynamic_quantized_matmul_matches_scalar_composition() {
         assert_eq!(got.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), want.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
     }
 }
+
+/// Values that exercise the fused measuring kernels: signs, ties of the f16 / bf16 roundings, f16
+/// subnormals and overflow, exact zeros, ±Inf and NaN (masked out of the sums).
+fn measuring_values(rng: &mut SeqRng, n: usize) -> Vec<f32> {
+    let special = [0.0f32, -0.0, 65504.0, 65520.0, -65536.0, 5.96e-8, -2.98e-8, 6.1e-5, 1.0 + 1.0 / 2048.0, f32::INFINITY, f32::NAN, 1e30];
+    (0..n)
+        .map(|i| match i % 13 {
+            0 => special[(i / 13) % special.len()],
+            1 => f32::from_bits(rng.next() as u32 & 0x7fff_ffff | (((i / 2) % 2) as u32) << 31),
+            _ => rng.f32() * 4.0,
+        })
+        .collect()
+}
+
+/// Each fused measuring kernel (x̂ made in the lanes, folded onto a running sum) against its
+/// scalar twin, bit for bit, over runs of whole blocks and a non-zero starting sum.
+#[wasm_bindgen_test]
+fn fused_measuring_kernels_match_scalar_twins() {
+    use quant_playground::kernels::ErrorSums;
+    let mut rng = SeqRng(9);
+    for blocks in [1usize, 2, 7, 33] {
+        let x = measuring_values(&mut rng, blocks * kernels::LANE_BLOCK);
+        let start = ErrorSums { sum_xx: 1.5, sum_yy: 2.25, sum_xy: -0.5, sum_ee: 0.125, max_abs_err: 0.01 };
+        for (scale, lo, hi) in [(0.01f32, -127.0f32, 127.0f32), (0.25, -8.0, 7.0), (3e-3, -130.0, 125.0)] {
+            let (mut a, mut b) = (start, start);
+            let ca = kernels::quantize_error_blocks(&mut a, &x, scale, lo, hi);
+            let cb = scalar::quantize_error_blocks(&mut b, &x, scale, lo, hi);
+            assert_eq!((ca, a), (cb, b), "int round trip, scale {scale}");
+        }
+        let twins: [(fn(&mut ErrorSums, &[f32]), fn(&mut ErrorSums, &[f32])); 3] = [
+            (kernels::f32_error_blocks, scalar::f32_error_blocks),
+            (kernels::f16_error_blocks, scalar::f16_error_blocks),
+            (kernels::bf16_error_blocks, scalar::bf16_error_blocks),
+        ];
+        for (simd, twin) in twins {
+            let (mut a, mut b) = (start, start);
+            simd(&mut a, &x);
+            twin(&mut b, &x);
+            assert_eq!(format!("{a:?}"), format!("{b:?}"));
+        }
+    }
+}
+
+/// The four-lane f16 / bf16 round trips against the scalar ones (which equal the half crate's).
+#[wasm_bindgen_test]
+fn simd_float_round_trips_match_scalar() {
+    use core::arch::wasm32::*;
+    let mut rng = SeqRng(10);
+    let x = measuring_values(&mut rng, 4096);
+    for q in x.chunks_exact(4) {
+        let v = f32x4(q[0], q[1], q[2], q[3]);
+        let lanes = |r: v128| [f32x4_extract_lane::<0>(r), f32x4_extract_lane::<1>(r), f32x4_extract_lane::<2>(r), f32x4_extract_lane::<3>(r)];
+        let (h, b) = (lanes(kernels::simd128::f16_round_trip_x4(v)), lanes(kernels::simd128::bf16_round_trip_x4(v)));
+        for l in 0..4 {
+            if q[l].is_nan() {
+                continue;
+            }
+            assert_eq!(h[l].to_bits(), scalar::f16_round_trip(q[l]).to_bits(), "f16 of {:e}", q[l]);
+            assert_eq!(b[l].to_bits(), scalar::bf16_round_trip(q[l]).to_bits(), "bf16 of {:e}", q[l]);
+        }
+    }
+}

@@ -177,6 +177,7 @@ function updateUrl() {
     error: errorConfig, // set only when the person chose a column
     log,
     embed: fromUrl.view.embed,
+    route: fromUrl.view.route,
   });
   if (query !== location.search) history.replaceState(null, '', `${location.pathname}${query}${location.hash}`);
 }
@@ -218,8 +219,17 @@ listenForFiles({ input: ui.fileInput, overlay: ui.overlay, filter: ui.filter, on
 function placeViews() {
   const embedded = fromUrl.view.embed && VIEWS.find((v) => v.id === fromUrl.view.embed);
   if (fromUrl.view.embed && !embedded) setError('embed', `?embed=${fromUrl.view.embed}: no such view (there are ${VIEWS.map((v) => v.id).join(', ')}).`);
+  // ?view=ROUTE: the views of that route (a view with `route` set is on its route only), under the header.
+  const routes = new Set(VIEWS.map((v) => v.route).filter(Boolean));
+  const route = routes.has(fromUrl.view.route) ? fromUrl.view.route : null;
+  if (fromUrl.view.route && !route) setError('route', `?view=${fromUrl.view.route}: no such page (there is ${[...routes].join(', ')}).`);
+  if (route && !embedded) {
+    document.body.classList.add(`route-${route}`);
+    for (const other of document.querySelectorAll('main > *')) other.hidden = true;
+  }
   const main = document.querySelector('main');
-  return (embedded ? [embedded] : VIEWS).map((view) => {
+  const shown = embedded ? [embedded] : VIEWS.filter((v) => (v.route ?? null) === route);
+  return shown.map((view) => {
     let root = document.querySelector(`[data-view="${view.id}"]`);
     if (!root) {
       root = document.createElement('div');

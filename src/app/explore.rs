@@ -6,7 +6,7 @@ use crate::app::report::{self, TensorReport};
 use crate::calib::{self, CalibConfig, Method};
 use crate::error::Result;
 use crate::kernels;
-use crate::quant::{self, Granularity, QuantSpec, Scheme, SlotLayout};
+use crate::quant::{self, Granularity, NumberFormat, QuantSpec, Scheme, SlotLayout};
 use crate::tensor::DType;
 use serde::Serialize;
 
@@ -34,21 +34,64 @@ pub struct Histogram {
 
 /// A histogram of the finite values of `x` with `bins` bins over [min, max] of those values.
 pub fn histogram(x: &[f32], bins: usize) -> Histogram {
-    let bins = bins.max(1);
-    let (lo, hi, nonfinite) = kernels::min_max_finite(x);
-    let mut counts = vec![0u64; bins];
-    let finite = x.len() - nonfinite;
-    if finite == 0 {
-        return Histogram { lo: 0.0, hi: 0.0, counts, finite, nonfinite };
+    let mut h = HistogramStream::new(bins);
+    h.feed_range(x);
+    h.end_range_pass();
+    h.feed(x);
+    h.finish()
+}
+
+/// `histogram` fed in chunks over two reads: the range, then the bins.
+#[derive(Debug, Clone)]
+pub struct HistogramStream {
+    lo: f32,
+    hi: f32,
+    nonfinite: usize,
+    counts: Vec<u64>,
+    finite: usize,
+    binning: bool,
+}
+
+impl HistogramStream {
+    pub fn new(bins: usize) -> Self {
+        HistogramStream { lo: f32::INFINITY, hi: f32::NEG_INFINITY, nonfinite: 0, counts: vec![0; bins.max(1)], finite: 0, binning: false }
     }
-    let (lo, hi) = (lo as f64, hi as f64);
-    let width = hi - lo;
-    for &v in x.iter().filter(|v| v.is_finite()) {
-        // f64 so that a range near ±f32::MAX cannot overflow; the top value lands in the last bin.
-        let i = if width > 0.0 { (((v as f64 - lo) / width) * bins as f64) as usize } else { 0 };
-        counts[i.min(bins - 1)] += 1;
+
+    /// The first read: the finite min and max.
+    pub fn feed_range(&mut self, x: &[f32]) {
+        let (lo, hi, bad) = kernels::min_max_finite(x);
+        self.lo = self.lo.min(lo);
+        self.hi = self.hi.max(hi);
+        self.nonfinite += bad;
+        self.finite += x.len() - bad;
     }
-    Histogram { lo, hi, counts, finite, nonfinite }
+
+    pub fn end_range_pass(&mut self) {
+        self.binning = true;
+    }
+
+    /// The second read: counts the chunk's finite values into the bins.
+    pub fn feed(&mut self, x: &[f32]) {
+        if !self.binning || self.finite == 0 {
+            return;
+        }
+        let bins = self.counts.len();
+        let (lo, hi) = (self.lo as f64, self.hi as f64);
+        let width = hi - lo;
+        for &v in x.iter().filter(|v| v.is_finite()) {
+            // f64 so that a range near ±f32::MAX cannot overflow; the top value lands in the last bin.
+            let i = if width > 0.0 { (((v as f64 - lo) / width) * bins as f64) as usize } else { 0 };
+            self.counts[i.min(bins - 1)] += 1;
+        }
+    }
+
+    pub fn finish(self) -> Histogram {
+        let (finite, nonfinite) = (self.finite, self.nonfinite);
+        if finite == 0 {
+            return Histogram { lo: 0.0, hi: 0.0, counts: self.counts, finite, nonfinite };
+        }
+        Histogram { lo: self.lo as f64, hi: self.hi as f64, counts: self.counts, finite, nonfinite }
+    }
 }
 
 /// The quantization errors x − x̂ of the finite elements under `spec` with `method`'s ranges.
@@ -70,7 +113,47 @@ pub fn errors(x: &[f32], shape: &[usize], spec: &QuantSpec, method: &Method) -> 
 
 /// A histogram of x − x̂ under `spec` and `method`, `bins` bins over [min, max] of the errors.
 pub fn error_histogram(x: &[f32], shape: &[usize], spec: &QuantSpec, method: &Method, bins: usize) -> Result<Histogram> {
-    Ok(histogram(&errors(x, shape, spec, method)?, bins))
+    error_histogram_chunked(x, shape, spec, method, bins, x.len().max(1))
+}
+
+/// `error_histogram` with `x` fed in chunks of `chunk` elements: the slots' ranges (min-max in a
+/// read of their own; another method calibrates each slot over the tensor), then two reads that
+/// quantize again, for the errors' range and for their bins.
+pub fn error_histogram_chunked(x: &[f32], shape: &[usize], spec: &QuantSpec, method: &Method, bins: usize, chunk: usize) -> Result<Histogram> {
+    spec.validate()?;
+    let layout = SlotLayout::new(shape, spec.granularity)?;
+    if x.len() != layout.len() {
+        return Err(crate::error::Error::InvalidSpec(format!("{} values given for shape {shape:?} ({} elements)", x.len(), layout.len())));
+    }
+    let chunk = chunk.max(1);
+    let ranges = match method {
+        Method::MinMax => {
+            let mut r = quant::stream::RangePass::new(layout.clone());
+            for c in x.chunks(chunk) {
+                r.feed(c)?;
+            }
+            r.finish()?
+        }
+        _ => calib::calibrate_slots(x, shape, spec, method, CalibConfig::default())?,
+    };
+    let mut h = HistogramStream::new(bins);
+    let mut errors = Vec::new();
+    for binning in [false, true] {
+        let mut pass = quant::stream::ScaledPass::new(spec, layout.clone(), &ranges)?;
+        for c in x.chunks(chunk) {
+            let back = pass.feed_reconstruction(c)?;
+            errors.clear();
+            errors.extend(c.iter().zip(back).filter(|(v, _)| v.is_finite()).map(|(&v, &y)| v - y));
+            if binning {
+                h.feed(&errors);
+            } else {
+                h.feed_range(&errors);
+            }
+        }
+        pass.finish()?;
+        h.end_range_pass();
+    }
+    Ok(h.finish())
 }
 
 /// Every slot's calibrated range, scale and zero point, and the range its codes can represent.
@@ -192,11 +275,13 @@ pub fn report_f64(value: &serde_json::Value) -> f64 {
 /// Each spec's report row on one tensor (min-max ranges), with the Pareto front of bits per
 /// weight (lower is better) against SQNR (higher is better) among them.
 pub fn sweep(name: &str, dtype: DType, shape: &[usize], x: &[f32], specs: &[QuantSpec]) -> Result<Vec<SweepRow>> {
-    let mut rows = Vec::with_capacity(specs.len());
-    for spec in specs {
-        let q = quant::quantize_minmax(x, shape, spec)?;
-        rows.push(report::int_report(name, dtype, &q, "minmax"));
-    }
+    sweep_chunked(name, dtype, shape, x, specs, x.len().max(1))
+}
+
+/// `sweep` with the tensor fed to the comparison stream in chunks of `chunk` elements.
+pub fn sweep_chunked(name: &str, dtype: DType, shape: &[usize], x: &[f32], specs: &[QuantSpec], chunk: usize) -> Result<Vec<SweepRow>> {
+    let formats: Vec<NumberFormat> = specs.iter().map(|s| NumberFormat::Scaled(*s)).collect();
+    let rows = report::comparison(name, dtype, shape, x, &formats, chunk)?;
     let points: Vec<(f64, f64)> = rows.iter().map(|r| (r.bits_per_weight, r.metrics.sqnr_db)).collect();
     Ok(rows.into_iter().zip(pareto_front(&points)).map(|(report, pareto)| SweepRow { report, pareto }).collect())
 }

@@ -1,11 +1,12 @@
 //! The one report schema the CLI prints and the page shows (serde; JSON for both).
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::kernels;
 use crate::metrics::{bits_per_weight, metrics_from_sums, Metrics};
 use crate::quant::ggml::{self, GgmlType};
 use crate::quant::block::{self, BlockQuantized};
-use crate::quant::{self, BlockFormat, FloatCast, NumberFormat, QuantSpec, QuantizedTensor};
+use crate::quant::stream::{BlockSums, RangePass, ScaledOutcome, ScaledPass};
+use crate::quant::{self, BlockFormat, FloatCast, NumberFormat, QuantParams, QuantSpec, QuantizedTensor, SlotLayout};
 use crate::tensor::DType;
 use serde::Serialize;
 
@@ -103,37 +104,47 @@ fn base(name: &str, dtype: DType, shape: &[usize], n: usize, config: &str, bits:
 
 /// The report of an integer quantization.
 pub fn int_report(name: &str, dtype: DType, q: &QuantizedTensor, calibration: &str) -> TensorReport {
-    let n = q.codes.len();
-    let metrics = metrics_from_sums(&q.error, q.finite_count(), q.clipped);
-    let mut r = base(name, dtype, &q.shape, n, &q.spec.label(), q.spec.format.bits, metrics, q.stored_bytes(), q.nonfinite);
-    r.scheme = Some(q.spec.format.scheme.short_name().into());
-    r.full_range = Some(q.spec.format.is_full_range());
-    r.granularity = Some(q.spec.granularity.label());
+    let outcome = ScaledOutcome {
+        params: q.scales.iter().zip(&q.zero_points).map(|(&scale, &zero_point)| QuantParams { scale, zero_point }).collect(),
+        error: q.error,
+        clipped: q.clipped,
+        nonfinite: q.nonfinite,
+    };
+    scaled_report(name, dtype, &q.shape, &q.spec, &q.layout, &outcome, calibration)
+}
+
+/// The row of a scaled format from what its pass measured.
+fn scaled_report(
+    name: &str,
+    dtype: DType,
+    shape: &[usize],
+    spec: &QuantSpec,
+    layout: &SlotLayout,
+    out: &ScaledOutcome,
+    calibration: &str,
+) -> TensorReport {
+    let n = layout.len();
+    let metrics = metrics_from_sums(&out.error, n - out.nonfinite, out.clipped);
+    let bytes = quant::stored_bytes(spec, n as u64, layout.slots as u64);
+    let mut r = base(name, dtype, shape, n, &spec.label(), spec.format.bits, metrics, bytes, out.nonfinite);
+    r.scheme = Some(spec.format.scheme.short_name().into());
+    r.full_range = Some(spec.format.is_full_range());
+    r.granularity = Some(spec.granularity.label());
     r.calibration = Some(calibration.into());
-    r.scales = Some(Summary::of(q.scales.iter().map(|&s| s as f64)));
-    r.zero_points = Some(Summary::of(q.zero_points.iter().map(|&z| z as f64)));
-    r.short_last_group = q.layout.short_last_group;
+    r.scales = Some(Summary::of(out.params.iter().map(|p| p.scale as f64)));
+    r.zero_points = Some(Summary::of(out.params.iter().map(|p| p.zero_point as f64)));
+    r.short_last_group = layout.short_last_group;
     r
 }
 
 /// The float rows: fp32 (exact, the baseline), fp16 and bf16 (round-to-nearest-even casts).
-pub fn float_report(name: &str, dtype: DType, shape: &[usize], x: &[f32], cast: FloatCast) -> TensorReport {
-    let n = x.len();
-    let nonfinite = x.iter().filter(|v| !v.is_finite()).count();
-    let sums = kernels::error_sums_f32(x, &cast.round_trip(x));
-    let metrics = metrics_from_sums(&sums, n - nonfinite, 0);
-    let bits = cast.bits();
-    base(name, dtype, shape, n, cast.label(), bits, metrics, n as u64 * bits as u64 / 8, nonfinite)
+pub fn float_report(name: &str, dtype: DType, shape: &[usize], x: &[f32], cast: FloatCast) -> Result<TensorReport> {
+    format_report(name, dtype, shape, x, &NumberFormat::Float(cast))
 }
 
 /// A ggml block type's row: ggml's reference quantizer, then its dequantizer (rows in whole blocks).
 pub fn ggml_report(name: &str, dtype: DType, shape: &[usize], x: &[f32], t: GgmlType) -> Result<TensorReport> {
-    let (bytes, back) = ggml::round_trip(t, x, shape)?;
-    let n = x.len();
-    let nonfinite = x.iter().filter(|v| !v.is_finite()).count();
-    let metrics = metrics_from_sums(&kernels::error_sums_f32(x, &back), n - nonfinite, 0);
-    let bits = t.codec().map_or(0, |c| c.code_bits);
-    Ok(base(name, dtype, shape, n, &NumberFormat::Ggml(t).label(), bits, metrics, bytes.len() as u64, nonfinite))
+    first_row(comparison(name, dtype, shape, x, &[NumberFormat::Ggml(t)], x.len().max(1))?)
 }
 
 /// The row of an FP8 / MX / NVFP4 / NF4 tensor: its scales summarised, bytes = codes at their width
@@ -155,22 +166,225 @@ pub fn block_format_report(name: &str, dtype: DType, shape: &[usize], x: &[f32],
 
 /// The row of any number format; integer specs take min-max ranges.
 pub fn format_report(name: &str, dtype: DType, shape: &[usize], x: &[f32], format: &NumberFormat) -> Result<TensorReport> {
-    match format {
-        NumberFormat::Float(cast) => Ok(float_report(name, dtype, shape, x, *cast)),
-        NumberFormat::Scaled(spec) => Ok(int_report(name, dtype, &quant::quantize_minmax(x, shape, spec)?, "minmax")),
-        NumberFormat::Ggml(t) => ggml_report(name, dtype, shape, x, *t),
-        NumberFormat::Block(b) => Ok(block_format_report(name, dtype, shape, x, *b)),
-    }
+    first_row(comparison(name, dtype, shape, x, std::slice::from_ref(format), x.len().max(1))?)
+}
+
+fn first_row(rows: Vec<TensorReport>) -> Result<TensorReport> {
+    rows.into_iter().next().ok_or_else(|| Error::InvalidSpec("a comparison of one format gave no row".into()))
 }
 
 /// The comparison the page shows: FP32 | FP16 | BF16 | each integer spec (min-max ranges).
 pub fn compare(name: &str, dtype: DType, shape: &[usize], x: &[f32], specs: &[QuantSpec]) -> Result<Vec<TensorReport>> {
-    let mut rows: Vec<TensorReport> = FloatCast::ALL.into_iter().map(|cast| float_report(name, dtype, shape, x, cast)).collect();
-    for spec in specs {
-        let q = quant::quantize_minmax(x, shape, spec)?;
-        rows.push(int_report(name, dtype, &q, "minmax"));
+    comparison(name, dtype, shape, x, &compare_formats(specs), x.len().max(1))
+}
+
+/// The columns of `compare`: the float casts, then the integer specs.
+pub fn compare_formats(specs: &[QuantSpec]) -> Vec<NumberFormat> {
+    FloatCast::ALL.into_iter().map(NumberFormat::Float).chain(specs.iter().map(|s| NumberFormat::Scaled(*s))).collect()
+}
+
+/// The rows of `formats` on an in-memory tensor fed to the stream in chunks of `chunk` elements.
+pub fn comparison(name: &str, dtype: DType, shape: &[usize], x: &[f32], formats: &[NumberFormat], chunk: usize) -> Result<Vec<TensorReport>> {
+    let mut stream = ComparisonStream::new(name, dtype, shape, formats)?;
+    if x.len() != stream.elements() {
+        return Err(Error::InvalidSpec(format!("{} values given for shape {shape:?} ({} elements)", x.len(), stream.elements())));
     }
-    Ok(rows)
+    let chunk = chunk.max(1);
+    if stream.needs_range_pass() {
+        for c in x.chunks(chunk) {
+            stream.feed_range(c)?;
+        }
+        stream.end_range_pass()?;
+    }
+    for c in x.chunks(chunk) {
+        stream.feed(c)?;
+    }
+    stream.finish()
+}
+
+/// One column of a streamed comparison.
+// A handful of columns per comparison: boxing the larger variants buys nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+enum Column {
+    Float { cast: FloatCast, sums: BlockSums, nonfinite: usize },
+    Scaled { spec: QuantSpec, layout: SlotLayout, range: Option<RangePass>, pass: Option<ScaledPass> },
+    Ggml { t: GgmlType, row_len: usize, pending: Vec<f32>, sums: BlockSums, bytes: u64, nonfinite: usize },
+    /// FP8 / MX / NVFP4 / NF4 quantize the tensor at once (their tensor scales and flat blocks):
+    /// this column gathers the chunks, so its memory is the tensor's.
+    Block { format: BlockFormat, gathered: Vec<f32> },
+}
+
+/// The comparison of a tensor in several number formats, fed in chunks of its elements in memory
+/// order (any cut: the numbers are the same for every chunking). Scaled formats take min-max ranges
+/// from a first pass (`feed_range` over every chunk, then `end_range_pass`); every format then
+/// measures in the second (`feed`). Memory is the chunk plus per-slot parameters.
+#[derive(Debug, Clone)]
+pub struct ComparisonStream {
+    name: String,
+    dtype: DType,
+    shape: Vec<usize>,
+    elements: usize,
+    fed: usize,
+    columns: Vec<Column>,
+    ranged: bool,
+}
+
+impl ComparisonStream {
+    pub fn new(name: &str, dtype: DType, shape: &[usize], formats: &[NumberFormat]) -> Result<Self> {
+        let elements = SlotLayout::new(shape, quant::Granularity::PerTensor)?.len();
+        let mut columns = Vec::with_capacity(formats.len());
+        for format in formats {
+            columns.push(match *format {
+                NumberFormat::Float(cast) => Column::Float { cast, sums: BlockSums::default(), nonfinite: 0 },
+                NumberFormat::Scaled(spec) => {
+                    spec.validate()?;
+                    let layout = SlotLayout::new(shape, spec.granularity)?;
+                    Column::Scaled { spec, range: Some(RangePass::new(layout.clone())), layout, pass: None }
+                }
+                NumberFormat::Ggml(t) => {
+                    ggml::row_codec(t, shape)?;
+                    let row_len = if shape.is_empty() { 1 } else { shape[shape.len() - 1] };
+                    Column::Ggml { t, row_len, pending: Vec::new(), sums: BlockSums::default(), bytes: 0, nonfinite: 0 }
+                }
+                NumberFormat::Block(format) => Column::Block { format, gathered: Vec::new() },
+            });
+        }
+        let ranged = !columns.iter().any(|c| matches!(c, Column::Scaled { .. }));
+        Ok(ComparisonStream { name: name.into(), dtype, shape: shape.to_vec(), elements, fed: 0, columns, ranged })
+    }
+
+    pub fn elements(&self) -> usize {
+        self.elements
+    }
+
+    /// Whether a first pass over the chunks must come before `feed` (any scaled format).
+    pub fn needs_range_pass(&self) -> bool {
+        !self.ranged
+    }
+
+    /// The first pass: the next chunk's per-slot min and max.
+    pub fn feed_range(&mut self, x: &[f32]) -> Result<()> {
+        for c in &mut self.columns {
+            if let Column::Scaled { range: Some(r), .. } = c {
+                r.feed(x)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the first pass: the scaled formats' parameters are fixed from here on.
+    pub fn end_range_pass(&mut self) -> Result<()> {
+        for c in &mut self.columns {
+            if let Column::Scaled { spec, layout, range, pass } = c {
+                if let Some(r) = range.take() {
+                    *pass = Some(ScaledPass::new(spec, layout.clone(), &r.finish()?)?);
+                }
+            }
+        }
+        self.ranged = true;
+        Ok(())
+    }
+
+    /// The measuring pass: quantizes the next chunk in every format and folds in its errors.
+    pub fn feed(&mut self, x: &[f32]) -> Result<()> {
+        if !self.ranged {
+            return Err(Error::InvalidSpec("the range pass of the scaled formats has not ended: call end_range_pass first".into()));
+        }
+        if x.len() > self.elements - self.fed {
+            return Err(Error::InvalidSpec(format!(
+                "a chunk of {} values at element {} runs past the tensor's {} elements",
+                x.len(),
+                self.fed,
+                self.elements
+            )));
+        }
+        self.fed += x.len();
+        let nonfinite_here = x.iter().filter(|v| !v.is_finite()).count();
+        for c in &mut self.columns {
+            match c {
+                Column::Float { cast, sums, nonfinite } => {
+                    let cast = *cast;
+                    let blocks = match cast {
+                        FloatCast::F32 => kernels::f32_error_blocks,
+                        FloatCast::F16 => kernels::f16_error_blocks,
+                        FloatCast::Bf16 => kernels::bf16_error_blocks,
+                    };
+                    sums.add_measured(x, |v| (cast.cast_one(v), false), |run, xb| {
+                        blocks(run, xb);
+                        0
+                    });
+                    *nonfinite += nonfinite_here;
+                }
+                Column::Scaled { pass: Some(p), .. } => {
+                    p.feed(x)?;
+                }
+                Column::Scaled { pass: None, .. } => {}
+                Column::Ggml { t, row_len, pending, sums, bytes, nonfinite } => {
+                    *nonfinite += nonfinite_here;
+                    let mut rest = x;
+                    if !pending.is_empty() {
+                        let take = (*row_len - pending.len()).min(rest.len());
+                        pending.extend_from_slice(&rest[..take]);
+                        rest = &rest[take..];
+                        if pending.len() == *row_len {
+                            ggml_rows(*t, *row_len, pending, sums, bytes)?;
+                            pending.clear();
+                        }
+                    }
+                    let whole = rest.len() / *row_len * *row_len;
+                    if whole > 0 {
+                        ggml_rows(*t, *row_len, &rest[..whole], sums, bytes)?;
+                    }
+                    pending.extend_from_slice(&rest[whole..]);
+                }
+                Column::Block { gathered, .. } => gathered.extend_from_slice(x),
+            }
+        }
+        Ok(())
+    }
+
+    /// The rows, in the order of the formats given to `new`.
+    pub fn finish(self) -> Result<Vec<TensorReport>> {
+        if self.fed != self.elements || !self.ranged {
+            return Err(Error::InvalidSpec(format!(
+                "{} values given for shape {:?} ({} elements)",
+                self.fed, self.shape, self.elements
+            )));
+        }
+        let (name, dtype, shape, n) = (&self.name, self.dtype, &self.shape[..], self.elements);
+        let mut rows = Vec::with_capacity(self.columns.len());
+        for c in self.columns {
+            rows.push(match c {
+                Column::Float { cast, mut sums, nonfinite, .. } => {
+                    sums.end_run();
+                    let metrics = metrics_from_sums(&sums.sums(), n - nonfinite, 0);
+                    let bits = cast.bits();
+                    base(name, dtype, shape, n, cast.label(), bits, metrics, n as u64 * bits as u64 / 8, nonfinite)
+                }
+                Column::Scaled { spec, layout, pass, .. } => {
+                    let out = pass.ok_or_else(|| Error::InvalidSpec("a scaled format was never measured".into()))?.finish()?;
+                    scaled_report(name, dtype, shape, &spec, &layout, &out, "minmax")
+                }
+                Column::Ggml { t, mut sums, bytes, nonfinite, .. } => {
+                    sums.end_run();
+                    let metrics = metrics_from_sums(&sums.sums(), n - nonfinite, 0);
+                    let bits = t.codec().map_or(0, |c| c.code_bits);
+                    base(name, dtype, shape, n, &NumberFormat::Ggml(t).label(), bits, metrics, bytes, nonfinite)
+                }
+                Column::Block { format, gathered } => block_format_report(name, dtype, shape, &gathered, format),
+            });
+        }
+        Ok(rows)
+    }
+}
+
+/// Whole rows through ggml's reference quantizer and back, their errors folded in.
+fn ggml_rows(t: GgmlType, row_len: usize, x: &[f32], sums: &mut BlockSums, bytes: &mut u64) -> Result<()> {
+    let (b, back) = ggml::round_trip(t, x, &[x.len() / row_len, row_len])?;
+    *bytes += b.len() as u64;
+    sums.add(x, &back);
+    Ok(())
 }
 
 #[cfg(test)]

@@ -184,18 +184,7 @@ impl BatchCalibration {
             .results
             .iter()
             .zip(&self.measured)
-            .map(|(r, m)| {
-                let metrics = metrics_from_sums(&m.sums, m.finite, m.clipped);
-                CalibRow {
-                    method: r.method.clone(),
-                    range: r.range,
-                    scale: r.scale,
-                    zero_point: r.zero_point,
-                    mse: metrics.mse,
-                    sqnr_db: metrics.sqnr_db,
-                    clipped_share: metrics.clipped_share,
-                }
-            })
+            .map(|(r, m)| CalibRow::measured(r, &metrics_from_sums(&m.sums, m.finite, m.clipped)))
             .collect();
         Ok(BatchCalibReport {
             report: CalibReport {

@@ -389,10 +389,26 @@ impl Calibrator {
 
     /// `add_batch` when the caller already has the batch's finite min, max and non-finite count.
     pub fn add_batch_with_extremes(&mut self, x: &[f32], lo: f32, hi: f32, bad: usize) {
+        self.begin_batch(x.len(), lo, hi, bad);
+        self.add_batch_part_with_extremes(x, lo, hi, bad);
+    }
+
+    /// Opens a batch that arrives in parts: its length, finite extremes and non-finite count (from a
+    /// first pass). The parts then go to `add_batch_part`; the histograms must have a preset range.
+    pub fn begin_batch(&mut self, len: usize, lo: f32, hi: f32, bad: usize) {
         self.batches += 1;
-        self.finite += (x.len() - bad) as u64;
+        self.finite += (len - bad.min(len)) as u64;
         self.nonfinite += bad as u64;
         self.extremes.add(lo, hi, self.cfg.averaging_constant);
+    }
+
+    /// Bins one part of the batch opened by `begin_batch`.
+    pub fn add_batch_part(&mut self, x: &[f32]) {
+        let (lo, hi, bad) = kernels::min_max_finite(x);
+        self.add_batch_part_with_extremes(x, lo, hi, bad);
+    }
+
+    fn add_batch_part_with_extremes(&mut self, x: &[f32], lo: f32, hi: f32, bad: usize) {
         for h in [&mut self.signed, &mut self.abs].into_iter().flatten() {
             h.add_with_extremes(x, lo, hi, bad);
         }
@@ -587,6 +603,21 @@ pub struct CalibRow {
     pub clipped_share: f64,
 }
 
+impl CalibRow {
+    /// A method's range and what fake-quantizing with it cost.
+    pub fn measured(r: &CalibResult, metrics: &crate::metrics::Metrics) -> CalibRow {
+        CalibRow {
+            method: r.method.clone(),
+            range: r.range,
+            scale: r.scale,
+            zero_point: r.zero_point,
+            mse: metrics.mse,
+            sqnr_db: metrics.sqnr_db,
+            clipped_share: metrics.clipped_share,
+        }
+    }
+}
+
 /// `{"methods": [...]}` as the CLI prints it; `details` (curves and histograms) only when asked for.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CalibReport {
@@ -607,31 +638,168 @@ pub fn calibration_report(
     cfg: CalibConfig,
     details: bool,
 ) -> Result<CalibReport> {
-    let spec = QuantSpec { granularity: Granularity::PerTensor, ..*spec };
-    let run = calibrate_batches(&[x], &spec, methods, cfg)?;
-    let mut rows = Vec::with_capacity(run.results.len());
-    for r in &run.results {
-        let ranges = SlotRanges { lo: vec![r.range[0]], hi: vec![r.range[1]], nonfinite: run.nonfinite as usize };
-        let q = quant::quantize_with_ranges(x, &[x.len()], &spec, &ranges)?;
-        let m = metrics_from_sums(&q.error, q.finite_count(), q.clipped);
-        rows.push(CalibRow {
-            method: r.method.clone(),
-            range: r.range,
-            scale: r.scale,
-            zero_point: r.zero_point,
-            mse: m.mse,
-            sqnr_db: m.sqnr_db,
-            clipped_share: m.clipped_share,
-        });
+    calibration_report_chunked(x, spec, methods, cfg, details, x.len().max(1))
+}
+
+/// `calibration_report` with `x` fed to the stream in chunks of `chunk` elements.
+pub fn calibration_report_chunked(
+    x: &[f32],
+    spec: &QuantSpec,
+    methods: &[Method],
+    cfg: CalibConfig,
+    details: bool,
+    chunk: usize,
+) -> Result<CalibReport> {
+    let mut stream = WeightCalibration::new(x.len(), spec, methods, cfg)?;
+    while let Some(pass) = stream.next_pass()? {
+        for c in x.chunks(chunk.max(1)) {
+            stream.feed(pass, c)?;
+        }
     }
-    Ok(CalibReport {
-        bits: spec.format.bits,
-        scheme: spec.format.scheme,
-        elements: x.len(),
-        nonfinite: run.nonfinite,
-        methods: rows,
-        details: details.then_some(run),
-    })
+    stream.finish(details)
+}
+
+/// Which read of the tensor a `WeightCalibration` wants next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CalibPass {
+    /// The finite min and max, which fix the histograms' range.
+    Range,
+    /// The histograms of the methods that read one.
+    Histogram,
+    /// Fake-quantizing with each method's range, to measure it.
+    Measure,
+}
+
+/// The calibration of one weight tensor (one batch, fed in chunks over three reads), so that any
+/// chunking gives the report of the whole tensor at once: range, histograms, then measurement.
+#[derive(Debug, Clone)]
+pub struct WeightCalibration {
+    spec: QuantSpec,
+    methods: Vec<Method>,
+    cfg: CalibConfig,
+    elements: usize,
+    pass: Option<CalibPass>,
+    fed: usize,
+    range: MinMax,
+    nonfinite: usize,
+    calibrator: Option<Calibrator>,
+    run: Option<CalibRun>,
+    measures: Vec<quant::stream::ScaledPass>,
+    done: bool,
+}
+
+impl WeightCalibration {
+    pub fn new(elements: usize, spec: &QuantSpec, methods: &[Method], cfg: CalibConfig) -> Result<Self> {
+        let spec = QuantSpec { granularity: Granularity::PerTensor, ..*spec };
+        Calibrator::new(&spec, methods, cfg)?;
+        Ok(WeightCalibration {
+            spec,
+            methods: methods.to_vec(),
+            cfg,
+            elements,
+            pass: None,
+            fed: 0,
+            range: MinMax::default(),
+            nonfinite: 0,
+            calibrator: None,
+            run: None,
+            measures: Vec::new(),
+            done: false,
+        })
+    }
+
+    /// Ends the read under way (checking that it saw the whole tensor) and names the next, if any.
+    pub fn next_pass(&mut self) -> Result<Option<CalibPass>> {
+        if self.pass.is_some() && self.fed != self.elements {
+            return Err(Error::InvalidSpec(format!("{} values given for a tensor of {} elements", self.fed, self.elements)));
+        }
+        if self.pass == Some(CalibPass::Measure) {
+            self.done = true;
+            return Ok(None);
+        }
+        self.fed = 0;
+        self.pass = match self.pass {
+            None => Some(CalibPass::Range),
+            Some(CalibPass::Range) => {
+                let mut c = Calibrator::new(&self.spec, &self.methods, self.cfg)?;
+                if self.range.batches > 0 {
+                    c.preset_range(self.range.min, self.range.max);
+                }
+                let (lo, hi) = (self.range.min, self.range.max);
+                c.begin_batch(self.elements, lo, hi, self.nonfinite);
+                self.calibrator = Some(c);
+                Some(CalibPass::Histogram)
+            }
+            Some(CalibPass::Histogram) => {
+                let run = self.calibrator.take().map(|c| c.run()).ok_or_else(|| Error::InvalidSpec("no histogram pass ran".into()))?;
+                let layout = SlotLayout::new(&[self.elements], Granularity::PerTensor)?;
+                self.measures = run
+                    .results
+                    .iter()
+                    .map(|r| {
+                        let ranges = SlotRanges { lo: vec![r.range[0]], hi: vec![r.range[1]], nonfinite: run.nonfinite as usize };
+                        quant::stream::ScaledPass::new(&self.spec, layout.clone(), &ranges)
+                    })
+                    .collect::<Result<_>>()?;
+                self.run = Some(run);
+                Some(CalibPass::Measure)
+            }
+            Some(CalibPass::Measure) => None,
+        };
+        
+        Ok(self.pass)
+    }
+
+    /// The next chunk of the read `pass` (the one `next_pass` named).
+    pub fn feed(&mut self, pass: CalibPass, x: &[f32]) -> Result<()> {
+        if self.pass != Some(pass) {
+            return Err(Error::InvalidSpec(format!("a chunk for the {pass:?} read came during the {:?} read", self.pass)));
+        }
+        if x.len() > self.elements - self.fed {
+            return Err(Error::InvalidSpec(format!("a chunk of {} values runs past the tensor's {} elements", x.len(), self.elements)));
+        }
+        self.fed += x.len();
+        match pass {
+            CalibPass::Range => {
+                let (lo, hi, bad) = kernels::min_max_finite(x);
+                // One batch: the extremes fold without averaging.
+                self.range.add_extremes(lo, hi, 0.0);
+                self.nonfinite += bad;
+            }
+            CalibPass::Histogram => {
+                if let Some(c) = &mut self.calibrator {
+                    c.add_batch_part(x);
+                }
+            }
+            CalibPass::Measure => {
+                for m in &mut self.measures {
+                    m.feed(x)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The report, after the three reads.
+    pub fn finish(self, details: bool) -> Result<CalibReport> {
+        let run = self.run.ok_or_else(|| Error::InvalidSpec("the calibration was finished before its reads".into()))?;
+        if !self.done {
+            return Err(Error::InvalidSpec("the calibration was finished before its measuring read ended".into()));
+        }
+        let mut rows = Vec::with_capacity(run.results.len());
+        for (r, m) in run.results.iter().zip(self.measures) {
+            let out = m.finish()?;
+            rows.push(CalibRow::measured(r, &metrics_from_sums(&out.error, self.elements - out.nonfinite, out.clipped)));
+        }
+        Ok(CalibReport {
+            bits: self.spec.format.bits,
+            scheme: self.spec.format.scheme,
+            elements: self.elements,
+            nonfinite: run.nonfinite,
+            methods: rows,
+            details: details.then_some(run),
+        })
+    }
 }
 
 /// The CLI's `calibrate` in one call: `methods` as typed (`all`, `percentile:99.9,mse`, …); JSON out.

@@ -401,9 +401,24 @@ pub fn read_index(file: &str, source: &mut dyn ByteSource) -> Result<FileIndex> 
 /// Reads one tensor's stored bytes (`info.stored_range()`) as they are in the file, from the sibling
 /// file it names (ONNX external data, a safetensors shard) when it is not the indexed file.
 pub fn read_stored(source: &mut dyn ByteSource, info: &TensorInfo) -> Result<Vec<u8>> {
-    let (offset, stored) = info.stored_range();
+    let (_, stored) = info.stored_range();
     let stored_len = usize::try_from(stored)
         .map_err(|_| Error::unsupported(&info.name, "tensor larger than this machine's address space"))?;
+    with_stored_source(source, info, |source, offset, _| {
+        let mut buf = vec![0u8; stored_len];
+        source.read_at(offset, &mut buf)?;
+        Ok(buf)
+    })
+}
+
+/// Calls `f` with the source that holds the tensor's stored bytes (the sibling file it names, if
+/// any) and their offset and length, once they are known to lie inside it.
+fn with_stored_source<T>(
+    source: &mut dyn ByteSource,
+    info: &TensorInfo,
+    f: impl FnOnce(&mut dyn ByteSource, u64, u64) -> Result<T>,
+) -> Result<T> {
+    let (offset, stored) = info.stored_range();
     let mut sibling;
     let source: &mut dyn ByteSource = match &info.data_file {
         Some(name) => {
@@ -418,9 +433,7 @@ pub fn read_stored(source: &mut dyn ByteSource, info: &TensorInfo) -> Result<Vec
             format!("tensor '{}' needs bytes {offset}..{} but the file is {} bytes", info.name, offset.saturating_add(stored), source.len()),
         ));
     }
-    let mut buf = vec![0u8; stored_len];
-    source.read_at(offset, &mut buf)?;
-    Ok(buf)
+    f(source, offset, stored)
 }
 
 /// Reads one tensor's element bytes (inflated / unpacked as its storage says; from the sibling
@@ -451,6 +464,61 @@ pub fn element_bytes(info: &TensorInfo, stored: Vec<u8>) -> Result<Vec<u8>> {
         Storage::Varint16 { .. } => onnx::unpack_varint16(&info.name, &stored, info.byte_len),
         Storage::Varints { .. } => onnx::unpack_varints(&info.name, &stored, info.dtype.size(), info.byte_len),
     }
+}
+
+/// Reads a tensor as f32 values in C order, in chunks of whole rows (last axis) of about
+/// `chunk_elements` values, and hands each to `f`: memory holds one chunk, not the tensor. Stored
+/// bytes that must be undone whole (deflated, varint-packed, Fortran order, rows that are not whole
+/// ggml blocks) are decoded at once and then handed over in the same chunks.
+pub fn for_each_chunk(
+    source: &mut dyn ByteSource,
+    info: &TensorInfo,
+    chunk_elements: usize,
+    mut f: impl FnMut(&[f32]) -> Result<()>,
+) -> Result<()> {
+    let n = crate::tensor::checked_element_count(&info.shape)
+        .ok_or_else(|| Error::malformed(&info.name, format!("tensor '{}': shape {:?} overflows the element count", info.name, info.shape)))?;
+    let row_len = info.shape.last().copied().unwrap_or(1).max(1);
+    let rows = n / row_len;
+    let row_bytes = info.dtype.bytes_for(row_len as u64);
+    let streamable = info.storage == Storage::Raw && !(info.fortran_order && info.shape.len() > 1) && rows * row_len == n;
+    let (Some(row_bytes), true) = (row_bytes, streamable) else {
+        let x = crate::tensor::decode_to_f32(info, &read_tensor_bytes(source, info)?)?;
+        for c in x.chunks(chunk_elements.max(1)) {
+            f(c)?;
+        }
+        return Ok(());
+    };
+    if Some(info.byte_len) != info.dtype.bytes_for(n as u64) {
+        return Err(Error::malformed(&info.name, format!("tensor '{}' has {} bytes for {n} elements of {}", info.name, info.byte_len, info.dtype.name())));
+    }
+    with_stored_source(source, info, |source, offset, _| read_rows(source, info, offset, rows, row_len, row_bytes, chunk_elements, f))
+}
+
+/// Reads whole rows from `offset` on, `chunk_elements` values at a time, decoded for `f`.
+#[allow(clippy::too_many_arguments)]
+fn read_rows(
+    source: &mut dyn ByteSource,
+    info: &TensorInfo,
+    offset: u64,
+    rows: usize,
+    row_len: usize,
+    row_bytes: u64,
+    chunk_elements: usize,
+    mut f: impl FnMut(&[f32]) -> Result<()>,
+) -> Result<()> {
+    let rows_per_chunk = (chunk_elements / row_len).max(1);
+    let mut buf = Vec::new();
+    let mut row = 0;
+    while row < rows {
+        let k = rows_per_chunk.min(rows - row);
+        let bytes = k as u64 * row_bytes;
+        buf.resize(bytes as usize, 0);
+        source.read_at(offset + row as u64 * row_bytes, &mut buf)?;
+        f(&crate::tensor::decode_rows_to_f32(info, &buf)?)?;
+        row += k;
+    }
+    Ok(())
 }
 
 /// A tensor's stored bytes (`info.stored_range()`) to f32 values in C order: what the page calls.

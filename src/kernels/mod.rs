@@ -148,6 +148,28 @@ pub fn error_sums_f32(x: &[f32], y: &[f32]) -> ErrorSums {
     dispatch!(error_sums_f32(x, y))
 }
 
+/// The integer round trip x̂ = clamp(round_half_even(x / scale), lo, hi) · scale (lo, hi: the code
+/// range minus the zero point) measured in one read: whole LANE_BLOCK blocks added onto `run`.
+/// Returns the clipped count.
+pub fn quantize_error_blocks(run: &mut ErrorSums, x: &[f32], scale: f32, lo: f32, hi: f32) -> usize {
+    dispatch!(quantize_error_blocks(run, x, scale, lo, hi))
+}
+
+/// FP32 against itself, whole blocks onto `run` (the sums of x; the error is zero).
+pub fn f32_error_blocks(run: &mut ErrorSums, x: &[f32]) {
+    dispatch!(f32_error_blocks(run, x))
+}
+
+/// The BF16 cast (round to nearest even) measured in one read, whole blocks onto `run`.
+pub fn bf16_error_blocks(run: &mut ErrorSums, x: &[f32]) {
+    dispatch!(bf16_error_blocks(run, x))
+}
+
+/// The FP16 cast (round to nearest even, ±Inf past 65504) measured in one read, whole blocks onto `run`.
+pub fn f16_error_blocks(run: &mut ErrorSums, x: &[f32]) {
+    dispatch!(f16_error_blocks(run, x))
+}
+
 /// Which kernel build this binary runs, for reports and the page.
 pub fn build_name() -> &'static str {
     #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]

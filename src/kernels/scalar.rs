@@ -107,27 +107,7 @@ pub fn error_sums_f32(x: &[f32], y: &[f32]) -> ErrorSums {
 fn error_sums_by(x: &[f32], y_at: impl Fn(usize) -> f32) -> ErrorSums {
     let body = x.len() / LANE_BLOCK * LANE_BLOCK;
     let mut total = ErrorSums::default();
-    let mut max_lane = [0.0f32; 4];
-    for block in (0..body).step_by(LANE_BLOCK) {
-        let (mut xx, mut yy, mut xy, mut ee) = ([0.0f32; 4], [0.0f32; 4], [0.0f32; 4], [0.0f32; 4]);
-        for i in (block..block + LANE_BLOCK).step_by(4) {
-            for l in 0..4 {
-                let finite = x[i + l].is_finite();
-                let v = if finite { x[i + l] } else { 0.0 };
-                let y = if finite { y_at(i + l) } else { 0.0 };
-                let e = v - y;
-                xx[l] += v * v;
-                yy[l] += y * y;
-                xy[l] += v * y;
-                ee[l] += e * e;
-                if max_lane[l] < e.abs() {
-                    max_lane[l] = e.abs();
-                }
-            }
-        }
-        total.add_lanes(xx, yy, xy, ee);
-    }
-    total.max_abs_err = fold_max(max_lane);
+    error_blocks_at(&mut total, &x[..body], |i| (y_at(i), false));
     if body < x.len() {
         total.merge(&error_sums_tail(&x[body..], |i| y_at(body + i)));
     }
@@ -135,7 +115,7 @@ fn error_sums_by(x: &[f32], y_at: impl Fn(usize) -> f32) -> ErrorSums {
 }
 
 /// The elements after the last whole block, one by one in f64.
-pub(crate) fn error_sums_tail(x: &[f32], y_at: impl Fn(usize) -> f32) -> ErrorSums {
+pub fn error_sums_tail(x: &[f32], y_at: impl Fn(usize) -> f32) -> ErrorSums {
     let mut t = ErrorSums::default();
     for (i, &v) in x.iter().enumerate() {
         if !v.is_finite() {
@@ -152,6 +132,104 @@ pub(crate) fn error_sums_tail(x: &[f32], y_at: impl Fn(usize) -> f32) -> ErrorSu
         }
     }
     t
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fused measuring passes: x is read once, its reconstruction x̂ made in the lanes and folded into
+// the error sums at once (no codes, no x̂ stored). Each adds whole LANE_BLOCK blocks onto `run`, the
+// sums of the run so far, in the order of `error_sums_by`; x.len() is a multiple of LANE_BLOCK.
+
+/// x̂ of the integer round trip: clamp(round_half_even(x / scale), lo, hi) · scale, with lo, hi the
+/// code range minus the zero point. Equals (quantize − zp) · scale of `quantize` / `dequantize`.
+#[inline(always)]
+pub(crate) fn quantize_round_trip(v: f32, scale: f32, lo: f32, hi: f32) -> (f32, bool) {
+    let r = (v / scale).round_ties_even();
+    let c = if r < lo { lo } else if hi < r { hi } else { r };
+    (c * scale, v.is_finite() && (r < lo || r > hi))
+}
+
+/// f32 → bf16 → f32, round to nearest even (bf16::from_f32 for every non-NaN value).
+#[inline(always)]
+pub fn bf16_round_trip(v: f32) -> f32 {
+    let b = v.to_bits();
+    f32::from_bits(b.wrapping_add(0x7fff + ((b >> 16) & 1)) & 0xffff_0000)
+}
+
+/// f32 → f16 → f32, round to nearest even (f16::from_f32 for every non-NaN value): adding and
+/// removing C = 1.5 · 2^(e + 13), whose ulp is the f16 quantum 2^(e − 10) of x's binade e (at least
+/// 2^−24, the subnormal quantum), rounds x to that quantum; beyond 65504 lies ±Inf.
+#[inline(always)]
+pub fn f16_round_trip(v: f32) -> f32 {
+    let e = ((v.to_bits() >> 23) & 0xff).clamp(127 - 14, 127 + 16);
+    let c = f32::from_bits(((e + 13) << 23) | 0x40_0000);
+    // The sign bit put back: a tiny negative x rounds to −0, as f16 keeps it.
+    let y = f32::from_bits(((v + c) - c).to_bits() | (v.to_bits() & 0x8000_0000));
+    if y.abs() > 65504.0 {
+        f32::INFINITY.copysign(v)
+    } else {
+        y
+    }
+}
+
+/// Adds the blocks of x against x̂ = y_of(x) onto `run`; returns how many elements `y_of` flagged.
+#[inline(always)]
+fn error_blocks_by(run: &mut ErrorSums, x: &[f32], y_of: impl Fn(f32) -> (f32, bool)) -> usize {
+    error_blocks_at(run, x, |i| y_of(x[i]))
+}
+
+/// The block loop: whole LANE_BLOCK blocks of x against x̂[i] = y_at(i), each folded and added onto
+/// `run` in f64; the max over every block. Returns how many elements `y_at` flagged.
+#[inline(always)]
+fn error_blocks_at(run: &mut ErrorSums, x: &[f32], y_at: impl Fn(usize) -> (f32, bool)) -> usize {
+    assert_eq!(x.len() % LANE_BLOCK, 0);
+    let mut max_lane = [0.0f32; 4];
+    let mut flagged = 0;
+    for block in (0..x.len()).step_by(LANE_BLOCK) {
+        let (mut xx, mut yy, mut xy, mut ee) = ([0.0f32; 4], [0.0f32; 4], [0.0f32; 4], [0.0f32; 4]);
+        for i in (block..block + LANE_BLOCK).step_by(4) {
+            for l in 0..4 {
+                let finite = x[i + l].is_finite();
+                let (y, f) = y_at(i + l);
+                flagged += f as usize;
+                let v = if finite { x[i + l] } else { 0.0 };
+                let y = if finite { y } else { 0.0 };
+                let e = v - y;
+                xx[l] += v * v;
+                yy[l] += y * y;
+                xy[l] += v * y;
+                ee[l] += e * e;
+                if max_lane[l] < e.abs() {
+                    max_lane[l] = e.abs();
+                }
+            }
+        }
+        run.add_lanes(xx, yy, xy, ee);
+    }
+    let m = fold_max(max_lane);
+    if run.max_abs_err < m {
+        run.max_abs_err = m;
+    }
+    flagged
+}
+
+/// The integer round trip's error blocks onto `run`; returns the clipped count.
+pub fn quantize_error_blocks(run: &mut ErrorSums, x: &[f32], scale: f32, lo: f32, hi: f32) -> usize {
+    error_blocks_by(run, x, |v| quantize_round_trip(v, scale, lo, hi))
+}
+
+/// The error blocks of x against itself (the FP32 row) onto `run`.
+pub fn f32_error_blocks(run: &mut ErrorSums, x: &[f32]) {
+    error_blocks_by(run, x, |v| (v, false));
+}
+
+/// The BF16 cast's error blocks onto `run`.
+pub fn bf16_error_blocks(run: &mut ErrorSums, x: &[f32]) {
+    error_blocks_by(run, x, |v| (bf16_round_trip(v), false));
+}
+
+/// The FP16 cast's error blocks onto `run`.
+pub fn f16_error_blocks(run: &mut ErrorSums, x: &[f32]) {
+    error_blocks_by(run, x, |v| (f16_round_trip(v), false));
 }
 
 /// Max over four lanes in the order the SIMD code folds them.

@@ -167,17 +167,39 @@ pub fn error_sums_f32(x: &[f32], y: &[f32]) -> ErrorSums {
 /// The block loop of the error sums: `x.len()` is a multiple of LANE_BLOCK; `y_at(i)` gives x̂[i..i+4].
 #[inline(always)]
 fn error_sums_lanes(x: &[f32], y_at: impl Fn(usize) -> v128) -> ErrorSums {
+    let mut total = ErrorSums::default();
+    let none = i32x4_splat(0);
+    error_blocks_at(&mut total, x, |i, _| (y_at(i), none));
+    total
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fused measuring passes (scalar.rs has the twins and the rules): x read once, x̂ made in the lanes.
+
+/// The block loop onto a running `run`, with x̂ made from x by `y_of`, which also flags lanes.
+#[inline(always)]
+fn error_blocks_lanes(run: &mut ErrorSums, x: &[f32], y_of: impl Fn(v128) -> (v128, v128)) -> usize {
+    error_blocks_at(run, x, |_, v| y_of(v))
+}
+
+/// Whole LANE_BLOCK blocks of x against x̂ = y_at(i, x[i..i+4]), each folded (scalar::ErrorSums::add_lanes)
+/// and added onto `run` in f64; the max over every block. Returns how many lanes `y_at` flagged.
+#[inline(always)]
+fn error_blocks_at(run: &mut ErrorSums, x: &[f32], y_at: impl Fn(usize, v128) -> (v128, v128)) -> usize {
+    assert_eq!(x.len() % LANE_BLOCK, 0);
     let lanes = |v: v128| [f32x4_extract_lane::<0>(v), f32x4_extract_lane::<1>(v), f32x4_extract_lane::<2>(v), f32x4_extract_lane::<3>(v)];
     let zero = f32x4_splat(0.0);
-    let mut total = ErrorSums::default();
     let mut max = zero;
+    let mut flagged = i32x4_splat(0);
     for block in (0..x.len()).step_by(LANE_BLOCK) {
         let (mut xx, mut yy, mut xy, mut ee) = (zero, zero, zero, zero);
         for i in (block..block + LANE_BLOCK).step_by(4) {
             let raw = unsafe { load_f32x4(x, i) };
             let m = finite_mask(raw);
+            let (y, f) = y_at(i, raw);
+            flagged = i32x4_sub(flagged, f);
             let v = v128_bitselect(raw, zero, m);
-            let y = v128_bitselect(y_at(i), zero, m);
+            let y = v128_bitselect(y, zero, m);
             let e = f32x4_sub(v, y);
             xx = f32x4_add(xx, f32x4_mul(v, v));
             yy = f32x4_add(yy, f32x4_mul(y, y));
@@ -185,10 +207,57 @@ fn error_sums_lanes(x: &[f32], y_at: impl Fn(usize) -> v128) -> ErrorSums {
             ee = f32x4_add(ee, f32x4_mul(e, e));
             max = f32x4_pmax(max, f32x4_abs(e));
         }
-        total.add_lanes(lanes(xx), lanes(yy), lanes(xy), lanes(ee));
+        run.add_lanes(lanes(xx), lanes(yy), lanes(xy), lanes(ee));
     }
-    total.max_abs_err = scalar::fold_max(lanes(max));
-    total
+    let m = scalar::fold_max(lanes(max));
+    if run.max_abs_err < m {
+        run.max_abs_err = m;
+    }
+    (i32x4_extract_lane::<0>(flagged) + i32x4_extract_lane::<1>(flagged) + i32x4_extract_lane::<2>(flagged) + i32x4_extract_lane::<3>(flagged)) as usize
+}
+
+pub fn quantize_error_blocks(run: &mut ErrorSums, x: &[f32], scale: f32, lo: f32, hi: f32) -> usize {
+    let (s, lo, hi) = (f32x4_splat(scale), f32x4_splat(lo), f32x4_splat(hi));
+    error_blocks_lanes(run, x, |v| {
+        let r = f32x4_nearest(f32x4_div(v, s));
+        let clipped = v128_and(v128_or(f32x4_lt(r, lo), f32x4_lt(hi, r)), finite_mask(v));
+        // The scalar twin's clamp (r < lo ? lo : hi < r ? hi : r) for every non-NaN r.
+        (f32x4_mul(f32x4_pmin(f32x4_pmax(r, lo), hi), s), clipped)
+    })
+}
+
+pub fn f32_error_blocks(run: &mut ErrorSums, x: &[f32]) {
+    let none = i32x4_splat(0);
+    error_blocks_lanes(run, x, |v| (v, none));
+}
+
+/// scalar::bf16_round_trip in four lanes.
+#[inline(always)]
+pub fn bf16_round_trip_x4(v: v128) -> v128 {
+    let lsb = v128_and(u32x4_shr(v, 16), u32x4_splat(1));
+    v128_and(i32x4_add(v, i32x4_add(u32x4_splat(0x7fff), lsb)), u32x4_splat(0xffff_0000))
+}
+
+/// scalar::f16_round_trip in four lanes.
+#[inline(always)]
+pub fn f16_round_trip_x4(v: v128) -> v128 {
+    let e = v128_and(u32x4_shr(v, 23), u32x4_splat(0xff));
+    let e = u32x4_min(u32x4_max(e, u32x4_splat(127 - 14)), u32x4_splat(127 + 16));
+    let c = v128_or(i32x4_shl(i32x4_add(e, u32x4_splat(13)), 23), u32x4_splat(0x40_0000));
+    let sign = v128_and(v, u32x4_splat(0x8000_0000));
+    let y = v128_or(f32x4_sub(f32x4_add(v, c), c), sign);
+    let inf = v128_or(f32x4_splat(f32::INFINITY), sign);
+    v128_bitselect(inf, y, f32x4_gt(f32x4_abs(y), f32x4_splat(65504.0)))
+}
+
+pub fn bf16_error_blocks(run: &mut ErrorSums, x: &[f32]) {
+    let none = i32x4_splat(0);
+    error_blocks_lanes(run, x, |v| (bf16_round_trip_x4(v), none));
+}
+
+pub fn f16_error_blocks(run: &mut ErrorSums, x: &[f32]) {
+    let none = i32x4_splat(0);
+    error_blocks_lanes(run, x, |v| (f16_round_trip_x4(v), none));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -156,10 +156,16 @@ impl FloatCast {
 
     /// x → the narrower float → f32, as the cast stores it (the `half` crate's round-to-nearest-even).
     pub fn round_trip(self, x: &[f32]) -> Vec<f32> {
+        x.iter().map(|&v| self.cast_one(v)).collect()
+    }
+
+    /// One value through the cast and back.
+    #[inline]
+    pub fn cast_one(self, v: f32) -> f32 {
         match self {
-            FloatCast::F32 => x.to_vec(),
-            FloatCast::F16 => x.iter().map(|&v| f16::from_f32(v).to_f32()).collect(),
-            FloatCast::Bf16 => x.iter().map(|&v| bf16::from_f32(v).to_f32()).collect(),
+            FloatCast::F32 => v,
+            FloatCast::F16 => f16::from_f32(v).to_f32(),
+            FloatCast::Bf16 => bf16::from_f32(v).to_f32(),
         }
     }
 }
@@ -349,6 +355,33 @@ impl NumberFormat {
         }
     }
 
+    /// Whether a tensor of `shape` can be stored in this format, else why not: a ggml type quantizes
+    /// each row (the last axis) in whole blocks (ggml.c ggml_row_size asserts `ne % blck_size == 0`),
+    /// a channel axis must exist; the float casts and the block formats (short last blocks) take any shape.
+    pub fn fits_shape(&self, shape: &[usize]) -> Result<()> {
+        match self {
+            NumberFormat::Ggml(t) => {
+                let row = shape.last().copied().unwrap_or(1);
+                if row % t.block_len() != 0 {
+                    return Err(Error::InvalidSpec(format!(
+                        "{}: rows of {row} values are not whole blocks of {} (shape {shape:?})",
+                        self.label(),
+                        t.block_len()
+                    )));
+                }
+                Ok(())
+            }
+            NumberFormat::Scaled(spec) => match spec.granularity {
+                Granularity::PerChannel { axis } if axis >= shape.len().max(1) => Err(Error::InvalidSpec(format!(
+                    "{}: channel axis {axis} is out of range for a tensor of shape {shape:?}",
+                    self.label()
+                ))),
+                _ => Ok(()),
+            },
+            NumberFormat::Float(_) | NumberFormat::Block(_) => Ok(()),
+        }
+    }
+
     /// What the page needs to show and choose this format.
     pub fn describe(&self) -> FormatInfo {
         FormatInfo {
@@ -487,6 +520,17 @@ pub fn number_formats() -> Vec<ServedFormat> {
     out
 }
 
+/// The served formats outside the int family (FP8, MX, NVFP4, NF4, the ggml types) that a tensor of
+/// `shape` can be stored in, in column order: what the sweep adds beside its integer specs.
+pub fn fixed_formats_for_shape(shape: &[usize]) -> Vec<FormatInfo> {
+    number_formats()
+        .into_iter()
+        .filter(|f| matches!(f.info.family, Family::Block | Family::Ggml))
+        .filter(|f| NumberFormat::parse(&f.info.label).is_ok_and(|format| format.fits_shape(shape).is_ok()))
+        .map(|f| f.info)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -589,6 +633,29 @@ mod tests {
         let ggml_mxfp4 = NumberFormat::parse("ggml-mxfp4").unwrap();
         assert_eq!((ggml_mxfp4.label().as_str(), ggml_mxfp4.family()), ("ggml-mxfp4", Family::Ggml));
         assert_eq!(NumberFormat::parse("ggml-q4_k").unwrap().label(), "q4_k");
+    }
+
+    #[test]
+    fn a_shape_allows_the_ggml_types_whose_blocks_fill_its_rows() {
+        let labels = |shape: &[usize]| fixed_formats_for_shape(shape).into_iter().map(|f| f.label).collect::<Vec<_>>();
+        let blocks: Vec<String> = BlockFormat::ALL.iter().map(|b| b.label().to_string()).collect();
+        let ggml_by_len = |len: usize| GgmlType::quantizable().filter(move |t| t.block_len() == len).map(ggml_label);
+        // Rows of 256: every block format and every ggml type (blocks of 32 and of 256 both divide 256).
+        let all: Vec<String> = blocks.iter().cloned().chain(GgmlType::quantizable().map(ggml_label)).collect();
+        assert_eq!(labels(&[4, 256]), all);
+        assert!(ggml_by_len(256).any(|l| l == "q4_k") && ggml_by_len(32).any(|l| l == "q8_0"));
+        // Rows of 96: whole blocks of 32 only, so Q8_0 but no K-quant.
+        let rows96 = labels(&[3, 96]);
+        assert_eq!(rows96, blocks.iter().cloned().chain(ggml_by_len(32)).collect::<Vec<_>>());
+        assert!(rows96.contains(&"q8_0".to_string()) && !rows96.contains(&"q4_k".to_string()));
+        // Rows of 10: no ggml type; the block formats still (their last block is short).
+        assert_eq!(labels(&[10]), blocks);
+        let q4k = NumberFormat::parse("q4_k").unwrap().fits_shape(&[2, 96]).unwrap_err().to_string();
+        assert!(q4k.contains("rows of 96 values are not whole blocks of 256"), "{q4k}");
+        let channel1 = NumberFormat::parse("int8 sym channel:1").unwrap();
+        assert!(channel1.fits_shape(&[4, 8]).is_ok());
+        assert!(channel1.fits_shape(&[32]).unwrap_err().to_string().contains("channel axis 1 is out of range"));
+        assert!(NumberFormat::parse("int8 sym channel:0").unwrap().fits_shape(&[]).is_ok());
     }
 
     #[test]

@@ -13,11 +13,12 @@ pub mod nf4;
 pub mod nvfp4;
 pub mod packing;
 pub mod stored;
+pub mod stream;
 
 pub use format::{BlockFormat, FloatCast, Granularity, IntFormat, NumberFormat, Scheme};
 
 use crate::error::{Error, Result};
-use crate::kernels::{self, Code, ErrorSums};
+use crate::kernels::{self, ErrorSums};
 pub use crate::kernels::{Codes, ScaleDType};
 use serde::{Deserialize, Serialize};
 
@@ -190,16 +191,13 @@ pub struct SlotRanges {
     pub nonfinite: usize,
 }
 
-/// Min-max calibration per slot: the first range source of the contract.
+/// Min-max calibration per slot: the first range source of the contract (the streamed range pass
+/// fed the whole tensor as one chunk).
 pub fn minmax_ranges(x: &[f32], layout: &SlotLayout) -> SlotRanges {
-    let mut r = SlotRanges { lo: vec![f32::INFINITY; layout.slots], hi: vec![f32::NEG_INFINITY; layout.slots], nonfinite: 0 };
-    layout.for_each_run(|start, len, slot| {
-        let (lo, hi, bad) = kernels::min_max_finite(&x[start..start + len]);
-        r.lo[slot] = r.lo[slot].min(lo);
-        r.hi[slot] = r.hi[slot].max(hi);
-        r.nonfinite += bad;
-    });
-    r
+    let mut pass = stream::RangePass::new(layout.clone());
+    // The callers have checked x against the layout; a longer x is cut to it.
+    let _ = pass.feed(&x[..x.len().min(layout.len)]);
+    pass.ranges()
 }
 
 /// A quantized tensor with everything needed to dequantize and to report it.
@@ -234,64 +232,26 @@ fn check_len(x: &[f32], layout: &SlotLayout, shape: &[usize]) -> Result<()> {
     Ok(())
 }
 
-/// Quantizes with given ranges per slot (from any calibration method).
+/// Quantizes with given ranges per slot (from any calibration method): the streamed scaled pass
+/// fed the whole tensor as one chunk, its codes kept.
 pub fn quantize_with_ranges(x: &[f32], shape: &[usize], spec: &QuantSpec, ranges: &SlotRanges) -> Result<QuantizedTensor> {
     spec.validate()?;
     let layout = SlotLayout::new(shape, spec.granularity)?;
     check_len(x, &layout, shape)?;
-    if ranges.lo.len() != layout.slots || ranges.hi.len() != layout.slots {
-        return Err(Error::InvalidSpec(format!("{} ranges given for {} slots", ranges.lo.len(), layout.slots)));
-    }
-    let params: Vec<QuantParams> =
-        ranges.lo.iter().zip(&ranges.hi).map(|(&lo, &hi)| params_from_range(spec, lo, hi)).collect();
-    let (qmin, qmax) = spec.code_range();
-    let mut clipped = 0;
-    let mut nonfinite = 0;
-    let mut error = ErrorSums::default();
-    let codes = match spec.format.scheme {
-        Scheme::Symmetric => {
-            let mut q = vec![0i8; x.len()];
-            quantize_runs(x, &layout, &params, qmin, qmax, &mut q, &mut clipped, &mut nonfinite, &mut error);
-            Codes::I8(q)
-        }
-        Scheme::Asymmetric => {
-            let mut q = vec![0u8; x.len()];
-            quantize_runs(x, &layout, &params, qmin, qmax, &mut q, &mut clipped, &mut nonfinite, &mut error);
-            Codes::U8(q)
-        }
-    };
+    let mut pass = stream::ScaledPass::new(spec, layout.clone(), ranges)?;
+    let codes = pass.feed_codes(x)?.clone();
+    let out = pass.finish()?;
     Ok(QuantizedTensor {
         spec: *spec,
         shape: shape.to_vec(),
         layout,
-        scales: params.iter().map(|p| p.scale).collect(),
-        zero_points: params.iter().map(|p| p.zero_point).collect(),
+        scales: out.params.iter().map(|p| p.scale).collect(),
+        zero_points: out.params.iter().map(|p| p.zero_point).collect(),
         codes,
-        clipped,
-        nonfinite,
-        error,
+        clipped: out.clipped,
+        nonfinite: out.nonfinite,
+        error: out.error,
     })
-}
-
-#[allow(clippy::too_many_arguments)]
-fn quantize_runs<C: Code>(
-    x: &[f32],
-    layout: &SlotLayout,
-    params: &[QuantParams],
-    qmin: i32,
-    qmax: i32,
-    q: &mut [C],
-    clipped: &mut usize,
-    nonfinite: &mut usize,
-    error: &mut ErrorSums,
-) {
-    layout.for_each_run(|start, len, slot| {
-        let p = params[slot];
-        let (xs, qs) = (&x[start..start + len], &mut q[start..start + len]);
-        *clipped += kernels::quantize(xs, p.scale, p.zero_point, qmin, qmax, qs);
-        error.merge(&kernels::error_sums(xs, qs, p.scale, p.zero_point));
-    });
-    *nonfinite = x.iter().filter(|v| !v.is_finite()).count();
 }
 
 impl QuantizedTensor {

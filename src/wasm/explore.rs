@@ -18,7 +18,7 @@ pub fn float_tensor(info_json: &str, bytes: Vec<u8>, format: &str) -> Result<Str
         return Err(JsError::new(&format!("'{format}' is not a float cast (fp32, fp16 or bf16)")));
     };
     let (info, x) = decode(info_json, bytes)?;
-    to_json("report", &report::float_report(&info.name, info.dtype, &info.shape, &x, cast))
+    to_json("report", &report::float_report(&info.name, info.dtype, &info.shape, &x, cast).map_err(js_err)?)
 }
 
 /// A histogram of the tensor's finite values with `bins` bins over their [min, max].
@@ -59,6 +59,14 @@ pub fn calibration_ranges(info_json: &str, bytes: Vec<u8>, spec_json: &str) -> R
 pub fn sweep_specs(shape_json: &str) -> Result<String, JsError> {
     let shape: Vec<usize> = serde_json::from_str(shape_json).map_err(|e| json_err("shape", e))?;
     to_json("specs", &crate::app::explore::sweep_specs(&shape))
+}
+
+/// The served FP8 / MX / NVFP4 / NF4 / ggml formats a tensor of this shape can take, for the sweep
+/// beside its specs: a JSON array of `{label, title, note, family, bits_per_weight, spec}`.
+#[wasm_bindgen]
+pub fn sweep_formats(shape_json: &str) -> Result<String, JsError> {
+    let shape: Vec<usize> = serde_json::from_str(shape_json).map_err(|e| json_err("shape", e))?;
+    to_json("formats", &crate::quant::format::fixed_formats_for_shape(&shape))
 }
 
 /// Report rows for each spec of `specs_json`, each with its `pareto` flag among them.

@@ -15,12 +15,13 @@ pub mod export;
 pub mod formats;
 pub mod graph;
 pub mod kernels;
+pub mod lesson;
 pub mod speed;
 pub mod synthetic;
 pub mod tensor;
 pub mod trace;
 
-pub use self::{calib::*, example::*, explore::*, export::*, formats::*, graph::*, kernels::*, speed::*, synthetic::*, tensor::*, trace::*};
+pub use self::{calib::*, example::*, explore::*, export::*, formats::*, graph::*, kernels::*, lesson::*, speed::*, synthetic::*, tensor::*, trace::*};
 
 #[wasm_bindgen(start)]
 pub fn start() {

@@ -5,6 +5,7 @@
 use super::{decode, js_err, json_err, spec_from_json, to_json};
 use crate::app::report;
 use crate::quant::{NumberFormat, QuantSpec};
+use crate::tensor::{decode_rows_to_f32, TensorInfo};
 use wasm_bindgen::prelude::*;
 
 /// Every number format the core serves, in column order: a JSON array of
@@ -24,6 +25,14 @@ pub fn describe_format(label: &str) -> Result<String, JsError> {
 #[wasm_bindgen]
 pub fn format_label(spec_json: &str) -> Result<String, JsError> {
     Ok(spec_from_json(spec_json)?.label())
+}
+
+/// Nothing when a tensor of this shape (a JSON array) can take the format `label`, else the core's
+/// reason (a ggml type needs rows of whole blocks).
+#[wasm_bindgen]
+pub fn format_fits_shape(label: &str, shape_json: &str) -> Result<(), JsError> {
+    let shape: Vec<usize> = serde_json::from_str(shape_json).map_err(|e| json_err("shape", e))?;
+    NumberFormat::parse(label).and_then(|f| f.fits_shape(&shape)).map_err(js_err)
 }
 
 /// One comparison row for any format label (integer specs with min-max ranges, ggml types by their
@@ -51,4 +60,50 @@ pub fn quantize_tensor(info_json: &str, bytes: Vec<u8>, spec_json: &str) -> Resu
     let spec: QuantSpec = serde_json::from_str(spec_json).map_err(|e| json_err("quantization settings", e))?;
     let q = crate::quant::quantize_minmax(&x, &info.shape, &spec).map_err(js_err)?;
     serde_json::to_string(&report::int_report(&info.name, info.dtype, &q, "minmax")).map_err(|e| json_err("report", e))
+}
+
+/// The comparison of `compare_tensor` fed in chunks of whole rows (Blob.slice reads), so that memory
+/// holds a chunk, not the tensor: `needs_range_pass` → `feed_range` over every chunk →
+/// `end_range_pass` → `feed` over every chunk → `finish`. The rows equal `compare_tensor`'s.
+#[wasm_bindgen]
+pub struct ComparisonJob {
+    info: TensorInfo,
+    stream: report::ComparisonStream,
+}
+
+#[wasm_bindgen]
+impl ComparisonJob {
+    /// `info_json` describes a raw, C-order tensor; `specs_json` is compare_tensor's array of specs.
+    #[wasm_bindgen(constructor)]
+    pub fn new(info_json: &str, specs_json: &str) -> Result<ComparisonJob, JsError> {
+        let info: TensorInfo = serde_json::from_str(info_json).map_err(|e| json_err("tensor description", e))?;
+        let specs: Vec<QuantSpec> = serde_json::from_str(specs_json).map_err(|e| json_err("quantization settings", e))?;
+        let stream = report::ComparisonStream::new(&info.name, info.dtype, &info.shape, &report::compare_formats(&specs)).map_err(js_err)?;
+        Ok(ComparisonJob { info, stream })
+    }
+
+    pub fn needs_range_pass(&self) -> bool {
+        self.stream.needs_range_pass()
+    }
+
+    /// The first read: element bytes of the next whole rows.
+    pub fn feed_range(&mut self, bytes: &[u8]) -> Result<(), JsError> {
+        let x = decode_rows_to_f32(&self.info, bytes).map_err(js_err)?;
+        self.stream.feed_range(&x).map_err(js_err)
+    }
+
+    pub fn end_range_pass(&mut self) -> Result<(), JsError> {
+        self.stream.end_range_pass().map_err(js_err)
+    }
+
+    /// The measuring read: element bytes of the next whole rows.
+    pub fn feed(&mut self, bytes: &[u8]) -> Result<(), JsError> {
+        let x = decode_rows_to_f32(&self.info, bytes).map_err(js_err)?;
+        self.stream.feed(&x).map_err(js_err)
+    }
+
+    /// The rows as JSON (compare_tensor's shape).
+    pub fn finish(self) -> Result<String, JsError> {
+        to_json("report", &self.stream.finish().map_err(js_err)?)
+    }
 }

@@ -4,11 +4,9 @@
 // canvas with pointer events gets FP32 and INT8 predictions. The built dist/ also works under a sub-path,
 // example files included, and no request leaves 127.0.0.1.
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { ARTIFACTS, ROOT, WAIT, cli, startSession } from './lib.mjs';
+import { ARTIFACTS, WAIT, cli, serveDistUnder, startSession } from './lib.mjs';
 
 let session;
 let page;
@@ -86,25 +84,8 @@ test('drawing a digit: a vertical stroke gets FP32 and INT8 predictions', { time
 
 test('dist/ under a sub-path: the example loads from there, and nothing leaves 127.0.0.1', { timeout: 2 * WAIT }, async () => {
   const prefix = '/course/week3/quant/';
-  const types = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm' };
-  const csp = (await readFile(path.join(ROOT, 'index.html'), 'utf8')).match(/http-equiv="Content-Security-Policy"\s+content="([^"]+)"/)[1];
-  const server = createServer(async (req, res) => {
-    const url = new URL(req.url, 'http://x');
-    if (!url.pathname.startsWith(prefix) || url.pathname.includes('..')) {
-      res.writeHead(404).end();
-      return;
-    }
-    const file = path.join(ROOT, 'dist', url.pathname.slice(prefix.length) || 'index.html');
-    try {
-      const body = await readFile(file);
-      res.writeHead(200, { 'content-type': types[path.extname(file)] ?? 'application/octet-stream', 'content-security-policy': csp });
-      res.end(body);
-    } catch {
-      res.writeHead(404).end();
-    }
-  });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const origin = `http://127.0.0.1:${server.address().port}`;
+  const server = await serveDistUnder(prefix);
+  const { origin } = server;
   const fresh = await session.browser.newPage();
   const requests = [];
   const errors = [];
@@ -125,7 +106,7 @@ test('dist/ under a sub-path: the example loads from there, and nothing leaves 1
     assert.deepEqual(errors, []);
   } finally {
     await fresh.close();
-    await new Promise((resolve) => server.close(resolve));
+    await server.close();
   }
 });
 

@@ -3,6 +3,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmdirSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { homedir } from 'node:os';
 import path from 'node:path';
@@ -83,6 +85,32 @@ export function cli(args) {
 }
 
 // ---- set-up and tear-down -------------------------------------------------------------------------------
+
+/**
+ * Serves the built dist/ under `prefix` only (as a course site hosts it: 404 elsewhere), with the page's
+ * CSP as a header. Returns { origin, close }.
+ */
+export async function serveDistUnder(prefix) {
+  const types = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm' };
+  const csp = (await readFile(path.join(ROOT, 'index.html'), 'utf8')).match(/http-equiv="Content-Security-Policy"\s+content="([^"]+)"/)[1];
+  const server = createHttpServer(async (req, res) => {
+    const url = new URL(req.url, 'http://x');
+    if (!url.pathname.startsWith(prefix) || url.pathname.includes('..')) {
+      res.writeHead(404).end();
+      return;
+    }
+    const file = path.join(ROOT, 'dist', url.pathname.slice(prefix.length) || 'index.html');
+    try {
+      const body = await readFile(file);
+      res.writeHead(200, { 'content-type': types[path.extname(file)] ?? 'application/octet-stream', 'content-security-policy': csp });
+      res.end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { origin: `http://127.0.0.1:${server.address().port}`, close: () => new Promise((resolve) => server.close(resolve)) };
+}
 
 function newestSource() {
   // The page's sources sit in folders (www/views/NAME/, www/worker/, …): every file under www/ counts.

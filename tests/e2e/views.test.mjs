@@ -153,11 +153,15 @@ test('the pictures of the example: histogram bins, scales per channel, a Pareto 
   assert.equal(await page.locator('#values-chart').getAttribute('data-bins'), '256');
   assert.equal(await page.locator('#scales-chart').getAttribute('data-slots'), '128'); // fc2.weight is [128, 256]
   assert.equal(await page.locator('#errors-chart').getAttribute('data-config'), 'int8 sym channel:0');
-  assert.equal(await page.locator('#pareto-chart').getAttribute('data-points'), String(7 * 5 * 2));
+  // 70 integer specs, and every served block / ggml format: rows of 256 are whole blocks of each.
+  const fixedFormats = cli(['formats']).filter((f) => f.family === 'block' || f.family === 'ggml').map((f) => f.label);
+  assert.equal(await page.locator('#pareto-chart').getAttribute('data-points'), String(7 * 5 * 2 + fixedFormats.length));
+  assert.deepEqual((await page.locator('#pareto-chart').getAttribute('data-formats')).split('|'), fixedFormats);
   assert.match(await page.locator('#values-legend').textContent(), /32,768 values in 256 bins/);
   await page.locator('.pictures').screenshot({ path: path.join(ARTIFACTS, 'pictures.png') });
 
-  // The front the page draws equals the front of the CLI's own rows for the same 70 configurations.
+  // The front the page draws equals the front of the CLI's own rows for the same 70 configurations and
+  // the formats the sweep adds for this shape ([64, 96]: whole blocks of 32, no K-quant).
   await page.setInputFiles('#file-input', files.model);
   const tensor = 'layers.0.attn.q_proj.weight';
   await chooseTensor('model.safetensors', tensor);
@@ -168,6 +172,9 @@ test('the pictures of the example: histogram bins, scales per channel, a Pareto 
       for (let bits = 2; bits <= 8; bits++) rows.push(...cli(['quantize', files.model, '--tensor', tensor, ...cliArgs({ bits, scheme, granularity })]).tensors);
     }
   }
+  const swept = (await page.locator('#pareto-chart').getAttribute('data-formats')).split('|');
+  assert.ok(swept.includes('nf4') && swept.includes('q8_0') && !swept.includes('q4_k'), swept.join(', '));
+  for (const label of swept) rows.push(cli(['compare', files.model, '--tensor', tensor, '--format', label]).tensors.at(-1));
   const sqnr = (r) => (r.sqnr_db === 'inf' ? Infinity : r.sqnr_db);
   const front = rows.filter((r) => !rows.some((o) => o.bits_per_weight <= r.bits_per_weight && sqnr(o) >= sqnr(r) && (o.bits_per_weight < r.bits_per_weight || sqnr(o) > sqnr(r))));
   const shown = (await page.locator('#pareto-chart').getAttribute('data-front')).split('|');
@@ -370,15 +377,19 @@ test('a ~90 MB safetensors file: time to the listed table and to the whole-model
   assert.equal(rows, files.largeInfo.tensors);
   // Cancel: stops between tensors and keeps what was done.
   // (the worker checks between tensors, so Cancel pressed at once still lets the first tensor finish)
-  await page.locator('#model-run').click();
-  await page.locator('#model-cancel').click();
+  // Both clicks in one task of the page: a whole-model run of ~0.5 s could otherwise end before a second
+  // click from the test lands, and the Cancel button is hidden again by then.
+  await page.evaluate(() => {
+    document.getElementById('model-run').click();
+    document.getElementById('model-cancel').click();
+  });
   await page.waitForFunction(() => document.getElementById('model-result').dataset.state === 'cancelled' && document.getElementById('model-cancel').hidden);
   assert.match(await page.locator('#model-status').textContent(), new RegExp(`^Cancelled after \\d+ of ${files.largeInfo.tensors} tensors`));
   const partial = await page.locator('#model-all tbody tr').count();
   assert.ok(partial >= 1 && partial < files.largeInfo.tensors, `${partial} tensors before the cancel`);
 
   const mb = (files.largeInfo.bytes / 1e6).toFixed(1);
-  const report = `${mb} MB safetensors, ${files.largeInfo.tensors} tensors: drop → listed ${listed} ms; → comparison of embed.weight [8192, 512] ${compared} ms; → pictures and 70-config sweep ${pictured} ms; click → whole-model table (int8 sym channel:0) ${whole} ms; longest main-thread task meanwhile ${longestTask || '< 50'} ms`;
+  const report = `${mb} MB safetensors, ${files.largeInfo.tensors} tensors: drop → listed ${listed} ms; → comparison of embed.weight [8192, 512] ${compared} ms; → pictures and the sweep (70 configurations and the block / ggml formats) ${pictured} ms; click → whole-model table (int8 sym channel:0) ${whole} ms; longest main-thread task meanwhile ${longestTask || '< 50'} ms`;
   console.log(`# ${report}`);
   writeFileSync(path.join(ARTIFACTS, 'timings-90mb.txt'), `${report}\n`);
 });

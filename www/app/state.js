@@ -3,7 +3,7 @@
 // 'settings'); the shell then renders the tensor list, writes the URL and updates the views.
 
 /**
- * `settings`: { spec, label, method, added: [{ label, spec }], errorConfig, log } (see www/views/README.md).
+ * `settings`: { spec, label, method, added: [{ label, spec }] (spec null for a format that is no integer spec), errorConfig, log } (see www/views/README.md).
  */
 export function createState(settings) {
   const listeners = [];

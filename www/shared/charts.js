@@ -171,24 +171,33 @@ export function scales(container, slots) {
 
 const GRANULARITY_ORDER = ['tensor', 'channel:0', 'group:128', 'group:64', 'group:32'];
 
+/** How the Pareto legend names a family of formats that are no integer spec. */
+const FAMILY_NAMES = { block: 'FP8 / MX / NVFP4 / NF4', ggml: 'ggml types' };
+
 /**
  * The Pareto view: bits per weight (x) against SQNR in dB (y) for every row of a sweep. One colour per
  * granularity; symmetric points filled, asymmetric hollow; the front (from the core's `pareto` flags)
- * joined by a line; `highlight` configs (the comparison's columns) ringed.
+ * joined by a line; `highlight` configs (the comparison's columns) ringed. Rows with a `family` (FP8,
+ * MX, NVFP4, NF4, ggml types) are a filled series per family.
  */
 export function pareto(container, rows, { highlight = new Set() } = {}) {
   const colors = palette();
   const finite = rows.filter((r) => Number.isFinite(fmt.numeric(r.sqnr_db)));
   const xs = [...new Set(finite.map((r) => r.bits_per_weight))].sort((a, b) => a - b);
   const at = new Map(xs.map((x, i) => [x, i]));
+  // A series has one point per x: where two of its rows share a bits per weight (FP8 E4M3 and E5M2),
+  // the higher SQNR is drawn (the other is dominated).
   const column = (pick) => {
     const ys = new Array(xs.length).fill(null);
-    for (const r of finite.filter(pick)) ys[at.get(r.bits_per_weight)] = fmt.numeric(r.sqnr_db);
+    for (const r of finite.filter(pick)) {
+      const i = at.get(r.bits_per_weight);
+      ys[i] = Math.max(ys[i] ?? -Infinity, fmt.numeric(r.sqnr_db));
+    }
     return ys;
   };
   const series = [{}];
   const data = [xs];
-  const granularities = GRANULARITY_ORDER.filter((g) => finite.some((r) => r.granularity === g));
+  const granularities = GRANULARITY_ORDER.filter((g) => finite.some((r) => !r.family && r.granularity === g));
   granularities.forEach((g, i) => {
     const color = colors.series[i % colors.series.length];
     for (const scheme of ['sym', 'asym']) {
@@ -199,8 +208,23 @@ export function pareto(container, rows, { highlight = new Set() } = {}) {
         paths: () => null,
         points: { show: true, size: 8, width: 1.5, stroke: color, fill: scheme === 'sym' ? color : 'transparent', space: 0 },
       });
-      data.push(column((r) => r.granularity === g && r.scheme === scheme));
+      data.push(column((r) => !r.family && r.granularity === g && r.scheme === scheme));
     }
+  });
+  // The formats with their own scales (FP8, MX, NVFP4, NF4; ggml types): a series per family, larger
+  // points ringed in the text colour (the granularity colours are all taken), filled with the accent or the text colour.
+  const families = [...new Set(finite.filter((r) => r.family).map((r) => r.family))];
+  families.forEach((family, i) => {
+    const fill = i % 2 === 0 ? colors.accent : colors.fg;
+    series.push({
+      label: FAMILY_NAMES[family] ?? family,
+      stroke: colors.fg,
+      fill,
+      width: 0,
+      paths: () => null,
+      points: { show: true, size: 10, width: 2, stroke: colors.fg, fill, space: 0 },
+    });
+    data.push(column((r) => r.family === family));
   });
   series.push({ label: 'Pareto front', stroke: colors.fg, width: 1.5, dash: [4, 3], spanGaps: true, points: { show: false } });
   data.push(column((r) => r.pareto));

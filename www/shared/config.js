@@ -60,6 +60,7 @@ export function readQuery(search) {
   if (q.get('error')) out.view.error = q.get('error');
   out.view.log = q.get('log') === '1';
   if (q.get('embed')) out.view.embed = q.get('embed');
+  if (q.get('view')) out.view.route = q.get('view');
   return out;
 }
 
@@ -74,7 +75,9 @@ export function settingsFromQuery(query, formats, methods) {
   const { spec } = specOf(form);
   const added = [];
   for (const info of query.added.map(formats.known)) {
-    if (info?.spec && !added.some((a) => a.label === info.label)) added.push({ label: info.label, spec: info.spec });
+    // The float casts are columns already; an integer spec keeps its spec, any other format its label.
+    if (!info || info.family === 'float' || added.some((a) => a.label === info.label)) continue;
+    added.push({ label: info.label, spec: info.spec ?? null });
   }
   const error = query.view.error ? formats.known(query.view.error) : null;
   return {
@@ -87,8 +90,8 @@ export function settingsFromQuery(query, formats, methods) {
   };
 }
 
-/** The query for a state: { spec, calibration, added: [label], file, tensor, error, log, embed }. */
-export function writeQuery({ spec, calibration, added, file, tensor, error, log, embed }) {
+/** The query for a state: { spec, calibration, added: [label], file, tensor, error, log, embed, route }. */
+export function writeQuery({ spec, calibration, added, file, tensor, error, log, embed, route }) {
   const q = new URLSearchParams();
   if (file) q.set('file', file);
   if (tensor) q.set('tensor', tensor);
@@ -104,5 +107,6 @@ export function writeQuery({ spec, calibration, added, file, tensor, error, log,
   if (error) q.set('error', error);
   if (log) q.set('log', '1');
   if (embed) q.set('embed', embed);
+  if (route) q.set('view', route);
   return `?${q}`;
 }

@@ -33,10 +33,12 @@ export default function compareDomain(core) {
 
   return {
     /**
-     * FP32 | FP16 | BF16 | one row per spec, for one tensor of an open file (see app/report.rs for a row).
-     * Each row also carries time_ms: how long its own call into the module took here, in the worker.
+     * FP32 | FP16 | BF16 | one row per spec | one row per format label (FP8, MX, NVFP4, NF4, ggml), for
+     * one tensor of an open file (see app/report.rs for a row). Each row also carries time_ms: how long
+     * its own call into the module took here, in the worker. A label the tensor's shape does not allow
+     * gives `{ config, error }` (the core's reason) in its place, and the other columns still show.
      */
-    async compare(job, id, tensorName, floats, specs, method) {
+    async compare(job, id, tensorName, floats, specs, method, labels = []) {
       const { info, bytes, hint, context } = await tensorBytes(id, tensorName);
       const infoJson = JSON.stringify(info);
       const elements = info.shape.reduce((a, b) => a * b, 1);
@@ -46,6 +48,19 @@ export default function compareDomain(core) {
       }
       for (const spec of specs) {
         rows.push(await timed(context, (m) => m.quantize_tensor_calibrated(infoJson, bytes, JSON.stringify(spec), method), hint, elements));
+      }
+      const shapeJson = JSON.stringify(info.shape);
+      for (const label of labels) {
+        const misfit = await callWasm(context, (m) => {
+          try {
+            m.format_fits_shape(label, shapeJson);
+            return null;
+          } catch (error) {
+            if (!(error instanceof Error && error.name === 'Error')) throw error; // a trap: callWasm restarts the module
+            return error.message;
+          }
+        });
+        rows.push(misfit ? { config: label, error: misfit } : await timed(context, (m) => m.format_tensor(infoJson, bytes, label), hint, elements));
       }
       return rows;
     },
@@ -66,16 +81,27 @@ export default function compareDomain(core) {
       };
     },
 
-    /** The Pareto picture's rows: every spec of the core's sweep for this tensor, a few per step, then the front over all. */
+    /**
+     * The Pareto picture's rows: every spec of the core's sweep for this tensor, a few per step, then each
+     * FP8 / MX / NVFP4 / NF4 / ggml format its shape allows (a row each, tagged with its family), then
+     * the front over all.
+     */
     async sweep(job, id, tensorName) {
       const { info, bytes, hint, context } = await tensorBytes(id, tensorName);
       const infoJson = JSON.stringify(info);
-      const specs = JSON.parse(await callWasm(context, (m) => m.sweep_specs(JSON.stringify(info.shape))));
+      const shapeJson = JSON.stringify(info.shape);
+      const specs = JSON.parse(await callWasm(context, (m) => m.sweep_specs(shapeJson)));
+      const formats = JSON.parse(await callWasm(context, (m) => m.sweep_formats(shapeJson)));
+      const total = specs.length + formats.length;
       const rows = [];
       for (let i = 0; i < specs.length; i += SWEEP_CHUNK) {
         const chunk = JSON.stringify(specs.slice(i, i + SWEEP_CHUNK));
         rows.push(...JSON.parse(await callWasm(context, (m) => m.sweep_tensor(infoJson, bytes, chunk), hint)));
-        await job.step(rows.length, specs.length);
+        await job.step(rows.length, total);
+      }
+      for (const { label, family } of formats) {
+        rows.push({ ...JSON.parse(await callWasm(context, (m) => m.format_tensor(infoJson, bytes, label), hint)), family });
+        await job.step(rows.length, total);
       }
       const points = JSON.stringify(rows.map((r) => [r.bits_per_weight, r.sqnr_db]));
       const front = JSON.parse(await callWasm(context, (m) => m.pareto_front(points)));

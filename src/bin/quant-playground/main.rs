@@ -25,6 +25,7 @@ mod formats;
 #[cfg(not(target_arch = "wasm32"))]
 mod inspect;
 #[cfg(not(target_arch = "wasm32"))]
+mod lesson;
 mod ptq;
 #[cfg(not(target_arch = "wasm32"))]
 mod quantize;
@@ -75,6 +76,9 @@ enum Command {
     /// The embedded example's accuracy table: an MLP at fp32, int8 (dynamic and static with four
     /// calibration methods), int4 and int2 on its test split (defaults: www/examples/digits-*).
     Eval(eval::Args),
+    /// The numbers of each section of the page's walk-through (?view=lesson): types, formula,
+    /// schemes, granularity, calibration.
+    Lesson(lesson::Args),
     /// Post-training quantization of a whole ONNX model as onnxruntime's tools write it: static QDQ
     /// calibrated on sample inputs (run by a real engine), --dynamic, or --int4 (MatMulNBits).
     Ptq(ptq::Args),
@@ -94,6 +98,7 @@ fn main() -> std::process::ExitCode {
         Command::Trace(args) => trace::run(args),
         Command::Compare(args) => compare::run(args),
         Command::Formats(args) => formats::run(args),
+        Command::Lesson(args) => lesson::run(args),
         Command::Ptq(args) => ptq::run(args),
     };
     match result {

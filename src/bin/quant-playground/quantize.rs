@@ -111,7 +111,7 @@ fn quantize(file: &str, wanted: &[String], format: &NumberFormat, method: &calib
                 if let Some(dir) = dir {
                     write_dq(dir, &info.name, &info.shape, &cast.round_trip(&x))?;
                 }
-                report::float_report(&info.name, info.dtype, &info.shape, &x, *cast)
+                report::float_report(&info.name, info.dtype, &info.shape, &x, *cast)?
             }
         };
         reports.push(row);

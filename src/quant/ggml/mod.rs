@@ -252,6 +252,16 @@ pub fn quantize_ref(t: GgmlType, x: &[f32], out: &mut [u8]) -> Option<()> {
 /// A whole tensor through a ggml type, as llama-quantize writes it: each row (the last axis) in whole
 /// blocks. Returns the blocks and their dequantized values.
 pub fn round_trip(t: GgmlType, x: &[f32], shape: &[usize]) -> Result<(Vec<u8>, Vec<f32>)> {
+    let c = row_codec(t, shape)?;
+    let mut bytes = vec![0u8; x.len() / c.block_len * c.block_bytes];
+    quantize_ref(t, x, &mut bytes)
+        .ok_or_else(|| Error::InvalidSpec(format!("{}: {} values for shape {shape:?}", c.name, x.len())))?;
+    let values = dequantize(t, &bytes).unwrap_or_default();
+    Ok((bytes, values))
+}
+
+/// The codec of `t` if this crate quantizes it and the rows of `shape` are whole blocks of it.
+pub fn row_codec(t: GgmlType, shape: &[usize]) -> Result<&'static Codec> {
     let c = t.codec().ok_or_else(|| Error::InvalidSpec(format!("{} is listed, not quantized, here", t.name())))?;
     if !c.quantizes() {
         return Err(Error::InvalidSpec(format!("{} is read, not quantized, here (ggml's quantizer is not ported)", t.name())));
@@ -263,11 +273,7 @@ pub fn round_trip(t: GgmlType, x: &[f32], shape: &[usize]) -> Result<(Vec<u8>, V
             c.name, c.block_len
         )));
     }
-    let mut bytes = vec![0u8; x.len() / c.block_len * c.block_bytes];
-    quantize_ref(t, x, &mut bytes)
-        .ok_or_else(|| Error::InvalidSpec(format!("{}: {} values for shape {shape:?}", c.name, x.len())))?;
-    let values = dequantize(t, &bytes).unwrap_or_default();
-    Ok((bytes, values))
+    Ok(c)
 }
 
 /// F16 as GGUF stores it: each value rounded to nearest even (ggml_fp32_to_fp16_row).

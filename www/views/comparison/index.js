@@ -28,7 +28,7 @@ const tensorKey = (selection) => `${selection.file.id}:${selection.tensor}`;
 
 function mount(root, context) {
   ctx = context;
-  const ids = ['settings', 'calibration', 'add-column', 'config-label', 'comparison', 'notes', 'pictures-of', 'values-chart', 'values-log',
+  const ids = ['settings', 'calibration', 'add-column', 'config-label', 'format-chooser', 'format-choice', 'comparison', 'notes', 'pictures-of', 'values-chart', 'values-log',
     'values-legend', 'error-config', 'errors-chart', 'errors-legend', 'scales-chart', 'scales-config', 'scales-legend', 'pareto-chart',
     'pareto-progress', 'pareto-cancel', 'pareto-legend'];
   ui = Object.fromEntries(ids.map((id) => [id.replace(/-(\w)/g, (_, c) => c.toUpperCase()), $(id)]));
@@ -47,6 +47,8 @@ function mount(root, context) {
     presets.append(button);
   }
 
+  ui.formatChoice.replaceChildren(...formatGroups(ctx.formats.list));
+
   const { spec, method, log } = ctx.state.settings;
   if (spec) applyForm(formOf(spec));
   if ([...ui.calibration.options].some((o) => o.value === method)) ui.calibration.value = method;
@@ -60,6 +62,12 @@ function mount(root, context) {
     const { spec: current, label, added } = ctx.state.settings;
     if (current && !added.some((a) => a.label === label)) ctx.state.setSettings({ added: [...added, { label, spec: current }] });
   });
+  ui.formatChooser.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const label = ui.formatChoice.value;
+    const { added } = ctx.state.settings;
+    if (label && !added.some((a) => a.label === label)) ctx.state.setSettings({ added: [...added, { label, spec: null }] });
+  });
   ui.valuesLog.addEventListener('change', () => ctx.state.setSettings({ log: ui.valuesLog.checked }));
   ui.errorConfig.addEventListener('change', () => ctx.state.setSettings({ errorConfig: ui.errorConfig.value }));
   ui.paretoCancel.addEventListener('click', () => sweeping?.controller.abort());
@@ -67,6 +75,20 @@ function mount(root, context) {
     drawPictures();
     if (sweep?.rows) renderPareto(ui, sweep.rows, { highlight: new Set((rows ?? []).map((r) => r.config)) });
   });
+}
+
+/** What the chooser heads each family with; a family the core adds later shows under its own name. */
+const FAMILY_HEADINGS = { block: 'FP8, MX, NVFP4, NF4 (shared scales)', ggml: 'ggml block types', int: 'integer', float: 'float' };
+
+/** An optgroup per family of the served formats that are no default column, in the core's order. */
+function formatGroups(list) {
+  const groups = new Map();
+  for (const f of list.filter((f) => !f.default_column)) {
+    if (!groups.has(f.family)) groups.set(f.family, element('optgroup', { label: FAMILY_HEADINGS[f.family] ?? f.family }));
+    const bits = Number(f.bits_per_weight.toFixed(4));
+    groups.get(f.family).append(element('option', { value: f.label, title: `${f.label}: ${f.note}`, text: `${f.title} (${bits} b/w)` }));
+  }
+  return [...groups.values()];
 }
 
 /** The form's values as a spec, or null (with the problem shown) when a field is invalid. */
@@ -140,12 +162,16 @@ function clearAll() {
   clearPictures(ui);
 }
 
-/** The integer columns: the default widths with the form's scheme and granularity, its own width, then the added ones. */
+/**
+ * The integer columns (the default widths with the form's scheme and granularity, its own width, then
+ * the added integer specs), then the added formats that are no integer spec (FP8, MX, NVFP4, NF4, ggml).
+ */
 function columnSpecs(spec, added) {
   const headline = ctx.formats.headlineBits;
   const widths = headline.includes(spec.bits) ? headline : [...headline, spec.bits];
   const columns = widths.map((bits) => ({ spec: { ...spec, bits }, label: ctx.formats.label({ ...spec, bits }) }));
-  for (const a of added) if (!columns.some((c) => c.label === a.label)) columns.push(a);
+  for (const a of added) if (a.spec && !columns.some((c) => c.label === a.label)) columns.push(a);
+  for (const a of added) if (!a.spec) columns.push(a);
   return columns;
 }
 
@@ -160,8 +186,12 @@ const compute = latestOnly(async () => {
   try {
     const started = performance.now();
     columns = columnSpecs(settings.spec, settings.added);
-    const shown = await ctx.run('compare', [file.id, tensor, ctx.formats.floats, columns.map((c) => c.spec), settings.method]);
+    const specs = columns.filter((c) => c.spec).map((c) => c.spec);
+    const labels = columns.filter((c) => !c.spec).map((c) => c.label);
+    const answered = await ctx.run('compare', [file.id, tensor, ctx.formats.floats, specs, settings.method, labels]);
     if (!sameTensor(wanted.selection, selection)) return; // another tensor was chosen meanwhile; the next run shows it
+    const misfits = answered.filter((r) => r.error);
+    const shown = answered.filter((r) => !r.error);
     const removable = new Set(settings.added.map((a) => a.label));
     renderComparison(ui.comparison, shown, file.name, {
       titleOf: ctx.formats.title,
@@ -171,7 +201,8 @@ const compute = latestOnly(async () => {
     });
     rows = shown;
     ui.comparison.dataset.state = 'ready';
-    ui.notes.replaceChildren(...notesFor(rows).map((text) => element('li', { text })));
+    const notes = [...notesFor(rows), ...misfits.map((r) => `${r.config} is not shown: ${r.error}`)];
+    ui.notes.replaceChildren(...notes.map((text) => element('li', { text })));
     ctx.clearError(computeKey);
     ctx.setStatus(`${tensor}: ${rows.length} formats compared in ${Math.round(performance.now() - started)} ms.`);
   } catch (error) {
@@ -186,9 +217,11 @@ const compute = latestOnly(async () => {
 
 /** The pictures: values, the error of the chosen column (else the form's), the scales. True when drawn. */
 async function explore(selection, settings, columns, computeKey) {
-  const intLabels = rows.slice(ctx.formats.floats.length).map((r) => r.config);
+  // The error and scale pictures take an integer spec: the columns that have one.
+  const specColumns = columns.filter((c) => c.spec);
+  const intLabels = specColumns.map((c) => c.label);
   const errorLabel = intLabels.includes(settings.errorConfig) ? settings.errorConfig : settings.label;
-  const errorSpec = columns[intLabels.indexOf(errorLabel)]?.spec ?? settings.spec;
+  const errorSpec = specColumns[intLabels.indexOf(errorLabel)]?.spec ?? settings.spec;
   ui.errorConfig.replaceChildren(...intLabels.map((c) => Object.assign(element('option', { value: c, text: c }), { selected: c === errorLabel })));
   ui.pictures.setAttribute('aria-busy', 'true');
   try {

@@ -75,7 +75,11 @@ export function renderPareto(ui, rows, { highlight }) {
   charts.pareto(ui.paretoChart, rows, { highlight });
   const front = rows.filter((r) => r.pareto).sort((a, b) => a.bits_per_weight - b.bits_per_weight);
   ui.paretoChart.dataset.front = front.map((r) => r.config).join('|');
+  ui.paretoChart.dataset.formats = rows.filter((r) => r.family).map((r) => r.config).join('|');
   const cheapest = (bits) => front.find((r) => r.bits === bits);
   const examples = [3, 4, 8].map(cheapest).filter(Boolean).map((r) => `${r.config} (${Number(r.bits_per_weight.toFixed(2))} b/w, ${fmt.fixed(1)(fmt.numeric(r.sqnr_db))} dB)`);
-  ui.paretoLegend.textContent = `${rows.length} configurations with min-max ranges: bits 2–8 × granularity × scheme (filled symmetric, hollow asymmetric; ringed: the table's columns). ${front.length} are on the front, e.g. ${examples.join(', ')}.`;
+  const specs = rows.filter((r) => !r.family).length;
+  const formats = rows.length - specs;
+  const others = formats ? ` and ${formats} formats with their own scales (FP8, MX, NVFP4, NF4, the ggml types this shape allows; larger points ringed in the text colour) at their true bits per weight` : '';
+  ui.paretoLegend.textContent = `${specs} configurations with min-max ranges: bits 2–8 × granularity × scheme (filled symmetric, hollow asymmetric)${others}; ringed: the table's columns. ${front.length} are on the front, e.g. ${examples.join(', ')}.`;
 }

@@ -47,6 +47,7 @@ const fileSafe = (text) => text.replace(/[^\w.-]+/g, '_');
 function mount(root, context) {
   ctx = context;
   ui = {
+    config: $('model-config'),
     run: $('model-run'),
     cancel: $('model-cancel'),
     progress: $('model-progress'),
@@ -59,6 +60,7 @@ function mount(root, context) {
     json: $('model-json'),
   };
   ui.run.addEventListener('click', run);
+  ui.config.addEventListener('change', () => update(ctx.state.selection(), ctx.state.settings));
   ui.cancel.addEventListener('click', () => {
     ui.cancel.disabled = true;
     ui.status.textContent = 'Cancelling after the tensor in flight…';
@@ -78,8 +80,31 @@ function target() {
   return { file, names, count: names.length || file.index.tensors.filter((t) => t.quantizable).length };
 }
 
+/**
+ * The configurations a run can take: the settings' own (its spec with the calibration method), then each
+ * added column — an integer spec with the method, any other format (FP8, MX, NVFP4, NF4, ggml) by its label.
+ */
+function configurations(settings) {
+  const methodNote = settings.method === 'minmax' ? '' : `, ${settings.method} ranges`;
+  const own = settings.spec ? [{ key: settings.label, spec: settings.spec, text: `${settings.label}${methodNote}` }] : [];
+  const added = settings.added.filter((a) => a.label !== settings.label)
+    .map((a) => (a.spec ? { key: a.label, spec: a.spec, text: `${a.label}${methodNote}` } : { key: a.label, label: a.label, text: a.label }));
+  return [...own, ...added];
+}
+
+/** The chosen configuration, or null when there is none. */
+function chosen(settings) {
+  const list = configurations(settings);
+  return list.find((c) => c.key === ui.config.value) ?? list[0] ?? null;
+}
+
 /** The run button says what it will do: which tensors of which file, with which configuration. */
 function update(selection, settings) {
+  const list = configurations(settings);
+  const keep = list.some((c) => c.key === ui.config.value) ? ui.config.value : list[0]?.key;
+  ui.config.replaceChildren(...list.map((c) => element('option', { value: c.key, text: c.text })));
+  if (keep !== undefined) ui.config.value = keep;
+  ui.config.disabled = running !== null || list.length < 2;
   if (last && !ctx.state.files.some((f) => f.id === last.fileId)) {
     last = null; // its file was closed
     ui.result.hidden = true;
@@ -87,7 +112,7 @@ function update(selection, settings) {
   }
   if (running) return;
   const t = target();
-  const config = settings.spec && `${settings.label}${settings.method === 'minmax' ? '' : `, ${settings.method} ranges`}`;
+  const config = chosen(settings)?.text;
   ui.run.disabled = !t || !config;
   if (!t) {
     ui.run.textContent = 'Quantize every float tensor';
@@ -99,9 +124,11 @@ function update(selection, settings) {
 
 async function run() {
   const t = target();
-  const { spec, method } = ctx.state.settings;
-  if (!t || !spec || running) return;
+  const { method } = ctx.state.settings;
+  const configuration = chosen(ctx.state.settings);
+  if (!t || !configuration || running) return;
   running = new AbortController();
+  ui.config.disabled = true;
   const key = `model:${t.file.name}`;
   ctx.clearError(key);
   ui.run.disabled = true;
@@ -114,7 +141,7 @@ async function run() {
   let document = null;
   let cancelled = false;
   try {
-    document = await ctx.run('runModel', [t.file.id, t.names, spec, method], {
+    document = await ctx.run('runModel', [t.file.id, t.names, configuration.spec ?? null, method, configuration.label ?? null], {
       signal: running.signal,
       onProgress: (done, total, name) => {
         ui.progress.value = done / total;
@@ -133,7 +160,7 @@ async function run() {
   if (document) {
     const ms = performance.now() - started;
     const first = document.tensors[0];
-    const config = first ? `${first.config}${first.calibration === 'minmax' ? '' : ` ${first.calibration}`}` : '';
+    const config = first ? `${first.config}${!first.calibration || first.calibration === 'minmax' ? '' : ` ${first.calibration}`}` : '';
     ui.status.textContent = cancelled
       ? `Cancelled after ${document.tensors.length} of ${t.count} tensors; the table shows those.`
       : `${document.tensors.length} tensors in ${fmt.milliseconds(ms)}.`;

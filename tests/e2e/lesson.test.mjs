@@ -1,0 +1,212 @@
+// The walk-through (?view=lesson): each section's numbers equal the CLI's `lesson SECTION --json` (the
+// lecture's formula example exactly [11, 53, 95, 127]); every section and the comparison, calibration and
+// speed views load alone (?embed=NAME) from dist/ served under a sub-path, with no request leaving
+// 127.0.0.1 and nothing thrown; axe-core finds no serious or critical violation on the walk-through and two
+// embeds; screenshots at 1280 and 390 px wide go to docs/.
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { cli, ROOT, serveDistUnder, startSession, WAIT } from './lib.mjs';
+
+const axeSource = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+const PREFIX = '/course/week3/';
+const LESSON_VIEWS = ['lesson-types', 'lesson-formula', 'lesson-schemes', 'lesson-granularity', 'lesson-calibration', 'lesson-results', 'lesson-hardware'];
+/** What says each embed is computed and shown. */
+const READY = {
+  'lesson-types': '#lesson-types-table[data-state="ready"]',
+  'lesson-formula': '#lesson-formula-table[data-state="ready"]',
+  'lesson-schemes': '#lesson-schemes-table[data-state="ready"]',
+  'lesson-granularity': '#lesson-granularity-table[data-state="ready"]',
+  'lesson-calibration': '#lesson-calibration-table[data-state="ready"]',
+  'lesson-results': '#lesson-results-table[data-state="ready"]',
+  'lesson-hardware': '#lesson-hardware-run:not([disabled])',
+  comparison: '#comparison[data-state="ready"]',
+  calibration: '#calibration-table[data-state="ready"]',
+  speed: '#speed-run:not([disabled])',
+};
+
+let session;
+let page;
+
+before(async () => {
+  session = await startSession({ query: '?view=lesson' });
+  page = session.page;
+  for (const id of LESSON_VIEWS) await page.locator(READY[id]).waitFor({ timeout: 2 * WAIT });
+});
+
+after(async () => {
+  await session?.close();
+});
+
+/** axe-core's serious and critical violations on the page (the script is evaluated, the page's CSP allows no inline tag). */
+async function seriousViolations(target) {
+  await target.evaluate(`${axeSource}\n;0`);
+  const result = await target.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
+  return result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+}
+
+const rowData = (selector, key) => page.$$eval(selector, (rows, k) => rows.map((r) => r.dataset[k]), key);
+
+test('the header links to the walk-through, which shows the seven sections in order and none of the playground', async () => {
+  assert.equal(await page.locator('header.top a[href="./?view=lesson"]').count(), 1);
+  const shown = await page.evaluate(() => [...document.querySelectorAll('[data-view]')].filter((e) => e.checkVisibility()).map((e) => e.dataset.view));
+  assert.deepEqual(shown, LESSON_VIEWS);
+  assert.equal(await page.locator('.files').isVisible(), false);
+  assert.match(new URL(page.url()).search, /view=lesson/);
+});
+
+test('section 2: the lecture example gives exactly [11, 53, 95, 127], as the CLI does, and names the slide\'s slip', async () => {
+  const codes = JSON.parse(await page.locator('#lesson-formula-codes').getAttribute('data-codes'));
+  assert.deepEqual(codes, [11, 53, 95, 127]);
+  const expected = cli(['lesson', 'formula']);
+  assert.deepEqual(codes, expected.codes);
+  assert.equal(Number(await page.locator('#lesson-formula-table').getAttribute('data-scale')), expected.scale);
+  const cells = await page.$$eval('#lesson-formula-table tbody tr', (rows) => rows.map((r) => [...r.cells].map((c) => c.textContent)));
+  assert.deepEqual(cells.map((c) => Number(c[1])), expected.steps.map((s) => s.divided));
+  assert.deepEqual(cells.map((c) => Number(c[5])), expected.steps.map((s) => s.dequantized));
+  assert.match(await page.locator('#lesson-formula-slip').textContent(), /96.*95\.25.*95/);
+
+  // An edit recomputes: asymmetric 4-bit with a scale and zero point typed in.
+  await page.locator('#lesson-formula-scheme').selectOption('asymmetric');
+  await page.locator('#lesson-formula-bits').selectOption('4');
+  await page.locator('#lesson-formula-scale').fill('0.1');
+  await page.locator('#lesson-formula-zp').fill('3');
+  const typed = cli(['lesson', 'formula', '--bits', '4', '--scheme', 'asym', '--scale', '0.1', '--zero-point', '3']);
+  await page.waitForFunction((want) => document.getElementById('lesson-formula-codes').dataset.codes === want, JSON.stringify(typed.codes));
+  assert.equal(await page.locator('#lesson-formula-slip').isHidden(), true);
+});
+
+test('section 1: each type stores what the CLI says', async () => {
+  const expected = cli(['lesson', 'types', '--value', '0.1']);
+  assert.deepEqual(await rowData('#lesson-types-table tbody tr', 'stored'), expected.types.map((t) => String(t.stored)));
+  const bits = await page.$$eval('#lesson-types-table tbody tr td.bits', (cells) => cells.map((c) => [...c.children].map((s) => s.textContent)));
+  assert.deepEqual(bits, expected.types.map((t) => t.fields.map((f) => f.bits)));
+  await page.locator('#lesson-types-value').fill('-70000');
+  const big = cli(['lesson', 'types', '--value', '-70000']);
+  await page.waitForFunction(() => document.getElementById('lesson-types-table').dataset.value === '-70000');
+  assert.deepEqual(await rowData('#lesson-types-table tbody tr', 'stored'), big.types.map((t) => String(t.stored)));
+  assert.match(await page.locator('#lesson-types-table tr[data-type="fp16"]').textContent(), /overflow/);
+});
+
+test('section 3: the codes symmetric wastes on the ReLU-like set are the CLI\'s', async () => {
+  const expected = cli(['lesson', 'schemes']);
+  assert.deepEqual((await rowData('#lesson-schemes-table tbody tr', 'wasted')).map(Number), expected.grids.map((g) => g.wasted_codes));
+  assert.equal(expected.grids[0].wasted_codes, 127); // −127 … −1 of −127 … 127
+  assert.equal(expected.grids[1].wasted_codes, 0);
+  assert.equal(await page.locator('#lesson-schemes-lines svg').count(), 2);
+});
+
+test('section 4: each granularity\'s error on the digits layer is the CLI\'s', async () => {
+  const expected = cli(['lesson', 'granularity']);
+  assert.deepEqual((await rowData('#lesson-granularity-table tbody tr', 'mse')).map(Number), expected.maps.map((m) => m.metrics.mse));
+  assert.equal(await page.locator('#lesson-granularity-maps canvas').count(), 3);
+  const painted = await page.$eval('#lesson-granularity-maps canvas', (c) => {
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    return new Set(Array.from({ length: d.length / 4 }, (_, i) => d[i * 4])).size;
+  });
+  assert.ok(painted > 10, `the heatmap has ${painted} shades`);
+});
+
+test('section 5: the methods and a threshold moved by keyboard give the CLI\'s errors', async () => {
+  const expected = cli(['lesson', 'calibration']);
+  assert.deepEqual(await rowData('#lesson-calibration-table tbody tr', 'method'), expected.methods.map((m) => m.method));
+  assert.deepEqual((await rowData('#lesson-calibration-table tbody tr', 'mse')).map(Number), expected.methods.map((m) => m.mse));
+  const split = page.locator('#lesson-calibration-split');
+  const before = await split.getAttribute('data-threshold');
+  await page.locator('#lesson-calibration-threshold').focus();
+  for (let i = 0; i < 40; i++) await page.keyboard.press('ArrowLeft');
+  // Done when the readout is of the slider's last position (the core takes it as f32).
+  await page.waitForFunction(() => {
+    const shown = Number(document.getElementById('lesson-calibration-split').dataset.threshold);
+    return Math.fround(shown) === Math.fround(Number(document.getElementById('lesson-calibration-threshold').value));
+  });
+  const { threshold, mse, rounding, clipping } = await split.evaluate((e) => ({ ...e.dataset }));
+  const point = cli(['lesson', 'calibration', '--threshold', threshold]);
+  assert.equal(Number(mse), point.mse);
+  assert.equal(Number(rounding), point.rounding_mse);
+  assert.equal(Number(clipping), point.clipping_mse);
+  assert.ok(Number(threshold) < Number(before));
+});
+
+test('section 6: the accuracy table is the CLI\'s eval', async () => {
+  const expected = cli(['eval']);
+  assert.deepEqual(await rowData('#lesson-results-table tbody tr', 'config'), expected.rows.map((r) => r.config));
+  assert.deepEqual((await rowData('#lesson-results-table tbody tr', 'accuracy')).map(Number), expected.rows.map((r) => r.accuracy));
+});
+
+test('section 7: the kernels are timed on this machine', { timeout: 2 * WAIT }, async () => {
+  await page.locator('#lesson-hardware-run').click();
+  await page.locator('#lesson-hardware-table[data-state="ready"]').waitFor({ timeout: 2 * WAIT });
+  assert.deepEqual(await rowData('#lesson-hardware-table tbody tr', 'kernel'), ['fp32', 'int8', 'int4']);
+  for (const s of await rowData('#lesson-hardware-table tbody tr', 'speedup')) assert.ok(Number(s) > 0, s);
+});
+
+test('the walk-through: no serious accessibility violation, screenshots at 1280 and 390, nothing left 127.0.0.1', { timeout: 2 * WAIT }, async () => {
+  assert.deepEqual(await seriousViolations(page), []);
+  // Fresh pages at the defaults: 1280 wide in the light scheme, 390 wide (a phone) in the dark one.
+  const errors = [];
+  for (const [width, height, colorScheme, file] of [[1280, 800, 'light', 'screenshot-lesson.png'], [390, 844, 'dark', 'screenshot-lesson-390.png']]) {
+    const fresh = await session.browser.newPage({ viewport: { width, height }, colorScheme });
+    fresh.on('pageerror', (e) => errors.push(e.message));
+    try {
+      await fresh.goto(`${session.origin}/?view=lesson`);
+      for (const id of LESSON_VIEWS.slice(0, 6)) await fresh.locator(READY[id]).waitFor({ timeout: 2 * WAIT });
+      await fresh.locator('#lesson-calibration-split[data-mse]').waitFor();
+      if (colorScheme === 'dark') assert.deepEqual(await seriousViolations(fresh), []); // the dark scheme's contrast too
+      const overflow = await fresh.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 0, `the page is ${overflow} px wider than ${width} px`);
+      await fresh.screenshot({ path: path.join(ROOT, 'docs', file), fullPage: true });
+    } finally {
+      await fresh.close();
+    }
+  }
+  assert.deepEqual(errors, []);
+  const elsewhere = session.requests.filter((u) => !u.startsWith('data:') && !u.startsWith('blob:') && new URL(u).origin !== session.origin);
+  assert.deepEqual(elsewhere, []);
+  assert.deepEqual(session.pageErrors, []);
+  assert.equal(await page.locator('#errors').isHidden(), true);
+});
+
+test(`every embed loads alone from dist/ under ${PREFIX}, nothing leaves 127.0.0.1, two pass axe`, { timeout: 10 * WAIT }, async () => {
+  const server = await serveDistUnder(PREFIX);
+  const { origin } = server;
+  try {
+    for (const [id, ready] of Object.entries(READY)) {
+      const embed = await session.browser.newPage({ viewport: { width: 720, height: 600 } });
+      const requests = [];
+      const errors = [];
+      embed.on('request', (r) => requests.push(r.url()));
+      embed.on('pageerror', (e) => errors.push(e.message));
+      try {
+        const query = id === 'lesson-formula' ? `?embed=${id}&values=0.2,-0.7,1.5` : `?embed=${id}`;
+        await embed.goto(`${origin}${PREFIX}${query}`);
+        await embed.locator(ready).waitFor({ timeout: 2 * WAIT });
+        const shown = await embed.evaluate(() => [...document.querySelectorAll('[data-view]')].filter((e) => e.checkVisibility()).map((e) => e.dataset.view));
+        assert.deepEqual(shown, [id], `${id} is alone`);
+        assert.equal(await embed.locator('header.top').isVisible(), false, `${id}: no header`);
+        if (id === 'lesson-formula') {
+          const codes = JSON.parse(await embed.locator('#lesson-formula-codes').getAttribute('data-codes'));
+          assert.deepEqual(codes, cli(['lesson', 'formula', '--values', '0.2,-0.7,1.5']).codes, 'the URL\'s values');
+        }
+        if (id === 'lesson-formula' || id === 'lesson-calibration') {
+          if (id === 'lesson-calibration') await embed.locator('#lesson-calibration-split[data-mse]').waitFor();
+          assert.deepEqual(await seriousViolations(embed), [], `${id}: axe`);
+        }
+        for (const u of requests.filter((u) => !u.startsWith('data:') && !u.startsWith('blob:'))) {
+          assert.equal(new URL(u).origin, origin, `${id}: ${u}`);
+          assert.ok(new URL(u).pathname.startsWith(PREFIX), `${id}: ${u} is under ${PREFIX}`);
+        }
+        assert.deepEqual(errors, [], `${id}: nothing thrown`);
+        assert.equal(await embed.locator('#errors').isHidden(), true, `${id}: ${await embed.locator('#errors').textContent()}`);
+      } finally {
+        await embed.close();
+      }
+    }
+  } finally {
+    await server.close();
+  }
+});

@@ -1,0 +1,241 @@
+//! The streamed per-tensor passes: the report of a tensor fed in one chunk, a few or many (chunk
+//! edges inside groups, channels and LANE_BLOCK blocks) is the same bit for bit, for every format
+//! family and every calibration method.
+
+use quant_playground::app::explore;
+use quant_playground::app::report;
+use quant_playground::calib::{self, CalibConfig, Method};
+use quant_playground::quant::{Granularity, NumberFormat, QuantSpec, Scheme};
+use quant_playground::tensor::DType;
+
+/// A deterministic weight-like tensor with outliers, exact zeros and a few non-finite values.
+fn tensor(n: usize) -> Vec<f32> {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    (0..n)
+        .map(|i| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let u = (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
+            match i % 997 {
+                5 => 40.0 * u,
+                11 => 0.0,
+                500 if i == 500 => f32::NAN,
+                _ if i == 1234 => f32::INFINITY,
+                _ => u * (1.0 + (i % 7) as f32 * 0.1),
+            }
+        })
+        .collect()
+}
+
+/// Chunk lengths that cut a [rows, 192] tensor inside rows, groups of 32 and 64-element blocks.
+const CHUNKS: [usize; 6] = [usize::MAX, 192 * 40, 1000, 193, 77, 31];
+
+fn formats() -> Vec<NumberFormat> {
+    let mut labels: Vec<String> = ["fp32", "fp16", "bf16", "q8_0", "q4_0", "q4_k", "fp8-e4m3", "mxfp4", "nf4"].iter().map(|s| s.to_string()).collect();
+    for bits in [2, 4, 8] {
+        for scheme in ["sym", "asym"] {
+            for g in ["tensor", "channel:0", "channel:1", "group:32", "group:100"] {
+                labels.push(format!("int{bits} {scheme} {g}"));
+            }
+        }
+    }
+    labels.push("int8 sym tensor full".into());
+    labels.push("int4 asym group:32 f16-scales".into());
+    labels.iter().map(|l| NumberFormat::parse(l).unwrap()).collect()
+}
+
+#[test]
+fn comparison_reports_do_not_depend_on_the_chunking() {
+    let shape = [256, 256];
+    let x = tensor(256 * 256);
+    let formats = formats();
+    let whole = report::comparison("w", DType::F32, &shape, &x, &formats, x.len()).unwrap();
+    assert_eq!(whole.len(), formats.len());
+    // The one-chunk stream is the in-memory path.
+    assert_eq!(whole[..3], report::compare("w", DType::F32, &shape, &x, &[]).unwrap()[..]);
+    for chunk in CHUNKS {
+        let rows = report::comparison("w", DType::F32, &shape, &x, &formats, chunk).unwrap();
+        for (a, b) in whole.iter().zip(&rows) {
+            // Debug prints every float exactly (NaN too, which == would not match).
+            assert_eq!(format!("{a:?}"), format!("{b:?}"), "{} with chunks of {chunk}", a.config);
+        }
+    }
+}
+
+#[test]
+fn a_three_axis_tensor_cut_inside_its_channels() {
+    // Channel 0 of [6, 10, 70] spans 700 elements: chunks of 333 end inside channels and rows.
+    let shape = [6, 10, 70];
+    let x = tensor(6 * 10 * 70);
+    let formats: Vec<NumberFormat> =
+        ["int8 sym channel:0", "int4 asym channel:2", "int8 asym group:16", "int3 sym channel:1", "bf16"]
+            .iter()
+            .map(|l| NumberFormat::parse(l).unwrap())
+            .collect();
+    let whole = report::comparison("w", DType::F32, &shape, &x, &formats, x.len()).unwrap();
+    for chunk in [1, 7, 64, 333, 700, 4199] {
+        assert_eq!(whole, report::comparison("w", DType::F32, &shape, &x, &formats, chunk).unwrap(), "chunks of {chunk}");
+    }
+}
+
+#[test]
+fn the_sweep_does_not_depend_on_the_chunking() {
+    let shape = [64, 192];
+    let x = tensor(64 * 192);
+    let specs = explore::sweep_specs(&shape);
+    let whole = explore::sweep("w", DType::F32, &shape, &x, &specs).unwrap();
+    for chunk in [192 * 7, 100, 33] {
+        assert_eq!(whole, explore::sweep_chunked("w", DType::F32, &shape, &x, &specs, chunk).unwrap(), "chunks of {chunk}");
+    }
+}
+
+#[test]
+fn calibration_reports_do_not_depend_on_the_chunking() {
+    let x = tensor(50_000);
+    let methods = Method::parse_list("all").unwrap();
+    let mut methods = methods;
+    methods.push(Method::MovingAverage);
+    methods.push(Method::EntropyTrt);
+    for scheme in [Scheme::Symmetric, Scheme::Asymmetric] {
+        for bits in [4, 8] {
+            let spec = QuantSpec::new(bits, scheme, Granularity::PerTensor);
+            let whole = calib::calibration_report(&x, &spec, &methods, CalibConfig::default(), true).unwrap();
+            assert_eq!(whole.methods.len(), methods.len());
+            let json = serde_json::to_string(&whole).unwrap();
+            for chunk in [25_000, 4096, 999, 64, 63] {
+                let got =
+                    calib::calibration_report_chunked(&x, &spec, &methods, CalibConfig::default(), true, chunk).unwrap();
+                assert_eq!(json, serde_json::to_string(&got).unwrap(), "int{bits} {scheme:?} in chunks of {chunk}");
+            }
+        }
+    }
+}
+
+#[test]
+fn chunks_past_the_end_or_short_are_errors() {
+    let x = tensor(100);
+    let f = [NumberFormat::parse("int8 sym tensor").unwrap()];
+    let mut s = report::ComparisonStream::new("w", DType::F32, &[10, 10], &f).unwrap();
+    assert!(s.feed(&x).is_err(), "measuring before the range pass ended");
+    s.feed_range(&x[..60]).unwrap();
+    assert!(s.feed_range(&x).is_err());
+    assert!(s.end_range_pass().is_err(), "a range pass that saw 60 of 100 values");
+    let s = report::ComparisonStream::new("w", DType::F32, &[10, 10], &[NumberFormat::parse("fp16").unwrap()]).unwrap();
+    assert!(s.finish().is_err());
+}
+
+#[test]
+fn value_and_error_histograms_do_not_depend_on_the_chunking() {
+    let shape = [40, 96];
+    let x = tensor(40 * 96);
+    let mut h = explore::HistogramStream::new(50);
+    for c in x.chunks(77) {
+        h.feed_range(c);
+    }
+    h.end_range_pass();
+    for c in x.chunks(77) {
+        h.feed(c);
+    }
+    assert_eq!(h.finish(), explore::histogram(&x, 50));
+    for label in ["int8 sym tensor", "int4 asym channel:0", "int3 sym group:32", "int8 asym channel:1"] {
+        let NumberFormat::Scaled(spec) = NumberFormat::parse(label).unwrap() else { unreachable!() };
+        for method in [Method::MinMax, Method::Mse, Method::Percentile(99.9)] {
+            let whole = explore::error_histogram(&x, &shape, &spec, &method, 64).unwrap();
+            // The same bins as the histogram of the materialised errors.
+            assert_eq!(whole, explore::histogram(&explore::errors(&x, &shape, &spec, &method).unwrap(), 64));
+            for chunk in [1000, 97, 5] {
+                let got = explore::error_histogram_chunked(&x, &shape, &spec, &method, 64, chunk).unwrap();
+                assert_eq!(whole, got, "{label} {method:?} in chunks of {chunk}");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_fused_casts_round_as_the_half_crate_does() {
+    use quant_playground::kernels::scalar::{bf16_round_trip, f16_round_trip};
+    // Every exponent, with mantissas that hit ties, near-ties and the ends; both signs.
+    let mantissas = [0u32, 1, 0x0fff, 0x1000, 0x1001, 0x1fff, 0x2000, 0x7fff, 0x8000, 0x8001, 0xffff, 0x1_0000, 0x40_0000, 0x7f_e000, 0x7f_efff, 0x7f_f000, 0x7f_ffff];
+    let mut checked = 0;
+    for sign in [0u32, 0x8000_0000] {
+        for e in 0..255u32 {
+            for (k, &m) in mantissas.iter().enumerate() {
+                for step in 0..64u32 {
+                    let m = (m.wrapping_add(step.wrapping_mul(0x1_1111 * (k as u32 + 1)))) & 0x7f_ffff;
+                    let v = f32::from_bits(sign | (e << 23) | m);
+                    let want16 = half::f16::from_f32(v).to_f32();
+                    let want_b = half::bf16::from_f32(v).to_f32();
+                    assert_eq!(f16_round_trip(v).to_bits(), want16.to_bits(), "f16 of {v:e} ({:#x})", v.to_bits());
+                    assert_eq!(bf16_round_trip(v).to_bits(), want_b.to_bits(), "bf16 of {v:e}");
+                    checked += 1;
+                }
+            }
+        }
+    }
+    for v in [65504.0f32, 65519.0, 65520.0, 65536.0, 1e9, f32::MAX, f32::INFINITY, 5.96e-8, 2.98e-8, 2.99e-8, 6.1e-5] {
+        for v in [v, -v] {
+            assert_eq!(f16_round_trip(v).to_bits(), half::f16::from_f32(v).to_f32().to_bits(), "f16 of {v:e}");
+        }
+    }
+    assert!(checked > 500_000);
+}
+
+#[test]
+fn the_fused_blocks_equal_the_materialised_round_trip() {
+    use quant_playground::kernels::{self, ErrorSums};
+    let x = tensor(64 * 50);
+    for (scale, zp, qmin, qmax) in [(0.01f32, 0i32, -127i32, 127i32), (0.003, 7, -8, 7), (0.02, 130, 0, 255)] {
+        let mut run = ErrorSums::default();
+        let (lo, hi) = ((qmin - zp) as f32, (qmax - zp) as f32);
+        let clipped = kernels::quantize_error_blocks(&mut run, &x, scale, lo, hi);
+        let mut q = vec![0i8; x.len()];
+        let mut q8 = vec![0u8; x.len()];
+        let (want_clipped, back) = if qmin < 0 {
+            let c = kernels::quantize(&x, scale, zp, qmin, qmax, &mut q);
+            let mut back = vec![0.0; x.len()];
+            kernels::dequantize(&q, scale, zp, &mut back);
+            (c, back)
+        } else {
+            let c = kernels::quantize(&x, scale, zp, qmin, qmax, &mut q8);
+            let mut back = vec![0.0; x.len()];
+            kernels::dequantize(&q8, scale, zp, &mut back);
+            (c, back)
+        };
+        assert_eq!(clipped, want_clipped);
+        assert!(clipped > 0);
+        assert_eq!(run, kernels::error_sums_f32(&x, &back));
+    }
+}
+
+#[test]
+fn a_file_read_in_chunks_of_rows_decodes_as_the_whole_tensor() {
+    use quant_playground::formats;
+    // A safetensors file in memory: F16 [7, 5] and BF16 [3, 4].
+    let f16: Vec<u8> = (0..35).flat_map(|i| half::f16::from_f32(i as f32 * 0.37 - 6.0).to_bits().to_le_bytes()).collect();
+    let bf16: Vec<u8> = (0..12).flat_map(|i| half::bf16::from_f32(i as f32 * -1.5).to_bits().to_le_bytes()).collect();
+    let header = r#"{"a":{"dtype":"F16","shape":[7,5],"data_offsets":[0,70]},"b":{"dtype":"BF16","shape":[3,4],"data_offsets":[70,94]}}"#;
+    let mut file = (header.len() as u64).to_le_bytes().to_vec();
+    file.extend_from_slice(header.as_bytes());
+    file.extend_from_slice(&f16);
+    file.extend_from_slice(&bf16);
+    let mut source: &[u8] = &file;
+    let index = formats::read_index("mem.safetensors", &mut source).unwrap();
+    for name in ["a", "b"] {
+        let info = index.tensor(name).unwrap().clone();
+        let whole = formats::decode_tensor(&info, formats::read_stored(&mut source, &info).unwrap()).unwrap();
+        for chunk in [1, 5, 11, 1000] {
+            let mut got = Vec::new();
+            let mut sizes = Vec::new();
+            formats::for_each_chunk(&mut source, &info, chunk, |c| {
+                sizes.push(c.len());
+                got.extend_from_slice(c);
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(got, whole, "{name} in chunks of {chunk}");
+            let row = info.shape[1];
+            assert!(sizes.iter().all(|s| s % row == 0), "whole rows only: {sizes:?}");
+        }
+    }
+}
