@@ -18,10 +18,13 @@ export default defineConfig({
     target: 'es2022',
     // The .wasm and the example's files are always their own files, never inlined as base64: the worker
     // fetches them, and the CSP's connect-src 'self' does not allow fetching a data: URL.
-    assetsInlineLimit: (file) => (/\.(wasm|npy|safetensors)$/.test(file) ? false : undefined),
+    assetsInlineLimit: (file) => (/\.(wasm|npy|npz|safetensors|onnx)$/.test(file) ? false : undefined),
   },
   // The worker imports comlink and the wasm glue as ES modules.
   worker: { format: 'es' },
+  // onnxruntime-web finds its .wasm next to its own module (new URL(…, import.meta.url)); the dev server's
+  // dependency pre-bundling would move the module away from it.
+  optimizeDeps: { exclude: ['onnxruntime-web'] },
   server: { host: '127.0.0.1', headers },
   preview: { host: '127.0.0.1', headers },
 });

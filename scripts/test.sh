@@ -38,8 +38,13 @@ modelopt_wheel="$modelopt_dir/nvidia_modelopt-0.47.0-py3-none-any.whl"
 [ -f "$modelopt_wheel" ] || python3 -m pip download -q --no-deps nvidia-modelopt==0.47.0 -d "$modelopt_dir"
 python3 scripts/calib_differential.py --example target/debug/examples/calib_differential --modelopt-wheel "$modelopt_wheel"
 
+echo "== whole-model PTQ against onnxruntime's quantize_static and MatMulNBitsQuantizer"
+# Every method, per tensor / per channel, u8 / s8 on the small CNN and the text-direction MobileNetV3;
+# minmax and INT4 on MiniLM (69 MB: each configuration takes ORT and us about half a minute).
+python3 scripts/check_ptq.py --bin target/debug/quant-playground --light minilm-l3
+
 echo "== wasm in headless Chromium: wasm-pack test"
-wasm-pack test --headless --chrome -- --test wasm --test wasm_kernels --test wasm_model --test wasm_formats
+wasm-pack test --headless --chrome -- --test wasm --test wasm_kernels --test wasm_model --test wasm_formats --test wasm_graph
 echo "== the relaxed-SIMD build's kernels in headless Chromium (Node's relaxed dot is unreliable)"
 RUSTFLAGS="-C target-feature=+simd128,+relaxed-simd" CARGO_TARGET_DIR=target/relaxed \
   wasm-pack test --headless --chrome -- --test wasm_kernels

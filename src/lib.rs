@@ -11,6 +11,7 @@ pub mod calib;
 pub mod error;
 pub mod export;
 pub mod formats;
+pub mod graph;
 pub mod kernels;
 pub mod metrics;
 pub mod quant;

@@ -364,6 +364,20 @@ pub fn fortran_bytes_to_c_order(data: &[u8], shape: &[usize], size: usize) -> Ve
     out
 }
 
+/// A tensor's element bytes (as `formats::element_bytes` gives them) as little-endian elements in
+/// row-major order, whatever the file stored: what a writer or a runtime takes (.npy alone can say
+/// big-endian or Fortran order).
+pub fn to_c_order_le(info: &TensorInfo, mut bytes: Vec<u8>) -> Vec<u8> {
+    let size = info.dtype.size();
+    if info.big_endian && size > 1 {
+        bytes.chunks_exact_mut(size).for_each(|c| c.reverse());
+    }
+    if info.fortran_order && info.shape.len() > 1 {
+        bytes = fortran_bytes_to_c_order(&bytes, &info.shape, size);
+    }
+    bytes
+}
+
 /// For each of `n` elements in row-major (C) order, its index in the column-major (Fortran) layout.
 fn fortran_sources(shape: &[usize], n: usize) -> impl Iterator<Item = usize> + '_ {
     // Strides of the Fortran layout: the first axis varies fastest.
@@ -398,6 +412,19 @@ pub fn round_trip_bf16(x: &[f32]) -> Vec<f32> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn to_c_order_le_swaps_bytes_and_axes() {
+        // i16 [2, 2] stored big-endian, column-major: elements a00=1, a10=2, a01=3, a11=4 in that order.
+        let mut info = TensorInfo::raw("t", DType::I16, vec![2, 2], 0, 8);
+        info.big_endian = true;
+        info.fortran_order = true;
+        let stored = vec![0, 1, 0, 2, 0, 3, 0, 4];
+        // Row-major little-endian: a00, a01, a10, a11 = 1, 3, 2, 4.
+        assert_eq!(to_c_order_le(&info, stored.clone()), vec![1, 0, 3, 0, 2, 0, 4, 0]);
+        let plain = TensorInfo::raw("t", DType::I16, vec![2, 2], 0, 8);
+        assert_eq!(to_c_order_le(&plain, stored.clone()), stored);
+    }
+
     use super::*;
     use crate::quant::ggml::GgmlBlock;
 

@@ -159,7 +159,8 @@ impl Histogram {
         (self.first, self.last) = match self.kind {
             HistKind::Signed => (-reach, reach),
             // AbsFromMin is kept by calib::ort::AbsValueHistogram; asked of this type it is Abs.
-            HistKind::Abs | HistKind::AbsFromMin => (0.0, self.bins as f32 * pow2_width(reach, self.bins)),
+            // Above 2^127 the grid's top edge would be 2^128, past f32::MAX: the last edge stops there.
+            HistKind::Abs | HistKind::AbsFromMin => (0.0, (self.bins as f64 * pow2_width(reach, self.bins) as f64).min(f32::MAX as f64) as f32),
         };
         self.counts = vec![0; self.bins];
         self.edges = linspace_f32(self.first, self.last, self.bins);
@@ -194,7 +195,7 @@ impl Histogram {
                     let mut merged: Vec<u64> = self.counts.chunks(2).map(|p| p.iter().sum()).collect();
                     merged.resize(n, 0);
                     self.counts = merged;
-                    self.last *= 2.0;
+                    self.last = (self.last as f64 * 2.0).min(f32::MAX as f64) as f32;
                 }
             }
         }

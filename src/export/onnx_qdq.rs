@@ -41,7 +41,7 @@ const MAX_NAME: u64 = 1 << 20;
 
 // ---- protobuf writing -------------------------------------------------------------------------
 
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
         v >>= 7;
@@ -49,17 +49,17 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
-fn put_tag(out: &mut Vec<u8>, number: u64, wire: u64) {
+pub(crate) fn put_tag(out: &mut Vec<u8>, number: u64, wire: u64) {
     put_varint(out, (number << 3) | wire);
 }
 
-fn put_bytes(out: &mut Vec<u8>, number: u64, bytes: &[u8]) {
+pub(crate) fn put_bytes(out: &mut Vec<u8>, number: u64, bytes: &[u8]) {
     put_tag(out, number, 2);
     put_varint(out, bytes.len() as u64);
     out.extend_from_slice(bytes);
 }
 
-fn put_int(out: &mut Vec<u8>, number: u64, v: u64) {
+pub(crate) fn put_int(out: &mut Vec<u8>, number: u64, v: u64) {
     put_tag(out, number, 0);
     put_varint(out, v);
 }

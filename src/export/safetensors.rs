@@ -21,7 +21,7 @@ use crate::calib::{self, Method};
 use crate::error::{Error, Result};
 use crate::formats::{self, ByteSource, FileIndex};
 use crate::quant::{Codes, Granularity, QuantSpec, QuantizedTensor, ScaleDType, Scheme, SlotLayout};
-use crate::tensor::{fortran_bytes_to_c_order, DType, TensorInfo};
+use crate::tensor::{to_c_order_le, DType, TensorInfo};
 
 /// Bumped when the naming scheme or the packing changes.
 pub const SCHEME_VERSION: &str = "1";
@@ -273,14 +273,7 @@ impl ExportPlan for SafetensorsPlan {
 
 /// A non-float tensor as safetensors stores it: little-endian, C order.
 pub(super) fn copied_bytes(info: &TensorInfo, stored: Vec<u8>) -> Result<Vec<u8>> {
-    let mut out = formats::element_bytes(info, stored)?;
-    if info.big_endian && info.dtype.size() > 1 {
-        out.chunks_exact_mut(info.dtype.size()).for_each(|c| c.reverse());
-    }
-    if info.fortran_order && info.shape.len() > 1 {
-        out = fortran_bytes_to_c_order(&out, &info.shape, info.dtype.size());
-    }
-    Ok(out)
+    Ok(to_c_order_le(info, formats::element_bytes(info, stored)?))
 }
 
 fn check_len(file: &str, tensor: &str, got: u64, planned: u64) -> Result<()> {
@@ -416,6 +409,7 @@ pub fn dequantize_exported(index: &FileIndex, source: &mut dyn ByteSource, name:
 mod tests {
     use super::*;
     use crate::export::write_plan;
+    use crate::tensor::fortran_bytes_to_c_order;
 
     fn export(x: &[f32], shape: &[usize], spec: QuantSpec) -> (Vec<u8>, QuantizedTensor) {
         let bytes: Vec<u8> = x.iter().flat_map(|v| v.to_le_bytes()).collect();

@@ -321,6 +321,14 @@ fn tensor_info(file: &str, f: Fields, index: usize, notes: &mut Vec<(String, Str
     Ok(Some(info))
 }
 
+/// The tensor of the TensorProto message `start..end` (an initializer, a Constant's value), as the
+/// index lists it: None (with a note) for a type this tool does not read.
+pub(crate) fn tensor_proto(p: &mut Reader, start: u64, end: u64, index: usize, notes: &mut Vec<(String, String)>) -> Result<Option<TensorInfo>> {
+    let file = p.file().to_string();
+    let f = tensor_fields(p, start, end)?;
+    tensor_info(&file, f, index, notes)
+}
+
 /// Subgraphs nest at most this deep (If inside Loop inside If …); deeper is refused.
 const MAX_GRAPH_DEPTH: usize = 16;
 

@@ -62,6 +62,15 @@ pub fn tensor_stored_range(info_json: &str) -> Result<Vec<f64>, JsError> {
     Ok(vec![offset as f64, len as f64])
 }
 
+/// A tensor's stored bytes (`tensor_stored_range`) as its elements, little-endian and row-major, of any
+/// dtype: integer arrays too (a model's token ids, labels), which `tensor_values` does not decode.
+#[wasm_bindgen]
+pub fn tensor_element_bytes(info_json: &str, bytes: Vec<u8>) -> Result<Vec<u8>, JsError> {
+    let info: TensorInfo = serde_json::from_str(info_json).map_err(|e| json_err("tensor description", e))?;
+    let elements = formats::element_bytes(&info, bytes).map_err(js_err)?;
+    Ok(crate::tensor::to_c_order_le(&info, elements))
+}
+
 /// One index of shards dropped together (`multi::merge_shards`): `shard_indexes_json` is a JSON array
 /// of the shards' indexes as `parse_index_pieces` gave them; `index_json_bytes` the whole
 /// model.safetensors.index.json, or empty when the shards came without one.

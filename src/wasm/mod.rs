@@ -13,6 +13,7 @@ pub mod example;
 pub mod explore;
 pub mod export;
 pub mod formats;
+pub mod graph;
 pub mod kernels;
 pub mod lesson;
 pub mod speed;
@@ -20,7 +21,7 @@ pub mod synthetic;
 pub mod tensor;
 pub mod trace;
 
-pub use self::{calib::*, example::*, explore::*, export::*, formats::*, kernels::*, lesson::*, speed::*, synthetic::*, tensor::*, trace::*};
+pub use self::{calib::*, example::*, explore::*, export::*, formats::*, graph::*, kernels::*, lesson::*, speed::*, synthetic::*, tensor::*, trace::*};
 
 #[wasm_bindgen(start)]
 pub fn start() {

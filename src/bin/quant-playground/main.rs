@@ -26,6 +26,7 @@ mod formats;
 mod inspect;
 #[cfg(not(target_arch = "wasm32"))]
 mod lesson;
+mod ptq;
 #[cfg(not(target_arch = "wasm32"))]
 mod quantize;
 #[cfg(not(target_arch = "wasm32"))]
@@ -78,6 +79,9 @@ enum Command {
     /// The numbers of each section of the page's walk-through (?view=lesson): types, formula,
     /// schemes, granularity, calibration.
     Lesson(lesson::Args),
+    /// Post-training quantization of a whole ONNX model as onnxruntime's tools write it: static QDQ
+    /// calibrated on sample inputs (run by a real engine), --dynamic, or --int4 (MatMulNBits).
+    Ptq(ptq::Args),
 }
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -95,6 +99,7 @@ fn main() -> std::process::ExitCode {
         Command::Compare(args) => compare::run(args),
         Command::Formats(args) => formats::run(args),
         Command::Lesson(args) => lesson::run(args),
+        Command::Ptq(args) => ptq::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

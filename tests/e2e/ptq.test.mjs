@@ -1,0 +1,107 @@
+// End-to-end for the whole-model PTQ view: onnxruntime-web is not loaded with the page, only when a model
+// is opened, and only from the page's own origin; the embedded classifier's FP32 accuracy; a model
+// onnxruntime-web cannot run is named by its op and leaves the open model as it was; the classifier's table
+// (FP32, dynamic, static per tensor and per channel, INT4) equals the CLI's, number for number
+// (scripts/ptq_table.mjs: the CLI quantizes, the page's own worker code measures in Node).
+//
+//   bash scripts/setup.sh && bash scripts/build-wasm.sh && node --test tests/e2e/ptq.test.mjs
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { CLI, ROOT, WAIT, startSession } from './lib.mjs';
+
+const MODELS = path.join(ROOT, 'www/examples/ptq');
+const LONG = 20 * 60_000;
+let session;
+let page;
+let dir;
+
+before(async () => {
+  assert.ok(existsSync(path.join(MODELS, 'textline-direction-cls.onnx')), 'www/examples/ptq is missing: run python3 scripts/fetch_ptq_models.py (scripts/setup.sh does)');
+  dir = mkdtempSync(path.join(tmpdir(), 'qp-ptq-'));
+  session = await startSession({ query: '?embed=ptq' });
+  page = session.page;
+  // mount fills the list; an <option> of a closed <select> has no box, so it is never 'visible'.
+  await page.waitForSelector('#ptq-embedded option', { state: 'attached' });
+});
+
+after(async () => {
+  await session?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+/** The page's percent format (www/shared/format.js percent) for shares of 1 % and more. */
+const pct = (share) => (share === 0 ? '0 %' : `${(100 * share).toFixed(2)} %`);
+
+/** The table's rows as { label: { key: text } }. */
+async function tableRows() {
+  return page.$$eval('#ptq-table tbody tr', (trs) => Object.fromEntries(trs.map((tr) => [
+    tr.dataset.variant,
+    Object.fromEntries([...tr.querySelectorAll('td[data-key]')].map((td) => [td.dataset.key, td.textContent])),
+  ])));
+}
+
+test('onnxruntime-web is loaded only when a model is opened, from this origin', async () => {
+  const ortRequests = () => session.requests.filter((url) => /onnxruntime|ort-wasm|ort\.wasm/.test(url));
+  assert.deepEqual(ortRequests(), [], 'nothing of onnxruntime-web is fetched with the page');
+  await page.selectOption('#ptq-embedded', 'textline-cls');
+  await page.click('#ptq-open-embedded');
+  await page.waitForSelector('#ptq-table tbody tr[data-variant="FP32"]', { timeout: WAIT });
+  const fetched = ortRequests();
+  assert.ok(fetched.some((url) => url.endsWith('.wasm')), `onnxruntime-web's wasm was fetched: ${fetched.join(', ')}`);
+  // A blob: URL's origin is the page's that made it (the worker's wasm glue).
+  for (const url of session.requests.filter((u) => !u.startsWith('data:'))) assert.equal(new URL(url).origin, session.origin, `request to another origin: ${url}`);
+  const fp32 = (await tableRows()).FP32;
+  // 53 of 56 crops: onnxruntime (python) gives the same (scripts/ptq_ort_table.py).
+  assert.equal(fp32.accuracy, '94.64 %');
+  assert.deepEqual(session.pageErrors, []);
+});
+
+test('a model with an op onnxruntime-web cannot run is named by that op, and the open model stays', async () => {
+  // A one-node model of an op no onnxruntime build has: written by python's onnx, as a person's file would be.
+  const file = path.join(dir, 'unknown-op.onnx');
+  execFileSync('python3', ['-c', `
+import onnx, onnx.helper as h
+x = h.make_tensor_value_info('x', onnx.TensorProto.FLOAT, [1, 4])
+y = h.make_tensor_value_info('y', onnx.TensorProto.FLOAT, [1, 4])
+g = h.make_graph([h.make_node('NoSuchOp', ['x'], ['y'], name='mystery', domain='example.custom')], 'g', [x], [y])
+m = h.make_model(g, opset_imports=[h.make_opsetid('', 13), h.make_opsetid('example.custom', 1)])
+m.ir_version = 8  # onnx 1.23 writes IR 14; onnxruntime-web 1.30 reads up to 13
+onnx.save(m, '${file}')
+`]);
+  const calib = path.join(dir, 'x.npy');
+  execFileSync('python3', ['-c', `import numpy as np; np.save('${calib}', np.ones((2, 1, 4), np.float32))`]);
+  await page.setInputFiles('#ptq-model-file', file);
+  await page.setInputFiles('#ptq-calib-files', calib);
+  await page.click('#ptq-open-files');
+  const error = page.locator('#errors').filter({ hasText: 'NoSuchOp' });
+  await error.first().waitFor({ timeout: WAIT });
+  assert.match(await error.first().textContent(), /NoSuchOp/);
+  assert.match(await page.textContent('#ptq-model-summary'), /textline-direction-cls\.onnx/, 'the open model is still shown');
+});
+
+test('the embedded models\' table equals the CLI\'s', { timeout: LONG }, async () => {
+  const cliTable = path.join(dir, 'cli-table.json');
+  // One method of each kind: min–max (one pass), a histogram percentile and the MSE search (two passes).
+  const methods = 'minmax,percentile,mse';
+  execFileSync('node', [path.join(ROOT, 'scripts/ptq_table.mjs'), '--cli', CLI, '--methods', methods, '--only', 'textline-cls', '--json', cliTable], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+  const want = JSON.parse(readFileSync(cliTable, 'utf8'))['textline-cls'];
+  await page.selectOption('#ptq-embedded', 'textline-cls');
+  await page.click('#ptq-open-embedded');
+  await page.waitForSelector('#ptq-table tbody tr[data-variant="FP32"]');
+  for (const box of await page.$$('#ptq-methods input')) await box.setChecked(methods.split(',').includes(await box.getAttribute('value')));
+  await page.click('#ptq-run');
+  await page.waitForFunction(() => /Measured \d+ quantized/.test(document.querySelector('#ptq-status')?.textContent ?? ''), null, { timeout: LONG });
+  const got = await tableRows();
+  writeFileSync(path.join(dir, 'page-table.json'), JSON.stringify(got, null, 1));
+  for (const row of want.rows.filter((r) => r.variant)) {
+    const cells = got[row.label];
+    assert.ok(cells, `the page has a row '${row.label}'`);
+    assert.equal(cells.accuracy, pct(row.accuracy), `${row.label}: accuracy`);
+    assert.equal(cells.top1_agreement, pct(row.top1_agreement), `${row.label}: top-1 agreement`);
+    assert.equal(cells.sqnr_db, typeof row.sqnr_db === 'number' ? row.sqnr_db.toFixed(2) : '∞', `${row.label}: output SQNR`);
+  }
+});

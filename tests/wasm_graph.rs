@@ -1,0 +1,69 @@
+//! The page's whole-model PTQ entry points in real Chromium (wasm-pack test --headless --chrome --
+//! --test wasm_graph): expose, stream batches into a PtqCalibrator, quantize; the same model and
+//! report as the native core writes for the same ranges.
+#![cfg(target_arch = "wasm32")]
+
+use quant_playground::graph::calibration::PtqRanges;
+use quant_playground::graph::model::{Dim, Graph, Initializer, Model, Node, ValueInfo, FLOAT};
+use quant_playground::graph::{self, PtqOptions};
+use quant_playground::wasm::{ptq_dynamic, ptq_expose, ptq_int4, ptq_quantize, PtqCalibrator};
+use serde_json::Value;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// Conv(x, w, b) → Relu → y, then MatMul by a 2×3 weight (tests/ptq.rs's model plus a MatMul).
+fn model() -> Vec<u8> {
+    let io = |n: &str, dims: Vec<i64>| ValueInfo::tensor(n, FLOAT, Some(dims.into_iter().map(Dim::Value).collect()));
+    let nodes = vec![
+        Node::new("Conv", "conv", vec!["x".into(), "w".into(), "b".into()], vec!["c".into()]),
+        Node::new("Relu", "relu", vec!["c".into()], vec!["r".into()]),
+        Node::new("MatMul", "mm", vec!["r".into(), "m".into()], vec!["y".into()]),
+    ];
+    let inits = vec![
+        Initializer::f32s(&[0.5, -0.25, 1.0, 0.75], "w", vec![2, 2, 1, 1]),
+        Initializer::f32s(&[0.1, -0.2], "b", vec![2]),
+        Initializer::f32s(&[0.3, -0.6, 0.9, 1.2, -0.1, 0.4], "m", vec![2, 3]),
+    ];
+    let g = Graph::new("tiny", nodes, inits, vec![io("x", vec![1, 2, 2, 2])], vec![io("y", vec![1, 2, 2, 3])]);
+    Model::new("tiny.onnx", 13, g).encode()
+}
+
+#[wasm_bindgen_test]
+fn expose_calibrate_and_quantize_as_natively() {
+    let exposed = ptq_expose(model(), "{}").unwrap();
+    let info: Value = serde_json::from_str(&exposed.json()).unwrap();
+    let names: Vec<String> = info["tensors"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap().to_string()).collect();
+    assert_eq!(names, ["x", "c", "r", "y"]);
+    assert!(Model::parse("exposed.onnx", exposed.model()).unwrap().graph.outputs.len() == 4);
+
+    let mut c = PtqCalibrator::new("minmax", &serde_json::to_string(&names).unwrap()).unwrap();
+    assert_eq!(c.passes(), 1);
+    for (lo, hi) in [(-1.0f32, 0.5f32), (-0.25, 1.0)] {
+        for n in &names {
+            c.add_batch(n, &[lo, hi, 0.0]).unwrap();
+        }
+    }
+    let ranges = c.ranges().unwrap();
+    let parsed = PtqRanges::from_json(&ranges).unwrap();
+    assert_eq!(parsed.ranges["x"], [-1.0, 1.0]);
+    assert_eq!(parsed.batches, 2);
+
+    let options = r#"{"activations":"u8","granularity":"channel"}"#;
+    let q = ptq_quantize(model(), &ranges, options).unwrap();
+    let (native, report) = graph::quantize_static_model("model.onnx", model(), &parsed, &PtqOptions::from_json(options).unwrap()).unwrap();
+    assert_eq!(q.model(), native);
+    assert_eq!(q.json(), serde_json::to_string(&report).unwrap());
+    assert!(c.add_batch("nope", &[1.0]).is_err());
+}
+
+#[wasm_bindgen_test]
+fn dynamic_and_int4_as_natively() {
+    let d = ptq_dynamic(model(), "{}").unwrap();
+    assert_eq!(d.model(), graph::quantize_dynamic_model("model.onnx", model(), &PtqOptions::default()).unwrap().0);
+    let i = ptq_int4(model(), r#"{"int4_block_size":16}"#).unwrap();
+    let report: Value = serde_json::from_str(&i.json()).unwrap();
+    assert_eq!(report["weights"][0]["weight"], "m");
+    assert!(ptq_int4(model(), r#"{"int4_block_size":12}"#).is_err());
+    assert!(ptq_expose(b"not a model".to_vec(), "{}").is_err());
+}
