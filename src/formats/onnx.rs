@@ -8,7 +8,7 @@
 use super::decode::protobuf::{varint_at, Field, Reader};
 use super::{Claim, FileIndex, Format, FormatDetail, Probe, RangeReader};
 use crate::error::{Error, Result};
-use crate::quant::stored::{CodeLayout, StoredGranularity, StoredQuant, StoredScheme};
+use crate::tensor::stored::{CodeLayout, StoredGranularity, StoredQuant, StoredScheme};
 use crate::tensor::{checked_element_count, DType, Storage, TensorInfo};
 use std::collections::{HashMap, HashSet};
 

@@ -9,7 +9,7 @@
 use super::decode::flatbuffers::{Flat, Table};
 use super::{Claim, FileIndex, Format, FormatDetail, Probe, RangeReader};
 use crate::error::{Error, Result};
-use crate::quant::stored::{CodeLayout, StoredGranularity, StoredQuant, StoredScheme};
+use crate::tensor::stored::{CodeLayout, StoredGranularity, StoredQuant, StoredScheme};
 use crate::tensor::{checked_element_count, DType, TensorInfo};
 use std::collections::HashSet;
 

@@ -12,7 +12,6 @@ pub mod mx;
 pub mod nf4;
 pub mod nvfp4;
 pub mod packing;
-pub mod stored;
 pub mod stream;
 
 pub use format::{BlockFormat, FloatCast, Granularity, IntFormat, NumberFormat, Scheme};

@@ -19,7 +19,7 @@ pub fn random_seed() -> f64 {
 /// The distributions `synthetic_activations` knows, as a JSON array of names.
 #[wasm_bindgen]
 pub fn synthetic_distributions() -> String {
-    serde_json::to_string(&crate::app::synthetic::Dist::ALL.map(|d| d.name())).expect("names serialise")
+    serde_json::to_string(&crate::app::synthetic::Dist::ALL.map(|d| d.name())).unwrap_or_else(|_| "[]".into())
 }
 
 /// A seeded synthetic activation set (`rows` × 768 F32) as safetensors bytes, opened like a dropped file.

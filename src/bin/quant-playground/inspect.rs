@@ -1,7 +1,7 @@
 //! `inspect`: the tensors of a file, their dtype, shape and bytes.
 
 use crate::common::{open, print_json};
-use quant_playground::quant::stored::{StoredGranularity, StoredQuant};
+use quant_playground::tensor::stored::{StoredGranularity, StoredQuant};
 use quant_playground::Result;
 use serde::Serialize;
 

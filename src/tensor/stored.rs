@@ -4,7 +4,7 @@
 //! computes, so every view treats such a tensor as its dequantized f32 values.
 
 use crate::error::{Error, Result};
-use crate::tensor::{checked_element_count, DType};
+use super::{checked_element_count, DType};
 use serde::{Deserialize, Serialize};
 
 /// Which rule of which runtime the parameters follow.

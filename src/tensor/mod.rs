@@ -2,10 +2,12 @@
 
 use crate::error::{Error, Result};
 use crate::quant::ggml::{self, GgmlType};
-use crate::quant::stored::StoredQuant;
 use crate::quant::FloatCast;
+use stored::StoredQuant;
 use half::{bf16, f16};
 use serde::{Deserialize, Serialize};
+
+pub mod stored;
 
 /// Element types a weight file may hold. Only the float ones are quantized; the rest are listed.
 /// In JSON a dtype is its name ("F32", "Q4_K", "Q2_K"), the spelling of the safetensors spec and ggml.
@@ -298,7 +300,7 @@ pub fn decode_rows_to_f32(info: &TensorInfo, bytes: &[u8]) -> Result<Vec<f32>> {
 /// F16 and BF16 widen exactly.
 pub fn decode_to_f32(info: &TensorInfo, bytes: &[u8]) -> Result<Vec<f32>> {
     if let Some(q) = &info.quant {
-        return crate::quant::stored::dequantize(&info.name, q, info.dtype, &info.shape, bytes);
+        return stored::dequantize(&info.name, q, info.dtype, &info.shape, bytes);
     }
     if !info.dtype.is_quantizable() {
         return Err(Error::NotQuantizable { tensor: info.name.clone(), dtype: info.dtype.name().into() });
