@@ -166,6 +166,15 @@ pub fn block_format_report(name: &str, dtype: DType, shape: &[usize], x: &[f32],
 
 /// The row of any number format; integer specs take min-max ranges.
 pub fn format_report(name: &str, dtype: DType, shape: &[usize], x: &[f32], format: &NumberFormat) -> Result<TensorReport> {
+    if let NumberFormat::Block(block) = format {
+        // A block format quantizes the whole tensor at once (the stream's column gathers its chunks for
+        // the same call): in memory it reads `x` itself, so no gathered copy doubles the tensor.
+        let elements = ComparisonStream::new(name, dtype, shape, std::slice::from_ref(format))?.elements();
+        if x.len() != elements {
+            return Err(Error::InvalidSpec(format!("{} values given for shape {shape:?} ({elements} elements)", x.len())));
+        }
+        return Ok(block_format_report(name, dtype, shape, x, *block));
+    }
     first_row(comparison(name, dtype, shape, x, std::slice::from_ref(format), x.len().max(1))?)
 }
 
