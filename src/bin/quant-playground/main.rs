@@ -26,6 +26,7 @@ mod formats;
 mod inspect;
 #[cfg(not(target_arch = "wasm32"))]
 mod lesson;
+#[cfg(not(target_arch = "wasm32"))]
 mod ptq;
 #[cfg(not(target_arch = "wasm32"))]
 mod quantize;
