@@ -1,0 +1,150 @@
+//! ggml's IQ (lattice) types against ggml's own libggml-base.so (tests/fixtures/export/gguf/iq,
+//! scripts/make_iq_reference.py): our `dequantize_row_*` of the blocks ggml's `quantize_*` made of
+//! the 15 export cases, of random blocks and of all-zero blocks gives ggml's f32 values bit for bit.
+// Native only: wasm-pack builds every test target for wasm32.
+#![cfg(not(target_arch = "wasm32"))]
+
+#[path = "common/fnv.rs"]
+mod fnv;
+use fnv::fnv1a64;
+
+use quant_playground::formats;
+use quant_playground::quant::ggml::{self, GgmlBlock};
+use std::path::{Path, PathBuf};
+
+fn dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/export/gguf/iq")
+}
+
+fn manifest() -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dir().join("manifest.json")).unwrap()).unwrap()
+}
+
+/// `T::dequantize_block` over whole blocks, checked against the registry path the GGUF reader takes.
+fn decode<T: GgmlBlock>(bytes: &[u8]) -> Vec<f32> {
+    let mut back = vec![0f32; bytes.len() / T::BLOCK_BYTES * T::BLOCK_LEN];
+    for (b, y) in bytes.chunks_exact(T::BLOCK_BYTES).zip(back.chunks_exact_mut(T::BLOCK_LEN)) {
+        T::dequantize_block(b, y);
+    }
+    let via_registry = ggml::dequantize(T::TYPE, bytes).unwrap();
+    assert!(via_registry.iter().map(|v| v.to_bits()).eq(back.iter().map(|v| v.to_bits())), "{}: registry decode", T::NAME);
+    back
+}
+
+fn hash(values: &[f32]) -> String {
+    fnv1a64(&values.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>())
+}
+
+/// Every case ggml could quantize, plus the random and all-zero blocks: our values are ggml's.
+/// Returns (cases decoded, cases where ggml's quantizer aborted).
+fn decodes_as_ggml<T: GgmlBlock>() -> (usize, usize) {
+    let m = manifest();
+    let (mut decoded, mut aborted) = (0, 0);
+    for case in m["cases"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let rec = &case["types"][T::NAME];
+        assert!(rec.is_object(), "case {name} has no {} reference", T::NAME);
+        if rec["aborted"].as_bool() == Some(true) {
+            // ggml's quantizers assert on NaN/±Inf (no bytes to decode); the other cases must all run.
+            assert_eq!(name, "nonfinite", "{}: ggml aborted on {name}", T::NAME);
+            aborted += 1;
+            continue;
+        }
+        let bytes = std::fs::read(dir().join(rec["file"].as_str().unwrap())).unwrap();
+        let rows = case["shape"][0].as_u64().unwrap() as usize;
+        let cols = case["shape"][1].as_u64().unwrap() as usize;
+        assert_eq!(bytes.len(), rows * cols / T::BLOCK_LEN * T::BLOCK_BYTES, "{name}");
+        let back = decode::<T>(&bytes);
+        assert_eq!(hash(&back), rec["dequantized_fnv1a64"].as_str().unwrap(), "{name} {}: dequantized values", T::NAME);
+        assert_eq!(back.iter().all(|v| v.is_finite()), rec["dequantized_all_finite"].as_bool().unwrap(), "{name}");
+        decoded += 1;
+    }
+    let mut sets = 0;
+    for rec in m["bytes"].as_array().unwrap().iter().filter(|r| r["type"] == T::NAME) {
+        let file = rec["file"].as_str().unwrap();
+        let bytes = std::fs::read(dir().join(file)).unwrap();
+        let back = decode::<T>(&bytes);
+        assert_eq!(back.len(), rec["blocks"].as_u64().unwrap() as usize * T::BLOCK_LEN);
+        assert_eq!(hash(&back), rec["dequantized_fnv1a64"].as_str().unwrap(), "{file}: dequantized values");
+        if file.starts_with("zero.") {
+            assert!(back.iter().all(|v| *v == 0.0), "{file}: all-zero blocks decode to ±0, never NaN");
+        }
+        assert!(back.iter().all(|v| v.is_finite()), "{file}: finite scales give finite values");
+        sets += 1;
+    }
+    assert_eq!(sets, 2, "{}: random and zero blocks", T::NAME);
+    assert_eq!(decoded + aborted, 15, "{}: every case, none skipped", T::NAME);
+    (decoded, aborted)
+}
+
+macro_rules! iq_decode_tests {
+    ($($test:ident: $t:ty, aborted on nonfinite: $aborted:expr;)*) => {
+        $(#[test] fn $test() { assert_eq!(decodes_as_ggml::<$t>(), (15 - $aborted, $aborted)); })*
+        /// Every type in the manifest has its instance above.
+        #[test]
+        fn every_iq_reference_type_is_checked() {
+            let tested = [$(<$t as GgmlBlock>::NAME),*];
+            for case in manifest()["cases"].as_array().unwrap() {
+                let names: Vec<&String> = case["types"].as_object().unwrap().keys().collect();
+                assert_eq!(names.len(), tested.len());
+                assert!(names.iter().all(|t| tested.contains(&t.as_str())), "{names:?} vs {tested:?}");
+            }
+        }
+    };
+}
+
+iq_decode_tests! {
+    iq2_xxs_decodes_as_ggml: ggml::IQ2_XXS, aborted on nonfinite: 0;
+    iq2_xs_decodes_as_ggml: ggml::IQ2_XS, aborted on nonfinite: 1;
+    iq2_s_decodes_as_ggml: ggml::IQ2_S, aborted on nonfinite: 1;
+    iq3_xxs_decodes_as_ggml: ggml::IQ3_XXS, aborted on nonfinite: 1;
+    iq3_s_decodes_as_ggml: ggml::IQ3_S, aborted on nonfinite: 1;
+    iq1_s_decodes_as_ggml: ggml::IQ1_S, aborted on nonfinite: 0;
+    iq1_m_decodes_as_ggml: ggml::IQ1_M, aborted on nonfinite: 1;
+    iq4_nl_decodes_as_ggml: ggml::IQ4_NL, aborted on nonfinite: 0;
+}
+
+/// The fixture inputs are the export cases' committed .npy files, read by our own reader.
+#[test]
+fn cases_are_the_export_inputs() {
+    let m = manifest();
+    for case in m["cases"].as_array().unwrap() {
+        let input = case["input"].as_str().unwrap();
+        let bytes = std::fs::read(dir().join(input)).unwrap();
+        let index = formats::read_index(input, &mut bytes.as_slice()).unwrap();
+        let shape: Vec<usize> = case["shape"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
+        assert_eq!(index.tensors[0].shape, shape, "{input}");
+    }
+}
+
+/// A GGUF file holding IQ tensors is decoded by the reader (it lists and compares them like the
+/// other ggml types): one IQ3_S tensor of ggml's bytes, written as a minimal GGUF v3.
+#[test]
+fn a_gguf_with_an_iq_tensor_decodes_to_ggmls_values() {
+    let m = manifest();
+    let case = m["cases"].as_array().unwrap().iter().find(|c| c["name"] == "laplace").unwrap();
+    let rec = &case["types"]["IQ3_S"];
+    let data = std::fs::read(dir().join(rec["file"].as_str().unwrap())).unwrap();
+    let (rows, cols) = (case["shape"][0].as_u64().unwrap(), case["shape"][1].as_u64().unwrap());
+    let mut f = b"GGUF".to_vec();
+    f.extend(3u32.to_le_bytes());
+    f.extend(1u64.to_le_bytes()); // tensors
+    f.extend(0u64.to_le_bytes()); // key-values
+    f.extend((1u64).to_le_bytes());
+    f.extend(b"w");
+    f.extend(2u32.to_le_bytes()); // n_dims
+    f.extend(cols.to_le_bytes()); // ne[0]: the row
+    f.extend(rows.to_le_bytes());
+    f.extend(21u32.to_le_bytes()); // GGML_TYPE_IQ3_S
+    f.extend(0u64.to_le_bytes()); // offset in the data section
+    while f.len() % 32 != 0 {
+        f.push(0);
+    }
+    f.extend(&data);
+    let index = formats::read_index("iq.gguf", &mut f.as_slice()).unwrap();
+    let info = &index.tensors[0];
+    assert_eq!((info.dtype.name(), info.shape.clone()), ("IQ3_S", vec![rows as usize, cols as usize]));
+    assert!(info.is_quantizable(), "decoded, so it can be compared");
+    let values = formats::decode_tensor(info, formats::read_tensor_bytes(&mut f.as_slice(), info).unwrap()).unwrap();
+    assert_eq!(hash(&values), rec["dequantized_fnv1a64"].as_str().unwrap());
+}
