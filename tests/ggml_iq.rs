@@ -148,3 +148,76 @@ fn a_gguf_with_an_iq_tensor_decodes_to_ggmls_values() {
     let values = formats::decode_tensor(info, formats::read_tensor_bytes(&mut f.as_slice(), info).unwrap()).unwrap();
     assert_eq!(hash(&values), rec["dequantized_fnv1a64"].as_str().unwrap());
 }
+
+/// A fixture .npy read by our own reader: (shape, values).
+fn load_npy(name: &str) -> (Vec<usize>, Vec<f32>) {
+    let bytes = std::fs::read(dir().join(name)).unwrap();
+    let index = formats::read_index(name, &mut bytes.as_slice()).unwrap();
+    let info = index.tensors[0].clone();
+    let stored = formats::read_tensor_bytes(&mut bytes.as_slice(), &info).unwrap();
+    (info.shape.clone(), formats::decode_tensor(&info, stored).unwrap())
+}
+
+/// The registry's IQ4_NL quantizer gives the bytes of ggml's `quantize_iq4_nl` (NULL importance,
+/// what ggml_quantize_chunk and so llama-quantize run) on every case, NaN/±Inf included.
+#[test]
+fn iq4_nl_quantizes_as_ggmls_quantize_iq4_nl() {
+    use ggml::GgmlQuantize;
+    let m = manifest();
+    let mut identical = 0;
+    for case in m["cases"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let rec = &case["types"]["IQ4_NL"];
+        assert_eq!(rec["made_by"], "quantize_iq4_nl(NULL)");
+        let (shape, x) = load_npy(case["input"].as_str().unwrap());
+        let want = std::fs::read(dir().join(rec["file"].as_str().unwrap())).unwrap();
+        let mut got = vec![0u8; want.len()];
+        ggml::quantize_ref(ggml::IQ4_NL::TYPE, &x, &mut got).unwrap();
+        let first = got.iter().zip(&want).position(|(a, b)| a != b);
+        assert_eq!(first, None, "{name}: first differing byte (block {:?})", first.map(|b| b / 18));
+        let mut one = [0u8; 18];
+        ggml::IQ4_NL::quantize_block_ref(&x[..32], &mut one);
+        assert_eq!(one[..], want[..18]);
+        // The whole-tensor path the comparison and the GGUF writer take: the same bytes and ggml's values.
+        let (bytes, values) = ggml::round_trip(ggml::IQ4_NL::TYPE, &x, &shape).unwrap();
+        assert!(bytes == want, "{name}: round trip bytes");
+        assert_eq!(hash(&values), rec["dequantized_fnv1a64"].as_str().unwrap(), "{name}");
+        identical += 1;
+    }
+    assert_eq!(identical, 15);
+}
+
+/// `IQ4_NL::quantize_row_ref` gives the bytes of ggml's `quantize_row_iq4_nl_ref` (one call over each
+/// case, as scripts/make_gguf_export_reference.py makes them), codes carried into the blocks below
+/// GROUP_MAX_EPS included. Only a leading run of such blocks differs: ggml's codes there are its
+/// uninitialised stack buffer; their d (0) must still agree, and ours are code 8 (the level of 0).
+#[test]
+fn iq4_nl_row_ref_is_ggmls_quantize_row_iq4_nl_ref() {
+    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(dir().join("../manifest.json")).unwrap()).unwrap();
+    let (mut compared, mut undefined, mut carried) = (0, 0, 0);
+    for case in m["cases"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let (_, x) = load_npy(&format!("../{}", case["input"].as_str().unwrap()));
+        let want = std::fs::read(dir().join("..").join(case["types"]["IQ4_NL"]["file"].as_str().unwrap())).unwrap();
+        let mut got = vec![0u8; want.len()];
+        ggml::IQ4_NL::quantize_row_ref(&x, &mut got);
+        let mut leading = true;
+        for (i, (xb, (g, w))) in x.chunks_exact(32).zip(got.chunks_exact(18).zip(want.chunks_exact(18))).enumerate() {
+            let tiny = xb.iter().all(|v| v.abs() < 1e-15);
+            leading &= tiny;
+            if leading {
+                assert_eq!((&g[..2], &w[..2]), (&[0u8, 0][..], &[0u8, 0][..]), "{name} block {i}: d");
+                assert!(g[2..].iter().all(|&q| q == 0x88), "{name} block {i}: ours start at code 8");
+                undefined += 1;
+            } else {
+                assert_eq!(g, w, "{name} block {i}");
+                compared += 1;
+                carried += tiny as usize;
+            }
+        }
+    }
+    // all_zero (32 blocks) is undefined throughout; tiny's rows of 1e-20 (32 blocks) and sparse's empty
+    // blocks carry the codes of the block before them.
+    assert_eq!((compared, undefined, carried), (1056, 32, 56));
+    println!("quantize_row_iq4_nl_ref: {compared} blocks identical ({carried} with carried codes), {undefined} undefined in ggml");
+}

@@ -46,7 +46,7 @@ impl GgmlBlock for IQ4_XS {
 
 /// ggml-quants.c `best_index_int8`: the index of the level nearest x in the sorted `KVALUES_IQ4NL`
 /// (bisection; a tie between two levels takes the upper one).
-fn best_index(x: f32) -> u8 {
+pub(super) fn best_index(x: f32) -> u8 {
     let val = &KVALUES_IQ4NL;
     if x <= val[0] as f32 {
         return 0;
@@ -71,7 +71,7 @@ fn best_index(x: f32) -> u8 {
 }
 
 /// The x²-weighted fit of one sub-block's codes at inverse scale `id`: (Σw·q·x, Σw·q²), and the codes.
-fn fit(xb: &[f32], id: f32, codes: &mut [u8]) -> (f32, f32) {
+pub(super) fn fit(xb: &[f32], id: f32, codes: &mut [u8]) -> (f32, f32) {
     let (mut sumqx, mut sumq2) = (0.0f32, 0.0f32);
     for (j, &x) in xb.iter().enumerate() {
         let l = best_index(id * x);

@@ -147,7 +147,7 @@ pub const DECODED: &[Codec] = &[
     codec::<TQ2_0>(),
     codec::<MXFP4>(),
     codec::<IQ4_XS>(),
-    decoder::<IQ4_NL>(),
+    codec::<IQ4_NL>(),
     // The lattice (grid) types: read here, ggml's quantizers (grid search, importance weights) not ported.
     decoder::<IQ3_S>(),
     decoder::<IQ3_XXS>(),
