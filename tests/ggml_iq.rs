@@ -221,3 +221,61 @@ fn iq4_nl_row_ref_is_ggmls_quantize_row_iq4_nl_ref() {
     assert_eq!((compared, undefined, carried), (1056, 32, 56));
     println!("quantize_row_iq4_nl_ref: {compared} blocks identical ({carried} with carried codes), {undefined} undefined in ggml");
 }
+
+/// `export --to gguf:IQ4_NL`: each case's .npy written as a GGUF whose tensor bytes are ggml's
+/// `quantize_iq4_nl` bytes; and Q2_K rows of 320 fall back to IQ4_NL as llama.cpp's
+/// tensor_type_fallback does (rows of 300 to F16).
+#[test]
+fn gguf_export_writes_ggmls_iq4_nl_bytes_and_q2_k_falls_back_to_it() {
+    use quant_playground::export::gguf::{plan_gguf, GgufTarget};
+    use quant_playground::export::ExportPlan;
+    fn export(index: &formats::FileIndex, source: &[u8], target: GgufTarget) -> (Vec<u8>, quant_playground::export::ExportReport) {
+        let mut plan = plan_gguf(index, target).unwrap();
+        let mut out = plan.header().unwrap();
+        for (i, info) in plan.sources().to_vec().iter().enumerate() {
+            let (offset, len) = info.stored_range();
+            out.extend(plan.encode(i, source[offset as usize..(offset + len) as usize].to_vec()).unwrap());
+        }
+        out.extend(plan.trailer().unwrap());
+        (out, plan.report())
+    }
+    let m = manifest();
+    let mut identical = 0;
+    for case in m["cases"].as_array().unwrap() {
+        let npy = case["input"].as_str().unwrap();
+        let source = std::fs::read(dir().join(npy)).unwrap();
+        let index = formats::read_index(npy, &mut source.as_slice()).unwrap();
+        let (gguf, report) = export(&index, &source, GgufTarget::parse("iq4_nl").unwrap());
+        assert_eq!(report.tensors[0].written_as, "IQ4_NL");
+        let back = formats::read_index("out.gguf", &mut gguf.as_slice()).unwrap();
+        let data = formats::read_tensor_bytes(&mut gguf.as_slice(), &back.tensors[0]).unwrap();
+        let want = std::fs::read(dir().join(case["types"]["IQ4_NL"]["file"].as_str().unwrap())).unwrap();
+        assert!(data == want, "{npy}: the GGUF's tensor bytes differ from ggml's quantize_iq4_nl");
+        identical += 1;
+    }
+    assert_eq!(identical, 15);
+    // A .npy of [2, 320] and one of [2, 300] to Q2_K.
+    for (cols, want) in [(320usize, "IQ4_NL"), (300, "F16")] {
+        let (_, x) = load_npy("../laplace.npy");
+        let x = &x[..2 * cols];
+        let header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': (2, {cols}), }}");
+        let mut npy = b"\x93NUMPY\x01\x00".to_vec();
+        let pad = 64 - (10 + header.len() + 1) % 64;
+        npy.extend(((header.len() + pad + 1) as u16).to_le_bytes());
+        npy.extend(header.as_bytes());
+        npy.extend(std::iter::repeat_n(b' ', pad));
+        npy.push(b'\n');
+        npy.extend(x.iter().flat_map(|v| v.to_le_bytes()));
+        let index = formats::read_index("w.npy", &mut npy.as_slice()).unwrap();
+        let (gguf, report) = export(&index, &npy, GgufTarget::Q2_K);
+        assert_eq!(report.tensors[0].written_as, want, "{:?}", report.tensors[0].note);
+        let back = formats::read_index("out.gguf", &mut gguf.as_slice()).unwrap();
+        if want == "IQ4_NL" {
+            assert!(report.tensors[0].note.as_deref().unwrap().contains("written as IQ4_NL, as llama.cpp's tensor_type_fallback does"));
+            let data = formats::read_tensor_bytes(&mut gguf.as_slice(), &back.tensors[0]).unwrap();
+            let mut expect = vec![0u8; 2 * cols / 32 * 18];
+            ggml::quantize_ref(ggml::IQ4_NL::TYPE, x, &mut expect).unwrap();
+            assert!(data == expect);
+        }
+    }
+}
