@@ -7,6 +7,9 @@
 #[path = "common/fnv.rs"]
 mod fnv;
 use fnv::fnv1a64;
+#[path = "common/gguf_export.rs"]
+mod gguf_export;
+use gguf_export::export;
 
 use quant_playground::export::gguf::{plan_gguf, GgufTarget};
 use quant_playground::export::ExportPlan;
@@ -24,13 +27,8 @@ fn manifest() -> serde_json::Value {
 
 /// A fixture .npy read by our own reader.
 fn load_npy(name: &str) -> (Vec<usize>, Vec<f32>) {
-    let bytes = std::fs::read(dir().join(name)).unwrap();
-    let index = formats::read_index(name, &mut bytes.as_slice()).unwrap();
-    let info = index.tensors[0].clone();
-    let stored = formats::read_tensor_bytes(&mut bytes.as_slice(), &info).unwrap();
-    (info.shape.clone(), formats::decode_tensor(&info, stored).unwrap())
+    gguf_export::load_npy(&dir().join(name))
 }
-
 
 /// The generic twin harness, instantiated once per block type below: over every fixture case, our
 /// `quantize_row_*_ref` gives ggml's bytes, our `dequantize_row_*` of ggml's bytes gives ggml's values
@@ -139,24 +137,6 @@ ggml_reference_tests! {
     // checked with quantize_row_iq4_nl_ref in tests/ggml_iq.rs.
     decoded only:
     iq4_nl_decodes_as_ggml: ggml::IQ4_NL,
-}
-
-/// Drives a plan as the CLI does: header, each source tensor's stored bytes, trailer.
-fn export(index: &FileIndex, source: &[u8], target: GgufTarget) -> (Vec<u8>, quant_playground::export::ExportReport) {
-    let mut plan = plan_gguf(index, target).unwrap();
-    let mut out = plan.header().unwrap();
-    let header_len = out.len();
-    let sources = plan.sources().to_vec();
-    for (i, info) in sources.iter().enumerate() {
-        let (offset, len) = info.stored_range();
-        let stored = source[offset as usize..(offset + len) as usize].to_vec();
-        out.extend(plan.encode(i, stored).unwrap());
-    }
-    out.extend(plan.trailer().unwrap());
-    let report = plan.report();
-    assert_eq!(report.total_bytes, out.len() as u64, "report size vs bytes written");
-    assert!(header_len as u64 % 32 == 0 || header_len as u64 % 64 == 0);
-    (out, report)
 }
 
 fn read_back(name: &str, bytes: &[u8]) -> FileIndex {

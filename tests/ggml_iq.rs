@@ -7,6 +7,8 @@
 #[path = "common/fnv.rs"]
 mod fnv;
 use fnv::fnv1a64;
+#[path = "common/gguf_export.rs"]
+mod gguf_export;
 
 use quant_playground::formats;
 use quant_playground::quant::ggml::{self, GgmlBlock};
@@ -149,13 +151,8 @@ fn a_gguf_with_an_iq_tensor_decodes_to_ggmls_values() {
     assert_eq!(hash(&values), rec["dequantized_fnv1a64"].as_str().unwrap());
 }
 
-/// A fixture .npy read by our own reader: (shape, values).
 fn load_npy(name: &str) -> (Vec<usize>, Vec<f32>) {
-    let bytes = std::fs::read(dir().join(name)).unwrap();
-    let index = formats::read_index(name, &mut bytes.as_slice()).unwrap();
-    let info = index.tensors[0].clone();
-    let stored = formats::read_tensor_bytes(&mut bytes.as_slice(), &info).unwrap();
-    (info.shape.clone(), formats::decode_tensor(&info, stored).unwrap())
+    gguf_export::load_npy(&dir().join(name))
 }
 
 /// The registry's IQ4_NL quantizer gives the bytes of ggml's `quantize_iq4_nl` (NULL importance,
@@ -227,18 +224,8 @@ fn iq4_nl_row_ref_is_ggmls_quantize_row_iq4_nl_ref() {
 /// tensor_type_fallback does (rows of 300 to F16).
 #[test]
 fn gguf_export_writes_ggmls_iq4_nl_bytes_and_q2_k_falls_back_to_it() {
-    use quant_playground::export::gguf::{plan_gguf, GgufTarget};
-    use quant_playground::export::ExportPlan;
-    fn export(index: &formats::FileIndex, source: &[u8], target: GgufTarget) -> (Vec<u8>, quant_playground::export::ExportReport) {
-        let mut plan = plan_gguf(index, target).unwrap();
-        let mut out = plan.header().unwrap();
-        for (i, info) in plan.sources().to_vec().iter().enumerate() {
-            let (offset, len) = info.stored_range();
-            out.extend(plan.encode(i, source[offset as usize..(offset + len) as usize].to_vec()).unwrap());
-        }
-        out.extend(plan.trailer().unwrap());
-        (out, plan.report())
-    }
+    use gguf_export::export;
+    use quant_playground::export::gguf::GgufTarget;
     let m = manifest();
     let mut identical = 0;
     for case in m["cases"].as_array().unwrap() {

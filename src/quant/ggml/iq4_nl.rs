@@ -10,7 +10,7 @@
 
 use super::iq4_xs::{best_index, fit};
 use super::k_quants::GROUP_MAX_EPS;
-use super::{fp16_bits, read_f16, GgmlBlock, GgmlQuantize, QK};
+use super::{fp16_bits, read_f16, signed_amax, GgmlBlock, GgmlQuantize, QK};
 use std::mem::{offset_of, size_of};
 
 /// block_iq4_nl (ggml-common.h).
@@ -47,18 +47,6 @@ impl GgmlBlock for IQ4_NL {
     }
 }
 
-/// The largest |x| and its signed value (the first one wins ties; NaN is never taken).
-fn signed_max(xb: &[f32]) -> (f32, f32) {
-    let (mut amax, mut max) = (0.0f32, 0.0f32);
-    for &x in xb {
-        if x.abs() > amax {
-            amax = x.abs();
-            max = x;
-        }
-    }
-    (amax, max)
-}
-
 /// quantize_row_iq4_nl_impl's first guess for one block: codes at d = `d0`, then the x²-weighted
 /// least-squares d of those codes, `(d, Σw·q·x)`. d is 0 unless sumq2 > 0 (llama.cpp's
 /// `sumq2 > 0 ? sumqx/sumq2 : 0.f`, so a NaN in the block gives d = 0, as libggml-base.so does).
@@ -75,7 +63,7 @@ impl GgmlQuantize for IQ4_NL {
     /// GROUP_MAX_EPS, whose d is 0).
     fn quantize_block_ref(xb: &[f32], y: &mut [u8]) {
         const NTRY: i32 = 7;
-        let (amax, max) = signed_max(xb);
+        let (amax, max) = signed_amax(xb);
         let mut codes = [0u8; QK];
         let mut d = 0.0f32;
         if amax >= GROUP_MAX_EPS {
@@ -105,7 +93,7 @@ impl IQ4_NL {
     pub fn quantize_row_ref(x: &[f32], y: &mut [u8]) {
         let mut codes = [ZERO_CODE; QK];
         for (xb, yb) in x.chunks_exact(QK).zip(y.chunks_exact_mut(size_of::<BlockIq4Nl>())) {
-            let (amax, max) = signed_max(xb);
+            let (amax, max) = signed_amax(xb);
             let d = if amax < GROUP_MAX_EPS { 0.0 } else { first_guess(xb, max / KVALUES_IQ4NL[0] as f32, &mut codes).0 };
             write_block(yb, d, &codes);
         }

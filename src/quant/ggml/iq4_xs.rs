@@ -4,7 +4,7 @@
 
 use super::iq4_nl::KVALUES_IQ4NL;
 use super::k_quants::{nearest_int, GROUP_MAX_EPS, QK_K};
-use super::{fp16_bits, read_f16, GgmlBlock, GgmlQuantize};
+use super::{fp16_bits, read_f16, signed_amax, GgmlBlock, GgmlQuantize};
 use std::mem::{offset_of, size_of};
 
 /// block_iq4_xs (ggml-common.h).
@@ -97,13 +97,7 @@ impl GgmlQuantize for IQ4_XS {
         let (mut max_scale, mut amax_scale) = (0.0f32, 0.0f32);
         for ib in 0..8 {
             let xs = &xb[32 * ib..32 * ib + 32];
-            let (mut amax, mut max) = (0.0f32, 0.0f32);
-            for &x in xs {
-                if x.abs() > amax {
-                    amax = x.abs();
-                    max = x;
-                }
-            }
+            let (amax, max) = signed_amax(xs);
             if amax < GROUP_MAX_EPS {
                 scales[ib] = 0.0;
                 continue;
