@@ -56,28 +56,33 @@ fn first_guess(xb: &[f32], d0: f32, codes: &mut [u8]) -> (f32, f32) {
     (d, d * sumqx)
 }
 
+/// quantize_row_iq4_nl_impl's scale of one block of 32 with ntry 7 and x² weights (IQ4_NL's, and
+/// each IQ4_XS sub-block's): the first guess from −max/−127, then the 15 scales (itry − 127)/max,
+/// keeping the fit with the largest (Σw·q·x)²/Σw·q².
+pub(super) fn search_scale(xb: &[f32], max: f32) -> f32 {
+    const NTRY: i32 = 7;
+    let mut codes = [0u8; QK];
+    let (mut d, mut best) = first_guess(xb, -max / KVALUES_IQ4NL[0] as f32, &mut codes);
+    for itry in -NTRY..=NTRY {
+        let id = (itry + KVALUES_IQ4NL[0] as i32) as f32 / max;
+        let (sumqx, sumq2) = fit(xb, id, &mut codes);
+        if sumq2 > 0.0 && sumqx * sumqx > best * sumq2 {
+            d = sumqx / sumq2;
+            best = d * sumqx;
+        }
+    }
+    d
+}
+
 impl GgmlQuantize for IQ4_NL {
     /// quantize_iq4_nl(…, quant_weights = NULL) = quantize_row_iq4_nl_impl(32, 32, …, ntry 7): d from
     /// −max/−127 refined over the 15 scales (itry − 127)/max by the x²-weighted fit, stored as fp16;
     /// codes = the nearest level of x / d with the unrounded d (all ZERO_CODE for a block below
     /// GROUP_MAX_EPS, whose d is 0).
     fn quantize_block_ref(xb: &[f32], y: &mut [u8]) {
-        const NTRY: i32 = 7;
         let (amax, max) = signed_amax(xb);
+        let d = if amax >= GROUP_MAX_EPS { search_scale(xb, max) } else { 0.0 };
         let mut codes = [0u8; QK];
-        let mut d = 0.0f32;
-        if amax >= GROUP_MAX_EPS {
-            let (mut best_d, mut best) = first_guess(xb, -max / KVALUES_IQ4NL[0] as f32, &mut codes);
-            for itry in -NTRY..=NTRY {
-                let id = (itry + KVALUES_IQ4NL[0] as i32) as f32 / max;
-                let (sumqx, sumq2) = fit(xb, id, &mut codes);
-                if sumq2 > 0.0 && sumqx * sumqx > best * sumq2 {
-                    best_d = sumqx / sumq2;
-                    best = best_d * sumqx;
-                }
-            }
-            d = best_d;
-        }
         let id = if d != 0.0 { 1.0 / d } else { 0.0 };
         for (c, &x) in codes.iter_mut().zip(xb) {
             *c = best_index(id * x);
