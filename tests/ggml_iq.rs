@@ -266,3 +266,35 @@ fn gguf_export_writes_ggmls_iq4_nl_bytes_and_q2_k_falls_back_to_it() {
         }
     }
 }
+
+/// Our quantizer of a lattice type against the bytes ggml's `quantize_*` (NULL importance) made of
+/// every case it ran on.
+fn quantizes_as_ggml<T: ggml::GgmlQuantize>() -> usize {
+    let m = manifest();
+    let mut identical = 0;
+    let mut mismatches = Vec::new();
+    for case in m["cases"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let rec = &case["types"][T::NAME];
+        if rec["aborted"].as_bool() == Some(true) {
+            continue;
+        }
+        assert!(rec["made_by"].as_str().unwrap().ends_with("(NULL)"), "{name}: {}", rec["made_by"]);
+        let (_, x) = load_npy(case["input"].as_str().unwrap());
+        let want = std::fs::read(dir().join(rec["file"].as_str().unwrap())).unwrap();
+        let mut got = vec![0u8; want.len()];
+        ggml::quantize_ref(T::TYPE, &x, &mut got).unwrap();
+        match got.iter().zip(&want).position(|(a, b)| a != b) {
+            None => identical += 1,
+            Some(first) => mismatches.push(format!("{name}: first differing byte {first} (block {})", first / T::BLOCK_BYTES)),
+        }
+    }
+    assert!(mismatches.is_empty(), "{} differ from ggml's {}:\n{}", mismatches.len(), T::NAME, mismatches.join("\n"));
+    identical
+}
+
+#[test]
+fn iq3_xxs_quantizes_as_ggmls_quantize_iq3_xxs() {
+    // 14: ggml aborts on the NaN/Inf case.
+    assert_eq!(quantizes_as_ggml::<ggml::IQ3_XXS>(), 14);
+}

@@ -148,9 +148,10 @@ pub const DECODED: &[Codec] = &[
     codec::<MXFP4>(),
     codec::<IQ4_XS>(),
     codec::<IQ4_NL>(),
-    // The lattice (grid) types: read here, ggml's quantizers (grid search, importance weights) not ported.
+    // The lattice (grid) types: IQ3_XXS quantized (its quantize_row_*_ref needs no importance
+    // weights); the others read here, ggml's quantizers (grid search, importance weights) not ported.
+    codec::<IQ3_XXS>(),
     decoder::<IQ3_S>(),
-    decoder::<IQ3_XXS>(),
     decoder::<IQ2_S>(),
     decoder::<IQ2_XS>(),
     decoder::<IQ2_XXS>(),
