@@ -298,3 +298,8 @@ fn iq3_xxs_quantizes_as_ggmls_quantize_iq3_xxs() {
     // 14: ggml aborts on the NaN/Inf case.
     assert_eq!(quantizes_as_ggml::<ggml::IQ3_XXS>(), 14);
 }
+
+#[test]
+fn iq3_s_quantizes_as_ggmls_quantize_iq3_s() {
+    assert_eq!(quantizes_as_ggml::<ggml::IQ3_S>(), 14);
+}

@@ -16,6 +16,7 @@ mod iq1_s;
 mod iq2_s;
 mod iq2_xs;
 mod iq2_xxs;
+mod iq3_lattice;
 mod iq3_s;
 mod iq3_xxs;
 mod iq4_nl;
@@ -148,10 +149,10 @@ pub const DECODED: &[Codec] = &[
     codec::<MXFP4>(),
     codec::<IQ4_XS>(),
     codec::<IQ4_NL>(),
-    // The lattice (grid) types: IQ3_XXS quantized (its quantize_row_*_ref needs no importance
+    // The lattice (grid) types: the IQ3 ones quantized (their quantize_row_*_ref need no importance
     // weights); the others read here, ggml's quantizers (grid search, importance weights) not ported.
+    codec::<IQ3_S>(),
     codec::<IQ3_XXS>(),
-    decoder::<IQ3_S>(),
     decoder::<IQ2_S>(),
     decoder::<IQ2_XS>(),
     decoder::<IQ2_XXS>(),
