@@ -303,3 +303,8 @@ fn iq3_xxs_quantizes_as_ggmls_quantize_iq3_xxs() {
 fn iq3_s_quantizes_as_ggmls_quantize_iq3_s() {
     assert_eq!(quantizes_as_ggml::<ggml::IQ3_S>(), 14);
 }
+
+#[test]
+fn iq2_s_quantizes_as_ggmls_quantize_iq2_s() {
+    assert_eq!(quantizes_as_ggml::<ggml::IQ2_S>(), 14);
+}

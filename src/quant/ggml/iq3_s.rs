@@ -3,7 +3,7 @@
 //! explicit sign bytes; a 4-bit scale s per group; y = d·(1 + 2s) · grid[j] · ±1.
 
 use super::iq2_xxs::put_signed;
-use super::iq3_lattice::{search_scale, Lattice};
+use super::iq_lattice::{search_scale, Lattice, SearchRule};
 use super::iq_grids::IQ3S_GRID;
 use super::k_quants::{nearest_int, QK_K};
 use super::{fp16_bits, read_f16, GgmlBlock, GgmlQuantize};
@@ -62,9 +62,9 @@ impl GgmlQuantize for IQ3_S {
     /// indices and signs land in its place; qh and the scales stay at their own group), and a block
     /// whose scales are all 0 keeps d = 0 with the indices and signs it wrote.
     fn quantize_block_ref(xbl: &[f32], y: &mut [u8]) {
-        static LATTICE: OnceLock<Lattice> = OnceLock::new();
+        static LATTICE: OnceLock<Lattice<4>> = OnceLock::new();
         // iq3s_grid's bytes are the quantizer's kgrid_512 values 2l + 1 themselves: l = (byte − 1) / 2.
-        let lat = LATTICE.get_or_init(|| Lattice::new(IQ3S_GRID.iter().map(|g| g.to_le_bytes().map(|b| (b - 1) / 2)).collect(), 3));
+        let lat = LATTICE.get_or_init(|| Lattice::new(IQ3S_GRID.iter().map(|g| g.to_le_bytes().map(|b| (b - 1) / 2)).collect(), 3, 7, 3));
         y.fill(0);
         let (qs_at, qh_at, signs_at) = (offset_of!(BlockIq3S, qs), offset_of!(BlockIq3S, qh), offset_of!(BlockIq3S, signs));
         let (mut qs_next, mut signs_next) = (qs_at, signs_at);
@@ -82,7 +82,7 @@ impl GgmlQuantize for IQ3_S {
                 scales[ib] = 0.0;
                 continue;
             }
-            let mut scale = search_scale(lat, &weight, &xval, max, -9..=9, true, &mut l);
+            let mut scale = search_scale(lat, &weight, &xval, max, &SearchRule { kmaxq: 8, tries: 9, step: 0.2, start_on_grid: false, redo_all: true }, &mut l);
             if scale < 0.0 {
                 scale = -scale;
                 for s in block_signs.iter_mut() {

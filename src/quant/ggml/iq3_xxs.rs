@@ -4,7 +4,7 @@
 
 use super::iq2_xxs::put_signed;
 use super::iq_grids::{IQ3XXS_GRID, KSIGNS_IQ2XS};
-use super::iq3_lattice::{search_scale, Lattice};
+use super::iq_lattice::{search_scale, Lattice, SearchRule};
 use super::k_quants::{nearest_int, QK_K};
 use super::{fp16_bits, read_f16, GgmlBlock, GgmlQuantize};
 use std::mem::{offset_of, size_of};
@@ -58,10 +58,10 @@ impl GgmlQuantize for IQ3_XXS {
     /// of whose tries fits (Σw·x·q squared underflows to 0, only for max|x| near 1e-8) would keep the
     /// previous group's levels, where this per-block port starts each block from level 0.
     fn quantize_block_ref(xbl: &[f32], y: &mut [u8]) {
-        static LATTICE: OnceLock<Lattice> = OnceLock::new();
+        static LATTICE: OnceLock<Lattice<4>> = OnceLock::new();
         // iq3xxs_grid's bytes are 4, 12, …, 52, 62 for l = 0..7 (the dot-product grid; the
         // quantizer's kgrid_256 is the same points valued 2l + 1), so l = (byte − 4) / 8.
-        let lat = LATTICE.get_or_init(|| Lattice::new(IQ3XXS_GRID.iter().map(|g| g.to_le_bytes().map(|b| (b - 4) / 8)).collect(), 2));
+        let lat = LATTICE.get_or_init(|| Lattice::new(IQ3XXS_GRID.iter().map(|g| g.to_le_bytes().map(|b| (b - 4) / 8)).collect(), 3, 7, 2));
         let mut q3 = [0u8; QK_K / 4];
         let mut scales_and_signs = [0u32; QK_K / 32];
         let mut scales = [0f32; QK_K / 32];
@@ -105,7 +105,7 @@ impl GgmlQuantize for IQ3_XXS {
                 l = [0; 32];
                 continue;
             }
-            let mut scale = search_scale(lat, &weight, &xval, max, -15..=15, false, &mut l);
+            let mut scale = search_scale(lat, &weight, &xval, max, &SearchRule { kmaxq: 8, tries: 15, step: 0.2, start_on_grid: false, redo_all: false }, &mut l);
             if scale < 0.0 {
                 scale = -scale;
                 for s in block_signs.iter_mut() {

@@ -16,11 +16,11 @@ mod iq1_s;
 mod iq2_s;
 mod iq2_xs;
 mod iq2_xxs;
-mod iq3_lattice;
 mod iq3_s;
 mod iq3_xxs;
 mod iq4_nl;
 mod iq4_xs;
+mod iq_lattice;
 mod iq_grids;
 mod k_quants;
 mod mxfp4;
@@ -149,11 +149,11 @@ pub const DECODED: &[Codec] = &[
     codec::<MXFP4>(),
     codec::<IQ4_XS>(),
     codec::<IQ4_NL>(),
-    // The lattice (grid) types: the IQ3 ones quantized (their quantize_row_*_ref need no importance
-    // weights); the others read here, ggml's quantizers (grid search, importance weights) not ported.
+    // The lattice (grid) types: IQ3_S, IQ3_XXS and IQ2_S quantized (their quantize_row_*_ref need no
+    // importance weights); the others read here (ggml's quantizers for them are not ported).
     codec::<IQ3_S>(),
     codec::<IQ3_XXS>(),
-    decoder::<IQ2_S>(),
+    codec::<IQ2_S>(),
     decoder::<IQ2_XS>(),
     decoder::<IQ2_XXS>(),
     decoder::<IQ1_M>(),
