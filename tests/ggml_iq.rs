@@ -308,3 +308,14 @@ fn iq3_s_quantizes_as_ggmls_quantize_iq3_s() {
 fn iq2_s_quantizes_as_ggmls_quantize_iq2_s() {
     assert_eq!(quantizes_as_ggml::<ggml::IQ2_S>(), 14);
 }
+
+/// Where ggml's lattice quantizers abort (GGML_ASSERT on NaN/±Inf), ours return blocks, never panic
+/// (a panic would kill the page's wasm instance); the blocks decode.
+#[test]
+fn lattice_quantizers_take_nonfinite_input_without_panicking() {
+    let (shape, x) = load_npy("../nonfinite.npy");
+    for t in [ggml::IQ3_S::TYPE, ggml::IQ3_XXS::TYPE, ggml::IQ2_S::TYPE] {
+        let (bytes, values) = ggml::round_trip(t, &x, &shape).unwrap();
+        assert_eq!((bytes.len(), values.len()), (x.len() / 256 * t.block_bytes(), x.len()), "{}", t.name());
+    }
+}

@@ -7,7 +7,9 @@
 //! semantics on purpose — every operation in f32 in the C expression's order, no fused multiply-add
 //! (ggml's x86-64 base library is built without FMA), float → small int conversions as C's truncating
 //! casts, fp16 block scales rounded to nearest even (GGML_FP32_TO_FP16). tests/export_gguf.rs checks
-//! every type against bytes made by ggml's own libggml-base.so (scripts/make_gguf_export_reference.py).
+//! every type against bytes made by ggml's own libggml-base.so (scripts/make_gguf_export_reference.py),
+//! tests/ggml_iq.rs the IQ types (scripts/make_iq_reference.py; their grids in the generated
+//! iq_grids.rs, scripts/make_iq_grids.py).
 
 #![allow(non_camel_case_types)]
 
