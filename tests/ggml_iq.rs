@@ -314,8 +314,14 @@ fn iq2_s_quantizes_as_ggmls_quantize_iq2_s() {
 #[test]
 fn lattice_quantizers_take_nonfinite_input_without_panicking() {
     let (shape, x) = load_npy("../nonfinite.npy");
-    for t in [ggml::IQ3_S::TYPE, ggml::IQ3_XXS::TYPE, ggml::IQ2_S::TYPE] {
+    for t in [ggml::IQ3_S::TYPE, ggml::IQ3_XXS::TYPE, ggml::IQ2_S::TYPE, ggml::IQ1_M::TYPE] {
         let (bytes, values) = ggml::round_trip(t, &x, &shape).unwrap();
         assert_eq!((bytes.len(), values.len()), (x.len() / 256 * t.block_bytes(), x.len()), "{}", t.name());
     }
+}
+
+#[test]
+fn iq1_m_quantizes_as_ggmls_quantize_iq1_m() {
+    // sparse included: its all-zero groups of 16 inside non-zero blocks take shift 0 as in ggml.
+    assert_eq!(quantizes_as_ggml::<ggml::IQ1_M>(), 14);
 }

@@ -61,6 +61,16 @@ impl<const N: usize> Lattice<N> {
         self.map[self.code(l)]
     }
 
+    /// The neighbour list of an off-grid code (empty on the grid).
+    pub(super) fn neighbours_of(&self, l: &[i8]) -> &[u16] {
+        &self.neighbours[self.code(l)]
+    }
+
+    /// The levels of grid point `g`.
+    pub(super) fn levels_of(&self, g: u16) -> &[u8; N] {
+        &self.levels[g as usize]
+    }
+
     /// N levels on the grid: their own point, else the find_best_neighbour one (the neighbour of
     /// minimal Σ w·(scale·q − x)², the first on ties), whose levels replace `l`. Returns (index, on grid).
     pub(super) fn snap(&self, xval: &[f32], w: &[f32], scale: f32, l: &mut [i8]) -> (u16, bool) {

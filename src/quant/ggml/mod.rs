@@ -151,14 +151,14 @@ pub const DECODED: &[Codec] = &[
     codec::<MXFP4>(),
     codec::<IQ4_XS>(),
     codec::<IQ4_NL>(),
-    // The lattice (grid) types: IQ3_S, IQ3_XXS and IQ2_S quantized (their quantize_row_*_ref need no
-    // importance weights); the others read here (ggml's quantizers for them are not ported).
+    // The lattice (grid) types: those ggml quantizes without an importance matrix quantized here too;
+    // IQ2_XS, IQ2_XXS and IQ1_S only read (ggml requires one for them).
     codec::<IQ3_S>(),
     codec::<IQ3_XXS>(),
     codec::<IQ2_S>(),
     decoder::<IQ2_XS>(),
     decoder::<IQ2_XXS>(),
-    decoder::<IQ1_M>(),
+    codec::<IQ1_M>(),
     decoder::<IQ1_S>(),
 ];
 
