@@ -8,7 +8,7 @@ For every OUT, gguf.GGUFReader must read it, and:
 - every source tensor is there (or reported skipped: integer types GGUF lacks) with the source's
   shape (GGUF ne reversed) and the type llama.cpp's rules give: TYPE for float tensors of 2+
   dimensions whose row length fits its block, else llama.cpp's fallback (Q4_K→Q5_0, Q5_K→Q5_1,
-  Q6_K→Q8_0; Q2_K/Q3_K→F16 here, where llama.cpp writes IQ4_NL; F16 when the row fits no block), F32 for 1-D tensors (copied as stored from a GGUF source);
+  Q6_K→Q8_0, Q2_K/Q3_K→IQ4_NL; F16 when the row fits no block), F32 for 1-D tensors (copied as stored from a GGUF source);
 - general.alignment (default 32) holds for the data section and every tensor offset;
 - metadata: general.quantization_version = 2; a GGUF source's key-values are all carried over
   unchanged (but general.file_type); for other sources general.name and quant_playground.source
@@ -32,9 +32,9 @@ import gguf
 from gguf import GGMLQuantizationType as Q
 
 BLOCK = {Q.F32: 1, Q.F16: 1, Q.Q8_0: 32, Q.Q4_0: 32, Q.Q4_1: 32, Q.Q5_0: 32, Q.Q5_1: 32, Q.Q4_K: 256, Q.Q6_K: 256,
-         Q.Q2_K: 256, Q.Q3_K: 256, Q.Q5_K: 256}
-# Q2_K / Q3_K: llama.cpp falls back to IQ4_NL, which the playground does not quantize: F16 (its note says so).
-FALLBACK = {Q.Q4_K: Q.Q5_0, Q.Q6_K: Q.Q8_0, Q.Q5_K: Q.Q5_1, Q.Q2_K: Q.F16, Q.Q3_K: Q.F16}
+         Q.Q2_K: 256, Q.Q3_K: 256, Q.Q5_K: 256, Q.IQ4_NL: 32}
+# llama-quant.cpp tensor_type_fallback (Q2_K / Q3_K: IQ4_NL, as quantize_iq4_nl writes it without an imatrix).
+FALLBACK = {Q.Q4_K: Q.Q5_0, Q.Q6_K: Q.Q8_0, Q.Q5_K: Q.Q5_1, Q.Q2_K: Q.IQ4_NL, Q.Q3_K: Q.IQ4_NL}
 # Block types of a GGUF source the playground decodes (gguf.quants.dequantize reads them all too).
 DECODED = (Q.F32, Q.F16, Q.BF16, Q.Q8_0, Q.Q4_0, Q.Q4_1, Q.Q5_0, Q.Q5_1, Q.Q2_K, Q.Q3_K, Q.Q4_K, Q.Q5_K, Q.Q6_K,
            Q.IQ4_NL, Q.IQ4_XS, Q.TQ1_0, Q.TQ2_0, Q.MXFP4)
@@ -146,6 +146,8 @@ def error_bound(t, x):
         Q.Q5_1: (xb.max(axis=1, keepdims=True) - xb.min(axis=1, keepdims=True)) / 31 * 0.51 + amax * 2.0 ** -10,
         Q.Q3_K: amax / 4 * 2.0 + amax * 2.0 ** -8,
         Q.Q2_K: rng / 3 * 2.0 + amax * 2.0 ** -8,
+        # IQ4_NL: d near amax/127 (refined), levels at most 24 apart: half a gap, scale rounding on top.
+        Q.IQ4_NL: amax / 127 * 24 + amax * 2.0 ** -8,
     }[t]
     return np.broadcast_to(per, xb.shape).reshape(x.shape) + 1e-30
 

@@ -19,7 +19,7 @@ gguf_out="$(mktemp -d)"
 for src in tests/fixtures/formats/w.safetensors tests/fixtures/small.safetensors www/examples/digits-mlp.safetensors \
            tests/fixtures/formats/w.gguf tests/fixtures/formats/w_align64.gguf; do
   pairs=()
-  for t in F16 Q8_0 Q4_0 Q4_1 Q4_K Q6_K Q2_K Q3_K Q5_K; do
+  for t in F16 Q8_0 Q4_0 Q4_1 Q4_K Q6_K Q2_K Q3_K Q5_K IQ4_NL; do
     out="$gguf_out/$(basename "$src").$t.gguf"
     target/debug/quant-playground export "$src" --to "gguf:$t" -o "$out" >/dev/null
     pairs+=("$t" "$out")

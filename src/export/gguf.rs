@@ -34,10 +34,11 @@ pub enum GgufTarget {
     Q2_K,
     Q3_K,
     Q5_K,
+    IQ4_NL,
 }
 
 impl GgufTarget {
-    const ALL: [GgufTarget; 9] = [
+    const ALL: [GgufTarget; 10] = [
         GgufTarget::F16,
         GgufTarget::Q8_0,
         GgufTarget::Q4_0,
@@ -47,9 +48,10 @@ impl GgufTarget {
         GgufTarget::Q2_K,
         GgufTarget::Q3_K,
         GgufTarget::Q5_K,
+        GgufTarget::IQ4_NL,
     ];
 
-    /// "F16", "Q8_0", "Q4_0", "Q4_1", "Q4_K", "Q6_K", "Q2_K", "Q3_K", "Q5_K", in any case.
+    /// "F16", "Q8_0", "Q4_0", "Q4_1", "Q4_K", "Q6_K", "Q2_K", "Q3_K", "Q5_K", "IQ4_NL", in any case.
     pub fn parse(s: &str) -> Result<Self> {
         Self::ALL.into_iter().find(|t| t.name().eq_ignore_ascii_case(s.trim())).ok_or_else(|| {
             let names: Vec<&str> = Self::ALL.iter().map(|t| t.name()).collect();
@@ -72,6 +74,7 @@ impl GgufTarget {
             GgufTarget::Q2_K => DType::Ggml(ggml::Q2_K::TYPE),
             GgufTarget::Q3_K => DType::Ggml(ggml::Q3_K::TYPE),
             GgufTarget::Q5_K => DType::Ggml(ggml::Q5_K::TYPE),
+            GgufTarget::IQ4_NL => DType::Ggml(ggml::IQ4_NL::TYPE),
         }
     }
 
@@ -89,6 +92,7 @@ impl GgufTarget {
             GgufTarget::Q2_K => 10,
             GgufTarget::Q3_K => 11,
             GgufTarget::Q5_K => 16,
+            GgufTarget::IQ4_NL => 25,
         }
     }
 }
@@ -160,8 +164,8 @@ fn llama_cpp_keeps_by_name(name: &str) -> bool {
 /// llama-quant.cpp `tensor_type_fallback`: a row length that is not whole blocks of `want`
 /// becomes the block-32 type llama.cpp picks (Q4_K → Q5_0, Q5_K → Q5_1, Q6_K → Q8_0), or F16 when
 /// that does not fit either. llama.cpp has no fallback for the block-32 types (it stops with an
-/// error); here they become F16 too, and the note says so. Q2_K and Q3_K fall back to IQ4_NL in
-/// llama.cpp, whose quantizer is not here: they become F16, and the note says that as well.
+/// error); here they become F16 too, and the note says so. Q2_K and Q3_K fall back to IQ4_NL
+/// (quantize_iq4_nl without an importance matrix, as llama-quantize without one writes it).
 fn fallback(want: DType, row: u64) -> (DType, Option<String>) {
     let block = want.block() as u64;
     if row % block == 0 {
@@ -172,14 +176,7 @@ fn fallback(want: DType, row: u64) -> (DType, Option<String>) {
         DType::Ggml(t) if t == ggml::Q4_K::TYPE => Some(DType::Ggml(ggml::Q5_0::TYPE)),
         DType::Ggml(t) if t == ggml::Q6_K::TYPE => Some(DType::Ggml(ggml::Q8_0::TYPE)),
         DType::Ggml(t) if t == ggml::Q5_K::TYPE => Some(DType::Ggml(ggml::Q5_1::TYPE)),
-        DType::Ggml(t) if t == ggml::Q2_K::TYPE || t == ggml::Q3_K::TYPE => {
-            return (
-                DType::F16,
-                Some(format!(
-                    "{why}: written as F16 (llama.cpp's tensor_type_fallback writes IQ4_NL, whose quantizer is not ported here)"
-                )),
-            );
-        }
+        DType::Ggml(t) if t == ggml::Q2_K::TYPE || t == ggml::Q3_K::TYPE => Some(DType::Ggml(ggml::IQ4_NL::TYPE)),
         _ => None,
     };
     match step {
@@ -520,7 +517,8 @@ mod tests {
         assert_eq!(GgufTarget::parse("F16").unwrap(), GgufTarget::F16);
         assert_eq!(GgufTarget::parse("q5_k").unwrap(), GgufTarget::Q5_K);
         let e = GgufTarget::parse("IQ2_XXS").unwrap_err().to_string();
-        assert!(e.contains("IQ2_XXS") && e.contains("F16, Q8_0, Q4_0, Q4_1, Q4_K, Q6_K, Q2_K, Q3_K, Q5_K"), "{e}");
+        assert!(e.contains("IQ2_XXS") && e.contains("F16, Q8_0, Q4_0, Q4_1, Q4_K, Q6_K, Q2_K, Q3_K, Q5_K, IQ4_NL"), "{e}");
+        assert_eq!(GgufTarget::parse("iq4_nl").unwrap().dtype().name(), "IQ4_NL");
     }
 
     #[test]
@@ -536,8 +534,10 @@ mod tests {
         assert_eq!(fallback(q4_0, 64).0, q4_0);
         assert_eq!(fallback(t("Q5_K"), 320).0, t("Q5_1"));
         let (q2, note) = fallback(t("Q2_K"), 320);
-        assert_eq!(q2, DType::F16);
-        assert!(note.unwrap().contains("IQ4_NL"));
+        assert_eq!(q2, t("IQ4_NL"));
+        assert!(note.unwrap().contains("written as IQ4_NL, as llama.cpp's tensor_type_fallback does"));
+        assert_eq!(fallback(t("Q3_K"), 320).0, t("IQ4_NL"));
+        assert_eq!(fallback(t("Q3_K"), 300).0, DType::F16);
     }
 
     #[test]

@@ -67,7 +67,7 @@ pub enum ExportTarget {
     /// Safetensors of a block format's codes and scales: `safetensors:mxfp4`, `safetensors:nf4`, ….
     SafetensorsBlock(crate::quant::BlockFormat),
     OnnxQdq,
-    /// A ggml type name (F16, Q8_0, Q4_0, Q4_1, Q4_K, Q6_K, Q2_K, Q3_K, Q5_K), parsed by the GGUF writer.
+    /// A ggml type name (F16, Q8_0, Q4_0, Q4_1, Q4_K, Q6_K, Q2_K, Q3_K, Q5_K, IQ4_NL), parsed by the GGUF writer.
     Gguf(String),
 }
 

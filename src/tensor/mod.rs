@@ -482,8 +482,8 @@ mod tests {
             assert_eq!(DType::from_ggml_id(id), Some(dt));
             assert!(dt.is_quantizable());
         }
-        assert_eq!(DType::from_ggml_id(16).unwrap().name(), "IQ2_XXS");
-        assert!(!DType::from_ggml_id(16).unwrap().is_quantizable(), "listed, not decoded");
+        assert_eq!(DType::from_ggml_id(9).unwrap().name(), "Q8_1");
+        assert!(!DType::from_ggml_id(9).unwrap().is_quantizable(), "listed, not decoded");
         assert_eq!(DType::from_ggml_id(5), None);
         assert_eq!(DType::from_ggml_id(30), Some(DType::BF16));
     }
@@ -498,7 +498,7 @@ mod tests {
         assert_eq!(j["data_file"], "part-2.bin");
         assert!(j.get("storage").is_none());
         assert_eq!(serde_json::from_value::<TensorInfo>(j).unwrap(), info);
-        for (dtype, quantizable) in [(DType::F16, true), (DType::I8, false), (DType::from_ggml_id(16).unwrap(), false)] {
+        for (dtype, quantizable) in [(DType::F16, true), (DType::I8, false), (DType::from_ggml_id(9).unwrap(), false)] {
             let j = serde_json::to_value(TensorInfo::raw("t", dtype, vec![1], 0, 0)).unwrap();
             assert_eq!(j["quantizable"], quantizable, "{}", dtype.name());
         }

@@ -67,7 +67,7 @@ enum Command {
     /// The page's comparison for one tensor: FP32 | FP16 | BF16 | INT8 | INT4 with one scheme and granularity.
     Compare(compare::Args),
     /// Write the quantized weights as a file other tools load: safetensors (codes, scales, zero
-    /// points), gguf:TYPE (F16, Q8_0, Q4_0, Q4_1, Q4_K, Q6_K, Q2_K, Q3_K, Q5_K) or onnx-qdq (an .onnx input written
+    /// points), gguf:TYPE (F16, Q8_0, Q4_0, Q4_1, Q4_K, Q6_K, Q2_K, Q3_K, Q5_K, IQ4_NL) or onnx-qdq (an .onnx input written
     /// back with DequantizeLinear weights). Written to OUT.tmp, renamed to OUT when complete.
     Export(export::Args),
     /// Write every tensor the file lists to a .safetensors under the name it is listed by: as F32

@@ -2,9 +2,9 @@
 //! low 4 bits in scales_l, high 2 in scales_h) against an fp16 d; codes index kvalues_iq4nl;
 //! y = d·(ls − 32)·k[q].
 
-use super::iq4_nl::KVALUES_IQ4NL;
+use super::iq4_nl::{search_scale, KVALUES_IQ4NL};
 use super::k_quants::{nearest_int, GROUP_MAX_EPS, QK_K};
-use super::{fp16_bits, read_f16, GgmlBlock, GgmlQuantize};
+use super::{fp16_bits, read_f16, signed_amax, GgmlBlock, GgmlQuantize};
 use std::mem::{offset_of, size_of};
 
 /// block_iq4_xs (ggml-common.h).
@@ -46,7 +46,7 @@ impl GgmlBlock for IQ4_XS {
 
 /// ggml-quants.c `best_index_int8`: the index of the level nearest x in the sorted `KVALUES_IQ4NL`
 /// (bisection; a tie between two levels takes the upper one).
-fn best_index(x: f32) -> u8 {
+pub(super) fn best_index(x: f32) -> u8 {
     let val = &KVALUES_IQ4NL;
     if x <= val[0] as f32 {
         return 0;
@@ -71,7 +71,7 @@ fn best_index(x: f32) -> u8 {
 }
 
 /// The x²-weighted fit of one sub-block's codes at inverse scale `id`: (Σw·q·x, Σw·q²), and the codes.
-fn fit(xb: &[f32], id: f32, codes: &mut [u8]) -> (f32, f32) {
+pub(super) fn fit(xb: &[f32], id: f32, codes: &mut [u8]) -> (f32, f32) {
     let (mut sumqx, mut sumq2) = (0.0f32, 0.0f32);
     for (j, &x) in xb.iter().enumerate() {
         let l = best_index(id * x);
@@ -90,37 +90,17 @@ impl GgmlQuantize for IQ4_XS {
     /// x²-weighted fit; the 8 scales to signed 6 bits against d = −max_scale/32 (fp16, the unrounded d
     /// used for the codes); codes = the nearest level of x / (d·l).
     fn quantize_block_ref(xb: &[f32], y: &mut [u8]) {
-        const NTRY: i32 = 7;
-        let v0 = KVALUES_IQ4NL[0] as f32;
         let mut codes = [0u8; QK_K];
         let mut scales = [0f32; 8];
         let (mut max_scale, mut amax_scale) = (0.0f32, 0.0f32);
         for ib in 0..8 {
             let xs = &xb[32 * ib..32 * ib + 32];
-            let (mut amax, mut max) = (0.0f32, 0.0f32);
-            for &x in xs {
-                if x.abs() > amax {
-                    amax = x.abs();
-                    max = x;
-                }
-            }
+            let (amax, max) = signed_amax(xs);
             if amax < GROUP_MAX_EPS {
                 scales[ib] = 0.0;
                 continue;
             }
-            let d0 = -max / v0;
-            let (sumqx, sumq2) = fit(xs, 1.0 / d0, &mut codes[32 * ib..32 * ib + 32]);
-            let mut d = if sumq2 > 0.0 { sumqx / sumq2 } else { 0.0 };
-            let mut best = d * sumqx;
-            let mut scratch = [0u8; 32];
-            for itry in -NTRY..=NTRY {
-                let id = (itry + KVALUES_IQ4NL[0] as i32) as f32 / max;
-                let (sumqx, sumq2) = fit(xs, id, &mut scratch);
-                if sumq2 > 0.0 && sumqx * sumqx > best * sumq2 {
-                    d = sumqx / sumq2;
-                    best = d * sumqx;
-                }
-            }
+            let d = search_scale(xs, max);
             scales[ib] = d;
             if d.abs() > amax_scale {
                 amax_scale = d.abs();

@@ -7,12 +7,23 @@
 //! semantics on purpose — every operation in f32 in the C expression's order, no fused multiply-add
 //! (ggml's x86-64 base library is built without FMA), float → small int conversions as C's truncating
 //! casts, fp16 block scales rounded to nearest even (GGML_FP32_TO_FP16). tests/export_gguf.rs checks
-//! every type against bytes made by ggml's own libggml-base.so (scripts/make_gguf_export_reference.py).
+//! every type against bytes made by ggml's own libggml-base.so (scripts/make_gguf_export_reference.py),
+//! tests/ggml_iq.rs the IQ types (scripts/make_iq_reference.py; their grids in the generated
+//! iq_grids.rs, scripts/make_iq_grids.py).
 
 #![allow(non_camel_case_types)]
 
+mod iq1_m;
+mod iq1_s;
+mod iq2_s;
+mod iq2_xs;
+mod iq2_xxs;
+mod iq3_s;
+mod iq3_xxs;
 mod iq4_nl;
 mod iq4_xs;
+mod iq_lattice;
+mod iq_grids;
 mod k_quants;
 mod mxfp4;
 mod q2_k;
@@ -29,6 +40,13 @@ mod q8_k;
 mod tq1_0;
 mod tq2_0;
 
+pub use iq1_m::IQ1_M;
+pub use iq1_s::IQ1_S;
+pub use iq2_s::IQ2_S;
+pub use iq2_xs::IQ2_XS;
+pub use iq2_xxs::IQ2_XXS;
+pub use iq3_s::IQ3_S;
+pub use iq3_xxs::IQ3_XXS;
 pub use iq4_nl::IQ4_NL;
 pub use iq4_xs::IQ4_XS;
 pub use k_quants::QK_K;
@@ -132,7 +150,16 @@ pub const DECODED: &[Codec] = &[
     codec::<TQ2_0>(),
     codec::<MXFP4>(),
     codec::<IQ4_XS>(),
-    decoder::<IQ4_NL>(),
+    codec::<IQ4_NL>(),
+    // The lattice (grid) types: those ggml quantizes without an importance matrix quantized here too;
+    // IQ2_XS, IQ2_XXS and IQ1_S only read (ggml requires one for them).
+    codec::<IQ3_S>(),
+    codec::<IQ3_XXS>(),
+    codec::<IQ2_S>(),
+    decoder::<IQ2_XS>(),
+    decoder::<IQ2_XXS>(),
+    codec::<IQ1_M>(),
+    decoder::<IQ1_S>(),
 ];
 
 /// Every other ggml type id (gguf `GGMLQuantizationType`): name, elements per block, bytes per block.
@@ -141,18 +168,11 @@ const LISTED: &[(u32, &str, usize, usize)] = &[
     (0, "F32", 1, 4),
     (1, "F16", 1, 2),
     (9, "Q8_1", 32, 40),
-    (16, "IQ2_XXS", 256, 66),
-    (17, "IQ2_XS", 256, 74),
-    (18, "IQ3_XXS", 256, 98),
-    (19, "IQ1_S", 256, 50),
-    (21, "IQ3_S", 256, 110),
-    (22, "IQ2_S", 256, 82),
     (24, "I8", 1, 1),
     (25, "I16", 1, 2),
     (26, "I32", 1, 4),
     (27, "I64", 1, 8),
     (28, "F64", 1, 8),
-    (29, "IQ1_M", 256, 56),
     (30, "BF16", 1, 2),
     (40, "NVFP4", 64, 36),
     (41, "Q1_0", 128, 18),
@@ -406,7 +426,17 @@ mod tests {
         assert_eq!((q2k.name(), q2k.block_len(), q2k.block_bytes()), ("Q2_K", 256, 84));
         let iq2 = GgmlType::from_id(16).unwrap();
         assert_eq!((iq2.name(), iq2.block_len(), iq2.block_bytes()), ("IQ2_XXS", 256, 66));
-        assert!(iq2.codec().is_none());
+        assert!(iq2.codec().is_some_and(|c| !c.quantizes()), "IQ2_XXS is read, not quantized");
+        let q8_1 = GgmlType::from_id(9).unwrap();
+        assert_eq!((q8_1.name(), q8_1.block_len(), q8_1.block_bytes()), ("Q8_1", 32, 40));
+        assert!(q8_1.codec().is_none());
+        // gguf-py GGML_QUANT_SIZES of the lattice types.
+        for (name, id, bytes) in
+            [("IQ2_XXS", 16, 66), ("IQ2_XS", 17, 74), ("IQ3_XXS", 18, 98), ("IQ1_S", 19, 50), ("IQ3_S", 21, 110), ("IQ2_S", 22, 82), ("IQ1_M", 29, 56)]
+        {
+            let t = GgmlType::from_name(name).unwrap();
+            assert_eq!((t.id(), t.block_len(), t.block_bytes()), (id, 256, bytes), "{name}");
+        }
         assert_eq!(GgmlType::from_id(5), None);
         assert_eq!(GgmlType::from_id(0), None, "F32 is an element type");
         assert_eq!(type_id("F16"), Some(1));
@@ -445,13 +475,16 @@ mod tests {
         assert_eq!(round_trip(Q4_K::TYPE, &[0.0; 512], &[2, 256]).unwrap(), (vec![0u8; 288], vec![0.0; 512]));
         let e = round_trip(Q4_K::TYPE, &[0.0; 600], &[2, 300]).unwrap_err().to_string();
         assert!(e.contains("rows of 300 values are not whole blocks of 256"), "{e}");
-        assert!(round_trip(GgmlType::from_id(16).unwrap(), &[0.0; 256], &[256]).is_err());
+        let e = round_trip(GgmlType::from_id(16).unwrap(), &[0.0; 256], &[256]).unwrap_err().to_string();
+        assert!(e.contains("IQ2_XXS is read, not quantized"), "{e}");
+        assert!(round_trip(GgmlType::from_id(9).unwrap(), &[0.0; 32], &[32]).is_err());
     }
 
     #[test]
     fn sizes_that_are_not_whole_blocks_are_refused() {
         assert_eq!(dequantize(Q8_0::TYPE, &[0u8; 33]), None);
         assert_eq!(quantize_ref(Q4_K::TYPE, &[0.0; 255], &mut [0u8; 144]), None);
-        assert_eq!(dequantize(GgmlType::from_id(16).unwrap(), &[0u8; 66]), None, "IQ2_XXS is listed, not decoded");
+        assert_eq!(dequantize(GgmlType::from_id(16).unwrap(), &[0u8; 65]), None);
+        assert_eq!(dequantize(GgmlType::from_id(9).unwrap(), &[0u8; 40]), None, "Q8_1 is listed, not decoded");
     }
 }
