@@ -294,6 +294,27 @@ const instance = {
     return { module: compiled, glue: build.glue };
   },
 
+  /**
+   * A worker of the pool (www/app/pool.js) starts from the primary's compiled module and glue (moduleForPage):
+   * no second fetch or compile, and the same build whatever this worker would detect.
+   */
+  adoptModule({ module, glue }) {
+    if (!compiled) {
+      compiled = module;
+      build = { glue, wasm: null };
+    }
+    return core.ready().then(() => ({ kernel: qp.kernel_build() }));
+  },
+
+  /** Entries of the file table ([id, { file, name, index, siblings }]) for the pool's other workers. */
+  fileEntries: (ids) => ids.map((id) => [id, openEntry(id)]),
+
+  /** Another worker's file under the same id: this worker reads its own slices of the same File. */
+  adoptFile(id, { file, name, index, siblings }) {
+    openFiles.set(id, { file, name, index, siblings });
+    nextFileId = Math.max(nextFileId, id + 1);
+  },
+
   /** The byte length of the module's memory (WebAssembly.Memory grows and never shrinks: a high-water mark). */
   memoryBytes: () => callWasm('memory size', (m) => m.wasm_memory_bytes()),
 

@@ -1,0 +1,187 @@
+// End-to-end for the pool of workers (www/app/pool.js, www/app/bridge.js): with ?workers=1, 2 and 4 the
+// whole-model table (its JSON download) and two exports (their bytes) are identical, and equal the CLI; the
+// page shows how many workers it runs; a tensor that fails (Q4_K on rows of 100) is listed with the core's
+// error and every other tensor is kept; a worker that dies in the middle of a run is replaced, its tensor
+// is reported as an error, the other tensors and the open file stay, and the next run is whole again.
+//
+//   bash scripts/build-wasm.sh && npx vite build && node --test tests/e2e/pool.test.mjs
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { CLI, ROOT, WAIT, cli, f16, f32, gaussians, safetensors, startSession } from './lib.mjs';
+
+let session;
+let page;
+let origin;
+let dir;
+let model; // 20 tensors (19 float) of mixed dtypes and shapes, one of them unfit for Q4_K
+let many; // 40 tensors: a run long enough to lose a worker in the middle of it
+
+/** The fixture: F32 and F16 weights, a 1-D norm, an integer tensor (skipped) and [3, 100] (no Q4_K). */
+function writeModel(file) {
+  const tensors = [];
+  for (let l = 0; l < 4; l++) {
+    for (const p of ['q', 'k', 'v']) tensors.push({ name: `layers.${l}.${p}.weight`, dtype: 'F32', shape: [64, 256], bytes: f32(gaussians(64 * 256, 100 + l * 3 + p.charCodeAt(0), 0.05)) });
+    tensors.push({ name: `layers.${l}.norm.weight`, dtype: 'F32', shape: [256], bytes: f32(gaussians(256, 200 + l, 1)) });
+  }
+  tensors.push({ name: 'head.weight', dtype: 'F16', shape: [32, 256], bytes: f16(32 * 256, 7) });
+  tensors.push({ name: 'odd.weight', dtype: 'F32', shape: [3, 100], bytes: f32(gaussians(300, 8, 0.1)) });
+  tensors.push({ name: 'position_ids', dtype: 'I32', shape: [4], bytes: Buffer.from(new Int32Array([0, 1, 2, 3]).buffer) });
+  tensors.push({ name: 'embed.weight', dtype: 'F32', shape: [128, 256], bytes: f32(gaussians(128 * 256, 9, 0.02)) });
+  writeFileSync(file, safetensors(tensors));
+}
+
+function writeMany(file) {
+  const tensors = Array.from({ length: 40 }, (_, i) => ({ name: `block.${String(i).padStart(2, '0')}.weight`, dtype: 'F32', shape: [256, 256], bytes: f32(gaussians(256 * 256, 500 + i, 0.05)) }));
+  writeFileSync(file, safetensors(tensors));
+}
+
+before(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), 'quant-playground-pool-'));
+  model = path.join(dir, 'pool-model.safetensors');
+  many = path.join(dir, 'pool-many.safetensors');
+  writeModel(model);
+  writeMany(many);
+  session = await startSession();
+  ({ page, origin } = session);
+}, { timeout: 15 * 60_000 });
+
+after(async () => {
+  await session?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh page with `workers` workers and Q4_K as an added column; `file` opened in it. */
+async function load(workers, file) {
+  await page.goto(`${origin}/?workers=${workers}&add=q4_k`);
+  await page.locator('#tensors tbody[data-file="example-seed-42.safetensors"]').waitFor();
+  // The Blob path of the export: a headless run cannot answer the save picker.
+  await page.evaluate(() => { window.showSaveFilePicker = undefined; });
+  await page.setInputFiles('#file-input', file);
+  await page.locator(`#tensors tbody[data-file="${path.basename(file)}"]`).waitFor();
+}
+
+async function runModel() {
+  await page.locator('#model-run').click();
+  await page.waitForFunction(() => {
+    const result = document.getElementById('model-result');
+    return !result.hidden && document.getElementById('model-cancel').hidden && result.dataset.state;
+  });
+}
+
+async function download(button) {
+  const [file] = await Promise.all([page.waitForEvent('download'), page.locator(button).click()]);
+  return { name: file.suggestedFilename(), bytes: readFileSync(await file.path()) };
+}
+
+async function chooseConfig(label) {
+  const value = await page.locator('#model-config option').evaluateAll((options, l) => options.find((o) => o.textContent === l)?.value, label);
+  assert.ok(value, `the configuration ${label} is offered`);
+  await page.selectOption('#model-config', value);
+}
+
+const errorsShown = () => page.locator('#errors li').allTextContents();
+
+/** What one pool size gives: the two whole-model JSON documents and the two exports' bytes. */
+async function outcomes(workers) {
+  await load(workers, model);
+  assert.equal(await page.locator('#model-workers').textContent(), `${workers} worker${workers === 1 ? '' : 's'}`);
+  assert.equal(await page.locator('#model-workers').getAttribute('data-workers'), String(workers));
+  await page.locator('[data-preset="int8"]').click();
+  await runModel();
+  assert.match(await page.locator('#model-status').textContent(), new RegExp(`^19 tensors in .* on ${workers} worker`));
+  const int8 = JSON.parse((await download('#model-json')).bytes.toString('utf8'));
+
+  await chooseConfig('q4_k');
+  await runModel();
+  const q4k = JSON.parse((await download('#model-json')).bytes.toString('utf8'));
+  const shown = await errorsShown();
+  assert.ok(shown.some((e) => /1 of 19 tensors failed/.test(e) && /tensor 'odd\.weight'/.test(e) && /rows of 100/.test(e)), `the error names the tensor: ${shown}`);
+  assert.equal(await page.locator('#model-all tbody tr').count(), 18);
+
+  await page.selectOption('#export-format', 'safetensors');
+  const exported = await download('#export-model');
+  await page.selectOption('#export-format', 'gguf:Q8_0');
+  const gguf = await download('#export-model');
+  return { int8, q4k, exported, gguf };
+}
+
+/** The page's document equals the CLI's, sqnr_db to 1e-12 (wasm's log10 and glibc's may differ in the last bit). */
+function assertSameAsCli(fromPage, fromCli) {
+  const strip = (doc) => ({ ...doc, file: undefined, tensors: doc.tensors.map((r) => ({ ...r, sqnr_db: undefined })) });
+  assert.deepEqual(strip(fromPage), strip(fromCli));
+  fromPage.tensors.forEach((r, i) => {
+    const want = fromCli.tensors[i].sqnr_db;
+    if (typeof want !== 'number') assert.equal(r.sqnr_db, want, r.name);
+    else assert.ok(Math.abs(r.sqnr_db - want) <= 1e-12 * Math.abs(want), `${r.name}: SQNR ${r.sqnr_db} vs the CLI's ${want}`);
+  });
+}
+
+test('1, 2 and 4 workers: the whole-model table and the exports are bit for bit the same, and equal the CLI', { timeout: 8 * WAIT }, async () => {
+  const one = await outcomes(1);
+  // The CLI for the same settings: the whole model as int8 sym per channel, and the exports.
+  assertSameAsCli(one.int8, cli(['quantize', model, '--bits', '8', '--scheme', 'sym', '--granularity', 'channel']));
+  const out = path.join(dir, 'cli.safetensors');
+  execFileSync(CLI, ['export', model, '--to', 'safetensors', '--bits', '8', '--scheme', 'sym', '--granularity', 'channel', '-o', out], { cwd: ROOT });
+  assert.ok(readFileSync(out).equals(one.exported.bytes), 'the one-worker safetensors export equals the CLI export');
+  const outGguf = path.join(dir, 'cli.gguf');
+  execFileSync(CLI, ['export', model, '--to', 'gguf:Q8_0', '-o', outGguf], { cwd: ROOT });
+  assert.ok(readFileSync(outGguf).equals(one.gguf.bytes), 'the one-worker GGUF export equals the CLI export');
+  // Q4_K: the CLI stops at the unfit tensor; the page lists it as skipped with the core's reason.
+  const failed = one.q4k.skipped.find((s) => s.name === 'odd.weight');
+  assert.match(failed.reason, /Q4_K: rows of 100 values are not whole blocks of 256/);
+  assert.deepEqual(one.q4k.tensors.map((r) => r.name), one.int8.tensors.map((r) => r.name).filter((n) => n !== 'odd.weight'));
+  const tickedCli = cli(['quantize', model, '--type', 'q4_k', ...one.q4k.tensors.flatMap((r) => ['--tensor', r.name])]);
+  assertSameAsCli({ ...one.q4k, skipped: [] }, { ...tickedCli, skipped: [] });
+
+  for (const workers of [2, 4]) {
+    const many = await outcomes(workers);
+    assert.deepEqual(many.int8, one.int8, `${workers} workers: the int8 table`);
+    assert.deepEqual(many.q4k, one.q4k, `${workers} workers: the Q4_K table with its failed tensor`);
+    assert.ok(many.exported.bytes.equals(one.exported.bytes), `${workers} workers: the safetensors export's bytes`);
+    assert.ok(many.gguf.bytes.equals(one.gguf.bytes), `${workers} workers: the GGUF export's bytes`);
+    assert.equal(many.exported.name, one.exported.name);
+  }
+  assert.deepEqual(session.pageErrors, []);
+});
+
+test('a worker that dies in the middle of a run: replaced, its tensor an error, the others and the file kept', { timeout: 6 * WAIT }, async () => {
+  await load(1, many);
+  await page.locator('[data-preset="int8"]').click();
+  await runModel();
+  const whole = JSON.parse((await download('#model-json')).bytes.toString('utf8'));
+  assert.equal(whole.tensors.length, 40);
+
+  await load(2, many);
+  await page.locator('[data-preset="int8"]').click();
+  const workers = page.workers();
+  assert.equal(workers.length, 2, 'the pool of two workers');
+  // The second worker's next message is a tensor of the run: comlink starts the job, then this listener
+  // silences the worker's replies and throws, as a worker the browser stops under a job (out of memory)
+  // is heard by the page: an error event, and no answer ever.
+  await workers[1].evaluate(() => {
+    self.addEventListener('message', () => {
+      self.postMessage = () => {};
+      throw new Error('this worker stops here (the test)');
+    }, { once: true });
+  });
+  await runModel();
+  const hurt = JSON.parse((await download('#model-json')).bytes.toString('utf8'));
+  assert.equal(hurt.tensors.length, 39, 'every tensor but the lost one');
+  assert.equal(hurt.skipped.length, 1);
+  assert.match(hurt.skipped[0].reason, /worker 2 of 2 stopped \(.*this worker stops here.*\); it was restarted/);
+  assert.deepEqual(hurt.tensors, whole.tensors.filter((r) => r.name !== hurt.skipped[0].name));
+  assert.ok((await errorsShown()).some((e) => /1 of 40 tensors failed/.test(e)));
+  // The dead worker was replaced (the page lists a terminated worker until it has closed).
+  for (let waited = 0; page.workers().length !== 2 && waited < WAIT; waited += 100) await new Promise((r) => setTimeout(r, 100));
+  assert.equal(page.workers().length, 2, 'the dead worker was replaced');
+
+  // The same page, the same open file: the next run is whole and equals one worker's.
+  await runModel();
+  const again = JSON.parse((await download('#model-json')).bytes.toString('utf8'));
+  assert.deepEqual(again, whole);
+  assert.equal(await page.locator('#model-all tbody tr').count(), 40);
+});
