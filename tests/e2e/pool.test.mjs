@@ -1,17 +1,18 @@
-// End-to-end for the pool of workers (www/app/pool.js, www/app/bridge.js): with ?workers=1, 2 and 4 the
-// whole-model table (its JSON download) and two exports (their bytes) are identical, and equal the CLI; the
-// page shows how many workers it runs; a tensor that fails (Q4_K on rows of 100) is listed with the core's
-// error and every other tensor is kept; a worker that dies in the middle of a run is replaced, its tensor
-// is reported as an error, the other tensors and the open file stay, and the next run is whole again.
+// End-to-end for the pool of workers (www/app/pool.js, www/app/bridge.js, www/app/fanout.js): with
+// ?workers=1, 2 and 4 the Pareto sweep (its points, front and legend), the whole-model table (its JSON
+// download) and two exports (their bytes) are identical, and equal the CLI; the page shows how many
+// workers it runs; a tensor that fails (Q4_K on rows of 100) is listed with the core's error and every
+// other tensor is kept; a worker that dies in the middle of a run is replaced, its tensor is reported as
+// an error, the other tensors and the open file stay, and the next run is whole again.
 //
 //   bash scripts/build-wasm.sh && npx vite build && node --test tests/e2e/pool.test.mjs
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { CLI, ROOT, WAIT, cli, f16, f32, gaussians, safetensors, startSession } from './lib.mjs';
+import { CLI, ROOT, WAIT, cli, f16, f32, gaussians, safetensors, safetensorsHeader, startSession } from './lib.mjs';
 
 let session;
 let page;
@@ -19,6 +20,7 @@ let origin;
 let dir;
 let model; // 20 tensors (19 float) of mixed dtypes and shapes, one of them unfit for Q4_K
 let many; // 40 tensors: a run long enough to lose a worker in the middle of it
+let trapping; // six small tensors and one that traps the module
 
 /** The fixture: F32 and F16 weights, a 1-D norm, an integer tensor (skipped) and [3, 100] (no Q4_K). */
 function writeModel(file) {
@@ -39,12 +41,27 @@ function writeMany(file) {
   writeFileSync(file, safetensors(tensors));
 }
 
+/**
+ * Six small F32 tensors, then 'huge', F16 [512, 1048576] (1 GiB, a hole on disk): as f32 it is 2 GiB, more
+ * than one wasm32 allocation can hold, so the module traps on it (smoke.test.mjs's trapping tensor).
+ */
+function writeTrapping(file) {
+  const small = Array.from({ length: 6 }, (_, i) => ({ name: `small.${i}.weight`, dtype: 'F32', shape: [32, 64], length: 32 * 64 * 4 }));
+  const hugeLength = 2 ** 30;
+  const header = safetensorsHeader([...small, { name: 'huge', dtype: 'F16', shape: [512, 1048576], length: hugeLength }]);
+  const bytes = Buffer.concat([header, ...small.map((t, i) => f32(gaussians(32 * 64, 700 + i, 0.05)))]);
+  writeFileSync(file, bytes);
+  truncateSync(file, bytes.length + hugeLength);
+}
+
 before(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'quant-playground-pool-'));
   model = path.join(dir, 'pool-model.safetensors');
   many = path.join(dir, 'pool-many.safetensors');
   writeModel(model);
   writeMany(many);
+  trapping = path.join(dir, 'pool-trapping.safetensors');
+  writeTrapping(trapping);
   session = await startSession();
   ({ page, origin } = session);
 }, { timeout: 15 * 60_000 });
@@ -85,9 +102,21 @@ async function chooseConfig(label) {
 
 const errorsShown = () => page.locator('#errors li').allTextContents();
 
-/** What one pool size gives: the two whole-model JSON documents and the two exports' bytes. */
+/** The pictures show `tensor` and the Pareto sweep is done (the views test's wait). */
+async function waitForPictures(tensor) {
+  await page.waitForFunction((tensor) => {
+    const pictures = document.querySelector('.pictures');
+    return pictures.dataset.state === 'ready' && pictures.dataset.tensor === tensor && !pictures.hasAttribute('aria-busy')
+      && document.getElementById('pareto-progress').hidden && document.querySelector('#pareto-chart canvas');
+  }, tensor);
+}
+
+/** What one pool size gives: the sweep's points and front, the two whole-model documents, the two exports' bytes. */
 async function outcomes(workers) {
   await load(workers, model);
+  await page.locator('#tensors tr[data-file="pool-model.safetensors"][data-tensor="embed.weight"] input[type="radio"]').check();
+  await waitForPictures('embed.weight');
+  const pareto = await page.locator('#pareto-chart').evaluate((c) => ({ points: c.dataset.points, formats: c.dataset.formats, front: c.dataset.front, legend: document.getElementById('pareto-legend').textContent }));
   assert.equal(await page.locator('#model-workers').textContent(), `${workers} worker${workers === 1 ? '' : 's'}`);
   assert.equal(await page.locator('#model-workers').getAttribute('data-workers'), String(workers));
   await page.locator('[data-preset="int8"]').click();
@@ -106,7 +135,7 @@ async function outcomes(workers) {
   const exported = await download('#export-model');
   await page.selectOption('#export-format', 'gguf:Q8_0');
   const gguf = await download('#export-model');
-  return { int8, q4k, exported, gguf };
+  return { pareto, int8, q4k, exported, gguf };
 }
 
 /** The page's document equals the CLI's, sqnr_db to 1e-12 (wasm's log10 and glibc's may differ in the last bit). */
@@ -120,7 +149,7 @@ function assertSameAsCli(fromPage, fromCli) {
   });
 }
 
-test('1, 2 and 4 workers: the whole-model table and the exports are bit for bit the same, and equal the CLI', { timeout: 8 * WAIT }, async () => {
+test('1, 2 and 4 workers: the sweep, the whole-model table and the exports are bit for bit the same, and equal the CLI', { timeout: 8 * WAIT }, async () => {
   const one = await outcomes(1);
   // The CLI for the same settings: the whole model as int8 sym per channel, and the exports.
   assertSameAsCli(one.int8, cli(['quantize', model, '--bits', '8', '--scheme', 'sym', '--granularity', 'channel']));
@@ -139,6 +168,7 @@ test('1, 2 and 4 workers: the whole-model table and the exports are bit for bit 
 
   for (const workers of [2, 4]) {
     const many = await outcomes(workers);
+    assert.deepEqual(many.pareto, one.pareto, `${workers} workers: the sweep's points, formats and front`);
     assert.deepEqual(many.int8, one.int8, `${workers} workers: the int8 table`);
     assert.deepEqual(many.q4k, one.q4k, `${workers} workers: the Q4_K table with its failed tensor`);
     assert.ok(many.exported.bytes.equals(one.exported.bytes), `${workers} workers: the safetensors export's bytes`);
@@ -184,4 +214,21 @@ test('a worker that dies in the middle of a run: replaced, its tensor an error, 
   const again = JSON.parse((await download('#model-json')).bytes.toString('utf8'));
   assert.deepEqual(again, whole);
   assert.equal(await page.locator('#model-all tbody tr').count(), 40);
+});
+
+test('a tensor that traps the module in a run over two workers: its error in place, the module restarted, the rest kept', { timeout: 6 * WAIT }, async () => {
+  await load(2, trapping);
+  await page.locator('[data-preset="int8"]').click();
+  await runModel();
+  const first = JSON.parse((await download('#model-json')).bytes.toString('utf8'));
+  assert.deepEqual(first.tensors.map((r) => r.name), ['small.0.weight', 'small.1.weight', 'small.2.weight', 'small.3.weight', 'small.4.weight', 'small.5.weight']);
+  assert.equal(first.skipped.length, 1);
+  assert.equal(first.skipped[0].name, 'huge');
+  assert.match(first.skipped[0].reason, /tensor 'huge' stopped the wasm module .*The module was restarted; what was loaded is still open/);
+  assert.ok((await errorsShown()).some((e) => /1 of 7 tensors failed/.test(e) && /huge/.test(e)));
+  // The CLI's rows for the six, and the same answer from the restarted pool.
+  assertSameAsCli({ ...first, skipped: [] }, { ...cli(['quantize', trapping, '--bits', '8', '--scheme', 'sym', '--granularity', 'channel', ...first.tensors.flatMap((r) => ['--tensor', r.name])]), skipped: [] });
+  await runModel();
+  const again = JSON.parse((await download('#model-json')).bytes.toString('utf8'));
+  assert.deepEqual(again, first);
 });

@@ -104,18 +104,20 @@ export function createPool({ size, onFailure }) {
 
   /**
    * Runs jobs 0..count-1 over the pool: `start(jobIndex, workerIndex)` runs one on that worker and
-   * resolves with its answer. Jobs are handed out in order, each to the next free worker, once `gate(jobIndex)` has
-   * resolved (a bounded window); `settled(jobIndex, outcome)` hears each answer ({ value } or { error })
-   * as it comes. Once `stop()` is true nothing more is handed out. Resolves when every job handed out has
+   * resolves with its answer. Jobs are handed out in order, each to the next free worker (the first ones
+   * at once, before anything is awaited), once `gate(jobIndex)`, if given, has resolved (a bounded
+   * window); `settled(jobIndex, outcome)` hears each answer ({ value } or { error }) as it comes. Once `stop()` is true nothing more is handed out. Resolves when every job handed out has
    * settled.
    */
-  async function each(count, { start, settled, stop = () => false, gate = async () => {} }) {
+  async function each(count, { start, settled, stop = () => false, gate = null }) {
     let next = 0;
     const work = async (index) => {
       while (!stop() && next < count) {
         const job = next++;
-        await gate(job);
-        if (stop()) return;
+        if (gate) {
+          await gate(job);
+          if (stop()) return;
+        }
         let outcome;
         try {
           outcome = { value: await start(job, index) };
