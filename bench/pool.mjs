@@ -8,21 +8,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { random, safetensorsHeader } from '../tests/e2e/lib.mjs';
 import { launchChromium, serveFiles } from './serve.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 /** The issue's target for the pool on a 2-core machine. */
 export const POOL_TARGET = 1.7;
-
-/** mulberry32: a small deterministic generator, uniform in [0, 1). */
-function uniform(seed) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * A ~90 MB F32 safetensors file shaped like a small transformer (the e2e test's large file): an embedding
@@ -36,21 +27,11 @@ export function writeNinetyMegabytes(file) {
     tensors.push({ name: `layers.${l}.mlp.up.weight`, shape: [2048, 512] }, { name: `layers.${l}.mlp.down.weight`, shape: [512, 2048] });
     tensors.push({ name: `layers.${l}.norm1.weight`, shape: [512] }, { name: `layers.${l}.norm2.weight`, shape: [512] });
   }
-  const header = {};
-  let offset = 0;
-  for (const t of tensors) {
-    const length = t.shape.reduce((a, b) => a * b, 1) * 4;
-    header[t.name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + length] };
-    offset += length;
-  }
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (json.length % 8)) % 8);
-  const length = Buffer.alloc(8);
-  length.writeBigUInt64LE(BigInt(json.length));
-  const values = new Float32Array(offset / 4);
-  const next = uniform(99);
+  for (const t of tensors) Object.assign(t, { dtype: 'F32', length: t.shape.reduce((a, b) => a * b, 1) * 4 });
+  const values = new Float32Array(tensors.reduce((a, t) => a + t.length, 0) / 4);
+  const next = random(99);
   for (let i = 0; i < values.length; i++) values[i] = (next() + next() + next() - 1.5) * 0.05;
-  const bytes = Buffer.concat([length, Buffer.from(json), Buffer.from(values.buffer)]);
+  const bytes = Buffer.concat([safetensorsHeader(tensors), Buffer.from(values.buffer)]);
   writeFileSync(file, bytes);
   return { tensors: tensors.length, bytes: bytes.length };
 }
