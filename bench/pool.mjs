@@ -46,7 +46,7 @@ async function openTab(browser, origin, workers, file, name) {
   const page = await browser.newPage();
   page.setDefaultTimeout(10 * 60_000);
   page.on('pageerror', (e) => console.log(`[bench] page error (${workers} workers): ${e.message}`));
-  await page.goto(`${origin}/?workers=${workers}`);
+  await page.goto(`${origin}/index.html?workers=${workers}`);
   await page.locator('#tensors tbody[data-file="example-seed-42.safetensors"]').waitFor();
   await page.setInputFiles('#file-input', file);
   await page.locator(`#tensors tbody[data-file="${name}"]`).waitFor();
@@ -83,11 +83,11 @@ export async function runPoolBench({ samples = 5, poolWorkers = null } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'quant-playground-pool-bench-'));
   const file = join(dir, 'whole-model-90mb.safetensors');
   const info = writeNinetyMegabytes(file);
-  const { server, origin } = await serveFiles((path) => join(root, 'dist', path === '/' ? 'index.html' : path));
+  const { server, origin } = await serveFiles((path) => join(root, 'dist', path));
   const browser = await launchChromium();
   try {
     const probe = await browser.newPage();
-    await probe.goto(`${origin}/`);
+    await probe.goto(`${origin}/index.html`);
     const cores = await probe.evaluate(() => navigator.hardwareConcurrency);
     await probe.close();
     const pool = poolWorkers ?? Math.max(1, Math.min(cores, 8));

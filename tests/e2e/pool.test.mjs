@@ -178,7 +178,39 @@ test('1, 2 and 4 workers: the sweep, the whole-model table and the exports are b
   assert.deepEqual(session.pageErrors, []);
 });
 
-test('a worker that dies in the middle of a run: replaced, its tensor an error, the others and the file kept', { timeout: 6 * WAIT }, async () => {
+/** The chosen tensor's table, pictures and sweep are done and the footer has read the memory after them: the workers are idle. */
+async function idle() {
+  await page.waitForFunction(() => {
+    const pictures = document.querySelector('.pictures');
+    const table = document.getElementById('comparison');
+    const memory = document.getElementById('wasm-memory');
+    return pictures.dataset.state === 'ready' && !pictures.hasAttribute('aria-busy') && !table.hasAttribute('aria-busy')
+      && document.getElementById('pareto-progress').hidden && memory.dataset.after === `${table.dataset.file}:${table.dataset.tensor}`;
+  });
+}
+
+/**
+ * Worker `index`'s next message (a tensor of the next run, the page being idle) starts its job in comlink,
+ * then this listener silences the worker's replies and throws: what the page hears of a worker the browser
+ * stops under a job (out of memory), an error event and no answer ever.
+ */
+async function killOnNextJob(index) {
+  await idle();
+  await page.workers()[index].evaluate(() => {
+    self.addEventListener('message', () => {
+      self.postMessage = () => {};
+      throw new Error('this worker stops here (the test)');
+    }, { once: true });
+  });
+}
+
+/** The page lists a terminated worker until it has closed. */
+async function twoWorkers() {
+  for (let waited = 0; page.workers().length !== 2 && waited < WAIT; waited += 100) await new Promise((r) => setTimeout(r, 100));
+  assert.equal(page.workers().length, 2, 'the dead worker was replaced');
+}
+
+test('a worker that dies in the middle of a run: replaced, its tensor an error, the others and the file kept', { timeout: 8 * WAIT }, async () => {
   await load(1, many);
   await page.locator('[data-preset="int8"]').click();
   await runModel();
@@ -187,17 +219,8 @@ test('a worker that dies in the middle of a run: replaced, its tensor an error, 
 
   await load(2, many);
   await page.locator('[data-preset="int8"]').click();
-  const workers = page.workers();
-  assert.equal(workers.length, 2, 'the pool of two workers');
-  // The second worker's next message is a tensor of the run: comlink starts the job, then this listener
-  // silences the worker's replies and throws, as a worker the browser stops under a job (out of memory)
-  // is heard by the page: an error event, and no answer ever.
-  await workers[1].evaluate(() => {
-    self.addEventListener('message', () => {
-      self.postMessage = () => {};
-      throw new Error('this worker stops here (the test)');
-    }, { once: true });
-  });
+  assert.equal(page.workers().length, 2, 'the pool of two workers');
+  await killOnNextJob(1); // a helper
   await runModel();
   const hurt = JSON.parse((await download('#model-json')).bytes.toString('utf8'));
   assert.equal(hurt.tensors.length, 39, 'every tensor but the lost one');
@@ -205,15 +228,43 @@ test('a worker that dies in the middle of a run: replaced, its tensor an error, 
   assert.match(hurt.skipped[0].reason, /worker 2 of 2 stopped \(.*this worker stops here.*\); it was restarted/);
   assert.deepEqual(hurt.tensors, whole.tensors.filter((r) => r.name !== hurt.skipped[0].name));
   assert.ok((await errorsShown()).some((e) => /1 of 40 tensors failed/.test(e)));
-  // The dead worker was replaced (the page lists a terminated worker until it has closed).
-  for (let waited = 0; page.workers().length !== 2 && waited < WAIT; waited += 100) await new Promise((r) => setTimeout(r, 100));
-  assert.equal(page.workers().length, 2, 'the dead worker was replaced');
+  await twoWorkers();
 
   // The same page, the same open file: the next run is whole and equals one worker's.
   await runModel();
   const again = JSON.parse((await download('#model-json')).bytes.toString('utf8'));
   assert.deepEqual(again, whole);
   assert.equal(await page.locator('#model-all tbody tr').count(), 40);
+
+  // The primary (worker 1, the file table's owner) dies under a tensor: its successor gets the open files.
+  await killOnNextJob(0);
+  await runModel();
+  const primaryLost = JSON.parse((await download('#model-json')).bytes.toString('utf8'));
+  assert.equal(primaryLost.tensors.length, 39);
+  assert.match(primaryLost.skipped[0].reason, /worker 1 of 2 stopped (.*this worker stops here.*); it was restarted/);
+  assert.deepEqual(primaryLost.tensors, whole.tensors.filter((r) => r.name !== primaryLost.skipped[0].name));
+  await twoWorkers();
+  // One-shot work on the new primary: another tensor's comparison (the table's int8 cell equals the whole-model row).
+  await page.locator('#tensors tr[data-file="pool-many.safetensors"][data-tensor="block.07.weight"] input[type="radio"]').check();
+  await page.waitForFunction(() => {
+    const table = document.getElementById('comparison');
+    return table.dataset.tensor === 'block.07.weight' && !table.hasAttribute('aria-busy') && table.querySelector('td[data-config="int8 sym channel:0"][data-metric="mse"]');
+  });
+  const shownMse = await page.locator('#comparison td[data-config="int8 sym channel:0"][data-metric="mse"]').getAttribute('data-value');
+  assert.equal(Number(shownMse), whole.tensors.find((r) => r.name === 'block.07.weight').mse);
+  await runModel();
+  assert.deepEqual(JSON.parse((await download('#model-json')).bytes.toString('utf8')), whole);
+
+  // Cancel on the pool: what comes back is the first tensors in the file's order, as one worker computed them.
+  await idle();
+  await page.evaluate(() => {
+    document.getElementById('model-run').click();
+    document.getElementById('model-cancel').click();
+  });
+  await page.waitForFunction(() => document.getElementById('model-result').dataset.state === 'cancelled' && document.getElementById('model-cancel').hidden);
+  const partial = JSON.parse((await download('#model-json')).bytes.toString('utf8'));
+  assert.ok(partial.tensors.length >= 2 && partial.tensors.length < 40, `${partial.tensors.length} tensors before the cancel (one in flight on each worker at least)`);
+  assert.deepEqual(partial.tensors, whole.tensors.slice(0, partial.tensors.length));
 });
 
 test('a tensor that traps the module in a run over two workers: its error in place, the module restarted, the rest kept', { timeout: 6 * WAIT }, async () => {

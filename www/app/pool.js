@@ -53,13 +53,16 @@ export function createPool({ size, onFailure }) {
     return slot;
   }
 
-  /** A helper takes the primary's compiled module and the open files; the primary loads the module itself. */
+  /**
+   * The first primary loads and compiles the module; every other worker, and a primary that replaces a dead
+   * one, starts from that compiled module (no second fetch or compile). Then each takes the open files.
+   */
   async function prepare(slot) {
-    if (slot.index === 0) {
+    if (slot.index === 0 && !module) {
       await slot.remote.run('init', jobId(), undefined);
-      module ??= await slot.remote.run('moduleForPage', jobId(), undefined);
+      module = await slot.remote.run('moduleForPage', jobId(), undefined);
     } else {
-      await slots[0].ready;
+      if (!module) await slots[0].ready;
       await slot.remote.run('adoptModule', jobId(), undefined, module);
     }
     for (const [id, entry] of files) await slot.remote.run('adoptFile', jobId(), undefined, id, entry);
