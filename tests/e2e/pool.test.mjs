@@ -283,3 +283,21 @@ test('a tensor that traps the module in a run over two workers: its error in pla
   const again = JSON.parse((await download('#model-json')).bytes.toString('utf8'));
   assert.deepEqual(again, first);
 });
+
+test('the pool size: the cores by default (at most 8), ?workers=N up to 16, kept in the URL', { timeout: 3 * WAIT }, async () => {
+  const shown = async (query) => {
+    await page.goto(`${origin}/${query}`);
+    await page.locator('#tensors tbody[data-file="example-seed-42.safetensors"]').waitFor();
+    return Number(await page.locator('#model-workers').getAttribute('data-workers'));
+  };
+  const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+  assert.equal(await shown(''), Math.min(Math.max(cores, 1), 8));
+  assert.equal(page.workers().length, Math.min(Math.max(cores, 1), 8), 'one module worker each');
+  for (const bad of ['0', '-2', 'abc', '1.5']) assert.equal(await shown(`?workers=${bad}`), Math.min(Math.max(cores, 1), 8), `workers=${bad} falls back`);
+  assert.equal(await shown('?workers=99'), 16);
+  assert.equal(await shown('?workers=3'), 3);
+  assert.equal(await page.locator('#model-workers').textContent(), '3 workers');
+  // The page rewrites its URL as the state changes; the choice of workers stays in it.
+  await page.waitForFunction(() => new URLSearchParams(location.search).has('tensor'));
+  assert.equal(await page.evaluate(() => new URLSearchParams(location.search).get('workers')), '3');
+});

@@ -2,7 +2,9 @@
 // core: the instance (restarted after a trap), the table of open files (read lazily: the header first,
 // then only the bytes of the tensor asked for, Blob.slice, never a whole file) and the one job loop.
 // The domains (one file each) are merged into one comlink API that the page reaches through
-// www/app/bridge.js: run(method, jobId, progress, ...args) and cancel(jobId).
+// www/app/bridge.js: run(method, jobId, progress, ...args) and cancel(jobId). The page runs several of these
+// workers (www/app/pool.js): the others start from the first one's compiled module (adoptModule) and mirror
+// its file table under the same ids (adoptFile), each reading its own slices of the same File objects.
 import * as Comlink from 'comlink';
 import { relaxedSimd } from 'wasm-feature-detect';
 import glueSource from '../pkg/quant_playground.js?raw';
