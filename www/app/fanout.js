@@ -1,6 +1,7 @@
 // One-shot jobs that the bridge (www/app/bridge.js) spreads over the pool of workers behind run(), with the
 // same answer as one worker's job: the export (tensors encoded on every worker, written in order by the
 // one writer) and the sweep behind the Pareto picture (a few specs or one format per piece).
+
 /** Encoded parts an export may hold ahead of the writer, per worker (bounds the page's memory). */
 const EXPORT_AHEAD_PER_WORKER = 2;
 /** Specs per piece of the sweep (compare.js's SWEEP_CHUNK): small enough to spread and to hear a cancel. */
@@ -51,6 +52,8 @@ async function exportOnPool({ pool, runOn, cancelled }, [id, request, sink], { s
           return;
         }
         parts.set(i, outcome.value);
+        if (writing) return; // the writer in flight takes this part when its turn comes
+        writing = true;
         // The one writer: whoever finds the next part in order writes it and the ones after it.
         while (parts.has(written) && failure === null) {
           const part = parts.get(written);
@@ -78,14 +81,13 @@ async function exportOnPool({ pool, runOn, cancelled }, [id, request, sink], { s
     }
     report.tensors = report.tensors.map((row) => {
       const index = encodedOn.get(row.name);
-      return index ? others.get(index).tensors.find((r) => r.name === row.name) ?? row : row;
+      return others.has(index) ? others.get(index).tensors.find((r) => r.name === row.name) ?? row : row;
     });
     return report;
   } finally {
     for (const index of planned) runOn(index, 'exportEnd', [key]).catch(() => {});
   }
 }
-
 
 /**
  * sweep(id, tensorName) over the pool: compare.js's rows in its order (the specs of the core's sweep in

@@ -30,7 +30,7 @@ export class WorkerStopped extends Error {
 
 /**
  * Starts `size` workers. `onFailure(message)` hears when the primary cannot start. Returns
- * { size, call(index, fn), primary(fn), each(...), remember(entries), forget(id) }: `fn(remote)` gets the
+ * { size, jobId(), call(index, fn), each(count, …), remember(entries), forget(id) }: `fn(remote)` gets the
  * comlink remote of that worker and its promise is rejected with WorkerStopped if the worker dies first.
  */
 export function createPool({ size, onFailure }) {
@@ -42,11 +42,11 @@ export function createPool({ size, onFailure }) {
 
   function spawn(index) {
     const worker = new Worker(new URL('../worker/index.js', import.meta.url), { type: 'module' });
-    const slot = { index, worker, remote: Comlink.wrap(worker), pending: new Set(), started: false, ready: null };
+    const slot = { index, worker, remote: Comlink.wrap(worker), pending: new Set(), ready: null };
     worker.addEventListener('error', (event) => {
       event.preventDefault?.();
       const reason = event.message || 'see the browser console for details';
-      if (index === 0 && !slot.started) onFailure(`The wasm worker could not start: ${reason}.`);
+      if (index === 0 && !module) onFailure(`The wasm worker could not start: ${reason}.`);
       else replace(slot, reason);
     });
     slot.ready = prepare(slot);
@@ -66,7 +66,6 @@ export function createPool({ size, onFailure }) {
       await slot.remote.run('adoptModule', jobId(), undefined, module);
     }
     for (const [id, entry] of files) await slot.remote.run('adoptFile', jobId(), undefined, id, entry);
-    slot.started = true;
   }
 
   /** The worker stopped (an uncaught error, out of memory): its jobs fail, a fresh worker takes its place. */
@@ -109,8 +108,8 @@ export function createPool({ size, onFailure }) {
    * Runs jobs 0..count-1 over the pool: `start(jobIndex, workerIndex)` runs one on that worker and
    * resolves with its answer. Jobs are handed out in order, each to the next free worker (the first ones
    * at once, before anything is awaited), once `gate(jobIndex)`, if given, has resolved (a bounded
-   * window); `settled(jobIndex, outcome)` hears each answer ({ value } or { error }) as it comes. Once `stop()` is true nothing more is handed out. Resolves when every job handed out has
-   * settled.
+   * window); `settled(jobIndex, outcome)` hears each answer ({ value } or { error }) as it comes. Once
+   * `stop()` is true nothing more is handed out. Resolves when every job handed out has settled.
    */
   async function each(count, { start, settled, stop = () => false, gate = null }) {
     let next = 0;
@@ -137,7 +136,6 @@ export function createPool({ size, onFailure }) {
     size,
     jobId,
     call,
-    primary: (fn) => call(0, fn),
     each,
     remember,
     forget,
