@@ -1,8 +1,9 @@
 // The whole-model table on one worker and on the pool (issue 16: ≥ 1.7× on 2 cores for a ~90 MB model):
 // the built page (dist/, `npx vite build`) in headless Chromium, two tabs side by side (?workers=1 and
 // ?workers=N, N = the browser's hardwareConcurrency unless --pool-workers N), the same ~90 MB safetensors
-// file opened in each, the whole-model table (int8 sym per channel) run in turn in one tab then the other,
-// so that both see the same load of the machine; medians of the click-to-table times and their ratio.
+// file opened in each, the whole-model table (int8 sym per channel) run in turn in one tab and the other
+// (the order swapped each round), so that both see the same load of the machine; medians of the
+// click-to-table times (performance.now in the page) and their ratio.
 // `node bench/pool.mjs [--samples N] [--pool-workers N]` alone, or the pool block of `npm run bench`.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -97,9 +98,15 @@ export async function runPoolBench({ samples = 5, poolWorkers = null } = {}) {
     await timeRun(one); // warm-up: first reads of the file, the workers' first allocations
     await timeRun(many);
     const times = { one: [], many: [] };
+    // In turn, and the order swapped each round: a change of the machine's load falls on both alike.
     for (let i = 0; i < samples; i++) {
-      times.one.push(await timeRun(one));
-      times.many.push(await timeRun(many));
+      if (i % 2 === 0) {
+        times.one.push(await timeRun(one));
+        times.many.push(await timeRun(many));
+      } else {
+        times.many.push(await timeRun(many));
+        times.one.push(await timeRun(one));
+      }
     }
     const [a, b] = [median(times.one), median(times.many)];
     const ratio = a / b;
