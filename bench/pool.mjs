@@ -57,7 +57,11 @@ async function openTab(browser, origin, workers, file, name) {
   return page;
 }
 
-/** One whole-model run, click to table, timed in the page (performance.now, not the test's clock). */
+/**
+ * One whole-model run, click to table, timed in the page (performance.now, not the test's clock): { wall,
+ * wasm }, wasm being the sum of the tensors' times in the modules (the table's time column), so wasm / wall
+ * says how many workers were busy on average.
+ */
 function timeRun(page) {
   return page.evaluate(() => new Promise((resolve, reject) => {
     const result = document.getElementById('model-result');
@@ -68,7 +72,11 @@ function timeRun(page) {
         observer.disconnect();
         const status = document.getElementById('model-status').textContent;
         if (!/ tensors in /.test(status)) reject(new Error(`the run did not finish: ${status}`));
-        else resolve(performance.now() - started);
+        else {
+          const wall = performance.now() - started;
+          const cells = [...document.querySelectorAll('#model-all td[data-metric="time_ms"]')];
+          resolve({ wall, wasm: cells.reduce((a, td) => a + Number(td.dataset.value), 0) });
+        }
       }
     });
     observer.observe(document.querySelector('.model'), { subtree: true, attributes: true, childList: true, characterData: true });
@@ -108,13 +116,15 @@ export async function runPoolBench({ samples = 5, poolWorkers = null } = {}) {
         times.one.push(await timeRun(one));
       }
     }
-    const [a, b] = [median(times.one), median(times.many)];
+    const wall = (list) => list.map((t) => t.wall);
+    const busy = (list) => median(list.map((t) => t.wasm / t.wall));
+    const [a, b] = [median(wall(times.one)), median(wall(times.many))];
     const ratio = a / b;
     const load = loadavg().map((l) => l.toFixed(1)).join(' ');
     const mb = (info.bytes / 1e6).toFixed(1);
     const rows = [
-      { env: 'chromium', engine: 'quant-playground', op: 'whole-model-table', workers: 1, ms: a, samples: times.one, mb, tensors: info.tensors },
-      { env: 'chromium', engine: 'quant-playground', op: 'whole-model-table', workers: pool, ms: b, samples: times.many, mb, tensors: info.tensors },
+      { env: 'chromium', engine: 'quant-playground', op: 'whole-model-table', workers: 1, ms: a, samples: wall(times.one), busy: busy(times.one), mb, tensors: info.tensors },
+      { env: 'chromium', engine: 'quant-playground', op: 'whole-model-table', workers: pool, ms: b, samples: wall(times.many), busy: busy(times.many), mb, tensors: info.tensors },
     ];
     const check = { env: 'chromium', target: `whole-model table, ${pool} workers vs 1 (${cores} cores)`, want: POOL_TARGET, got: ratio, met: ratio >= POOL_TARGET, load };
     return { rows, checks: [check], cores, pool, load, info };
@@ -129,9 +139,9 @@ export async function runPoolBench({ samples = 5, poolWorkers = null } = {}) {
 export function printPoolReport({ rows, checks, cores, load, info }) {
   const [one, many] = rows;
   console.log(`\n## Whole-model table, int8 sym per channel, ${one.mb} MB safetensors (${info.tensors} tensors), Chromium, ${cores} logical cores\n`);
-  console.log('| workers | median ms | samples (ms) |');
-  console.log('|---|---|---|');
-  for (const r of [one, many]) console.log(`| ${r.workers} | ${r.ms.toFixed(0)} | ${r.samples.map((s) => s.toFixed(0)).join(' ')} |`);
+  console.log('| workers | median ms | workers busy (Σ wasm time / wall, median) | samples (ms) |');
+  console.log('|---|---|---|---|');
+  for (const r of [one, many]) console.log(`| ${r.workers} | ${r.ms.toFixed(0)} | ${r.busy.toFixed(2)} | ${r.samples.map((s) => s.toFixed(0)).join(' ')} |`);
   const [c] = checks;
   console.log(`\n${c.target}: ${c.got.toFixed(2)}× (target ≥ ${c.want}×) — ${c.met ? 'met' : 'not met'}; load average ${c.load} (1, 5, 15 min) during the run: the machine is shared, so the ratio is only as good as the idle cores it found`);
 }
