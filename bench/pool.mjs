@@ -1,7 +1,7 @@
 // The whole-model table on one worker and on the pool (issue 16: ≥ 1.7× on 2 cores for a ~90 MB model):
 // the built page (dist/, `npx vite build`) in headless Chromium, two tabs side by side (?workers=1 and
 // ?workers=N, N = the browser's hardwareConcurrency unless --pool-workers N), the same ~90 MB safetensors
-// file opened in each, the whole-model table (int8 sym per channel) run in turn in one tab and the other
+// file opened in each, the whole-model table (int8 sym per channel, then Q4_K) run in turn in one tab and the other
 // (the order swapped each round), so that both see the same load of the machine; medians of the
 // click-to-table times (performance.now in the page) and their ratio.
 // `node bench/pool.mjs [--samples N] [--pool-workers N]` alone, or the pool block of `npm run bench`.
@@ -42,12 +42,12 @@ const median = (xs) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-/** A tab of the built page with `workers` workers and `file` open, int8 sym per channel chosen. */
+/** A tab of the built page with `workers` workers and `file` open, int8 sym per channel chosen, Q4_K added. */
 async function openTab(browser, origin, workers, file, name) {
   const page = await browser.newPage();
   page.setDefaultTimeout(10 * 60_000);
   page.on('pageerror', (e) => console.log(`[bench] page error (${workers} workers): ${e.message}`));
-  await page.goto(`${origin}/index.html?workers=${workers}`);
+  await page.goto(`${origin}/index.html?workers=${workers}&add=q4_k`);
   await page.locator('#tensors tbody[data-file="example-seed-42.safetensors"]').waitFor();
   // The bench keeps the File too, to time reading it alone (readFloor).
   await page.evaluate(() => document.getElementById('file-input').addEventListener('change', (e) => { window.benchFile = e.target.files[0]; }, { capture: true }));
@@ -103,8 +103,22 @@ function readFloor(page, lanes) {
 }
 
 /**
- * Runs the bench; returns { rows, checks } in the runner's row shape (engine, op, ms) plus the ratio.
- * `samples` runs per tab after one warm-up run each.
+ * The configurations timed: int8 per channel, whose module time is small beside reading the file, and
+ * Q4_K (ggml's reference quantizer searches each block's scales), where the module's work dominates.
+ */
+const CONFIGS = ['int8 sym channel:0', 'q4_k'];
+
+/** Chooses the whole-model view's configuration by its text (the settings' own, or an added column). */
+async function chooseConfig(page, text) {
+  const value = await page.locator('#model-config option').evaluateAll((options, t) => options.find((o) => o.textContent === t)?.value, text);
+  if (value === undefined) throw new Error(`the whole-model view offers no configuration ${text}`);
+  await page.selectOption('#model-config', value);
+}
+
+/**
+ * Runs the bench; returns { rows, checks } in the runner's row shape (engine, op, ms), one pair of rows
+ * and one check per configuration, and the file-read floor. `samples` runs per tab and configuration,
+ * after one warm-up run each.
  */
 export async function runPoolBench({ samples = 5, poolWorkers = null } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'quant-playground-pool-bench-'));
@@ -121,37 +135,41 @@ export async function runPoolBench({ samples = 5, poolWorkers = null } = {}) {
     const name = 'whole-model-90mb.safetensors';
     const one = await openTab(browser, origin, 1, file, name);
     const many = await openTab(browser, origin, pool, file, name);
-    await timeRun(one); // warm-up: first reads of the file, the workers' first allocations
-    await timeRun(many);
-    const times = { one: [], many: [] };
-    // In turn, and the order swapped each round: a change of the machine's load falls on both alike.
-    for (let i = 0; i < samples; i++) {
-      if (i % 2 === 0) {
-        times.one.push(await timeRun(one));
-        times.many.push(await timeRun(many));
-      } else {
-        times.many.push(await timeRun(many));
-        times.one.push(await timeRun(one));
-      }
-    }
     const wall = (list) => list.map((t) => t.wall);
     const busy = (list) => median(list.map((t) => t.wasm / t.wall));
-    const [a, b] = [median(wall(times.one)), median(wall(times.many))];
+    const mb = (info.bytes / 1e6).toFixed(1);
+    const rows = [];
+    const checks = [];
+    for (const config of CONFIGS) {
+      await chooseConfig(one, config);
+      await chooseConfig(many, config);
+      await timeRun(one); // warm-up: first reads of the file, the workers' first allocations
+      await timeRun(many);
+      const times = { one: [], many: [] };
+      // In turn, and the order swapped each round: a change of the machine's load falls on both alike.
+      for (let i = 0; i < samples; i++) {
+        if (i % 2 === 0) {
+          times.one.push(await timeRun(one));
+          times.many.push(await timeRun(many));
+        } else {
+          times.many.push(await timeRun(many));
+          times.one.push(await timeRun(one));
+        }
+      }
+      const [a, b] = [median(wall(times.one)), median(wall(times.many))];
+      const row = { env: 'chromium', engine: 'quant-playground', op: 'whole-model-table', config, mb, tensors: info.tensors };
+      rows.push({ ...row, workers: 1, ms: a, samples: wall(times.one), busy: busy(times.one) });
+      rows.push({ ...row, workers: pool, ms: b, samples: wall(times.many), busy: busy(times.many) });
+      const load = loadavg().map((l) => l.toFixed(1)).join(' ');
+      checks.push({ env: 'chromium', target: `whole-model table (${config}), ${pool} workers vs 1 (${cores} cores)`, want: POOL_TARGET, got: a / b, met: a / b >= POOL_TARGET, load });
+    }
     const reads = { one: [], many: [] };
     for (let i = 0; i < samples; i++) {
       reads.one.push(await readFloor(one, 1));
       reads.many.push(await readFloor(one, pool));
     }
-    const ratio = a / b;
-    const load = loadavg().map((l) => l.toFixed(1)).join(' ');
-    const mb = (info.bytes / 1e6).toFixed(1);
-    const rows = [
-      { env: 'chromium', engine: 'quant-playground', op: 'whole-model-table', workers: 1, ms: a, samples: wall(times.one), busy: busy(times.one), mb, tensors: info.tensors },
-      { env: 'chromium', engine: 'quant-playground', op: 'whole-model-table', workers: pool, ms: b, samples: wall(times.many), busy: busy(times.many), mb, tensors: info.tensors },
-    ];
-    const check = { env: 'chromium', target: `whole-model table, ${pool} workers vs 1 (${cores} cores)`, want: POOL_TARGET, got: ratio, met: ratio >= POOL_TARGET, load };
-    const floor = { one: median(reads.one), many: median(reads.many) };
-    return { rows, checks: [check], cores, pool, load, info, floor };
+    const floor = { one: median(reads.one), many: median(reads.many), lanes: pool };
+    return { rows, checks, cores, pool, info, floor };
   } finally {
     await browser.close();
     server.close();
@@ -159,16 +177,15 @@ export async function runPoolBench({ samples = 5, poolWorkers = null } = {}) {
   }
 }
 
-/** The table: one line per pool size, then the target with met / not met and the machine's load. */
+/** The table: one line per configuration and pool size, the read floor, then each target with met / not met and the machine's load. */
 export function printPoolReport({ rows, checks, cores, info, floor }) {
-  const [one, many] = rows;
-  console.log(`\n## Whole-model table, int8 sym per channel, ${one.mb} MB safetensors (${info.tensors} tensors), Chromium, ${cores} logical cores\n`);
-  console.log('| workers | median ms | workers busy (Σ wasm time / wall, median) | samples (ms) |');
-  console.log('|---|---|---|---|');
-  for (const r of [one, many]) console.log(`| ${r.workers} | ${r.ms.toFixed(0)} | ${r.busy.toFixed(2)} | ${r.samples.map((s) => s.toFixed(0)).join(' ')} |`);
-  console.log(`\nReading the file alone (Blob.slice, 4 MiB at a time, as the workers read it): ${floor.one.toFixed(0)} ms by one reader, ${floor.many.toFixed(0)} ms by ${many.workers} at once (${(floor.one / floor.many).toFixed(2)}×): the part of a run the pool can only overlap as far as the browser's file reads do.`);
-  const [c] = checks;
-  console.log(`\n${c.target}: ${c.got.toFixed(2)}× (target ≥ ${c.want}×) — ${c.met ? 'met' : 'not met'}; load average ${c.load} (1, 5, 15 min) during the run: the machine is shared, so the ratio is only as good as the idle cores it found`);
+  console.log(`\n## Whole-model table, ${rows[0].mb} MB safetensors (${info.tensors} tensors), Chromium, ${cores} logical cores\n`);
+  console.log('| configuration | workers | median ms | workers busy (Σ wasm time / wall, median) | samples (ms) |');
+  console.log('|---|---|---|---|---|');
+  for (const r of rows) console.log(`| ${r.config} | ${r.workers} | ${r.ms.toFixed(0)} | ${r.busy.toFixed(2)} | ${r.samples.map((s) => s.toFixed(0)).join(' ')} |`);
+  console.log(`\nReading the file alone (Blob.slice, 4 MiB at a time, as the workers read it): ${floor.one.toFixed(0)} ms by one reader, ${floor.many.toFixed(0)} ms by ${floor.lanes} at once (${(floor.one / floor.many).toFixed(2)}×): the part of a run the pool can only overlap as far as the browser's file reads do.\n`);
+  for (const c of checks) console.log(`${c.target}: ${c.got.toFixed(2)}× (target ≥ ${c.want}×) — ${c.met ? 'met' : 'not met'}; load average ${c.load} (1, 5, 15 min)`);
+  console.log('The machine is shared with other sessions: a ratio is only as good as the idle cores it found.');
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
