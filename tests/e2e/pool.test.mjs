@@ -196,7 +196,11 @@ async function idle() {
  */
 async function killOnNextJob(index) {
   await idle();
-  await page.workers()[index].evaluate(() => {
+  // The pool names its workers (www/app/pool.js); the page lists them in the order they started.
+  const names = await Promise.all(page.workers().map((w) => w.evaluate(() => self.name)));
+  const worker = page.workers()[names.indexOf(`worker ${index + 1} of 2`)];
+  assert.ok(worker, `worker ${index + 1} of 2 among ${names}`);
+  await worker.evaluate(() => {
     self.addEventListener('message', () => {
       self.postMessage = () => {};
       throw new Error('this worker stops here (the test)');
@@ -265,6 +269,23 @@ test('a worker that dies in the middle of a run: replaced, its tensor an error, 
   const partial = JSON.parse((await download('#model-json')).bytes.toString('utf8'));
   assert.ok(partial.tensors.length >= 2 && partial.tensors.length < 40, `${partial.tensors.length} tensors before the cancel (one in flight on each worker at least)`);
   assert.deepEqual(partial.tensors, whole.tensors.slice(0, partial.tensors.length));
+
+  // An export when a worker dies under it: it stops with that worker's error and saves nothing; the next
+  // export is whole and equals the CLI's bytes.
+  await page.selectOption('#export-format', 'safetensors');
+  await killOnNextJob(1);
+  const downloads = [];
+  page.on('download', (d) => downloads.push(d));
+  await page.locator('#export-model').click();
+  await page.waitForFunction(() => [...document.querySelectorAll('#errors li')].some((li) => /^Export of pool-many\.safetensors: worker 2 of 2 stopped/.test(li.textContent)));
+  await page.locator('#export-cancel').waitFor({ state: 'hidden' });
+  assert.equal(downloads.length, 0, 'nothing was saved');
+  await twoWorkers();
+  const exported = await download('#export-model');
+  const out = path.join(dir, 'many-cli.safetensors');
+  execFileSync(CLI, ['export', many, '--to', 'safetensors', '--bits', '8', '--scheme', 'sym', '--granularity', 'channel', '-o', out], { cwd: ROOT });
+  assert.ok(readFileSync(out).equals(exported.bytes), 'the export after the restart equals the CLI export');
+  assert.ok(!(await errorsShown()).some((e) => e.startsWith('Export of')), 'the export error is cleared');
 });
 
 test('a tensor that traps the module in a run over two workers: its error in place, the module restarted, the rest kept', { timeout: 6 * WAIT }, async () => {

@@ -41,7 +41,8 @@ export function createPool({ size, onFailure }) {
   let module = null; // { module, glue } of the primary: the others start from it (no second fetch or compile)
 
   function spawn(index) {
-    const worker = new Worker(new URL('../worker/index.js', import.meta.url), { type: 'module' });
+    // The name shows in the browser's devtools (and to a test) as which of the pool's workers this is.
+    const worker = new Worker(new URL('../worker/index.js', import.meta.url), { type: 'module', name: `worker ${index + 1} of ${size}` });
     const slot = { index, worker, remote: Comlink.wrap(worker), pending: new Set(), ready: null };
     worker.addEventListener('error', (event) => {
       event.preventDefault?.();
