@@ -313,8 +313,8 @@ const instance = {
   fileEntries: (ids) => ids.map((id) => [id, openEntry(id)]),
 
   /** Another worker's file under the same id: this worker reads its own slices of the same File. */
-  adoptFile(id, { file, name, index, siblings }) {
-    openFiles.set(id, { file, name, index, siblings });
+  adoptFile(id, entry) {
+    openFiles.set(id, entry); // the whole entry as the primary holds it (File objects, siblings and all)
     nextFileId = Math.max(nextFileId, id + 1);
   },
 
