@@ -98,6 +98,15 @@ if (compare !== 'none') {
   for (const row of lines('python3', ['scripts/bench_compare_numpy.py', ...COMPARE_SHAPES.flat().map(String)])) rows.push({ ...row, engine: 'numpy', op: 'compare-5-formats' });
   printCompareReport(rows.filter(isCompare));
 }
+// The pool of workers (bench/pool.mjs): the whole-model table of a ~90 MB model on 1 worker and on the
+// pool, in the built page (dist/); --no-pool skips it; `node bench/pool.mjs` runs it alone.
+if (!args.includes('--no-pool') && (!only || only === 'chromium')) {
+  const { runPoolBench, printPoolReport } = await import('./pool.mjs');
+  const pool = await runPoolBench({ samples: quick ? 3 : 7 });
+  printPoolReport(pool);
+  rows.push(...pool.rows);
+  checks.push(...pool.checks);
+}
 if (jsonFile) {
   writeFileSync(jsonFile, JSON.stringify({ rows }, null, 1));
   console.log(`[bench] wrote ${jsonFile}`);

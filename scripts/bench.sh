@@ -14,6 +14,8 @@ RUSTFLAGS="-C target-feature=+simd128,+relaxed-simd" CARGO_TARGET_DIR="$target/r
 wasm-bindgen --target web --no-typescript --out-dir bench/pkg/relaxed "$target/relaxed/wasm32-unknown-unknown/release/quant_playground.wasm"
 # The native peer of the streamed comparison (bench/compare.mjs).
 cargo build --release --example compare_bench
+# The page itself for the pool bench (bench/pool.mjs): www/pkg and dist/ (same cargo builds as above).
+case " $* " in *" --no-pool "*) ;; *) bash scripts/build-wasm.sh && npx vite build --logLevel warn ;; esac
 node bench/run.mjs "$@"
 # Whole-model inference time of the embedded PTQ models, FP32 vs the CLI's static INT8 (bench/ptq.mjs).
 if [ -f www/examples/ptq/textline-direction-cls.onnx ]; then

@@ -27,7 +27,9 @@ const ui = {
 };
 
 const fromUrl = readQuery(location.search);
-const { run } = createBridge({ onFailure: (message) => setError('worker', message) });
+// The pool of workers: ?workers=N, else one per core (www/app/pool.js); the URL keeps the choice.
+const { run, runEach, workers } = createBridge({ onFailure: (message) => setError('worker', message) });
+const workersQuery = new URLSearchParams(location.search).get('workers');
 // The settings come from the URL once the core has answered what they mean (startup below).
 const state = createState({ spec: null, label: null, method: 'minmax', added: [], errorConfig: null, log: fromUrl.view.log });
 let wanted = fromUrl.view.tensor ? { file: fromUrl.view.file, tensor: fromUrl.view.tensor } : null; // the URL's tensor until its file opens
@@ -180,7 +182,8 @@ function updateUrl() {
     embed: fromUrl.view.embed,
     route: fromUrl.view.route,
   });
-  if (query !== location.search) history.replaceState(null, '', `${location.pathname}${query}${location.hash}`);
+  const kept = workersQuery === null ? query : `${query}${query.length > 1 ? '&' : ''}workers=${encodeURIComponent(workersQuery)}`;
+  if (kept !== location.search) history.replaceState(null, '', `${location.pathname}${kept}${location.hash}`);
 }
 
 /** Every view hears the change; when the work they started is done, the footer shows the module's memory. */
@@ -261,6 +264,8 @@ async function startup() {
     state.settings = settingsFromQuery(fromUrl, formats, methods);
     const ctx = {
       run,
+      runEach,
+      workers,
       state,
       formats,
       catalog: { methods, distributions, kernel },

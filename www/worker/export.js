@@ -1,5 +1,6 @@
 // Export: a quantized file made here part by part and posted to the page (www/views/export), the source
-// read one tensor's bytes at a time.
+// read one tensor's bytes at a time. With a pool of workers (www/app/bridge.js) each worker plans the same
+// export (exportBegin) and encodes the tensors handed to it; the page writes the parts in order.
 
 /** Rounds of "the plan needs these bytes" before giving up (formats/mod.rs MAX_ROUNDS). */
 const EXPORT_MAX_ROUNDS = 4096;
@@ -35,7 +36,69 @@ export default function exportDomain(core) {
     throw new Error(`${file.name}: the export plan asked for more than ${EXPORT_MAX_ROUNDS} pieces of the file`);
   }
 
+  /** Tensor `i` of the plan, encoded from its stored bytes (read here, from its own file or the sibling). */
+  async function encodeSource(file, session, info, i, context) {
+    const [offset, length] = await callWasm(context, () => session.stored_range(i));
+    const stored = await readBytes(info.data_file ? siblingFile(file, info) : file, offset, length);
+    return callWasm(`${file.name}: tensor '${info.name}'`, () => session.encode(i, stored));
+  }
+
+  const sessions = new Map(); // the pool's exports in progress here: key → { file, session, sources }
+  core.onRestart(() => sessions.clear()); // a trapped instance took its sessions with it
+
+  function pooled(key) {
+    const entry = sessions.get(key);
+    if (!entry) throw new Error(`the export was lost by this worker (its module was restarted); start the export again`);
+    return entry;
+  }
+
   return {
+    /** The pool's export: this worker plans `request` for open file `id` under `key` (see exportFile). */
+    async exportBegin(job, key, id, request) {
+      const { file, index } = files.get(id);
+      const session = await planExport(file, index, request);
+      try {
+        const sources = JSON.parse(await callWasm(`${file.name}: export to ${request.target}`, () => session.sources()));
+        sessions.set(key, { file, session, sources, context: `${file.name}: export to ${request.target}` });
+      } catch (error) {
+        free(session);
+        throw error;
+      }
+    },
+
+    /** How many parts sit between the header and the trailer, and whose. */
+    exportSources: (job, key) => {
+      const { sources } = pooled(key);
+      return { count: sources.length, names: sources.map((t) => t.name) };
+    },
+
+    exportHeader: async (job, key) => {
+      const { session, context } = pooled(key);
+      return transfer(await callWasm(context, () => session.header()));
+    },
+
+    /** Tensor `i` of the plan, encoded here. */
+    async exportEncode(job, key, i) {
+      const { file, session, sources, context } = pooled(key);
+      return transfer(await encodeSource(file, session, sources[i], i, context));
+    },
+
+    exportTrailer: async (job, key) => {
+      const { session, context } = pooled(key);
+      return transfer(await callWasm(context, () => session.trailer()));
+    },
+
+    /** The report of this worker's session (its encoded tensors carry what encoding found). */
+    exportReport: async (job, key) => {
+      const { session, context } = pooled(key);
+      return JSON.parse(await callWasm(context, () => session.report()));
+    },
+
+    exportEnd(job, key) {
+      free(sessions.get(key)?.session);
+      sessions.delete(key);
+    },
+
     /**
      * Writes an export of an open file: `request` = { target (as the CLI's --to), spec, method, only (tensor
      * names, [] for all) }. Each part (header, one per tensor, trailer) goes to `sink(bytes)`, awaited, so
@@ -52,9 +115,7 @@ export default function exportDomain(core) {
         const sources = JSON.parse(await callWasm(context, () => session.sources()));
         for (let i = 0; i < sources.length; i++) {
           const info = sources[i];
-          const [offset, length] = await callWasm(context, () => session.stored_range(i));
-          const stored = await readBytes(info.data_file ? siblingFile(file, info) : file, offset, length);
-          await send(await callWasm(`${file.name}: tensor '${info.name}'`, () => session.encode(i, stored)));
+          await send(await encodeSource(file, session, info, i, context));
           await job.step(i + 1, sources.length, info.name);
         }
         await send(await callWasm(context, () => session.trailer()));

@@ -2,7 +2,9 @@
 // core: the instance (restarted after a trap), the table of open files (read lazily: the header first,
 // then only the bytes of the tensor asked for, Blob.slice, never a whole file) and the one job loop.
 // The domains (one file each) are merged into one comlink API that the page reaches through
-// www/app/bridge.js: run(method, jobId, progress, ...args) and cancel(jobId).
+// www/app/bridge.js: run(method, jobId, progress, ...args) and cancel(jobId). The page runs several of these
+// workers (www/app/pool.js): the others start from the first one's compiled module (adoptModule) and mirror
+// its file table under the same ids (adoptFile), each reading its own slices of the same File objects.
 import * as Comlink from 'comlink';
 import { relaxedSimd } from 'wasm-feature-detect';
 import glueSource from '../pkg/quant_playground.js?raw';
@@ -19,8 +21,9 @@ import model from './model.js';
 import outputs from './outputs.js';
 import ptq from './ptq.js';
 import speed from './speed.js';
+import sweep from './sweep.js';
 
-const DOMAINS = [files, compare, calibration, speed, outputs, model, exporter, example, lesson, ptq];
+const DOMAINS = [files, compare, calibration, speed, outputs, model, exporter, example, lesson, ptq, sweep];
 
 /** Tensors above this many f32 bytes get a memory hint when the module stops (wasm32 has at most 4 GiB). */
 const LARGE_F32_BYTES = 512 * 2 ** 20;
@@ -292,6 +295,27 @@ const instance = {
   async moduleForPage() {
     await core.ready();
     return { module: compiled, glue: build.glue };
+  },
+
+  /**
+   * A worker of the pool (www/app/pool.js) starts from the primary's compiled module and glue (moduleForPage):
+   * no second fetch or compile, and the same build whatever this worker would detect.
+   */
+  adoptModule({ module, glue }) {
+    if (!compiled) {
+      compiled = module;
+      build = { glue, wasm: null };
+    }
+    return core.ready().then(() => ({ kernel: qp.kernel_build() }));
+  },
+
+  /** Entries of the file table ([id, { file, name, index, siblings }]) for the pool's other workers. */
+  fileEntries: (ids) => ids.map((id) => [id, openEntry(id)]),
+
+  /** Another worker's file under the same id: this worker reads its own slices of the same File. */
+  adoptFile(id, entry) {
+    openFiles.set(id, entry); // the whole entry as the primary holds it (File objects, siblings and all)
+    nextFileId = Math.max(nextFileId, id + 1);
   },
 
   /** The byte length of the module's memory (WebAssembly.Memory grows and never shrinks: a high-water mark). */

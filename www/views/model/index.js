@@ -1,5 +1,7 @@
 // The whole model: one configuration over every float tensor of a file (or the ticked ones), tensor by
-// tensor in the worker with progress and Cancel; a summary, the worst tensors by SQNR, every tensor, and
+// tensor, spread over the pool of workers (one tensor per job, gathered in the file's order, so the table
+// is the same for any pool size), with progress and Cancel; a tensor that fails is listed with its error
+// and the others stay; a summary, the worst tensors by SQNR, every tensor, and
 // downloads as CSV and as JSON in the CLI's `quantize --json` schema.
 import { isCancelled } from '../../app/bridge.js';
 import * as fmt from '../../shared/format.js';
@@ -58,12 +60,15 @@ function mount(root, context) {
     all: $('model-all'),
     csv: $('model-csv'),
     json: $('model-json'),
+    workers: $('model-workers'),
   };
+  ui.workers.textContent = `${ctx.workers} worker${ctx.workers === 1 ? '' : 's'}`;
+  ui.workers.dataset.workers = String(ctx.workers);
   ui.run.addEventListener('click', run);
   ui.config.addEventListener('change', () => update(ctx.state.selection(), ctx.state.settings));
   ui.cancel.addEventListener('click', () => {
     ui.cancel.disabled = true;
-    ui.status.textContent = 'Cancelling after the tensor in flight…';
+    ui.status.textContent = 'Cancelling after the tensors in flight…';
     running?.abort();
   });
   ui.csv.addEventListener('click', () => last && download(`${fileSafe(baseName(last.document.file))}.${fileSafe(last.config)}.csv`, toCsv(last.document.tensors), 'text/csv'));
@@ -122,6 +127,28 @@ function update(selection, settings) {
   ui.run.textContent = `Quantize ${what} of ${t.file.name} as ${config}`;
 }
 
+/** The tensors a run takes (the ticked ones that exist, else every quantizable one) and those it skips (not float). */
+function plan(file, names) {
+  const { tensors } = file.index;
+  if (names.length) return { picked: names.map((n) => tensors.find((t) => t.name === n)).filter(Boolean), skipped: [] };
+  const skipped = tensors.filter((t) => !t.quantizable).map((t) => ({ name: t.name, dtype: t.dtype, reason: 'not a float tensor' }));
+  return { picked: tensors.filter((t) => t.quantizable), skipped };
+}
+
+/**
+ * The CLI's `quantize --json` document from the answers, in the file's order. A tensor that failed is
+ * listed in `skipped` with its error as the reason (and in `failed`, for the page).
+ */
+function documentOf(file, picked, skipped, answers) {
+  const tensors = [];
+  const failed = [];
+  answers.forEach((answer, i) => {
+    if (answer.error) failed.push({ name: picked[i].name, dtype: picked[i].dtype, reason: answer.error.message ?? String(answer.error) });
+    else tensors.push(answer.value);
+  });
+  return { file: file.name, format: file.index.format, tensors, skipped: [...skipped, ...failed], failed };
+}
+
 async function run() {
   const t = target();
   const { method } = ctx.state.settings;
@@ -138,24 +165,32 @@ async function run() {
   ui.progress.value = 0;
   ui.status.textContent = `0 / ${t.count}`;
   const started = performance.now();
+  const { picked, skipped } = plan(t.file, t.names);
+  const items = picked.map((info) => [t.file.id, info.name, configuration.spec ?? null, method, configuration.label ?? null]);
   let document = null;
   let cancelled = false;
   try {
-    document = await ctx.run('runModel', [t.file.id, t.names, configuration.spec ?? null, method, configuration.label ?? null], {
+    const answers = await ctx.runEach('modelTensor', items, {
       signal: running.signal,
+      label: (item) => item[1],
       onProgress: (done, total, name) => {
         ui.progress.value = done / total;
         ui.status.textContent = `${done} / ${total} — ${name}`;
       },
     });
+    document = documentOf(t.file, picked, skipped, answers);
   } catch (error) {
     if (isCancelled(error) && error.partial) {
-      document = error.partial;
+      document = documentOf(t.file, picked, skipped, error.partial);
       cancelled = true;
     } else {
       ctx.setError(key, `${t.file.name}: the whole-model run stopped: ${error?.message ?? error}`);
       ui.status.textContent = 'Stopped; see the error above.';
     }
+  }
+  if (document?.failed.length) {
+    const list = document.failed.map((f) => `tensor '${f.name}': ${f.reason}`).join('; ');
+    ctx.setError(key, `${t.file.name}: ${document.failed.length} of ${t.count} tensors failed (listed as skipped in the JSON; the others are in the table): ${list}`);
   }
   if (document) {
     const ms = performance.now() - started;
@@ -163,7 +198,7 @@ async function run() {
     const config = first ? `${first.config}${!first.calibration || first.calibration === 'minmax' ? '' : ` ${first.calibration}`}` : '';
     ui.status.textContent = cancelled
       ? `Cancelled after ${document.tensors.length} of ${t.count} tensors; the table shows those.`
-      : `${document.tensors.length} tensors in ${fmt.milliseconds(ms)}.`;
+      : `${document.tensors.length} tensors in ${fmt.milliseconds(ms)} on ${ctx.workers} worker${ctx.workers === 1 ? '' : 's'}${document.failed.length ? `; ${document.failed.length} failed, see the error above` : ''}.`;
     last = { fileId: t.file.id, document, config, ms, cancelled };
     render(last);
   }
@@ -204,14 +239,16 @@ function render({ document, config, ms, cancelled }) {
   const elements = rows.reduce((a, r) => a + r.elements, 0);
   const bySqnr = [...rows].sort((a, b) => fmt.numeric(a.sqnr_db) - fmt.numeric(b.sqnr_db));
   const worst = bySqnr[0];
+  const failed = document.failed?.length ?? 0;
+  const notFloat = document.skipped.length - failed;
   const facts = [
     ['file', document.file],
     ['configuration', config],
-    ['tensors', `${rows.length} quantized${document.skipped.length ? `, ${document.skipped.length} skipped (not float)` : ''}${cancelled ? ' — cancelled' : ''}`],
+    ['tensors', `${rows.length} quantized${notFloat ? `, ${notFloat} skipped (not float)` : ''}${failed ? `, ${failed} failed` : ''}${cancelled ? ' — cancelled' : ''}`],
     ['size', `${fmt.bytes(fp32)} as FP32 → ${fmt.bytes(stored)} (${Number((fp32 / Math.max(1, stored)).toFixed(2))}× smaller)`],
     ['bits per weight', elements ? String(Number(((stored * 8) / elements).toFixed(3))) : '—'],
     ['worst SQNR', worst ? `${fmt.fixed(2)(fmt.numeric(worst.sqnr_db))} dB (${worst.name})` : '—'],
-    ['time', `${fmt.milliseconds(ms)} in all, ${fmt.milliseconds(rows.reduce((a, r) => a + r.time_ms, 0))} of it in the wasm module`],
+    ['time', `${fmt.milliseconds(ms)} in all on ${ctx.workers} worker${ctx.workers === 1 ? '' : 's'}; the tensors took ${fmt.milliseconds(rows.reduce((a, r) => a + r.time_ms, 0))} in the wasm modules, summed over the workers`],
   ];
   ui.summary.replaceChildren(...facts.flatMap(([k, v]) => [element('dt', { text: k }), element('dd', { text: v })]));
   ui.summary.dataset.fp32 = String(fp32);

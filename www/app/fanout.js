@@ -1,0 +1,128 @@
+// One-shot jobs that the bridge (www/app/bridge.js) spreads over the pool of workers behind run(), with the
+// same answer as one worker's job: the export (tensors encoded on every worker, written in order by the
+// one writer) and the sweep behind the Pareto picture (a few specs or one format per piece).
+
+/** Encoded parts an export may hold ahead of the writer, per worker (bounds the page's memory). */
+const EXPORT_AHEAD_PER_WORKER = 2;
+/** Specs per piece of the sweep (compare.js's SWEEP_CHUNK): small enough to spread and to hear a cancel. */
+const SWEEP_CHUNK = 7;
+
+/**
+ * exportFile(id, request, sink) over the pool: the primary plans the file and writes the header, the
+ * trailer and the report; every worker plans the same export and encodes the tensors handed to it;
+ * the parts go to `sink` in the plan's order, at most EXPORT_AHEAD_PER_WORKER × size ahead of it. The
+ * report is the primary's, each tensor's row from the worker that encoded it (GGUF notes its NaNs there).
+ * The bytes equal one worker's exportFile: every part is a function of the plan and the tensor alone.
+ */
+async function exportOnPool({ pool, runOn, cancelled }, [id, request, sink], { signal, onProgress } = {}) {
+  const key = `export-${pool.jobId()}`;
+  const planned = new Set(); // the workers holding this export's session
+  const begin = async (index) => {
+    if (planned.has(index)) return;
+    planned.add(index);
+    await runOn(index, 'exportBegin', [key, id, request], { signal });
+  };
+  try {
+    await begin(0);
+    const { count, names } = await runOn(0, 'exportSources', [key], { signal });
+    await sink(await runOn(0, 'exportHeader', [key], { signal }));
+    const parts = new Map(); // tensor index → { bytes, worker } not yet written
+    const encodedOn = new Map(); // tensor name → worker index
+    let written = 0;
+    let failure = null;
+    let writing = false; // one writer at a time: the parts reach the sink in order, one in flight
+    const windowSize = EXPORT_AHEAD_PER_WORKER * pool.size;
+    const waiters = [];
+    const wakeAll = () => waiters.splice(0).forEach((wake) => wake());
+    signal?.addEventListener('abort', wakeAll, { once: true });
+    await pool.each(count, {
+      stop: () => failure !== null || signal?.aborted === true,
+      gate: (i) => new Promise((resolve) => {
+        const check = () => (i < written + windowSize || failure !== null || signal?.aborted ? resolve() : waiters.push(check));
+        check();
+      }),
+      start: async (i, index) => {
+        await begin(index);
+        return { bytes: await runOn(index, 'exportEncode', [key, i], { signal }), worker: index };
+      },
+      settled: async (i, outcome) => {
+        if (outcome.error) {
+          failure ??= outcome.error;
+          wakeAll();
+          return;
+        }
+        parts.set(i, outcome.value);
+        if (writing) return; // the writer in flight takes this part when its turn comes
+        writing = true;
+        // The one writer: whoever finds the next part in order writes it and the ones after it.
+        while (parts.has(written) && failure === null) {
+          const part = parts.get(written);
+          parts.delete(written);
+          encodedOn.set(names[written], part.worker);
+          written += 1;
+          try {
+            await sink(part.bytes);
+          } catch (error) {
+            failure ??= error;
+          }
+          if (!signal?.aborted) onProgress?.(written, count, names[written - 1]);
+          wakeAll();
+        }
+        writing = false;
+      },
+    });
+    if (signal?.aborted) throw cancelled();
+    if (failure) throw failure;
+    await sink(await runOn(0, 'exportTrailer', [key], { signal }));
+    const report = await runOn(0, 'exportReport', [key], { signal });
+    const others = new Map();
+    for (const index of new Set(encodedOn.values())) {
+      if (index !== 0) others.set(index, await runOn(index, 'exportReport', [key]));
+    }
+    report.tensors = report.tensors.map((row) => {
+      const index = encodedOn.get(row.name);
+      return others.has(index) ? others.get(index).tensors.find((r) => r.name === row.name) ?? row : row;
+    });
+    return report;
+  } finally {
+    for (const index of planned) runOn(index, 'exportEnd', [key]).catch(() => {});
+  }
+}
+
+/**
+ * sweep(id, tensorName) over the pool: compare.js's rows in its order (the specs of the core's sweep in
+ * pieces of SWEEP_CHUNK, then each format the shape allows, tagged with its family), each piece on the next
+ * free worker, then the front over all of them. The same rows as one worker's sweep: each row is a function
+ * of the tensor and its spec or format alone.
+ */
+async function sweepOnPool({ pool, runOn, cancelled }, [id, tensorName], { signal, onProgress } = {}) {
+  const { specs, formats } = await runOn(0, 'sweepPlan', [id, tensorName], { signal });
+  const pieces = [];
+  for (let i = 0; i < specs.length; i += SWEEP_CHUNK) pieces.push({ specs: specs.slice(i, i + SWEEP_CHUNK) });
+  for (const format of formats) pieces.push({ format });
+  const total = specs.length + formats.length;
+  const answers = new Array(pieces.length);
+  let done = 0;
+  let failure = null;
+  await pool.each(pieces.length, {
+    stop: () => failure !== null || signal?.aborted === true,
+    start: (i, index) => runOn(index, 'sweepPiece', [id, tensorName, pieces[i]], { signal }),
+    settled: (i, outcome) => {
+      if (outcome.error) {
+        failure ??= outcome.error;
+        return;
+      }
+      answers[i] = outcome.value;
+      done += pieces[i].specs?.length ?? 1;
+      if (!signal?.aborted) onProgress?.(done, total);
+    },
+  });
+  if (signal?.aborted) throw cancelled();
+  if (failure) throw failure;
+  const rows = answers.flatMap((a, i) => (pieces[i].specs ? a : [a]));
+  const front = await runOn(0, 'paretoFront', [rows.map((r) => [r.bits_per_weight, r.sqnr_db])], { signal });
+  rows.forEach((r, i) => { r.pareto = front[i]; });
+  return rows;
+}
+
+export const FAN_OUT = { exportFile: exportOnPool, sweep: sweepOnPool };
