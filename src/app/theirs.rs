@@ -19,7 +19,7 @@ use crate::tensor::stored::{CodeLayout, StoredGranularity, StoredQuant, StoredSc
 use crate::tensor::{DType, TensorInfo};
 use serde::{Deserialize, Serialize};
 
-/// Elements sampled for a fingerprint: evenly spaced in C order, enough that two unrelated tensors
+/// Elements sampled for a fingerprint (`sample_positions`), enough that two unrelated tensors
 /// correlate by chance at about ±1/√256 = ±0.06.
 pub const FINGERPRINT_SAMPLES: usize = 256;
 /// The rank correlation a fingerprint match needs. Quantization keeps the order of values up to
@@ -29,7 +29,7 @@ pub const FINGERPRINT_MIN_SCORE: f64 = 0.9;
 /// retrained copy): it is measured all the same, and flagged.
 pub const NAME_MATCH_DOUBT_SCORE: f64 = 0.5;
 /// How the fingerprint is made, for the report.
-pub const FINGERPRINT_RULE: &str = "Spearman rank correlation (average ranks for ties) of 256 elements evenly spaced in C order, \
+pub const FINGERPRINT_RULE: &str = "Spearman rank correlation (average ranks for ties) of 256 elements at C-order positions floor(frac(i*0.618034)*n), \
 between tensors of the same shape (or the transposed shape of a 2-D weight); a match needs at least 0.9 and is the best left for both";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,12 +97,14 @@ const LLAMA_TOP_NAMES: [(&str, &str); 3] = [("model.embed_tokens", "token_embd")
 /// The name a tensor is matched under: quantizer suffixes removed, Hugging Face llama names written
 /// as llama.cpp writes them in GGUF.
 pub fn canonical_name(name: &str) -> String {
-    // onnxruntime's quantizers name a weight's codes W + "_quantized" (quantization/base_quantizer.py
-    // TensorQuantOverridesHelper / QUANT_SUFFIX… "_quantized") and its DequantizeLinear output
-    // W + "_DequantizeLinear_Output"; MatMulNBitsQuantizer names B + "_Q{bits}" (matmul_nbits_quantizer.py).
+    // onnxruntime's quantizers name a weight's codes W + "_quantized" (quantization/quant_utils.py
+    // TENSOR_NAME_QUANT_SUFFIX) and its DequantizeLinear node W + "_DequantizeLinear"; its
+    // MatMulNBitsQuantizer names B + "_Q{bits}", in QDQ form B + "_DQ_Q{bits}" (matmul_nbits_quantizer.py).
     let mut base = name;
-    for suffix in ["_DequantizeLinear_Output", "_DequantizeLinear", "_dequantized", "_quantized", "_Q2", "_Q3", "_Q4", "_Q5", "_Q6", "_Q7", "_Q8"] {
-        if let Some(stripped) = base.strip_suffix(suffix) {
+    let suffixes = ["_DequantizeLinear_Output", "_DequantizeLinear", "_dequantized", "_quantized"];
+    let nbits = (2..=8).flat_map(|b| [format!("_DQ_Q{b}"), format!("_Q{b}")]);
+    for suffix in suffixes.into_iter().map(String::from).chain(nbits) {
+        if let Some(stripped) = base.strip_suffix(suffix.as_str()) {
             base = stripped;
             break;
         }
@@ -203,10 +205,14 @@ pub struct Fingerprint {
     pub transposed_sample: Option<Vec<f32>>,
 }
 
-/// The sampled positions of a tensor of `n` elements: ⌊i·n / k⌋ for i < k (all of them when n ≤ k).
+/// The sampled positions of a tensor of `n` elements: all of them when n ≤ 256, else
+/// ⌊frac(i·(√5−1)/2)·n⌋ for i < 256 — a Weyl sequence, so a sample does not fall on one column as
+/// evenly spaced positions do when the stride is a multiple of the row length (a dead input's
+/// all-zero column would make the sample constant). Plain f64 arithmetic, reproducible in numpy.
 fn sample_positions(n: usize) -> impl Iterator<Item = usize> {
-    let k = n.min(FINGERPRINT_SAMPLES);
-    (0..k).map(move |i| ((i as u128 * n as u128) / k as u128) as usize)
+    const GOLDEN_FRACTION: f64 = 0.618_033_988_749_894_9;
+    let (k, dense) = if n <= FINGERPRINT_SAMPLES { (n, true) } else { (FINGERPRINT_SAMPLES, false) };
+    (0..k).map(move |i| if dense { i } else { (((i as f64 * GOLDEN_FRACTION) % 1.0 * n as f64).floor() as usize).min(n - 1) })
 }
 
 pub fn fingerprint(name: &str, shape: &[usize], values: &[f32]) -> Result<Fingerprint> {
@@ -692,6 +698,7 @@ mod tests {
     fn canonical_names_strip_quantizer_suffixes_and_map_llama_names() {
         assert_eq!(canonical_name("fc.weight_quantized"), "fc.weight");
         assert_eq!(canonical_name("fc.weight_Q4"), "fc.weight");
+        assert_eq!(canonical_name("fc.weight_DQ_Q4"), "fc.weight");
         assert_eq!(canonical_name("model.layers.3.self_attn.q_proj.weight"), "blk.3.attn_q.weight");
         assert_eq!(canonical_name("blk.3.attn_q.weight"), "blk.3.attn_q.weight");
         assert_eq!(canonical_name("model.embed_tokens.weight"), "token_embd.weight");
