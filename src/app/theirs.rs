@@ -300,13 +300,9 @@ pub fn match_by_fingerprint(matching: &mut Matching, float: &[Fingerprint], quan
     }
 }
 
-/// Error figures of one quantization of one tensor.
+/// The error and the size of a quantization, from its sums: one tensor's, or pooled over many.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Figures {
-    /// What the quantization is: "int8 sym per axis 1 (DequantizeLinear 'fc.weight_DequantizeLinear')", "Q4_K", "int8 sym channel:1".
-    pub format: String,
-    /// Bits per code (32 for an int32 bias, 16 for an FP16 cast; a ggml type's code bits).
-    pub bits: u32,
+pub struct Measured {
     #[serde(serialize_with = "ser_f64")]
     pub sqnr_db: f64,
     pub cosine: Option<f64>,
@@ -316,6 +312,24 @@ pub struct Figures {
     /// Bytes stored: codes plus scales and zero points.
     pub bytes: u64,
     pub bits_per_weight: f64,
+}
+
+impl Measured {
+    fn of(s: &ErrorSums, finite: usize, bytes: u64, elements: usize) -> Measured {
+        let m = metrics_from_sums(s, finite, 0);
+        Measured { sqnr_db: m.sqnr_db, cosine: m.cosine, max_abs_err: m.max_abs_err, mse: m.mse, bytes, bits_per_weight: bits_per_weight(bytes, elements as u64) }
+    }
+}
+
+/// One quantization of one tensor.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Figures {
+    /// What the quantization is: "onnx_dequantize_linear 8-bit per axis 1 (DequantizeLinear 'fc.weight_DequantizeLinear')", "Q4_K", "int8 sym channel:1".
+    pub format: String,
+    /// Bits per code (32 for an int32 bias, 16 for an FP16 cast; a ggml type's code bits).
+    pub bits: u32,
+    #[serde(flatten)]
+    pub measured: Measured,
 }
 
 /// One matched tensor: theirs and ours side by side.
@@ -482,8 +496,7 @@ fn transpose_2d(x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
 }
 
 fn figures(format: String, bits: u32, s: &ErrorSums, finite: usize, bytes: u64, elements: usize) -> Figures {
-    let m = metrics_from_sums(s, finite, 0);
-    Figures { format, bits, sqnr_db: m.sqnr_db, cosine: m.cosine, max_abs_err: m.max_abs_err, mse: m.mse, bytes, bits_per_weight: bits_per_weight(bytes, elements as u64) }
+    Figures { format, bits, measured: Measured::of(s, finite, bytes, elements) }
 }
 
 /// Error sums over the positions where the float value is finite.
@@ -542,7 +555,7 @@ pub fn measure(float: &FileIndex, quantized: &FileIndex, pair: &Pair, x: &[f32],
         shape: f_info.shape.clone(),
         elements: n,
         nonfinite: n - finite,
-        sqnr_db: theirs.sqnr_db,
+        sqnr_db: theirs.measured.sqnr_db,
         theirs,
         ours,
         ours_note,
@@ -566,14 +579,8 @@ fn our_round_trip(format: &NumberFormat, x: &[f32], shape: &[usize]) -> Result<V
 pub struct Pooled {
     pub tensors: usize,
     pub elements: usize,
-    #[serde(serialize_with = "ser_f64")]
-    pub sqnr_db: f64,
-    pub cosine: Option<f64>,
-    #[serde(serialize_with = "ser_f64")]
-    pub max_abs_err: f64,
-    pub mse: f64,
-    pub bytes: u64,
-    pub bits_per_weight: f64,
+    #[serde(flatten)]
+    pub measured: Measured,
 }
 
 fn pooled<'a>(items: impl Iterator<Item = (&'a ErrorSums, usize, usize, u64)>) -> Pooled {
@@ -590,8 +597,7 @@ fn pooled<'a>(items: impl Iterator<Item = (&'a ErrorSums, usize, usize, u64)>) -
         finite += fin;
         bytes += b;
     }
-    let m = metrics_from_sums(&s, finite, 0);
-    Pooled { tensors, elements, sqnr_db: m.sqnr_db, cosine: m.cosine, max_abs_err: m.max_abs_err, mse: m.mse, bytes, bits_per_weight: bits_per_weight(bytes, elements as u64) }
+    Pooled { tensors, elements, measured: Measured::of(&s, finite, bytes, elements) }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -632,9 +638,9 @@ pub fn report(float: &FileIndex, quantized: &FileIndex, matching: &Matching, mut
         by_renamed_name: count(MatchedBy::RenamedName),
         by_fingerprint: count(MatchedBy::Fingerprint),
         values_disagree: rows.iter().filter(|r| r.values_disagree).count(),
-        theirs_all: pooled(rows.iter().map(|r| (&r.theirs_sums, r.elements, finite(r), r.theirs.bytes))),
-        theirs: pooled(both.iter().map(|r| (&r.theirs_sums, r.elements, finite(r), r.theirs.bytes))),
-        ours: pooled(both.iter().filter_map(|r| Some((r.ours_sums.as_ref()?, r.elements, finite(r), r.ours.as_ref()?.bytes)))),
+        theirs_all: pooled(rows.iter().map(|r| (&r.theirs_sums, r.elements, finite(r), r.theirs.measured.bytes))),
+        theirs: pooled(both.iter().map(|r| (&r.theirs_sums, r.elements, finite(r), r.theirs.measured.bytes))),
+        ours: pooled(both.iter().filter_map(|r| Some((r.ours_sums.as_ref()?, r.elements, finite(r), r.ours.as_ref()?.measured.bytes)))),
         fingerprint_rule: FINGERPRINT_RULE.into(),
     };
     let mut unmatched = Vec::new();

@@ -52,18 +52,18 @@ fn print_report(r: &DiffReport) {
         };
         let name = format!("{}{mark}", t.name);
         let (our_db, our_cos, our_bpw, our_format) = match &t.ours {
-            Some(o) => (fmt_db(o.sqnr_db), cos(o.cosine), format!("{:.3}", o.bits_per_weight), o.format.clone()),
+            Some(o) => (fmt_db(o.measured.sqnr_db), cos(o.measured.cosine), format!("{:.3}", o.measured.bits_per_weight), o.format.clone()),
             None => ("-".into(), "-".into(), "-".into(), t.ours_note.clone()),
         };
         outln!(
             "{name:width$}  {:>9}  {:>9}  {:>6.3}  {:>9}  {:>9}  {:>6}  {} / {}",
-            fmt_db(t.theirs.sqnr_db),
-            cos(t.theirs.cosine),
-            t.theirs.bits_per_weight,
+            fmt_db(t.theirs.measured.sqnr_db),
+            cos(t.theirs.measured.cosine),
+            t.theirs.measured.bits_per_weight,
             our_db,
             our_cos,
             our_bpw,
-            t.theirs.format,
+            if t.transposed { format!("{} (stored transposed)", t.theirs.format) } else { t.theirs.format.clone() },
             our_format
         );
     }
@@ -72,12 +72,12 @@ fn print_report(r: &DiffReport) {
         "summary over {} tensors with both ({} elements): theirs {} dB at {:.3} bits/w, ours {} dB at {:.3} bits/w; all {} matched: theirs {} dB",
         s.theirs.tensors,
         s.theirs.elements,
-        fmt_db(s.theirs.sqnr_db),
-        s.theirs.bits_per_weight,
-        fmt_db(s.ours.sqnr_db),
-        s.ours.bits_per_weight,
+        fmt_db(s.theirs.measured.sqnr_db),
+        s.theirs.measured.bits_per_weight,
+        fmt_db(s.ours.measured.sqnr_db),
+        s.ours.measured.bits_per_weight,
         s.theirs_all.tensors,
-        fmt_db(s.theirs_all.sqnr_db)
+        fmt_db(s.theirs_all.measured.sqnr_db)
     );
     outln!("matched by name {}, by renamed name {} (~), by fingerprint {} (*): {}", s.by_name, s.by_renamed_name, s.by_fingerprint, s.fingerprint_rule);
     if s.values_disagree > 0 {
