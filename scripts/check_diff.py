@@ -176,6 +176,7 @@ def check_pair(binary, tmp, float_path, quantized_path, label):
         return 10 * np.log10(sum(s["xx"] for s in ss) / sum(s["ee"] for s in ss))
 
     summary = report["summary"]
+    check((summary["theirs"] is None) == (not pooled_theirs), f"{label} summary: pooled figures exactly when some tensor has ours")
     if pooled_theirs:
         check(close(summary["theirs"]["sqnr_db"], sqnr(pooled_theirs)), f"{label} summary theirs sqnr {summary['theirs']['sqnr_db']} vs {sqnr(pooled_theirs)}")
         check(close(summary["ours"]["sqnr_db"], sqnr(pooled_ours)), f"{label} summary ours sqnr {summary['ours']['sqnr_db']} vs {sqnr(pooled_ours)}")
@@ -198,8 +199,9 @@ def main():
         for float_path, quantized_path, label in pairs:
             r = check_pair(binary, tmp, float_path, quantized_path, label)
             s = r["summary"]
-            print(f"{label}: {s['matched']} matched ({s['by_name']} name, {s['by_renamed_name']} renamed, {s['by_fingerprint']} fingerprint); "
-                  f"theirs {num(s['theirs']['sqnr_db']):.4f} dB at {s['theirs']['bits_per_weight']:.3f} b/w, ours {num(s['ours']['sqnr_db']):.4f} dB at {s['ours']['bits_per_weight']:.3f} b/w")
+            both = (f"theirs {num(s['theirs']['sqnr_db']):.4f} dB at {s['theirs']['bits_per_weight']:.3f} b/w, "
+                    f"ours {num(s['ours']['sqnr_db']):.4f} dB at {s['ours']['bits_per_weight']:.3f} b/w") if s["theirs"] else "nothing quantized"
+            print(f"{label}: {s['matched']} matched ({s['by_name']} name, {s['by_renamed_name']} renamed, {s['by_fingerprint']} fingerprint); {both}")
     for s in skipped:
         print("not checked:", s)
     print(f"check_diff: {passed} checks passed, {len(failures)} failed, {len(skipped)} not checked (numpy {np.__version__})")

@@ -192,6 +192,7 @@ fn our_own_gguf_export_equals_ours_and_pools_by_element() {
     // Pooled over elements: Σ over tensors of the per-tensor sums. Rebuild Σe² from each row's mse
     // and Σx² from its SQNR: the pooled SQNR must be their ratio.
     let s = &report["summary"]["theirs"];
+    assert!(s.is_object(), "{}", report["summary"]);
     let (mut xx, mut ee, mut n) = (0.0, 0.0, 0.0);
     for t in ["fc1.weight", "fc2.weight", "fc3.weight"] {
         let r = row(&report, t);
@@ -252,6 +253,9 @@ fn what_is_left_unmatched_says_why() {
     let same = diff_json(&fixture("quantized/float.onnx"), &fixture("quantized/float.onnx"));
     assert_eq!(same["summary"]["by_name"], 4);
     assert!(same["tensors"].as_array().unwrap().iter().all(|t| t["sqnr_db"] == "inf" && t["ours"].is_null()));
+    // Nothing to set ours beside: no pooled theirs / ours, only every matched tensor's.
+    assert!(same["summary"]["theirs"].is_null() && same["summary"]["ours"].is_null(), "{}", same["summary"]);
+    assert_eq!(same["summary"]["theirs_all"]["tensors"], 4);
     // A file that is not there, and one that is not a model: a message naming it, no panic.
     let (code, _, err) = cli(&["diff", &fixture("quantized/float.onnx"), "/nonexistent/q.gguf"]);
     assert_ne!(code, 0);

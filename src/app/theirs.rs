@@ -610,9 +610,10 @@ pub struct Summary {
     pub values_disagree: usize,
     /// Their quantization over every matched tensor.
     pub theirs_all: Pooled,
-    /// Theirs and ours over the tensors that have both (those of `ours_note` lack ours).
-    pub theirs: Pooled,
-    pub ours: Pooled,
+    /// Theirs and ours over the tensors that have both (those of `ours_note` lack ours); null when
+    /// none has (a copy that quantized nothing, or only in formats we lack).
+    pub theirs: Option<Pooled>,
+    pub ours: Option<Pooled>,
     pub fingerprint_rule: String,
 }
 
@@ -639,8 +640,8 @@ pub fn report(float: &FileIndex, quantized: &FileIndex, matching: &Matching, mut
         by_fingerprint: count(MatchedBy::Fingerprint),
         values_disagree: rows.iter().filter(|r| r.values_disagree).count(),
         theirs_all: pooled(rows.iter().map(|r| (&r.theirs_sums, r.elements, finite(r), r.theirs.measured.bytes))),
-        theirs: pooled(both.iter().map(|r| (&r.theirs_sums, r.elements, finite(r), r.theirs.measured.bytes))),
-        ours: pooled(both.iter().filter_map(|r| Some((r.ours_sums.as_ref()?, r.elements, finite(r), r.ours.as_ref()?.measured.bytes)))),
+        theirs: (!both.is_empty()).then(|| pooled(both.iter().map(|r| (&r.theirs_sums, r.elements, finite(r), r.theirs.measured.bytes)))),
+        ours: (!both.is_empty()).then(|| pooled(both.iter().filter_map(|r| Some((r.ours_sums.as_ref()?, r.elements, finite(r), r.ours.as_ref()?.measured.bytes))))),
         fingerprint_rule: FINGERPRINT_RULE.into(),
     };
     let mut unmatched = Vec::new();

@@ -68,16 +68,23 @@ fn print_report(r: &DiffReport) {
         );
     }
     let s = &r.summary;
+    match (&s.theirs, &s.ours) {
+        (Some(theirs), Some(ours)) => outln!(
+            "summary over {} tensors with both ({} elements): theirs {} dB at {:.3} bits/w, ours {} dB at {:.3} bits/w",
+            theirs.tensors,
+            theirs.elements,
+            fmt_db(theirs.measured.sqnr_db),
+            theirs.measured.bits_per_weight,
+            fmt_db(ours.measured.sqnr_db),
+            ours.measured.bits_per_weight
+        ),
+        _ => outln!("no matched tensor has a quantization of ours beside theirs (the copy keeps them as they are, or in formats we lack)"),
+    }
     outln!(
-        "summary over {} tensors with both ({} elements): theirs {} dB at {:.3} bits/w, ours {} dB at {:.3} bits/w; all {} matched: theirs {} dB",
-        s.theirs.tensors,
-        s.theirs.elements,
-        fmt_db(s.theirs.measured.sqnr_db),
-        s.theirs.measured.bits_per_weight,
-        fmt_db(s.ours.measured.sqnr_db),
-        s.ours.measured.bits_per_weight,
+        "all {} matched: theirs {} dB at {:.3} bits/w",
         s.theirs_all.tensors,
-        fmt_db(s.theirs_all.measured.sqnr_db)
+        fmt_db(s.theirs_all.measured.sqnr_db),
+        s.theirs_all.measured.bits_per_weight
     );
     outln!("matched by name {}, by renamed name {} (~), by fingerprint {} (*): {}", s.by_name, s.by_renamed_name, s.by_fingerprint, s.fingerprint_rule);
     if s.values_disagree > 0 {

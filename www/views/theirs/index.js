@@ -144,13 +144,15 @@ function render(report, cancelled) {
   ui.summary.replaceChildren(
     ...item('files', `${report.quantized_file} against ${report.float_file}`),
     ...item('matched', `${s.matched} tensors: ${s.by_name} by name, ${s.by_renamed_name} by renamed name (∼), ${s.by_fingerprint} by fingerprint (⁎)`, { matched: s.matched, byFingerprint: s.by_fingerprint }),
-    ...item('theirs', `${pooled(s.theirs)} over the ${s.theirs.tensors} tensors we also quantize (${fmt.count(s.theirs.elements)} elements)`, { sqnr: String(fmt.numeric(s.theirs.sqnr_db)), bpw: String(s.theirs.bits_per_weight) }),
-    ...item('ours', pooled(s.ours), { sqnr: String(fmt.numeric(s.ours.sqnr_db)), bpw: String(s.ours.bits_per_weight) }),
+    ...(s.theirs
+      ? [...item('theirs', `${pooled(s.theirs)} over the ${s.theirs.tensors} tensors we also quantize (${fmt.count(s.theirs.elements)} elements)`),
+        ...item('ours', pooled(s.ours))]
+      : item('theirs and ours', 'no matched tensor is quantized in the copy in a format we have too')),
     ...item('every matched tensor', `theirs ${pooled(s.theirs_all)}`),
     ...(s.values_disagree ? item('doubtful', `${s.values_disagree} name matches hold values that do not follow each other (marked !)`) : []),
   );
-  ui.summary.dataset.theirsSqnr = String(fmt.numeric(s.theirs.sqnr_db));
-  ui.summary.dataset.oursSqnr = String(fmt.numeric(s.ours.sqnr_db));
+  ui.summary.dataset.theirsSqnr = s.theirs ? String(fmt.numeric(s.theirs.sqnr_db)) : '';
+  ui.summary.dataset.oursSqnr = s.ours ? String(fmt.numeric(s.ours.sqnr_db)) : '';
   const num = (v, show) => element('td', { class: 'num', text: v === null || v === undefined ? '–' : show(v) });
   ui.table.tBodies[0].replaceChildren(...report.tensors.map((r) => element('tr', {
     dataset: {
