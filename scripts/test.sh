@@ -29,6 +29,8 @@ done
 rm -rf "$gguf_out"
 # convert: every tensor of every fixture, F32 bit-equal to the library that wrote or reads it.
 python3 scripts/check_convert.py --bin target/debug/quant-playground
+# diff: theirs and ours per tensor, and the summary, equal numpy's on convert's F32 arrays (~3 s).
+python3 scripts/check_diff.py --bin target/debug/quant-playground
 
 echo "== calibration against the real onnxruntime and modelopt (scripts/calib_differential.py)"
 cargo build --example calib_differential

@@ -19,9 +19,10 @@ pub mod lesson;
 pub mod speed;
 pub mod synthetic;
 pub mod tensor;
+pub mod theirs;
 pub mod trace;
 
-pub use self::{calib::*, example::*, explore::*, export::*, formats::*, graph::*, kernels::*, lesson::*, speed::*, synthetic::*, tensor::*, trace::*};
+pub use self::{calib::*, example::*, explore::*, export::*, formats::*, graph::*, kernels::*, lesson::*, speed::*, synthetic::*, tensor::*, theirs::*, trace::*};
 
 #[wasm_bindgen(start)]
 pub fn start() {

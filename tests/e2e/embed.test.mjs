@@ -31,7 +31,7 @@ test('?embed=calibration shows the calibration view alone, computed on the examp
   try {
     await other.goto(`${session.origin}/?embed=nothing`);
     await other.locator('#errors li').first().waitFor();
-    assert.match(await other.locator('#errors').textContent(), /\?embed=nothing: no such view \(there are digits, activations, comparison, calibration, speed, outputs, export, model, lesson-types, lesson-formula, lesson-schemes, lesson-granularity, lesson-calibration, lesson-results, lesson-hardware, ptq\)/);
+    assert.match(await other.locator('#errors').textContent(), /\?embed=nothing: no such view \(there are digits, activations, comparison, calibration, speed, outputs, export, model, theirs, lesson-types, lesson-formula, lesson-schemes, lesson-granularity, lesson-calibration, lesson-results, lesson-hardware, ptq\)/);
   } finally {
     await other.close();
   }

@@ -41,6 +41,34 @@ export function visibleTensors(tensors, { sort = { key: 'order', dir: 1 }, filte
     .map(({ t }) => t);
 }
 
+const DTYPE_BYTES = { I8: 1, U8: 1, I16: 2, U16: 2, I32: 4, U32: 4, I64: 8, U64: 8 };
+
+/**
+ * What quantization a tensor is stored in, from the core's index entry: "stored 8-bit, per axis 1,
+ * onnx_dequantize_linear (DequantizeLinear 'w_dq') · 16 scales 0.0012–0.0031, 16 zero points · 8.63
+ * bits/w", or a ggml block type's bits per weight; null for a plain tensor. Bits per weight count the
+ * codes and their parameters: the scale and zero-point tensors listed with them, else (TFLite keeps them
+ * in its flatbuffer) 4 bytes a scale and the code's width (TFLite's int64: 8) a zero point — the rule
+ * of src/app/theirs.rs their_bytes, which `diff` reports.
+ */
+export function storedQuantization(tensor, tensors) {
+  const elements = elementsOf(tensor);
+  const bpw = (bytes) => (elements ? `${((bytes * 8) / elements).toFixed(2)} bits/w` : '');
+  const q = tensor.quant;
+  if (!q) return /^(Q|IQ|TQ|MXFP)/.test(tensor.dtype) && tensor.quantizable ? `ggml ${tensor.dtype} blocks · ${bpw(tensor.byte_len)}` : null;
+  const g = q.granularity;
+  const granularity = g.kind === 'per_tensor' ? 'per tensor' : g.kind === 'per_axis' ? `per axis ${g.axis}` : `blocks of ${g.block_size} along axis ${g.axis}`;
+  const listed = tensors.filter((t) => t.parameter_of === tensor.name);
+  const zeroWidth = q.scheme === 'tflite' ? 8 : DTYPE_BYTES[tensor.dtype] ?? 1;
+  const codes = tensor.byte_len; // the stored codes, packed as their layout says (the reader checks the length)
+  const parameters = listed.length ? listed.reduce((a, t) => a + t.byte_len, 0) : q.scales.length * 4 + (q.zero_points?.length ?? 0) * zeroWidth;
+  const lo = Math.min(...q.scales);
+  const hi = Math.max(...q.scales);
+  const scales = q.scales.length === 1 ? `scale ${fmt.scientific(lo)}` : `${fmt.count(q.scales.length)} scales ${fmt.scientific(lo)}–${fmt.scientific(hi)}`;
+  const zeros = q.zero_points?.length ? `, ${q.zero_points.length === 1 ? `zero point ${q.zero_points[0]}` : `${fmt.count(q.zero_points.length)} zero points`}` : ', zero point 0';
+  return `stored ${q.bits}-bit, ${granularity}, ${q.scheme} (${q.op}) · ${scales}${zeros} · ${bpw(codes + parameters)}`;
+}
+
 /** A tensor name that may wrap after '.', '_' and '/' (model.layers.10.self_attn.q_proj.weight). */
 function breakable(name) {
   const span = document.createElement('span');
@@ -141,8 +169,14 @@ export function renderTensorList(table, files, selected, { sort, filter, ticked,
       radio.addEventListener('change', () => radio.checked && onSelect(file.id, tensor.name));
       const label = document.createElement('label');
       const text = breakable(tensor.name);
-      if (!quantizable) text.append(' ', Object.assign(document.createElement('span'), { className: 'tag', textContent: 'not quantizable' }));
+      if (tensor.parameter_of) text.append(' ', Object.assign(document.createElement('span'), { className: 'tag', textContent: `quantization parameter of ${tensor.parameter_of}` }));
+      else if (!quantizable) text.append(' ', Object.assign(document.createElement('span'), { className: 'tag', textContent: 'not quantizable' }));
       label.append(radio, text);
+      const stored = storedQuantization(tensor, tensors);
+      if (stored) {
+        tr.dataset.stored = stored;
+        label.append(Object.assign(document.createElement('span'), { className: 'stored', textContent: stored }));
+      }
       const nameCell = document.createElement('td');
       nameCell.className = 'name';
       const wrap = document.createElement('div');

@@ -15,8 +15,9 @@ import model from './model/index.js';
 import outputs from './outputs/index.js';
 import ptq from './ptq/index.js';
 import speed from './speed/index.js';
+import theirs from './theirs/index.js';
 
 // The walk-through (?view=lesson): one view per section of the lecture, each also alone with ?embed=ID.
 const lesson = [lessonTypes, lessonFormula, lessonSchemes, lessonGranularity, lessonCalibration, lessonResults, lessonHardware];
 
-export default [digits, activations, comparison, calibration, speed, outputs, exporter, model, ...lesson, ptq];
+export default [digits, activations, comparison, calibration, speed, outputs, exporter, model, theirs, ...lesson, ptq];

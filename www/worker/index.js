@@ -22,8 +22,9 @@ import outputs from './outputs.js';
 import ptq from './ptq.js';
 import speed from './speed.js';
 import sweep from './sweep.js';
+import theirs from './theirs.js';
 
-const DOMAINS = [files, compare, calibration, speed, outputs, model, exporter, example, lesson, ptq, sweep];
+const DOMAINS = [files, compare, calibration, speed, outputs, model, exporter, example, lesson, ptq, sweep, theirs];
 
 /** Tensors above this many f32 bytes get a memory hint when the module stops (wasm32 has at most 4 GiB). */
 const LARGE_F32_BYTES = 512 * 2 ** 20;

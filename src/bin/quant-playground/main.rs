@@ -17,6 +17,8 @@ mod compare;
 #[cfg(not(target_arch = "wasm32"))]
 mod convert;
 #[cfg(not(target_arch = "wasm32"))]
+mod diff;
+#[cfg(not(target_arch = "wasm32"))]
 mod eval;
 #[cfg(not(target_arch = "wasm32"))]
 mod export;
@@ -74,6 +76,10 @@ enum Command {
     /// where the playground reads values (dequantized with the file's own parameters where it is
     /// stored quantized), integers and quantization parameters copied in their own dtype.
     Convert(convert::Args),
+    /// A quantized copy of a model against ours: per matched tensor (by name, or by shape and a value
+    /// fingerprint) the error of their quantization and of ours at the same bits and granularity,
+    /// worst first, with a summary over every element.
+    Diff(diff::Args),
     /// The embedded example's accuracy table: an MLP at fp32, int8 (dynamic and static with four
     /// calibration methods), int4 and int2 on its test split (defaults: www/examples/digits-*).
     Eval(eval::Args),
@@ -93,6 +99,7 @@ fn main() -> std::process::ExitCode {
         Command::Quantize(args) => quantize::run(args),
         Command::Export(args) => export::run(args),
         Command::Convert(args) => convert::run(args),
+        Command::Diff(args) => diff::run(args),
         Command::Synth(args) => synth::run(args),
         Command::Calibrate(args) => calibrate::run(args),
         Command::Eval(args) => eval::run(args),
