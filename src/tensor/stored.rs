@@ -25,6 +25,10 @@ pub enum StoredScheme {
     /// A TFLite tensor's QuantizationParameters: real = scale · (q − zero_point), per tensor or
     /// along quantized_dimension.
     Tflite,
+    /// A torch quantized tensor (qint8 / quint8 / qint32, torch.ao and TorchScript archives):
+    /// per tensor fbgemm::Dequantize, float(scale) · (q − zero_point) in f32; per channel aten's
+    /// dequantize_per_channel_affine_kernel, (float(q) − zero_point) · scale with the double scale.
+    TorchAffine,
 }
 
 /// Which elements share one scale and zero point, in the tensor's listed shape.
@@ -190,7 +194,8 @@ pub fn dequantize(name: &str, q: &StoredQuant, dtype: DType, shape: &[usize], by
     // (tensorflow/lite/kernels/internal/reference/dequantize.h; DequantizationParams::scale is a
     // double); onnxruntime turns the integer to float first. The two differ only for codes over
     // 2^24 (int32 biases).
-    let in_double = q.scheme == StoredScheme::Tflite;
+    let in_double = q.scheme == StoredScheme::Tflite
+        || (q.scheme == StoredScheme::TorchAffine && matches!(q.granularity, StoredGranularity::PerAxis { .. }));
     Ok((0..n)
         .map(|i| {
             let slot = slot_of(q.granularity, shape, i);

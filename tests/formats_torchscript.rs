@@ -1,0 +1,126 @@
+//! TorchScript archives (torch.jit.save of scripted, traced and torch.ao-quantized modules) against
+//! what torch itself reads back from them (fixtures and expected values by
+//! scripts/make_torchscript_fixtures.py): every tensor's name (its attribute path, CONSTANTS.cN for
+//! the code's constants), dtype, shape and values bit for bit, quantized tensors with their own
+//! parameters dequantized as torch does — natively and through the page's piece-by-piece protocol.
+#![cfg(not(target_arch = "wasm32"))]
+
+use quant_playground::formats::{self, FileSource, Format};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+#[path = "common/pieces.rs"]
+mod pieces;
+use pieces::index_by_pieces;
+
+fn dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/formats/torchscript")
+}
+
+fn manifest() -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dir().join("manifest.json")).unwrap()).unwrap()
+}
+
+fn expected(name: &str) -> Vec<u32> {
+    std::fs::read(dir().join("expected").join(name)).unwrap().chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())).collect()
+}
+
+fn index_of(file: &str) -> (formats::FileIndex, FileSource) {
+    let path = dir().join(file);
+    let path_s = path.to_str().unwrap();
+    let mut src = FileSource::open(path_s).unwrap();
+    let index = formats::read_index(path_s, &mut src).unwrap_or_else(|e| panic!("{file}: {e}"));
+    (index, src)
+}
+
+#[test]
+fn every_tensor_reads_as_torch_reads_it() {
+    let m = manifest();
+    let (mut checked, mut quantized) = (0, 0);
+    for (file, tensors) in m["files"].as_object().unwrap() {
+        let (index, mut src) = index_of(file);
+        assert_eq!(index.format, Format::PyTorch, "{file}");
+        let path = dir().join(file);
+        let (by_pieces, rounds, _) = index_by_pieces(path.to_str().unwrap(), &std::fs::read(&path).unwrap());
+        assert_eq!(by_pieces.unwrap_or_else(|e| panic!("{file} by pieces: {e}")).tensors, index.tensors, "{file}");
+        assert!(rounds < 16, "{file}: {rounds} rounds");
+
+        // Exactly the tensors torch gives back: no quantizer scale or zero point listed apart.
+        let mut want: BTreeSet<&str> = tensors.as_object().unwrap().keys().map(String::as_str).collect();
+        for (name, dtype) in m["listed"][file].as_object().into_iter().flatten() {
+            let info = index.tensor(name).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(info.dtype.name(), dtype.as_str().unwrap(), "{file}:{name}");
+            assert!(!info.is_quantizable(), "{file}:{name}");
+            want.insert(name);
+        }
+        let got: BTreeSet<&str> = index.tensors.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(got, want, "{file}: the listed tensors");
+
+        for (name, want) in tensors.as_object().unwrap() {
+            let info = index.tensor(name).unwrap();
+            assert_eq!(info.dtype.name(), want["dtype"].as_str().unwrap(), "{file}:{name} dtype");
+            let shape: Vec<usize> = want["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
+            assert_eq!(info.shape, shape, "{file}:{name} shape");
+            match (&info.quant, want.get("quant")) {
+                (Some(q), Some(wq)) => {
+                    let j = serde_json::to_value(q).unwrap();
+                    assert_eq!(j["scheme"], wq["scheme"], "{file}:{name}");
+                    assert_eq!(j["granularity"], wq["granularity"], "{file}:{name}");
+                    assert_eq!(j["bits"], wq["bits"], "{file}:{name}");
+                    quantized += 1;
+                }
+                (None, None) => {}
+                (got, want) => panic!("{file}:{name}: quantization {got:?}, torch says {want:?}"),
+            }
+            let stored = formats::read_stored(&mut src, info).unwrap();
+            let values = formats::decode_tensor(info, stored).unwrap_or_else(|e| panic!("{file}:{name}: {e}"));
+            let got: Vec<u32> = values.iter().map(|v| v.to_bits()).collect();
+            assert_eq!(got, expected(want["expected"].as_str().unwrap()), "{file}:{name}: values differ from torch's");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 45 && quantized >= 7, "{checked} tensors, {quantized} quantized");
+}
+
+#[test]
+fn skipped_attributes_and_the_archive_are_said() {
+    let (index, _) = index_of("cnn_script.pt");
+    let meta = |k: &str| index.metadata.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()).unwrap_or_else(|| panic!("no {k}: {:?}", index.metadata));
+    assert!(meta("torchscript").contains("__torch__.SmallCnn"), "{}", meta("torchscript"));
+    // gain, label, sizes, every module's `training` and `_is_full_backward_hook`-free flags, the
+    // conv and norm hyper-parameters…: all counted, none listed.
+    let skipped = meta("skipped");
+    assert!(skipped.ends_with("non-tensor attributes skipped (flags, sizes, numbers, strings)"), "{skipped}");
+    let n: usize = skipped.split(' ').next().unwrap().parse().unwrap();
+    assert!(n > 20, "{skipped}");
+    let (traced, _) = index_of("traced.pt");
+    assert!(traced.metadata.iter().any(|(k, _)| k == "traced_inputs"), "{:?}", traced.metadata);
+}
+
+#[test]
+fn tied_weights_and_views_share_their_bytes() {
+    let (index, _) = index_of("tied.pt");
+    let t = |n: &str| index.tensor(n).unwrap();
+    // The tied weight is one storage listed under both names; `row` views `table` at element 12.
+    assert_eq!(t("back.weight").offset, t("embed.weight").offset);
+    assert_eq!(t("row").offset, t("table").offset + 12 * 4);
+}
+
+#[test]
+fn quantized_weights_carry_torchs_parameters() {
+    let (index, _) = index_of("quantized_x86.pt");
+    let w = index.tensor("fc._packed_params._packed_params.0").unwrap();
+    let q = w.quant.as_ref().unwrap();
+    assert_eq!(q.scales.len(), 4, "one scale per output channel");
+    assert!(q.zero_points.is_empty(), "symmetric qint8: all zero points 0");
+    assert_eq!(q.op, "torch per_channel_affine");
+    let (attrs, _) = index_of("quantized_attrs.pt");
+    let qa = attrs.tensor("qa").unwrap().quant.as_ref().unwrap();
+    assert_eq!((qa.scales[0], qa.zero_points.as_slice()), (0.037f64 as f32, &[131][..]));
+    let qc = attrs.tensor("qc").unwrap().quant.as_ref().unwrap();
+    assert_eq!(qc.zero_points, vec![0, 1, -2, 3, 0]);
+    // float64 scales no float32 equals: the codes are listed, and the metadata says why.
+    assert!(attrs.tensor("qd").unwrap().quant.is_none());
+    let note = attrs.metadata.iter().find(|(k, _)| k == "not dequantized qd").unwrap();
+    assert!(note.1.contains("is not exactly a float32"), "{note:?}");
+}
