@@ -752,6 +752,26 @@ mod tests {
     }
 
     #[test]
+    fn a_torchscript_object_keeps_its_state_and_nothing_is_called() {
+        // What pickler.cpp writes for a module {"sizes": build_intlist([1, 2]), "d": device("cpu"),
+        // "m": restore_type_tag({}, "Dict[str, Tensor]"), "e": an enum value 3}.
+        let p = b"\x80\x02c__torch__.m\nNet\n)\x81}(X\x05\x00\x00\x00sizesctorch.jit._pickle\nbuild_intlist\n(](K\x01K\x02etR\
+X\x01\x00\x00\x00dctorch\ndevice\nX\x03\x00\x00\x00cpu\x85R\
+X\x01\x00\x00\x00mctorch.jit._pickle\nrestore_type_tag\n}X\x11\x00\x00\x00Dict[str, Tensor]\x86R\
+X\x01\x00\x00\x00ec__torch__.m\nColor\nK\x03Rub.";
+        let v = load("x", p).unwrap();
+        let Value::Object { class, state, depth } = &*v else { panic!("{v:?}") };
+        assert_eq!(class, "__torch__.m.Net");
+        let Value::Dict(items, _) = &**state else { panic!("{state:?}") };
+        let get = |k: &str| items.iter().find(|(key, _)| **key == Value::Str(k.into())).map(|(_, v)| (**v).clone()).unwrap();
+        assert_eq!(get("sizes"), Value::List(vec![Rc::new(Value::Int(1)), Rc::new(Value::Int(2))], 1));
+        assert_eq!(get("d"), Value::Opaque("a torch.device".into()));
+        assert_eq!(get("m"), Value::Dict(Vec::new(), 1));
+        assert_eq!(get("e"), Value::Object { class: "__torch__.m.Color".into(), state: Rc::new(Value::Int(3)), depth: 1 });
+        assert_eq!(*depth, 3, "the object over its dict over the enum object");
+    }
+
+    #[test]
     fn refuses_unknown_opcodes() {
         let e = load("x", b"\x80\x02(i__builtin__\nobject\n.").unwrap_err().to_string();
         assert!(e.contains("INST"), "{e}");
