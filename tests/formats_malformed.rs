@@ -548,6 +548,9 @@ fn torchscript_cases() {
     assert_eq!(outcome("good", "m.pt", &ok), "OK");
     let mut src: &[u8] = &ok;
     assert_eq!(formats::read_index("m.pt", &mut src).unwrap().tensors[0].name, "w");
+    // A deeper pickle that happens to be called data.pkl is not the archive's.
+    let deeper = archive(&[("m/extra/data.pkl", b"not a pickle"), ("m/data.pkl", &ts_module(&ts_tensor("FloatStorage", "0", 4, None))), ("m/data/0", &floats)]);
+    assert_eq!(outcome("deeper data.pkl first", "m.pt", &deeper), "OK");
     // Globals outside the allowed set stay errors inside a module's state; nothing is called.
     expect_err("unknown global in a module", "m.pt", &archive(&[("m/data.pkl", &ts_module(b"ctorch.nn\nLinear\n"))]), "global 'torch.nn.Linear' is not allowed");
     expect_err("os.system as a module attribute", "m.pt", &archive(&[("m/data.pkl", &ts_module(b"cos\nsystem\nX\x02\x00\x00\x00ls\x85R"))]), "global 'os.system' is not allowed");

@@ -255,9 +255,12 @@ pub fn open(p: &Probe, r: &mut dyn RangeReader) -> Result<FileIndex> {
     let archive = zip::listed(p.zip, r)?;
     let (members, cd_offset) = (&archive.members, archive.cd_offset);
     let file = r.file().to_string();
+    // The shallowest data.pkl is the archive's (`<a>/data.pkl`): a TorchScript archive may hold
+    // other pickles deeper (code/…, extra/…).
     let pkl = members
         .iter()
-        .find(|m| is_pickle(m))
+        .filter(|m| is_pickle(m))
+        .min_by_key(|m| m.name.matches('/').count())
         .ok_or_else(|| Error::malformed(&file, "no data.pkl member"))?;
     let folder = pkl.name.strip_suffix("data.pkl").unwrap_or_default().to_string(); // found by that suffix
     let data = read_pickle(r, &file, pkl, cd_offset)?;
