@@ -245,6 +245,15 @@ def save(name, module, extra=None):
     return back
 
 
+def write_manifest(out, manifest):
+    """manifest.json with the torch version that made the references (also for make_gptq_fixtures.py)."""
+    manifest["torch_version"] = torch.__version__
+    with open(os.path.join(out, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=1, sort_keys=True)
+        f.write("\n")
+    print(f"wrote {sum(len(v) for v in manifest['files'].values())} tensors in {len(manifest['files'])} files to {out}")
+
+
 def main():
     torch.manual_seed(0)
     shutil.rmtree(OUT, ignore_errors=True)
@@ -281,11 +290,7 @@ def main():
     manifest["listed"].setdefault("quantized_attrs.pt", {})["qd"] = "I8"
     manifest["skipped"]["quantized_attrs.pt"] = "not dequantized qd"
 
-    manifest["torch_version"] = torch.__version__
-    with open(os.path.join(OUT, "manifest.json"), "w") as f:
-        json.dump(manifest, f, indent=1, sort_keys=True)
-        f.write("\n")
-    print(f"wrote {sum(len(v) for v in manifest['files'].values())} tensors in {len(manifest['files'])} archives to {OUT}")
+    write_manifest(OUT, manifest)
 
 
 if __name__ == "__main__":

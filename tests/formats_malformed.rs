@@ -346,6 +346,10 @@ fn fixtures() -> Vec<(String, Vec<u8>)> {
     for name in ["traced.pt", "quantized_x86.pt"] {
         out.push((name.to_string(), std::fs::read(torchscript.join(name)).unwrap()));
     }
+    // GPTQ / AWQ groups in safetensors: codes, zero points and scales read at index time.
+    for name in ["gptq.safetensors", "awq.safetensors"] {
+        out.push((name.to_string(), std::fs::read(dir.join("gptq").join(name)).unwrap()));
+    }
     out.sort();
     out
 }
