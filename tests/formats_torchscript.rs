@@ -169,3 +169,24 @@ fn gptq_groups_that_cannot_be_read_stay_listed_and_say_why() {
     // The other groups are still read.
     assert!(index.tensor("layers.0.o_proj.qweight").unwrap().quant.is_some());
 }
+
+#[test]
+fn a_checkpoint_with_too_many_scales_for_the_index_lists_them_as_stored() {
+    // One GPTQ 4-bit group of 8 inputs by `out` outputs whose scales pass the index's limit.
+    let out = formats::gptq::MAX_INDEX_SLOTS + 32;
+    let (qweight, qzeros, scales) = (out * 4, out / 8 * 4, out * 2);
+    let header = format!(
+        r#"{{"w.qweight":{{"dtype":"I32","shape":[1,{out}],"data_offsets":[0,{qweight}]}},"w.qzeros":{{"dtype":"I32","shape":[1,{}],"data_offsets":[{qweight},{}]}},"w.scales":{{"dtype":"F16","shape":[1,{out}],"data_offsets":[{},{}]}}}}"#,
+        out / 8,
+        qweight + qzeros,
+        qweight + qzeros,
+        qweight + qzeros + scales
+    );
+    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.resize(bytes.len() + qweight + qzeros + scales, 0);
+    let index = formats::parse_index("big.safetensors", &bytes, bytes.len() as u64).unwrap();
+    assert!(index.tensor("w.qweight").unwrap().quant.is_none());
+    let note = index.metadata.iter().find(|(k, _)| k == "not dequantized w.qweight").unwrap();
+    assert!(note.1.starts_with("over 8388608 scales"), "{note:?}");
+}

@@ -15,6 +15,10 @@ use crate::error::{Error, Result};
 use crate::tensor::stored::{CodeLayout, StoredGranularity, StoredQuant, StoredScheme, AWQ_REVERSE_ORDER};
 use crate::tensor::{DType, TensorInfo};
 
+/// Most scale + zero-point slots one file's index carries (8 bytes each): the parameters live in
+/// the index the page holds, so a large checkpoint's groups past this stay listed as stored.
+pub const MAX_INDEX_SLOTS: usize = 8 << 20;
+
 /// The bytes of a listed (raw, in-file) tensor.
 fn bytes_of(r: &mut dyn RangeReader, t: &TensorInfo) -> Result<Vec<u8>> {
     r.read(t.offset, t.byte_len)
@@ -123,8 +127,14 @@ pub fn recognise(tensors: &mut [TensorInfo], metadata: &mut Vec<(String, String)
             groups.push(Group { prefix: prefix.to_string(), qweight: i, qzeros, scales, g_idx: find(&format!("{prefix}.g_idx")) });
         }
     }
-    let mut read = 0;
+    let (mut read, mut slots) = (0, 0usize);
     for g in groups {
+        let group_slots = tensors[g.scales].element_count();
+        if slots + group_slots > MAX_INDEX_SLOTS {
+            metadata.push((format!("not dequantized {}.qweight", g.prefix), format!("over {MAX_INDEX_SLOTS} scales in this file's index: listed as stored")));
+            continue;
+        }
+        slots += group_slots;
         match quant_of(r, tensors, &g)? {
             Ok((quant, shape)) => {
                 let qw = &mut tensors[g.qweight];
