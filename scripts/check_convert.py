@@ -20,6 +20,12 @@ from safetensors.numpy import load_file
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 SUITES = [os.path.join(ROOT, "tests", "fixtures", "formats"), os.path.join(ROOT, "tests", "fixtures", "quantized")]
+# TorchScript archives (torch.jit.save) against what torch.jit.load gives back, references committed by
+# scripts/make_torchscript_fixtures.py (CI has no torch): float tensors, and quantized ones as dequantize().
+SUITES.append(os.path.join(ROOT, "tests", "fixtures", "formats", "torchscript"))
+# GPTQ / AWQ safetensors packed by auto-gptq's and AutoAWQ's own code, against their dequantization in
+# half (scripts/make_gptq_fixtures.py).
+SUITES.append(os.path.join(ROOT, "tests", "fixtures", "formats", "gptq"))
 
 
 def fixtures(suite):

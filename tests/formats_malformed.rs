@@ -167,6 +167,33 @@ fn state_dict_pickle(size: &[u32], stride: &[u32], offset: u32, numel: u32) -> V
     p
 }
 
+/// The pickle opcodes torch.jit.save writes for one tensor over storage `key` of `class`
+/// (pickler.cpp pushLiteralTensor), 1-D of `n` elements; `quantizer` is _rebuild_qtensor's tuple.
+fn ts_tensor(class: &str, key: &str, n: u8, quantizer: Option<&[u8]>) -> Vec<u8> {
+    let rebuild: &[u8] = if quantizer.is_some() { b"ctorch._utils\n_rebuild_qtensor\n((" } else { b"ctorch._utils\n_rebuild_tensor_v2\n((" };
+    let mut p = rebuild.to_vec();
+    p.extend_from_slice(b"X\x07\x00\x00\x00storagectorch\n");
+    p.extend_from_slice(class.as_bytes());
+    p.extend_from_slice(b"\nX");
+    p.extend_from_slice(&(key.len() as u32).to_le_bytes());
+    p.extend_from_slice(key.as_bytes());
+    p.extend_from_slice(b"X\x03\x00\x00\x00cpuK");
+    p.push(n);
+    p.extend_from_slice(b"tQK\x00(K");
+    p.push(n);
+    p.extend_from_slice(b"t(K\x01t");
+    if let Some(q) = quantizer {
+        p.extend_from_slice(q);
+    }
+    p.extend_from_slice(b"\x89ccollections\nOrderedDict\n)RtR");
+    p
+}
+
+/// A TorchScript module `__torch__.Net` whose state dict is {"w": value}.
+fn ts_module(value: &[u8]) -> Vec<u8> {
+    [&b"\x80\x02c__torch__\nNet\n)\x81}(X\x01\x00\x00\x00w"[..], value, b"ub."].concat()
+}
+
 fn gguf_string(v: &mut Vec<u8>, s: &[u8]) {
     v.extend_from_slice(&(s.len() as u64).to_le_bytes());
     v.extend_from_slice(s);
@@ -313,6 +340,15 @@ fn fixtures() -> Vec<(String, Vec<u8>)> {
     let quantized = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/quantized");
     for name in ["constants_if.onnx", "qdq_per_channel.onnx", "dynamic.onnx", "nbits4.onnx", "weights.tflite"] {
         out.push((name.to_string(), std::fs::read(quantized.join(name)).unwrap()));
+    }
+    // TorchScript archives (torch.jit.save): module objects, constants.pkl, quantized tensors.
+    let torchscript = dir.join("torchscript");
+    for name in ["traced.pt", "quantized_x86.pt"] {
+        out.push((name.to_string(), std::fs::read(torchscript.join(name)).unwrap()));
+    }
+    // GPTQ / AWQ groups in safetensors: codes, zero points and scales read at index time.
+    for name in ["gptq.safetensors", "awq.safetensors"] {
+        out.push((name.to_string(), std::fs::read(dir.join("gptq").join(name)).unwrap()));
     }
     out.sort();
     out
@@ -506,6 +542,56 @@ fn pytorch_cases() {
     let pkl = state_dict_pickle(&[2], &[1], 0, 4);
     let bomb = zip_with(&[ZipMember { name: "m/data.pkl", data: &pkl, deflate: true }], Some(Lie { uncompressed: Some(0x7FFF_FFFF), ..Default::default() }), None);
     expect_err("pickle bomb", "m.pt", &bomb, "over the limit");
+}
+
+#[test]
+fn torchscript_cases() {
+    let archive = |members: &[(&str, &[u8])]| zip(&members.iter().map(|(name, data)| ZipMember { name, data, deflate: false }).collect::<Vec<_>>());
+    let floats = [0u8; 16];
+    let ok = archive(&[("m/data.pkl", &ts_module(&ts_tensor("FloatStorage", "0", 4, None))), ("m/data/0", &floats)]);
+    assert_eq!(outcome("good", "m.pt", &ok), "OK");
+    let mut src: &[u8] = &ok;
+    assert_eq!(formats::read_index("m.pt", &mut src).unwrap().tensors[0].name, "w");
+    // A deeper pickle that happens to be called data.pkl is not the archive's.
+    let deeper = archive(&[("m/extra/data.pkl", b"not a pickle"), ("m/data.pkl", &ts_module(&ts_tensor("FloatStorage", "0", 4, None))), ("m/data/0", &floats)]);
+    assert_eq!(outcome("deeper data.pkl first", "m.pt", &deeper), "OK");
+    // Globals outside the allowed set stay errors inside a module's state; nothing is called.
+    expect_err("unknown global in a module", "m.pt", &archive(&[("m/data.pkl", &ts_module(b"ctorch.nn\nLinear\n"))]), "global 'torch.nn.Linear' is not allowed");
+    expect_err("os.system as a module attribute", "m.pt", &archive(&[("m/data.pkl", &ts_module(b"cos\nsystem\nX\x02\x00\x00\x00ls\x85R"))]), "global 'os.system' is not allowed");
+    expect_err("NEWOBJ of a non-class", "m.pt", &archive(&[("m/data.pkl", b"\x80\x02ccollections\nOrderedDict\n)\x81.")]), "not a TorchScript class");
+    expect_err("tensor table id", "m.pt", &archive(&[("m/data.pkl", &ts_module(b"ctorch.jit._pickle\nbuild_tensor_from_id\n(K\x00tR"))]), "build_tensor_from_id");
+    expect_err("unknown qscheme", "m.pt", &archive(&[("m/data.pkl", &ts_module(&ts_tensor("QInt8Storage", "0", 4, Some(b"(ctorch\nper_tensor_symmetric\nG?\xf0\x00\x00\x00\x00\x00\x00K\x00t"))))]), "global 'torch.per_tensor_symmetric' is not allowed");
+    expect_err("quantizer with a string scale", "m.pt", &archive(&[("m/data.pkl", &ts_module(&ts_tensor("QInt8Storage", "0", 4, Some(b"(ctorch\nper_tensor_affine\nX\x01\x00\x00\x00aK\x00t")))), ("m/data/0", &floats)]), "the scale is not a number");
+    // A tensor's storage missing, in data/ and in constants/.
+    expect_err("storage missing", "m.pt", &archive(&[("m/data.pkl", &ts_module(&ts_tensor("FloatStorage", "7", 4, None)))]), "'m/data/7' is not in the archive");
+    let constants = [&b"\x80\x02"[..], &ts_tensor("FloatStorage", "0", 2, None), b"\x85."].concat();
+    let with_constants = |c: &[u8]| archive(&[("m/data.pkl", &ts_module(b"N")), ("m/constants.pkl", &constants), ("m/constants/0", c)]);
+    let ok = with_constants(&[0; 8]);
+    let mut src: &[u8] = &ok;
+    assert_eq!(formats::read_index("m.pt", &mut src).unwrap().tensors[0].name, "CONSTANTS.c0");
+    expect_err("constant past its storage", "m.pt", &with_constants(&[0; 4]), "outside its 4-byte storage");
+    expect_err("constant storage missing", "m.pt", &archive(&[("m/data.pkl", &ts_module(b"N")), ("m/constants.pkl", &constants)]), "'m/constants/0' is not in the archive");
+    expect_err("constants not a tuple", "m.pt", &archive(&[("m/data.pkl", &ts_module(b"N")), ("m/constants.pkl", b"\x80\x02}.")]), "constants.pkl does not hold a tuple");
+    expect_err("constants.pkl truncated", "m.pt", &archive(&[("m/data.pkl", &ts_module(b"N")), ("m/constants.pkl", &constants[..constants.len() - 6])]), "constants.pkl byte");
+    // Per-channel parameters: their own storages must be there and fit.
+    let per_channel = |scales_key: &str| {
+        let mut q = b"(ctorch\nper_channel_affine\n".to_vec();
+        q.extend(ts_tensor("DoubleStorage", scales_key, 4, None));
+        q.extend(ts_tensor("LongStorage", "2", 4, None));
+        q.extend_from_slice(b"K\x00t");
+        ts_module(&ts_tensor("QInt8Storage", "0", 4, Some(&q)))
+    };
+    let scales = [0.5f64, 0.25, 1.0, 2.0].iter().flat_map(|s| s.to_le_bytes()).collect::<Vec<u8>>();
+    let zps = [0u8; 32];
+    let codes = [1u8, 2, 0xFF, 4];
+    let good = archive(&[("m/data.pkl", &per_channel("1")), ("m/data/0", &codes), ("m/data/1", &scales), ("m/data/2", &zps)]);
+    let mut src: &[u8] = &good;
+    let index = formats::read_index("m.pt", &mut src).unwrap();
+    let w = &index.tensors[0];
+    let values = decode_to_f32(w, &formats::read_tensor_bytes(&mut src, w).unwrap()).unwrap();
+    assert_eq!(values, vec![0.5, 0.5, -1.0, 8.0], "(q − 0) · scale per channel");
+    expect_err("scales storage missing", "m.pt", &archive(&[("m/data.pkl", &per_channel("5")), ("m/data/0", &codes), ("m/data/2", &zps)]), "'m/data/5' is not in the archive");
+    expect_err("scales storage short", "m.pt", &archive(&[("m/data.pkl", &per_channel("1")), ("m/data/0", &codes), ("m/data/1", &scales[..16]), ("m/data/2", &zps)]), "outside its 16-byte storage");
 }
 
 #[test]

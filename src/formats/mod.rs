@@ -34,6 +34,7 @@
 pub mod container;
 pub mod decode;
 pub mod gguf;
+pub mod gptq;
 pub mod multi;
 pub mod npy;
 pub mod npz;

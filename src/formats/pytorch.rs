@@ -3,12 +3,22 @@
 //! (the pickled object, storages replaced by persistent ids) and `<a>/data/<key>` (each storage's
 //! raw little-endian bytes, stored uncompressed and 64-byte aligned), plus `<a>/byteorder` in newer
 //! versions. The pickle is read by the restricted unpickler in `pickle.rs`; nothing is executed.
+//!
+//! A TorchScript archive (torch.jit.save; torch/csrc/jit/serialization/export_module.cpp writes it,
+//! import.cpp reads it) is the same container with more in it: `data.pkl` pickles the module as
+//! `__torch__.…` objects whose state dicts hold the submodules, parameters, buffers and other
+//! attributes; `constants.pkl` a tuple of the code's tensor constants, their storages under
+//! `constants/` (the code calls them `CONSTANTS.c0`, …); `code/` the compiled Python source, never
+//! read or run. Tensors are named by their attribute path (`layers.0.fc.weight`, as state_dict
+//! names them); quantized tensors (torch.ao's qint8 / quint8 / qint32 with per-tensor or
+//! per-channel affine parameters) are one tensor each with their parameters.
 
 use super::container::zip::{self, Member, Method};
-use super::decode::pickle::{self, Value};
+use super::decode::pickle::{self, TorchQuant, Value};
 use super::{Claim, FileIndex, Format, FormatDetail, Probe, RangeReader};
 use crate::error::{Error, Result};
-use crate::tensor::{checked_element_count, Storage, TensorInfo};
+use crate::tensor::stored::{CodeLayout, StoredGranularity, StoredQuant, StoredScheme};
+use crate::tensor::{checked_element_count, DType, Storage, TensorInfo};
 use std::collections::HashMap;
 
 /// The largest data.pkl read (a state dict's pickle is a few bytes per tensor).
@@ -39,16 +49,40 @@ pub fn is_legacy_torch(prefix: &[u8]) -> bool {
     prefix.len() >= 2 + LEGACY_MAGIC.len() && &prefix[2..2 + LEGACY_MAGIC.len()] == LEGACY_MAGIC
 }
 
-/// Flattens a state dict (nested dicts, lists) into dotted names and tensors; other leaves
-/// (an epoch number, a string) go to the metadata.
-fn flatten(prefix: &str, v: &Value, tensors: &mut Vec<(String, Value)>, metadata: &mut Vec<(String, String)>) {
-    let join = |k: &str| {
-        if prefix.is_empty() {
-            k.to_string()
-        } else {
-            format!("{prefix}.{k}")
-        }
-    };
+/// What a walk over an unpickled value found.
+#[derive(Default)]
+struct Found {
+    /// Dotted name, the tensor, and the folder of its storages ("data/" or "constants/").
+    tensors: Vec<(String, Value, &'static str)>,
+    metadata: Vec<(String, String)>,
+    /// Non-tensor attributes of TorchScript objects (flags, sizes, strings…), not listed.
+    skipped_attributes: usize,
+    /// Values read but not kept, by name: "name: what it was".
+    opaque: Vec<String>,
+}
+
+fn join(prefix: &str, k: &str) -> String {
+    if prefix.is_empty() {
+        k.to_string()
+    } else {
+        format!("{prefix}.{k}")
+    }
+}
+
+/// A quantized conv module of torch.ao pickles its __getstate__ tuple instead of a dict:
+/// (in_channels, out_channels, kernel_size, stride, padding, dilation, transposed, output_padding,
+/// groups, padding_mode, weight, bias, scale, zero_point, training) — torch/ao/nn/quantized/modules/
+/// conv.py _ConvNd.__getstate__. Its weight and bias get the names state_dict gives them.
+fn quantized_conv_state<'a>(class: &str, state: &'a Value) -> Option<&'a [std::rc::Rc<Value>]> {
+    let Value::Tuple(items, _) = state else { return None };
+    let tensor_or_none = |v: &Value| matches!(v, Value::Tensor { .. } | Value::None);
+    (class.contains(".quantized.modules.conv.") && items.len() == 15 && tensor_or_none(&items[10]) && tensor_or_none(&items[11])).then_some(items)
+}
+
+/// Flattens a state dict or a TorchScript module (nested dicts, lists, objects) into dotted names
+/// and tensors. Other leaves of a plain checkpoint (an epoch number, a string) go to the
+/// metadata; those of a TorchScript object are counted as skipped.
+fn flatten(prefix: &str, v: &Value, in_object: bool, dir: &'static str, out: &mut Found) {
     match v {
         Value::Dict(items, _) => {
             for (k, v) in items {
@@ -57,21 +91,31 @@ fn flatten(prefix: &str, v: &Value, tensors: &mut Vec<(String, Value)>, metadata
                     Value::Int(i) => i.to_string(),
                     other => format!("{other:?}"),
                 };
-                flatten(&join(&key), v, tensors, metadata);
+                flatten(&join(prefix, &key), v, in_object, dir, out);
             }
         }
         Value::List(items, _) | Value::Tuple(items, _) => {
             for (i, v) in items.iter().enumerate() {
-                flatten(&join(&i.to_string()), v, tensors, metadata);
+                flatten(&join(prefix, &i.to_string()), v, in_object, dir, out);
             }
         }
+        Value::Object { class, state, .. } => match quantized_conv_state(class, state) {
+            Some(items) => {
+                flatten(&join(prefix, "weight"), &items[10], true, dir, out);
+                flatten(&join(prefix, "bias"), &items[11], true, dir, out);
+                out.skipped_attributes += items.len() - 2;
+            }
+            None => flatten(prefix, state, true, dir, out),
+        },
         // torch.save(tensor) pickles a bare tensor: call it "tensor".
-        t @ Value::Tensor { .. } => tensors.push((if prefix.is_empty() { "tensor".to_string() } else { prefix.to_string() }, t.clone())),
+        t @ Value::Tensor { .. } => out.tensors.push((if prefix.is_empty() { "tensor".to_string() } else { prefix.to_string() }, t.clone(), dir)),
+        Value::Opaque(what) => out.opaque.push(format!("{prefix}: {what}")),
         Value::None => {}
-        Value::Str(s) => metadata.push((prefix.to_string(), s.chars().take(200).collect())),
-        Value::Int(i) => metadata.push((prefix.to_string(), i.to_string())),
-        Value::Float(f) => metadata.push((prefix.to_string(), f.to_string())),
-        Value::Bool(b) => metadata.push((prefix.to_string(), b.to_string())),
+        _ if in_object => out.skipped_attributes += 1,
+        Value::Str(s) => out.metadata.push((prefix.to_string(), s.chars().take(200).collect())),
+        Value::Int(i) => out.metadata.push((prefix.to_string(), i.to_string())),
+        Value::Float(f) => out.metadata.push((prefix.to_string(), f.to_string())),
+        Value::Bool(b) => out.metadata.push((prefix.to_string(), b.to_string())),
         _ => {}
     }
 }
@@ -102,6 +146,105 @@ fn is_pickle(m: &Member) -> bool {
     m.name == "data.pkl" || m.name.ends_with("/data.pkl")
 }
 
+/// The bytes of a pickle member, within the size limit.
+fn read_pickle(r: &mut dyn RangeReader, file: &str, pkl: &Member, cd_offset: u64) -> Result<Vec<u8>> {
+    let short = pkl.name.rsplit('/').next().unwrap_or(&pkl.name);
+    if pkl.uncompressed > MAX_PICKLE {
+        return Err(Error::malformed(file, format!("{short} of {} bytes is over the limit of {MAX_PICKLE}", pkl.uncompressed)));
+    }
+    zip::check_inflated_size(file, pkl)?;
+    let at = zip::data_offset(r, pkl, cd_offset)?;
+    let data = zip::member_prefix(r, pkl, at, pkl.uncompressed)?;
+    if data.len() as u64 != pkl.uncompressed {
+        return Err(Error::malformed(file, format!("{short} inflates to {} bytes but declares {}", data.len(), pkl.uncompressed)));
+    }
+    Ok(data)
+}
+
+/// The archive's members, for reading a quantized tensor's parameter tensors.
+struct Archive<'a> {
+    folder: &'a str,
+    by_name: &'a HashMap<&'a str, &'a Member>,
+    cd_offset: u64,
+    big_endian: bool,
+}
+
+/// The elements of a small 1-D tensor (a per-channel quantizer's scales or zero points) as f64.
+fn small_tensor(r: &mut dyn RangeReader, file: &str, a: &Archive, dir: &str, t: &Value, what: &str) -> Result<Vec<f64>> {
+    let bad = |why: String| Error::malformed(file, format!("a quantized tensor's {what}: {why}"));
+    let Value::Tensor { dtype, key, storage_offset, size, .. } = t else { return Err(bad("not a tensor".into())) };
+    let [n] = size[..] else { return Err(bad(format!("shape {size:?} is not one-dimensional"))) };
+    let member_name = format!("{}{dir}{key}", a.folder);
+    let m = a.by_name.get(member_name.as_str()).ok_or_else(|| bad(format!("its storage '{member_name}' is not in the archive")))?;
+    let esize = dtype.size() as u64;
+    let start = storage_offset.checked_mul(esize).ok_or_else(|| bad("offset overflows".into()))?;
+    let len = n.checked_mul(esize).filter(|&l| l <= MAX_PICKLE).ok_or_else(|| bad(format!("{n} elements are too many")))?;
+    let end = start.checked_add(len).filter(|&e| e <= m.uncompressed).ok_or_else(|| bad(format!("elements lie outside its {}-byte storage", m.uncompressed)))?;
+    zip::check_inflated_size(file, m)?;
+    let at = zip::data_offset(r, m, a.cd_offset)?;
+    let bytes = match m.method {
+        Method::Stored => r.read(at + start, len)?,
+        Method::Deflated => zip::member_prefix(r, m, at, end)?.split_off(start as usize),
+    };
+    let value = |c: &[u8]| -> Option<f64> {
+        let mut b = [0u8; 8];
+        b[..c.len()].copy_from_slice(c);
+        if a.big_endian {
+            b[..c.len()].reverse();
+        }
+        Some(match dtype {
+            DType::F64 => f64::from_le_bytes(b),
+            DType::F32 => f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64,
+            DType::I64 => i64::from_le_bytes(b) as f64,
+            DType::I32 => i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64,
+            _ => return None,
+        })
+    };
+    bytes.chunks_exact(esize as usize).map(|c| value(c).ok_or_else(|| bad(format!("of dtype {}", dtype.name())))).collect()
+}
+
+/// A torch quantizer as the file's own parameters: Err(why) when it cannot be one (said in the
+/// metadata, the codes still listed).
+fn stored_quant(r: &mut dyn RangeReader, file: &str, a: &Archive, dir: &str, q: &TorchQuant, dtype: DType, shape: &[usize]) -> Result<std::result::Result<StoredQuant, String>> {
+    let (granularity, scales, zero_points, op) = match q {
+        TorchQuant::PerTensorAffine { scale, zero_point } => {
+            // fbgemm::Dequantize uses the scale as a float (TensorQuantizationParams::scale).
+            (StoredGranularity::PerTensor, vec![*scale as f32], vec![*zero_point], "torch per_tensor_affine")
+        }
+        TorchQuant::PerChannelAffine { scales, zero_points, axis } => {
+            let axis = *axis as usize;
+            if axis >= shape.len() {
+                return Ok(Err(format!("per_channel_affine axis {axis} of a {}-dimensional tensor", shape.len())));
+            }
+            let s = small_tensor(r, file, a, dir, scales, "scales")?;
+            let z = small_tensor(r, file, a, dir, zero_points, "zero points")?;
+            // aten multiplies by the double scale; one that is not a float exactly would round
+            // differently through the f32 parameters kept here.
+            if let Some(x) = s.iter().find(|&&x| x as f32 as f64 != x && x.is_finite()) {
+                return Ok(Err(format!("a per-channel scale {x} is not exactly a float32")));
+            }
+            let z: Vec<i64> = z.iter().map(|&v| v as i64).collect();
+            (StoredGranularity::PerAxis { axis }, s.iter().map(|&x| x as f32).collect(), z, "torch per_channel_affine")
+        }
+    };
+    let mut zps = Vec::with_capacity(zero_points.len());
+    for z in zero_points {
+        match i32::try_from(z) {
+            Ok(z) => zps.push(z),
+            Err(_) => return Ok(Err(format!("zero point {z} does not fit 32 bits"))),
+        }
+    }
+    Ok(Ok(StoredQuant {
+        scheme: StoredScheme::TorchAffine,
+        granularity,
+        bits: dtype.size() as u32 * 8,
+        layout: CodeLayout::Elements,
+        scales,
+        zero_points: if zps.iter().all(|&z| z == 0) { Vec::new() } else { zps },
+        op: op.to_string(),
+    }))
+}
+
 /// A zip holding a data.pkl.
 pub fn sniff(p: &Probe) -> Option<Claim> {
     p.zip?.members.iter().any(is_pickle).then_some(Claim::Content)
@@ -112,26 +255,15 @@ pub fn open(p: &Probe, r: &mut dyn RangeReader) -> Result<FileIndex> {
     let archive = zip::listed(p.zip, r)?;
     let (members, cd_offset) = (&archive.members, archive.cd_offset);
     let file = r.file().to_string();
+    // The shallowest data.pkl is the archive's (`<a>/data.pkl`): a TorchScript archive may hold
+    // other pickles deeper (code/…, extra/…).
     let pkl = members
         .iter()
-        .find(|m| is_pickle(m))
+        .filter(|m| is_pickle(m))
+        .min_by_key(|m| m.name.matches('/').count())
         .ok_or_else(|| Error::malformed(&file, "no data.pkl member"))?;
     let folder = pkl.name.strip_suffix("data.pkl").unwrap_or_default().to_string(); // found by that suffix
-    if pkl.uncompressed > MAX_PICKLE {
-        return Err(Error::malformed(
-            &file,
-            format!("data.pkl of {} bytes is over the limit of {MAX_PICKLE}", pkl.uncompressed),
-        ));
-    }
-    zip::check_inflated_size(&file, pkl)?;
-    let at = zip::data_offset(r, pkl, cd_offset)?;
-    let data = zip::member_prefix(r, pkl, at, pkl.uncompressed)?;
-    if data.len() as u64 != pkl.uncompressed {
-        return Err(Error::malformed(
-            &file,
-            format!("data.pkl inflates to {} bytes but declares {}", data.len(), pkl.uncompressed),
-        ));
-    }
+    let data = read_pickle(r, &file, pkl, cd_offset)?;
     let by_name: HashMap<&str, &Member> = members.iter().map(|m| (m.name.as_str(), m)).collect();
     let mut metadata = Vec::new();
     let big_endian = match by_name.get(format!("{folder}byteorder").as_str()) {
@@ -155,18 +287,50 @@ pub fn open(p: &Probe, r: &mut dyn RangeReader) -> Result<FileIndex> {
     metadata.push(("byteorder".to_string(), if big_endian { "big" } else { "little" }.to_string()));
 
     let root = pickle::load(&file, &data)?;
-    let mut found = Vec::new();
-    flatten("", &root, &mut found, &mut metadata);
+    let mut found = Found { metadata, ..Default::default() };
+    flatten("", &root, false, "data/", &mut found);
+    // TorchScript: the code's tensor constants, named as the code calls them (CONSTANTS.c0 …;
+    // torch/csrc/jit/serialization/import_source.cpp resolves `CONSTANTS.cN` to element N).
+    if let Some(m) = by_name.get(format!("{folder}constants.pkl").as_str()) {
+        let bytes = read_pickle(r, &file, m, cd_offset)?;
+        let constants = pickle::load_member(&file, "constants.pkl", &bytes)?;
+        let Value::Tuple(items, _) = &*constants else {
+            return Err(Error::malformed(&file, "constants.pkl does not hold a tuple of constants"));
+        };
+        for (i, v) in items.iter().enumerate() {
+            flatten(&format!("CONSTANTS.c{i}"), v, true, "constants/", &mut found);
+        }
+    }
+    let Found { tensors: found_tensors, mut metadata, skipped_attributes, opaque } = found;
+    if let Value::Object { class, .. } = &*root {
+        metadata.push((
+            "torchscript".to_string(),
+            format!("a TorchScript archive (torch.jit.save) of {class}; its code/ is not read or run"),
+        ));
+        if by_name.contains_key(format!("{folder}traced_inputs.pkl").as_str()) {
+            metadata.push(("traced_inputs".to_string(), "the trace's example inputs (traced_inputs.pkl) are not weights: not listed".to_string()));
+        }
+    }
+    if skipped_attributes > 0 {
+        metadata.push(("skipped".to_string(), format!("{skipped_attributes} non-tensor attributes skipped (flags, sizes, numbers, strings)")));
+    }
+    if !opaque.is_empty() {
+        let shown: Vec<&str> = opaque.iter().take(8).map(String::as_str).collect();
+        let more = if opaque.len() > 8 { format!(" and {} more", opaque.len() - 8) } else { String::new() };
+        metadata.push(("not read".to_string(), format!("{} values not read: {}{more}", opaque.len(), shown.join("; "))));
+    }
     let mut offsets: HashMap<String, u64> = HashMap::new();
-    let mut tensors = Vec::with_capacity(found.len());
+    let mut tensors = Vec::with_capacity(found_tensors.len());
     let mut names = std::collections::HashSet::new();
-    for (name, t) in found {
+    let ctx = Archive { folder: &folder, by_name: &by_name, cd_offset, big_endian };
+    for (name, t, dir) in found_tensors {
         let Value::Tensor {
             dtype,
             key,
             storage_offset,
             size,
             stride,
+            quant,
         } = t
         else {
             continue;
@@ -175,7 +339,7 @@ pub fn open(p: &Probe, r: &mut dyn RangeReader) -> Result<FileIndex> {
         if !names.insert(name.clone()) {
             return Err(bad("the name appears twice (a key with dots and a nested dict that spell the same name?)".into()));
         }
-        let member_name = format!("{folder}data/{key}");
+        let member_name = format!("{folder}{dir}{key}");
         let m = by_name
             .get(member_name.as_str())
             .ok_or_else(|| bad(format!("its storage '{member_name}' is not in the archive")))?;
@@ -227,6 +391,19 @@ pub fn open(p: &Probe, r: &mut dyn RangeReader) -> Result<FileIndex> {
                 crc32: m.crc32,
                 skip: start,
             };
+        }
+        if let Some(q) = quant {
+            if fortran {
+                metadata.push((format!("not dequantized {}", info.name), "a quantized tensor in Fortran order".to_string()));
+            } else {
+                match stored_quant(r, &file, &ctx, dir, &q, dtype, &info.shape)? {
+                    Ok(sq) => match sq.check(&info.name, dtype, &info.shape, byte_len) {
+                        Ok(()) => info.quant = Some(sq),
+                        Err(e) => metadata.push((format!("not dequantized {}", info.name), e.to_string())),
+                    },
+                    Err(why) => metadata.push((format!("not dequantized {}", info.name), why)),
+                }
+            }
         }
         tensors.push(info);
     }

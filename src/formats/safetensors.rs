@@ -24,7 +24,10 @@ pub fn sniff(p: &Probe) -> Option<Claim> {
 
 /// The header is at the start: parsed from the first bytes, asking for more with `NeedMoreBytes`.
 pub fn open(p: &Probe, r: &mut dyn RangeReader) -> Result<FileIndex> {
-    index_from_prefix(p.file, p.prefix, r.len())
+    let mut index = index_from_prefix(p.file, p.prefix, r.len())?;
+    // GPTQ / AWQ Linears (qweight, qzeros, scales): one stored-quantized tensor each.
+    super::gptq::recognise(&mut index.tensors, &mut index.metadata, r)?;
+    Ok(index)
 }
 
 fn parse_dtype(file: &str, tensor: &str, s: &str) -> Result<DType> {

@@ -25,6 +25,17 @@ pub enum StoredScheme {
     /// A TFLite tensor's QuantizationParameters: real = scale · (q − zero_point), per tensor or
     /// along quantized_dimension.
     Tflite,
+    /// A torch quantized tensor (qint8 / quint8 / qint32, torch.ao and TorchScript archives):
+    /// per tensor fbgemm::Dequantize, float(scale) · (q − zero_point) in f32; per channel aten's
+    /// dequantize_per_channel_affine_kernel, (float(q) − zero_point) · scale with the double scale.
+    TorchAffine,
+    /// A GPTQ Linear in auto-gptq's layout (qweight / qzeros / scales / g_idx, as transformers'
+    /// and optimum's GPTQ integrations load it): zeros stored minus one, y = f16(scale · (q − zero))
+    /// as the kernels' torch fallback computes it in half (auto_gptq qlinear_cuda_old forward).
+    Gptq,
+    /// An AutoAWQ GEMM Linear (qweight / qzeros / scales): y = f16(scale · (q − zero)) as
+    /// awq.utils.packing_utils.dequantize_gemm computes it in half.
+    Awq,
 }
 
 /// Which elements share one scale and zero point, in the tensor's listed shape.
@@ -50,7 +61,17 @@ pub enum CodeLayout {
     /// codes of one column along K, the first in the lowest bits of each byte (onnxruntime
     /// docs/ContribOperators.md com.microsoft.MatMulNBits).
     MatmulNbits { k: usize, n: usize, block_size: usize, bits: u32 },
+    /// auto-gptq's qweight for a [K, N] weight (x @ W): int32 words [K · bits / 32, N], word
+    /// (k / (32 / bits), n) holding k's code at bit (k mod (32 / bits)) · bits (QuantLinear.pack).
+    GptqPacked { k: usize, n: usize, bits: u32 },
+    /// AutoAWQ's GEMM qweight for a [K, N] weight: int32 words [K, N / 8], eight 4-bit codes of
+    /// columns 8j.. in the order 0 2 4 6 1 3 5 7 from the lowest bits (WQLinear_GEMM.from_linear).
+    AwqPacked { k: usize, n: usize },
 }
+
+/// Where AutoAWQ's pack order puts column n mod 8 in its word: the inverse of [0, 2, 4, 6, 1, 3,
+/// 5, 7] (awq/utils/packing_utils.py AWQ_REVERSE_ORDER).
+pub const AWQ_REVERSE_ORDER: [usize; 8] = [0, 4, 1, 5, 2, 6, 3, 7];
 
 /// A tensor stored quantized, with its own parameters. Values are y = (q − zero_point) · scale.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -97,6 +118,8 @@ impl StoredQuant {
                 let blob = (block_size as u64).checked_mul(bits as u64)? / 8;
                 (n as u64).checked_mul((k as u64).div_ceil(block_size as u64))?.checked_mul(blob)
             }
+            CodeLayout::GptqPacked { bits, .. } => (elements as u64).checked_mul(bits as u64).map(|b| b / 8),
+            CodeLayout::AwqPacked { .. } => Some(elements as u64 / 2),
         }
     }
 
@@ -115,6 +138,13 @@ impl StoredQuant {
             if shape != [k, n] || !matches!(bits, 2 | 4 | 8) || block_size == 0 || block_size * bits as usize % 8 != 0 {
                 return Err(bad(format!("MatMulNBits K={k} N={n} bits={bits} block_size={block_size} for shape {shape:?}")));
             }
+        }
+        match self.layout {
+            CodeLayout::GptqPacked { k, n, bits } if shape != [k, n] || !matches!(bits, 2 | 4 | 8) || k % (32 / bits as usize) != 0 => {
+                return Err(bad(format!("GPTQ K={k} N={n} bits={bits} for shape {shape:?}")));
+            }
+            CodeLayout::AwqPacked { k, n } if shape != [k, n] || n % 8 != 0 => return Err(bad(format!("AWQ K={k} N={n} for shape {shape:?}"))),
+            _ => {}
         }
         let want = self.stored_bytes(dtype, elements).ok_or_else(|| bad("the stored size overflows".into()))?;
         if want != byte_len {
@@ -156,6 +186,19 @@ fn code_at(dtype: DType, layout: CodeLayout, bytes: &[u8], i: usize) -> i64 {
             let byte = bytes[(col * blocks + row / block_size) * blob + bit / 8];
             ((byte >> (bit % 8)) & ((1u16 << bits) - 1) as u8) as i64
         }
+        CodeLayout::GptqPacked { n, bits, .. } => {
+            let (row, col) = (i / n.max(1), i % n.max(1));
+            let per = 32 / bits as usize;
+            let w = (row / per * n + col) * 4;
+            let word = u32::from_le_bytes([bytes[w], bytes[w + 1], bytes[w + 2], bytes[w + 3]]);
+            ((word >> ((row % per) as u32 * bits)) & ((1u32 << bits) - 1)) as i64
+        }
+        CodeLayout::AwqPacked { n, .. } => {
+            let (row, col) = (i / n.max(1), i % n.max(1));
+            let w = (row * (n / 8) + col / 8) * 4;
+            let word = u32::from_le_bytes([bytes[w], bytes[w + 1], bytes[w + 2], bytes[w + 3]]);
+            ((word >> (AWQ_REVERSE_ORDER[col % 8] * 4)) & 0xF) as i64
+        }
     }
 }
 
@@ -190,13 +233,18 @@ pub fn dequantize(name: &str, q: &StoredQuant, dtype: DType, shape: &[usize], by
     // (tensorflow/lite/kernels/internal/reference/dequantize.h; DequantizationParams::scale is a
     // double); onnxruntime turns the integer to float first. The two differ only for codes over
     // 2^24 (int32 biases).
-    let in_double = q.scheme == StoredScheme::Tflite;
+    let in_double = q.scheme == StoredScheme::Tflite
+        || (q.scheme == StoredScheme::TorchAffine && matches!(q.granularity, StoredGranularity::PerAxis { .. }));
+    let in_half = matches!(q.scheme, StoredScheme::Gptq | StoredScheme::Awq);
     Ok((0..n)
         .map(|i| {
             let slot = slot_of(q.granularity, shape, i);
             let zero = q.zero_points.get(slot).copied().unwrap_or(0) as i64;
             let centred = code_at(dtype, q.layout, bytes, i) - zero;
-            if in_double {
+            if in_half {
+                // An exact f32 product (an 11-bit scale by a small integer) rounded once to half.
+                half::f16::from_f32(centred as f32 * q.scales[slot]).to_f32()
+            } else if in_double {
                 (centred as f64 * q.scales[slot] as f64) as f32
             } else {
                 centred as f32 * q.scales[slot]
@@ -244,6 +292,26 @@ mod tests {
         let b = [0xA9, 0xCB, 0x67, 0x45];
         let y = dequantize("w", &q, DType::U8, &[4, 2], &b).unwrap();
         assert_eq!(y, vec![1.0, -1.0, 2.0, -2.0, 3.0, -3.0, 4.0, -4.0]);
+    }
+
+    #[test]
+    fn gptq_and_awq_words_unpack_by_hand_and_round_to_half() {
+        // GPTQ 4-bit [K = 8, N = 1]: one word, k's code at bits 4k: 0x76543210 holds 0..7.
+        let layout = CodeLayout::GptqPacked { k: 8, n: 1, bits: 4 };
+        let mut q = quant(StoredGranularity::Blocked { axis: 0, block_size: 8 }, layout, vec![1.0], vec![3]);
+        q.scheme = StoredScheme::Gptq;
+        let y = dequantize("w", &q, DType::I32, &[8, 1], &0x7654_3210u32.to_le_bytes()).unwrap();
+        assert_eq!(y, vec![-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0, 4.0]);
+        // The product is rounded to half: f16(0.1) = 1638 / 2^14, times 3 is 4914 / 2^14, which half
+        // (step 4 / 2^14 there) rounds to even, 4912 / 2^14.
+        q.scales = vec![half::f16::from_f32(0.1).to_f32()];
+        let y = dequantize("w", &q, DType::I32, &[8, 1], &0x7654_3210u32.to_le_bytes()).unwrap();
+        assert_eq!(y[6], 4912.0 / 16384.0);
+        // AWQ [K = 1, N = 8]: nibble p of the word is column [0, 2, 4, 6, 1, 3, 5, 7][p].
+        let mut q = quant(StoredGranularity::Blocked { axis: 0, block_size: 1 }, CodeLayout::AwqPacked { k: 1, n: 8 }, vec![1.0; 8], vec![]);
+        q.scheme = StoredScheme::Awq;
+        let y = dequantize("w", &q, DType::I32, &[1, 8], &0x7654_3210u32.to_le_bytes()).unwrap();
+        assert_eq!(y, vec![0.0, 4.0, 1.0, 5.0, 2.0, 6.0, 3.0, 7.0]);
     }
 
     #[test]

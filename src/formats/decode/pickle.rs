@@ -1,9 +1,12 @@
-//! A restricted unpickler for PyTorch state dicts (Python's pickle protocols 2–5, Lib/pickle.py
-//! and pickletools.py for the opcodes). It builds a tree of plain values and never imports or
-//! calls anything: the only globals it accepts are the handful torch.save writes for tensors and
-//! dicts (collections.OrderedDict, torch._utils._rebuild_tensor_v2 / _rebuild_tensor /
-//! _rebuild_parameter, torch.*Storage), and they become data, not calls. Any other global or
-//! opcode is an error naming it.
+//! A restricted unpickler for PyTorch state dicts and TorchScript archives (Python's pickle
+//! protocols 2–5, Lib/pickle.py and pickletools.py for the opcodes). It builds a tree of plain
+//! values and never imports or calls anything: the only globals it accepts are the handful
+//! torch.save and torch.jit.save write for tensors and containers (collections.OrderedDict,
+//! torch._utils._rebuild_tensor_v2 / _rebuild_tensor / _rebuild_parameter / _rebuild_qtensor,
+//! torch.*Storage, torch.jit._pickle's list builders and type tags), and they become data, not
+//! calls. A TorchScript class (`__torch__.…`, written by torch/csrc/jit/serialization/pickler.cpp
+//! as GLOBAL, EMPTY_TUPLE, NEWOBJ, state, BUILD) becomes an opaque object holding its state. Any
+//! other global or opcode is an error naming it.
 
 use crate::error::{Error, Result};
 use crate::tensor::DType;
@@ -22,6 +25,7 @@ impl Value {
     pub fn depth(&self) -> u32 {
         match self {
             Value::Tuple(_, d) | Value::List(_, d) | Value::Dict(_, d) => *d,
+            Value::Object { depth, .. } => *depth,
             Value::Tensor { .. } | Value::Storage { .. } => 1,
             _ => 0,
         }
@@ -55,14 +59,34 @@ pub enum Value {
         key: String,
         numel: u64,
     },
-    /// A rebuilt tensor: a view of a storage.
+    /// A rebuilt tensor: a view of a storage; `quant` for torch's quantized tensors
+    /// (_rebuild_qtensor), whose storage holds the integer codes.
     Tensor {
         dtype: DType,
         key: String,
         storage_offset: u64,
         size: Vec<u64>,
         stride: Vec<u64>,
+        quant: Option<Rc<TorchQuant>>,
     },
+    /// A TorchScript class named by a `__torch__.…` global; only NEWOBJ (or REDUCE, for an enum
+    /// value) makes something of it, and nothing of it is run.
+    Class(String),
+    /// An instance of a TorchScript class: its state as BUILD gave it (a dict of attributes, or
+    /// what the class's __getstate__ returned), None before BUILD.
+    Object { class: String, state: Rc<Value>, depth: u32 },
+    /// A value read but not kept: a device, a complex number, a tensor of a storage type not
+    /// read. The text says what it was.
+    Opaque(String),
+}
+
+/// The quantizer of a torch quantized tensor (pickler.cpp pushLiteralTensor: the tuple
+/// (qscheme, scale, zero_point) or (qscheme, scales, zero_points, axis)).
+#[derive(Debug, Clone, PartialEq)]
+pub enum TorchQuant {
+    PerTensorAffine { scale: f64, zero_point: i64 },
+    /// Scales and zero points are tensors of their own (float64 and int64 storages).
+    PerChannelAffine { scales: Rc<Value>, zero_points: Rc<Value>, axis: u64 },
 }
 
 const ALLOWED: &[(&str, &str, &str)] = &[
@@ -80,6 +104,33 @@ const ALLOWED: &[(&str, &str, &str)] = &[
     ("torch", "CharStorage", "CharStorage"),
     ("torch", "ByteStorage", "ByteStorage"),
     ("torch", "BoolStorage", "BoolStorage"),
+    // torch.jit.save (torch/csrc/jit/serialization/pickler.cpp): quantized tensors and their
+    // qschemes, the typed-list builders, type tags of dicts and lists, devices.
+    ("torch._utils", "_rebuild_qtensor", "_rebuild_qtensor"),
+    ("torch", "QInt8Storage", "QInt8Storage"),
+    ("torch", "QUInt8Storage", "QUInt8Storage"),
+    ("torch", "QInt32Storage", "QInt32Storage"),
+    ("torch", "per_tensor_affine", "per_tensor_affine"),
+    ("torch", "per_channel_affine", "per_channel_affine"),
+    ("torch", "per_channel_affine_float_qparams", "per_channel_affine_float_qparams"),
+    ("torch.jit._pickle", "build_intlist", "build_intlist"),
+    ("torch.jit._pickle", "build_doublelist", "build_doublelist"),
+    ("torch.jit._pickle", "build_boollist", "build_boollist"),
+    ("torch.jit._pickle", "build_tensorlist", "build_tensorlist"),
+    ("torch.jit._pickle", "restore_type_tag", "restore_type_tag"),
+    ("torch.jit._pickle", "build_tensor_from_id", "build_tensor_from_id"),
+    ("torch", "device", "device"),
+    ("builtins", "complex", "complex"),
+];
+
+/// Storage types torch writes whose elements are not read here: their tensors become Opaque.
+const UNREAD_STORAGES: &[&str] = &[
+    "QUInt4x2Storage",
+    "QUInt2x4Storage",
+    "ComplexFloatStorage",
+    "ComplexDoubleStorage",
+    "ComplexHalfStorage",
+    "BitsStorage",
 ];
 
 fn storage_dtype(name: &str) -> Option<DType> {
@@ -94,12 +145,18 @@ fn storage_dtype(name: &str) -> Option<DType> {
         "CharStorage" => DType::I8,
         "ByteStorage" => DType::U8,
         "BoolStorage" => DType::Bool,
+        // Quantized storages hold the integer codes (c10 qint8 / quint8 / qint32).
+        "QInt8Storage" => DType::I8,
+        "QUInt8Storage" => DType::U8,
+        "QInt32Storage" => DType::I32,
         _ => return None,
     })
 }
 
 struct Machine<'a> {
     file: &'a str,
+    /// The pickle's member name for messages (data.pkl, constants.pkl).
+    member: &'a str,
     data: &'a [u8],
     pos: usize,
     stack: Vec<Rc<Value>>,
@@ -110,7 +167,7 @@ struct Machine<'a> {
 
 impl Machine<'_> {
     fn err(&self, at: usize, what: impl std::fmt::Display) -> Error {
-        Error::malformed(self.file, format!("data.pkl byte {at}: {what}"))
+        Error::malformed(self.file, format!("{} byte {at}: {what}", self.member))
     }
 
     fn take(&mut self, n: usize) -> Result<&[u8]> {
@@ -206,7 +263,7 @@ impl Machine<'_> {
         match self.stack.last_mut() {
             Some(top) => Ok(Rc::make_mut(top)),
             // (self.err would borrow all of self while the stack is borrowed: the same text, by fields)
-            None => Err(Error::malformed(self.file, format!("data.pkl byte {at}: {op} on an empty stack"))),
+            None => Err(Error::malformed(self.file, format!("{} byte {at}: {op} on an empty stack", self.member))),
         }
     }
 
@@ -219,6 +276,15 @@ impl Machine<'_> {
     }
 
     fn global(&self, at: usize, module: &str, name: &str) -> Result<Value> {
+        // A TorchScript class (pickler.cpp pushGlobal(type_name.prefix(), type_name.name())).
+        if module == "__torch__" || module.starts_with("__torch__.") {
+            return Ok(Value::Class(format!("{module}.{name}")));
+        }
+        if module == "torch" {
+            if let Some(unread) = UNREAD_STORAGES.iter().find(|&&s| s == name) {
+                return Ok(Value::Global(unread));
+            }
+        }
         ALLOWED
             .iter()
             .find(|g| g.0 == module && g.1 == name)
@@ -227,7 +293,7 @@ impl Machine<'_> {
                 self.err(
                     at,
                     format!(
-                        "global '{module}.{name}' is not allowed (only tensors, storages and dicts are read; nothing is imported or run)"
+                        "global '{module}.{name}' is not allowed (only tensors, storages, containers and TorchScript classes are read; nothing is imported or run)"
                     ),
                 )
             })
@@ -255,39 +321,88 @@ fn u64_tuple(v: &Value) -> Option<Vec<u64>> {
     }
 }
 
+fn rebuilt_tensor(m: &Machine, at: usize, name: &str, a: &[Rc<Value>], quant: Option<Rc<TorchQuant>>) -> Result<Value> {
+    let (dtype, key) = match &*a[0] {
+        Value::Storage { dtype, key, .. } => (*dtype, key.clone()),
+        Value::Global(class) if UNREAD_STORAGES.contains(class) => return Ok(Value::Opaque(format!("a tensor of torch.{class} (not read)"))),
+        _ => return Err(m.err(at, format!("{name}: the first argument is not a storage"))),
+    };
+    let storage_offset = as_u64(&a[1]).ok_or_else(|| m.err(at, format!("{name}: storage offset is not a non-negative integer")))?;
+    let size = u64_tuple(&a[2]).ok_or_else(|| m.err(at, format!("{name}: size is not a tuple of non-negative integers")))?;
+    let stride = u64_tuple(&a[3]).ok_or_else(|| m.err(at, format!("{name}: stride is not a tuple of non-negative integers")))?;
+    if size.len() != stride.len() {
+        return Err(m.err(at, format!("{name}: size {size:?} and stride {stride:?} differ in length")));
+    }
+    Ok(Value::Tensor { dtype, key, storage_offset, size, stride, quant })
+}
+
+/// _rebuild_qtensor's quantizer tuple (torch/_utils.py _rebuild_qtensor reads the same).
+fn torch_quant(m: &Machine, at: usize, params: &Value) -> Result<std::result::Result<TorchQuant, String>> {
+    let bad = |what: &str| m.err(at, format!("_rebuild_qtensor: {what}"));
+    let Value::Tuple(p, _) = params else { return Err(bad("the quantizer is not a tuple")) };
+    let Some(Value::Global(scheme)) = p.first().map(|v| &**v) else { return Err(bad("the quantizer has no qscheme")) };
+    match (*scheme, p.len()) {
+        ("per_tensor_affine", 3) => {
+            let scale = match &*p[1] {
+                Value::Float(f) => *f,
+                Value::Int(i) => *i as f64,
+                _ => return Err(bad("the scale is not a number")),
+            };
+            let Value::Int(zero_point) = &*p[2] else { return Err(bad("the zero point is not an integer")) };
+            Ok(Ok(TorchQuant::PerTensorAffine { scale, zero_point: *zero_point }))
+        }
+        ("per_channel_affine", 4) => {
+            let axis = as_u64(&p[3]).ok_or_else(|| bad("the axis is not a non-negative integer"))?;
+            match (&*p[1], &*p[2]) {
+                (Value::Tensor { .. }, Value::Tensor { .. }) => Ok(Ok(TorchQuant::PerChannelAffine { scales: p[1].clone(), zero_points: p[2].clone(), axis })),
+                _ => Err(bad("per_channel_affine scales and zero points are not tensors")),
+            }
+        }
+        // Float zero points (embedding bags): x = (q − zp) · scale with zp a float; not an
+        // integer zero point, so not read.
+        ("per_channel_affine_float_qparams", _) => Ok(Err("a per_channel_affine_float_qparams tensor (float zero points, not read)".to_string())),
+        (other, n) => Err(bad(&format!("qscheme {other} with {n} parameters"))),
+    }
+}
+
 /// REDUCE: only the allowed globals, applied as data constructors.
-fn reduce(m: &Machine, at: usize, func: &Value, args: &Value) -> Result<Value> {
+fn reduce(m: &Machine, at: usize, func: &Value, args: &Rc<Value>) -> Result<Value> {
+    // An enum value of a TorchScript class: GLOBAL, the value, REDUCE (pickler.cpp isEnum).
+    if let Value::Class(class) = func {
+        let depth = 1 + args.depth();
+        return Ok(Value::Object { class: class.clone(), state: args.clone(), depth });
+    }
     let Value::Global(name) = func else {
         return Err(m.err(at, "REDUCE of something that is not an allowed global"));
     };
-    let Value::Tuple(a, _) = args else {
+    let Value::Tuple(a, _) = &**args else {
         return Err(m.err(at, format!("{name} called with arguments that are not a tuple")));
     };
     match *name {
         "OrderedDict" if a.is_empty() => Ok(Value::Dict(Vec::new(), 1)),
-        "_rebuild_tensor_v2" | "_rebuild_tensor" if a.len() >= 4 => {
-            let Value::Storage { dtype, key, numel } = &*a[0] else {
-                return Err(m.err(at, format!("{name}: the first argument is not a storage")));
-            };
-            let storage_offset = as_u64(&a[1]).ok_or_else(|| m.err(at, format!("{name}: storage offset is not a non-negative integer")))?;
-            let size = u64_tuple(&a[2]).ok_or_else(|| m.err(at, format!("{name}: size is not a tuple of non-negative integers")))?;
-            let stride = u64_tuple(&a[3]).ok_or_else(|| m.err(at, format!("{name}: stride is not a tuple of non-negative integers")))?;
-            if size.len() != stride.len() {
-                return Err(m.err(at, format!("{name}: size {size:?} and stride {stride:?} differ in length")));
-            }
-            let _ = numel;
-            Ok(Value::Tensor {
-                dtype: *dtype,
-                key: key.clone(),
-                storage_offset,
-                size,
-                stride,
-            })
-        }
+        "_rebuild_tensor_v2" | "_rebuild_tensor" if a.len() >= 4 => rebuilt_tensor(m, at, name, a, None),
+        // (storage, storage_offset, size, stride, quantizer_params, requires_grad, backward_hooks)
+        "_rebuild_qtensor" if a.len() >= 5 => match torch_quant(m, at, &a[4])? {
+            Ok(q) => rebuilt_tensor(m, at, name, a, Some(Rc::new(q))),
+            Err(why) => Ok(Value::Opaque(why)),
+        },
         "_rebuild_parameter" if !a.is_empty() => match &*a[0] {
-            t @ Value::Tensor { .. } => Ok(t.clone()),
+            t @ (Value::Tensor { .. } | Value::Opaque(_)) => Ok(t.clone()),
             _ => Err(m.err(at, "_rebuild_parameter of something that is not a tensor")),
         },
+        // build_intlist([..]) and friends give the list; restore_type_tag(value, "Dict[str, Tensor]")
+        // gives the value (torch/jit/_pickle.py).
+        "build_intlist" | "build_doublelist" | "build_boollist" | "build_tensorlist" if a.len() == 1 => match &*a[0] {
+            Value::List(..) => Ok((*a[0]).clone()),
+            _ => Err(m.err(at, format!("{name} of something that is not a list"))),
+        },
+        "restore_type_tag" if a.len() == 2 => Ok((*a[0]).clone()),
+        "device" if a.len() == 1 => Ok(Value::Opaque("a torch.device".to_string())),
+        "complex" if a.len() == 2 => Ok(Value::Opaque("a complex number".to_string())),
+        "build_tensor_from_id" => Err(m.err(
+            at,
+            "a tensor by table id (torch.jit._pickle.build_tensor_from_id: a legacy or mobile archive whose tensors live outside the pickle) is not read",
+        )),
         other => Err(m.err(at, format!("{other} called with {} arguments it does not take", a.len()))),
     }
 }
@@ -300,6 +415,10 @@ fn persistent(m: &Machine, at: usize, pid: &Value) -> Result<Value> {
         return Err(bad());
     }
     let Value::Global(class) = &*t[1] else { return Err(bad()) };
+    if UNREAD_STORAGES.contains(class) {
+        // Kept as the storage's type name: the tensor over it becomes Opaque.
+        return Ok((*t[1]).clone());
+    }
     let dtype = storage_dtype(class).ok_or_else(bad)?;
     let key = match &*t[2] {
         Value::Str(s) => s.clone(),
@@ -309,10 +428,16 @@ fn persistent(m: &Machine, at: usize, pid: &Value) -> Result<Value> {
     Ok(Value::Storage { dtype, key, numel })
 }
 
-/// Runs the pickle in `data` and returns its result.
+/// Runs the pickle in `data` (torch.save's data.pkl) and returns its result.
 pub fn load(file: &str, data: &[u8]) -> Result<Rc<Value>> {
+    load_member(file, "data.pkl", data)
+}
+
+/// Runs the pickle of the archive's member `member` (named in messages).
+pub fn load_member(file: &str, member: &str, data: &[u8]) -> Result<Rc<Value>> {
     let mut m = Machine {
         file,
+        member,
         data,
         pos: 0,
         stack: Vec::new(),
@@ -522,13 +647,29 @@ pub fn load(file: &str, data: &[u8]) -> Result<Rc<Value>> {
                 m.push(v)?;
             }
             b'b' => {
-                // BUILD sets an object's state: an OrderedDict's _metadata, say. Only dicts are
-                // built here, and their state is not needed.
-                let _state = m.pop(at, "BUILD")?;
+                // BUILD sets an object's state: a TorchScript object's attributes (kept), an
+                // OrderedDict's _metadata (not needed).
+                let state = m.pop(at, "BUILD")?;
+                let nd = 1 + state.depth();
+                m.check_nesting(at, nd)?;
                 match m.top_mut(at, "BUILD")? {
-                    Value::Dict(..) | Value::Tensor { .. } => {}
-                    _ => return Err(m.err(at, "BUILD on something that is not a dict or tensor")),
+                    Value::Object { state: s, depth, .. } => {
+                        *s = state;
+                        *depth = nd;
+                    }
+                    Value::Dict(..) | Value::Tensor { .. } | Value::Opaque(_) => {}
+                    _ => return Err(m.err(at, "BUILD on something that is not an object, dict or tensor")),
                 }
+            }
+            0x81 => {
+                // NEWOBJ: cls.__new__(cls, *args), here only for a TorchScript class (pickler.cpp
+                // writes it with an empty tuple); its state comes with BUILD.
+                let _args = m.pop(at, "NEWOBJ")?;
+                let cls = m.pop(at, "NEWOBJ")?;
+                let Value::Class(class) = &*cls else {
+                    return Err(m.err(at, "pickle opcode NEWOBJ (0x81) of something that is not a TorchScript class is not allowed"));
+                };
+                m.push(Value::Object { class: class.clone(), state: Rc::new(Value::None), depth: 1 })?;
             }
             b'q' | b'r' | 0x94 => {
                 let idx = match op {
@@ -608,6 +749,26 @@ mod tests {
         let Value::Dict(d, _) = &*v else { panic!() };
         assert_eq!(d.len(), 2);
         assert_eq!(*d[1].1, Value::Tuple(vec![Rc::new(Value::Int(2)), Rc::new(Value::Int(3))], 1));
+    }
+
+    #[test]
+    fn a_torchscript_object_keeps_its_state_and_nothing_is_called() {
+        // What pickler.cpp writes for a module {"sizes": build_intlist([1, 2]), "d": device("cpu"),
+        // "m": restore_type_tag({}, "Dict[str, Tensor]"), "e": an enum value 3}.
+        let p = b"\x80\x02c__torch__.m\nNet\n)\x81}(X\x05\x00\x00\x00sizesctorch.jit._pickle\nbuild_intlist\n(](K\x01K\x02etR\
+X\x01\x00\x00\x00dctorch\ndevice\nX\x03\x00\x00\x00cpu\x85R\
+X\x01\x00\x00\x00mctorch.jit._pickle\nrestore_type_tag\n}X\x11\x00\x00\x00Dict[str, Tensor]\x86R\
+X\x01\x00\x00\x00ec__torch__.m\nColor\nK\x03Rub.";
+        let v = load("x", p).unwrap();
+        let Value::Object { class, state, depth } = &*v else { panic!("{v:?}") };
+        assert_eq!(class, "__torch__.m.Net");
+        let Value::Dict(items, _) = &**state else { panic!("{state:?}") };
+        let get = |k: &str| items.iter().find(|(key, _)| **key == Value::Str(k.into())).map(|(_, v)| (**v).clone()).unwrap();
+        assert_eq!(get("sizes"), Value::List(vec![Rc::new(Value::Int(1)), Rc::new(Value::Int(2))], 1));
+        assert_eq!(get("d"), Value::Opaque("a torch.device".into()));
+        assert_eq!(get("m"), Value::Dict(Vec::new(), 1));
+        assert_eq!(get("e"), Value::Object { class: "__torch__.m.Color".into(), state: Rc::new(Value::Int(3)), depth: 1 });
+        assert_eq!(*depth, 3, "the object over its dict over the enum object");
     }
 
     #[test]

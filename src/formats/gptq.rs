@@ -1,0 +1,157 @@
+//! GPTQ and AWQ checkpoints in safetensors: each quantized Linear is a group of tensors
+//! `P.qweight` (int32 words of packed codes), `P.qzeros` (int32 words of packed zero points),
+//! `P.scales` (half, one per group and output) and, for GPTQ, `P.g_idx` (each input's group).
+//! The group becomes one stored-quantized tensor `P.qweight` of shape [in, out] (the kernels'
+//! x @ W orientation) with its scales and zero points; the others are listed as its parameters.
+//!
+//! GPTQ (auto-gptq QuantLinear.pack, the layout transformers / optimum load): qweight
+//! [in · bits / 32, out] packed along the inputs, qzeros [groups, out · bits / 32] packed along the
+//! outputs holding zero − 1. AWQ (AutoAWQ WQLinear_GEMM.from_linear): qweight [in, out / 8] and
+//! qzeros [groups, out / 8], eight 4-bit codes per word in the order 0 2 4 6 1 3 5 7. Both are
+//! told apart by qweight's shape against scales'.
+
+use super::RangeReader;
+use crate::error::{Error, Result};
+use crate::tensor::stored::{CodeLayout, StoredGranularity, StoredQuant, StoredScheme, AWQ_REVERSE_ORDER};
+use crate::tensor::{DType, TensorInfo};
+
+/// Most scale + zero-point slots one file's index carries (8 bytes each): the parameters live in
+/// the index the page holds, so a large checkpoint's groups past this stay listed as stored.
+pub const MAX_INDEX_SLOTS: usize = 8 << 20;
+
+/// The bytes of a listed (raw, in-file) tensor.
+fn bytes_of(r: &mut dyn RangeReader, t: &TensorInfo) -> Result<Vec<u8>> {
+    r.read(t.offset, t.byte_len)
+}
+
+fn words(b: &[u8]) -> Vec<u32> {
+    b.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+}
+
+/// One Linear's tensors, by index into the file's list.
+struct Group {
+    prefix: String,
+    qweight: usize,
+    qzeros: usize,
+    scales: usize,
+    g_idx: Option<usize>,
+}
+
+fn two_d(t: &TensorInfo) -> Option<(usize, usize)> {
+    match t.shape[..] {
+        [a, b] => Some((a, b)),
+        _ => None,
+    }
+}
+
+/// The stored quantization of one group, or why it is not one (said in the metadata).
+fn quant_of(r: &mut dyn RangeReader, tensors: &[TensorInfo], g: &Group) -> Result<std::result::Result<(StoredQuant, Vec<usize>), String>> {
+    let (qw, qz, sc) = (&tensors[g.qweight], &tensors[g.qzeros], &tensors[g.scales]);
+    if qw.dtype != DType::I32 || qz.dtype != DType::I32 || !matches!(sc.dtype, DType::F16 | DType::F32) {
+        return Ok(Err(format!("dtypes {} / {} / {} (int32 qweight and qzeros, half scales are read)", qw.dtype.name(), qz.dtype.name(), sc.dtype.name())));
+    }
+    let (Some((qw0, qw1)), Some((zg, zc)), Some((groups, out))) = (two_d(qw), two_d(qz), two_d(sc)) else {
+        return Ok(Err("qweight, qzeros and scales are not all two-dimensional".into()));
+    };
+    if zg != groups || out == 0 || groups == 0 {
+        return Ok(Err(format!("qzeros {:?} and scales {:?} disagree", qz.shape, sc.shape)));
+    }
+    // Bits per code from qzeros (out codes in zc words).
+    if (zc * 32) % out != 0 {
+        return Ok(Err(format!("qzeros {:?} do not pack {out} outputs", qz.shape)));
+    }
+    let bits = (zc * 32 / out) as u32;
+    let gptq = qw1 == out;
+    let (scheme, k, layout) = if gptq && matches!(bits, 2 | 4 | 8) {
+        let k = qw0 * 32 / bits as usize;
+        (StoredScheme::Gptq, k, CodeLayout::GptqPacked { k, n: out, bits })
+    } else if !gptq && bits == 4 && qw1 * 8 == out {
+        (StoredScheme::Awq, qw0, CodeLayout::AwqPacked { k: qw0, n: out })
+    } else {
+        return Ok(Err(format!("qweight {:?} with scales {:?} is neither GPTQ's 2/4/8-bit nor AWQ's 4-bit layout", qw.shape, sc.shape)));
+    };
+    if k % groups != 0 {
+        return Ok(Err(format!("{k} inputs do not split into {groups} groups")));
+    }
+    let group_size = k / groups;
+    if let Some(gi) = g.g_idx {
+        let t = &tensors[gi];
+        if t.dtype != DType::I32 || t.shape != [k] {
+            return Ok(Err(format!("g_idx {} {:?} for {k} inputs", t.dtype.name(), t.shape)));
+        }
+        // act-order checkpoints permute the groups; the fallback kernel (and this reader) assume
+        // input i is in group i / group_size.
+        let idx = words(&bytes_of(r, t)?);
+        if let Some(i) = (0..k).find(|&i| idx[i] as usize != i / group_size) {
+            return Ok(Err(format!("g_idx[{i}] = {} is not {i} / {group_size} (act-order): not dequantized", idx[i] as i32)));
+        }
+    }
+    let sb = bytes_of(r, sc)?;
+    let scales: Vec<f32> = match sc.dtype {
+        DType::F16 => sb.chunks_exact(2).map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32()).collect(),
+        _ => sb.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
+    };
+    let zw = words(&bytes_of(r, qz)?);
+    let mask = (1u32 << bits) - 1;
+    let per = (32 / bits) as usize;
+    let zero_points: Vec<i32> = (0..groups * out)
+        .map(|s| {
+            let (gr, n) = (s / out, s % out);
+            if gptq {
+                // auto-gptq stores zero − 1; its dequantization adds 1 back, masked to `bits`
+                // (qlinear_cuda_old forward: zeros = (zeros + 1) & (2^bits − 1)).
+                let word = zw[gr * zc + n / per];
+                (((word >> ((n % per) as u32 * bits)) & mask).wrapping_add(1) & mask) as i32
+            } else {
+                let word = zw[gr * zc + n / 8];
+                ((word >> (AWQ_REVERSE_ORDER[n % 8] * 4)) & 0xF) as i32
+            }
+        })
+        .collect();
+    let op = if gptq { format!("GPTQ {bits}-bit, group {group_size} ('{}')", g.prefix) } else { format!("AWQ GEMM 4-bit, group {group_size} ('{}')", g.prefix) };
+    let quant = StoredQuant { scheme, granularity: StoredGranularity::Blocked { axis: 0, block_size: group_size }, bits, layout, scales, zero_points, op };
+    Ok(Ok((quant, vec![k, out])))
+}
+
+/// Finds the GPTQ / AWQ groups among a safetensors file's tensors and makes each one stored-
+/// quantized tensor; a group that cannot be read stays listed as it is, with a note why.
+pub fn recognise(tensors: &mut [TensorInfo], metadata: &mut Vec<(String, String)>, r: &mut dyn RangeReader) -> Result<()> {
+    let find = |name: &str| tensors.iter().position(|t| t.name == name && t.data_file.is_none());
+    let mut groups = Vec::new();
+    for (i, t) in tensors.iter().enumerate() {
+        let Some(prefix) = t.name.strip_suffix(".qweight") else { continue };
+        if t.data_file.is_some() {
+            continue;
+        }
+        if let (Some(qzeros), Some(scales)) = (find(&format!("{prefix}.qzeros")), find(&format!("{prefix}.scales"))) {
+            groups.push(Group { prefix: prefix.to_string(), qweight: i, qzeros, scales, g_idx: find(&format!("{prefix}.g_idx")) });
+        }
+    }
+    let (mut read, mut slots) = (0, 0usize);
+    for g in groups {
+        let group_slots = tensors[g.scales].element_count();
+        if slots + group_slots > MAX_INDEX_SLOTS {
+            metadata.push((format!("not dequantized {}.qweight", g.prefix), format!("over {MAX_INDEX_SLOTS} scales in this file's index: listed as stored")));
+            continue;
+        }
+        slots += group_slots;
+        match quant_of(r, tensors, &g)? {
+            Ok((quant, shape)) => {
+                let qw = &mut tensors[g.qweight];
+                quant.check(&qw.name, qw.dtype, &shape, qw.byte_len).map_err(|e| Error::malformed(r.file(), e.to_string()))?;
+                qw.shape = shape;
+                qw.quant = Some(quant);
+                let owner = qw.name.clone();
+                for p in [Some(g.qzeros), Some(g.scales), g.g_idx].into_iter().flatten() {
+                    tensors[p].parameter_of = Some(owner.clone());
+                }
+                read += 1;
+            }
+            Err(why) => metadata.push((format!("not dequantized {}.qweight", g.prefix), why)),
+        }
+    }
+    if read > 0 {
+        metadata.push(("quantized linears".to_string(), format!("{read} GPTQ / AWQ groups (qweight, qzeros, scales) read as one tensor each")));
+    }
+    Ok(())
+}

@@ -1,0 +1,192 @@
+//! TorchScript archives (torch.jit.save of scripted, traced and torch.ao-quantized modules) against
+//! what torch itself reads back from them (fixtures and expected values by
+//! scripts/make_torchscript_fixtures.py): every tensor's name (its attribute path, CONSTANTS.cN for
+//! the code's constants), dtype, shape and values bit for bit, quantized tensors with their own
+//! parameters dequantized as torch does — natively and through the page's piece-by-piece protocol.
+//! The same checks run over GPTQ / AWQ safetensors checkpoints packed by auto-gptq's and AutoAWQ's
+//! own code (scripts/make_gptq_fixtures.py), each Linear one tensor dequantized as their kernels'
+//! torch code does.
+#![cfg(not(target_arch = "wasm32"))]
+
+use quant_playground::formats::{self, FileSource, Format};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+#[path = "common/pieces.rs"]
+mod pieces;
+use pieces::index_by_pieces;
+
+fn suite(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/formats").join(name)
+}
+
+fn dir() -> PathBuf {
+    suite("torchscript")
+}
+
+fn index_of(file: &str) -> (formats::FileIndex, FileSource) {
+    index_in(&dir(), file)
+}
+
+fn index_in(dir: &Path, file: &str) -> (formats::FileIndex, FileSource) {
+    let path = dir.join(file);
+    let path_s = path.to_str().unwrap();
+    let mut src = FileSource::open(path_s).unwrap();
+    let index = formats::read_index(path_s, &mut src).unwrap_or_else(|e| panic!("{file}: {e}"));
+    (index, src)
+}
+
+/// Every tensor of every file of a suite's manifest against the library's values; returns how
+/// many tensors were compared and how many of them are stored quantized.
+fn check_suite(dir: &Path, format: Format) -> (usize, usize) {
+    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    let expected = |name: &str| -> Vec<u32> { std::fs::read(dir.join("expected").join(name)).unwrap().chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())).collect() };
+    let (mut checked, mut quantized) = (0, 0);
+    for (file, tensors) in m["files"].as_object().unwrap() {
+        let (index, mut src) = index_in(dir, file);
+        assert_eq!(index.format, format, "{file}");
+        let path = dir.join(file);
+        let (by_pieces, rounds, _) = index_by_pieces(path.to_str().unwrap(), &std::fs::read(&path).unwrap());
+        assert_eq!(by_pieces.unwrap_or_else(|e| panic!("{file} by pieces: {e}")).tensors, index.tensors, "{file}");
+        assert!(rounds < 16, "{file}: {rounds} rounds");
+
+        // Exactly the tensors torch gives back: no quantizer scale or zero point listed apart.
+        let mut want: BTreeSet<&str> = tensors.as_object().unwrap().keys().map(String::as_str).collect();
+        for (name, dtype) in m["listed"][file].as_object().into_iter().flatten() {
+            let info = index.tensor(name).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(info.dtype.name(), dtype.as_str().unwrap(), "{file}:{name}");
+            assert!(!info.is_quantizable(), "{file}:{name}");
+            want.insert(name);
+        }
+        for name in m["parameters"][file].as_array().into_iter().flatten() {
+            let info = index.tensor(name.as_str().unwrap()).unwrap_or_else(|e| panic!("{e}"));
+            assert!(info.parameter_of.is_some() && !info.is_quantizable(), "{file}:{name} is a parameter");
+            want.insert(name.as_str().unwrap());
+        }
+        let got: BTreeSet<&str> = index.tensors.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(got, want, "{file}: the listed tensors");
+
+        for (name, want) in tensors.as_object().unwrap() {
+            let info = index.tensor(name).unwrap();
+            assert_eq!(info.dtype.name(), want["dtype"].as_str().unwrap(), "{file}:{name} dtype");
+            let shape: Vec<usize> = want["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
+            assert_eq!(info.shape, shape, "{file}:{name} shape");
+            match (&info.quant, want.get("quant")) {
+                (Some(q), Some(wq)) => {
+                    let j = serde_json::to_value(q).unwrap();
+                    assert_eq!(j["scheme"], wq["scheme"], "{file}:{name}");
+                    assert_eq!(j["granularity"], wq["granularity"], "{file}:{name}");
+                    assert_eq!(j["bits"], wq["bits"], "{file}:{name}");
+                    quantized += 1;
+                }
+                (None, None) => {}
+                (got, want) => panic!("{file}:{name}: quantization {got:?}, the library says {want:?}"),
+            }
+            let stored = formats::read_stored(&mut src, info).unwrap();
+            let values = formats::decode_tensor(info, stored).unwrap_or_else(|e| panic!("{file}:{name}: {e}"));
+            let got: Vec<u32> = values.iter().map(|v| v.to_bits()).collect();
+            assert_eq!(got, expected(want["expected"].as_str().unwrap()), "{file}:{name}: values differ from the library's");
+            checked += 1;
+        }
+    }
+    (checked, quantized)
+}
+
+#[test]
+fn every_tensor_reads_as_torch_reads_it() {
+    let (checked, quantized) = check_suite(&dir(), Format::PyTorch);
+    assert!(checked >= 45 && quantized >= 7, "{checked} tensors, {quantized} quantized");
+}
+
+#[test]
+fn gptq_and_awq_linears_read_as_their_kernels_dequantize_them() {
+    let (checked, quantized) = check_suite(&suite("gptq"), Format::Safetensors);
+    assert!(checked >= 6 && quantized >= 5, "{checked} tensors, {quantized} quantized");
+    let (index, _) = index_in(&suite("gptq"), "gptq.safetensors");
+    let q = index.tensor("layers.0.q_proj.qweight").unwrap().quant.as_ref().unwrap();
+    assert_eq!((q.scales.len(), q.zero_points.len()), (2 * 32, 2 * 32), "one scale and zero per group and output");
+    assert!(index.metadata.iter().any(|(k, v)| k == "quantized linears" && v.starts_with("3 GPTQ")), "{:?}", index.metadata);
+}
+
+#[test]
+fn skipped_attributes_and_the_archive_are_said() {
+    let (index, _) = index_of("cnn_script.pt");
+    let meta = |k: &str| index.metadata.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()).unwrap_or_else(|| panic!("no {k}: {:?}", index.metadata));
+    assert!(meta("torchscript").contains("__torch__.SmallCnn"), "{}", meta("torchscript"));
+    // gain, label, sizes, every module's `training` and `_is_full_backward_hook`-free flags, the
+    // conv and norm hyper-parameters…: all counted, none listed.
+    let skipped = meta("skipped");
+    assert!(skipped.ends_with("non-tensor attributes skipped (flags, sizes, numbers, strings)"), "{skipped}");
+    let n: usize = skipped.split(' ').next().unwrap().parse().unwrap();
+    assert!(n > 20, "{skipped}");
+    let (traced, _) = index_of("traced.pt");
+    assert!(traced.metadata.iter().any(|(k, _)| k == "traced_inputs"), "{:?}", traced.metadata);
+}
+
+#[test]
+fn tied_weights_and_views_share_their_bytes() {
+    let (index, _) = index_of("tied.pt");
+    let t = |n: &str| index.tensor(n).unwrap();
+    // The tied weight is one storage listed under both names; `row` views `table` at element 12.
+    assert_eq!(t("back.weight").offset, t("embed.weight").offset);
+    assert_eq!(t("row").offset, t("table").offset + 12 * 4);
+}
+
+#[test]
+fn quantized_weights_carry_torchs_parameters() {
+    let (index, _) = index_of("quantized_x86.pt");
+    let w = index.tensor("fc._packed_params._packed_params.0").unwrap();
+    let q = w.quant.as_ref().unwrap();
+    assert_eq!(q.scales.len(), 4, "one scale per output channel");
+    assert!(q.zero_points.is_empty(), "symmetric qint8: all zero points 0");
+    assert_eq!(q.op, "torch per_channel_affine");
+    let (attrs, _) = index_of("quantized_attrs.pt");
+    let qa = attrs.tensor("qa").unwrap().quant.as_ref().unwrap();
+    assert_eq!((qa.scales[0], qa.zero_points.as_slice()), (0.037f64 as f32, &[131][..]));
+    let qc = attrs.tensor("qc").unwrap().quant.as_ref().unwrap();
+    assert_eq!(qc.zero_points, vec![0, 1, -2, 3, 0]);
+    // float64 scales no float32 equals: the codes are listed, and the metadata says why.
+    assert!(attrs.tensor("qd").unwrap().quant.is_none());
+    let note = attrs.metadata.iter().find(|(k, _)| k == "not dequantized qd").unwrap();
+    assert!(note.1.contains("is not exactly a float32"), "{note:?}");
+}
+
+#[test]
+fn gptq_groups_that_cannot_be_read_stay_listed_and_say_why() {
+    let path = suite("gptq").join("gptq.safetensors");
+    let bytes = std::fs::read(&path).unwrap();
+    let index = formats::parse_index("gptq.safetensors", &bytes, bytes.len() as u64).unwrap();
+    // act-order: g_idx permuted (its first two entries swapped between groups 0 and 1).
+    let g = index.tensor("layers.0.q_proj.g_idx").unwrap();
+    let mut act_order = bytes.clone();
+    let at = g.offset as usize;
+    act_order[at..at + 4].copy_from_slice(&1u32.to_le_bytes());
+    let index = formats::parse_index("gptq.safetensors", &act_order, bytes.len() as u64).unwrap();
+    let w = index.tensor("layers.0.q_proj.qweight").unwrap();
+    assert!(w.quant.is_none() && w.shape == [8, 32] && !w.is_quantizable(), "listed as stored: {w:?}");
+    let note = index.metadata.iter().find(|(k, _)| k == "not dequantized layers.0.q_proj.qweight").unwrap();
+    assert_eq!(note.1, "g_idx[0] = 1 is not 0 / 32 (act-order): not dequantized");
+    // The other groups are still read.
+    assert!(index.tensor("layers.0.o_proj.qweight").unwrap().quant.is_some());
+}
+
+#[test]
+fn a_checkpoint_with_too_many_scales_for_the_index_lists_them_as_stored() {
+    // One GPTQ 4-bit group of 8 inputs by `out` outputs whose scales pass the index's limit.
+    let out = formats::gptq::MAX_INDEX_SLOTS + 32;
+    let (qweight, qzeros, scales) = (out * 4, out / 8 * 4, out * 2);
+    let header = format!(
+        r#"{{"w.qweight":{{"dtype":"I32","shape":[1,{out}],"data_offsets":[0,{qweight}]}},"w.qzeros":{{"dtype":"I32","shape":[1,{}],"data_offsets":[{qweight},{}]}},"w.scales":{{"dtype":"F16","shape":[1,{out}],"data_offsets":[{},{}]}}}}"#,
+        out / 8,
+        qweight + qzeros,
+        qweight + qzeros,
+        qweight + qzeros + scales
+    );
+    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.resize(bytes.len() + qweight + qzeros + scales, 0);
+    let index = formats::parse_index("big.safetensors", &bytes, bytes.len() as u64).unwrap();
+    assert!(index.tensor("w.qweight").unwrap().quant.is_none());
+    let note = index.metadata.iter().find(|(k, _)| k == "not dequantized w.qweight").unwrap();
+    assert!(note.1.starts_with("over 8388608 scales"), "{note:?}");
+}
