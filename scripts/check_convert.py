@@ -3,7 +3,8 @@
 tests/fixtures/formats and tests/fixtures/quantized is converted to .safetensors, read back with
 safetensors.numpy, and every tensor with expected values (written by the libraries themselves:
 numpy, safetensors, gguf-py's dequantize, torch, onnx.numpy_helper, onnxruntime's DequantizeLinear
-and MatMulNBits — see make_format_fixtures.py and make_quantized_fixtures.py) must be F32 and
+and MatMulNBits, tfjs-core's io.decodeWeights — see make_format_fixtures.py,
+make_quantized_fixtures.py and make_tfjs_fixtures.py) must be F32 and
 bit-equal to them. The output must hold exactly what `inspect --json` lists, under the same names.
 
     python3 scripts/check_convert.py --bin target/debug/quant-playground
@@ -20,6 +21,9 @@ from safetensors.numpy import load_file
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 SUITES = [os.path.join(ROOT, "tests", "fixtures", "formats"), os.path.join(ROOT, "tests", "fixtures", "quantized")]
+# TF.js models (model.json / weights_manifest.json with their .bin shards, weights crossing shards,
+# uint8/uint16/float16 storage), the expected values read by tfjs-core's io.decodeWeights.
+SUITES.append(os.path.join(ROOT, "tests", "fixtures", "formats", "tfjs"))
 
 
 def fixtures(suite):

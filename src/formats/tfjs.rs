@@ -229,7 +229,7 @@ fn plan(file: &str, where_: &str, entry: Entry, start: u64) -> Result<Plan> {
                 };
                 (StoredScheme::TfjsAffine { scale, min, int32 }, vec![scale as f32])
             };
-            let op = format!("TF.js {} quantization of a {dtype} weight", q.dtype);
+            let op = format!("TF.js {} quantization, {dtype} weight", q.dtype);
             let quant = StoredQuant { scheme, granularity: StoredGranularity::PerTensor, bits, layout: CodeLayout::Elements, scales, zero_points: Vec::new(), op };
             (codes, Some(quant))
         }
