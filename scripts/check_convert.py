@@ -38,11 +38,13 @@ def fixtures(suite):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
+    ap.add_argument("--suite", action="append", help="check this folder (a manifest.json and expected/, e.g. real TF.js models with references by scripts/tfjs_decode_reference.mjs) instead of the fixtures")
     args = ap.parse_args()
+    suites = args.suite or SUITES
     checked, files = 0, 0
     failures = []
     with tempfile.TemporaryDirectory() as tmp:
-        for suite in SUITES:
+        for suite in suites:
             for name, tensors in fixtures(suite):
                 path = os.path.join(suite, name)
                 out = os.path.join(tmp, name.replace("/", "_") + ".safetensors")
