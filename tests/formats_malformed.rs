@@ -793,6 +793,8 @@ fn tfjs_cases() {
     let good = manifest(w, r#""a.bin", "b.bin""#);
     // 24 + 4 bytes over shards of 20 and 8: w crosses into b.bin.
     let (a, b) = ([0u8; 20], [0u8; 8]);
+    // Four bool weights of 2^62 bytes each: their offsets overflow 64 bits.
+    let huge_bools = (0..4).map(|i| format!(r#"{{"name": "b{i}", "shape": [4611686018427387904], "dtype": "bool"}}"#)).collect::<Vec<_>>().join(", ");
     let cases: Vec<(&str, String, Vec<(&str, &[u8])>, &str)> = vec![
         ("reads", good.clone(), vec![("a.bin", &a), ("b.bin", &b)], "OK"),
         ("shards shorter", good.clone(), vec![("a.bin", &a), ("b.bin", &b[..7])], "group 0's weights need 28 bytes but its shards hold 27 (a.bin 20, b.bin 7): the shards are shorter than the manifest says"),
@@ -807,6 +809,7 @@ fn tfjs_cases() {
         ("duplicate name", manifest(r#"{"name": "w", "shape": [1], "dtype": "float32"}, {"name": "w", "shape": [1], "dtype": "float32"}"#, r#""a.bin""#), vec![("a.bin", &a[..8])], "weight 'w' is listed twice"),
         ("huge shape", manifest(r#"{"name": "w", "shape": [4294967296, 4294967296, 4294967296], "dtype": "float32"}"#, r#""a.bin""#), vec![("a.bin", &a)], "overflows"),
         ("no paths", manifest(w, ""), vec![], "lists 2 weights but no shard paths"),
+        ("sizes overflow", manifest(&huge_bools, r#""a.bin""#), vec![("a.bin", &a)], "add up to more bytes than a file can hold"),
     ];
     for (label, json, shards, needle) in cases {
         let mut files: Vec<(&str, &[u8])> = vec![("model.json", json.as_bytes())];

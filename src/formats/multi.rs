@@ -176,6 +176,12 @@ pub fn open_shards(file: &str, map: ShardMap, source: &mut dyn ByteSource) -> Re
     merge_shards(file, Some(&map), indexes)
 }
 
+/// Whether a relative file name a header gives stays inside the folder of the file that names it
+/// (no absolute path, drive, or `..`): ONNX external data, TF.js shard paths.
+pub fn stays_in_folder(name: &str) -> bool {
+    !(name.is_empty() || name.starts_with('/') || name.starts_with('\\') || name.contains(':') || name.split(['/', '\\']).any(|part| part == ".."))
+}
+
 /// The path of `name` next to `base` (the folder of base), refusing names that leave the folder.
 pub fn sibling_path(base: &str, name: &str) -> Result<String> {
     super::onnx::check_location(base, name, name)?;

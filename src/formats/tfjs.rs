@@ -154,13 +154,14 @@ fn parse(file: &str, json: &[u8], file_len: u64) -> Result<Manifest> {
                 return Err(Error::malformed(file, format!("weight '{}' is listed twice in the weights manifest", entry.name)));
             }
             let where_ = format!("weight '{}' (group {g}, weight {w})", entry.name);
+            let overflow = || Error::malformed(file, format!("{where_}: the weights of group {g} add up to more bytes than a file can hold"));
             match plan(file, &where_, entry, start)? {
                 Plan::Tensor(info) => {
-                    at = start.checked_add(info.byte_len);
+                    at = Some(start.checked_add(info.byte_len).ok_or_else(overflow)?);
                     weights.push(Planned { info, start });
                 }
                 Plan::Skipped { name, bytes, why } => {
-                    at = bytes.and_then(|b| start.checked_add(b));
+                    at = bytes.map(|b| start.checked_add(b).ok_or_else(overflow)).transpose()?;
                     metadata.push((format!("skipped {name}"), why));
                 }
             }
@@ -172,12 +173,7 @@ fn parse(file: &str, json: &[u8], file_len: u64) -> Result<Manifest> {
 
 /// A shard path must stay in the model's folder (tfjs fetches it relative to model.json).
 fn check_path(file: &str, group: usize, path: &str) -> Result<()> {
-    let bad = path.is_empty()
-        || path.starts_with('/')
-        || path.starts_with('\\')
-        || path.contains(':')
-        || path.split(['/', '\\']).any(|part| part == "..");
-    if bad {
+    if !multi::stays_in_folder(path) {
         return Err(Error::malformed(file, format!("group {group} names shard '{path}', which is not a relative path inside the model's folder")));
     }
     Ok(())
@@ -272,7 +268,7 @@ pub fn locate(file: &str, json: &[u8], shard_lengths: &HashMap<String, u64>) -> 
         }
         for Planned { mut info, start } in group.weights {
             let Some((data_file, offset, storage)) = multi::locate_in_files(start, info.byte_len, &files) else {
-                return Err(Error::malformed(file, format!("weight '{}' needs bytes {start}..{} of group {g}, whose shards hold {held}", info.name, start + info.byte_len)));
+                return Err(Error::malformed(file, format!("weight '{}' needs bytes {start}..{} of group {g}, whose shards hold {held}", info.name, start.saturating_add(info.byte_len))));
             };
             info.offset = offset;
             info.data_file = Some(data_file);
