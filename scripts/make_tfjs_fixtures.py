@@ -63,6 +63,9 @@ def main():
     # A layers model: conv + dense weights, quantized per pattern as `tensorflowjs_converter
     # --quantize_uint8 'conv*/kernel' --quantize_uint16 ... --quantize_float16 ...` maps them.
     special = np.array([0.0, -0.0, 1.0, -2.5, 65504.0, 65520.0, 1e-7, -6e-8, 3e-5, np.inf, -np.inf, np.nan], np.float32)
+    # Signalling NaNs: numpy's float16 cast keeps their payload (0x7c01, 0x7d00, 0xfc09), and tfjs's
+    # float16 tables widen them without setting the quiet bit.
+    special = np.concatenate([special, np.array([0x7F800001, 0x7FA00000, 0xFF812345], np.uint32).view(np.float32)])
     layers = [[
         {"name": "conv1/kernel", "data": rng.normal(0, 0.2, (3, 3, 3, 8)).astype(np.float32)},
         {"name": "conv1/bias", "data": rng.normal(0, 0.05, (8,)).astype(np.float32)},
