@@ -241,6 +241,20 @@ test('legacy.pt and malformed files: the specific error in place, and what was l
   await page.setInputFiles('#file-input', [fixture('sharded/model.safetensors.index.json'), fixture(SHARDS[0])]);
   await errorItem('model.safetensors.index.json').waitFor();
   assert.match(await errorItem('model.safetensors.index.json').textContent(), /not opened with it: model-00002-of-00002\.safetensors/);
+  // A TF.js model.json without one of its shards, and one whose last shard is shorter than its manifest says.
+  await page.setInputFiles('#file-input', [fixture('tfjs/layers/model.json'), fixture('tfjs/layers/group1-shard1of2.bin')]);
+  await errorItem('model.json').waitFor();
+  assert.match(await errorItem('model.json').textContent(), /names a shard not opened with it: group1-shard2of2\.bin/);
+  const lying = [
+    write('lying-model.json', readFileSync(fixture('tfjs/layers/model.json'))),
+    write('group1-shard1of2.bin', readFileSync(fixture('tfjs/layers/group1-shard1of2.bin'))),
+    write('group1-shard2of2.bin', readFileSync(fixture('tfjs/layers/group1-shard2of2.bin')).subarray(4)),
+  ];
+  await page.setInputFiles('#file-input', lying);
+  await errorItem('lying-model.json').waitFor();
+  const lie = (await errorItem('lying-model.json').textContent()).trim();
+  assert.match(lie, /group 0's weights need \d+ bytes but its shards hold \d+ \(group1-shard1of2\.bin 900, .*\): the shards are shorter than the manifest says/);
+  assert.ok(lie.includes(cliError(lying[0])), `the page says "${lie}", the CLI "${cliError(lying[0])}"`);
   await page.locator('#errors').screenshot({ path: path.join(ARTIFACTS, 'formats-errors.png') });
 
   // Nothing loaded before went away (the failed w_ext.onnx keeps its earlier, complete entry), and it still computes.
