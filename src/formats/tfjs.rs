@@ -314,6 +314,10 @@ mod tests {
         assert_eq!(t, vec![("a", DType::F32, Some("g1-shard1of2.bin"), 0, 12), ("b", DType::U8, Some("g1-shard1of2.bin"), 12, 4), ("c", DType::I32, Some("g1-shard2of2.bin"), 2, 4)]);
         let parts = vec![FilePart { file: "g1-shard1of2.bin".into(), offset: 12, len: 2 }, FilePart { file: "g1-shard2of2.bin".into(), offset: 0, len: 2 }];
         assert_eq!(index.tensors[1].storage, Storage::Split { parts });
+        // The page hands the description back as JSON: parts and float64 parameters come back exactly.
+        let json = serde_json::to_string(&index.tensors[1]).unwrap();
+        assert!(json.contains(r#""storage":{"kind":"split","parts":[{"file":"g1-shard1of2.bin","offset":12,"len":2}"#), "{json}");
+        assert_eq!(serde_json::from_str::<TensorInfo>(&json).unwrap(), index.tensors[1]);
         let q = index.tensors[1].quant.as_ref().unwrap();
         assert_eq!(q.scheme, StoredScheme::TfjsAffine { scale: 0.5, min: -1.0, int32: false });
         // By hand: codes 0, 1, 2, 255 → −1, −0.5, 0, 126.5.

@@ -354,6 +354,21 @@ mod tests {
     }
 
     #[test]
+    fn scheme_labels_are_the_json_names() {
+        use StoredScheme::*;
+        let all = [OnnxDequantizeLinear, OnnxQlinear, OnnxInteger, OnnxMatmulNbits, Tflite, TfjsAffine { scale: 0.5, min: -1.0, int32: false }, TfjsFloat16];
+        for s in all {
+            let j = serde_json::to_value(s).unwrap();
+            let name = j.as_str().map(str::to_string).or_else(|| j.as_object().and_then(|o| o.keys().next().cloned())).unwrap();
+            assert_eq!(name, s.label());
+            assert_eq!(serde_json::from_value::<StoredScheme>(j).unwrap(), s);
+        }
+        // The float64 parameters round-trip exactly through JSON (serde_json's float_roundtrip).
+        let exact = TfjsAffine { scale: 0.014094831896763221, min: -1.7054746595083499, int32: true };
+        assert_eq!(serde_json::from_str::<StoredScheme>(&serde_json::to_string(&exact).unwrap()).unwrap(), exact);
+    }
+
+    #[test]
     fn js_math_round_goes_half_up_and_wraps_like_int32_array() {
         for (x, want) in [(2.5, 3), (-2.5, -2), (-0.5, 0), (0.49999999999999994, 0), (1.5, 2), (2147483648.0, i32::MIN), (f64::NAN, 0), (-4294967297.0, -1)] {
             assert_eq!(js_math_round_to_int32(x), want, "{x}");
