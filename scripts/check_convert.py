@@ -3,7 +3,8 @@
 tests/fixtures/formats and tests/fixtures/quantized is converted to .safetensors, read back with
 safetensors.numpy, and every tensor with expected values (written by the libraries themselves:
 numpy, safetensors, gguf-py's dequantize, torch, onnx.numpy_helper, onnxruntime's DequantizeLinear
-and MatMulNBits — see make_format_fixtures.py and make_quantized_fixtures.py) must be F32 and
+and MatMulNBits, tfjs-core's io.decodeWeights — see make_format_fixtures.py,
+make_quantized_fixtures.py and make_tfjs_fixtures.py) must be F32 and
 bit-equal to them. The output must hold exactly what `inspect --json` lists, under the same names.
 
     python3 scripts/check_convert.py --bin target/debug/quant-playground
@@ -26,6 +27,9 @@ SUITES.append(os.path.join(ROOT, "tests", "fixtures", "formats", "torchscript"))
 # GPTQ / AWQ safetensors packed by auto-gptq's and AutoAWQ's own code, against their dequantization in
 # half (scripts/make_gptq_fixtures.py).
 SUITES.append(os.path.join(ROOT, "tests", "fixtures", "formats", "gptq"))
+# TF.js models (model.json / weights_manifest.json with their .bin shards, weights crossing shards,
+# uint8/uint16/float16 storage), the expected values read by tfjs-core's io.decodeWeights.
+SUITES.append(os.path.join(ROOT, "tests", "fixtures", "formats", "tfjs"))
 
 
 def fixtures(suite):
@@ -40,11 +44,13 @@ def fixtures(suite):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
+    ap.add_argument("--suite", action="append", help="check this folder (a manifest.json and expected/, e.g. real TF.js models with references by scripts/tfjs_decode_reference.mjs) instead of the fixtures")
     args = ap.parse_args()
+    suites = args.suite or SUITES
     checked, files = 0, 0
     failures = []
     with tempfile.TemporaryDirectory() as tmp:
-        for suite in SUITES:
+        for suite in suites:
             for name, tensors in fixtures(suite):
                 path = os.path.join(suite, name)
                 out = os.path.join(tmp, name.replace("/", "_") + ".safetensors")

@@ -44,7 +44,7 @@ impl fmt::Display for Error {
             Error::Unsupported { file, detail } => write!(f, "{file}: not supported: {detail}"),
             Error::UnknownFormat { file } => write!(
                 f,
-                "{file}: not a file format the playground reads (expected .safetensors, .npy, .npz, .gguf, a PyTorch .pt/.bin/.pth zip, or .onnx)"
+                "{file}: not a file format the playground reads (expected .safetensors, .npy, .npz, .gguf, a PyTorch .pt/.bin/.pth zip, .onnx, .tflite, or a TF.js model.json opened with its .bin shards)"
             ),
             Error::NoSuchTensor { file, tensor } => write!(f, "{file}: no tensor named '{tensor}'"),
             Error::NotQuantizable { tensor, dtype } => write!(

@@ -259,3 +259,54 @@ fn cli_inspects_and_quantizes_every_format() {
     let out = std::process::Command::new(exe).args(["inspect", dir().join("legacy.pt").to_str().unwrap()]).output().unwrap();
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("re-save"));
 }
+
+/// TF.js models (scripts/make_tfjs_fixtures.py: the converter's write_weights; values by tfjs-core's
+/// io.decodeWeights): natively, and as the page reads them (the manifest alone, then `tfjs::locate`
+/// with the shards' lengths, then each tensor's file parts), every weight bit for bit; weights that
+/// cross a shard are read from both.
+#[test]
+fn tfjs_models_read_as_tfjs_core_decodes_them() {
+    let suite = dir().join("tfjs");
+    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(suite.join("manifest.json")).unwrap()).unwrap();
+    let (mut checked, mut split) = (0, 0);
+    for (file, tensors) in m["files"].as_object().unwrap() {
+        let path = suite.join(file);
+        let path_s = path.to_str().unwrap();
+        let index = formats::read_index(path_s, &mut FileSource::open(path_s).unwrap()).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(index.format, Format::Tfjs);
+        // The page: the manifest's own index names the shards; their lengths place the weights.
+        let json = std::fs::read(&path).unwrap();
+        let alone = formats::parse_index(path_s, &json, json.len() as u64).unwrap();
+        assert_eq!((alone.format, alone.tensors.len()), (Format::TfjsManifest, 0));
+        let lengths = alone
+            .metadata
+            .iter()
+            .filter(|(k, _)| k == "shard")
+            .map(|(_, s)| (s.clone(), std::fs::metadata(path.parent().unwrap().join(s)).unwrap().len()))
+            .collect();
+        let placed = formats::tfjs::locate(path_s, &json, &lengths).unwrap();
+        assert_eq!(placed.tensors, index.tensors, "{file}: page and native indexes");
+        for (name, want) in tensors.as_object().unwrap() {
+            let t = index.tensor(name).unwrap();
+            let mut src = FileSource::open(path_s).unwrap();
+            let x = quant_playground::tensor::decode_to_f32(t, &formats::read_tensor_bytes(&mut src, t).unwrap()).unwrap();
+            let expected: Vec<f32> = std::fs::read(suite.join("expected").join(want["expected"].as_str().unwrap()))
+                .unwrap()
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+                .collect();
+            assert_eq!(bits(&x), bits(&expected), "{file}: {name}");
+            // The page's read: each part from its shard, concatenated.
+            let mut stored = Vec::new();
+            for (shard, offset, len) in t.file_parts() {
+                let bytes = std::fs::read(path.parent().unwrap().join(shard.unwrap())).unwrap();
+                stored.extend_from_slice(&bytes[offset as usize..(offset + len) as usize]);
+            }
+            assert_eq!(bits(&formats::decode_tensor(t, stored).unwrap()), bits(&expected), "{file}: {name} by parts");
+            split += usize::from(matches!(t.storage, quant_playground::tensor::Storage::Split { .. }));
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 11);
+    assert!(split >= 3, "weights crossing shards: {split}");
+}

@@ -830,3 +830,90 @@ fn tflite_cases() {
     // Truncated inside the tables.
     expect_err("cut in the header", "m.tflite", &good[..40], "truncated");
 }
+
+/// A folder of files in memory: a TF.js manifest opens its shards as siblings.
+struct Folder {
+    files: std::rc::Rc<std::collections::HashMap<String, Vec<u8>>>,
+    name: String,
+}
+
+impl formats::ByteSource for Folder {
+    fn len(&self) -> u64 {
+        self.files[&self.name].len() as u64
+    }
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> quant_playground::Result<()> {
+        let mut bytes: &[u8] = &self.files[&self.name];
+        bytes.read_at(offset, buf)
+    }
+    fn sibling(&mut self, name: &str) -> quant_playground::Result<Box<dyn formats::ByteSource>> {
+        if !self.files.contains_key(name) {
+            return Err(quant_playground::Error::Io { path: name.to_string(), detail: "No such file or directory".into() });
+        }
+        Ok(Box::new(Folder { files: self.files.clone(), name: name.to_string() }))
+    }
+}
+
+/// The first error from opening `model.json` among `files` and reading every tensor, or "OK".
+fn tfjs_outcome(label: &str, files: &[(&str, &[u8])]) -> String {
+    let files = std::rc::Rc::new(files.iter().map(|(n, b)| (n.to_string(), b.to_vec())).collect::<std::collections::HashMap<_, _>>());
+    let run = || -> String {
+        let mut src = Folder { files: files.clone(), name: "model.json".into() };
+        let index = match formats::read_index("model.json", &mut src) {
+            Ok(i) => i,
+            Err(e) => return e.to_string(),
+        };
+        for t in index.tensors.iter().filter(|t| t.is_quantizable()) {
+            if let Err(e) = formats::read_tensor_bytes(&mut src, t).and_then(|b| decode_to_f32(t, &b)) {
+                return e.to_string();
+            }
+        }
+        "OK".into()
+    };
+    catch_unwind(AssertUnwindSafe(run)).unwrap_or_else(|_| panic!("{label}: PANIC on malformed input"))
+}
+
+#[test]
+fn tfjs_cases() {
+    let manifest = |weights: &str, paths: &str| format!(r#"{{"format": "graph-model", "modelTopology": {{}}, "weightsManifest": [{{"paths": [{paths}], "weights": [{weights}]}}]}}"#);
+    let w = r#"{"name": "w", "shape": [2, 3], "dtype": "float32"}, {"name": "q", "shape": [4], "dtype": "float32", "quantization": {"dtype": "uint8", "scale": 0.1, "min": -0.2}}"#;
+    let good = manifest(w, r#""a.bin", "b.bin""#);
+    // 24 + 4 bytes over shards of 20 and 8: w crosses into b.bin.
+    let (a, b) = ([0u8; 20], [0u8; 8]);
+    // Four bool weights of 2^62 bytes each: their offsets overflow 64 bits.
+    let huge_bools = (0..4).map(|i| format!(r#"{{"name": "b{i}", "shape": [4611686018427387904], "dtype": "bool"}}"#)).collect::<Vec<_>>().join(", ");
+    let cases: Vec<(&str, String, Vec<(&str, &[u8])>, &str)> = vec![
+        ("reads", good.clone(), vec![("a.bin", &a), ("b.bin", &b)], "OK"),
+        ("shards shorter", good.clone(), vec![("a.bin", &a), ("b.bin", &b[..7])], "group 0's weights need 28 bytes but its shards hold 27 (a.bin 20, b.bin 7): the shards are shorter than the manifest says"),
+        ("shards longer", good.clone(), vec![("a.bin", &a), ("b.bin", &[0u8; 12])], "the shards are longer than the manifest says"),
+        ("missing shard", good.clone(), vec![("a.bin", &a)], "names shard 'b.bin', which could not be opened next to it"),
+        ("unknown dtype", manifest(r#"{"name": "w", "shape": [2], "dtype": "float64"}"#, r#""a.bin""#), vec![("a.bin", &a[..16])], "weight 'w' (group 0, weight 0): dtype 'float64' is not a TF.js weight dtype"),
+        ("unknown quantization", manifest(r#"{"name": "w", "shape": [2], "dtype": "float32", "quantization": {"dtype": "int8"}}"#, r#""a.bin""#), vec![("a.bin", &a[..2])], "unknown quantization dtype 'int8'"),
+        ("path escaping", manifest(w, r#""../a.bin""#), vec![("a.bin", &a)], "names shard '../a.bin', which is not a relative path inside the model's folder"),
+        ("absolute path", manifest(w, r#""/tmp/a.bin""#), vec![], "not a relative path inside the model's folder"),
+        ("not a manifest", r#"{"modelTopology": {"layers": []}, "weightsManifest": {"paths": "a.bin"}}"#.into(), vec![], "not a TF.js model.json or weights manifest: invalid type: map, expected a sequence"),
+        ("no manifest", r#"{"modelTopology": {}}"#.into(), vec![], "without a \"weightsManifest\""),
+        ("duplicate name", manifest(r#"{"name": "w", "shape": [1], "dtype": "float32"}, {"name": "w", "shape": [1], "dtype": "float32"}"#, r#""a.bin""#), vec![("a.bin", &a[..8])], "weight 'w' is listed twice"),
+        ("huge shape", manifest(r#"{"name": "w", "shape": [4294967296, 4294967296, 4294967296], "dtype": "float32"}"#, r#""a.bin""#), vec![("a.bin", &a)], "overflows"),
+        ("no paths", manifest(w, ""), vec![], "lists 2 weights but no shard paths"),
+        ("sizes overflow", manifest(&huge_bools, r#""a.bin""#), vec![("a.bin", &a)], "add up to more bytes than a file can hold"),
+    ];
+    for (label, json, shards, needle) in cases {
+        let mut files: Vec<(&str, &[u8])> = vec![("model.json", json.as_bytes())];
+        files.extend(shards);
+        let got = tfjs_outcome(label, &files);
+        assert!(got.contains(needle), "{label}: got '{got}', wanted '{needle}'");
+        if needle != "OK" {
+            assert!(got.starts_with("model.json:"), "{label}: '{got}' does not name the manifest");
+        }
+    }
+    // Truncated anywhere, or a byte flipped anywhere: an error or a reading, never a panic.
+    let bytes = good.as_bytes();
+    for cut in 0..bytes.len() {
+        let _ = tfjs_outcome("truncated", &[("model.json", &bytes[..cut]), ("a.bin", &a), ("b.bin", &b)]);
+    }
+    for i in 0..bytes.len() {
+        let mut flipped = bytes.to_vec();
+        flipped[i] ^= 0x55;
+        let _ = tfjs_outcome("flipped", &[("model.json", &flipped), ("a.bin", &a), ("b.bin", &b)]);
+    }
+}

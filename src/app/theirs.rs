@@ -397,7 +397,7 @@ fn stored_granularity_label(g: StoredGranularity) -> String {
 fn stored_scheme(q: &StoredQuant, dtype: DType) -> (Scheme, bool) {
     let signed = match q.layout {
         CodeLayout::Nibbles { signed } => signed,
-        CodeLayout::MatmulNbits { .. } => false,
+        CodeLayout::MatmulNbits { .. } | CodeLayout::GptqPacked { .. } | CodeLayout::AwqPacked { .. } => false,
         CodeLayout::Elements => matches!(dtype, DType::I8 | DType::I16 | DType::I32 | DType::I64),
     };
     let mid = 1i64 << (q.bits.clamp(1, 32) - 1);

@@ -374,6 +374,7 @@ fn format_name(f: Format) -> &'static str {
         Format::Onnx => "onnx",
         Format::SafetensorsIndex => "sharded safetensors",
         Format::Tflite => "tflite",
+        Format::Tfjs | Format::TfjsManifest => "tfjs",
     }
 }
 

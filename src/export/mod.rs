@@ -156,6 +156,8 @@ pub fn index_from_json(text: &str) -> Result<FileIndex> {
         "onnx" => Format::Onnx,
         "tflite" => Format::Tflite,
         "safetensors-index" => Format::SafetensorsIndex,
+        "tfjs" => Format::Tfjs,
+        "tfjs-manifest" => Format::TfjsManifest,
         other => return Err(Error::InvalidSpec(format!("file index JSON: unknown format '{other}'"))),
     };
     // The typed GGUF key-values are not in the JSON (a vocabulary runs to megabytes); `make_plan`

@@ -28,6 +28,7 @@
 //! | PyTorch zip (.pt/.pth/.bin) | Float Double Half BFloat16 storages | Long Int Short Char Byte Bool |
 //! | ONNX (raw_data, float/double/int32/int64_data, external data; initializers of every graph, Constant nodes) | FLOAT DOUBLE FLOAT16 BFLOAT16; integer weights read by DequantizeLinear, QLinear*, ConvInteger/MatMulInteger, MatMulNBits, with their own parameters | other ints, bool, FP8 in raw_data; scales and zero points as parameters |
 //! | TFLite (.tflite FlatBuffer) | FLOAT32 FLOAT16 FLOAT64 BFLOAT16; INT8 UINT8 INT16 INT32 INT4 with per-tensor / per-channel quantization | ints without quantization, bool |
+//! | TF.js (model.json / *weights_manifest.json + .bin shards) | float32; uint8/uint16 affine and float16 storage with its parameters | int32, bool |
 //! Every length read from a header is checked against the file's length and a per-format limit
 //! before anything is allocated from it.
 
@@ -42,6 +43,7 @@ pub mod onnx;
 pub mod pytorch;
 pub mod safetensors;
 pub mod tflite;
+pub mod tfjs;
 
 use crate::error::{Error, Result};
 use crate::tensor::{Storage, TensorInfo};
@@ -80,6 +82,12 @@ pub enum Format {
     #[serde(rename = "safetensors-index")]
     SafetensorsIndex,
     Tflite,
+    /// A TF.js model.json or weights manifest read on its own: no tensors yet, the shards to read
+    /// as "shard" metadata (`tfjs::locate` places the weights once the shards' lengths are known).
+    #[serde(rename = "tfjs-manifest")]
+    TfjsManifest,
+    /// A TF.js model with its shards: every weight in its shard (or split over two).
+    Tfjs,
 }
 
 /// The header of a file: its tensors and where they are, plus any metadata it carries. Deserialize:
@@ -225,6 +233,7 @@ pub static READERS: &[Reader] = &[
     Reader { format: Format::Safetensors, reads: Reads::File, sniff: safetensors::sniff, open: safetensors::open },
     Reader { format: Format::SafetensorsIndex, reads: Reads::File, sniff: multi::sniff, open: multi::open },
     Reader { format: Format::Tflite, reads: Reads::File, sniff: tflite::sniff, open: tflite::open },
+    Reader { format: Format::TfjsManifest, reads: Reads::File, sniff: tfjs::sniff, open: tfjs::open },
     Reader { format: Format::Onnx, reads: Reads::File, sniff: onnx::sniff, open: onnx::open },
 ];
 
@@ -394,6 +403,8 @@ pub fn read_index(file: &str, source: &mut dyn ByteSource) -> Result<FileIndex> 
             Ok(index) if index.format == Format::SafetensorsIndex => {
                 return multi::open_shards(file, multi::parse_shard_map(file, &prefix, len)?, source)
             }
+            // So are a TF.js manifest's shards, whose lengths place its weights.
+            Ok(index) if index.format == Format::TfjsManifest => return tfjs::open_shards(file, &prefix, source),
             other => return other,
         }
     }
@@ -405,11 +416,36 @@ pub fn read_stored(source: &mut dyn ByteSource, info: &TensorInfo) -> Result<Vec
     let (_, stored) = info.stored_range();
     let stored_len = usize::try_from(stored)
         .map_err(|_| Error::unsupported(&info.name, "tensor larger than this machine's address space"))?;
+    if let Storage::Split { parts } = &info.storage {
+        return read_split(source, info, parts, stored_len);
+    }
     with_stored_source(source, info, |source, offset, _| {
         let mut buf = vec![0u8; stored_len];
         source.read_at(offset, &mut buf)?;
         Ok(buf)
     })
+}
+
+/// Reads the parts of a tensor whose bytes run over several files, each from its sibling file.
+fn read_split(source: &mut dyn ByteSource, info: &TensorInfo, parts: &[crate::tensor::FilePart], stored_len: usize) -> Result<Vec<u8>> {
+    let total = parts.iter().try_fold(0u64, |a, p| a.checked_add(p.len));
+    if total != Some(stored_len as u64) {
+        return Err(Error::malformed(&info.name, format!("tensor '{}': its parts add up to {total:?} bytes, not its {stored_len}", info.name)));
+    }
+    let mut buf = Vec::with_capacity(stored_len);
+    for part in parts {
+        let mut file = source.sibling(&part.file)?;
+        if part.offset.checked_add(part.len).is_none_or(|end| end > file.len()) {
+            return Err(Error::malformed(
+                &part.file,
+                format!("tensor '{}' needs bytes {}..{} of it but the file is {} bytes", info.name, part.offset, part.offset.saturating_add(part.len), file.len()),
+            ));
+        }
+        let at = buf.len();
+        buf.resize(at + part.len as usize, 0);
+        file.read_at(part.offset, &mut buf[at..])?;
+    }
+    Ok(buf)
 }
 
 /// Calls `f` with the source that holds the tensor's stored bytes (the sibling file it names, if
@@ -451,7 +487,7 @@ pub fn element_bytes(info: &TensorInfo, stored: Vec<u8>) -> Result<Vec<u8>> {
         return Err(bad(format!("{} stored bytes were given where {stored_len} are stored", stored.len())));
     }
     match info.storage {
-        Storage::Raw => Ok(stored),
+        Storage::Raw | Storage::Split { .. } => Ok(stored),
         Storage::Deflate { inflated_len, crc32, skip, .. } => {
             let end = skip.checked_add(info.byte_len).filter(|&e| e <= inflated_len);
             let end = end.ok_or_else(|| bad(format!("bytes {skip}+{} lie outside the {inflated_len}-byte member", info.byte_len)))?;
@@ -572,11 +608,13 @@ mod tests {
 
     #[test]
     fn every_format_has_a_reader() {
-        let all = [Format::Safetensors, Format::Npy, Format::Npz, Format::Gguf, Format::PyTorch, Format::Onnx, Format::SafetensorsIndex, Format::Tflite];
+        let all = [Format::Safetensors, Format::Npy, Format::Npz, Format::Gguf, Format::PyTorch, Format::Onnx, Format::SafetensorsIndex, Format::Tflite, Format::TfjsManifest];
         for format in all {
             // Exhaustive, so a new Format does not compile here until it is listed above.
             match format {
-                Format::Safetensors | Format::Npy | Format::Npz | Format::Gguf | Format::PyTorch | Format::Onnx | Format::SafetensorsIndex | Format::Tflite => {}
+                Format::Safetensors | Format::Npy | Format::Npz | Format::Gguf | Format::PyTorch | Format::Onnx | Format::SafetensorsIndex | Format::Tflite | Format::TfjsManifest => {}
+                // Made from a manifest and its shards (tfjs::locate), not read by a reader itself.
+                Format::Tfjs => continue,
             }
             assert!(READERS.iter().any(|r| r.format == format), "{format:?} has no line in READERS");
         }

@@ -1,10 +1,13 @@
 //! Several files read as one model: a sharded safetensors checkpoint (with or without its
-//! model.safetensors.index.json, whose `weight_map` names the shard of each tensor), and the
-//! sibling files that ONNX external data points at. Each tensor of the merged index names its
-//! shard in `data_file`; a caller reads that file's `stored_range`.
+//! model.safetensors.index.json, whose `weight_map` names the shard of each tensor), the sibling
+//! files that ONNX external data points at, and one buffer cut into files (TF.js shards, where a
+//! weight may cross a cut: `locate_in_files`). Each tensor of the merged index names its shard in
+//! `data_file`; a caller reads `TensorInfo::file_parts` (that file's `stored_range`, or the parts of
+//! bytes split over files).
 
 use super::{ByteSource, Claim, FileIndex, Format, FormatDetail, Probe, RangeReader};
 use crate::error::{Error, Result};
+use crate::tensor::{FilePart, Storage};
 use std::collections::{HashMap, HashSet};
 
 /// The largest index JSON read (real ones are tens of kB).
@@ -173,9 +176,75 @@ pub fn open_shards(file: &str, map: ShardMap, source: &mut dyn ByteSource) -> Re
     merge_shards(file, Some(&map), indexes)
 }
 
+/// Whether a relative file name a header gives stays inside the folder of the file that names it
+/// (no absolute path, drive, or `..`): ONNX external data, TF.js shard paths.
+pub fn stays_in_folder(name: &str) -> bool {
+    !(name.is_empty() || name.starts_with('/') || name.starts_with('\\') || name.contains(':') || name.split(['/', '\\']).any(|part| part == ".."))
+}
+
 /// The path of `name` next to `base` (the folder of base), refusing names that leave the folder.
 pub fn sibling_path(base: &str, name: &str) -> Result<String> {
     super::onnx::check_location(base, name, name)?;
     let dir = std::path::Path::new(base).parent().unwrap_or(std::path::Path::new(""));
     Ok(dir.join(name).to_string_lossy().into_owned())
+}
+
+/// Where bytes [start, start + len) of one buffer cut into consecutive files lie, the files given as
+/// (name, length) in order: (the file it starts in, the offset there, Raw) when one file holds
+/// them, or Split into the parts of consecutive files. None when the files end before the bytes do.
+pub fn locate_in_files(start: u64, len: u64, files: &[(String, u64)]) -> Option<(String, u64, Storage)> {
+    let end = start.checked_add(len)?;
+    let mut file_start = 0u64;
+    let mut parts = Vec::new();
+    for (name, file_len) in files {
+        let file_end = file_start.checked_add(*file_len)?;
+        if len == 0 && start <= file_end {
+            return Some((name.clone(), start - file_start, Storage::Raw));
+        }
+        let (lo, hi) = (start.max(file_start), end.min(file_end));
+        if lo < hi {
+            parts.push(FilePart { file: name.clone(), offset: lo - file_start, len: hi - lo });
+        }
+        if file_end >= end && !parts.is_empty() {
+            break;
+        }
+        file_start = file_end;
+    }
+    if parts.iter().map(|p| p.len).sum::<u64>() != len || len == 0 {
+        return None;
+    }
+    let (file, offset) = (parts[0].file.clone(), parts[0].offset);
+    Some((file, offset, if parts.len() == 1 { Storage::Raw } else { Storage::Split { parts } }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files(lens: &[u64]) -> Vec<(String, u64)> {
+        lens.iter().enumerate().map(|(i, &l)| (format!("s{i}"), l)).collect()
+    }
+
+    #[test]
+    fn bytes_inside_one_file_are_raw_and_across_files_are_parts() {
+        let f = files(&[10, 10, 5]);
+        assert_eq!(locate_in_files(2, 8, &f), Some(("s0".into(), 2, Storage::Raw)));
+        assert_eq!(locate_in_files(10, 10, &f), Some(("s1".into(), 0, Storage::Raw)));
+        // [8, 23): 2 bytes of s0, all of s1, 3 of s2.
+        let parts = vec![
+            FilePart { file: "s0".into(), offset: 8, len: 2 },
+            FilePart { file: "s1".into(), offset: 0, len: 10 },
+            FilePart { file: "s2".into(), offset: 0, len: 3 },
+        ];
+        assert_eq!(locate_in_files(8, 15, &f), Some(("s0".into(), 8, Storage::Split { parts })));
+        assert_eq!(locate_in_files(20, 5, &f), Some(("s2".into(), 0, Storage::Raw)));
+        // Empty weights sit where they start, even at the very end.
+        assert_eq!(locate_in_files(25, 0, &f), Some(("s2".into(), 5, Storage::Raw)));
+        // Past the end, or an empty file in between.
+        assert_eq!(locate_in_files(20, 6, &f), None);
+        assert_eq!(locate_in_files(u64::MAX, 2, &f), None);
+        let with_empty = files(&[4, 0, 4]);
+        let parts = vec![FilePart { file: "s0".into(), offset: 2, len: 2 }, FilePart { file: "s2".into(), offset: 0, len: 2 }];
+        assert_eq!(locate_in_files(2, 4, &with_empty), Some(("s0".into(), 2, Storage::Split { parts })));
+    }
 }

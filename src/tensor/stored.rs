@@ -1,5 +1,6 @@
 //! Quantization a file already holds: a tensor stored as integer codes with its own scales and
-//! zero points (ONNX DequantizeLinear inputs, QLinear*/…Integer weights, MatMulNBits blobs). The
+//! zero points (ONNX DequantizeLinear inputs, QLinear*/…Integer weights, MatMulNBits blobs, TF.js
+//! uint8/uint16 affine and float16 weights). The
 //! reader records the parameters here; `dequantize` gives the values the file's own runtime
 //! computes, so every view treats such a tensor as its dequantized f32 values.
 
@@ -7,8 +8,9 @@ use crate::error::{Error, Result};
 use super::{checked_element_count, DType};
 use serde::{Deserialize, Serialize};
 
-/// Which rule of which runtime the parameters follow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Which rule of which runtime the parameters follow. In JSON a unit variant is its name
+/// ("onnx_qlinear"); `TfjsAffine` is `{"tfjs_affine": {"scale", "min", "int32"}}` (`label` names any).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StoredScheme {
     /// ONNX DequantizeLinear: y = (x − zero_point) · scale.
@@ -36,6 +38,34 @@ pub enum StoredScheme {
     /// An AutoAWQ GEMM Linear (qweight / qzeros / scales): y = f16(scale · (q − zero)) as
     /// awq.utils.packing_utils.dequantize_gemm computes it in half.
     Awq,
+    /// A TF.js weight stored as uint8/uint16 codes (the manifest's `quantization: {dtype, scale,
+    /// min}`): value = q·scale + min in float64 (JavaScript numbers), stored as float32; an int32
+    /// weight takes Math.round of it (tfjs-core/src/io/io_utils.ts decodeWeight). The manifest's
+    /// scale and min are float64 (tensorflowjs/quantization.py computes them in float64), so they
+    /// are kept here exactly; `StoredQuant::scales` holds the scale rounded to f32 for display.
+    TfjsAffine { scale: f64, min: f64, int32: bool },
+    /// A TF.js float32 weight stored as float16 (`quantization: {dtype: "float16"}`), widened by
+    /// tfjs's lookup tables (io_utils.ts getFloat16Decoder), which keep a NaN's payload as it is.
+    /// No parameters: `StoredQuant::scales` is empty.
+    TfjsFloat16,
+}
+
+impl StoredScheme {
+    /// The scheme's name as JSON spells it ("onnx_qlinear", "tfjs_affine").
+    pub fn label(&self) -> &'static str {
+        match self {
+            StoredScheme::OnnxDequantizeLinear => "onnx_dequantize_linear",
+            StoredScheme::OnnxQlinear => "onnx_qlinear",
+            StoredScheme::OnnxInteger => "onnx_integer",
+            StoredScheme::OnnxMatmulNbits => "onnx_matmul_nbits",
+            StoredScheme::Tflite => "tflite",
+            StoredScheme::TorchAffine => "torch_affine",
+            StoredScheme::Gptq => "gptq",
+            StoredScheme::Awq => "awq",
+            StoredScheme::TfjsAffine { .. } => "tfjs_affine",
+            StoredScheme::TfjsFloat16 => "tfjs_float16",
+        }
+    }
 }
 
 /// Which elements share one scale and zero point, in the tensor's listed shape.
@@ -128,7 +158,11 @@ impl StoredQuant {
         let bad = |what: String| Error::malformed(name, format!("quantized tensor '{name}': {what}"));
         let elements = checked_element_count(shape).ok_or_else(|| bad(format!("shape {shape:?} overflows")))?;
         let slots = self.slots(shape).ok_or_else(|| bad(format!("granularity {:?} does not fit shape {shape:?}", self.granularity)))?;
-        if self.scales.len() != slots {
+        if self.scheme == StoredScheme::TfjsFloat16 {
+            if !self.scales.is_empty() || !self.zero_points.is_empty() || dtype != DType::F16 || self.layout != CodeLayout::Elements {
+                return Err(bad("TF.js float16 storage is F16 elements without scales or zero points".into()));
+            }
+        } else if self.scales.len() != slots {
             return Err(bad(format!("{} scales where shape {shape:?} with {:?} has {slots} slots", self.scales.len(), self.granularity)));
         }
         if !self.zero_points.is_empty() && self.zero_points.len() != slots {
@@ -229,6 +263,23 @@ fn slot_of(granularity: StoredGranularity, shape: &[usize], i: usize) -> usize {
 pub fn dequantize(name: &str, q: &StoredQuant, dtype: DType, shape: &[usize], bytes: &[u8]) -> Result<Vec<f32>> {
     q.check(name, dtype, shape, bytes.len() as u64)?;
     let n = checked_element_count(shape).unwrap_or(0);
+    match q.scheme {
+        StoredScheme::TfjsFloat16 => {
+            return Ok(bytes.chunks_exact(2).map(|c| tfjs_float16_to_float32(u16::from_le_bytes([c[0], c[1]]))).collect());
+        }
+        StoredScheme::TfjsAffine { scale, min, int32 } => {
+            return Ok((0..n)
+                .map(|i| {
+                    // JavaScript: `v * quantization.scale + quantization.min`, two float64
+                    // roundings (no fused multiply-add), then the Float32Array (or Int32Array)
+                    // store.
+                    let value = code_at(dtype, q.layout, bytes, i) as f64 * scale + min;
+                    if int32 { js_math_round_to_int32(value) as f32 } else { value as f32 }
+                })
+                .collect());
+        }
+        _ => {}
+    }
     // TFLite widens the scale to double and rounds the product once to float
     // (tensorflow/lite/kernels/internal/reference/dequantize.h; DequantizationParams::scale is a
     // double); onnxruntime turns the integer to float first. The two differ only for codes over
@@ -251,6 +302,51 @@ pub fn dequantize(name: &str, q: &StoredQuant, dtype: DType, shape: &[usize], by
             }
         })
         .collect())
+}
+
+/// TF.js's float16 → float32 widening (tfjs-core/src/io/io_utils.ts getFloat16Decoder, after
+/// fox-toolkit.org/ftp/fasthalffloatconversion.pdf): mantissa[offset[h >> 10] + (h & 0x3ff)] +
+/// exponent[h >> 10] with its three tables, each entry computed as tfjs fills it. Equal to the IEEE
+/// widening for every code, except that a NaN keeps its payload unquieted.
+pub fn tfjs_float16_to_float32(h: u16) -> f32 {
+    let top = (h >> 10) as u32; // sign and exponent: an index of the 64-entry tables
+    let mantissa_entry = |i: u32| -> u32 {
+        if i == 0 {
+            0
+        } else if i < 1024 {
+            // computeFloat16MantisaTable's convertMantissa: normalise a subnormal's mantissa.
+            let (mut m, mut e) = (i << 13, 0u32);
+            while m & 0x0080_0000 == 0 {
+                e = e.wrapping_sub(0x0080_0000);
+                m <<= 1;
+            }
+            (m & !0x0080_0000) | e.wrapping_add(0x3880_0000)
+        } else {
+            0x3800_0000 + ((i - 1024) << 13)
+        }
+    };
+    let exponent_entry = match top {
+        0 => 0,
+        31 => 0x4780_0000,
+        32 => 0x8000_0000,
+        63 => 0xc780_0000,
+        1..=30 => top << 23,
+        _ => 0x8000_0000 + ((top - 32) << 23),
+    };
+    let offset_entry = if top == 0 || top == 32 { 0 } else { 1024 };
+    f32::from_bits(mantissa_entry(offset_entry + (h as u32 & 0x3ff)).wrapping_add(exponent_entry))
+}
+
+/// `Math.round(x)` stored into an Int32Array: the nearest integer, halves towards +∞ (ECMAScript
+/// Math.round), then ToInt32 (modulo 2^32; NaN and ±∞ are 0).
+fn js_math_round_to_int32(x: f64) -> i32 {
+    if !x.is_finite() {
+        return 0;
+    }
+    let floor = x.floor();
+    // x − floor(x) is exact for every float64.
+    let rounded = if x - floor >= 0.5 { floor + 1.0 } else { floor };
+    rounded.rem_euclid(4_294_967_296.0) as u32 as i32
 }
 
 #[cfg(test)]
@@ -312,6 +408,42 @@ mod tests {
         q.scheme = StoredScheme::Awq;
         let y = dequantize("w", &q, DType::I32, &[1, 8], &0x7654_3210u32.to_le_bytes()).unwrap();
         assert_eq!(y, vec![0.0, 4.0, 1.0, 5.0, 2.0, 6.0, 3.0, 7.0]);
+    }
+
+    #[test]
+    fn tfjs_float16_tables_widen_like_ieee_and_keep_nan_payloads() {
+        for h in 0..=u16::MAX {
+            let ours = tfjs_float16_to_float32(h);
+            let ieee = half::f16::from_bits(h).to_f32();
+            if ieee.is_nan() {
+                // tfjs adds exponent 0x47800000 (+ sign) to 0x38000000 + (m << 13): no quiet bit set.
+                assert_eq!(ours.to_bits(), (h as u32 & 0x8000) << 16 | 0x7F80_0000 | (h as u32 & 0x3ff) << 13, "{h:#06x}");
+            } else {
+                assert_eq!(ours.to_bits(), ieee.to_bits(), "{h:#06x}");
+            }
+        }
+    }
+
+    #[test]
+    fn scheme_labels_are_the_json_names() {
+        use StoredScheme::*;
+        let all = [OnnxDequantizeLinear, OnnxQlinear, OnnxInteger, OnnxMatmulNbits, Tflite, TorchAffine, Gptq, Awq, TfjsAffine { scale: 0.5, min: -1.0, int32: false }, TfjsFloat16];
+        for s in all {
+            let j = serde_json::to_value(s).unwrap();
+            let name = j.as_str().map(str::to_string).or_else(|| j.as_object().and_then(|o| o.keys().next().cloned())).unwrap();
+            assert_eq!(name, s.label());
+            assert_eq!(serde_json::from_value::<StoredScheme>(j).unwrap(), s);
+        }
+        // The float64 parameters round-trip exactly through JSON (serde_json's float_roundtrip).
+        let exact = TfjsAffine { scale: 0.014094831896763221, min: -1.7054746595083499, int32: true };
+        assert_eq!(serde_json::from_str::<StoredScheme>(&serde_json::to_string(&exact).unwrap()).unwrap(), exact);
+    }
+
+    #[test]
+    fn js_math_round_goes_half_up_and_wraps_like_int32_array() {
+        for (x, want) in [(2.5, 3), (-2.5, -2), (-0.5, 0), (0.49999999999999994, 0), (1.5, 2), (2147483648.0, i32::MIN), (f64::NAN, 0), (-4294967297.0, -1)] {
+            assert_eq!(js_math_round_to_int32(x), want, "{x}");
+        }
     }
 
     #[test]

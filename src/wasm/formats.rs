@@ -85,3 +85,23 @@ pub fn merge_shards(label: &str, index_json_bytes: &[u8], shard_indexes_json: &s
     let merged = formats::multi::merge_shards(label, map.as_ref(), shards).map_err(js_err)?;
     to_json("index", &merged)
 }
+
+/// A TF.js model's index (`tfjs::locate`) once its shards are at hand: `manifest_json_bytes` is the
+/// whole model.json or weights manifest, `shard_lengths_json` a JSON object of each shard's length
+/// by the path the manifest gives ({"group1-shard1of2.bin": 4194304, …}).
+#[wasm_bindgen]
+pub fn tfjs_locate(label: &str, manifest_json_bytes: &[u8], shard_lengths_json: &str) -> Result<String, JsError> {
+    let lengths: std::collections::HashMap<String, u64> = serde_json::from_str(shard_lengths_json).map_err(|e| json_err("shard lengths", e))?;
+    let index = formats::tfjs::locate(label, manifest_json_bytes, &lengths).map_err(js_err)?;
+    index_json(Ok(index))
+}
+
+/// The pieces of files to read and concatenate for a tensor's stored bytes, as JSON
+/// `[{"file": name or null, "offset": o, "len": l}, …]`: one piece (`tensor_stored_range` of its
+/// `data_file`) unless its bytes run over several files (TF.js shards).
+#[wasm_bindgen]
+pub fn tensor_file_parts(info_json: &str) -> Result<String, JsError> {
+    let info: TensorInfo = serde_json::from_str(info_json).map_err(|e| json_err("tensor description", e))?;
+    let parts: Vec<serde_json::Value> = info.file_parts().into_iter().map(|(file, offset, len)| serde_json::json!({ "file": file, "offset": offset, "len": len })).collect();
+    to_json("file parts", &parts)
+}

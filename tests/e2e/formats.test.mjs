@@ -1,6 +1,7 @@
 // End-to-end for every weight format the core reads, through the page's file input: each fixture of
 // tests/fixtures/formats (written by numpy, safetensors, gguf, onnx and torch via scripts/make_format_fixtures.py),
-// the sharded checkpoint with and without its index JSON, and w_ext.onnx with its external data chosen together.
+// the sharded checkpoint with and without its index JSON, w_ext.onnx with its external data chosen together, and
+// TF.js models chosen with their shards (tests/fixtures/formats/tfjs).
 // The listed names, dtypes and shapes must equal the CLI's `inspect --json`; the comparison table for a chosen
 // tensor must equal the CLI's `compare --json` (and its INT8 column `quantize --json`), cell for cell. Then
 // legacy.pt and malformed files: the specific error is shown in place, and what was loaded stays and computes.
@@ -48,6 +49,21 @@ const MODELS = [
   },
   // The shards without their index: a complete set of NAME-0000i-of-0000N files is one model.
   { files: SHARDS, listed: 'model-*-of-00002.safetensors', cliPath: 'sharded/model.safetensors.index.json', tensors: ['a.weight'] },
+  // TF.js (tests/fixtures/formats/tfjs, the converter's write_weights): a model.json and a bare weights
+  // manifest chosen with their .bin shards; dense/kernel (float16) and embedding (uint8, over three
+  // shards) cross shard boundaries, conv1/kernel is uint8 affine.
+  {
+    files: ['tfjs/layers/model.json', 'tfjs/layers/group1-shard1of2.bin', 'tfjs/layers/group1-shard2of2.bin'],
+    listed: 'model.json',
+    cliPath: 'tfjs/layers/model.json',
+    tensors: ['dense/kernel', 'conv1/kernel'],
+  },
+  {
+    files: ['tfjs/graph/weights_manifest.json', ...[1, 2, 3].map((i) => `tfjs/graph/group1-shard${i}of3.bin`), 'tfjs/graph/group2-shard1of2.bin', 'tfjs/graph/group2-shard2of2.bin'],
+    listed: 'weights_manifest.json',
+    cliPath: 'tfjs/graph/weights_manifest.json',
+    tensors: ['embedding'],
+  },
 ];
 
 const SETTINGS = ['--scheme', 'sym', '--granularity', 'channel']; // the page's default INT8/INT4 columns
@@ -225,6 +241,20 @@ test('legacy.pt and malformed files: the specific error in place, and what was l
   await page.setInputFiles('#file-input', [fixture('sharded/model.safetensors.index.json'), fixture(SHARDS[0])]);
   await errorItem('model.safetensors.index.json').waitFor();
   assert.match(await errorItem('model.safetensors.index.json').textContent(), /not opened with it: model-00002-of-00002\.safetensors/);
+  // A TF.js model.json without one of its shards, and one whose last shard is shorter than its manifest says.
+  await page.setInputFiles('#file-input', [fixture('tfjs/layers/model.json'), fixture('tfjs/layers/group1-shard1of2.bin')]);
+  await errorItem('model.json').waitFor();
+  assert.match(await errorItem('model.json').textContent(), /names a shard not opened with it: group1-shard2of2\.bin/);
+  const lying = [
+    write('lying-model.json', readFileSync(fixture('tfjs/layers/model.json'))),
+    write('group1-shard1of2.bin', readFileSync(fixture('tfjs/layers/group1-shard1of2.bin'))),
+    write('group1-shard2of2.bin', readFileSync(fixture('tfjs/layers/group1-shard2of2.bin')).subarray(4)),
+  ];
+  await page.setInputFiles('#file-input', lying);
+  await errorItem('lying-model.json').waitFor();
+  const lie = (await errorItem('lying-model.json').textContent()).trim();
+  assert.match(lie, /group 0's weights need \d+ bytes but its shards hold \d+ \(group1-shard1of2\.bin 900, .*\): the shards are shorter than the manifest says/);
+  assert.ok(lie.includes(cliError(lying[0])), `the page says "${lie}", the CLI "${cliError(lying[0])}"`);
   await page.locator('#errors').screenshot({ path: path.join(ARTIFACTS, 'formats-errors.png') });
 
   // Nothing loaded before went away (the failed w_ext.onnx keeps its earlier, complete entry), and it still computes.

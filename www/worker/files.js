@@ -1,5 +1,6 @@
 // Opening files: a file's index from its header bytes (the core's piece protocol), and files chosen or
 // dropped together grouped into models (shards with their index, an .onnx with its external data).
+import { openTfjsModels } from './tfjs.js';
 
 /** @param core the worker's core (www/worker/index.js) */
 export default function filesDomain(core) {
@@ -60,6 +61,9 @@ export default function filesDomain(core) {
         fail(name, error.message);
       }
     }
+
+    // 1b. A TF.js model.json / weights manifest and the .bin shards it names (www/worker/tfjs.js).
+    await openTfjsModels({ parsed, consumed, models, fail, readBytes, callWasm, baseName, WasmStopped });
 
     // 2. A complete set of shards without an index; an incomplete set opens shard by shard.
     const sets = new Map();

@@ -221,6 +221,22 @@ async function readStored(source, info, context) {
   return readBytes(source, offset, length);
 }
 
+/**
+ * The stored bytes of a tensor that runs over several files (a TF.js weight crossing a shard): its parts
+ * (the core's tensor_file_parts), each a slice of its file, read as one lazy Blob.
+ */
+async function readSplit(siblings, info, context) {
+  const parts = JSON.parse(await callWasm(context, (m) => m.tensor_file_parts(JSON.stringify(info))));
+  const slices = parts.map(({ file, offset, len }) => {
+    const source = siblings?.get(baseName(file ?? ''));
+    if (!source) throw new Error(`${context} is stored in ${file}, which was not opened with it`);
+    if (offset + len > source.size) throw new Error(`${source.name}: ${context} needs bytes ${offset}–${offset + len} but the file is ${source.size} bytes (truncated?)`);
+    return source.slice(offset, offset + len);
+  });
+  const joined = new Blob(slices);
+  return readBytes(joined, 0, joined.size);
+}
+
 /** One tensor of an open file: { file: { name, size }, info, bytes, hint, context }, from its own file or the sibling its data_file names. */
 async function tensorBytes(id, tensorName, { cache = true } = {}) {
   const { file, name, index, siblings } = openEntry(id);
@@ -235,7 +251,7 @@ async function tensorBytes(id, tensorName, { cache = true } = {}) {
   if (lastTensor?.id === id && lastTensor.name === tensorName) return { file: named, info, bytes: lastTensor.bytes, hint, context };
   const source = info.data_file ? siblings?.get(baseName(info.data_file)) : file;
   if (!source) throw new Error(`${name}: tensor '${tensorName}' is stored in ${info.data_file}, which was not opened with it`);
-  const bytes = await readStored(source, info, context);
+  const bytes = info.storage?.kind === 'split' ? await readSplit(siblings, info, context) : await readStored(source, info, context);
   if (cache && bytes.length <= LARGE_F32_BYTES / 2) lastTensor = { id, name: tensorName, bytes };
   return { file: named, info, bytes, hint, context };
 }

@@ -29,7 +29,7 @@ pub fn run(args: Args) -> Result<()> {
     let extra = labels.iter().map(|l| NumberFormat::parse(l)).collect::<Result<Vec<_>>>()?;
     let (index, mut source) = open(&file)?;
     let info = index.tensor(&tensor)?.clone();
-    if !info.dtype.is_quantizable() {
+    if !info.is_quantizable() {
         return Err(quant_playground::Error::NotQuantizable { tensor: info.name.clone(), dtype: info.dtype.name().into() });
     }
     // Two reads in chunks of rows (the scaled formats' ranges, then every format measured): memory

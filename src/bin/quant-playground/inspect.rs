@@ -38,7 +38,7 @@ fn stored_label(q: &StoredQuant) -> String {
         StoredGranularity::PerAxis { axis } => format!("per axis {axis}"),
         StoredGranularity::Blocked { axis, block_size } => format!("blocks of {block_size} along axis {axis}"),
     };
-    let scheme = serde_json::to_value(q.scheme).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+    let scheme = q.scheme.label();
     format!("stored {}-bit, {granularity}, {scheme} ({})", q.bits, q.op)
 }
 
