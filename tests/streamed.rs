@@ -257,3 +257,34 @@ fn a_file_read_in_chunks_of_rows_decodes_as_the_whole_tensor() {
         }
     }
 }
+
+/// FP8 / MX / NVFP4 / NF4 streamed a piece of whole blocks at a time equal the whole tensor quantized
+/// at once by block::quantize (rows of 70: MX and NVFP4 rows end in a short block, NF4's blocks of 64
+/// of the flattened tensor cross rows), for chunks that cut rows, blocks and NF4 blocks anywhere.
+#[test]
+fn block_formats_stream_as_the_whole_tensor_quantized_at_once() {
+    use quant_playground::quant::{block, BlockFormat};
+    let shape = [37, 70];
+    let x = tensor(37 * 70);
+    let formats: Vec<NumberFormat> = BlockFormat::ALL.iter().map(|&f| NumberFormat::Block(f)).collect();
+    let want: Vec<_> = BlockFormat::ALL
+        .iter()
+        .map(|&f| format!("{:?}", report::block_report("w", DType::F32, &x, &block::quantize(f, &x, &shape))))
+        .collect();
+    for chunk in [x.len(), 1, 7, 63, 64, 69, 70, 71, 140, 1000] {
+        let rows = report::comparison("w", DType::F32, &shape, &x, &formats, chunk).unwrap();
+        for (w, r) in want.iter().zip(&rows) {
+            assert_eq!(w, &format!("{r:?}"), "{} in chunks of {chunk}", r.config);
+        }
+    }
+    // A 1-D tensor (one row) and an empty one.
+    let one = tensor(100);
+    for &f in &BlockFormat::ALL {
+        let whole = format!("{:?}", report::block_report("v", DType::F32, &one, &block::quantize(f, &one, &[100])));
+        let got = report::comparison("v", DType::F32, &[100], &one, &[NumberFormat::Block(f)], 33).unwrap();
+        assert_eq!(whole, format!("{:?}", got[0]), "{f:?} of a 1-D tensor");
+        let empty = report::comparison("e", DType::F32, &[0, 8], &[], &[NumberFormat::Block(f)], 8).unwrap();
+        let want = report::block_report("e", DType::F32, &[], &block::quantize(f, &[], &[0, 8]));
+        assert_eq!(format!("{want:?}"), format!("{:?}", empty[0]), "{f:?} of an empty tensor");
+    }
+}

@@ -200,3 +200,72 @@ fn comparison_job_in_chunks_equals_compare_tensor() {
     let mut job = wasm::ComparisonJob::new(&info, specs).map_err(|_| "job").unwrap();
     assert!(job.feed_range(&bytes[..cols * 4 + 4]).is_err());
 }
+
+/// The page's streamed comparison: one ComparisonJob per column, as www/worker/compare.js makes them,
+/// fed a BF16 tensor in 1 chunk (feed_whole) and in 7 chunks of 8 rows (both reads) gives the same
+/// JSON for every family (floats, scaled specs, FP8 / MX / NVFP4 / NF4, a ggml type), and equals the
+/// rows format_tensor makes from the whole tensor; the weight calibration read in 7 chunks equals
+/// calibrate_tensor's report.
+#[wasm_bindgen_test]
+fn a_tensor_in_one_chunk_and_in_seven_gives_the_same_report() {
+    use quant_playground::wasm;
+    let (rows, cols) = (56usize, 96usize);
+    let x = generate(Dist::GaussianOutliers, rows * cols, 1.0, 11);
+    let bytes: Vec<u8> = x.iter().flat_map(|v| half::bf16::from_f32(*v).to_bits().to_le_bytes()).collect();
+    let info = format!(
+        r#"{{"name":"w","dtype":"BF16","shape":[{rows},{cols}],"offset":0,"byte_len":{},"big_endian":false,"fortran_order":false}}"#,
+        bytes.len()
+    );
+    assert_eq!(wasm::tensor_row_reads(&info).map_err(|_| "row reads").unwrap(), [rows as f64, (cols * 2) as f64]);
+    let columns = [
+        r#""fp32""#,
+        r#""fp16""#,
+        r#""bf16""#,
+        r#"{"bits":8,"scheme":"symmetric","granularity":"channel:0"}"#,
+        r#"{"bits":4,"scheme":"asymmetric","granularity":"group:32"}"#,
+        r#""int8 sym tensor""#,
+        r#""fp8-e4m3""#,
+        r#""mxfp4""#,
+        r#""nvfp4""#,
+        r#""nf4""#,
+        r#""q4_0""#,
+    ];
+    let chunks: Vec<&[u8]> = bytes.chunks(8 * cols * 2).collect();
+    assert_eq!(chunks.len(), 7);
+    for column in columns {
+        let list = format!("[{column}]");
+        let mut one = wasm::ComparisonJob::of_columns(&info, &list).map_err(|_| "job").unwrap();
+        one.feed_whole(bytes.clone()).map_err(|_| "whole").unwrap();
+        let one = one.finish().map_err(|_| "finish").unwrap();
+        let mut seven = wasm::ComparisonJob::of_columns(&info, &list).map_err(|_| "job").unwrap();
+        if seven.needs_range_pass() {
+            for c in &chunks {
+                seven.feed_range(c).map_err(|_| "range").unwrap();
+            }
+            seven.end_range_pass().map_err(|_| "end").unwrap();
+        }
+        for c in &chunks {
+            seven.feed(c).map_err(|_| "feed").unwrap();
+        }
+        let seven = seven.finish().map_err(|_| "finish").unwrap();
+        assert_eq!(one, seven, "{column}: 1 chunk vs 7");
+        // The whole tensor's row by the in-memory entry point, for the columns given as labels.
+        if let Ok(label) = serde_json::from_str::<String>(column) {
+            let row = wasm::format_tensor(&info, bytes.clone(), &label).map_err(|_| "format").unwrap();
+            assert_eq!(format!("[{row}]"), one, "{label}: stream vs format_tensor");
+        }
+    }
+    let whole: serde_json::Value =
+        serde_json::from_str(&wasm::calibrate_tensor(&info, bytes.clone(), 8, "symmetric", "all", true).map_err(|_| "calibrate").unwrap()).unwrap();
+    let mut job = wasm::WeightCalibrationJob::new(&info, 8, "symmetric", "all").map_err(|_| "calibration job").unwrap();
+    let mut reads = 0;
+    while job.next_pass().map_err(|_| "next pass").unwrap() {
+        for c in &chunks {
+            job.feed(c).map_err(|_| "calibration feed").unwrap();
+        }
+        reads += 1;
+    }
+    assert_eq!(reads, 3);
+    let chunked: serde_json::Value = serde_json::from_str(&job.finish(true).map_err(|_| "calibration finish").unwrap()).unwrap();
+    assert_eq!(whole, chunked);
+}

@@ -4,7 +4,7 @@ use crate::error::{Error, Result};
 use crate::kernels;
 use crate::metrics::{bits_per_weight, metrics_from_sums, Metrics};
 use crate::quant::ggml::{self, GgmlType};
-use crate::quant::block::{self, BlockQuantized};
+use crate::quant::block::{self, BlockQuantized, BlockScales};
 use crate::quant::stream::{BlockSums, RangePass, ScaledOutcome, ScaledPass};
 use crate::quant::{self, BlockFormat, FloatCast, NumberFormat, QuantParams, QuantSpec, QuantizedTensor, SlotLayout};
 use crate::tensor::DType;
@@ -24,23 +24,55 @@ pub struct Summary {
 }
 
 impl Summary {
-    pub fn of(values: impl Iterator<Item = f64> + Clone) -> Summary {
-        let count = values.clone().count();
-        let (mut min, mut max, mut sum) = (f64::INFINITY, f64::NEG_INFINITY, 0.0);
-        for v in values.clone() {
-            min = min.min(v);
-            max = max.max(v);
-            sum += v;
+    pub fn of(values: impl Iterator<Item = f64>) -> Summary {
+        let mut s = SummaryStream::new();
+        values.for_each(|v| s.push(v));
+        s.finish()
+    }
+}
+
+/// A `Summary` of values that arrive one at a time (the scales of a streamed tensor): the same
+/// fold in the same order, and the list kept only while it is short.
+#[derive(Debug, Clone)]
+pub struct SummaryStream {
+    count: usize,
+    min: f64,
+    max: f64,
+    sum: f64,
+    listed: Vec<f64>,
+}
+
+impl Default for SummaryStream {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SummaryStream {
+    pub fn new() -> Self {
+        SummaryStream { count: 0, min: f64::INFINITY, max: f64::NEG_INFINITY, sum: 0.0, listed: Vec::new() }
+    }
+
+    pub fn push(&mut self, v: f64) {
+        self.count += 1;
+        self.min = self.min.min(v);
+        self.max = self.max.max(v);
+        self.sum += v;
+        if self.count <= LIST_LIMIT {
+            self.listed.push(v);
+        } else if !self.listed.is_empty() {
+            self.listed = Vec::new();
         }
-        if count == 0 {
-            (min, max) = (0.0, 0.0);
-        }
+    }
+
+    pub fn finish(self) -> Summary {
+        let empty = self.count == 0;
         Summary {
-            count,
-            min,
-            max,
-            mean: if count == 0 { 0.0 } else { sum / count as f64 },
-            values: (count <= LIST_LIMIT).then(|| values.collect()),
+            count: self.count,
+            min: if empty { 0.0 } else { self.min },
+            max: if empty { 0.0 } else { self.max },
+            mean: if empty { 0.0 } else { self.sum / self.count as f64 },
+            values: (self.count <= LIST_LIMIT).then_some(self.listed),
         }
     }
 }
@@ -159,22 +191,8 @@ pub fn block_report(name: &str, dtype: DType, x: &[f32], q: &BlockQuantized) -> 
     r
 }
 
-/// The row of a block format, quantized here.
-pub fn block_format_report(name: &str, dtype: DType, shape: &[usize], x: &[f32], format: BlockFormat) -> TensorReport {
-    block_report(name, dtype, x, &block::quantize(format, x, shape))
-}
-
 /// The row of any number format; integer specs take min-max ranges.
 pub fn format_report(name: &str, dtype: DType, shape: &[usize], x: &[f32], format: &NumberFormat) -> Result<TensorReport> {
-    if let NumberFormat::Block(block) = format {
-        // A block format quantizes the whole tensor at once (the stream's column gathers its chunks for
-        // the same call): in memory it reads `x` itself, so no gathered copy doubles the tensor.
-        let elements = ComparisonStream::new(name, dtype, shape, std::slice::from_ref(format))?.elements();
-        if x.len() != elements {
-            return Err(Error::InvalidSpec(format!("{} values given for shape {shape:?} ({elements} elements)", x.len())));
-        }
-        return Ok(block_format_report(name, dtype, shape, x, *block));
-    }
     first_row(comparison(name, dtype, shape, x, std::slice::from_ref(format), x.len().max(1))?)
 }
 
@@ -219,9 +237,47 @@ enum Column {
     Float { cast: FloatCast, sums: BlockSums, nonfinite: usize },
     Scaled { spec: QuantSpec, layout: SlotLayout, range: Option<RangePass>, pass: Option<ScaledPass> },
     Ggml { t: GgmlType, row_len: usize, pending: Vec<f32>, sums: BlockSums, bytes: u64, nonfinite: usize },
-    /// FP8 / MX / NVFP4 / NF4 quantize the tensor at once (their tensor scales and flat blocks):
-    /// this column gathers the chunks, so its memory is the tensor's.
-    Block { format: BlockFormat, gathered: Vec<f32> },
+    /// FP8 / MX / NVFP4 / NF4, quantized a piece of whole blocks at a time (block::piece_unit: rows
+    /// for MX and NVFP4, NF4's 64 of the flattened tensor) with the tensor's amax from the first pass
+    /// (FP8, NVFP4); a block a chunk edge cuts waits in `pending` for the rest.
+    Block { format: BlockFormat, unit: usize, row_len: usize, amax: f32, pending: Vec<f32>, pieces: BlockPieces },
+}
+
+/// What a block format's pieces have measured so far.
+#[derive(Debug, Clone, Default)]
+struct BlockPieces {
+    sums: BlockSums,
+    scales: SummaryStream,
+    codes: u64,
+    block_scale_bits: u64,
+    nonfinite: usize,
+}
+
+impl BlockPieces {
+    /// Whole blocks of the tensor (`x`, rows of `row_len` for the row-blocked formats) quantized and
+    /// measured; a tensor scale (FP8) is summarised once, in `finish_block`.
+    fn add(&mut self, format: BlockFormat, x: &[f32], row_len: usize, amax: f32) {
+        if x.is_empty() {
+            return;
+        }
+        let q = block::quantize_piece(format, x, &piece_shape(format, x.len(), row_len), amax);
+        self.sums.add(x, &q.values);
+        self.codes += x.len() as u64;
+        self.block_scale_bits += q.scales.block_bits();
+        self.nonfinite += x.iter().filter(|v| !v.is_finite()).count();
+        if !matches!(q.scales, BlockScales::Tensor(_)) {
+            q.scales.values().into_iter().for_each(|s| self.scales.push(s as f64));
+        }
+    }
+}
+
+/// The shape of a piece of `len` elements: rows for the row-blocked formats, flat for the others.
+fn piece_shape(format: BlockFormat, len: usize, row_len: usize) -> Vec<usize> {
+    if block::is_row_blocked(format) {
+        vec![len / row_len, row_len]
+    } else {
+        vec![len]
+    }
 }
 
 /// The comparison of a tensor in several number formats, fed in chunks of its elements in memory
@@ -256,10 +312,21 @@ impl ComparisonStream {
                     let row_len = if shape.is_empty() { 1 } else { shape[shape.len() - 1] };
                     Column::Ggml { t, row_len, pending: Vec::new(), sums: BlockSums::default(), bytes: 0, nonfinite: 0 }
                 }
-                NumberFormat::Block(format) => Column::Block { format, gathered: Vec::new() },
+                NumberFormat::Block(format) => Column::Block {
+                    format,
+                    unit: block::piece_unit(format, shape),
+                    row_len: shape.last().copied().unwrap_or(1).max(1),
+                    amax: 0.0,
+                    pending: Vec::new(),
+                    pieces: BlockPieces::default(),
+                },
             });
         }
-        let ranged = !columns.iter().any(|c| matches!(c, Column::Scaled { .. }));
+        let ranged = !columns.iter().any(|c| match c {
+            Column::Scaled { .. } => true,
+            Column::Block { format, .. } => block::needs_tensor_amax(*format),
+            _ => false,
+        });
         Ok(ComparisonStream { name: name.into(), dtype, shape: shape.to_vec(), elements, fed: 0, columns, ranged })
     }
 
@@ -267,16 +334,25 @@ impl ComparisonStream {
         self.elements
     }
 
-    /// Whether a first pass over the chunks must come before `feed` (any scaled format).
+    /// Whether a first pass over the chunks must come before `feed` (any scaled format, and the
+    /// block formats with a tensor scale).
     pub fn needs_range_pass(&self) -> bool {
         !self.ranged
     }
 
-    /// The first pass: the next chunk's per-slot min and max.
+    /// The first pass: the next chunk's per-slot min and max, and the finite amax.
     pub fn feed_range(&mut self, x: &[f32]) -> Result<()> {
+        if self.ranged {
+            return Err(Error::InvalidSpec("the range pass has ended (or this comparison needs none): feed the chunks with feed".into()));
+        }
+        let mut amax = None;
         for c in &mut self.columns {
-            if let Column::Scaled { range: Some(r), .. } = c {
-                r.feed(x)?;
+            match c {
+                Column::Scaled { range: Some(r), .. } => r.feed(x)?,
+                Column::Block { format, amax: a, .. } if block::needs_tensor_amax(*format) => {
+                    *a = a.max(*amax.get_or_insert_with(|| block::finite_amax(x)));
+                }
+                _ => {}
             }
         }
         Ok(())
@@ -347,7 +423,22 @@ impl ComparisonStream {
                     }
                     pending.extend_from_slice(&rest[whole..]);
                 }
-                Column::Block { gathered, .. } => gathered.extend_from_slice(x),
+                Column::Block { format, unit, row_len, amax, pending, pieces } => {
+                    let (format, unit, row_len, amax) = (*format, *unit, *row_len, *amax);
+                    let mut rest = x;
+                    if !pending.is_empty() {
+                        let take = (unit - pending.len()).min(rest.len());
+                        pending.extend_from_slice(&rest[..take]);
+                        rest = &rest[take..];
+                        if pending.len() == unit {
+                            pieces.add(format, pending, row_len, amax);
+                            pending.clear();
+                        }
+                    }
+                    let whole = rest.len() / unit * unit;
+                    pieces.add(format, &rest[..whole], row_len, amax);
+                    pending.extend_from_slice(&rest[whole..]);
+                }
             }
         }
         Ok(())
@@ -381,7 +472,22 @@ impl ComparisonStream {
                     let bits = t.codec().map_or(0, |c| c.code_bits);
                     base(name, dtype, shape, n, &NumberFormat::Ggml(t).label(), bits, metrics, bytes, nonfinite)
                 }
-                Column::Block { format, gathered } => block_format_report(name, dtype, shape, &gathered, format),
+                Column::Block { format, row_len, amax, pending, mut pieces, .. } => {
+                    // NF4's short last block of the flattened tensor.
+                    pieces.add(format, &pending, row_len, amax);
+                    pieces.sums.end_run();
+                    // The tensor scale (FP8's summary, FP8's and NVFP4's 32 stored bits) from an empty piece.
+                    let tensor = block::quantize_piece(format, &[], &piece_shape(format, 0, row_len), amax).scales;
+                    if let BlockScales::Tensor(scale) = tensor {
+                        pieces.scales.push(scale as f64);
+                    }
+                    let bits = pieces.codes * format.code_bits() as u64 + pieces.block_scale_bits + tensor.tensor_bits();
+                    let metrics = metrics_from_sums(&pieces.sums.sums(), n - pieces.nonfinite, 0);
+                    let label = NumberFormat::Block(format).label();
+                    let mut r = base(name, dtype, shape, n, &label, format.code_bits(), metrics, bits.div_ceil(8), pieces.nonfinite);
+                    r.scales = Some(pieces.scales.finish());
+                    r
+                }
             });
         }
         Ok(rows)

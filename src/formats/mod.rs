@@ -516,10 +516,7 @@ pub fn for_each_chunk(
     let n = crate::tensor::checked_element_count(&info.shape)
         .ok_or_else(|| Error::malformed(&info.name, format!("tensor '{}': shape {:?} overflows the element count", info.name, info.shape)))?;
     let row_len = info.shape.last().copied().unwrap_or(1).max(1);
-    let rows = n / row_len;
-    let row_bytes = info.dtype.bytes_for(row_len as u64);
-    let streamable = info.storage == Storage::Raw && !(info.fortran_order && info.shape.len() > 1) && rows * row_len == n;
-    let (Some(row_bytes), true) = (row_bytes, streamable) else {
+    let Some((rows, row_bytes)) = row_reads(info) else {
         let x = crate::tensor::decode_to_f32(info, &read_tensor_bytes(source, info)?)?;
         for c in x.chunks(chunk_elements.max(1)) {
             f(c)?;
@@ -530,6 +527,17 @@ pub fn for_each_chunk(
         return Err(Error::malformed(&info.name, format!("tensor '{}' has {} bytes for {n} elements of {}", info.name, info.byte_len, info.dtype.name())));
     }
     with_stored_source(source, info, |source, offset, _| read_rows(source, info, offset, rows, row_len, row_bytes, chunk_elements, f))
+}
+
+/// Whether a tensor's stored bytes can be read a few whole rows at a time, each piece decoded on its
+/// own (raw storage, C order, rows of whole ggml blocks): Some((rows, bytes per row)) from the start of
+/// its stored range, else None (deflated, varint-packed, Fortran order: decoded at once).
+pub fn row_reads(info: &TensorInfo) -> Option<(usize, u64)> {
+    let n = crate::tensor::checked_element_count(&info.shape)?;
+    let row_len = info.shape.last().copied().unwrap_or(1).max(1);
+    let rows = n / row_len;
+    let streamable = info.storage == Storage::Raw && !(info.fortran_order && info.shape.len() > 1) && rows * row_len == n;
+    Some((rows, info.dtype.bytes_for(row_len as u64)?)).filter(|_| streamable)
 }
 
 /// Reads whole rows from `offset` on, `chunk_elements` values at a time, decoded for `f`.

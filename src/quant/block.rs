@@ -23,11 +23,24 @@ pub enum BlockScales {
 impl BlockScales {
     /// Bits the scales take when stored.
     pub fn stored_bits(&self) -> u64 {
+        self.block_bits() + self.tensor_bits()
+    }
+
+    /// Bits of the per-block scales alone (a streamed tensor adds them up piece by piece).
+    pub fn block_bits(&self) -> u64 {
         match self {
-            BlockScales::Tensor(_) => 32,
+            BlockScales::Tensor(_) => 0,
             BlockScales::E8m0(c) => c.len() as u64 * 8,
-            BlockScales::E4m3 { codes, .. } => codes.len() as u64 * 8 + 32,
+            BlockScales::E4m3 { codes, .. } => codes.len() as u64 * 8,
             BlockScales::Absmax(a) => a.len() as u64 * 32,
+        }
+    }
+
+    /// Bits of the one f32 per-tensor scale (FP8, NVFP4), stored once whatever the pieces.
+    pub fn tensor_bits(&self) -> u64 {
+        match self {
+            BlockScales::Tensor(_) | BlockScales::E4m3 { .. } => 32,
+            BlockScales::E8m0(_) | BlockScales::Absmax(_) => 0,
         }
     }
 
@@ -72,8 +85,40 @@ pub fn mx_element(format: BlockFormat) -> Option<MxElement> {
     })
 }
 
+/// The finite amax of x: what FP8's and NVFP4's per-tensor scales are made of.
+pub fn finite_amax(x: &[f32]) -> f32 {
+    x.iter().filter(|v| v.is_finite()).fold(0f32, |m, v| m.max(v.abs()))
+}
+
+/// Whether `format` has a per-tensor scale, so that a streamed tensor needs a read for its amax first.
+pub fn needs_tensor_amax(format: BlockFormat) -> bool {
+    matches!(format, BlockFormat::Fp8E4m3 | BlockFormat::Fp8E5m2 | BlockFormat::Nvfp4)
+}
+
+/// Whether the blocks of `format` run along each row (MX, NVFP4), a row's last one short.
+pub fn is_row_blocked(format: BlockFormat) -> bool {
+    mx_element(format).is_some() || format == BlockFormat::Nvfp4
+}
+
+/// Elements a streamed piece must hold a whole number of, so that no block is cut: a row for the
+/// row-blocked formats, NF4's block of the flattened tensor, one element for FP8.
+pub fn piece_unit(format: BlockFormat, shape: &[usize]) -> usize {
+    match format {
+        _ if is_row_blocked(format) => shape.last().copied().unwrap_or(1).max(1),
+        BlockFormat::Nf4 => nf4::BLOCK,
+        _ => 1,
+    }
+}
+
 /// x (of `shape`, row-major) in `format`.
 pub fn quantize(format: BlockFormat, x: &[f32], shape: &[usize]) -> BlockQuantized {
+    quantize_piece(format, x, shape, finite_amax(x))
+}
+
+/// A piece of a tensor (whole `piece_unit`s of it; `shape` the piece's, rows × the tensor's row
+/// length) in `format`, with the whole tensor's finite amax for the formats with a tensor scale:
+/// the pieces of a tensor quantized in turn are the tensor quantized at once.
+pub fn quantize_piece(format: BlockFormat, x: &[f32], shape: &[usize], tensor_amax: f32) -> BlockQuantized {
     if let Some(element) = mx_element(format) {
         let t = mx::quantize(x, shape, element);
         let values = mx::dequantize(&t, shape, element);
@@ -82,12 +127,12 @@ pub fn quantize(format: BlockFormat, x: &[f32], shape: &[usize]) -> BlockQuantiz
     let (codes, scales, values) = match format {
         BlockFormat::Fp8E4m3 | BlockFormat::Fp8E5m2 => {
             let f = if format == BlockFormat::Fp8E4m3 { E4M3 } else { E5M2 };
-            let t = minifloat::quantize_fp8(x, &f);
+            let t = minifloat::quantize_fp8_with_scale(x, &f, minifloat::fp8_scale(tensor_amax, &f));
             let values = minifloat::dequantize_fp8(&t, &f);
             (t.codes, BlockScales::Tensor(t.scale), values)
         }
         BlockFormat::Nvfp4 => {
-            let t = nvfp4::quantize(x, shape);
+            let t = nvfp4::quantize_with_tensor_scale(x, shape, nvfp4::tensor_scale(tensor_amax));
             let values = nvfp4::dequantize(&t, shape);
             (t.codes, BlockScales::E4m3 { codes: t.scales, tensor_scale: t.tensor_scale }, values)
         }

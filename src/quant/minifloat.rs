@@ -224,11 +224,23 @@ pub struct Fp8Tensor {
 /// codes = saturating cast of x / scale. NaN stays NaN (E5M2, E4M3FN both have one).
 pub fn quantize_fp8(x: &[f32], format: &MiniFloat) -> Fp8Tensor {
     let amax = x.iter().filter(|v| v.is_finite()).fold(0f32, |m, v| m.max(v.abs()));
-    let mut scale = amax / format.max();
-    if !(scale.is_finite() && scale > 0.0) {
-        scale = 1.0;
-    }
+    quantize_fp8_with_scale(x, format, fp8_scale(amax, format))
+}
+
+/// The codes of x under a known per-tensor scale (a piece of a streamed tensor).
+pub fn quantize_fp8_with_scale(x: &[f32], format: &MiniFloat, scale: f32) -> Fp8Tensor {
     Fp8Tensor { codes: x.iter().map(|&v| format.encode_saturating(v / scale)).collect(), scale }
+}
+
+/// The per-tensor scale of `quantize_fp8` from the tensor's finite amax (a streamed tensor finds
+/// amax in a read of its own).
+pub fn fp8_scale(amax: f32, format: &MiniFloat) -> f32 {
+    let scale = amax / format.max();
+    if scale.is_finite() && scale > 0.0 {
+        scale
+    } else {
+        1.0
+    }
 }
 
 /// code × scale, in f32.

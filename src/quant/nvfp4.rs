@@ -30,10 +30,21 @@ fn amax(x: &[f32]) -> f32 {
 }
 
 pub fn quantize(x: &[f32], shape: &[usize]) -> Nvfp4Tensor {
-    let mut s2 = amax(x) / (6.0 * 448.0);
+    quantize_with_tensor_scale(x, shape, tensor_scale(amax(x)))
+}
+
+/// s2 from the tensor's finite amax (a streamed tensor finds amax in a read of its own).
+pub fn tensor_scale(amax: f32) -> f32 {
+    let s2 = amax / (6.0 * 448.0);
     if s2 == 0.0 {
-        s2 = 1.0;
+        1.0
+    } else {
+        s2
     }
+}
+
+/// Whole rows of a tensor whose tensor scale s2 is known: the blocks of `x` (of `shape`) under s2.
+pub fn quantize_with_tensor_scale(x: &[f32], shape: &[usize], s2: f32) -> Nvfp4Tensor {
     let blocks = row_blocks(shape, x.len(), BLOCK);
     let mut t = Nvfp4Tensor { codes: Vec::with_capacity(x.len()), scales: Vec::with_capacity(blocks.len()), tensor_scale: s2 };
     for (start, len) in blocks {

@@ -97,3 +97,50 @@ impl BatchCalibrator {
         to_json("report", &self.0.report(details).map_err(js_err)?)
     }
 }
+
+// ---- One weight calibrated in chunks of rows (www/worker/calibration.js, a tensor too large to read whole) ----
+
+/// calib::WeightCalibration over a tensor's element bytes read a few whole rows at a time: `next_pass`
+/// ends the read under way and says whether another is wanted (range, histograms, measurement), `feed`
+/// takes that read's next chunk, `finish` gives `calibrate_tensor`'s report. Memory holds a chunk.
+#[wasm_bindgen]
+pub struct WeightCalibrationJob {
+    info: crate::tensor::TensorInfo,
+    calibration: crate::calib::WeightCalibration,
+    pass: Option<crate::calib::CalibPass>,
+}
+
+#[wasm_bindgen]
+impl WeightCalibrationJob {
+    /// `info_json` describes a raw, C-order tensor (`tensor_row_reads` is not empty); the rest as
+    /// `calibrate_tensor` takes it.
+    #[wasm_bindgen(constructor)]
+    pub fn new(info_json: &str, bits: u8, scheme: &str, methods: &str) -> Result<WeightCalibrationJob, JsError> {
+        let info: crate::tensor::TensorInfo = serde_json::from_str(info_json).map_err(|e| json_err("tensor description", e))?;
+        let scheme: Scheme = serde_json::from_value(serde_json::Value::String(scheme.into())).map_err(|e| json_err("scheme", e))?;
+        let elements = crate::tensor::checked_element_count(&info.shape)
+            .ok_or_else(|| JsError::new(&format!("tensor '{}': shape {:?} overflows the element count", info.name, info.shape)))?;
+        let spec = QuantSpec::new(bits, scheme, crate::quant::Granularity::PerTensor);
+        let methods = crate::calib::Method::parse_list(methods).map_err(js_err)?;
+        let calibration = crate::calib::WeightCalibration::new(elements, &spec, &methods, crate::calib::CalibConfig::default()).map_err(js_err)?;
+        Ok(WeightCalibrationJob { info, calibration, pass: None })
+    }
+
+    /// Ends the read under way; true when another read of every chunk is wanted.
+    pub fn next_pass(&mut self) -> Result<bool, JsError> {
+        self.pass = self.calibration.next_pass().map_err(js_err)?;
+        Ok(self.pass.is_some())
+    }
+
+    /// The next chunk of the current read: element bytes of whole rows.
+    pub fn feed(&mut self, bytes: &[u8]) -> Result<(), JsError> {
+        let pass = self.pass.ok_or_else(|| JsError::new("no read is under way: call next_pass first"))?;
+        let x = crate::tensor::decode_rows_to_f32(&self.info, bytes).map_err(js_err)?;
+        self.calibration.feed(pass, &x).map_err(js_err)
+    }
+
+    /// The report as JSON (`calibrate_tensor`'s), with the searched curves when `details` is true.
+    pub fn finish(self, details: bool) -> Result<String, JsError> {
+        to_json("report", &self.calibration.finish(details).map_err(js_err)?)
+    }
+}

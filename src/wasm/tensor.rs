@@ -62,9 +62,27 @@ pub fn quantize_tensor(info_json: &str, bytes: Vec<u8>, spec_json: &str) -> Resu
     serde_json::to_string(&report::int_report(&info.name, info.dtype, &q, "minmax")).map_err(|e| json_err("report", e))
 }
 
+/// How the worker reads a tensor's stored bytes in chunks of whole rows: `[rows, bytes per row]` from
+/// the start of its stored range (`tensor_stored_range`), or `[]` when they must be decoded at once
+/// (deflated, varint-packed, Fortran order): formats::row_reads.
+#[wasm_bindgen]
+pub fn tensor_row_reads(info_json: &str) -> Result<Vec<f64>, JsError> {
+    let info: TensorInfo = serde_json::from_str(info_json).map_err(|e| json_err("tensor description", e))?;
+    Ok(crate::formats::row_reads(&info).map_or(Vec::new(), |(rows, row_bytes)| vec![rows as f64, row_bytes as f64]))
+}
+
+/// One column of a `ComparisonJob::of_columns`: a format label ("fp16", "mxfp4", "q4_k") or a spec.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum ColumnJson {
+    Label(String),
+    Spec(QuantSpec),
+}
+
 /// The comparison of `compare_tensor` fed in chunks of whole rows (Blob.slice reads), so that memory
 /// holds a chunk, not the tensor: `needs_range_pass` → `feed_range` over every chunk →
-/// `end_range_pass` → `feed` over every chunk → `finish`. The rows equal `compare_tensor`'s.
+/// `end_range_pass` → `feed` over every chunk → `finish`; or the whole stored tensor at once with
+/// `feed_whole` (the same stream, one chunk). The rows equal `compare_tensor`'s.
 #[wasm_bindgen]
 pub struct ComparisonJob {
     info: TensorInfo,
@@ -76,10 +94,40 @@ impl ComparisonJob {
     /// `info_json` describes a raw, C-order tensor; `specs_json` is compare_tensor's array of specs.
     #[wasm_bindgen(constructor)]
     pub fn new(info_json: &str, specs_json: &str) -> Result<ComparisonJob, JsError> {
-        let info: TensorInfo = serde_json::from_str(info_json).map_err(|e| json_err("tensor description", e))?;
         let specs: Vec<QuantSpec> = serde_json::from_str(specs_json).map_err(|e| json_err("quantization settings", e))?;
-        let stream = report::ComparisonStream::new(&info.name, info.dtype, &info.shape, &report::compare_formats(&specs)).map_err(js_err)?;
+        Self::with_formats(info_json, &report::compare_formats(&specs))
+    }
+
+    /// A job over the columns of `columns_json`, a JSON array of format labels and specs (min-max
+    /// ranges), in that order: `["fp16", {"bits": 8, …}, "mxfp4"]`.
+    pub fn of_columns(info_json: &str, columns_json: &str) -> Result<ComparisonJob, JsError> {
+        let columns: Vec<ColumnJson> = serde_json::from_str(columns_json).map_err(|e| json_err("comparison columns", e))?;
+        let formats = columns
+            .into_iter()
+            .map(|c| match c {
+                ColumnJson::Label(label) => NumberFormat::parse(&label),
+                ColumnJson::Spec(spec) => Ok(NumberFormat::Scaled(spec)),
+            })
+            .collect::<crate::error::Result<Vec<_>>>()
+            .map_err(js_err)?;
+        Self::with_formats(info_json, &formats)
+    }
+
+    fn with_formats(info_json: &str, formats: &[NumberFormat]) -> Result<ComparisonJob, JsError> {
+        let info: TensorInfo = serde_json::from_str(info_json).map_err(|e| json_err("tensor description", e))?;
+        let stream = report::ComparisonStream::new(&info.name, info.dtype, &info.shape, formats).map_err(js_err)?;
         Ok(ComparisonJob { info, stream })
+    }
+
+    /// The whole tensor's stored bytes (any storage, as `compare_tensor` takes them), fed to both
+    /// passes as one chunk.
+    pub fn feed_whole(&mut self, bytes: Vec<u8>) -> Result<(), JsError> {
+        let x = crate::formats::decode_tensor(&self.info, bytes).map_err(js_err)?;
+        if self.stream.needs_range_pass() {
+            self.stream.feed_range(&x).map_err(js_err)?;
+            self.stream.end_range_pass().map_err(js_err)?;
+        }
+        self.stream.feed(&x).map_err(js_err)
     }
 
     pub fn needs_range_pass(&self) -> bool {

@@ -1,9 +1,43 @@
 // Calibration: the methods the core knows, one tensor's method table with its searched curves, synthetic
 // activation sets, and activation batches calibrated in streaming fashion (calib/batches.rs).
+import { tensorChunks } from './chunks.js';
 
 /** @param core the worker's core (www/worker/index.js) */
 export default function calibrationDomain(core) {
   const { callWasm, free, readIndex, readStored, tensorBytes } = core;
+  const chunks = tensorChunks(core);
+
+  /**
+   * `calibrate --method METHODS --json` for one tensor: read whole, or in chunks of rows over the three
+   * reads of calib::WeightCalibration (range, histograms, measurement; the same report) when it is
+   * larger than a chunk (chunks.js), with progress and Cancel. The report's own histograms are left
+   * here: the Values picture draws the tensor's.
+   */
+  async function calibrateWeight(job, id, tensorName, bits, scheme, methods) {
+    const tensor = chunks.tensorSource(id, tensorName);
+    const plan = await chunks.chunking(tensor);
+    let report;
+    if (!plan) {
+      const { info, bytes, hint, context } = await tensorBytes(id, tensorName);
+      report = JSON.parse(await callWasm(context, (m) => m.calibrate_tensor(JSON.stringify(info), bytes, bits, scheme, methods, true), hint));
+    } else {
+      const { info, context } = tensor;
+      const calibration = await callWasm(context, (m) => new m.WeightCalibrationJob(JSON.stringify(info), bits, scheme, methods));
+      try {
+        const reads = ['range', 'histograms', 'measuring'];
+        for (let pass = 0; await callWasm(context, () => calibration.next_pass()); pass++) {
+          const detail = `${reads[pass] ?? 'reading'}: `;
+          await chunks.eachChunk(job, plan, (bytes) => callWasm(context, () => calibration.feed(bytes)), { done: pass * plan.chunks, total: reads.length * plan.chunks, detail });
+        }
+      } catch (error) {
+        free(calibration);
+        throw error;
+      }
+      report = JSON.parse(await callWasm(context, () => calibration.finish(true))); // takes the job
+    }
+    delete report.details?.histograms;
+    return report;
+  }
 
   return {
     /** The calibration methods the core can quantize with (the page lists only these). */
@@ -14,12 +48,7 @@ export default function calibrationDomain(core) {
      * tensor), with the curves the searching methods minimised. The report's own histograms are left
      * here: the Values picture draws the tensor's.
      */
-    async calibrate(job, id, tensorName, bits, scheme) {
-      const { info, bytes, hint, context } = await tensorBytes(id, tensorName);
-      const report = JSON.parse(await callWasm(context, (m) => m.calibrate_tensor(JSON.stringify(info), bytes, bits, scheme, 'all', true), hint));
-      delete report.details?.histograms;
-      return report;
-    },
+    calibrate: (job, id, tensorName, bits, scheme) => calibrateWeight(job, id, tensorName, bits, scheme, 'all'),
 
     /** Every calibration method with its dialect (ort, trt, ours) and what it follows (`calibrate --help`'s lines). */
     calibrationDialects: async () => JSON.parse(await callWasm('calibration dialects', (m) => m.calibration_dialects())),
@@ -28,12 +57,7 @@ export default function calibrationDomain(core) {
      * `calibrate --method A,B --json` for one tensor: the methods in `methods` (a comma list of labels),
      * with their searched curves; the histograms are left here as in `calibrate`.
      */
-    async calibrateMethods(job, id, tensorName, bits, scheme, methods) {
-      const { info, bytes, hint, context } = await tensorBytes(id, tensorName);
-      const report = JSON.parse(await callWasm(context, (m) => m.calibrate_tensor(JSON.stringify(info), bytes, bits, scheme, methods, true), hint));
-      delete report.details?.histograms;
-      return report;
-    },
+    calibrateMethods: (job, id, tensorName, bits, scheme, methods) => calibrateWeight(job, id, tensorName, bits, scheme, methods),
 
     /** The synthetic activation distributions the core knows (names for `syntheticActivations`). */
     syntheticDistributions: async () => JSON.parse(await callWasm('synthetic distributions', (m) => m.synthetic_distributions())),

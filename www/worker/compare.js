@@ -1,20 +1,21 @@
 // The tensor view's numbers: the comparison rows (each with the time its call took), the pictures
 // (histograms, ranges, scales), the sweep behind the Pareto picture, and the number formats the core knows.
+import { tensorChunks } from './chunks.js';
 
 /** Specs per call of the sweep: small enough that progress moves and a cancel is heard soon. */
 const SWEEP_CHUNK = 7;
 
-
 /** @param core the worker's core (www/worker/index.js) */
 export default function compareDomain(core) {
-  const { callWasm, tensorBytes } = core;
+  const { callWasm, free, tensorBytes } = core;
+  const chunks = tensorChunks(core);
 
   /**
    * A call into the module that returns one report row (JSON), with the time it took. How often it is
    * called and which time counts is the core's timing policy (src/app/speed.rs CallTimer): the worker's
    * clock ticks in 0.1 ms steps, so small tensors are timed in batches of calls.
    */
-  function timed(context, fn, hint, elements) {
+  function timed(context, fn, hint, elements, rowOf = JSON.parse) {
     return callWasm(context, (m) => {
       const timer = new m.CallTimer(elements);
       try {
@@ -24,32 +25,90 @@ export default function compareDomain(core) {
           for (let i = 0; i < calls; i++) json = fn(m);
           timer.record(calls, performance.now() - started);
         }
-        return { ...JSON.parse(json), time_ms: timer.best_ms() };
+        return { ...rowOf(json), time_ms: timer.best_ms() };
       } finally {
         timer.free();
       }
     }, hint);
   }
 
+  /**
+   * The comparison read in chunks (Blob.slice), each fed to every column's job: a first read for the
+   * columns that take ranges (scaled formats, FP8 and NVFP4's amax), then the measuring read. The next
+   * chunk is read while the module works on this one. A step after each chunk: progress, and Cancel.
+   * Each column's time is the sum of its own calls. Returns [{ ...row, time_ms }] in column order.
+   */
+  async function streamColumns(job, tensor, plan, columns) {
+    const { info, context } = tensor;
+    const infoJson = JSON.stringify(info);
+    const jobs = [];
+    try {
+      for (const column of columns) jobs.push(await callWasm(context, (m) => m.ComparisonJob.of_columns(infoJson, JSON.stringify([column]))));
+      const ranged = jobs.map((j) => j.needs_range_pass());
+      const passes = ranged.some(Boolean) ? ['range', 'measure'] : ['measure'];
+      const times = columns.map(() => 0);
+      const total = passes.length * plan.chunks;
+      for (const [p, pass] of passes.entries()) {
+        const feed = (bytes) => callWasm(context, () => {
+          jobs.forEach((j, i) => {
+            if (pass === 'range' && !ranged[i]) return;
+            const started = performance.now();
+            if (pass === 'range') j.feed_range(bytes);
+            else j.feed(bytes);
+            times[i] += performance.now() - started;
+          });
+        });
+        await chunks.eachChunk(job, plan, feed, { done: p * plan.chunks, total, detail: pass === 'range' ? 'ranges: ' : 'measuring: ' });
+        if (pass === 'range') await callWasm(context, () => jobs.forEach((j, i) => ranged[i] && j.end_range_pass()));
+      }
+      const rows = [];
+      for (let i = 0; i < jobs.length; i++) {
+        const started = performance.now();
+        const json = await callWasm(context, () => jobs[i].finish());
+        jobs[i] = null; // finish took it
+        rows.push({ ...JSON.parse(json)[0], time_ms: times[i] + performance.now() - started });
+      }
+      return rows;
+    } finally {
+      jobs.forEach(free);
+    }
+  }
+
+  /** One column's row of a tensor read whole: the stream fed one chunk (timed as the core's CallTimer says). */
+  function wholeColumn(context, infoJson, bytes, column, hint, elements) {
+    const columnJson = JSON.stringify([column]);
+    return timed(context, (m) => {
+      const j = m.ComparisonJob.of_columns(infoJson, columnJson);
+      try {
+        j.feed_whole(bytes);
+      } catch (error) {
+        free(j);
+        throw error;
+      }
+      return j.finish(); // takes the job
+    }, hint, elements, (json) => JSON.parse(json)[0]);
+  }
+
   return {
     /**
      * FP32 | FP16 | BF16 | one row per spec | one row per format label (FP8, MX, NVFP4, NF4, ggml), for
-     * one tensor of an open file (see app/report.rs for a row). Each row also carries time_ms: how long
-     * its own call into the module took here, in the worker. A label the tensor's shape does not allow
-     * gives `{ config, error }` (the core's reason) in its place, and the other columns still show.
+     * one tensor of an open file (see app/report.rs for a row), from the core's comparison stream: a
+     * tensor of more than CHUNK_BYTES is read in chunks of rows, with progress and Cancel, so memory
+     * holds a chunk; a smaller one is the same stream fed one chunk. Each row also carries time_ms: how
+     * long its own calls into the module took here, in the worker. A label the tensor's shape does not
+     * allow gives `{ config, error }` (the core's reason) in its place, and the other columns still
+     * show. Integer specs under another calibration than min-max read the whole tensor (the core's
+     * per-slot calibration by histogram is not streamed): a tensor too large to read whole
+     * (chunks.js WHOLE_F32_LIMIT) gets `{ config, error }` for them.
      */
     async compare(job, id, tensorName, floats, specs, method, labels = []) {
-      const { info, bytes, hint, context } = await tensorBytes(id, tensorName);
-      const infoJson = JSON.stringify(info);
-      const elements = info.shape.reduce((a, b) => a * b, 1);
-      const rows = [];
-      for (const format of floats) {
-        rows.push(await timed(context, (m) => m.float_tensor(infoJson, bytes, format), hint, elements));
-      }
-      for (const spec of specs) {
-        rows.push(await timed(context, (m) => m.quantize_tensor_calibrated(infoJson, bytes, JSON.stringify(spec), method), hint, elements));
-      }
+      const tensor = chunks.tensorSource(id, tensorName);
+      const { info, context } = tensor;
       const shapeJson = JSON.stringify(info.shape);
+      const columns = []; // { config, column } to compute, or { config, error }
+      const minmax = method === 'minmax';
+      for (const format of floats) columns.push({ column: format });
+      for (const spec of specs) columns.push({ column: spec, calibrated: !minmax });
       for (const label of labels) {
         const misfit = await callWasm(context, (m) => {
           try {
@@ -60,8 +119,32 @@ export default function compareDomain(core) {
             return error.message;
           }
         });
-        rows.push(misfit ? { config: label, error: misfit } : await timed(context, (m) => m.format_tensor(infoJson, bytes, label), hint, elements));
+        columns.push(misfit ? { config: label, error: misfit } : { column: label });
       }
+      const plan = await chunks.chunking(tensor);
+      const rows = new Array(columns.length);
+      if (plan) {
+        const streamed = columns.map((c, i) => [c, i]).filter(([c]) => c.column !== undefined && !c.calibrated);
+        const answers = streamed.length ? await streamColumns(job, tensor, plan, streamed.map(([c]) => c.column)) : [];
+        streamed.forEach(([, i], k) => { rows[i] = answers[k]; });
+      }
+      const whole = columns.map((c, i) => [c, i]).filter(([c]) => c.column !== undefined && (!plan || c.calibrated));
+      if (whole.length && plan && !chunks.fitsWhole(info)) {
+        for (const [c] of whole) {
+          const config = await callWasm(context, (m) => m.format_label(JSON.stringify(c.column)));
+          Object.assign(c, { config, error: `${config} calibrated with ${method} reads the whole tensor, which is too large for that: choose min-max, which is read in chunks` });
+        }
+      } else if (whole.length) {
+        const { bytes, hint } = await tensorBytes(id, tensorName);
+        const infoJson = JSON.stringify(info);
+        const elements = info.shape.reduce((a, b) => a * b, 1);
+        for (const [c, i] of whole) {
+          rows[i] = c.calibrated
+            ? await timed(context, (m) => m.quantize_tensor_calibrated(infoJson, bytes, JSON.stringify(c.column), method), hint, elements)
+            : await wholeColumn(context, infoJson, bytes, c.column, hint, elements);
+        }
+      }
+      columns.forEach((c, i) => { if (c.error) rows[i] = { config: c.config, error: c.error }; });
       return rows;
     },
 
@@ -70,6 +153,7 @@ export default function compareDomain(core) {
      * histogram under `errorSpec`, and every slot's scale under `spec`, with `method`'s ranges.
      */
     async explore(job, id, tensorName, { spec, errorSpec, method, bins }) {
+      chunks.refuseWhole(chunks.tensorSource(id, tensorName), 'the pictures (value and error histograms, ranges, scales)');
       const { info, bytes, hint, context } = await tensorBytes(id, tensorName);
       const infoJson = JSON.stringify(info);
       const call = async (fn) => JSON.parse(await callWasm(context, fn, hint));
@@ -87,6 +171,7 @@ export default function compareDomain(core) {
      * the front over all.
      */
     async sweep(job, id, tensorName) {
+      chunks.refuseWhole(chunks.tensorSource(id, tensorName), 'the sweep');
       const { info, bytes, hint, context } = await tensorBytes(id, tensorName);
       const infoJson = JSON.stringify(info);
       const shapeJson = JSON.stringify(info.shape);

@@ -33,7 +33,7 @@ pub fn run(args: Args) -> Result<()> {
         return Err(quant_playground::Error::NotQuantizable { tensor: info.name.clone(), dtype: info.dtype.name().into() });
     }
     // Two reads in chunks of rows (the scaled formats' ranges, then every format measured): memory
-    // holds a chunk, not the tensor (an FP8 / MX / NVFP4 / NF4 column gathers it).
+    // holds a chunk, not the tensor (FP8 and NVFP4 take their tensor amax in the first read).
     let mut columns = report::compare_formats(&specs);
     columns.extend(extra);
     let mut stream = report::ComparisonStream::new(&info.name, info.dtype, &info.shape, &columns)?;

@@ -22,6 +22,7 @@ let rows = null; // the comparison shown
 let explored = null; // the pictures' numbers shown
 let sweep = null; // { key, rows } of the Pareto picture, or { key, cancelled: true }
 let sweeping = null; // { key, controller } of the sweep in flight
+let comparing = null; // { selection, controller } of the comparison in flight (a big tensor streams: progress, Cancel)
 
 const sameTensor = (a, b) => a && b && a.file.id === b.file.id && a.tensor === b.tensor;
 const tensorKey = (selection) => `${selection.file.id}:${selection.tensor}`;
@@ -30,7 +31,7 @@ function mount(root, context) {
   ctx = context;
   const ids = ['settings', 'calibration', 'add-column', 'config-label', 'format-chooser', 'format-choice', 'comparison', 'notes', 'pictures-of', 'values-chart', 'values-log',
     'values-legend', 'error-config', 'errors-chart', 'errors-legend', 'scales-chart', 'scales-config', 'scales-legend', 'pareto-chart',
-    'pareto-progress', 'pareto-cancel', 'pareto-legend'];
+    'pareto-progress', 'pareto-cancel', 'pareto-legend', 'compare-progress', 'compare-cancel'];
   ui = Object.fromEntries(ids.map((id) => [id.replace(/-(\w)/g, (_, c) => c.toUpperCase()), $(id)]));
   ui.pictures = root.querySelector('.pictures');
   const form = ui.settings.elements;
@@ -71,6 +72,7 @@ function mount(root, context) {
   ui.valuesLog.addEventListener('change', () => ctx.state.setSettings({ log: ui.valuesLog.checked }));
   ui.errorConfig.addEventListener('change', () => ctx.state.setSettings({ errorConfig: ui.errorConfig.value }));
   ui.paretoCancel.addEventListener('click', () => sweeping?.controller.abort());
+  ui.compareCancel.addEventListener('click', () => comparing?.controller.abort());
   charts.onThemeChange(() => {
     drawPictures();
     if (sweep?.rows) renderPareto(ui, sweep.rows, { highlight: new Set((rows ?? []).map((r) => r.config)) });
@@ -136,6 +138,7 @@ function settingsChanged() {
 function update(selection, settings) {
   wanted = { selection, settings };
   if (sweeping && !sameTensor(sweeping.selection, selection)) sweeping.controller.abort(); // a new tensor does not wait for the old sweep
+  if (comparing && !sameTensor(comparing.selection, selection)) comparing.controller.abort(); // nor for the old comparison
   if (!selection) {
     if (requested) clearAll();
     return null;
@@ -188,7 +191,15 @@ const compute = latestOnly(async () => {
     columns = columnSpecs(settings.spec, settings.added);
     const specs = columns.filter((c) => c.spec).map((c) => c.spec);
     const labels = columns.filter((c) => !c.spec).map((c) => c.label);
-    const answered = await ctx.run('compare', [file.id, tensor, ctx.formats.floats, specs, settings.method, labels]);
+    comparing = { selection, controller: new AbortController() };
+    const answered = await ctx.run('compare', [file.id, tensor, ctx.formats.floats, specs, settings.method, labels], {
+      signal: comparing.controller.signal,
+      onProgress: (done, total) => {
+        ui.compareProgress.hidden = false;
+        ui.compareCancel.hidden = false;
+        ui.compareProgress.value = done / total;
+      },
+    });
     if (!sameTensor(wanted.selection, selection)) return; // another tensor was chosen meanwhile; the next run shows it
     const misfits = answered.filter((r) => r.error);
     const shown = answered.filter((r) => !r.error);
@@ -206,10 +217,18 @@ const compute = latestOnly(async () => {
     ctx.clearError(computeKey);
     ctx.setStatus(`${tensor}: ${rows.length} formats compared in ${Math.round(performance.now() - started)} ms.`);
   } catch (error) {
+    if (isCancelled(error)) {
+      requested = null; // the same settings compare again when asked
+      ctx.setStatus(`The comparison of ${tensor} was cancelled; the table shows the last result.`);
+      return;
+    }
     ctx.setError(computeKey, ctx.describe(file.name, error));
     ctx.setStatus(`${tensor} could not be compared; the table shows the last result.`);
     return;
   } finally {
+    comparing = null;
+    ui.compareProgress.hidden = true;
+    ui.compareCancel.hidden = true;
     ui.comparison.removeAttribute('aria-busy');
   }
   if (await explore(selection, settings, columns, computeKey)) await drawSweep(selection);
