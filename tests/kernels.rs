@@ -402,6 +402,11 @@ mod lut4_gemv {
                     let mut col = 0;
                     for s in p.segments(j) {
                         assert_eq!(s.col, col);
+                        let scale = match p.blocking {
+                            Lut4Blocking::RowBlocks(b) => j * k.div_ceil(b) + col / b,
+                            Lut4Blocking::FlatBlocks(b) => (j * k + col) / b,
+                        };
+                        assert_eq!(s.scale, scale, "{format:?} [{n}, {k}] row {j} column {col}");
                         col += s.len;
                     }
                     assert_eq!(col, k);

@@ -139,27 +139,28 @@ impl PackedLut4 {
         Ok(w)
     }
 
-    /// The segments of row j, in column order.
+    /// The segments of row j, in column order. One division per row, none per segment (a segment of
+    /// MXFP4 is 32 elements: a division each would cost as much as decoding them).
     #[inline]
     pub fn segments(&self, j: usize) -> impl Iterator<Item = Segment> + '_ {
         let k = self.k;
-        let (row_blocks, block) = match self.blocking {
-            Lut4Blocking::RowBlocks(b) => (true, b),
-            Lut4Blocking::FlatBlocks(b) => (false, b),
+        // (the first segment's scale index, where its block ends in the row's columns, the block length)
+        let (block, mut scale, mut block_end) = match self.blocking {
+            Lut4Blocking::RowBlocks(b) => (b, j * k.div_ceil(b), b),
+            Lut4Blocking::FlatBlocks(b) => {
+                let first = j * k / b;
+                (b, first, (first + 1) * b - j * k)
+            }
         };
         let mut col = 0;
         std::iter::from_fn(move || {
             if col >= k {
                 return None;
             }
-            let seg = if row_blocks {
-                Segment { col, len: block.min(k - col), scale: j * k.div_ceil(block) + col / block }
-            } else {
-                let pos = j * k + col;
-                let b = pos / block;
-                Segment { col, len: ((b + 1) * block - pos).min(k - col), scale: b }
-            };
+            let seg = Segment { col, len: block_end.min(k) - col, scale };
             col += seg.len;
+            scale += 1;
+            block_end += block;
             Some(seg)
         })
     }
