@@ -1,7 +1,8 @@
 // The table and the issue's targets (ratios of throughput, same env, same shape).
 import { PEAK_GOPS } from './suite.mjs';
 
-const peakOf = (op) => (op.startsWith('f32') ? PEAK_GOPS.f32 : PEAK_GOPS.int);
+// The MXFP4 / NF4 GEMVs multiply in f32 (x stays f32): the f32 peak.
+const peakOf = (op) => (op.startsWith('f32') || /^(mxfp4|nf4)-gemv/.test(op) ? PEAK_GOPS.f32 : PEAK_GOPS.int);
 
 export function printReport(rows, checks, shapes) {
   const envs = [...new Set(rows.map((r) => r.env))];
@@ -55,6 +56,13 @@ export function printReport(rows, checks, shapes) {
         target(`${tag} ${name} INT8 GEMV (dyn-int8, f32 in/out) vs best peer f32`, ours('dyn-int8', gemv) / bestPeerF32(env, gemv), 4);
         target(`${tag} ${name} INT4 g32 GEMV vs best peer f32`, ours('int4-g32', gemv) / bestPeerF32(env, gemv), 2.5);
         target(`${tag} ${name} INT4 g32 GEMV vs ORT MatMulNBits`, ours('int4-g32', gemv) / g(env, 'onnxruntime-web', 'int4-g32', gemv), 50);
+        // The MXFP4 / NF4 dequantize-on-the-fly GEMVs against ours in the same run (no target: measured).
+        for (const f of ['mxfp4', 'nf4']) {
+          for (const [peer, op] of [['our f32 GEMV', 'f32'], ['our INT4 g32 GEMV', 'int4-g32'], ['best peer f32', null]]) {
+            const ratio = ours(`${f}-gemv`, gemv) / (op ? ours(op, gemv) : bestPeerF32(env, gemv));
+            if (Number.isFinite(ratio)) lines.push(`| ${tag} ${name} ${f.toUpperCase()} GEMV vs ${peer} | ${ratio.toFixed(2)}× | — | measured (no target) |`);
+          }
+        }
       }
       for (const s of shapes) target(`${tag} ${s.join('×')} dyn-int8 vs our raw u8s8`, ours('dyn-int8', s) / ours('u8s8', s), 0.9);
     }

@@ -1,5 +1,5 @@
 // `npm run bench [-- --json FILE] [--quick] [--only node|chromium] [--calib-only | --no-calib]
-// [--compare-only | --no-compare]`: the suite
+// [--compare-only | --no-compare] [--gemv-only]`: the suite
 // in Node (this process) and in headless Chromium (playwright-core driving /usr/bin/chromium, a static
 // server for the page), then one table with ms, GOPS, % of the SIMD peak, and the issue's target ratios;
 // then calibration (10 million values, every method: suite.mjs's runCalib) and its table.
@@ -18,7 +18,9 @@ const jsonAt = args.indexOf('--json');
 const jsonFile = jsonAt >= 0 ? args[jsonAt + 1] : null;
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : null;
 const quick = args.includes('--quick');
-const suiteOpts = quick ? { samples: 3, minSampleMs: 5, warmup: 1 } : { samples: 11, minSampleMs: 25, warmup: 2 };
+// --gemv-only: the suite on its m = 1 shape alone (the GEMV rows: f32, INT8, INT4, MXFP4, NF4 and the peers).
+const shapes = args.includes('--gemv-only') ? SHAPES.filter(([m]) => m === 1) : SHAPES;
+const suiteOpts = { ...(quick ? { samples: 3, minSampleMs: 5, warmup: 1 } : { samples: 11, minSampleMs: 25, warmup: 2 }), shapes };
 // Which parts run: 'both' (default), 'only' (--calib-only: calibration alone) or 'none' (--no-calib).
 const calib = args.includes('--calib-only') ? 'only' : args.includes('--no-calib') ? 'none' : 'both';
 const calibOpts = quick ? { samples: 5, warmup: 1 } : { samples: 9, warmup: 1 };
@@ -81,7 +83,7 @@ for (const [name, fn] of [
 }
 const isCalib = (r) => r.op.startsWith('calibrate');
 const isCompare = (r) => r.op === 'compare-5-formats';
-if (compare !== 'only' && calib !== 'only') printReport(rows.filter((r) => !isCalib(r) && !isCompare(r)), calib === 'none' ? checks : [], SHAPES);
+if (compare !== 'only' && calib !== 'only') printReport(rows.filter((r) => !isCalib(r) && !isCompare(r)), calib === 'none' ? checks : [], shapes);
 if (compare !== 'only' && calib !== 'none') printCalibReport(rows.filter(isCalib), checks);
 if (compare !== 'none') {
   // The peers in the same run: the native build (examples/compare_bench.rs, CPU seconds) and numpy

@@ -9,6 +9,8 @@ export const SHAPES = [
   [256, 1024, 1024],
   [512, 512, 512],
 ];
+// The 4-bit LUT GEMVs timed at m = 1 (Lut4Weights formats).
+export const LUT4_FORMATS = ['mxfp4', 'nf4'];
 // One core's SIMD128 peaks on this machine (DESIGN.md): i32x4.dot_i16x8_s and f32x4 mul+add.
 export const PEAK_GOPS = { int: 116, f32: 58 };
 
@@ -145,12 +147,30 @@ export async function runSuite({ env, ours, ort, tf, log = console.log, shapes =
       cand('quant-playground', tag('dyn-int8'), () => i8w.matmul_dynamic(x, m, false));
       cand('quant-playground', tag('int4-g32'), () => i4w.matmul_dynamic(x, m));
       cleanup.push(() => (f32w.free(), i8w.free(), i4w.free()));
+      // ---- MXFP4 and NF4 dequantize-on-the-fly GEMV (kernels::lut4), GEMV shapes only: f32 x × W as
+      // codes + scales; the report reads their medians against our f32 and INT4 g32 GEMVs of this round.
+      if (m === 1) {
+        for (const f of LUT4_FORMATS) {
+          const lw = mod.Lut4Weights.quantize(w, n, k, f);
+          results[build][f] = lw.matmul(x, m);
+          cand('quant-playground', tag(`${f}-gemv`), () => lw.matmul(x, m));
+          cleanup.push(() => lw.free());
+        }
+      }
     }
     const base = results.simd128;
     for (const [build, r] of Object.entries(results)) {
       if (build === 'simd128') continue;
       const same = ['u8s8', 's8s8'].every((op) => r[op].every((v, i) => v === base[op][i]));
       checks.push(`${env} ${m}x${k}x${n}: ${build} build ${same ? 'bit-identical to' : 'DIFFERS from'} simd128 on u8s8/s8s8`);
+      for (const f of LUT4_FORMATS.filter((f) => r[f])) {
+        const bits = (v) => new Uint32Array(v.buffer, v.byteOffset, v.length);
+        const equal = bits(r[f]).every((v, i) => v === bits(base[f])[i]);
+        checks.push(`${env} ${m}x${k}x${n}: ${build} build ${equal ? 'bit-identical to' : 'DIFFERS from'} simd128 on the ${f} GEMV`);
+      }
+    }
+    for (const f of LUT4_FORMATS.filter((f) => base[f])) {
+      checks.push(`${env} ${m}x${k}x${n}: ${f} GEMV vs our f32 max rel diff ${maxRelDiff(base[f], base.f32).toExponential(2)} (the format's rounding of W)`);
     }
 
     // ---- onnxruntime-web

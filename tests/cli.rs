@@ -321,3 +321,31 @@ fn lesson_sections_print_their_numbers_and_refuse_bad_input() {
     assert_eq!(code, 1);
     assert!(err.contains("clipping threshold must be a positive number"), "{err}");
 }
+
+/// `lesson hardware`: every speed-panel kernel's y on the digits model's fc2.weight and the seeded x, as
+/// the checksums the walk-through's section 7 must equal; FP32's y against the f64 product of the same W and x.
+#[test]
+fn lesson_hardware_prints_each_kernels_checksum() {
+    let (code, out, _) = cli(&["lesson", "hardware", "--m", "2", "--seed", "42", "--json"]);
+    assert_eq!(code, 0);
+    let h: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((h["n"].as_u64(), h["k"].as_u64(), h["m"].as_u64()), (Some(128), Some(256), Some(2)));
+    let kernels = h["kernels"].as_array().unwrap();
+    let names: Vec<&str> = kernels.iter().map(|r| r["kernel"].as_str().unwrap()).collect();
+    assert_eq!(names, ["fp32", "int8", "int4", "mxfp4", "nf4"]);
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/www/examples/digits-mlp.safetensors");
+    let mlp = quant_playground::app::example::Mlp::from_safetensors_bytes("digits", &std::fs::read(path).unwrap()).unwrap();
+    let w = &mlp.layers.iter().find(|l| l.name == "fc2").unwrap().weight;
+    let x = quant_playground::app::explore::gaussian_activations(2, 256, 42);
+    for (j, y) in kernels[0]["head"].as_array().unwrap().iter().enumerate() {
+        let want: f64 = (0..256).map(|i| w[j * 256 + i] as f64 * x[i] as f64).sum();
+        assert!((y.as_f64().unwrap() - want).abs() < 1e-5 * want.abs().max(1.0), "y[0, {j}] = {y} vs {want}");
+    }
+    for r in kernels {
+        let c = r["checksum"].as_str().unwrap();
+        assert!(c.len() == 16 && c.chars().all(|ch| ch.is_ascii_hexdigit()), "{c}");
+    }
+    let (code, _, err) = cli(&["lesson", "hardware", "--tensor", "fc9.weight"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no tensor 'fc9.weight' (the layers' weights are fc1.weight, fc2.weight, fc3.weight)"), "{err}");
+}

@@ -335,3 +335,180 @@ fn shape_errors_are_errors_not_panics() {
     let mut y = vec![0f32; 3];
     assert!(gemm_f32(&[1.0; 4], 2, &PackedF32::pack(&[1.0; 4], 2, 2).unwrap(), None, &mut y).is_err());
 }
+
+// ---- the 4-bit LUT GEMV (kernels::lut4): MXFP4 and NF4 decoded on the fly
+
+mod lut4_gemv {
+    use super::common::gemm::SeqRng;
+    use super::common::lut4::*;
+    use quant_playground::kernels::lut4::*;
+    use quant_playground::quant::block;
+    use quant_playground::quant::format::BlockFormat;
+
+    const FORMATS: [BlockFormat; 2] = [BlockFormat::Mxfp4, BlockFormat::Nf4];
+
+    fn gemv(w: &PackedLut4, x: &[f32]) -> Vec<f32> {
+        let mut y = vec![0f32; w.n];
+        gemv_lut4(w, x, &mut y).unwrap();
+        y
+    }
+
+    #[test]
+    fn hand_worked_mxfp4_rows_with_a_short_last_block() {
+        // Row of 40: block 0 amax 5 → X = 2^(2 − 2) = 1, E2M1(5) = 4, (−0.25) = −0, (1.25) = 1, (0.75) = 1;
+        // block 1 (8 long) amax 0.75 → X = 2^(−1 − 2), 0.75 / X = 6 exactly.
+        let mut w = vec![0f32; 80];
+        w[..4].copy_from_slice(&[5.0, -0.25, 1.25, 0.75]);
+        w[35] = 0.75;
+        w[40] = -3.0; // row 1: X = 2^(1 − 2), −3 / X = −6; its all-zero last block takes 2^−127 (code 0)
+        let x: Vec<f32> = (1..=40).map(|v| v as f32).collect();
+        let p = PackedLut4::quantize(BlockFormat::Mxfp4, &w, 2, 40).unwrap();
+        assert_eq!(p.scales, Lut4Scales::E8M0(vec![127, 124, 126, 0]));
+        // 4·1 − 0·2 + 1·3 + 1·4 + 0.75·36 = 38; row 1: −3·1.
+        assert_eq!(gemv(&p, &x), [38.0, -3.0]);
+    }
+
+    #[test]
+    fn hand_worked_nf4_blocks_cross_rows() {
+        // [2, 40]: block 0 is row 0 and row 1's first 24 columns (absmax 4), block 1 row 1's last 16
+        // (absmax 0.5). ±absmax are codes 15 and 0 (levels ±1), 0 is code 7 (level 0).
+        let mut w = vec![0f32; 80];
+        w[0] = 4.0;
+        w[3] = -4.0;
+        w[40] = -4.0;
+        w[40 + 30] = 0.5;
+        let x: Vec<f32> = (0..40).map(|v| if v == 30 { 2.0 } else { 1.0 }).collect();
+        let p = PackedLut4::quantize(BlockFormat::Nf4, &w, 2, 40).unwrap();
+        assert_eq!(p.scales, Lut4Scales::F32(vec![4.0, 0.5]));
+        let segs: Vec<_> = p.segments(1).collect();
+        assert_eq!(segs, [Segment { col: 0, len: 24, scale: 0 }, Segment { col: 24, len: 16, scale: 1 }]);
+        assert_eq!((p.code_at(0, 0), p.code_at(0, 3), p.code_at(0, 1), p.code_at(1, 30)), (15, 0, 7, 15));
+        assert_eq!(gemv(&p, &x), [0.0, -4.0 + 1.0]);
+    }
+
+    #[test]
+    fn packing_keeps_every_code_and_scale() {
+        let mut rng = SeqRng(11);
+        for &(n, k) in SHAPES.iter() {
+            let w = weights(&mut rng, n, k);
+            for format in FORMATS {
+                let q = block::quantize(format, &w, &[n, k]);
+                let p = PackedLut4::from_block(&q, n, k).unwrap();
+                for j in 0..n {
+                    for c in 0..k {
+                        assert_eq!(p.code_at(j, c), q.codes[j * k + c], "{format:?} [{n}, {k}] ({j}, {c})");
+                    }
+                    // The segments tile the row, and each element's scale is its block's.
+                    let mut col = 0;
+                    for s in p.segments(j) {
+                        assert_eq!(s.col, col);
+                        let scale = match p.blocking {
+                            Lut4Blocking::RowBlocks(b) => j * k.div_ceil(b) + col / b,
+                            Lut4Blocking::FlatBlocks(b) => (j * k + col) / b,
+                        };
+                        assert_eq!(s.scale, scale, "{format:?} [{n}, {k}] row {j} column {col}");
+                        col += s.len;
+                    }
+                    assert_eq!(col, k);
+                }
+                let stored = p.stored_bytes() as f64 * 8.0 / (n * k) as f64;
+                assert!(stored >= 4.0, "{stored} bits per weight");
+            }
+        }
+    }
+
+    /// Against the dequantized W (quant::block, the comparison's numbers) times x in f64, within the
+    /// γ bound of the kernel's operation chain.
+    #[test]
+    fn values_are_the_dequantized_w_times_x_within_the_f32_bound() {
+        let mut rng = SeqRng(5);
+        let mut worst = [0f64; 2];
+        for &(n, k) in SHAPES.iter() {
+            let w = weights(&mut rng, n, k);
+            let x: Vec<f32> = (0..k).map(|_| rng.f32() * 3.0).collect();
+            for (f, format) in FORMATS.into_iter().enumerate() {
+                let q = block::quantize(format, &w, &[n, k]);
+                let p = PackedLut4::from_block(&q, n, k).unwrap();
+                let (y64, sum_abs) = f64_reference(&q.values, &x, n, k);
+                let r = worst_against_f64(&p, &gemv(&p, &x), &y64, &sum_abs);
+                assert!(r <= 1.0, "{format:?} [{n}, {k}]: error {r} × the bound");
+                worst[f] = worst[f].max(r);
+            }
+        }
+        // The bound is not vacuous: the kernel rounds (a zero error everywhere would mean f64 inputs).
+        assert!(worst.iter().all(|&r| r > 0.0 && r < 0.5), "{worst:?}");
+    }
+
+    /// Against numpy references written from the specs (scripts/make_lut4_gemv_reference.py: mx_ref with
+    /// ml_dtypes' E2M1 cast, nf4_ref with bitsandbytes' tree), y in float64.
+    #[test]
+    fn values_match_the_numpy_reference() {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/reference/lut4_gemv.json")).unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let f32s = |v: &serde_json::Value| v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect::<Vec<_>>();
+        let f64s = |v: &serde_json::Value| v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect::<Vec<_>>();
+        let cases = doc["cases"].as_array().unwrap();
+        assert_eq!(cases.len(), 6);
+        for c in cases {
+            let (n, k) = (c["n"].as_u64().unwrap() as usize, c["k"].as_u64().unwrap() as usize);
+            let (w, x) = (f32s(&c["w"]), f32s(&c["x"]));
+            for format in FORMATS {
+                let want = &c[format.label()];
+                let (y64, sum_abs) = (f64s(&want["y"]), f64s(&want["sum_abs"]));
+                let q = block::quantize(format, &w, &[n, k]);
+                // Our dequantized W is numpy's: the same f64 products, summed in another order.
+                let (ours64, _) = f64_reference(&q.values, &x, n, k);
+                for j in 0..n {
+                    assert!((ours64[j] - y64[j]).abs() <= 1e-12 * sum_abs[j], "{format:?} [{n}, {k}] row {j}: {} vs numpy {}", ours64[j], y64[j]);
+                }
+                let p = PackedLut4::from_block(&q, n, k).unwrap();
+                let r = worst_against_f64(&p, &gemv(&p, &x), &y64, &sum_abs);
+                assert!(r <= 1.0, "{format:?} [{n}, {k}]: error {r} × the bound against numpy");
+            }
+        }
+    }
+
+    #[test]
+    fn matmul_is_one_gemv_per_row() {
+        let mut rng = SeqRng(8);
+        let (m, n, k) = (3, 5, 100);
+        let w = weights(&mut rng, n, k);
+        let x: Vec<f32> = (0..m * k).map(|_| rng.f32()).collect();
+        for format in FORMATS {
+            let p = PackedLut4::quantize(format, &w, n, k).unwrap();
+            let y = matmul_lut4(&p, &x, m).unwrap();
+            for r in 0..m {
+                assert_eq!(canonical_bits(&y[r * n..(r + 1) * n]), canonical_bits(&gemv(&p, &x[r * k..(r + 1) * k])));
+            }
+        }
+    }
+
+    #[test]
+    fn bad_input_is_an_error_that_says_what() {
+        let p = PackedLut4::quantize(BlockFormat::Mxfp4, &[1.0; 64], 2, 32).unwrap();
+        let mut y = vec![0f32; 2];
+        let e = gemv_lut4(&p, &[1.0; 31], &mut y).unwrap_err().to_string();
+        assert!(e.contains("31 values") && e.contains("[2, 32]"), "{e}");
+        assert!(gemv_lut4(&p, &[1.0; 32], &mut [0f32; 3]).is_err());
+        assert!(matmul_lut4(&p, &[1.0; 65], 2).is_err());
+        let values = [0.0f32; 16];
+        let e = PackedLut4::pack(&[16, 0], 1, 2, values, Lut4Blocking::RowBlocks(32), Lut4Scales::E8M0(vec![127])).unwrap_err().to_string();
+        assert!(e.contains("code 16") && e.contains("column 0"), "{e}");
+        let e = PackedLut4::pack(&[0, 0], 1, 2, values, Lut4Blocking::RowBlocks(32), Lut4Scales::E8M0(vec![])).unwrap_err().to_string();
+        assert!(e.contains("0 scales") && e.contains("expected 1"), "{e}");
+        assert!(PackedLut4::pack(&[0, 0], 1, 2, [1.0; 16], Lut4Blocking::FlatBlocks(64), Lut4Scales::F32(vec![1.0])).is_err());
+        assert!(PackedLut4::quantize(BlockFormat::Nvfp4, &[1.0; 16], 1, 16).is_err());
+        assert!(PackedLut4::quantize(BlockFormat::Nf4, &[1.0; 15], 1, 16).is_err());
+    }
+
+    #[test]
+    fn an_e8m0_nan_scale_makes_its_row_nan() {
+        let mut codes = vec![2u8; 64];
+        codes[0] = 0;
+        let values = std::array::from_fn(|c| c as f32);
+        let p = PackedLut4::pack(&codes, 2, 32, values, Lut4Blocking::RowBlocks(32), Lut4Scales::E8M0(vec![0xFF, 0])).unwrap();
+        let y = gemv(&p, &[1.0; 32]);
+        assert!(y[0].is_nan());
+        assert_eq!(y[1], 64.0 * 2f32.powi(-127)); // 32 × code 2's value × 2^−127: a subnormal scale, exact
+    }
+}

@@ -220,3 +220,39 @@ fn simd_float_round_trips_match_scalar() {
         }
     }
 }
+
+/// The 4-bit LUT GEMV (MXFP4, NF4): the SIMD128 twin (which both builds run) against the scalar twin,
+/// bit for bit (NaN as NaN), on shapes with short MX blocks and NF4 blocks crossing rows, with x that
+/// holds ±0, huge values and ±Inf, and every row against the f64 bound of tests/common/lut4.rs.
+#[wasm_bindgen_test]
+fn lut4_gemv_matches_scalar_twin() {
+    use common::lut4::*;
+    use quant_playground::kernels::lut4::{padded_x, PackedLut4};
+    use quant_playground::quant::block;
+    use quant_playground::quant::format::BlockFormat;
+    let mut rng = SeqRng(21);
+    for &(n, k) in common::lut4::SHAPES.iter() {
+        let w = weights(&mut rng, n, k);
+        for format in [BlockFormat::Mxfp4, BlockFormat::Nf4] {
+            let q = block::quantize(format, &w, &[n, k]);
+            let p = PackedLut4::from_block(&q, n, k).unwrap();
+            for special in [false, true] {
+                let mut x: Vec<f32> = (0..k).map(|_| rng.f32() * 4.0).collect();
+                if special {
+                    for (i, v) in [-0.0, 3e38, f32::INFINITY, f32::NEG_INFINITY, 0.0].into_iter().enumerate() {
+                        x[(i * 7) % k] = v;
+                    }
+                }
+                let xp = padded_x(&x);
+                let (mut a, mut b) = (vec![0f32; n], vec![0f32; n]);
+                kernels::gemv_lut4_packed(&p, &xp, &mut a);
+                scalar::gemv_lut4_packed(&p, &xp, &mut b);
+                assert_eq!(canonical_bits(&a), canonical_bits(&b), "{format:?} [{n}, {k}] special {special}");
+                if !special {
+                    let (y64, sum_abs) = f64_reference(&q.values, &x, n, k);
+                    assert!(worst_against_f64(&p, &a, &y64, &sum_abs) <= 1.0, "{format:?} [{n}, {k}]");
+                }
+            }
+        }
+    }
+}

@@ -5,7 +5,117 @@
 
 use super::explore::OutputError;
 use crate::error::{Error, Result};
+use crate::kernels::gemm::{gemm_f32, PackedF32, PackedI4, PackedI8};
+use crate::kernels::lut4::{matmul_lut4, PackedLut4};
+use crate::quant::dynamic::{dynamic_quantized_matmul, dynamic_quantized_matmul_i4, ActGranularity};
+use crate::quant::format::BlockFormat;
+use crate::quant::{ScaleDType, Scheme};
 use serde::Serialize;
+
+/// The kernels the speed panel times, in its table's order (the first is the reference): FP32, INT8
+/// (dynamic: u8 x per row × int8 W per channel), INT4 (int8 x per row × int4 W per group of 32), and
+/// the dequantize-on-the-fly GEMVs of MXFP4 and NF4 (f32 x × W as codes + scales, one GEMV per row of x).
+pub const SPEED_KERNELS: [&str; 5] = ["fp32", "int8", "int4", "mxfp4", "nf4"];
+
+/// W [n, k] packed once for every kernel of SPEED_KERNELS.
+pub struct SpeedKernels {
+    pub n: usize,
+    pub k: usize,
+    f32_weights: PackedF32,
+    int8_weights: PackedI8,
+    int4_weights: PackedI4,
+    mxfp4_weights: PackedLut4,
+    nf4_weights: PackedLut4,
+}
+
+impl SpeedKernels {
+    pub fn new(w: &[f32], n: usize, k: usize) -> Result<SpeedKernels> {
+        Ok(SpeedKernels {
+            n,
+            k,
+            f32_weights: PackedF32::pack(w, n, k)?,
+            int8_weights: PackedI8::quantize(w, n, k)?,
+            int4_weights: PackedI4::quantize(w, n, k, 32, Scheme::Symmetric, ScaleDType::F32)?,
+            mxfp4_weights: PackedLut4::quantize(BlockFormat::Mxfp4, w, n, k)?,
+            nf4_weights: PackedLut4::quantize(BlockFormat::Nf4, w, n, k)?,
+        })
+    }
+
+    /// Y [m, n] = X [m, k] · Wᵀ by kernel `kernel` (an index into SPEED_KERNELS).
+    pub fn call(&self, kernel: usize, x: &[f32], m: usize) -> Result<Vec<f32>> {
+        match kernel {
+            0 => {
+                let mut y = vec![0.0f32; m * self.n];
+                gemm_f32(x, m, &self.f32_weights, None, &mut y)?;
+                Ok(y)
+            }
+            1 => dynamic_quantized_matmul(x, m, &self.int8_weights, ActGranularity::PerRow, None),
+            2 => dynamic_quantized_matmul_i4(x, m, &self.int4_weights, None),
+            3 => matmul_lut4(&self.mxfp4_weights, x, m),
+            4 => matmul_lut4(&self.nf4_weights, x, m),
+            _ => Err(Error::InvalidSpec(format!("speed kernel {kernel}: there are {}", SPEED_KERNELS.len()))),
+        }
+    }
+}
+
+/// FNV-1a (64-bit) of y's f32 values as little-endian bytes, 16 hex digits: two runs of the kernels
+/// (the page's SIMD build, the CLI's scalar twins) gave the same y bit for bit when these are equal.
+pub fn output_checksum(y: &[f32]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in y.iter().flat_map(|v| v.to_le_bytes()) {
+        h = (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// One kernel's output on the speed panel's inputs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KernelOutput {
+    pub kernel: String,
+    pub checksum: String,
+    /// y[0, 0..min(n, 4)], to read beside the checksum.
+    pub head: Vec<f32>,
+}
+
+/// What the speed panel computes before timing, without timing: every kernel's y for W [n, k] and
+/// x [m, k] ~ N(0, 1) from `seed` (app::explore::gaussian_activations, the page's x).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SpeedOutputs {
+    pub tensor: String,
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    pub seed: u64,
+    pub build: &'static str,
+    pub kernels: Vec<KernelOutput>,
+}
+
+pub fn speed_outputs(tensor: &str, w: &[f32], n: usize, k: usize, m: usize, seed: u64) -> Result<SpeedOutputs> {
+    let kernels = SpeedKernels::new(w, n, k)?;
+    let x = super::explore::gaussian_activations(m, k, seed);
+    let rows = SPEED_KERNELS
+        .iter()
+        .enumerate()
+        .map(|(i, &name)| {
+            let y = kernels.call(i, &x, m)?;
+            Ok(KernelOutput { kernel: name.to_string(), checksum: output_checksum(&y), head: y[..n.min(4)].to_vec() })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(SpeedOutputs { tensor: tensor.to_string(), m, n, k, seed, build: crate::kernels::build_name(), kernels: rows })
+}
+
+/// Section 7 of the walk-through on `tensor` (say `fc2.weight`) of a stack of Linear layers in
+/// safetensors bytes: the outputs `lesson hardware` prints and the page's checksums must equal.
+pub fn speed_outputs_of_model(file: &str, bytes: &[u8], tensor: &str, m: usize, seed: u64) -> Result<SpeedOutputs> {
+    let mlp = super::example::Mlp::from_safetensors_bytes(file, bytes)?;
+    let names: Vec<String> = mlp.layers.iter().map(|l| format!("{}.weight", l.name)).collect();
+    let l = mlp
+        .layers
+        .iter()
+        .find(|l| format!("{}.weight", l.name) == tensor)
+        .ok_or_else(|| Error::InvalidSpec(format!("{file}: no tensor '{tensor}' (the layers' weights are {})", names.join(", "))))?;
+    speed_outputs(tensor, &l.weight, l.out_features, l.in_features, m, seed)
+}
 
 /// The speed panel's timing policy.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -131,6 +241,8 @@ pub struct SpeedRow {
     pub gops: f64,
     /// The reference kernel's median / this one's.
     pub speedup: f64,
+    /// output_checksum of the output (the same as `lesson hardware` prints for the same inputs).
+    pub checksum: String,
     /// The reference row only: its largest |y|, the scale the errors are read against.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_abs_output: Option<f32>,
@@ -162,6 +274,7 @@ pub fn speed_report(kernels: &[(&str, &[f32], &KernelTiming)], m: usize, n: usiz
             calls: timing.calls,
             gops: ops / (median_ms * 1e6),
             speedup: reference_ms / median_ms,
+            checksum: output_checksum(output),
             max_abs_output: (i == 0).then(|| reference.iter().fold(0.0f32, |a, v| a.max(v.abs()))),
         });
     }
@@ -274,6 +387,31 @@ mod tests {
         fn spend(&self, ms: f64) {
             self.now.set(self.now.get() + ms);
         }
+    }
+
+    #[test]
+    fn output_checksum_is_fnv1a_64_of_the_le_bytes() {
+        // Python: FNV-1a 64 over struct.pack('<ff', 1.0, -2.5).
+        assert_eq!(output_checksum(&[]), "cbf29ce484222325");
+        assert_eq!(output_checksum(&[1.0, -2.5]), "09e629ee2dfdb3f8");
+        assert_ne!(output_checksum(&[0.0]), output_checksum(&[-0.0]));
+    }
+
+    #[test]
+    fn speed_outputs_run_every_kernel_on_the_seeded_x() {
+        let (n, k, m) = (9, 70, 3);
+        let w: Vec<f32> = (0..n * k).map(|i| ((i * 37 % 101) as f32 - 50.0) / 64.0).collect();
+        let out = speed_outputs("w", &w, n, k, m, 7).unwrap();
+        assert_eq!(out.kernels.iter().map(|r| r.kernel.as_str()).collect::<Vec<_>>(), SPEED_KERNELS);
+        let kernels = SpeedKernels::new(&w, n, k).unwrap();
+        let x = crate::app::explore::gaussian_activations(m, k, 7);
+        for (i, row) in out.kernels.iter().enumerate() {
+            let y = kernels.call(i, &x, m).unwrap();
+            assert_eq!(row.checksum, output_checksum(&y));
+            assert_eq!(row.head, y[..4]);
+        }
+        assert!(kernels.call(5, &x, m).is_err());
+        assert!(kernels.call(3, &x[1..], m).is_err());
     }
 
     #[test]

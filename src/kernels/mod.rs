@@ -209,6 +209,7 @@ pub fn build_name() -> &'static str {
 // Integer results are bit-identical across twins; the f32 outputs are too (same operation order).
 
 pub mod gemm;
+pub mod lut4;
 #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
 pub mod relaxed;
 
@@ -235,4 +236,10 @@ pub fn gemm_i8_packed(a: &gemm::PackedActs, w: &gemm::PackedI8, out: gemm::I8Out
 /// The INT4 GEMM on packed operands (see gemm::gemm_i4).
 pub fn gemm_i4_packed(a: &gemm::PackedActs, w: &gemm::PackedI4, bias: &[f32], out: &mut [f32]) {
     dispatch_gemm!(relaxed gemm_i4_packed(a, w, bias, out))
+}
+
+/// The 4-bit LUT GEMV (MXFP4, NF4) on x padded with lut4::UNIT zeros (see lut4::gemv_lut4). Both
+/// builds run the SIMD128 twin: relaxed-SIMD's madd would fuse differently on different engines.
+pub fn gemv_lut4_packed(w: &lut4::PackedLut4, xp: &[f32], out: &mut [f32]) {
+    dispatch!(gemv_lut4_packed(w, xp, out))
 }

@@ -306,3 +306,42 @@ pub fn gemm_i4_packed(a: &PackedActs, w: &PackedI4, bias: &[f32], out: &mut [f32
     }
 }
 
+
+// ---------------------------------------------------------------------------------------------
+// The 4-bit LUT GEMV (MXFP4, NF4; layout and summation order in lut4.rs).
+
+use super::lut4::{fold16, PackedLut4, UNIT};
+
+/// y[j] = Σ_segments scale · Σ values[code] · x, in lut4.rs's lane order. `xp` is x with UNIT zeros after it.
+pub fn gemv_lut4_packed(w: &PackedLut4, xp: &[f32], out: &mut [f32]) {
+    assert!(xp.len() >= w.k + UNIT && out.len() >= w.n);
+    for (j, y) in out.iter_mut().enumerate().take(w.n) {
+        let mut acc = [0.0f32; 16];
+        let mut unit = w.row_units[j];
+        for s in w.segments(j) {
+            let units = s.len.div_ceil(UNIT);
+            let (mut lo, mut hi) = ([0.0f32; 16], [0.0f32; 16]);
+            for u in 0..units {
+                for l in 0..16 {
+                    let b = w.data[(unit + u) * 16 + l];
+                    let (e_lo, e_hi) = (u * UNIT + l, u * UNIT + 16 + l);
+                    let x_lo = if e_lo < s.len { xp[s.col + e_lo] } else { 0.0 };
+                    let x_hi = if e_hi < s.len { xp[s.col + e_hi] } else { 0.0 };
+                    let (p_lo, p_hi) = (w.values[(b & 0x0F) as usize] * x_lo, w.values[(b >> 4) as usize] * x_hi);
+                    if u == 0 {
+                        (lo[l], hi[l]) = (p_lo, p_hi);
+                    } else {
+                        lo[l] += p_lo;
+                        hi[l] += p_hi;
+                    }
+                }
+            }
+            let scale = w.scale(s.scale);
+            for l in 0..16 {
+                acc[l] += (lo[l] + hi[l]) * scale;
+            }
+            unit += units;
+        }
+        *y = fold16(&acc);
+    }
+}

@@ -652,3 +652,92 @@ pub(crate) fn gemm_i4_with(
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The 4-bit LUT GEMV (MXFP4, NF4; layout and summation order in lut4.rs): a unit of 16 bytes is 32
+// codes (low nibbles the first 16 elements, high nibbles the next 16), each code's f32 built from the
+// values' byte tables by i8x16.swizzle and interleaved into lanes.
+
+use super::lut4::{PackedLut4, UNIT};
+
+/// The values of 16 codes (one per byte of `idx`, each < 16) as four f32x4 in element order. FULL:
+/// all four bytes of the values from their tables; else the two low bytes are zero (E2M1's values).
+#[inline(always)]
+fn lut4_decode<const FULL: bool>(t: &[v128; 4], idx: v128) -> [v128; 4] {
+    let (b2, b3) = (i8x16_swizzle(t[2], idx), i8x16_swizzle(t[3], idx));
+    let hi_a = i8x16_shuffle::<0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23>(b2, b3);
+    let hi_b = i8x16_shuffle::<8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31>(b2, b3);
+    let (lo_a, lo_b) = if FULL {
+        let (b0, b1) = (i8x16_swizzle(t[0], idx), i8x16_swizzle(t[1], idx));
+        (
+            i8x16_shuffle::<0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23>(b0, b1),
+            i8x16_shuffle::<8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31>(b0, b1),
+        )
+    } else {
+        (u8x16_splat(0), u8x16_splat(0))
+    };
+    [
+        i8x16_shuffle::<0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23>(lo_a, hi_a),
+        i8x16_shuffle::<8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31>(lo_a, hi_a),
+        i8x16_shuffle::<0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23>(lo_b, hi_b),
+        i8x16_shuffle::<8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31>(lo_b, hi_b),
+    ]
+}
+
+pub fn gemv_lut4_packed(w: &PackedLut4, xp: &[f32], out: &mut [f32]) {
+    assert!(xp.len() >= w.k + UNIT && out.len() >= w.n && w.row_units.len() == w.n + 1 && w.data.len() >= w.row_units[w.n] * 16);
+    if w.low_bytes_zero() {
+        gemv_lut4_with::<false>(w, xp, out)
+    } else {
+        gemv_lut4_with::<true>(w, xp, out)
+    }
+}
+
+#[inline(always)]
+fn gemv_lut4_with<const FULL: bool>(w: &PackedLut4, xp: &[f32], out: &mut [f32]) {
+    let t = w.tables.map(|b| unsafe { v128_load(b.as_ptr() as *const v128) });
+    let nibble = u8x16_splat(0x0F);
+    let lane = i32x4(0, 1, 2, 3);
+    for (j, y) in out.iter_mut().enumerate().take(w.n) {
+        let mut acc = [f32x4_splat(0.0); 4];
+        let mut unit = w.row_units[j];
+        for s in w.segments(j) {
+            let units = s.len.div_ceil(UNIT);
+            let (mut lo, mut hi) = ([f32x4_splat(0.0); 4], [f32x4_splat(0.0); 4]);
+            // Safety: the units of row j lie below row_units[n] (asserted); a unit reads x up to
+            // col + 32·units < col + len + 32 ≤ k + 32 ≤ xp.len().
+            unsafe {
+                let xs = xp.as_ptr().add(s.col);
+                for u in 0..units {
+                    let b = v128_load(w.data.as_ptr().add((unit + u) * 16) as *const v128);
+                    let (w_lo, w_hi) = (lut4_decode::<FULL>(&t, v128_and(b, nibble)), lut4_decode::<FULL>(&t, u8x16_shr(b, 4)));
+                    let base = u * UNIT;
+                    for i in 0..4 {
+                        let mut x_lo = v128_load(xs.add(base + 4 * i) as *const v128);
+                        let mut x_hi = v128_load(xs.add(base + 16 + 4 * i) as *const v128);
+                        if base + UNIT > s.len {
+                            // The segment ends in this unit: x past it is +0 (the scalar twin's zeros).
+                            let rest = i32x4_splat((s.len - base) as i32);
+                            x_lo = v128_and(x_lo, i32x4_gt(rest, i32x4_add(lane, i32x4_splat(4 * i as i32))));
+                            x_hi = v128_and(x_hi, i32x4_gt(rest, i32x4_add(lane, i32x4_splat(16 + 4 * i as i32))));
+                        }
+                        let (p_lo, p_hi) = (f32x4_mul(w_lo[i], x_lo), f32x4_mul(w_hi[i], x_hi));
+                        if u == 0 {
+                            (lo[i], hi[i]) = (p_lo, p_hi);
+                        } else {
+                            lo[i] = f32x4_add(lo[i], p_lo);
+                            hi[i] = f32x4_add(hi[i], p_hi);
+                        }
+                    }
+                }
+            }
+            let scale = f32x4_splat(w.scale(s.scale));
+            for i in 0..4 {
+                acc[i] = f32x4_add(acc[i], f32x4_mul(f32x4_add(lo[i], hi[i]), scale));
+            }
+            unit += units;
+        }
+        let v = f32x4_add(f32x4_add(acc[0], acc[2]), f32x4_add(acc[1], acc[3]));
+        *y = (f32x4_extract_lane::<0>(v) + f32x4_extract_lane::<2>(v)) + (f32x4_extract_lane::<1>(v) + f32x4_extract_lane::<3>(v));
+    }
+}

@@ -7,6 +7,7 @@ pub mod block;
 pub mod dynamic;
 pub mod format;
 pub mod ggml;
+pub mod lut4_weights;
 pub mod minifloat;
 pub mod mx;
 pub mod nf4;

@@ -94,3 +94,29 @@ impl Int4Weights {
         self.0.stored_bytes()
     }
 }
+
+/// MXFP4 or NF4 weights [n, k] as codes + scales, for the dequantize-on-the-fly GEMV (kernels::lut4).
+#[wasm_bindgen]
+pub struct Lut4Weights(crate::kernels::lut4::PackedLut4);
+
+#[wasm_bindgen]
+impl Lut4Weights {
+    /// Quantizes f32 weights [n, k] to `format` ("mxfp4" or "nf4") and packs them.
+    pub fn quantize(w: &[f32], n: usize, k: usize, format: &str) -> Result<Lut4Weights, JsError> {
+        use crate::quant::format::BlockFormat;
+        let Some(format) = [BlockFormat::Mxfp4, BlockFormat::Nf4].into_iter().find(|f| f.label() == format) else {
+            return Err(JsError::new(&format!("the 4-bit LUT GEMV takes mxfp4 or nf4, not '{format}'")));
+        };
+        crate::kernels::lut4::PackedLut4::quantize(format, w, n, k).map(Lut4Weights).map_err(js_err)
+    }
+
+    /// f32 X [m, k] → Y [m, n], one GEMV per row of X.
+    pub fn matmul(&self, x: &[f32], m: usize) -> Result<Vec<f32>, JsError> {
+        crate::kernels::lut4::matmul_lut4(&self.0, x, m).map_err(js_err)
+    }
+
+    /// Bytes stored: the code units and the scales.
+    pub fn stored_bytes(&self) -> usize {
+        self.0.stored_bytes()
+    }
+}

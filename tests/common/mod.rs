@@ -1,1 +1,2 @@
 pub mod gemm;
+pub mod lut4;

@@ -138,11 +138,53 @@ test('section 6: the accuracy table is the CLI\'s eval', async () => {
   assert.deepEqual((await rowData('#lesson-results-table tbody tr', 'accuracy')).map(Number), expected.rows.map((r) => r.accuracy));
 });
 
-test('section 7: the kernels are timed on this machine', { timeout: 2 * WAIT }, async () => {
+test('section 7: the kernels timed here give the CLI\'s outputs bit for bit, the ratios are the shown times\', the published figures are there', { timeout: 2 * WAIT }, async () => {
   await page.locator('#lesson-hardware-run').click();
   await page.locator('#lesson-hardware-table[data-state="ready"]').waitFor({ timeout: 2 * WAIT });
-  assert.deepEqual(await rowData('#lesson-hardware-table tbody tr', 'kernel'), ['fp32', 'int8', 'int4']);
-  for (const s of await rowData('#lesson-hardware-table tbody tr', 'speedup')) assert.ok(Number(s) > 0, s);
+  const table = await page.locator('#lesson-hardware-table').evaluate((t) => ({ ...t.dataset }));
+  const m = Number(table.m);
+  // The same W (fc2.weight), x (N(0, 1) from the seed) and kernels natively: the CLI runs the scalar twins,
+  // the page the SIMD build, and every y must be the same bits (FNV-1a-64 of the f32 bytes).
+  const expected = cli(['lesson', 'hardware', '--m', String(m), '--seed', table.seed]);
+  const rows = await page.$$eval('#lesson-hardware-table tbody tr', (trs) => trs.map((r) => ({ ...r.dataset, cells: [...r.cells].map((c) => c.textContent) })));
+  assert.deepEqual(rows.map((r) => r.kernel), ['fp32', 'int8', 'int4', 'mxfp4', 'nf4']);
+  assert.deepEqual(rows.map((r) => r.kernel), expected.kernels.map((k) => k.kernel));
+  assert.deepEqual(rows.map((r) => r.checksum), expected.kernels.map((k) => k.checksum), `the ${table.build} build against the CLI's scalar twins`);
+  assert.deepEqual(rows.map((r) => r.cells[5]), expected.kernels.map((k) => k.checksum));
+  const fp32 = Number(rows[0].median);
+  for (const r of rows) {
+    const median = Number(r.median);
+    assert.ok(median > 0, `${r.kernel}: ${r.median}`);
+    assert.equal(Number(r.speedup), fp32 / median, `${r.kernel}: speed-up = FP32's time / this time`);
+    assert.equal(r.cells[3], `${(fp32 / median).toFixed(2)}×`);
+    assert.equal(Number(r.gops), (2 * m * expected.n * expected.k) / (median * 1e6), `${r.kernel}: GOPS = 2·m·n·k / time`);
+  }
+  // This tab's row of the data-sheet table: FP32 and INT8 GOPS of the measured rows, and their ratio.
+  const here = await page.locator('#lesson-hardware-here').evaluate((r) => ({ ...r.dataset, cells: [...r.cells].map((c) => c.textContent) }));
+  const [f, i] = [rows[0], rows[1]].map((r) => Number(r.gops));
+  assert.equal(Number(here.ratio), i / f);
+  assert.equal(here.cells[3], `${(i / f).toFixed(2)}×`);
+  assert.equal(Number(here.fp32), f / 1000);
+  assert.match(await page.locator('#lesson-hardware-measured').textContent(), new RegExp(`INT8 ran ${(i / f).toFixed(2)}×`));
+
+  // The published figures with their sources: Horowitz (ISSCC 2014) and the vendors' data sheets.
+  const energy = await page.$$eval('#lesson-hardware-energy tbody tr', (trs) => trs.map((r) => ({ op: r.dataset.op, pj: Number(r.dataset.pj), cells: [...r.cells].map((c) => c.textContent) })));
+  assert.deepEqual(energy.map((e) => [e.op, e.pj]), [['int8-add', 0.03], ['int32-add', 0.1], ['fp32-add', 0.9], ['int8-mult', 0.2], ['int32-mult', 3.1], ['fp32-mult', 3.7]]);
+  for (const e of energy) {
+    assert.equal(Number(e.cells[1]), e.pj);
+    const fp = e.op.endsWith('add') ? 0.9 : 3.7;
+    assert.ok(Math.abs(parseFloat(e.cells[2]) - fp / e.pj) / (fp / e.pj) < 0.01, `${e.op}: ${e.cells[2]} vs ${fp / e.pj}`);
+  }
+  assert.equal(await page.locator('#lesson-hardware-energy caption a[href="https://doi.org/10.1109/ISSCC.2014.6757323"]').count(), 1);
+  const chips = await page.$$eval('#lesson-hardware-chips tbody tr[data-fp32]:not(#lesson-hardware-here)', (trs) =>
+    trs.map((r) => ({ chip: r.dataset.chip, fp32: Number(r.dataset.fp32), int8: Number(r.dataset.int8), cells: [...r.cells].map((c) => c.textContent), source: r.querySelector('a')?.href })),
+  );
+  assert.deepEqual(chips.map((c) => [c.chip, c.fp32, c.int8]), [['t4', 8.1, 130], ['a100', 19.5, 624], ['h100', 67, 1979]]);
+  for (const c of chips) {
+    assert.deepEqual([Number(c.cells[1]), Number(c.cells[2])], [c.fp32, c.int8]);
+    assert.ok(Math.abs(parseFloat(c.cells[3]) - c.int8 / c.fp32) / (c.int8 / c.fp32) < 0.01, `${c.chip}: ${c.cells[3]}`);
+    assert.match(c.source, /^https:\/\/(www|resources)\.nvidia\.com\//);
+  }
 });
 
 test('the walk-through: no serious accessibility violation, screenshots at 1280 and 390, nothing left 127.0.0.1', { timeout: 2 * WAIT }, async () => {

@@ -172,6 +172,63 @@ function asymmetricU8(values) {
   return { scale, zp, q: values.map((v) => clamp(roundHalfEven(Math.fround(v / scale)) + zp, 0, 255)) };
 }
 
+/** W dequantized from MXFP4 (OCP MX v1.0: per 32 along a row, X = 2^(floor(log2 amax) − 2) clamped to
+ * 2^±127, elements E2M1 of x / X, nearest with ties to the even code, saturating at ±6). */
+const E2M1 = [0, 0.5, 1, 1.5, 2, 3, 4, 6];
+function mxfp4Values(row) {
+  const out = [];
+  for (let s = 0; s < row.length; s += 32) {
+    const block = row.slice(s, s + 32);
+    const amax = Math.max(0, ...block.map(Math.abs));
+    const X = 2 ** clamp((amax > 0 ? Math.floor(Math.log2(amax)) : -126) - 2, -127, 127);
+    for (const v of block) {
+      const a = Math.min(Math.abs(Math.fround(v / X)), 6);
+      let best = 0;
+      for (let c = 1; c < 8; c++) {
+        const d = Math.abs(a - E2M1[c]) - Math.abs(a - E2M1[best]);
+        if (d < 0 || (d === 0 && c % 2 === 0)) best = c;
+      }
+      out.push(Math.sign(v) * E2M1[best] * X);
+    }
+  }
+  return out;
+}
+
+/** W dequantized from NF4 (bitsandbytes: absmax per 64 of the flattened tensor, the level whose
+ * dQuantizeNF4 interval holds x · (1 / absmax), level × absmax). */
+const NF4 = [-1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453, -0.28444138169288635, -0.18477343022823334, -0.09105003625154495, 0.0,
+  0.07958029955625534, 0.16093020141124725, 0.24611230194568634, 0.33791524171829224, 0.44070982933044434, 0.5626170039176941, 0.7229568362236023, 1.0];
+function nf4Values(flat) {
+  const out = [];
+  for (let s = 0; s < flat.length; s += 64) {
+    const block = flat.slice(s, s + 64);
+    const absmax = Math.max(0, ...block.map(Math.abs));
+    const inv = Math.fround(1 / absmax);
+    for (const v of block) {
+      const t = Math.fround(v * inv);
+      const code = NF4.slice(0, 15).reduce((c, level, i) => (t > Math.fround((level + NF4[i + 1]) / 2) ? i + 1 : c), 0);
+      out.push(Math.fround(NF4[code] * absmax));
+    }
+  }
+  return out;
+}
+
+/** SQNR (dB) of y = Wq·x against y = W·x, both in f64, Wq [n, k] row-major. */
+function dequantizedSqnr(w, wq, n, k, x, m) {
+  let [yy, ee] = [0, 0];
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < n; j++) {
+      let [y, yq] = [0, 0];
+      for (let kk = 0; kk < k; kk++) {
+        y += w[j * k + kk] * x[i * k + kk];
+        yq += wq[j * k + kk] * x[i * k + kk];
+      }
+      yy += y * y;
+      ee += (y - yq) ** 2;
+    }
+  return 10 * Math.log10(yy / ee);
+}
+
 /** y = W·x in f64, and the INT8 (dynamic) and INT4 g32 outputs of the same computation; their SQNRs in dB. */
 function referenceSqnr(w, n, k, x, m) {
   const rows = (a, count) => Array.from({ length: count }, (_, r) => Array.from(a.subarray(r * k, (r + 1) * k)));
@@ -228,7 +285,7 @@ async function readSpeed() {
   })));
 }
 
-test('speed panel: FP32, INT8 and INT4 on fc2.weight — finite numbers, SQNR within 1 dB of an f64 reference', { timeout: 3 * WAIT }, async () => {
+test('speed panel: FP32, INT8, INT4, MXFP4 and NF4 on fc2.weight — finite numbers, SQNR within 1 dB of an f64 reference', { timeout: 3 * WAIT }, async () => {
   await chooseTensor(EXAMPLE, 'fc2.weight');
   // Nothing runs by itself; the button names the tensor.
   assert.equal(await page.locator('#speed-table').getAttribute('data-state'), 'empty');
@@ -239,7 +296,7 @@ test('speed panel: FP32, INT8 and INT4 on fc2.weight — finite numbers, SQNR wi
   await runSpeed(m, seed);
   await waitForSpeed('fc2.weight', m, seed);
   const shown = await readSpeed();
-  assert.deepEqual(Object.keys(shown), ['fp32', 'int8', 'int4']);
+  assert.deepEqual(Object.keys(shown), ['fp32', 'int8', 'int4', 'mxfp4', 'nf4']);
   for (const [kernel, cells] of Object.entries(shown)) {
     const want = kernel === 'fp32' ? ['median_ms', 'gops', 'speedup'] : ['sqnr_db', 'cosine', 'max_abs_err', 'median_ms', 'gops', 'speedup'];
     assert.deepEqual(Object.keys(cells).sort(), want.sort(), kernel);
@@ -248,7 +305,7 @@ test('speed panel: FP32, INT8 and INT4 on fc2.weight — finite numbers, SQNR wi
   }
   assert.equal(shown.fp32.speedup, 1);
   const [n, k] = [128, 256];
-  for (const kernel of ['fp32', 'int8', 'int4']) {
+  for (const kernel of ['fp32', 'int8', 'int4', 'mxfp4', 'nf4']) {
     const gops = (2 * m * n * k) / (shown[kernel].median_ms * 1e6);
     assert.ok(Math.abs(shown[kernel].gops - gops) <= 1e-9 * gops, `${kernel} GOPS`);
   }
@@ -266,6 +323,16 @@ test('speed panel: FP32, INT8 and INT4 on fc2.weight — finite numbers, SQNR wi
   assert.ok(Math.abs(shown.int4.sqnr_db - reference.int4) < 1, `INT4 SQNR ${shown.int4.sqnr_db} vs ${reference.int4}`);
   assert.ok(shown.int8.sqnr_db > 30 && shown.int4.sqnr_db > 10, JSON.stringify(shown));
   assert.ok(shown.int8.cosine > 0.999 && shown.int8.max_abs_err < shown.int4.max_abs_err);
+  // MXFP4 and NF4: y from W dequantized by this file's own reading of the specs, in f64 (x stays f32 in
+  // these kernels, so the error is the weights' alone).
+  const wArr = Array.from(w);
+  const mx = Array.from({ length: n }, (_, j) => mxfp4Values(wArr.slice(j * k, (j + 1) * k))).flat();
+  for (const [kernel, wq] of [['mxfp4', mx], ['nf4', nf4Values(wArr)]]) {
+    const want = dequantizedSqnr(w, wq, n, k, x, m);
+    console.log(`# fc2.weight ${kernel}: page ${shown[kernel].sqnr_db.toFixed(3)} dB, f64 reference ${want.toFixed(3)} dB`);
+    assert.ok(Math.abs(shown[kernel].sqnr_db - want) < 1, `${kernel} SQNR ${shown[kernel].sqnr_db} vs ${want}`);
+    assert.ok(shown[kernel].sqnr_db > 10, `${kernel}: ${shown[kernel].sqnr_db}`);
+  }
 
   // Which build ran: the module's own answer, as in the footer.
   assert.equal(await page.locator('#speed-table').getAttribute('data-build'), await page.locator('#kernel').textContent());

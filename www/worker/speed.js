@@ -1,5 +1,6 @@
 // The speed panel: y = W·x for W [n, k] (the tensor, its first axis the output) and x [m, k] from a seeded
-// N(0, 1), by the FP32, INT8 (dynamic, per-row u8 activations) and INT4 (g32) kernels. How they are timed
+// N(0, 1), by the FP32, INT8 (dynamic, per-row u8 activations), INT4 (g32), MXFP4 and NF4 (decoded on the
+// fly) kernels, each output with its checksum (src/app/speed.rs output_checksum). How they are timed
 // (warm-up, calls per run, runs, the median) is the core's policy (src/app/speed.rs); the module runs one
 // step of it per call and the job loop lets a cancel in between two.
 

@@ -69,6 +69,18 @@ enum Section {
         #[arg(long, allow_negative_numbers = true)]
         threshold: Option<f32>,
     },
+    /// Section 7: every speed-panel kernel's y = W·x on a layer of the digits model with x ~ N(0, 1) from
+    /// --seed (what the page times), each y's FNV-1a-64 checksum: the page's kernels must give the same.
+    Hardware {
+        #[arg(long, default_value = "www/examples/digits-mlp.safetensors")]
+        model: String,
+        #[arg(long, default_value = "fc2.weight")]
+        tensor: String,
+        #[arg(long, default_value_t = 8)]
+        m: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
 }
 
 fn scheme(text: &str) -> Scheme {
@@ -115,6 +127,18 @@ pub fn run(args: Args) -> Result<()> {
             }
             for g in &s.grids {
                 outln!("{:?}: scale {} zp {} wasted {} of {} codes, sqnr {:.2} dB", g.scheme, g.scale, g.zero_point, g.wasted_codes, g.codes_total, g.metrics.sqnr_db);
+            }
+        }
+        Section::Hardware { model, tensor, m, seed } => {
+            let bytes = std::fs::read(&model).map_err(|e| Error::Io { path: model.clone(), detail: e.to_string() })?;
+            let h = quant_playground::app::speed::speed_outputs_of_model(&model, &bytes, &tensor, m, seed)?;
+            if json {
+                print_json(&h);
+                return Ok(());
+            }
+            outln!("{} [{}, {}] × x [{}, {}] ~ N(0, 1) seed {}, {} kernels", h.tensor, h.n, h.k, h.m, h.k, h.seed, h.build);
+            for r in &h.kernels {
+                outln!("{:<6} checksum {}  y[0, ..4] {:?}", r.kernel, r.checksum, r.head);
             }
         }
         Section::Granularity { model, layer, bits, group } => {

@@ -1,6 +1,7 @@
 // The speed panel: y = W·x on the chosen weight W [n, k] (out, in) with x [m, k] from a seeded Gaussian,
 // by the core's kernels in the worker — FP32, INT8 (dynamic: u8 activations per row × int8 weights per
-// channel) and INT4 (groups of 32 × int8 activations per row) — with each output's error against FP32's
+// channel), INT4 (groups of 32 × int8 activations per row), and the MXFP4 and NF4 GEMVs (f32 x × W kept as
+// codes + scales, decoded on the fly, one GEMV per row of x) — with each output's error against FP32's
 // and the time per call (the core's timing policy, src/app/speed.rs). Runs only when asked: it takes a
 // while, in the worker, with Cancel.
 import { isCancelled } from '../../app/bridge.js';
@@ -16,6 +17,8 @@ const KERNELS = {
   fp32: { title: 'FP32', detail: 'f32 W × f32 x' },
   int8: { title: 'INT8', detail: 'int8 W per channel × u8 x per row' },
   int4: { title: 'INT4 g32', detail: 'int4 W per group of 32 × int8 x per row' },
+  mxfp4: { title: 'MXFP4', detail: 'E2M1 W, E8M0 scale per 32 × f32 x, decoded on the fly' },
+  nf4: { title: 'NF4', detail: 'NF4 W, f32 absmax per 64 × f32 x, decoded on the fly' },
 };
 
 const COLUMNS = [
@@ -158,7 +161,7 @@ function render(result) {
   const fastest = Math.min(...rows.map((r) => r.median_ms));
   for (const r of rows) {
     const about = KERNELS[r.kernel];
-    const tr = element('tr', { dataset: { kernel: r.kernel } }, [element('th', { scope: 'row' }, [about.title, element('small', { text: about.detail })])]);
+    const tr = element('tr', { dataset: { kernel: r.kernel, checksum: r.checksum } }, [element('th', { scope: 'row' }, [about.title, element('small', { text: about.detail })])]);
     for (const c of COLUMNS) {
       let raw = c.error ? r.error?.[c.key] : r[c.key];
       const td = element('td', { dataset: { kernel: r.kernel, metric: c.key } });
@@ -184,7 +187,8 @@ function render(result) {
   const ref = rows.find((r) => r.kernel === 'fp32');
   ui.legend.textContent = `Error: each output y against the FP32 output (whose largest |y| is ${fmt.scientific(ref.max_abs_output)}). `
     + `Time: the median per call of ${ref.samples.length} runs after warm-up, each run a batch of calls long enough for the worker's 0.1 ms clock, the kernels taking turns. `
-    + 'INT8 and INT4 are dynamic: each call quantizes x (per row, min-max) before the integer matmul, and that time counts, as does copying x in and y out for every kernel. Weights are packed once, before timing. '
+    + 'INT8 and INT4 are dynamic: each call quantizes x (per row, min-max) before the integer matmul, and that time counts, as does copying x in and y out for every kernel. '
+    + 'MXFP4 and NF4 keep x in f32 and decode W\'s 4-bit codes and block scales into registers as they go (W is never written out as f32). Weights are quantized and packed once, before timing. '
     + 'GOPS = 2·m·n·k / time; speedup = FP32 time / time. One thread, on a machine that may be busy with other work: run again to see the spread.';
 }
 
