@@ -172,6 +172,23 @@ fn streaming_calibration_gives_ort_ranges_for_any_batching() {
     p.add_batch("a", &x[500..]).unwrap();
     let r = p.ranges().unwrap().ranges["a"];
     assert!(r[1] <= 6.99 && r[1] > 6.9 && r[0] >= -3.0, "{r:?}");
+    // ORT's layout is the whole set's |x| over [min|x|, max|x|] = [0.5, 5.5] in ONE np.histogram call
+    // of 2048 bins, whatever the batching; the lower end is clamped to min(y) = −1.5. The values are
+    // numpy 2.4's (np.histogram(np.abs(y), bins=2048), edges as float32, np.searchsorted(np.cumsum(h /
+    // h.sum()), p / 100)): bins 409 and 1638. Bins over [0, 5.5], the previous two-pass layout, give
+    // 4.498291 for P = 87.5.
+    let y = [-1.5f32, -0.5, 0.5, 1.5, 2.5, 3.5, 4.5, 5.5];
+    for (p, want) in [(50.0, [-1.4985352f32, 1.4985352]), (87.5, [-1.5, 4.4990234])] {
+        let mut c = PtqCalibration::new(PtqMethod::Percentile(p), &names).unwrap();
+        for part in [&y[..2], &y[2..]] {
+            c.add_batch("a", part).unwrap();
+        }
+        c.next_pass().unwrap();
+        for part in [&y[..2], &y[2..]] {
+            c.add_batch("a", part).unwrap();
+        }
+        assert_eq!(c.ranges().unwrap().ranges["a"], want, "P = {p}");
+    }
     assert!(c.add_batch("nope", &[1.0]).unwrap_err().to_string().contains("'nope' is not one of the tensors"));
     let json = serde_json::to_string(&c.ranges().unwrap()).unwrap();
     assert_eq!(PtqRanges::from_json(&json).unwrap().ranges["a"], [-2.0, 3.5]);
@@ -194,14 +211,16 @@ fn a_constant_at_the_float32_limit_gets_a_finite_range_from_every_histogram_meth
         let json = serde_json::to_string(&ranges).unwrap();
         assert_eq!(PtqRanges::from_json(&json).unwrap().ranges["mask"], r, "{}: {json}", method.label());
     }
-    // Percentile (symmetric, ORT compute_percentile): ±the edge below the crossing |x| bin, the upper
-    // end clipped to the data's max.
+    // Percentile (symmetric, ORT compute_percentile) over ORT's |x| layout [min|x|, max|x|], here one
+    // point: numpy's ±0.5 widening vanishes at 3.4e38, so every edge is f32::MAX and the range is
+    // (−MAX, MAX) clamped to the data, [MIN, MIN]. ORT itself stops at this tensor: np.histogram
+    // raises "Too many bins for data range" (numpy 2.4), and quantize_static with it.
     let mut p = PtqCalibration::new(PtqMethod::Percentile(99.999), &names).unwrap();
     p.add_batch("mask", &x).unwrap();
     p.next_pass().unwrap();
     p.add_batch("mask", &x).unwrap();
     let r = p.ranges().unwrap().ranges["mask"];
-    assert_eq!(r, [-(2047.0 * (f32::MAX / 2048.0)), f32::MIN]);
+    assert_eq!(r, [f32::MIN, f32::MIN]);
 }
 
 #[test]
