@@ -99,6 +99,9 @@ fn a_conv_relu_model_is_rewritten_as_ort_writes_it() {
     let expected: Vec<(String, String, Vec<String>, Vec<String>)> = expected.into_iter().map(|(a, b, c, d)| (a.into(), b.into(), c, d)).collect();
     assert_eq!(nodes, expected);
     assert_eq!(report.removed_nodes, vec!["relu".to_string()]);
+    // The Conv now computes the Relu's output y, a graph output: its DequantizeLinear writes "y".
+    let own = |r: &qdq::QdqReport| r.node_outputs.iter().map(|o| (o.node.clone(), o.op_type.clone(), o.output.clone(), o.read_as.clone())).collect::<Vec<_>>();
+    assert_eq!(own(&report), vec![("conv".into(), "Conv".into(), "y".into(), "y".into())]);
 
     let f32s = |name: &str| out.initializer_values(out.initializer(name).unwrap()).unwrap();
     assert_eq!(f32s("x_scale"), vec![0.007843138]);
@@ -395,11 +398,16 @@ fn one_node_at_a_time_and_named_tensors_for_which_layer_hurts() {
     assert_eq!(ops[7], ("relu".to_string(), vec!["c_DequantizeLinear_Output".to_string()]));
     let c = report.tensors.iter().find(|t| t.name == "c").unwrap();
     assert_eq!((c.read_as.as_str(), c.scale.clone()), ("c_DequantizeLinear_Output", vec![(1.6625f64 / 255.0) as f32]));
+    // The Conv's own output: the float model's c against the QDQ model's c_DequantizeLinear_Output
+    // (the pair onnxruntime's qdq_loss_debug.create_activation_matching makes).
+    let own: Vec<(&str, &str, &str)> = report.node_outputs.iter().map(|o| (o.node.as_str(), o.output.as_str(), o.read_as.as_str())).collect();
+    assert_eq!(own, vec![("conv", "c", "c_DequantizeLinear_Output")]);
     // Only the Relu: nothing of it is quantized (its input was never marked), as in ORT.
     let opts = QdqOptions { nodes_to_quantize: vec!["relu".into()], ..QdqOptions::default() };
     let (out, report) = qdq::quantize_static(conv_relu(), &r, &opts).unwrap();
     assert_eq!(out.graph.nodes.len(), 2);
     assert!(report.tensors.is_empty());
+    assert!(report.node_outputs.is_empty(), "a Relu reading no DequantizeLinear is not a quantized node: {:?}", report.node_outputs);
 
     // The float model with chosen tensors exposed, to compare with the QDQ model's read_as tensors.
     let opts = PtqOptions { tensors: Some(vec!["c".into(), "x".into()]), ..PtqOptions::default() };
