@@ -233,6 +233,7 @@ async function openWith(method, args) {
   const opened = await job('Opening the model in onnxruntime-web', (opts) => ctx.run(method, args, opts));
   if (opened) {
     showModel(opened);
+    setBusy(Boolean(running)); // the job ended before `info` was set: the first model's buttons wake up now
     ui.status.textContent = `${opened.name} runs in onnxruntime-web. Choose the methods and press the button.`;
   }
 }
