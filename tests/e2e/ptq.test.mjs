@@ -108,6 +108,27 @@ test('the embedded models\' table equals the CLI\'s', { timeout: LONG }, async (
   }
 });
 
+test('MiniLM\'s table equals the CLI\'s: dynamic, static minmax, INT4 (no labels: agreement with FP32)', { timeout: LONG }, async () => {
+  const cliTable = path.join(dir, 'cli-table-minilm.json');
+  execFileSync('node', [path.join(ROOT, 'scripts/ptq_table.mjs'), '--cli', CLI, '--methods', 'minmax', '--only', 'paraphrase-minilm', '--json', cliTable], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+  const want = JSON.parse(readFileSync(cliTable, 'utf8'))['paraphrase-minilm'];
+  await page.selectOption('#ptq-embedded', 'paraphrase-minilm');
+  await page.click('#ptq-open-embedded');
+  await page.waitForFunction(() => /paraphrase-minilm-l3\.onnx/.test(document.querySelector('#ptq-model-summary')?.textContent ?? ''), null, { timeout: LONG });
+  for (const box of await page.$$('#ptq-methods input')) await box.setChecked((await box.getAttribute('value')) === 'minmax');
+  await page.click('#ptq-run');
+  await page.waitForFunction(() => /Measured \d+ quantized/.test(document.querySelector('#ptq-status')?.textContent ?? ''), null, { timeout: LONG });
+  const got = await tableRows();
+  for (const row of want.rows.filter((r) => r.variant)) {
+    const cells = got[row.label];
+    assert.ok(cells, `the page has a row '${row.label}'`);
+    assert.equal(cells.accuracy, undefined, 'no labels, no accuracy column');
+    assert.equal(cells.neighbour_agreement, pct(row.neighbour_agreement), `${row.label}: nearest sentence = FP32`);
+    assert.equal(cells.top1_agreement, pct(row.top1_agreement), `${row.label}: top-1 agreement`);
+    assert.equal(cells.sqnr_db, typeof row.sqnr_db === 'number' ? row.sqnr_db.toFixed(2) : '∞', `${row.label}: output SQNR`);
+  }
+});
+
 test('each node\'s own output SQNR equals onnxruntime\'s qdq_loss_debug on the same QDQ model', { timeout: LONG }, async () => {
   const models = path.join(dir, 'node-errors');
   mkdirSync(models);
