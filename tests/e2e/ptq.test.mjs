@@ -1,7 +1,7 @@
 // End-to-end for the whole-model PTQ view: onnxruntime-web is not loaded with the page, only when a model
 // is opened, and only from the page's own origin; the embedded classifier's FP32 accuracy; a model
 // onnxruntime-web cannot run is named by its op and leaves the open model as it was; the classifier's table
-// (FP32, dynamic, static per tensor and per channel, INT4) equals the CLI's, number for number
+// (FP32, dynamic, static per tensor and per channel, INT4) and MiniLM's equal the CLI's, number for number
 // (scripts/ptq_table.mjs: the CLI quantizes, the page's own worker code measures in Node); each quantized
 // node's own output SQNR (the worker's nodeOutputErrors over the core's node → tensor map) equals
 // onnxruntime's own qdq_loss_debug (scripts/ptq_node_errors.py) on the same QDQ models.
