@@ -17,8 +17,9 @@ export default defineConfig({
     emptyOutDir: true,
     target: 'es2022',
     // The .wasm and the example's files are always their own files, never inlined as base64: the worker
-    // fetches them, and the CSP's connect-src 'self' does not allow fetching a data: URL.
-    assetsInlineLimit: (file) => (/\.(wasm|npy|npz|safetensors|onnx)$/.test(file) ? false : undefined),
+    // fetches them, and the CSP's connect-src 'self' does not allow fetching a data: URL (the MiniLM
+    // example's sentences-eval.json is small enough to be inlined otherwise).
+    assetsInlineLimit: (file) => (/\.(wasm|npy|npz|safetensors|onnx|json)$/.test(file) ? false : undefined),
   },
   // The worker imports comlink and the wasm glue as ES modules.
   worker: { format: 'es' },

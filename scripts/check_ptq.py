@@ -34,9 +34,9 @@ METHODS = {
     "entropy": CalibrationMethod.Entropy,
     "distribution": CalibrationMethod.Distribution,
 }
-# Methods whose ranges this build computes exactly as ORT does (the others go through the calib
-# module's histogram dialects; their figures are reported, not required to be equal).
-EXACT_METHODS = {"minmax", "distribution"}
+# Every method's ranges are ORT's exactly (percentile and entropy: the whole calibration set's
+# histogram in ORT's one-call layout, src/graph/calibration.rs): any difference fails the check.
+EXACT_METHODS = set(METHODS)
 
 
 def small_cnn(path):

@@ -4,7 +4,10 @@
 // www/pkg), so the page's table and this one can be compared number for number (tests/e2e/ptq.test.mjs).
 //
 // Usage: node scripts/ptq_table.mjs --cli target/release/quant-playground [--only textline-cls|paraphrase-minilm]
-//        [--methods minmax,percentile,...] [--json OUT.json]
+//        [--methods minmax,percentile,...] [--json OUT.json] [--node-errors DIR]
+// --node-errors DIR: each static variant also gets every quantized node's own output SQNR against FP32
+// (the node → tensor map of the CLI's --json report, measured by the page's ptqMeasureNodeErrors), and
+// its model is kept as DIR/<model key>.<variant>.onnx (scripts/ptq_node_errors.py takes it to ORT's own tool).
 // Needs www/pkg (scripts/build-wasm.sh) and www/examples/ptq (scripts/fetch_ptq_models.py).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,6 +24,7 @@ const cli = option('--cli', join(root, 'target/release/quant-playground'));
 const only = option('--only', null);
 const methods = option('--methods', 'minmax,percentile,entropy,distribution,mse').split(',');
 const jsonOut = option('--json', null);
+const nodeErrorsDir = option('--node-errors', null);
 
 /** The embedded models as the page lists them (www/worker/ptq.js EMBEDDED), files under www/examples/ptq. */
 const MODELS = {
@@ -73,9 +77,16 @@ async function table(key, core) {
     const measure = async (variant, argv) => {
       const out = join(tmp, 'q.onnx');
       const started = Date.now();
-      runCli([join(dir, m.model), ...argv, '-o', out]);
-      const row = await domain.ptqMeasureModel(job, variantLabel(variant), new Uint8Array(readFileSync(out)));
-      rows.push({ ...row, variant, neighbours: undefined });
+      const report = JSON.parse(runCli([join(dir, m.model), ...argv, '-o', out])).report;
+      const bytes = new Uint8Array(readFileSync(out));
+      const row = await domain.ptqMeasureModel(job, variantLabel(variant), bytes);
+      let nodeErrors;
+      if (nodeErrorsDir && variant.kind === 'static') {
+        const slug = `${key}.${variantLabel(variant).replace(/[^\w]+/g, '-').replace(/-+$/, '')}`;
+        writeFileSync(join(nodeErrorsDir, `${slug}.onnx`), bytes);
+        nodeErrors = { model: `${slug}.onnx`, rows: await domain.ptqMeasureNodeErrors(job, row.label, bytes, report.node_outputs) };
+      }
+      rows.push({ ...row, variant, neighbours: undefined, node_errors: nodeErrors });
       console.error(`[ptq-table] ${key} ${row.label}: ${((Date.now() - started) / 1000).toFixed(1)} s`);
     };
     for (const granularity of ['tensor', 'channel']) await measure({ kind: 'dynamic', granularity }, ['--dynamic', '--granularity', granularity]);

@@ -99,6 +99,9 @@ fn a_conv_relu_model_is_rewritten_as_ort_writes_it() {
     let expected: Vec<(String, String, Vec<String>, Vec<String>)> = expected.into_iter().map(|(a, b, c, d)| (a.into(), b.into(), c, d)).collect();
     assert_eq!(nodes, expected);
     assert_eq!(report.removed_nodes, vec!["relu".to_string()]);
+    // The Conv now computes the Relu's output y, a graph output: its DequantizeLinear writes "y".
+    let own = |r: &qdq::QdqReport| r.node_outputs.iter().map(|o| (o.node.clone(), o.op_type.clone(), o.output.clone(), o.read_as.clone())).collect::<Vec<_>>();
+    assert_eq!(own(&report), vec![("conv".into(), "Conv".into(), "y".into(), "y".into())]);
 
     let f32s = |name: &str| out.initializer_values(out.initializer(name).unwrap()).unwrap();
     assert_eq!(f32s("x_scale"), vec![0.007843138]);
@@ -172,6 +175,23 @@ fn streaming_calibration_gives_ort_ranges_for_any_batching() {
     p.add_batch("a", &x[500..]).unwrap();
     let r = p.ranges().unwrap().ranges["a"];
     assert!(r[1] <= 6.99 && r[1] > 6.9 && r[0] >= -3.0, "{r:?}");
+    // ORT's layout is the whole set's |x| over [min|x|, max|x|] = [0.5, 5.5] in ONE np.histogram call
+    // of 2048 bins, whatever the batching; the lower end is clamped to min(y) = −1.5. The values are
+    // numpy 2.4's (np.histogram(np.abs(y), bins=2048), edges as float32, np.searchsorted(np.cumsum(h /
+    // h.sum()), p / 100)): bins 409 and 1638. Bins over [0, 5.5], the previous two-pass layout, give
+    // 4.498291 for P = 87.5.
+    let y = [-1.5f32, -0.5, 0.5, 1.5, 2.5, 3.5, 4.5, 5.5];
+    for (p, want) in [(50.0, [-1.4985352f32, 1.4985352]), (87.5, [-1.5, 4.4990234])] {
+        let mut c = PtqCalibration::new(PtqMethod::Percentile(p), &names).unwrap();
+        for part in [&y[..2], &y[2..]] {
+            c.add_batch("a", part).unwrap();
+        }
+        c.next_pass().unwrap();
+        for part in [&y[..2], &y[2..]] {
+            c.add_batch("a", part).unwrap();
+        }
+        assert_eq!(c.ranges().unwrap().ranges["a"], want, "P = {p}");
+    }
     assert!(c.add_batch("nope", &[1.0]).unwrap_err().to_string().contains("'nope' is not one of the tensors"));
     let json = serde_json::to_string(&c.ranges().unwrap()).unwrap();
     assert_eq!(PtqRanges::from_json(&json).unwrap().ranges["a"], [-2.0, 3.5]);
@@ -194,14 +214,16 @@ fn a_constant_at_the_float32_limit_gets_a_finite_range_from_every_histogram_meth
         let json = serde_json::to_string(&ranges).unwrap();
         assert_eq!(PtqRanges::from_json(&json).unwrap().ranges["mask"], r, "{}: {json}", method.label());
     }
-    // Percentile (symmetric, ORT compute_percentile): ±the edge below the crossing |x| bin, the upper
-    // end clipped to the data's max.
+    // Percentile (symmetric, ORT compute_percentile) over ORT's |x| layout [min|x|, max|x|], here one
+    // point: numpy's ±0.5 widening vanishes at 3.4e38, so every edge is f32::MAX and the range is
+    // (−MAX, MAX) clamped to the data, [MIN, MIN]. ORT itself stops at this tensor: np.histogram
+    // raises "Too many bins for data range" (numpy 2.4), and quantize_static with it.
     let mut p = PtqCalibration::new(PtqMethod::Percentile(99.999), &names).unwrap();
     p.add_batch("mask", &x).unwrap();
     p.next_pass().unwrap();
     p.add_batch("mask", &x).unwrap();
     let r = p.ranges().unwrap().ranges["mask"];
-    assert_eq!(r, [-(2047.0 * (f32::MAX / 2048.0)), f32::MIN]);
+    assert_eq!(r, [f32::MIN, f32::MIN]);
 }
 
 #[test]
@@ -376,11 +398,16 @@ fn one_node_at_a_time_and_named_tensors_for_which_layer_hurts() {
     assert_eq!(ops[7], ("relu".to_string(), vec!["c_DequantizeLinear_Output".to_string()]));
     let c = report.tensors.iter().find(|t| t.name == "c").unwrap();
     assert_eq!((c.read_as.as_str(), c.scale.clone()), ("c_DequantizeLinear_Output", vec![(1.6625f64 / 255.0) as f32]));
+    // The Conv's own output: the float model's c against the QDQ model's c_DequantizeLinear_Output
+    // (the pair onnxruntime's qdq_loss_debug.create_activation_matching makes).
+    let own: Vec<(&str, &str, &str)> = report.node_outputs.iter().map(|o| (o.node.as_str(), o.output.as_str(), o.read_as.as_str())).collect();
+    assert_eq!(own, vec![("conv", "c", "c_DequantizeLinear_Output")]);
     // Only the Relu: nothing of it is quantized (its input was never marked), as in ORT.
     let opts = QdqOptions { nodes_to_quantize: vec!["relu".into()], ..QdqOptions::default() };
     let (out, report) = qdq::quantize_static(conv_relu(), &r, &opts).unwrap();
     assert_eq!(out.graph.nodes.len(), 2);
     assert!(report.tensors.is_empty());
+    assert!(report.node_outputs.is_empty(), "a Relu reading no DequantizeLinear is not a quantized node: {:?}", report.node_outputs);
 
     // The float model with chosen tensors exposed, to compare with the QDQ model's read_as tensors.
     let opts = PtqOptions { tensors: Some(vec!["c".into(), "x".into()]), ..PtqOptions::default() };

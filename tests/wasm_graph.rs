@@ -6,7 +6,7 @@
 use quant_playground::graph::calibration::PtqRanges;
 use quant_playground::graph::model::{Dim, Graph, Initializer, Model, Node, ValueInfo, FLOAT};
 use quant_playground::graph::{self, PtqOptions};
-use quant_playground::wasm::{ptq_dynamic, ptq_expose, ptq_int4, ptq_quantize, PtqCalibrator};
+use quant_playground::wasm::{ptq_dynamic, ptq_expose, ptq_int4, ptq_quantize, PtqCalibrator, PtqNodeErrors};
 use serde_json::Value;
 use wasm_bindgen_test::*;
 
@@ -66,4 +66,25 @@ fn dynamic_and_int4_as_natively() {
     assert_eq!(report["weights"][0]["weight"], "m");
     assert!(ptq_int4(model(), r#"{"int4_block_size":12}"#).is_err());
     assert!(ptq_expose(b"not a model".to_vec(), "{}").is_err());
+}
+
+#[wasm_bindgen_test]
+fn node_errors_from_the_reports_node_outputs() {
+    let ranges = r#"{"ranges": {"x": [-1, 1], "c": [-0.3, 1.4], "r": [0, 1.4], "y": [-1, 2]}}"#;
+    let q = ptq_quantize(model(), ranges, "{}").unwrap();
+    let report: Value = serde_json::from_str(&q.json()).unwrap();
+    // The Conv computes the removed Relu's r; the MatMul's y is a graph output, its DequantizeLinear writes "y".
+    let pairs: Vec<(&str, &str, &str)> = report["node_outputs"].as_array().unwrap().iter().map(|n| (n["node"].as_str().unwrap(), n["output"].as_str().unwrap(), n["read_as"].as_str().unwrap())).collect();
+    assert_eq!(pairs, [("conv", "r", "r_DequantizeLinear_Output"), ("mm", "y", "y")]);
+    let exposed = ptq_expose(q.model(), r#"{"tensors": ["r_DequantizeLinear_Output"]}"#).unwrap();
+    assert!(Model::parse("e.onnx", exposed.model()).unwrap().graph.outputs.iter().any(|o| o.name == "r_DequantizeLinear_Output"));
+    let mut e = PtqNodeErrors::new(&report["node_outputs"].to_string()).unwrap();
+    // x = [1, 2], x̂ = [1, 1.5] then [3, 4] against [4, 4]: 10·log10(30 / 1.25) dB.
+    e.add(0, &[1.0, 2.0], &[1.0, 1.5]).unwrap();
+    e.add(0, &[3.0, 4.0], &[4.0, 4.0]).unwrap();
+    let rows: Value = serde_json::from_str(&e.rows().unwrap()).unwrap();
+    assert_eq!(rows[0]["sqnr_db"].as_f64().unwrap(), 10.0 * (30.0f64 / 1.25).log10());
+    assert_eq!((rows[0]["node"].as_str(), rows[0]["samples"].as_u64()), (Some("conv"), Some(2)));
+    assert!(e.add(1, &[1.0], &[1.0, 2.0]).is_err());
+    assert!(PtqNodeErrors::new("[]").is_err());
 }

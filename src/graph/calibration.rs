@@ -8,9 +8,13 @@
 //!   .collect_value` histograms every batch at once over ±max|x| and the range is the histogram's
 //!   outer edges, (−max|x|, +max|x|). Exact here, no histogram needed.
 //! - `percentile` (symmetric, 2048 bins of |x|, 99.999) and `entropy` (128 bins, 128 quantized bins):
-//!   ORT histograms all batches at once; here a first pass over the batches fixes each tensor's
-//!   range and a second fills the histogram over it (calib::Calibrator::preset_range), so the
-//!   batching does not change the answer, and the existing calib dialects choose the range.
+//!   ORT's `HistogramCalibrater.collect_data` runs the whole reader first and hands the collector
+//!   each tensor's batches as ONE list, which `collect_absolute_value` / `collect_value` turn into
+//!   one array (`np.asarray(data_arr)`) and histogram in one `np.histogram` call. So ORT's layout is
+//!   one batch's: percentile's |x| bins over [min|x|, max|x|] of all the data, entropy's signed bins
+//!   over ±max|x|. Here a first pass gathers those extremes and a second streams the batches into
+//!   that fixed layout (calib::Calibrator::preset_one_batch / preset_range), so the answer is ORT's
+//!   and no batch is kept.
 //! - `mse`: the calib module's MSE search on the same two-pass histogram (ORT has no such method).
 
 use crate::calib::{self, CalibConfig, Calibrator};
@@ -83,11 +87,30 @@ impl PtqMethod {
     }
 }
 
+/// The finite values' extremes, signed and absolute, and their count.
+#[derive(Debug, Clone, Copy)]
+struct Finite {
+    min: f32,
+    max: f32,
+    min_abs: f32,
+    max_abs: f32,
+    count: usize,
+}
+
+impl Finite {
+    fn new() -> Self {
+        Finite { min: f32::INFINITY, max: f32::NEG_INFINITY, min_abs: f32::INFINITY, max_abs: 0.0, count: 0 }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct TensorState {
+    /// NaN skipped, ±Inf counted: np.nanmin / nanmax of ORT's ReduceMin / ReduceMax outputs.
     min: f32,
     max: f32,
     values: u64,
+    /// Over the finite values only: what the histogram layouts are made from.
+    finite: Finite,
     batches: [usize; 2],
     histogram: Option<Calibrator>,
 }
@@ -139,7 +162,7 @@ impl PtqCalibration {
         }
         let state = tensors
             .iter()
-            .map(|t| (t.clone(), TensorState { min: f32::INFINITY, max: f32::NEG_INFINITY, values: 0, batches: [0, 0], histogram: None }))
+            .map(|t| (t.clone(), TensorState { min: f32::INFINITY, max: f32::NEG_INFINITY, values: 0, finite: Finite::new(), batches: [0, 0], histogram: None }))
             .collect();
         Ok(PtqCalibration { method, pass: 0, tensors: tensors.to_vec(), state })
     }
@@ -174,10 +197,23 @@ impl PtqCalibration {
                     s.min = s.min.min(v);
                     s.max = s.max.max(v);
                 }
+                if v.is_finite() {
+                    let f = &mut s.finite;
+                    f.min = f.min.min(v);
+                    f.max = f.max.max(v);
+                    f.min_abs = f.min_abs.min(v.abs());
+                    f.max_abs = f.max_abs.max(v.abs());
+                    f.count += 1;
+                }
             }
             s.values += values.len() as u64;
         } else if let Some(h) = s.histogram.as_mut() {
-            h.add_batch(values);
+            if matches!(method, PtqMethod::Percentile(_)) {
+                // A part of the one batch opened by next_pass (ORT's single collect_absolute_value call).
+                h.add_batch_part(values);
+            } else {
+                h.add_batch(values);
+            }
         } else {
             return Err(Error::InvalidSpec(format!("ptq calibration ({}): no second pass was started", method.label())));
         }
@@ -199,7 +235,13 @@ impl PtqCalibration {
                 return Err(Error::InvalidSpec(format!("ptq calibration: tensor '{t}' received no batch in the first pass")));
             }
             let mut c = Calibrator::new(&spec, &[method], cfg)?;
-            if s.min <= s.max {
+            if let PtqMethod::Percentile(_) = self.method {
+                // ORT's |x| histogram of all batches as one array: bins over [min|x|, max|x|] of the
+                // whole calibration set, the batches then arriving as parts of that one batch.
+                let f = s.finite;
+                c.preset_one_batch(f.min, f.max, f.min_abs, f.max_abs, f.count);
+                c.begin_batch(s.values as usize, f.min, f.max, s.values as usize - f.count);
+            } else if s.min <= s.max {
                 c.preset_range(s.min, s.max);
             }
             s.histogram = Some(c);

@@ -6,6 +6,7 @@
 //! - `qdq`: the static QDQ model onnxruntime's `quantize_static` writes from those ranges;
 //! - `dynamic`: the weights-only model onnxruntime's `quantize_dynamic` writes (MatMulInteger, ConvInteger);
 //! - `int4`: INT4 weight-only MatMulNBits as onnxruntime's `MatMulNBitsQuantizer` writes it;
+//! - `node_errors`: each quantized node's own output against FP32 (qdq_loss_debug's pairs), streamed;
 //! - `model`: the in-memory ONNX model they share (read with the crate's protobuf reader,
 //!   written with the ONNX QDQ export's protobuf writer); `params`: ORT's scale arithmetic.
 
@@ -16,6 +17,7 @@ pub mod engine;
 pub mod expose;
 pub mod int4;
 pub mod model;
+pub mod node_errors;
 pub mod params;
 pub mod qdq;
 

@@ -77,10 +77,28 @@ pub struct QuantizedTensor {
     pub read_as: String,
 }
 
+/// A quantized node's own output: which float-model tensor it computes and what its consumers read
+/// in the written model, for per-node errors as ORT's qdq_loss_debug pairs them
+/// (`create_activation_matching`: the float model's tensor against the QDQ model's post-QDQ tensor).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NodeOutput {
+    pub node: String,
+    pub op_type: String,
+    /// The tensor of the float model: the node's first output, or the output of the Relu / Clip
+    /// that was removed into it (the node now computes that tensor).
+    pub output: String,
+    /// Its name in the written model after the rewrite: `<output>_DequantizeLinear_Output` when the
+    /// output is quantized (the name itself for a graph output, whose DequantizeLinear takes it),
+    /// `output` unchanged when it is not.
+    pub read_as: String,
+}
+
 /// What the rewrite did.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct QdqReport {
     pub tensors: Vec<QuantizedTensor>,
+    /// Every quantized node that stays in the graph, in the float model's order.
+    pub node_outputs: Vec<NodeOutput>,
     /// Nodes removed into their producer (Relu, Clip).
     pub removed_nodes: Vec<String>,
     /// Node op types of the written graph, in order.
@@ -914,11 +932,29 @@ pub fn quantize_static(model: Model, ranges: &HashMap<String, (f32, f32)>, opts:
             q.producing_dq.extend(outs);
         }
     }
+    // After every node's turn a producer carries the name of the Relu / Clip removed into it; later
+    // steps only rename graph outputs' producers (their DequantizeLinear takes the name).
+    let quantized_nodes: Vec<(usize, String, String, String)> = (0..count)
+        .filter(|&i| q.should_quantize_node(&q.model.graph.nodes[i]) && !q.removed.contains(&i))
+        .filter_map(|i| {
+            let n = &q.model.graph.nodes[i];
+            Some((i, n.name.clone(), n.op_type.clone(), n.outputs.first()?.clone()))
+        })
+        .collect();
     q.initializer_quant_params()?;
     q.adjust_weights_for_bias()?;
     q.quantize_normal_tensors()?;
     q.quantize_sharing_param_tensors()?;
     q.quantize_bias_tensors()?;
+    // A node counts as quantized when it reads a DequantizeLinear's output (ORT's QDQ form); a node of
+    // a quantized op type whose inputs were never marked (a lone Relu) stays float. By index: the
+    // original nodes are still 0..count (Q/DQ nodes were appended), and names may be empty.
+    let dq_outputs: HashSet<&str> = q.model.graph.nodes.iter().filter(|n| n.op_type == "DequantizeLinear").flat_map(|n| n.outputs.iter().map(|o| o.as_str())).collect();
+    let quantized_nodes: Vec<(String, String, String)> = quantized_nodes
+        .into_iter()
+        .filter(|(i, ..)| q.model.graph.nodes[*i].inputs.iter().any(|t| dq_outputs.contains(t.as_str())))
+        .map(|(_, node, op_type, output)| (node, op_type, output))
+        .collect();
     let mut removed_nodes = Vec::new();
     let mut kept = Vec::new();
     for (i, n) in std::mem::take(&mut q.model.graph.nodes).into_iter().enumerate() {
@@ -929,11 +965,18 @@ pub fn quantize_static(model: Model, ranges: &HashMap<String, (f32, f32)>, opts:
         }
     }
     q.model.graph.nodes = kept;
+    let node_outputs = quantized_nodes
+        .into_iter()
+        .map(|(node, op_type, output)| {
+            let read_as = q.report.iter().find(|t| t.kind == "activation" && t.name == output).map_or_else(|| output.clone(), |t| t.read_as.clone());
+            NodeOutput { node, op_type, output, read_as }
+        })
+        .collect();
     clean_initializers(&mut q.model)?;
     q.model.producer_name = Some("quant-playground".into());
     q.model.producer_version = Some(env!("CARGO_PKG_VERSION").into());
     ort_topological_sort(&mut q.model)?;
     let nodes = q.model.graph.nodes.iter().map(|n| n.op_type.clone()).collect();
-    let report = QdqReport { tensors: q.report, removed_nodes, nodes, opset };
+    let report = QdqReport { tensors: q.report, node_outputs, removed_nodes, nodes, opset };
     Ok((q.model, report))
 }

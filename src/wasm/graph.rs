@@ -2,6 +2,7 @@
 //! batches into a calibrator, write the static QDQ model. Converts and delegates only.
 
 use crate::graph::calibration::{PtqCalibration, PtqMethod, PtqRanges};
+use crate::graph::node_errors::NodeErrors;
 use crate::graph::{self, PtqOptions};
 use super::js_err;
 use wasm_bindgen::prelude::*;
@@ -67,6 +68,31 @@ impl PtqCalibrator {
     pub fn ranges(&self) -> Result<String, JsError> {
         let r = self.inner.ranges().map_err(js_err)?;
         serde_json::to_string(&r).map_err(|e| JsError::new(&e.to_string()))
+    }
+}
+
+/// Each quantized node's own output against FP32, one evaluation sample at a time (src/graph/node_errors.rs).
+#[wasm_bindgen]
+pub struct PtqNodeErrors {
+    inner: NodeErrors,
+}
+
+#[wasm_bindgen]
+impl PtqNodeErrors {
+    /// `node_outputs_json`: the QDQ report's `node_outputs` (or some of them).
+    #[wasm_bindgen(constructor)]
+    pub fn new(node_outputs_json: &str) -> Result<PtqNodeErrors, JsError> {
+        Ok(PtqNodeErrors { inner: NodeErrors::from_json(node_outputs_json).map_err(js_err)? })
+    }
+
+    /// One sample of node `index`: the FP32 model's tensor and the quantized model's.
+    pub fn add(&mut self, index: usize, reference: &[f32], quantized: &[f32]) -> Result<(), JsError> {
+        self.inner.add(index, reference, quantized).map_err(js_err)
+    }
+
+    /// [{node, op_type, output, read_as, samples, values, mse, sqnr_db, max_abs_err, cosine, …}].
+    pub fn rows(&self) -> Result<String, JsError> {
+        serde_json::to_string(&self.inner.rows()).map_err(|e| JsError::new(&e.to_string()))
     }
 }
 

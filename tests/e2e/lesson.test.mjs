@@ -2,13 +2,17 @@
 // lecture's formula example exactly [11, 53, 95, 127]); every section and the comparison, calibration and
 // speed views load alone (?embed=NAME) from dist/ served under a sub-path, with no request leaving
 // 127.0.0.1 and nothing thrown; axe-core finds no serious or critical violation on the walk-through and two
-// embeds; screenshots at 1280 and 390 px wide go to docs/.
+// embeds; screenshots at 1280 and 390 px wide go to docs/. Section 6's real networks, measured in the tab,
+// equal the CLI's (scripts/ptq_table.mjs: the CLI quantizes, the page's worker code measures).
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { cli, ROOT, serveDistUnder, startSession, WAIT } from './lib.mjs';
+import { CLI, cli, ROOT, serveDistUnder, startSession, WAIT } from './lib.mjs';
 
 const axeSource = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const PREFIX = '/course/week3/';
@@ -250,5 +254,31 @@ test(`every embed loads alone from dist/ under ${PREFIX}, nothing leaves 127.0.0
     }
   } finally {
     await server.close();
+  }
+});
+
+test('section 6: the PTQ models measured in the tab equal the CLI\'s', { timeout: 40 * WAIT }, async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'qp-lesson-ptq-'));
+  try {
+    // The walk-through's plans (www/worker/lesson.js PTQ_PLANS): three calibrations for the CNN, minmax for the transformer.
+    for (const [key, methods] of [['textline-cls', 'minmax,entropy,percentile'], ['paraphrase-minilm', 'minmax']]) {
+      const out = path.join(dir, `${key}.json`);
+      execFileSync('node', [path.join(ROOT, 'scripts/ptq_table.mjs'), '--cli', CLI, '--methods', methods, '--only', key, '--json', out], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+      const want = new Map(JSON.parse(readFileSync(out, 'utf8'))[key].rows.map((r) => [r.label, r]));
+      await page.locator(`#lesson-results-ptq-form button[data-model="${key}"]`).click();
+      await page.locator(`#lesson-results-ptq-${key}[data-state="ready"]`).waitFor({ timeout: 20 * WAIT });
+      const got = await page.$$eval(`#lesson-results-ptq-${key} tbody tr`, (trs) => trs.map((tr) => ({ ...tr.dataset })));
+      assert.equal(got.length, key === 'textline-cls' ? 7 : 5, `${key}: FP32 and the planned variants`);
+      for (const row of got) {
+        const expected = want.get(row.variant);
+        assert.ok(expected, `${key}: the CLI's table has a row '${row.variant}'`);
+        assert.equal(row.accuracy, String(expected.accuracy), `${key} ${row.variant}: accuracy`);
+        assert.equal(row.cosine, String(expected.cosine), `${key} ${row.variant}: cosine`);
+        assert.equal(row.neighbours, String(expected.neighbour_agreement), `${key} ${row.variant}: nearest sentence = FP32`);
+      }
+    }
+    assert.deepEqual(session.pageErrors, []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -4,6 +4,10 @@
 // at a time, with its calibration and evaluation inputs; every long step reports progress and stops at a
 // cancel between two inference runs.
 import { browserRuntime } from './ort.js';
+import { compare as compareOutputs, evaluate as evaluateModel, fp32Accuracy, nearestNeighbours, nodeOutputErrors, variantLabel } from './ptq-evaluate.js';
+import { feedsOf, readArrays, rowsOf, symbolicDims } from './ptq-inputs.js';
+
+export { variantLabel };
 
 /** The embedded models: real networks and real inputs from registry packages (scripts/fetch_ptq_models.py). */
 const EMBEDDED = {
@@ -32,115 +36,17 @@ const EMBEDDED = {
 /** The op a layer had before quantize_dynamic rewrote it (onnxruntime quantization/operators: Conv → ConvInteger; MatMul, and Gemm via MatMul + Add, → MatMulInteger). */
 const ORIGINAL_OPS = { ConvInteger: ['Conv'], MatMulInteger: ['MatMul', 'Gemm'] };
 
-/** The core's dtype labels (src/tensor.rs DType::name) as typed arrays over little-endian, row-major bytes. */
-const ARRAYS = {
-  F32: Float32Array,
-  F64: Float64Array,
-  I64: BigInt64Array,
-  I32: Int32Array,
-  I16: Int16Array,
-  I8: Int8Array,
-  U8: Uint8Array,
-  BOOL: Uint8Array,
-};
-
-/** What a model input of onnxruntime-web type `type` can be fed from: the same dtype, or a lossless widening. */
-const FEEDABLE = {
-  float32: { F32: (a) => a, F64: (a) => Float32Array.from(a) }, // numpy's default float64, rounded as the model computes in f32
-  int64: { I64: (a) => a, I32: (a) => BigInt64Array.from(a, BigInt), I16: (a) => BigInt64Array.from(a, BigInt), I8: (a) => BigInt64Array.from(a, BigInt), U8: (a) => BigInt64Array.from(a, BigInt) },
-  int32: { I32: (a) => a, I16: (a) => Int32Array.from(a), I8: (a) => Int32Array.from(a), U8: (a) => Int32Array.from(a) },
-  uint8: { U8: (a) => a },
-  int8: { I8: (a) => a },
-  bool: { BOOL: (a) => a, U8: (a) => a },
-};
-
 /**
  * @param core the worker's core (www/worker/index.js)
  * @param runtime onnxruntime-web (www/worker/ort.js): the page's by default, Node's in scripts/ptq_table.mjs
  */
 export default function ptqDomain(core, runtime = browserRuntime) {
-  const { callWasm, readIndex, readStored, free } = core;
-  const { createSession, tensor, MAX_MODEL_BYTES } = runtime;
+  const { callWasm, free } = core;
+  const { createSession, MAX_MODEL_BYTES } = runtime;
   let open = null; // { name, bytes, inputs, outputs, output, calibration, evaluation, fp32, variants }
 
-  /** The arrays of a dropped .npy / .npz, read by the core's own readers (src/formats/npy.rs, npz.rs). */
-  async function readArrays(file) {
-    const index = await readIndex(file);
-    const arrays = {};
-    for (const info of index.tensors) {
-      const context = `${file.name}: array '${info.name}'`;
-      const Typed = ARRAYS[info.dtype];
-      if (!Typed) throw new Error(`${context}: dtype ${info.dtype} cannot be a model input here (${Object.keys(ARRAYS).join(', ')} can)`);
-      const bytes = await readStored(file, info, context);
-      const elements = await callWasm(context, (m) => m.tensor_element_bytes(JSON.stringify(info), bytes));
-      const values = new Typed(elements.buffer, elements.byteOffset, elements.byteLength / Typed.BYTES_PER_ELEMENT);
-      const key = file.name.endsWith('.npy') ? file.name.replace(/\.npy$/, '') : info.name;
-      arrays[key] = { dims: info.shape, dtype: info.dtype, values };
-    }
-    return arrays;
-  }
-
-  /**
-   * Rows of model inputs from arrays keyed by input name, the first axis indexing samples (the CLI's
-   * --calib-data convention); `label`, when present, holds one class per sample.
-   */
-  function rowsOf(arrays, what) {
-    const missing = open.inputs.filter((i) => !arrays[i.name]);
-    if (missing.length) {
-      throw new Error(`${what}: no array named ${missing.map((i) => `'${i.name}'`).join(', ')} (the model's inputs; arrays found: ${Object.keys(arrays).join(', ') || 'none'})`);
-    }
-    const count = arrays[open.inputs[0].name].dims[0];
-    const feeds = {};
-    for (const input of open.inputs) {
-      const array = arrays[input.name];
-      const where = `${what}: '${input.name}'`;
-      if (array.dims[0] !== count) throw new Error(`${where} has ${array.dims[0]} samples on its first axis, '${open.inputs[0].name}' has ${count}`);
-      const convert = FEEDABLE[input.type]?.[array.dtype];
-      if (!convert) throw new Error(`${where} is ${array.dtype}; the model takes ${input.type}, fed from ${Object.keys(FEEDABLE[input.type] ?? {}).join(' or ') || 'no array type the page reads'}`);
-      feeds[input.name] = { type: input.type, dims: [1, ...array.dims.slice(1)], data: convert(array.values) };
-    }
-    let labels = null;
-    if (arrays.label) {
-      if (arrays.label.values.length !== count) throw new Error(`${what}: 'label' has ${arrays.label.values.length} values for ${count} samples`);
-      labels = Array.from(arrays.label.values, Number);
-    }
-    return { count, feeds, labels };
-  }
-
-  /** The ORT feeds of sample `i` ([1, …] each). */
-  async function feedsOf(rows, i) {
-    const out = {};
-    for (const [name, f] of Object.entries(rows.feeds)) {
-      const size = f.dims.reduce((a, b) => a * b, 1);
-      out[name] = await tensor(f.type, f.data.subarray(i * size, (i + 1) * size), f.dims);
-    }
-    return out;
-  }
-
-  /** Runs every evaluation sample through `bytes`: the chosen output of all rows, and the median ms per inference. */
-  async function evaluate(job, label, bytes, { step = 0, steps = 1 } = {}) {
-    const rows = open.evaluation;
-    const session = await createSession(`${open.name} (${label})`, bytes);
-    try {
-      const parts = [];
-      const times = [];
-      for (let i = 0; i < rows.count; i++) {
-        const feeds = await feedsOf(rows, i);
-        const started = performance.now();
-        const result = await session.run(feeds, [open.output]);
-        times.push(performance.now() - started);
-        parts.push(result[open.output].data);
-        await job.step(step * rows.count + i + 1, steps * rows.count, `${label}: sample ${i + 1} of ${rows.count}`);
-      }
-      const rowLength = parts[0].length;
-      const output = new Float32Array(rowLength * parts.length);
-      parts.forEach((p, i) => output.set(p, i * rowLength));
-      times.sort((a, b) => a - b);
-      return { output, rowLength, ms: times[Math.floor(times.length / 2)] };
-    } finally {
-      await session.release();
-    }
-  }
+  /** Runs every evaluation sample through `bytes` (ptq-evaluate.js). */
+  const evaluate = (job, label, bytes, steps) => evaluateModel(runtime, open, job, label, bytes, steps);
 
   /** A core PtqModel (src/wasm/graph.rs) as { model: bytes, report: parsed JSON }, freed. */
   async function taken(context, make) {
@@ -166,36 +72,7 @@ export default function ptqDomain(core, runtime = browserRuntime) {
     return open.weightNodes;
   }
 
-  /** The core's error metrics of `got` against FP32, and the agreements the view shows. */
-  async function compare(label, got, bytes) {
-    const ref = open.fp32;
-    const error = JSON.parse(await callWasm(`${open.name}: comparing ${label}`, (m) => m.output_error(ref.output, got.output)));
-    const rows = open.evaluation.count;
-    const argmax = (values, r) => {
-      let best = 0;
-      for (let j = 1; j < ref.rowLength; j++) if (values[r * ref.rowLength + j] > values[r * ref.rowLength + best]) best = j;
-      return best;
-    };
-    let agree = 0;
-    let correct = 0;
-    for (let r = 0; r < rows; r++) {
-      const a = argmax(got.output, r);
-      if (a === argmax(ref.output, r)) agree++;
-      if (open.evaluation.labels && a === open.evaluation.labels[r]) correct++;
-    }
-    const neighbours = nearestNeighbours(got.output, ref.rowLength, rows);
-    const refNeighbours = open.fp32.neighbours;
-    return {
-      label,
-      bytes: bytes.length,
-      ms: got.ms,
-      ...error,
-      top1_agreement: agree / rows,
-      accuracy: open.evaluation.labels ? correct / rows : null,
-      neighbours,
-      neighbour_agreement: refNeighbours ? neighbours.filter((n, i) => n === refNeighbours[i]).length / rows : null,
-    };
-  }
+  const compare = (label, got, bytes) => compareOutputs(core, open, label, got, bytes);
 
   const api = {
     ptqEmbedded: () => Object.entries(EMBEDDED).map(([key, e]) => ({ key, title: e.title, inputs: e.inputs })),
@@ -248,8 +125,8 @@ export default function ptqDomain(core, runtime = browserRuntime) {
       try {
         const gather = async (files, what) => {
           const arrays = {};
-          for (const f of files) Object.assign(arrays, await readArrays(f));
-          return rowsOf(arrays, what);
+          for (const f of files) Object.assign(arrays, await readArrays(core, f));
+          return rowsOf(open.inputs, arrays, what);
         };
         open.calibration = await gather(calibrationFiles, `calibration inputs (${calibrationFiles.map((f) => f.name).join(', ')})`);
         open.evaluation = evaluationFiles.length
@@ -296,7 +173,7 @@ export default function ptqDomain(core, runtime = browserRuntime) {
           const feeding = calibrators.filter((c) => c.calibrator.passes() > pass);
           if (pass > 0) for (const c of feeding) await callWasm(`calibrator ${c.method}`, () => c.calibrator.next_pass());
           for (let i = 0; i < rows.count; i++) {
-            const result = await session.run(await feedsOf(rows, i), names);
+            const result = await session.run(await feedsOf(runtime.tensor, rows, i), names);
             for (const name of names) {
               const values = result[name].data;
               if (!(values instanceof Float32Array)) continue; // integer tensors are not calibrated
@@ -355,10 +232,11 @@ export default function ptqDomain(core, runtime = browserRuntime) {
     },
 
     /**
-     * Which layer hurts: for each layer with weights, the final-output SQNR of `variant` (static) when only
-     * that layer is quantized: the quantized op types narrowed to its own, the other nodes of that type
-     * excluded (ORT's op_types_to_quantize and nodes_to_exclude). Sorted worst first; `job.partial`
-     * keeps the layers measured so far, for a cancel.
+     * Which layer hurts: for each layer with weights, its own output's SQNR against FP32 in `variant`
+     * (static, every node quantized: onnxruntime qdq_loss_debug's xmodel_err), and the final-output SQNR
+     * when only that layer is quantized: the quantized op types narrowed to its own, the other nodes of
+     * that type excluded (ORT's op_types_to_quantize and nodes_to_exclude). Sorted by the latter, worst
+     * first; `job.partial` keeps the layers measured so far, for a cancel.
      */
     async ptqBlame(job, variant) {
       requireOpen();
@@ -366,6 +244,8 @@ export default function ptqDomain(core, runtime = browserRuntime) {
       const ranges = open.ranges?.[variant.method];
       if (!ranges) throw new Error(`${open.name}: calibrate with ${variant.method} first`);
       const nodes = await weightNodes();
+      const own = await api.ptqNodeErrors(job, variant, nodes.map((n) => n.name));
+      const ownBy = new Map(own.map((r) => [r.node, r]));
       const rows = [];
       job.partial = rows;
       for (const [k, node] of nodes.entries()) {
@@ -378,10 +258,42 @@ export default function ptqDomain(core, runtime = browserRuntime) {
         const made = await taken(`${open.name}: quantizing only ${node.name}`, (m) => m.ptq_quantize(open.bytes, JSON.stringify(ranges), options));
         const got = await evaluate(job, `only ${node.name}`, made.model, { step: k, steps: nodes.length });
         const row = await compare(`only ${node.name}`, got, made.model);
-        rows.push({ node: node.name, op_type: node.op_types.join(' or '), sqnr_db: row.sqnr_db, cosine: row.cosine, accuracy: row.accuracy, top1_agreement: row.top1_agreement });
+        const mine = ownBy.get(node.name);
+        rows.push({
+          node: node.name,
+          op_type: node.op_types.join(' or '),
+          sqnr_db: row.sqnr_db,
+          cosine: row.cosine,
+          accuracy: row.accuracy,
+          top1_agreement: row.top1_agreement,
+          own_output: mine?.output ?? null,
+          own_sqnr_db: mine?.sqnr_db ?? null,
+        });
       }
       rows.sort((a, b) => a.sqnr_db - b.sqnr_db);
       return rows;
+    },
+
+    /**
+     * Each quantized node's own output in the static `variant` (all nodes quantized) against FP32's, by the
+     * node → tensor map of the core's QDQ report (`node_outputs`); `only`: these node names (all when
+     * absent). Rows in the model's order: { node, op_type, output, read_as, sqnr_db, cosine, … }.
+     */
+    async ptqNodeErrors(job, variant, only = null) {
+      requireOpen();
+      if (variant.kind !== 'static') throw new Error('per-node errors are measured for a static variant');
+      const label = variantLabel(variant);
+      let made = open.variants.get(label);
+      if (!made) {
+        const ranges = open.ranges?.[variant.method];
+        if (!ranges) throw new Error(`${open.name}: calibrate with ${variant.method} first`);
+        const options = JSON.stringify({ granularity: variant.granularity ?? 'tensor', activations: variant.activations ?? 'u8', nodes_to_exclude: variant.exclude ?? [] });
+        made = await taken(`${open.name}: ${label}`, (m) => m.ptq_quantize(open.bytes, JSON.stringify(ranges), options));
+      }
+      const wanted = only && new Set(only);
+      const pairs = made.report.node_outputs.filter((n) => !wanted || wanted.has(n.node));
+      if (!pairs.length) return [];
+      return nodeOutputErrors(core, runtime, open, job, label, made.model, pairs);
     },
 
     /** The "keep these N in FP32" suggestion: `variant` with its `n` worst nodes excluded, measured. */
@@ -393,6 +305,12 @@ export default function ptqDomain(core, runtime = browserRuntime) {
 
     async ptqVersion() {
       return runtime.version();
+    },
+
+    /** Each node's own output error of a QDQ model made elsewhere (the CLI), by its report's `node_outputs`. */
+    async ptqMeasureNodeErrors(job, label, bytes, nodeOutputs) {
+      requireOpen();
+      return nodeOutputErrors(core, runtime, open, job, label, bytes, nodeOutputs);
     },
 
     /** A quantized model made elsewhere (the CLI, onnxruntime's quantize_static) measured like the page's own. */
@@ -419,60 +337,7 @@ export default function ptqDomain(core, runtime = browserRuntime) {
       evaluationSamples: open.evaluation.count,
       sameInputs: open.evaluation === open.calibration,
       labels: Boolean(open.evaluation.labels),
-      fp32: { ms: open.fp32.ms, rowLength: open.fp32.rowLength, neighbours: open.fp32.neighbours, accuracy: fp32Accuracy() },
+      fp32: { ms: open.fp32.ms, rowLength: open.fp32.rowLength, neighbours: open.fp32.neighbours, accuracy: fp32Accuracy(open) },
     };
   }
-
-  function fp32Accuracy() {
-    const { labels, count } = open.evaluation;
-    if (!labels) return null;
-    let correct = 0;
-    for (let r = 0; r < count; r++) {
-      let best = 0;
-      for (let j = 1; j < open.fp32.rowLength; j++) if (open.fp32.output[r * open.fp32.rowLength + j] > open.fp32.output[r * open.fp32.rowLength + best]) best = j;
-      if (best === labels[r]) correct++;
-    }
-    return correct / count;
-  }
-}
-
-/** onnxruntime-web reports a free dimension as its name, or as -1 read unsigned (2^32 − 1): both are shown as names. */
-function symbolicDims(shape = []) {
-  return shape.map((d) => (typeof d === 'number' && d >= 2 ** 31 ? '?' : d));
-}
-
-/** The row label of a variant, the same in the table, the plot and the Download list. */
-export function variantLabel(v) {
-  if (v.kind === 'static') return `static INT8 ${v.method} per ${v.granularity ?? 'tensor'} (${v.activations ?? 'u8'} activations)${v.exclude?.length ? `, ${v.exclude.length} kept in FP32` : ''}`;
-  if (v.kind === 'dynamic') return `dynamic INT8 per ${v.granularity ?? 'tensor'}`;
-  if (v.kind === 'int4') return 'INT4 weight-only';
-  return String(v.kind);
-}
-
-/** For each row, the index of the most cosine-similar other row (a retrieval ranking's top hit); null for fewer than 3 rows. */
-function nearestNeighbours(values, rowLength, rows) {
-  if (rows < 3) return null;
-  const norms = new Float64Array(rows);
-  for (let r = 0; r < rows; r++) {
-    let s = 0;
-    for (let j = 0; j < rowLength; j++) s += values[r * rowLength + j] ** 2;
-    norms[r] = Math.sqrt(s) || 1;
-  }
-  const out = [];
-  for (let r = 0; r < rows; r++) {
-    let best = -1;
-    let bestCos = -Infinity;
-    for (let q = 0; q < rows; q++) {
-      if (q === r) continue;
-      let dot = 0;
-      for (let j = 0; j < rowLength; j++) dot += values[r * rowLength + j] * values[q * rowLength + j];
-      const cos = dot / (norms[r] * norms[q]);
-      if (cos > bestCos) {
-        bestCos = cos;
-        best = q;
-      }
-    }
-    out.push(best);
-  }
-  return out;
 }

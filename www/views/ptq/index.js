@@ -2,7 +2,8 @@
 // FP32 vs dynamic INT8, static INT8 (each calibration method, per tensor and per channel) and INT4
 // weight-only, each run by onnxruntime-web in the worker (www/worker/ptq.js): accuracy or agreement with
 // FP32, output SQNR / cosine / max error, size and time per inference, a table and a plot; then which node
-// hurts, one node quantized at a time, and the "keep these N in FP32" suggestion, measured.
+// hurts: each node's own output SQNR against FP32, the final SQNR with one node quantized at a time, and
+// the "keep these N in FP32" suggestion, measured.
 import { isCancelled } from '../../app/bridge.js';
 import * as fmt from '../../shared/format.js';
 import { $, element } from '../../shared/dom.js';
@@ -198,13 +199,15 @@ async function blame(event) {
       if (isCancelled(error) && error.partial?.length) ranked = [...error.partial].sort((a, b) => a.sqnr_db - b.sqnr_db);
       else throw error;
     }
+    const db = (v) => (v === null || v === undefined ? '—' : Number.isFinite(v) ? fmt.fixed(2)(v) : '∞');
     ui.blameTable.replaceChildren(
-      element('caption', { text: `${row.label}: final-output SQNR with only that layer quantized (every other layer in FP32), worst first.` }),
-      element('thead', {}, [element('tr', {}, ['layer', 'op', 'final SQNR, only it quantized (dB)', info.labels ? 'accuracy' : 'top-1 = FP32'].map((t) => element('th', { text: t, scope: 'col' })))]),
+      element('caption', { text: `${row.label}: each layer's own output against FP32 with every layer quantized (the error accumulated up to it, as onnxruntime's qdq_loss_debug measures it), and the final-output SQNR with only that layer quantized (every other layer in FP32); worst final SQNR first.` }),
+      element('thead', {}, [element('tr', {}, ['layer', 'op', 'own output SQNR, all quantized (dB)', 'final SQNR, only it quantized (dB)', info.labels ? 'accuracy' : 'top-1 = FP32'].map((t) => element('th', { text: t, scope: 'col' })))]),
       element('tbody', {}, ranked.map((r) => element('tr', { dataset: { node: r.node } }, [
         element('th', { text: r.node, scope: 'row' }),
         element('td', { text: r.op_type }),
-        element('td', { text: fmt.fixed(2)(r.sqnr_db) }),
+        element('td', { text: db(r.own_sqnr_db), dataset: { key: 'own_sqnr_db' }, title: r.own_output ? `the FP32 tensor '${r.own_output}' against its dequantized copy` : '' }),
+        element('td', { text: db(r.sqnr_db), dataset: { key: 'sqnr_db' } }),
         element('td', { text: fmt.percent(info.labels ? r.accuracy : r.top1_agreement) }),
       ]))),
     );
@@ -230,6 +233,7 @@ async function openWith(method, args) {
   const opened = await job('Opening the model in onnxruntime-web', (opts) => ctx.run(method, args, opts));
   if (opened) {
     showModel(opened);
+    setBusy(Boolean(running)); // the job ended before `info` was set: the first model's buttons wake up now
     ui.status.textContent = `${opened.name} runs in onnxruntime-web. Choose the methods and press the button.`;
   }
 }
