@@ -420,6 +420,10 @@ enum OurFormat {
 
 fn our_format(info: &TensorInfo, float_dtype: DType) -> OurFormat {
     if let Some(q) = &info.quant {
+        // TF.js's float16 storage is a cast, not integer codes: ours is the FP16 cast beside it.
+        if matches!(q.scheme, StoredScheme::TfjsFloat16) {
+            return OurFormat::Format { format: NumberFormat::Float(FloatCast::F16), move_last: None, note: "their TF.js float16 storage; ours rounds to nearest even".into() };
+        }
         if !(2..=8).contains(&q.bits) {
             return OurFormat::None(format!("their {}-bit codes are wider than our integer formats (2 to 8 bits)", q.bits));
         }
@@ -711,6 +715,22 @@ mod tests {
         assert_eq!(canonical_name("model.embed_tokens.weight"), "token_embd.weight");
         assert_eq!(canonical_name("lm_head.weight"), "output.weight");
         assert_eq!(canonical_name("model.layers.x.mlp.up_proj.weight"), "model.layers.x.mlp.up_proj.weight");
+    }
+
+    /// TF.js's float16 storage (the converter's --quantize_float16, here the fixture's dense/*) is a
+    /// cast: ours beside it is FP16, not 16-bit integer codes.
+    #[test]
+    fn tfjs_float16_storage_is_matched_by_our_fp16_cast() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/formats/tfjs/layers/model.json");
+        let index = crate::formats::read_index(path, &mut crate::formats::FileSource::open(path).unwrap()).unwrap();
+        let half: Vec<&TensorInfo> = index.tensors.iter().filter(|t| t.quant.as_ref().is_some_and(|q| matches!(q.scheme, StoredScheme::TfjsFloat16))).collect();
+        assert!(!half.is_empty(), "the fixture stores dense/* as float16");
+        for info in half {
+            match our_format(info, DType::F32) {
+                OurFormat::Format { format, .. } => assert_eq!(format, NumberFormat::Float(FloatCast::F16), "{}", info.name),
+                OurFormat::None(why) => panic!("{}: {why}", info.name),
+            }
+        }
     }
 
     #[test]
