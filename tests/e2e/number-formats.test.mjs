@@ -17,7 +17,8 @@ import { CLI, WAIT, cli, f32, gaussians, safetensors, startSession } from './lib
 const METRICS = ['bytes_quantized', 'compression', 'bits_per_weight', 'mse', 'sqnr_db', 'max_abs_err', 'cosine', 'clipped_share'];
 const rawValue = (row, metric) => String(metric === 'compression' ? row.bytes_fp32 / row.bytes_quantized : row[metric]);
 const FROM_URL = ['fp8-e4m3', 'mxfp4'];
-const FROM_CHOOSER = ['nvfp4', 'nf4', 'q4_k'];
+// The lattice types (ggml's IQ grids) and IQ4_NL are chooser columns too: the page's cells equal the CLI's.
+const FROM_CHOOSER = ['nvfp4', 'nf4', 'q4_k', 'iq4_nl', 'iq3_s', 'iq3_xxs', 'iq2_s', 'iq1_m'];
 
 let session;
 let page;
@@ -106,11 +107,16 @@ test('FP8, MXFP4, NVFP4, NF4 and Q4_K columns equal the CLI, from the URL and th
   // True bits per weight: NVFP4 is 4 + 8/16 + 32 per tensor, Q4_K 144 bytes per 256 values.
   assert.equal(Number(shown.q4_k.bits_per_weight), 4.5);
   assert.equal(Number(shown.mxfp4.bits_per_weight), 4.25);
+  // IQ4_NL: 18 bytes per 32; IQ3_S 110 bytes, IQ2_S 82, IQ1_M 56 per 256 (ggml-common.h's block sizes).
+  assert.equal(Number(shown.iq4_nl.bits_per_weight), 4.5);
+  assert.equal(Number(shown.iq3_s.bits_per_weight), 3.4375);
+  assert.equal(Number(shown.iq2_s.bits_per_weight), 2.5625);
+  assert.equal(Number(shown.iq1_m.bits_per_weight), 1.75);
 });
 
 test('whole model under an added format: the JSON download equals the CLI\'s quantize --type', { timeout: 4 * WAIT }, async () => {
   const configs = await page.locator('#model-config option').evaluateAll((os) => os.map((o) => o.value));
-  assert.deepEqual(configs.slice(-5), [...FROM_URL, ...FROM_CHOOSER]);
+  assert.deepEqual(configs.slice(-(FROM_URL.length + FROM_CHOOSER.length)), [...FROM_URL, ...FROM_CHOOSER]);
   for (const label of ['nvfp4', 'mxfp4']) {
     await page.locator('#model-config').selectOption(label);
     assert.match(await page.locator('#model-run').textContent(), new RegExp(`all 2 float tensors of blocks\\.safetensors as ${label}$`));
