@@ -27,6 +27,10 @@ SUITES.append(os.path.join(ROOT, "tests", "fixtures", "formats", "torchscript"))
 # GPTQ / AWQ safetensors packed by auto-gptq's and AutoAWQ's own code, against their dequantization in
 # half (scripts/make_gptq_fixtures.py).
 SUITES.append(os.path.join(ROOT, "tests", "fixtures", "formats", "gptq"))
+# bitsandbytes 4-bit (NF4 with double quantization, FP4) and LLM.int8() weights laid out as transformers
+# saves them, against bitsandbytes' dequantize_4bit / int8_vectorwise_dequant followed in numpy
+# (scripts/make_bnb_fixtures.py; CI has no torch).
+SUITES.append(os.path.join(ROOT, "tests", "fixtures", "formats", "bnb"))
 # TF.js models (model.json / weights_manifest.json with their .bin shards, weights crossing shards,
 # uint8/uint16/float16 storage), the expected values read by tfjs-core's io.decodeWeights.
 SUITES.append(os.path.join(ROOT, "tests", "fixtures", "formats", "tfjs"))

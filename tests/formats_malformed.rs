@@ -350,6 +350,8 @@ fn fixtures() -> Vec<(String, Vec<u8>)> {
     for name in ["gptq.safetensors", "awq.safetensors"] {
         out.push((name.to_string(), std::fs::read(dir.join("gptq").join(name)).unwrap()));
     }
+    // bitsandbytes 4-bit and int8 Linears: quant_state JSON, absmax (nested), SCB read at index time.
+    out.push(("bnb.safetensors".to_string(), std::fs::read(dir.join("bnb").join("bnb.safetensors")).unwrap()));
     out.sort();
     out
 }
@@ -448,6 +450,64 @@ fn safetensors_cases() {
     expect_err("header over limit", "a.safetensors", &huge, "over the limit of 100000000 bytes");
     let zero = st(r#"{"a":{"dtype":"F32","shape":[0,3],"data_offsets":[0,0]}}"#, 0);
     assert_eq!(outcome("zero elements", "z.safetensors", &zero), "OK");
+}
+
+/// A safetensors file of (name, dtype, shape, bytes), laid out in order.
+fn safetensors_of(tensors: &[(&str, &str, &[usize], Vec<u8>)]) -> Vec<u8> {
+    let (mut header, mut data) = (serde_json::Map::new(), Vec::new());
+    for (name, dtype, shape, bytes) in tensors {
+        let at = data.len();
+        data.extend_from_slice(bytes);
+        header.insert(name.to_string(), serde_json::json!({"dtype": dtype, "shape": shape, "data_offsets": [at, data.len()]}));
+    }
+    let h = serde_json::Value::Object(header).to_string();
+    let mut v = (h.len() as u64).to_le_bytes().to_vec();
+    v.extend_from_slice(h.as_bytes());
+    v.extend(data);
+    v
+}
+
+#[test]
+fn bitsandbytes_cases() {
+    let f32s = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+    let nf4: Vec<f32> = (0..16).map(|i| i as f32 / 15.0).collect();
+    // A [2, 64] NF4 weight in blocks of 64: 64 packed bytes, 2 absmax.
+    let linear4 = |state: &str, codes: usize, absmax: &[f32]| {
+        safetensors_of(&[
+            ("l.weight", "U8", &[codes, 1], vec![0x17; codes]),
+            ("l.weight.absmax", "F32", &[absmax.len()], f32s(absmax)),
+            ("l.weight.quant_map", "F32", &[16], f32s(&nf4)),
+            ("l.weight.quant_state.bitsandbytes__nf4", "U8", &[state.len()], state.as_bytes().to_vec()),
+        ])
+    };
+    let good = r#"{"quant_type": "nf4", "blocksize": 64, "dtype": "float16", "shape": [2, 64]}"#;
+    assert_eq!(outcome("bnb good", "b.safetensors", &linear4(good, 64, &[1.0, 2.0])), "OK");
+    let lying_shape = r#"{"quant_type": "nf4", "blocksize": 64, "dtype": "float16", "shape": [4, 64]}"#;
+    expect_err("bnb quant_state shape lies", "b.safetensors", &linear4(lying_shape, 64, &[1.0, 2.0]), "does not hold the 256 packed 4-bit codes of quant_state shape [4, 64]");
+    expect_err("bnb absmax short", "b.safetensors", &linear4(good, 64, &[1.0]), "absmax 'l.weight.absmax' is F32 [1] where 2 float32 values are needed");
+    expect_err("bnb quant_state not JSON", "b.safetensors", &linear4("{\"quant_type\": ", 64, &[1.0, 2.0]), "is not JSON");
+    let bad_block = r#"{"quant_type": "nf4", "blocksize": 48, "dtype": "float16", "shape": [2, 64]}"#;
+    expect_err("bnb blocksize", "b.safetensors", &linear4(bad_block, 64, &[1.0, 2.0]), "blocksize 48");
+    let wrong_type = r#"{"quant_type": "fp4", "blocksize": 64, "dtype": "float16", "shape": [2, 64]}"#;
+    expect_err("bnb quant_type against key", "b.safetensors", &linear4(wrong_type, 64, &[1.0, 2.0]), "is not its key's 'nf4'");
+    // Double quantization whose nested absmax is short: 300 blocks need 2 of 256.
+    let nested = r#"{"quant_type": "nf4", "blocksize": 64, "dtype": "float16", "shape": [300, 64], "nested_blocksize": 256, "nested_dtype": "float32", "nested_offset": 0.5}"#;
+    let double = |nested_absmax: &[f32]| {
+        safetensors_of(&[
+            ("l.weight", "U8", &[9600, 1], vec![0x17; 9600]),
+            ("l.weight.absmax", "U8", &[300], vec![7; 300]),
+            ("l.weight.quant_map", "F32", &[16], f32s(&nf4)),
+            ("l.weight.nested_absmax", "F32", &[nested_absmax.len()], f32s(nested_absmax)),
+            ("l.weight.nested_quant_map", "F32", &[256], f32s(&[0.25; 256])),
+            ("l.weight.quant_state.bitsandbytes__nf4", "U8", &[nested.len()], nested.as_bytes().to_vec()),
+        ])
+    };
+    assert_eq!(outcome("bnb double good", "b.safetensors", &double(&[1.0, 2.0])), "OK");
+    expect_err("bnb nested absmax short", "b.safetensors", &double(&[1.0]), "where 2 float32 values are needed");
+    // LLM.int8(): SCB one per row.
+    let int8 = |rows: usize| safetensors_of(&[("l.SCB", "F32", &[rows], f32s(&vec![1.0; rows])), ("l.weight", "I8", &[3, 4], vec![1; 12])]);
+    assert_eq!(outcome("bnb int8 good", "b.safetensors", &int8(3)), "OK");
+    expect_err("bnb int8 SCB short", "b.safetensors", &int8(2), "with SCB F32 [2]");
 }
 
 #[test]

@@ -398,6 +398,9 @@ fn stored_scheme(q: &StoredQuant, dtype: DType) -> (Scheme, bool) {
     let signed = match q.layout {
         CodeLayout::Nibbles { signed } => signed,
         CodeLayout::MatmulNbits { .. } | CodeLayout::GptqPacked { .. } | CodeLayout::AwqPacked { .. } => false,
+        // bitsandbytes NF4 / FP4: a codebook symmetric about 0 scaled by each block's absmax, no
+        // zero point (functional.py quantize_4bit): our symmetric blocks are its peer.
+        CodeLayout::HighNibbleFirst => true,
         CodeLayout::Elements => matches!(dtype, DType::I8 | DType::I16 | DType::I32 | DType::I64),
     };
     let mid = 1i64 << (q.bits.clamp(1, 32) - 1);
@@ -457,7 +460,8 @@ trait SchemeLabel {
 
 impl SchemeLabel for StoredQuant {
     fn scheme_label(&self) -> String {
-        let scheme = serde_json::to_value(self.scheme).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+        // label(): the JSON name also for the schemes that carry values (tfjs_affine, bnb4).
+        let scheme = self.scheme.label();
         format!("{scheme} {}-bit {}", self.bits, stored_granularity_label(self.granularity))
     }
 }

@@ -22,6 +22,7 @@
 //! | format | Q | L |
 //! |---|---|---|
 //! | safetensors (+ sharded, index JSON) | F64 F32 F16 BF16 | F8_E4M3 F8_E5M2 I8..I64 U8..U64 BOOL |
+//! | bitsandbytes in safetensors (absmax, quant_map, quant_state; SCB) | NF4 / FP4 4-bit and LLM.int8() weights with their parameters | absmax, quant_map, quant_state, SCB as parameters |
 //! | .npy v1/v2/v3, C/Fortran, LE/BE | f8 f4 f2 | i1..i8 u1..u8 b1 |
 //! | .npz (stored, deflated) | as .npy | as .npy |
 //! | GGUF v2/v3 | F32 F16 BF16 F64 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q4_K Q6_K | every other ggml type, I8..I64 |
@@ -32,6 +33,7 @@
 //! Every length read from a header is checked against the file's length and a per-format limit
 //! before anything is allocated from it.
 
+pub mod bnb;
 pub mod container;
 pub mod decode;
 pub mod gguf;

@@ -824,7 +824,7 @@ fn quantization_of(
             let axis = if conv { 0 } else if u.codes == 0 { rank.saturating_sub(2) } else { rank.saturating_sub(1) };
             (per_axis(axis), layout, zero_points, bits)
         }
-        StoredScheme::Tflite | StoredScheme::TorchAffine | StoredScheme::Gptq | StoredScheme::Awq | StoredScheme::TfjsAffine { .. } | StoredScheme::TfjsFloat16 => return Err("another format's scheme in an ONNX graph".into()),
+        StoredScheme::Tflite | StoredScheme::TorchAffine | StoredScheme::Gptq | StoredScheme::Awq | StoredScheme::TfjsAffine { .. } | StoredScheme::TfjsFloat16 | StoredScheme::Bnb4 { .. } | StoredScheme::BnbInt8 => return Err("another format's scheme in an ONNX graph".into()),
         StoredScheme::OnnxMatmulNbits => {
             let attr = |name: &str| node.int(name).filter(|&v| v > 0).map(|v| v as usize).ok_or_else(|| format!("MatMulNBits without a positive {name}"));
             let (k, n, nbits, block) = (attr("K")?, attr("N")?, attr("bits")?, attr("block_size")?);

@@ -27,6 +27,8 @@ pub fn open(p: &Probe, r: &mut dyn RangeReader) -> Result<FileIndex> {
     let mut index = index_from_prefix(p.file, p.prefix, r.len())?;
     // GPTQ / AWQ Linears (qweight, qzeros, scales): one stored-quantized tensor each.
     super::gptq::recognise(&mut index.tensors, &mut index.metadata, r)?;
+    // bitsandbytes 4-bit (absmax, quant_map, quant_state) and int8 (SCB) Linears: likewise.
+    super::bnb::recognise(&mut index.tensors, &mut index.metadata, r)?;
     Ok(index)
 }
 

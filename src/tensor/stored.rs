@@ -48,7 +48,31 @@ pub enum StoredScheme {
     /// tfjs's lookup tables (io_utils.ts getFloat16Decoder), which keep a NaN's payload as it is.
     /// No parameters: `StoredQuant::scales` is empty.
     TfjsFloat16,
+    /// A bitsandbytes 4-bit Linear weight (NF4 or FP4, `Linear4bit` as transformers saves it):
+    /// value = dtype(f32(quant_map[code] · absmax[block])), blocks of `blocksize` consecutive
+    /// elements in C order (bitsandbytes/backends/default/ops.py _dequantize_4bit_compute). With
+    /// double quantization absmax is itself decoded first (functional.py dequantize_4bit), so
+    /// `StoredQuant::scales` holds the f32 absmax the kernel multiplies by.
+    Bnb4 { quant_map: [f32; 16], dtype: BnbDtype },
+    /// A bitsandbytes LLM.int8() weight (`Linear8bitLt`: int8 codes, per-row `SCB`): value =
+    /// f32(f32(code · SCB[row]) · f32(1 / 127)) (backends/default/ops.py int8_vectorwise_dequant,
+    /// `A * stats.view(-1, 1) * 7.874015718698502e-3`).
+    BnbInt8,
 }
+
+/// The dtype a bitsandbytes 4-bit weight dequantizes to (its quant_state's `dtype`), to which each
+/// f32 product is rounded (`.to(dtype)`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BnbDtype {
+    Float32,
+    Float16,
+    Bfloat16,
+}
+
+/// bitsandbytes' reciprocal of 127 as its int8 dequantization writes it (a Python float, which torch
+/// multiplies into a float32 tensor as a float32: the literal rounded once to f32).
+pub const BNB_INT8_RECIPROCAL: f32 = 7.874015718698502e-3_f64 as f32;
 
 impl StoredScheme {
     /// The scheme's name as JSON spells it ("onnx_qlinear", "tfjs_affine").
@@ -64,6 +88,8 @@ impl StoredScheme {
             StoredScheme::Awq => "awq",
             StoredScheme::TfjsAffine { .. } => "tfjs_affine",
             StoredScheme::TfjsFloat16 => "tfjs_float16",
+            StoredScheme::Bnb4 { .. } => "bnb4",
+            StoredScheme::BnbInt8 => "bnb_int8",
         }
     }
 }
@@ -97,6 +123,9 @@ pub enum CodeLayout {
     /// AutoAWQ's GEMM qweight for a [K, N] weight: int32 words [K, N / 8], eight 4-bit codes of
     /// columns 8j.. in the order 0 2 4 6 1 3 5 7 from the lowest bits (WQLinear_GEMM.from_linear).
     AwqPacked { k: usize, n: usize },
+    /// bitsandbytes' packed 4-bit codes: two per byte in C order, the first in the high nibble
+    /// (backends/default/ops.py quantize_4bit, `(q[::2] << 4) | q[1::2]`).
+    HighNibbleFirst,
 }
 
 /// Where AutoAWQ's pack order puts column n mod 8 in its word: the inverse of [0, 2, 4, 6, 1, 3,
@@ -143,7 +172,7 @@ impl StoredQuant {
     pub fn stored_bytes(&self, dtype: DType, elements: usize) -> Option<u64> {
         match self.layout {
             CodeLayout::Elements => (elements as u64).checked_mul(dtype.size() as u64),
-            CodeLayout::Nibbles { .. } => Some((elements as u64).div_ceil(2)),
+            CodeLayout::Nibbles { .. } | CodeLayout::HighNibbleFirst => Some((elements as u64).div_ceil(2)),
             CodeLayout::MatmulNbits { k, n, block_size, bits } => {
                 let blob = (block_size as u64).checked_mul(bits as u64)? / 8;
                 (n as u64).checked_mul((k as u64).div_ceil(block_size as u64))?.checked_mul(blob)
@@ -212,6 +241,7 @@ fn code_at(dtype: DType, layout: CodeLayout, bytes: &[u8], i: usize) -> i64 {
                 nibble as i64
             }
         }
+        CodeLayout::HighNibbleFirst => ((bytes[i / 2] >> if i % 2 == 0 { 4 } else { 0 }) & 0x0F) as i64,
         CodeLayout::MatmulNbits { k, n, block_size, bits } => {
             let (row, col) = (i / n.max(1), i % n.max(1));
             let blocks = k.div_ceil(block_size);
@@ -277,6 +307,21 @@ pub fn dequantize(name: &str, q: &StoredQuant, dtype: DType, shape: &[usize], by
                     if int32 { js_math_round_to_int32(value) as f32 } else { value as f32 }
                 })
                 .collect());
+        }
+        StoredScheme::Bnb4 { quant_map, dtype: out } => {
+            return Ok((0..n)
+                .map(|i| {
+                    let v = quant_map[code_at(dtype, q.layout, bytes, i) as usize & 0x0F] * q.scales[slot_of(q.granularity, shape, i)];
+                    match out {
+                        BnbDtype::Float32 => v,
+                        BnbDtype::Float16 => half::f16::from_f32(v).to_f32(),
+                        BnbDtype::Bfloat16 => half::bf16::from_f32(v).to_f32(),
+                    }
+                })
+                .collect());
+        }
+        StoredScheme::BnbInt8 => {
+            return Ok((0..n).map(|i| code_at(dtype, q.layout, bytes, i) as f32 * q.scales[slot_of(q.granularity, shape, i)] * BNB_INT8_RECIPROCAL).collect());
         }
         _ => {}
     }
@@ -411,6 +456,27 @@ mod tests {
     }
 
     #[test]
+    fn bitsandbytes_codes_are_high_nibble_first_and_round_to_the_dtype() {
+        // [2, 2] in blocks of 2 along axis 1: absmax 1 and 3; byte 0x1F holds codes 1 (first) and 15.
+        let map: [f32; 16] = std::array::from_fn(|i| i as f32 / 10.0);
+        let mut q = quant(StoredGranularity::Blocked { axis: 1, block_size: 2 }, CodeLayout::HighNibbleFirst, vec![1.0, 3.0], vec![]);
+        q.bits = 4;
+        q.scheme = StoredScheme::Bnb4 { quant_map: map, dtype: BnbDtype::Float32 };
+        let y = dequantize("w", &q, DType::U8, &[2, 2], &[0x1F, 0x20]).unwrap();
+        assert_eq!(y, vec![map[1], map[15], map[2] * 3.0, 0.0]);
+        // 0.1f32 · 3 rounded to half: 0.30000001192… → 1229 / 4096 = 0.300048828125.
+        q.scheme = StoredScheme::Bnb4 { quant_map: map, dtype: BnbDtype::Float16 };
+        assert_eq!(dequantize("w", &q, DType::U8, &[2, 2], &[0x11, 0x10]).unwrap()[2], 1229.0 / 4096.0);
+        q.scheme = StoredScheme::Bnb4 { quant_map: map, dtype: BnbDtype::Bfloat16 };
+        assert_eq!(dequantize("w", &q, DType::U8, &[2, 2], &[0x11, 0x10]).unwrap()[2], half::bf16::from_f32(0.1f32 * 3.0).to_f32());
+        // LLM.int8(): code · SCB, then · f32(1/127): 127 · 2.54 / 127.
+        let mut q = quant(StoredGranularity::PerAxis { axis: 0 }, CodeLayout::Elements, vec![2.54, 1.0], vec![]);
+        q.scheme = StoredScheme::BnbInt8;
+        let y = dequantize("w", &q, DType::I8, &[2, 1], &[127, 0x81]).unwrap();
+        assert_eq!(y, vec![127.0 * 2.54f32 * BNB_INT8_RECIPROCAL, -127.0 * BNB_INT8_RECIPROCAL]);
+    }
+
+    #[test]
     fn tfjs_float16_tables_widen_like_ieee_and_keep_nan_payloads() {
         for h in 0..=u16::MAX {
             let ours = tfjs_float16_to_float32(h);
@@ -427,7 +493,8 @@ mod tests {
     #[test]
     fn scheme_labels_are_the_json_names() {
         use StoredScheme::*;
-        let all = [OnnxDequantizeLinear, OnnxQlinear, OnnxInteger, OnnxMatmulNbits, Tflite, TorchAffine, Gptq, Awq, TfjsAffine { scale: 0.5, min: -1.0, int32: false }, TfjsFloat16];
+        let bnb4 = Bnb4 { quant_map: [0.5; 16], dtype: BnbDtype::Float16 };
+        let all = [OnnxDequantizeLinear, OnnxQlinear, OnnxInteger, OnnxMatmulNbits, Tflite, TorchAffine, Gptq, Awq, TfjsAffine { scale: 0.5, min: -1.0, int32: false }, TfjsFloat16, bnb4, BnbInt8];
         for s in all {
             let j = serde_json::to_value(s).unwrap();
             let name = j.as_str().map(str::to_string).or_else(|| j.as_object().and_then(|o| o.keys().next().cloned())).unwrap();

@@ -119,3 +119,27 @@ test('a GGUF model downloads as GGUF Q4_K byte-identical to the CLI export, its 
   assert.match(name, /\.Q4_K\.gguf$/);
   assert.ok(bytes.includes(Buffer.from('general.architecture')), 'the source key-values are carried over');
 });
+
+test('a TF.js model whose weight crosses its shards downloads byte-identical to the CLI export', async () => {
+  // dense/kernel (float16 storage) runs from group1-shard1of2.bin into group1-shard2of2.bin: the worker
+  // reads each part the core names (tensor_file_parts) from the shards chosen with model.json.
+  const layers = path.join(ROOT, 'tests/fixtures/formats/tfjs/layers');
+  const chosen = ['model.json', 'group1-shard1of2.bin', 'group1-shard2of2.bin'].map((f) => path.join(layers, f));
+  await page.setInputFiles('#file-input', chosen);
+  await page.locator('#tensors tbody[data-file="model.json"]').waitFor();
+  await page.locator('#tensors tr[data-file="model.json"][data-tensor="dense/kernel"] input[type="radio"]').check();
+  await configure({ bits: 8, scheme: 'symmetric', granularity: 'channel' });
+  await page.selectOption('#export-format', 'safetensors');
+  const cli = (extra) => {
+    const out = path.join(dir, `cli-tfjs-${Math.random().toString(36).slice(2)}.safetensors`);
+    execFileSync(CLI, ['export', chosen[0], '--to', 'safetensors', '-o', out, '--bits', '8', '--scheme', 'sym', '--granularity', 'channel', ...extra], { cwd: ROOT });
+    return readFileSync(out);
+  };
+  const one = await download('#export-tensor');
+  const wantOne = cli(['--tensor', 'dense/kernel']);
+  assert.equal(one.bytes.length, wantOne.length, 'size of the one-tensor export');
+  assert.ok(one.bytes.equals(wantOne), 'the split weight exports differently from the CLI');
+  const all = await download('#export-model');
+  assert.ok(all.bytes.equals(cli([])), 'the whole TF.js model exports differently from the CLI');
+  assert.deepEqual(session.pageErrors, []);
+});

@@ -9,13 +9,36 @@ const HEAD_BYTES = 64 * 1024;
 
 /** @param core the worker's core (www/worker/index.js) */
 export default function exportDomain(core) {
-  const { callWasm, free, files, joinPieces, readBytes, transfer } = core;
+  const { baseName, callWasm, free, files, joinPieces, readBytes, transfer } = core;
 
-  /** A file opened together with `file` that holds a tensor's bytes (ONNX external data, a shard). */
-  function siblingFile(file, info) {
-    const entry = [...files.all()].find((e) => e.file.name === info.data_file);
-    if (!entry) throw new Error(`${file.name}: tensor '${info.name}' is stored in ${info.data_file}; open that file together with this one`);
-    return entry.file;
+  /**
+   * A file opened with `entry` that holds tensor bytes (a TF.js shard, ONNX external data): among the
+   * entry's siblings (chosen together with it), else another open file of that name.
+   */
+  function siblingFile(entry, name, info) {
+    const sibling = entry.siblings?.get(baseName(name)) ?? [...files.all()].find((e) => e.file.name === name)?.file;
+    if (!sibling) throw new Error(`${entry.file.name}: tensor '${info.name}' is stored in ${name}; open that file together with this one`);
+    return sibling;
+  }
+
+  /**
+   * A tensor's stored bytes: one range of its own file or of the sibling its data_file names, or, for a
+   * weight split across files (a TF.js weight crossing shards), each part the core's tensor_file_parts
+   * names, read and joined in order (as the comparison's reader does, www/worker/index.js readSplit).
+   */
+  async function readSource(entry, session, info, i, context) {
+    if (info.storage?.kind !== 'split') {
+      const [offset, length] = await callWasm(context, () => session.stored_range(i));
+      return readBytes(info.data_file ? siblingFile(entry, info.data_file, info) : entry.file, offset, length);
+    }
+    const parts = JSON.parse(await callWasm(context, (m) => m.tensor_file_parts(JSON.stringify(info))));
+    const slices = parts.map(({ file, offset, len }) => {
+      const source = file ? siblingFile(entry, file, info) : entry.file;
+      if (offset + len > source.size) throw new Error(`${source.name}: tensor '${info.name}' needs bytes ${offset}–${offset + len} but the file is ${source.size} bytes (truncated?)`);
+      return source.slice(offset, offset + len);
+    });
+    const joined = new Blob(slices);
+    return readBytes(joined, 0, joined.size);
   }
 
   /**
@@ -36,11 +59,10 @@ export default function exportDomain(core) {
     throw new Error(`${file.name}: the export plan asked for more than ${EXPORT_MAX_ROUNDS} pieces of the file`);
   }
 
-  /** Tensor `i` of the plan, encoded from its stored bytes (read here, from its own file or the sibling). */
-  async function encodeSource(file, session, info, i, context) {
-    const [offset, length] = await callWasm(context, () => session.stored_range(i));
-    const stored = await readBytes(info.data_file ? siblingFile(file, info) : file, offset, length);
-    return callWasm(`${file.name}: tensor '${info.name}'`, () => session.encode(i, stored));
+  /** Tensor `i` of the plan, encoded from its stored bytes (read here, from its own file or its siblings). */
+  async function encodeSource(entry, session, info, i, context) {
+    const stored = await readSource(entry, session, info, i, context);
+    return callWasm(`${entry.file.name}: tensor '${info.name}'`, () => session.encode(i, stored));
   }
 
   const sessions = new Map(); // the pool's exports in progress here: key → { file, session, sources }
@@ -55,11 +77,12 @@ export default function exportDomain(core) {
   return {
     /** The pool's export: this worker plans `request` for open file `id` under `key` (see exportFile). */
     async exportBegin(job, key, id, request) {
-      const { file, index } = files.get(id);
+      const entry = files.get(id);
+      const { file, index } = entry;
       const session = await planExport(file, index, request);
       try {
         const sources = JSON.parse(await callWasm(`${file.name}: export to ${request.target}`, () => session.sources()));
-        sessions.set(key, { file, session, sources, context: `${file.name}: export to ${request.target}` });
+        sessions.set(key, { entry, session, sources, context: `${file.name}: export to ${request.target}` });
       } catch (error) {
         free(session);
         throw error;
@@ -79,8 +102,8 @@ export default function exportDomain(core) {
 
     /** Tensor `i` of the plan, encoded here. */
     async exportEncode(job, key, i) {
-      const { file, session, sources, context } = pooled(key);
-      return transfer(await encodeSource(file, session, sources[i], i, context));
+      const { entry, session, sources, context } = pooled(key);
+      return transfer(await encodeSource(entry, session, sources[i], i, context));
     },
 
     exportTrailer: async (job, key) => {
@@ -106,7 +129,8 @@ export default function exportDomain(core) {
      * `export --json` report.
      */
     async exportFile(job, id, request, sink) {
-      const { file, index } = files.get(id);
+      const entry = files.get(id);
+      const { file, index } = entry;
       const context = `${file.name}: export to ${request.target}`;
       const session = await planExport(file, index, request);
       const send = (bytes) => sink(transfer(bytes));
@@ -115,7 +139,7 @@ export default function exportDomain(core) {
         const sources = JSON.parse(await callWasm(context, () => session.sources()));
         for (let i = 0; i < sources.length; i++) {
           const info = sources[i];
-          await send(await encodeSource(file, session, info, i, context));
+          await send(await encodeSource(entry, session, info, i, context));
           await job.step(i + 1, sources.length, info.name);
         }
         await send(await callWasm(context, () => session.trailer()));
