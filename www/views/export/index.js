@@ -11,7 +11,7 @@ import './style.css';
 
 let ui;
 
-/** --to values, as the CLI spells them (README "Export"). */
+/** --to values, as the CLI spells them (README "Export"; every GgufTarget of src/export/gguf.rs). */
 const TARGETS = [
   ['safetensors', 'safetensors: int codes + .scale + .zero_point'],
   ['gguf:F16', 'GGUF F16'],
@@ -20,6 +20,10 @@ const TARGETS = [
   ['gguf:Q4_1', 'GGUF Q4_1'],
   ['gguf:Q4_K', 'GGUF Q4_K'],
   ['gguf:Q6_K', 'GGUF Q6_K'],
+  ['gguf:Q2_K', 'GGUF Q2_K'],
+  ['gguf:Q3_K', 'GGUF Q3_K'],
+  ['gguf:Q5_K', 'GGUF Q5_K'],
+  ['gguf:IQ4_NL', 'GGUF IQ4_NL'],
   ['onnx-qdq', 'ONNX QDQ: DequantizeLinear weights (ONNX files)'],
 ];
 
