@@ -5,14 +5,16 @@
 // (scripts/ptq_table.mjs: the CLI quantizes, the page's own worker code measures in Node); each quantized
 // node's own output SQNR (the worker's nodeOutputErrors over the core's node → tensor map) equals
 // onnxruntime's own qdq_loss_debug (scripts/ptq_node_errors.py) on the same QDQ models; the Download panel
-// offers the built variants, with the row buttons' bytes, which are the CLI's `ptq -o` bytes.
+// offers the built variants, with the row buttons' bytes, which are the CLI's `ptq -o` bytes; "which layer
+// hurts" (one layer quantized at a time, sorted) and "keep N in FP32" equal the CLI's `ptq --blame`.
 //
 //   bash scripts/setup.sh && bash scripts/build-wasm.sh && node --test tests/e2e/ptq.test.mjs
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 import { variantLabel } from '../../www/worker/ptq.js';
 import { CLI, ROOT, WAIT, startSession } from './lib.mjs';
@@ -205,4 +207,45 @@ test('the Download panel offers the built variants: the row button\'s bytes, the
   } finally {
     await whole.close();
   }
+});
+
+test('which layer hurts and keep N in FP32 equal the CLI\'s ptq --blame (static minmax per tensor)', { timeout: LONG }, async () => {
+  // The CLI runs beside the page (its 56 engine processes take the longer): both quantize each of the 54
+  // layers with weights alone, run the 56 labelled crops through onnxruntime-web and rank the final SQNR.
+  const cli = promisify(execFile)(CLI, [
+    'ptq', path.join(MODELS, 'textline-direction-cls.onnx'), '--calib-data', path.join(MODELS, 'textline-calib.npz'),
+    '--engine', `node ${path.join(ROOT, 'scripts/ort_runner.mjs')}`, '--method', 'minmax', '--granularity', 'tensor', '--activations', 'u8',
+    // The page measures with onnxruntime-web's graph optimizations on (www/worker/ort.js createSession).
+    '--blame', '--eval-engine', `node ${path.join(ROOT, 'scripts/ort_runner.mjs')} --optimization all`, '--eval-data', path.join(MODELS, 'textline-eval.npz'), '--eval-output', 'save_infer_model/scale_0.tmp_1',
+    '-o', path.join(dir, 'blame.onnx'), '--json',
+  ], { cwd: ROOT, maxBuffer: 256 * 2 ** 20 });
+  await page.selectOption('#ptq-embedded', 'textline-cls');
+  await page.click('#ptq-open-embedded');
+  await page.waitForFunction(() => document.querySelector('#ptq-table')?.dataset.state === 'fp32', null, { timeout: WAIT });
+  for (const box of await page.$$('#ptq-methods input')) await box.setChecked((await box.getAttribute('value')) === 'minmax');
+  await page.click('#ptq-run');
+  await page.waitForFunction(() => /Measured \d+ quantized/.test(document.querySelector('#ptq-status')?.textContent ?? ''), null, { timeout: LONG });
+  const variant = variantLabel({ kind: 'static', method: 'minmax', granularity: 'tensor', activations: 'u8' });
+  await page.selectOption('#ptq-blame-variant', variant);
+  await page.click('#ptq-blame-run');
+  await page.waitForFunction(() => /^Keep \d+ node/.test(document.querySelector('#ptq-suggestion')?.textContent ?? ''), null, { timeout: LONG });
+  const got = await page.$$eval('#ptq-blame-table tbody tr', (trs) => trs.map((tr) => ({
+    node: tr.dataset.node,
+    sqnr_db: tr.querySelector('td[data-key="sqnr_db"]').textContent,
+    accuracy: tr.lastElementChild.textContent,
+  })));
+  const want = JSON.parse((await cli).stdout).blame;
+  assert.equal(want.layers.length, 54, 'the 53 Conv and the Gemm');
+  // Sorted worst first by the final SQNR (only that layer quantized): the same layers, the same order.
+  assert.deepEqual(got.map((r) => r.node), want.layers.map((l) => l.node), 'the ranking');
+  for (const [i, l] of want.layers.entries()) {
+    assert.equal(got[i].sqnr_db, l.sqnr_db.toFixed(2), `${l.node}: final SQNR with only it quantized`);
+    assert.equal(got[i].accuracy, pct(l.accuracy), `${l.node}: accuracy with only it quantized`);
+  }
+  const s = want.suggestion;
+  const text = await page.textContent('#ptq-suggestion');
+  assert.ok(text.startsWith(`Keep ${s.kept.length} node${s.kept.length === 1 ? '' : 's'} in FP32 (${s.kept.join(', ')}): accuracy ${pct(s.accuracy)} `), text);
+  assert.match(text, new RegExp(`FP32: ${pct(want.fp32_accuracy)}\\), output SQNR ${s.sqnr_db.toFixed(2)} dB\\.$`));
+  const kept = (await tableRows())[`${variant}, ${s.kept.length} kept in FP32`];
+  assert.equal(kept?.accuracy, pct(s.accuracy), 'the measured suggestion is a row of the table');
 });
