@@ -349,3 +349,28 @@ fn lesson_hardware_prints_each_kernels_checksum() {
     assert_eq!(code, 1);
     assert!(err.contains("no tensor 'fc9.weight' (the layers' weights are fc1.weight, fc2.weight, fc3.weight)"), "{err}");
 }
+
+#[test]
+fn ptq_blame_refuses_what_it_cannot_measure_with_a_clear_message() {
+    // --blame measures static QDQ one layer at a time (its values: tests/e2e/ptq.test.mjs, page = CLI).
+    let model = fixture("export/mlp.onnx");
+    let dir = temp_dir("ptq-blame");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("q.onnx");
+    let out = out.to_str().unwrap();
+    let (code, _, err) = cli(&["ptq", &model, "--dynamic", "--blame", "--eval-data", "e.npz", "--eval-output", "y", "-o", out]);
+    assert_ne!(code, 0);
+    assert!(err.contains("--blame measures static QDQ"), "{err}");
+    let (code, _, err) = cli(&["ptq", &model, "--blame", "-o", out]);
+    assert_ne!(code, 0);
+    assert!(err.contains("--eval-data") && err.contains("--eval-output"), "{err}");
+    // Ranges from a file, so no engine runs before the evaluation inputs are read: a missing file is named.
+    let ranges = dir.join("ranges.json");
+    std::fs::write(&ranges, r#"{"method":"minmax","batches":1,"ranges":{}}"#).unwrap();
+    let missing = dir.join("no-such-eval.npz");
+    let (code, _, err) = cli(&["ptq", &model, "--ranges", ranges.to_str().unwrap(), "--blame", "--eval-data", missing.to_str().unwrap(), "--eval-output", "y", "-o", out]);
+    assert_ne!(code, 0);
+    assert!(err.contains("no-such-eval.npz"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -187,30 +187,61 @@ pub fn read_reply(input: &mut dyn Read, mut each: impl FnMut(&str, &[f32]) -> Re
     Ok(())
 }
 
-/// Runs every batch through `engine` (a command line; the exposed model's path is appended)
-/// once per calibration pass, folding the exposed tensors into `calibration`.
-pub fn calibrate_with_engine(engine: &[String], exposed_model: &str, batches: &[Batch], calibration: &mut PtqCalibration, mut progress: impl FnMut(usize, usize)) -> Result<PtqRanges> {
-    let (program, args) = engine.split_first().ok_or_else(|| Error::InvalidSpec("no engine command given".into()))?;
-    for pass in 0..calibration.passes() {
-        if pass == 1 {
-            calibration.next_pass()?;
-        }
+/// A running engine on `model`: its input, its output (past the first frame) and the child to wait for.
+struct Running {
+    program: String,
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    reader: BufReader<std::process::ChildStdout>,
+}
+
+impl Running {
+    fn start(engine: &[String], model: &str) -> Result<Running> {
+        let (program, args) = engine.split_first().ok_or_else(|| Error::InvalidSpec("no engine command given".into()))?;
         let mut child = Command::new(program)
             .args(args)
-            .arg(exposed_model)
+            .arg(model)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .map_err(|e| Error::Io { path: program.clone(), detail: format!("could not start the activation engine: {e}") })?;
-        let mut stdin = child.stdin.take().ok_or_else(|| Error::Io { path: program.clone(), detail: "no stdin".into() })?;
+            .map_err(|e| Error::Io { path: program.clone(), detail: format!("could not start the engine: {e}") })?;
+        let stdin = child.stdin.take().ok_or_else(|| Error::Io { path: program.clone(), detail: "no stdin".into() })?;
         let stdout = child.stdout.take().ok_or_else(|| Error::Io { path: program.clone(), detail: "no stdout".into() })?;
         let mut reader = BufReader::new(stdout);
         read_header(&mut reader)?;
+        Ok(Running { program: program.clone(), child, stdin, reader })
+    }
+
+    /// Sends batch `i` and hands the reply's float outputs to `each`.
+    fn run(&mut self, i: usize, batch: &Batch, outputs: &[String], each: impl FnMut(&str, &[f32]) -> Result<()>) -> Result<()> {
+        write_request(&mut self.stdin, batch, outputs).map_err(|e| Error::Io { path: self.program.clone(), detail: format!("batch {}: {e}", i + 1) })?;
+        read_reply(&mut self.reader, each)
+    }
+
+    /// Closes the engine's input and waits for it to end well.
+    fn finish(self) -> Result<()> {
+        let Running { program, mut child, stdin, .. } = self;
+        drop(stdin);
+        let status = child.wait().map_err(|e| Error::Io { path: program.clone(), detail: e.to_string() })?;
+        if !status.success() {
+            return Err(Error::Io { path: program, detail: format!("the engine ended with {status}") });
+        }
+        Ok(())
+    }
+}
+
+/// Runs every batch through `engine` (a command line; the exposed model's path is appended)
+/// once per calibration pass, folding the exposed tensors into `calibration`.
+pub fn calibrate_with_engine(engine: &[String], exposed_model: &str, batches: &[Batch], calibration: &mut PtqCalibration, mut progress: impl FnMut(usize, usize)) -> Result<PtqRanges> {
+    for pass in 0..calibration.passes() {
+        if pass == 1 {
+            calibration.next_pass()?;
+        }
+        let mut running = Running::start(engine, exposed_model)?;
         let wanted = calibration.tensors().to_vec();
         for (i, b) in batches.iter().enumerate() {
-            write_request(&mut stdin, b, &wanted).map_err(|e| Error::Io { path: program.clone(), detail: format!("batch {}: {e}", i + 1) })?;
-            read_reply(&mut reader, |name, values| {
+            running.run(i, b, &wanted, |name, values| {
                 if calibration.tensors().iter().any(|t| t == name) {
                     calibration.add_batch(name, values)?;
                 }
@@ -218,13 +249,32 @@ pub fn calibrate_with_engine(engine: &[String], exposed_model: &str, batches: &[
             })?;
             progress(pass * batches.len() + i + 1, calibration.passes() * batches.len());
         }
-        drop(stdin);
-        let status = child.wait().map_err(|e| Error::Io { path: program.clone(), detail: e.to_string() })?;
-        if !status.success() {
-            return Err(Error::Io { path: program.clone(), detail: format!("the activation engine ended with {status}") });
-        }
+        running.finish()?;
     }
     calibration.ranges()
+}
+
+/// Runs every batch through `model` on `engine` and returns float output `output` of all batches
+/// back to back (the page's evaluate in www/worker/ptq-evaluate.js: one sample per run, in order).
+pub fn run_output_with_engine(engine: &[String], model: &str, batches: &[Batch], output: &str) -> Result<Vec<f32>> {
+    let mut running = Running::start(engine, model)?;
+    let wanted = [output.to_string()];
+    let mut values = Vec::new();
+    for (i, b) in batches.iter().enumerate() {
+        let mut got = false;
+        running.run(i, b, &wanted, |name, v| {
+            if name == output {
+                values.extend_from_slice(v);
+                got = true;
+            }
+            Ok(())
+        })?;
+        if !got {
+            return Err(io(format!("sample {}: no float output '{output}' in the reply ({model})", i + 1)));
+        }
+    }
+    running.finish()?;
+    Ok(values)
 }
 
 #[cfg(test)]

@@ -143,3 +143,26 @@ test('a TF.js model whose weight crosses its shards downloads byte-identical to 
   assert.ok(all.bytes.equals(cli([])), 'the whole TF.js model exports differently from the CLI');
   assert.deepEqual(session.pageErrors, []);
 });
+
+test('the digits example downloads as GGUF Q3_K and IQ4_NL byte-identical to the CLI export', async () => {
+  // The k-quant and non-linear targets the core writes (src/export/gguf.rs GgufTarget): Q3_K packs the
+  // 256-wide fc2 rows in super-blocks and says what it does with the 64- and 128-wide ones; IQ4_NL packs
+  // every weight in blocks of 32. The page and the CLI go through the same plan, so the files are equal.
+  // The page opens the embedded example itself (www/worker/example.js): the same file as the CLI's.
+  const digits = path.join(ROOT, 'www/examples/digits-mlp.safetensors');
+  await page.locator('#tensors tbody[data-file="digits-mlp.safetensors"]').waitFor();
+  await page.locator('#tensors tr[data-file="digits-mlp.safetensors"][data-tensor="fc2.weight"] input[type="radio"]').check();
+  const listed = await page.locator('#export-format option').evaluateAll((options) => options.map((o) => o.value));
+  for (const type of ['Q2_K', 'Q3_K', 'Q5_K', 'IQ4_NL']) assert.ok(listed.includes(`gguf:${type}`), `the panel offers gguf:${type}`);
+  for (const type of ['Q3_K', 'IQ4_NL']) {
+    await page.selectOption('#export-format', `gguf:${type}`);
+    const { bytes, name } = await download('#export-model');
+    const out = path.join(dir, `cli-digits.${type}.gguf`);
+    execFileSync(CLI, ['export', digits, '--to', `gguf:${type}`, '-o', out], { cwd: ROOT });
+    const want = readFileSync(out);
+    assert.equal(bytes.length, want.length, `${type}: size`);
+    assert.ok(bytes.equals(want), `${type}: bytes differ from the CLI export`);
+    assert.equal(name, `digits-mlp.${type}.gguf`);
+    assert.match(await page.locator('#export-report').textContent(), new RegExp(`fc2\\.weight.*${type}`, 's'), `${type}: fc2.weight is written as ${type}`);
+  }
+});

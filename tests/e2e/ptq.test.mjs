@@ -4,15 +4,19 @@
 // (FP32, dynamic, static per tensor and per channel, INT4) and MiniLM's equal the CLI's, number for number
 // (scripts/ptq_table.mjs: the CLI quantizes, the page's own worker code measures in Node); each quantized
 // node's own output SQNR (the worker's nodeOutputErrors over the core's node → tensor map) equals
-// onnxruntime's own qdq_loss_debug (scripts/ptq_node_errors.py) on the same QDQ models.
+// onnxruntime's own qdq_loss_debug (scripts/ptq_node_errors.py) on the same QDQ models; the Download panel
+// offers the built variants, with the row buttons' bytes, which are the CLI's `ptq -o` bytes; "which layer
+// hurts" (one layer quantized at a time, sorted) and "keep N in FP32" equal the CLI's `ptq --blame`.
 //
 //   bash scripts/setup.sh && bash scripts/build-wasm.sh && node --test tests/e2e/ptq.test.mjs
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
+import { variantLabel } from '../../www/worker/ptq.js';
 import { CLI, ROOT, WAIT, startSession } from './lib.mjs';
 
 const MODELS = path.join(ROOT, 'www/examples/ptq');
@@ -153,4 +157,95 @@ test('each node\'s own output SQNR equals onnxruntime\'s qdq_loss_debug on the s
     // everything after it).
     assert.ok(worst < 0.1, `${row.label}: own-output SQNR differs from ORT's by up to ${worst} dB`);
   }
+});
+
+test('the Download panel offers the built variants: the row button\'s bytes, the CLI\'s ptq -o bytes', { timeout: LONG }, async () => {
+  // The whole page (the panel is not on ?embed=ptq), its save picker hidden so that downloads take the
+  // Blob path Playwright catches (as in export.test.mjs).
+  const whole = await startSession();
+  try {
+    const p = whole.page;
+    await p.evaluate(() => { window.showSaveFilePicker = undefined; });
+    await p.waitForSelector('#ptq-embedded option', { state: 'attached' });
+    assert.equal(await p.locator('#export-format option[value^="ptq:"]').count(), 0, 'no PTQ target before a run');
+    await p.selectOption('#ptq-embedded', 'textline-cls');
+    await p.click('#ptq-open-embedded');
+    await p.waitForSelector('#ptq-table tbody tr[data-variant="FP32"]', { timeout: WAIT });
+    for (const box of await p.$$('#ptq-methods input')) await box.setChecked((await box.getAttribute('value')) === 'minmax');
+    await p.click('#ptq-run');
+    await p.waitForFunction(() => /Measured \d+ quantized/.test(document.querySelector('#ptq-status')?.textContent ?? ''), null, { timeout: LONG });
+    const labels = await p.$$eval('#ptq-table tbody tr', (trs) => trs.map((tr) => tr.dataset.variant).filter((l) => l !== 'FP32'));
+    const offered = await p.locator('#export-format option[value^="ptq:"]').evaluateAll((os) => os.map((o) => o.value.slice(4)));
+    assert.deepEqual(offered, labels, 'every quantized row is a target, in table order');
+
+    const download = async (click) => {
+      const [file] = await Promise.all([p.waitForEvent('download'), click()]);
+      return { bytes: readFileSync(await file.path()), name: file.suggestedFilename() };
+    };
+    const model = path.join(MODELS, 'textline-direction-cls.onnx');
+    const cases = [
+      { variant: { kind: 'static', method: 'minmax', granularity: 'channel', activations: 'u8' }, argv: ['--calib-data', path.join(MODELS, 'textline-calib.npz'), '--engine', `node ${path.join(ROOT, 'scripts/ort_runner.mjs')}`, '--method', 'minmax', '--granularity', 'channel', '--activations', 'u8'] },
+      { variant: { kind: 'dynamic', granularity: 'tensor' }, argv: ['--dynamic', '--granularity', 'tensor'] },
+    ];
+    for (const { variant, argv } of cases) {
+      const label = variantLabel(variant);
+      await p.selectOption('#export-format', `ptq:${label}`);
+      assert.ok(await p.locator('#export-tensor').isDisabled(), `${label}: a whole model only`);
+      const panel = await download(() => p.click('#export-model'));
+      await p.waitForFunction((l) => document.getElementById('export-status').textContent.includes(l), label);
+      const row = await download(() => p.click(`#ptq-table tbody tr[data-variant="${label}"] button`));
+      assert.equal(panel.name, row.name, `${label}: the same file name`);
+      assert.match(panel.name, /^textline-direction-cls\..+\.onnx$/);
+      assert.ok(panel.bytes.equals(row.bytes), `${label}: the panel's bytes differ from the row button's`);
+      const out = path.join(dir, `cli-${panel.name}`);
+      execFileSync(CLI, ['ptq', model, ...argv, '-o', out], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] }); // stderr: in the error if it fails
+      const want = readFileSync(out);
+      assert.equal(panel.bytes.length, want.length, `${label}: size`);
+      assert.ok(panel.bytes.equals(want), `${label}: the panel's bytes differ from the CLI's ptq -o`);
+    }
+    assert.deepEqual(whole.pageErrors, []);
+  } finally {
+    await whole.close();
+  }
+});
+
+test('which layer hurts and keep N in FP32 equal the CLI\'s ptq --blame (static minmax per tensor)', { timeout: LONG }, async () => {
+  // The CLI runs beside the page (its 56 engine processes take the longer): both quantize each of the 54
+  // layers with weights alone, run the 56 labelled crops through onnxruntime-web and rank the final SQNR.
+  const cli = promisify(execFile)(CLI, [
+    'ptq', path.join(MODELS, 'textline-direction-cls.onnx'), '--calib-data', path.join(MODELS, 'textline-calib.npz'),
+    '--engine', `node ${path.join(ROOT, 'scripts/ort_runner.mjs')}`, '--method', 'minmax', '--granularity', 'tensor', '--activations', 'u8',
+    // The page measures with onnxruntime-web's graph optimizations on (www/worker/ort.js createSession).
+    '--blame', '--eval-engine', `node ${path.join(ROOT, 'scripts/ort_runner.mjs')} --optimization all`, '--eval-data', path.join(MODELS, 'textline-eval.npz'), '--eval-output', 'save_infer_model/scale_0.tmp_1',
+    '-o', path.join(dir, 'blame.onnx'), '--json',
+  ], { cwd: ROOT, maxBuffer: 256 * 2 ** 20 });
+  await page.selectOption('#ptq-embedded', 'textline-cls');
+  await page.click('#ptq-open-embedded');
+  await page.waitForFunction(() => document.querySelector('#ptq-table')?.dataset.state === 'fp32', null, { timeout: WAIT });
+  for (const box of await page.$$('#ptq-methods input')) await box.setChecked((await box.getAttribute('value')) === 'minmax');
+  await page.click('#ptq-run');
+  await page.waitForFunction(() => /Measured \d+ quantized/.test(document.querySelector('#ptq-status')?.textContent ?? ''), null, { timeout: LONG });
+  const variant = variantLabel({ kind: 'static', method: 'minmax', granularity: 'tensor', activations: 'u8' });
+  await page.selectOption('#ptq-blame-variant', variant);
+  await page.click('#ptq-blame-run');
+  await page.waitForFunction(() => /^Keep \d+ node/.test(document.querySelector('#ptq-suggestion')?.textContent ?? ''), null, { timeout: LONG });
+  const got = await page.$$eval('#ptq-blame-table tbody tr', (trs) => trs.map((tr) => ({
+    node: tr.dataset.node,
+    sqnr_db: tr.querySelector('td[data-key="sqnr_db"]').textContent,
+    accuracy: tr.lastElementChild.textContent,
+  })));
+  const want = JSON.parse((await cli).stdout).blame;
+  assert.equal(want.layers.length, 54, 'the 53 Conv and the Gemm');
+  // Sorted worst first by the final SQNR (only that layer quantized): the same layers, the same order.
+  assert.deepEqual(got.map((r) => r.node), want.layers.map((l) => l.node), 'the ranking');
+  for (const [i, l] of want.layers.entries()) {
+    assert.equal(got[i].sqnr_db, l.sqnr_db.toFixed(2), `${l.node}: final SQNR with only it quantized`);
+    assert.equal(got[i].accuracy, pct(l.accuracy), `${l.node}: accuracy with only it quantized`);
+  }
+  const s = want.suggestion;
+  const text = await page.textContent('#ptq-suggestion');
+  assert.ok(text.startsWith(`Keep ${s.kept.length} node${s.kept.length === 1 ? '' : 's'} in FP32 (${s.kept.join(', ')}): accuracy ${pct(s.accuracy)} `), text);
+  assert.match(text, new RegExp(`FP32: ${pct(want.fp32_accuracy)}\\), output SQNR ${s.sqnr_db.toFixed(2)} dB\\.$`));
+  const kept = (await tableRows())[`${variant}, ${s.kept.length} kept in FP32`];
+  assert.equal(kept?.accuracy, pct(s.accuracy), 'the measured suggestion is a row of the table');
 });

@@ -2,16 +2,19 @@
 // quantized safetensors, a GGUF type, or ONNX QDQ (ONNX sources). The worker plans the file from the
 // index, reads one tensor's bytes at a time and posts each part; here the parts go straight to disk
 // through showSaveFilePicker's writable stream where the browser has it, else into one Blob that is
-// downloaded at the end. The source is never held; at most the output is.
+// downloaded at the end. The source is never held; at most the output is. The whole-model PTQ view's
+// quantized copies (www/views/ptq, issue 12) are offered too once a run has built them: their bytes are
+// the ones its row buttons download (the worker's ptqModelBytes).
 import { isCancelled } from '../../app/bridge.js';
 import * as fmt from '../../shared/format.js';
 import { $, element } from '../../shared/dom.js';
+import { onPtqVariants, ptqFileName, ptqVariants } from '../../shared/ptq-variants.js';
 import template from './template.html?raw';
 import './style.css';
 
 let ui;
 
-/** --to values, as the CLI spells them (README "Export"). */
+/** --to values, as the CLI spells them (README "Export"; every GgufTarget of src/export/gguf.rs). */
 const TARGETS = [
   ['safetensors', 'safetensors: int codes + .scale + .zero_point'],
   ['gguf:F16', 'GGUF F16'],
@@ -20,6 +23,10 @@ const TARGETS = [
   ['gguf:Q4_1', 'GGUF Q4_1'],
   ['gguf:Q4_K', 'GGUF Q4_K'],
   ['gguf:Q6_K', 'GGUF Q6_K'],
+  ['gguf:Q2_K', 'GGUF Q2_K'],
+  ['gguf:Q3_K', 'GGUF Q3_K'],
+  ['gguf:Q5_K', 'GGUF Q5_K'],
+  ['gguf:IQ4_NL', 'GGUF IQ4_NL'],
   ['onnx-qdq', 'ONNX QDQ: DequantizeLinear weights (ONNX files)'],
 ];
 
@@ -39,6 +46,9 @@ function mount(root, context) {
     report: $('export-report'),
   };
   ui.format.replaceChildren(...TARGETS.map(([value, label]) => element('option', { value, text: label })));
+  ui.ptq = element('optgroup', { label: 'Whole-model PTQ (the PTQ view\'s runs)' });
+  listPtq(ptqVariants());
+  onPtqVariants(listPtq);
   ui.tensor.addEventListener('click', () => run(true));
   ui.model.addEventListener('click', () => run(false));
   ui.cancel.addEventListener('click', () => {
@@ -47,6 +57,19 @@ function mount(root, context) {
     running?.abort();
   });
   ui.format.addEventListener('change', () => describe());
+  describe();
+}
+
+const PTQ = 'ptq:';
+const ptqLabel = (target) => (target.startsWith(PTQ) ? target.slice(PTQ.length) : null);
+
+/** The PTQ view's built variants as targets "PTQ: <label> (ONNX)"; none, no group. */
+function listPtq({ labels }) {
+  const chosen = ui.format.value;
+  ui.ptq.replaceChildren(...labels.map((label) => element('option', { value: PTQ + label, text: `PTQ: ${label} (ONNX)` })));
+  if (labels.length) ui.format.append(ui.ptq);
+  else ui.ptq.remove();
+  ui.format.value = [...ui.format.options].some((o) => o.value === chosen) ? chosen : 'safetensors';
   describe();
 }
 
@@ -59,6 +82,14 @@ function update(selection) {
 /** Buttons and choices follow the selected file and tensor: ONNX QDQ only for an ONNX source, whole model only. */
 function describe() {
   if (running) return;
+  const ptq = ptqLabel(ui.format.value);
+  if (ptq !== null) {
+    // The PTQ view's copy of its open model: the whole model only, whatever the tensor browser holds.
+    ui.model.disabled = false;
+    ui.tensor.disabled = true;
+    ui.model.textContent = `Download ${ptqFileName(ptqVariants().model, ptq)}`;
+    return;
+  }
   const onnx = current?.file.index.format === 'onnx';
   const qdq = ui.format.querySelector('option[value="onnx-qdq"]');
   qdq.disabled = !onnx;
@@ -104,7 +135,44 @@ async function openSink(name) {
   };
 }
 
+/** A PTQ variant: one piece, the bytes the PTQ view's row button takes. */
+async function runPtq(label) {
+  const name = ptqFileName(ptqVariants().model, label);
+  const key = 'export:ptq';
+  ctx.clearError(key);
+  let sink;
+  try {
+    sink = await openSink(name); // before anything is awaited: the picker needs the click's activation
+  } catch (error) {
+    if (error?.name !== 'AbortError') ctx.setError(key, `Export: ${error.message}`);
+    return;
+  }
+  running = new AbortController();
+  for (const b of [ui.tensor, ui.model, ui.format]) b.disabled = true;
+  ui.status.textContent = `Writing ${name}…`;
+  ui.report.replaceChildren();
+  try {
+    const bytes = await ctx.run('ptqModelBytes', [label]);
+    await sink.write(bytes);
+    await sink.finish();
+    ui.status.textContent = `${name}: ${fmt.bytes(bytes.byteLength)}, the PTQ view's ${label}.`;
+  } catch (error) {
+    await sink.abort?.();
+    ui.status.textContent = '';
+    ctx.setError(key, `Export of ${name}: ${error.message}`);
+  } finally {
+    running = null;
+    ui.format.disabled = false;
+    describe();
+  }
+}
+
 async function run(oneTensor) {
+  const ptq = ptqLabel(ui.format.value);
+  if (ptq !== null) {
+    if (!oneTensor) await runPtq(ptq);
+    return;
+  }
   const source = current;
   const { spec, label, method } = ctx.state.settings;
   if (!source || !spec || running) return;

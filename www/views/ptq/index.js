@@ -7,6 +7,7 @@
 import { isCancelled } from '../../app/bridge.js';
 import * as fmt from '../../shared/format.js';
 import { $, element } from '../../shared/dom.js';
+import { ptqFileName, publishPtqVariants } from '../../shared/ptq-variants.js';
 import { accuracyPlot } from './plot.js';
 import template from './template.html?raw';
 import './style.css';
@@ -121,6 +122,8 @@ function render() {
   ]));
   ui.table.replaceChildren(element('caption', { text: `FP32 and each quantized copy on ${info.evaluationSamples} evaluation samples, output '${info.output}'.` }), element('thead', {}, [head]), element('tbody', {}, body));
   ui.table.dataset.state = rows.length > 1 ? 'done' : 'fp32';
+  // The Download panel offers what the worker holds: every quantized row (FP32 is the file itself).
+  publishPtqVariants(info.name, rows.filter((r) => r.variant).map((r) => r.label));
   const staticRows = rows.filter((r) => r.variant?.kind === 'static' && !r.variant.exclude?.length);
   const current = ui.blameVariant.value;
   ui.blameVariant.replaceChildren(...staticRows.map((r) => element('option', { value: r.label, text: r.label })));
@@ -137,7 +140,7 @@ function downloadButton(label) {
   const button = element('button', { type: 'button', text: '.onnx', title: `Download ${label} as an ONNX file` });
   button.addEventListener('click', async () => {
     const bytes = await ctx.run('ptqModelBytes', [label]);
-    const name = `${info.name.replace(/\.onnx$/, '')}.${label.replace(/[^\w]+/g, '-').replace(/-+$/, '')}.onnx`;
+    const name = ptqFileName(info.name, label);
     const url = URL.createObjectURL(new Blob([bytes], { type: 'application/octet-stream' }));
     const a = element('a', { href: url, download: name });
     a.click();
