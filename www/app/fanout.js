@@ -92,7 +92,7 @@ async function exportOnPool({ pool, runOn, cancelled }, [id, request, sink], { s
 /**
  * sweep(id, tensorName) over the pool: compare.js's rows in its order (the specs of the core's sweep in
  * pieces of SWEEP_CHUNK, then each format the shape allows, tagged with its family), each piece on the next
- * free worker, then the front over all of them. The same rows as one worker's sweep: each row is a function
+ * free worker other than the primary (when there is one), then the front over all of them. The same rows as one worker's sweep: each row is a function
  * of the tensor and its spec or format alone.
  */
 async function sweepOnPool({ pool, runOn, cancelled }, [id, tensorName], { signal, onProgress } = {}) {
@@ -104,7 +104,10 @@ async function sweepOnPool({ pool, runOn, cancelled }, [id, tensorName], { signa
   const answers = new Array(pieces.length);
   let done = 0;
   let failure = null;
+  // The sweep is computed while the primary answers the shown tensor's comparison and pictures: its pieces
+  // go to the other workers (each piece reads the tensor whole).
   await pool.each(pieces.length, {
+    besidePrimary: true,
     stop: () => failure !== null || signal?.aborted === true,
     start: (i, index) => runOn(index, 'sweepPiece', [id, tensorName, pieces[i]], { signal }),
     settled: (i, outcome) => {

@@ -112,7 +112,12 @@ export function createPool({ size, onFailure }) {
    * window); `settled(jobIndex, outcome)` hears each answer ({ value } or { error }) as it comes. Once
    * `stop()` is true nothing more is handed out. Resolves when every job handed out has settled.
    */
-  async function each(count, { start, settled, stop = () => false, gate = null }) {
+  /**
+   * `besidePrimary`: the jobs run beside the primary's one-shot work on the tensor shown (the comparison,
+   * the pictures, the calibration), so with other workers they go to those only: no instance then holds
+   * more than one whole tensor at a time, the memory bound of one worker (tests/e2e/bigfile.test.mjs).
+   */
+  async function each(count, { start, settled, stop = () => false, gate = null, besidePrimary = false }) {
     let next = 0;
     const work = async (index) => {
       while (!stop() && next < count) {
@@ -130,7 +135,8 @@ export function createPool({ size, onFailure }) {
         await settled(job, outcome);
       }
     };
-    await Promise.all(slots.map((_, index) => work(index)));
+    const indices = slots.map((_, index) => index).filter((index) => !(besidePrimary && slots.length > 1 && index === 0));
+    await Promise.all(indices.map((index) => work(index)));
   }
 
   return {
