@@ -8,7 +8,6 @@
 //! GROUP_MAX_EPS writes d = 0 and leaves its codes at what the block before it chose (ggml's L buffer
 //! is not cleared between blocks; before the first block it is uninitialised stack).
 
-use super::iq4_xs::{best_index, fit};
 use super::k_quants::GROUP_MAX_EPS;
 use super::{fp16_bits, read_f16, signed_amax, GgmlBlock, GgmlQuantize, QK};
 use std::mem::{offset_of, size_of};
@@ -27,6 +26,46 @@ pub(super) const KVALUES_IQ4NL: [i8; 16] = [-127, -104, -83, -65, -49, -35, -22,
 /// The code of 0 (best_index_int8(16, kvalues_iq4nl, 0)): what ggml writes for a block of zeros when
 /// it re-chooses codes, and what `quantize_row_ref` starts from where ggml's buffer is undefined.
 const ZERO_CODE: u8 = 8;
+
+/// ggml-quants.c `best_index_int8`: the index of the level nearest x in the sorted `KVALUES_IQ4NL`
+/// (bisection; a tie between two levels takes the upper one).
+pub(super) fn best_index(x: f32) -> u8 {
+    let val = &KVALUES_IQ4NL;
+    if x <= val[0] as f32 {
+        return 0;
+    }
+    if x >= val[15] as f32 {
+        return 15;
+    }
+    let (mut ml, mut mu) = (0usize, 15usize);
+    while mu - ml > 1 {
+        let mav = (ml + mu) / 2;
+        if x < val[mav] as f32 {
+            mu = mav;
+        } else {
+            ml = mav;
+        }
+    }
+    if x - (val[mu - 1] as f32) < val[mu] as f32 - x {
+        (mu - 1) as u8
+    } else {
+        mu as u8
+    }
+}
+
+/// The x²-weighted fit of one sub-block's codes at inverse scale `id`: (Σw·q·x, Σw·q²), and the codes.
+pub(super) fn fit(xb: &[f32], id: f32, codes: &mut [u8]) -> (f32, f32) {
+    let (mut sumqx, mut sumq2) = (0.0f32, 0.0f32);
+    for (j, &x) in xb.iter().enumerate() {
+        let l = best_index(id * x);
+        codes[j] = l;
+        let q = KVALUES_IQ4NL[l as usize] as f32;
+        let w = x * x;
+        sumqx += w * q * x;
+        sumq2 += w * q * q;
+    }
+    (sumqx, sumq2)
+}
 
 pub struct IQ4_NL;
 

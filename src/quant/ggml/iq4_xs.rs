@@ -2,7 +2,7 @@
 //! low 4 bits in scales_l, high 2 in scales_h) against an fp16 d; codes index kvalues_iq4nl;
 //! y = d·(ls − 32)·k[q].
 
-use super::iq4_nl::{search_scale, KVALUES_IQ4NL};
+use super::iq4_nl::{best_index, search_scale, KVALUES_IQ4NL};
 use super::k_quants::{nearest_int, GROUP_MAX_EPS, QK_K};
 use super::{fp16_bits, read_f16, signed_amax, GgmlBlock, GgmlQuantize};
 use std::mem::{offset_of, size_of};
@@ -42,46 +42,6 @@ impl GgmlBlock for IQ4_XS {
             }
         }
     }
-}
-
-/// ggml-quants.c `best_index_int8`: the index of the level nearest x in the sorted `KVALUES_IQ4NL`
-/// (bisection; a tie between two levels takes the upper one).
-pub(super) fn best_index(x: f32) -> u8 {
-    let val = &KVALUES_IQ4NL;
-    if x <= val[0] as f32 {
-        return 0;
-    }
-    if x >= val[15] as f32 {
-        return 15;
-    }
-    let (mut ml, mut mu) = (0usize, 15usize);
-    while mu - ml > 1 {
-        let mav = (ml + mu) / 2;
-        if x < val[mav] as f32 {
-            mu = mav;
-        } else {
-            ml = mav;
-        }
-    }
-    if x - (val[mu - 1] as f32) < val[mu] as f32 - x {
-        (mu - 1) as u8
-    } else {
-        mu as u8
-    }
-}
-
-/// The x²-weighted fit of one sub-block's codes at inverse scale `id`: (Σw·q·x, Σw·q²), and the codes.
-pub(super) fn fit(xb: &[f32], id: f32, codes: &mut [u8]) -> (f32, f32) {
-    let (mut sumqx, mut sumq2) = (0.0f32, 0.0f32);
-    for (j, &x) in xb.iter().enumerate() {
-        let l = best_index(id * x);
-        codes[j] = l;
-        let q = KVALUES_IQ4NL[l as usize] as f32;
-        let w = x * x;
-        sumqx += w * q * x;
-        sumq2 += w * q * q;
-    }
-    (sumqx, sumq2)
 }
 
 impl GgmlQuantize for IQ4_XS {
