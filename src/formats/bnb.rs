@@ -137,7 +137,7 @@ fn quant4(r: &mut dyn RangeReader, tensors: &[TensorInfo], l: &Linear4) -> Resul
         }
         _ => return Err(bad("one of nested_absmax and nested_quant_map without the other".into())),
     };
-    let quant_map: [f32; 16] = quant_map.try_into().expect("16 values checked");
+    let quant_map: [f32; 16] = quant_map.try_into().map_err(|m: Vec<f32>| bad(format!("quant_map holds {} bytes of float32, not 16 values", m.len() * 4)))?;
     let granularity = StoredGranularity::Blocked { axis: shape.len() - 1, block_size: blocksize };
     let double = if l.nested_absmax.is_some() { ", double-quantized absmax" } else { "" };
     let op = format!("bitsandbytes {}, block {blocksize}{double}, as {} ('{}')", l.quant_type.to_uppercase(), field("dtype").and_then(|v| v.as_str()).unwrap_or(""), w.name);
