@@ -109,7 +109,7 @@ fn quant_of(r: &mut dyn RangeReader, tensors: &[TensorInfo], g: &Group) -> Resul
         })
         .collect();
     let op = if gptq { format!("GPTQ {bits}-bit, group {group_size} ('{}')", g.prefix) } else { format!("AWQ GEMM 4-bit, group {group_size} ('{}')", g.prefix) };
-    let quant = StoredQuant { scheme, granularity: StoredGranularity::Blocked { axis: 0, block_size: group_size }, bits, layout, scales, zero_points, op };
+    let quant = StoredQuant { scheme, granularity: StoredGranularity::Blocked { axis: 0, block_size: group_size }, bits, layout, scales, zero_points, op, row_groups: Vec::new(), half_output: false };
     Ok(Ok((quant, vec![k, out])))
 }
 

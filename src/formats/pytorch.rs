@@ -242,6 +242,8 @@ fn stored_quant(r: &mut dyn RangeReader, file: &str, a: &Archive, dir: &str, q: 
         scales,
         zero_points: if zps.iter().all(|&z| z == 0) { Vec::new() } else { zps },
         op: op.to_string(),
+        row_groups: Vec::new(),
+        half_output: false,
     }))
 }
 
