@@ -101,11 +101,18 @@ fn every_tensor_reads_as_torch_reads_it() {
 #[test]
 fn gptq_and_awq_linears_read_as_their_kernels_dequantize_them() {
     let (checked, quantized) = check_suite(&suite("gptq"), Format::Safetensors);
-    assert!(checked >= 6 && quantized >= 5, "{checked} tensors, {quantized} quantized");
+    assert!(checked >= 12 && quantized >= 11, "{checked} tensors, {quantized} quantized");
     let (index, _) = index_in(&suite("gptq"), "gptq.safetensors");
     let q = index.tensor("layers.0.q_proj.qweight").unwrap().quant.as_ref().unwrap();
     assert_eq!((q.scales.len(), q.zero_points.len()), (2 * 32, 2 * 32), "one scale and zero per group and output");
-    assert!(index.metadata.iter().any(|(k, v)| k == "quantized linears" && v.starts_with("3 GPTQ")), "{:?}", index.metadata);
+    assert!(index.metadata.iter().any(|(k, v)| k == "quantized linears" && v.starts_with("3 GPTQ") && v.contains("stored minus one (v1")), "{:?}", index.metadata);
+    // 3-bit (codes crossing words), act-order, and gptq_v2 zero points (said by the metadata).
+    let (three, _) = index_in(&suite("gptq"), "gptq3.safetensors");
+    let q = three.tensor("layers.0.down_proj.qweight").unwrap().quant.as_ref().unwrap();
+    assert_eq!((q.bits, q.row_groups.len()), (3, 64));
+    let (v2, _) = index_in(&suite("gptq"), "gptq_v2.safetensors");
+    assert!(v2.metadata.iter().any(|(k, v)| k == "quantized linears" && v.ends_with("GPTQ zero points as stored (gptq_v2)")), "{:?}", v2.metadata);
+    assert!(v2.tensor("layers.0.q_proj.qweight").unwrap().quant.as_ref().unwrap().op.starts_with("GPTQ gptq_v2 4-bit"));
 }
 
 #[test]
@@ -156,18 +163,26 @@ fn gptq_groups_that_cannot_be_read_stay_listed_and_say_why() {
     let path = suite("gptq").join("gptq.safetensors");
     let bytes = std::fs::read(&path).unwrap();
     let index = formats::parse_index("gptq.safetensors", &bytes, bytes.len() as u64).unwrap();
-    // act-order: g_idx permuted (its first two entries swapped between groups 0 and 1).
+    // act-order: a g_idx that is not k / group_size is each input's group (input 0 moved to group 1).
     let g = index.tensor("layers.0.q_proj.g_idx").unwrap();
     let mut act_order = bytes.clone();
     let at = g.offset as usize;
     act_order[at..at + 4].copy_from_slice(&1u32.to_le_bytes());
-    let index = formats::parse_index("gptq.safetensors", &act_order, bytes.len() as u64).unwrap();
-    let w = index.tensor("layers.0.q_proj.qweight").unwrap();
-    assert!(w.quant.is_none() && w.shape == [8, 32] && !w.is_quantizable(), "listed as stored: {w:?}");
-    let note = index.metadata.iter().find(|(k, _)| k == "not dequantized layers.0.q_proj.qweight").unwrap();
-    assert_eq!(note.1, "g_idx[0] = 1 is not 0 / 32 (act-order): not dequantized");
-    // The other groups are still read.
-    assert!(index.tensor("layers.0.o_proj.qweight").unwrap().quant.is_some());
+    let reordered = formats::parse_index("gptq.safetensors", &act_order, bytes.len() as u64).unwrap();
+    let q = reordered.tensor("layers.0.q_proj.qweight").unwrap().quant.clone().unwrap();
+    assert_eq!((q.row_groups.len(), q.row_groups[0], q.row_groups[1], q.row_groups[32]), (64, 1, 0, 1));
+    assert!(q.op.contains("act-order"), "{}", q.op);
+    // A group past the last (2 groups of 32): listed as stored, and said.
+    for (value, says) in [(2u32, "g_idx[0] = 2 where there are 2 groups"), (u32::MAX, "g_idx[0] = -1 where there are 2 groups")] {
+        act_order[at..at + 4].copy_from_slice(&value.to_le_bytes());
+        let index = formats::parse_index("gptq.safetensors", &act_order, bytes.len() as u64).unwrap();
+        let w = index.tensor("layers.0.q_proj.qweight").unwrap();
+        assert!(w.quant.is_none() && w.shape == [8, 32] && !w.is_quantizable(), "listed as stored: {w:?}");
+        let note = index.metadata.iter().find(|(k, _)| k == "not dequantized layers.0.q_proj.qweight").unwrap();
+        assert_eq!(note.1, says);
+        // The other groups are still read.
+        assert!(index.tensor("layers.0.o_proj.qweight").unwrap().quant.is_some());
+    }
 }
 
 #[test]

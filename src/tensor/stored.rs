@@ -117,8 +117,9 @@ pub enum CodeLayout {
     /// codes of one column along K, the first in the lowest bits of each byte (onnxruntime
     /// docs/ContribOperators.md com.microsoft.MatMulNBits).
     MatmulNbits { k: usize, n: usize, block_size: usize, bits: u32 },
-    /// auto-gptq's qweight for a [K, N] weight (x @ W): int32 words [K · bits / 32, N], word
-    /// (k / (32 / bits), n) holding k's code at bit (k mod (32 / bits)) · bits (QuantLinear.pack).
+    /// auto-gptq's qweight for a [K, N] weight (x @ W): int32 words [K · bits / 32, N], column n's
+    /// words one little-endian bit string holding row k's code at bit k · bits (QuantLinear.pack;
+    /// for 2, 4 and 8 bits word k / (32 / bits), for 3 bits 32 codes in 3 words, some crossing).
     GptqPacked { k: usize, n: usize, bits: u32 },
     /// AutoAWQ's GEMM qweight for a [K, N] weight: int32 words [K, N / 8], eight 4-bit codes of
     /// columns 8j.. in the order 0 2 4 6 1 3 5 7 from the lowest bits (WQLinear_GEMM.from_linear).
@@ -227,7 +228,7 @@ impl StoredQuant {
             }
         }
         match self.layout {
-            CodeLayout::GptqPacked { k, n, bits } if shape != [k, n] || !matches!(bits, 2 | 4 | 8) || k % (32 / bits as usize) != 0 => {
+            CodeLayout::GptqPacked { k, n, bits } if shape != [k, n] || !matches!(bits, 2 | 3 | 4 | 8) || (k * bits as usize) % 32 != 0 => {
                 return Err(bad(format!("GPTQ K={k} N={n} bits={bits} for shape {shape:?}")));
             }
             CodeLayout::AwqPacked { k, n } if shape != [k, n] || n % 8 != 0 => return Err(bad(format!("AWQ K={k} N={n} for shape {shape:?}"))),
@@ -275,11 +276,18 @@ fn code_at(dtype: DType, layout: CodeLayout, bytes: &[u8], i: usize) -> i64 {
             ((byte >> (bit % 8)) & ((1u16 << bits) - 1) as u8) as i64
         }
         CodeLayout::GptqPacked { n, bits, .. } => {
+            // Row k's code starts at bit k · bits of column n's words read as one little-endian
+            // bit string: for 3 bits a code may cross into the next word (QuantLinear.pack's
+            // `intweight[i] << 30` / `(intweight[i] >> 2) & 1`).
             let (row, col) = (i / n.max(1), i % n.max(1));
-            let per = 32 / bits as usize;
-            let w = (row / per * n + col) * 4;
-            let word = u32::from_le_bytes([bytes[w], bytes[w + 1], bytes[w + 2], bytes[w + 3]]);
-            ((word >> ((row % per) as u32 * bits)) & ((1u32 << bits) - 1)) as i64
+            let bit = row * bits as usize;
+            let word = |r: usize| {
+                let w = (r * n + col) * 4;
+                u32::from_le_bytes([bytes[w], bytes[w + 1], bytes[w + 2], bytes[w + 3]]) as u64
+            };
+            let (r, shift) = (bit / 32, bit % 32);
+            let two = if shift + bits as usize > 32 { word(r) | word(r + 1) << 32 } else { word(r) };
+            ((two >> shift) & ((1u64 << bits) - 1)) as i64
         }
         CodeLayout::AwqPacked { n, .. } => {
             let (row, col) = (i / n.max(1), i % n.max(1));
