@@ -2,7 +2,8 @@
 """`quant-playground diff FLOAT QUANTIZED --json` against numpy on the same arrays.
 
 For each real pair (the ONNX float model and onnxruntime's quantize_static / quantize_dynamic /
-MatMulNBits copies of it; the digits MLP and gguf-py's renamed Q8_0/Q4_0 copy; the digits MLP and
+MatMulNBits copies of it; the digits MLP and gguf-py's renamed Q8_0/Q4_0 copy; a one-block llama in
+HF safetensors and its GGUF with llama.cpp's attn_q / attn_k row permutation (both ways); the digits MLP and
 our own `export --to gguf:Q4_K`), both files go through `convert` (every tensor as F32, dequantized
 with the file's own parameters: check_convert.py proves that output against the libraries), and
 numpy recomputes from those arrays, under the pairing the JSON reports:
@@ -142,6 +143,15 @@ def ours_values(x, label, note):
         return None  # gguf-py reads this type but has no quantizer (the K-quants)
 
 
+def llama_permute(w, heads):
+    """llama.cpp convert_hf_to_gguf.py LlamaModel.permute (with the head count already chosen)."""
+    return np.ascontiguousarray(w.reshape(heads, 2, w.shape[0] // heads // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape))
+
+
+def llama_unpermute(w, heads):
+    return np.ascontiguousarray(w.reshape(heads, w.shape[0] // heads // 2, 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape))
+
+
 def check_pair(binary, tmp, float_path, quantized_path, label):
     report = json.loads(run(binary, "diff", float_path, quantized_path, "--json"))
     arrays = []
@@ -155,6 +165,11 @@ def check_pair(binary, tmp, float_path, quantized_path, label):
         x, y = f[row["name"]].astype(np.float32), q[row["quantized_name"]].astype(np.float32)
         if row["transposed"]:
             x = np.ascontiguousarray(x.T)
+        rows = row.get("llama_rows")
+        if rows:
+            # The float rows in the copy's order: llama.cpp's permute (HF → GGUF), or its inverse
+            # when the float file is the GGUF.
+            x = (llama_unpermute if rows["float_is_gguf"] else llama_permute)(x, rows["heads"])
         what = f"{label} {row['name']}"
         check(x.shape == y.shape, f"{what}: shapes {x.shape} and {y.shape}")
         s = sums(x, y)
@@ -193,6 +208,10 @@ def main():
         pairs = [(os.path.join(Q, "float.onnx"), os.path.join(Q, f"{n}.onnx"), n) for n in
                  ("qdq_per_tensor", "qdq_per_channel", "qoperator", "dynamic", "nbits4", "nbits4_sym", "nbits2", "nbits4_qdq")]
         pairs.append((DIGITS, os.path.join(ROOT, "tests", "fixtures", "diff", "digits_ggufpy.gguf"), "digits_ggufpy"))
+        # A llama GGUF as convert_hf_to_gguf.py writes it (attn_q / attn_k rows permuted) against its HF
+        # safetensors, both ways round.
+        llama_hf, llama_gguf = (os.path.join(ROOT, "tests", "fixtures", "diff", f) for f in ("llama_hf.safetensors", "llama_ggufpy.gguf"))
+        pairs += [(llama_hf, llama_gguf, "llama_ggufpy"), (llama_gguf, llama_hf, "llama_ggufpy_reversed")]
         own = os.path.join(tmp, "digits-q4_k.gguf")
         run(binary, "export", DIGITS, "--to", "gguf:Q4_K", "-o", own)
         pairs.append((DIGITS, own, "digits_q4_k_ours"))

@@ -16,6 +16,14 @@ transposed as F16 (as converters store [in, out] matrices), the biases as F32 / 
     fc3.weight [10, 128]  -> output.weight         F16, transposed to [128, 10]
     fc3.bias   [10]       -> output.bias           F32
 
+llama_hf.safetensors is a one-block llama (hidden 32, 4 heads, 2 KV heads, q/k biases as Qwen-style
+checkpoints have them) in Hugging Face names; llama_ggufpy.gguf is what llama.cpp's convert_hf_to_gguf.py
+writes of it: gguf-py's GGUFWriter, architecture llama with its head counts, llama.cpp names, attn_q /
+attn_k rows (weights and biases) through LlamaModel.permute(w, n_head, n_head) / (w, n_head, n_head_kv)
+(copied below from convert_hf_to_gguf.py), weights Q8_0 by gguf-py's quantizer, norms F32. Its
+expected figures are numpy's of gguf-py's dequantized values un-permuted back against the HF rows;
+`naive_sqnr_db` is what comparing row for row without the un-permutation gives.
+
 expected.json holds, per float tensor, numpy's figures of the copy as gguf-py reads it back
 (GGUFReader + gguf.quants.dequantize) against the float values in the copy's layout: SQNR,
 cosine, max |err|, mse, stored bytes, and scipy's Spearman correlation of the 256 fingerprint
@@ -65,6 +73,95 @@ def sample(v):
     return v.ravel()[[min(int(np.floor((i * 0.6180339887498949) % 1.0 * n)), n - 1) for i in range(256)]]
 
 
+def llama_permute(weights, n_head, n_head_kv):
+    # llama.cpp convert_hf_to_gguf.py LlamaModel.permute, on numpy arrays.
+    if n_head_kv is not None and n_head != n_head_kv:
+        n_head = n_head_kv
+    return (weights.reshape(n_head, 2, weights.shape[0] // n_head // 2, *weights.shape[1:])
+            .swapaxes(1, 2)
+            .reshape(weights.shape))
+
+
+def llama_unpermute(weights, n_head):
+    return (weights.reshape(n_head, weights.shape[0] // n_head // 2, 2, *weights.shape[1:])
+            .swapaxes(1, 2)
+            .reshape(weights.shape))
+
+
+def make_llama(expected):
+    from safetensors.numpy import save_file
+    rng = np.random.default_rng(20261204)
+    hidden, n_head, n_kv, inter, vocab = 32, 4, 2, 64, 48
+    head_dim = hidden // n_head
+    hf = {
+        "model.embed_tokens.weight": rng.standard_normal((vocab, hidden)),
+        "model.layers.0.input_layernorm.weight": 1 + 0.1 * rng.standard_normal(hidden),
+        "model.layers.0.self_attn.q_proj.weight": rng.standard_normal((n_head * head_dim, hidden)) * 0.2,
+        "model.layers.0.self_attn.q_proj.bias": rng.standard_normal(n_head * head_dim) * 0.1,
+        "model.layers.0.self_attn.k_proj.weight": rng.standard_normal((n_kv * head_dim, hidden)) * 0.2,
+        "model.layers.0.self_attn.k_proj.bias": rng.standard_normal(n_kv * head_dim) * 0.1,
+        "model.layers.0.self_attn.v_proj.weight": rng.standard_normal((n_kv * head_dim, hidden)) * 0.2,
+        "model.layers.0.self_attn.o_proj.weight": rng.standard_normal((hidden, hidden)) * 0.2,
+        "model.layers.0.post_attention_layernorm.weight": 1 + 0.1 * rng.standard_normal(hidden),
+        "model.layers.0.mlp.gate_proj.weight": rng.standard_normal((inter, hidden)) * 0.2,
+        "model.layers.0.mlp.up_proj.weight": rng.standard_normal((inter, hidden)) * 0.2,
+        "model.layers.0.mlp.down_proj.weight": rng.standard_normal((hidden, inter)) * 0.2,
+        "model.norm.weight": 1 + 0.1 * rng.standard_normal(hidden),
+        "lm_head.weight": rng.standard_normal((vocab, hidden)) * 0.2,
+    }
+    hf = {k: v.astype(np.float32) for k, v in hf.items()}
+    save_file(hf, os.path.join(OUT, "llama_hf.safetensors"))
+    names = {"model.embed_tokens": "token_embd", "model.norm": "output_norm", "lm_head": "output",
+             "input_layernorm": "attn_norm", "self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k",
+             "self_attn.v_proj": "attn_v", "self_attn.o_proj": "attn_output", "post_attention_layernorm": "ffn_norm",
+             "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up", "mlp.down_proj": "ffn_down"}
+
+    def gguf_name(name):
+        stem, kind = name.rsplit(".", 1)
+        if stem in names:
+            return f"{names[stem]}.{kind}"
+        part = stem.split(".", 3)[3]
+        return f"blk.0.{names[part]}.{kind}"
+
+    path = os.path.join(OUT, "llama_ggufpy.gguf")
+    w = GGUFWriter(path, "llama")
+    w.add_name("one-block llama as convert_hf_to_gguf.py writes it")
+    w.add_block_count(1)
+    w.add_embedding_length(hidden)
+    w.add_head_count(n_head)
+    w.add_head_count_kv(n_kv)
+    plan = {}
+    for name, x in hf.items():
+        heads = None
+        if name.endswith(("q_proj.weight", "q_proj.bias")):
+            x, heads = llama_permute(x, n_head, n_head), n_head
+        if name.endswith(("k_proj.weight", "k_proj.bias")):
+            x, heads = llama_permute(x, n_head, n_kv), n_kv
+        qtype = T.Q8_0 if x.ndim == 2 else T.F32
+        if qtype == T.F32:
+            w.add_tensor(gguf_name(name), quantize(x, qtype))
+        else:
+            w.add_tensor(gguf_name(name), quantize(x, qtype), raw_dtype=qtype)
+        plan[name] = (gguf_name(name), qtype, heads)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+    read = {t.name: t for t in GGUFReader(path).tensors}
+    out = {}
+    for name, (theirs, qtype, heads) in plan.items():
+        t = read[theirs]
+        x = hf[name]
+        y = dequantize(np.asarray(t.data), t.tensor_type).reshape(x.shape).astype(np.float32)
+        naive = figures(x, y)["sqnr_db"]
+        if heads is not None:
+            y = llama_unpermute(y, heads)
+        out[name] = {"quantized_name": theirs, "dtype": qtype.name, "heads": heads, "bytes": int(t.n_bytes),
+                     "naive_sqnr_db": naive, **figures(x, y)}
+    expected["llama_ggufpy.gguf"] = out
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     weights = load_file(FLOAT)
@@ -101,8 +198,10 @@ def main():
             "spearman": float(rho),
             **figures(x, y),
         }
+    everything = {"digits_ggufpy.gguf": expected}
+    make_llama(everything)
     with open(os.path.join(OUT, "expected.json"), "w") as f:
-        json.dump({"digits_ggufpy.gguf": expected}, f, indent=1, sort_keys=True)
+        json.dump(everything, f, indent=1, sort_keys=True)
         f.write("\n")
     print(f"wrote {path} and expected.json ({len(expected)} tensors)")
 

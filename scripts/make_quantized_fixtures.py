@@ -14,6 +14,12 @@ and scripts/check_convert.py.
 - dynamic.onnx: onnxruntime quantize_dynamic (ConvInteger, MatMulInteger).
 - nbits{2,4,8}.onnx, nbits4_sym.onnx: onnxruntime MatMulNBitsQuantizer (com.microsoft MatMulNBits).
 - nbits4_qdq.onnx: the same quantizer in QDQ format (blocked DequantizeLinear of UINT4).
+- nbits{4,8}_fp16.onnx, nbits4_sym_fp16.onnx: the quantizer on float.onnx converted to float16
+  (onnxruntime.transformers.float16): MatMulNBits with float16 scales, whose output onnxruntime
+  rounds to half.
+- nbits4_gidx.onnx, nbits4_sym_fp16_gidx.onnx: those MatMulNBits given a g_idx input (act-order:
+  row k in group g_idx[k], a permutation of the rows' blocks), run by onnxruntime's reorder kernel.
+  `--nbits-extra` writes only these (and adds them to manifest.json) without touching the rest.
 - weights.tflite: float32/float16 tensors and int8/uint8/int16/int32 ones quantized per tensor
   and per channel, written with the `tflite` package's schema builders and read back by
   ai-edge-litert's (TFLite's) Interpreter (see make_tflite).
@@ -158,7 +164,7 @@ def dq_entries(fixture, model):
 # activations): part of another tensor's quantization, not weights of their own.
 PARAMETER_INPUTS = {"DequantizeLinear": [1, 2], "QuantizeLinear": [1, 2], "QLinearConv": [1, 2, 4, 5, 6, 7],
                     "QLinearMatMul": [1, 2, 4, 5, 6, 7], "QLinearAdd": [1, 2, 4, 5, 6, 7], "QLinearMul": [1, 2, 4, 5, 6, 7],
-                    "ConvInteger": [2, 3], "MatMulInteger": [2, 3], "MatMulNBits": [2, 3]}
+                    "ConvInteger": [2, 3], "MatMulInteger": [2, 3], "MatMulNBits": [2, 3, 4]}
 
 
 def parameters_of(model):
@@ -410,16 +416,70 @@ def nbits_entries(fixture, model):
         expect(fixture, b.name, values, "U8", {"scheme": "onnx_matmul_nbits", "granularity": {"kind": "blocked", "axis": 0, "block_size": block}, "bits": bits}, zero_sign=False)
 
 
-def main():
-    if os.path.isdir(OUT):
-        shutil.rmtree(OUT)
-    os.makedirs(EXP)
-    make_constants_if()
-    make_shape_only()
-    make_ort_quantized()
-    make_tflite()
-    # Whatever else a main graph holds is listed as stored, not quantizable (shape constants).
-    for f in manifest:
+def nbits_reference(fixture, node, inits, dtype):
+    """onnxruntime's own MatMulNBits on node's B, scales, zero points and g_idx with A = I (K×K) in
+    the model's float type: the output is the dequantized [K, N] weight as onnxruntime computes it."""
+    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    k, n, bits, block = attrs["K"], attrs["N"], attrs["bits"], attrs["block_size"]
+    ins = list(node.input) + [""] * (5 - len(node.input))
+    used = [i for i in ins[1:5] if i]
+    elem = TensorProto.FLOAT16 if dtype == np.float16 else TensorProto.FLOAT
+    a = helper.make_tensor_value_info("a", elem, [k, k])
+    y = helper.make_tensor_value_info("y", elem, [k, n])
+    one = helper.make_node("MatMulNBits", ["a"] + ins[1:5], ["y"], domain="com.microsoft", K=k, N=n, bits=bits, block_size=block)
+    g = helper.make_graph([one], "nbits", [a], [y], initializer=[inits[i] for i in used])
+    mm = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
+    return run(mm, {"a": np.eye(k, dtype=dtype)}).astype(np.float32), block, bits
+
+
+def nbits_entries_typed(fixture, model, dtype):
+    inits = tensors_of(model)
+    for node in model.graph.node:
+        if node.op_type != "MatMulNBits":
+            continue
+        values, block, bits = nbits_reference(fixture, node, inits, dtype)
+        expect(fixture, node.input[1], values, "U8", {"scheme": "onnx_matmul_nbits", "granularity": {"kind": "blocked", "axis": 0, "block_size": block}, "bits": bits}, zero_sign=False)
+
+
+def with_g_idx(model, seed):
+    """Gives every MatMulNBits a g_idx (input 4): the rows of each block dealt to groups by a
+    permutation, as GPTQ's act-order leaves them (g_idx[perm[j]] = j // block_size)."""
+    g_rng = np.random.default_rng(seed)
+    model = onnx.ModelProto.FromString(model.SerializeToString())
+    for node in model.graph.node:
+        if node.op_type != "MatMulNBits":
+            continue
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        k, block = attrs["K"], attrs["block_size"]
+        g_idx = np.empty(k, dtype=np.int32)
+        g_idx[g_rng.permutation(k)] = np.arange(k) // block
+        name = node.input[1] + "_g_idx"
+        model.graph.initializer.append(numpy_helper.from_array(g_idx, name))
+        ins = list(node.input) + [""] * (4 - len(node.input))
+        del node.input[:]
+        node.input.extend(ins[:4] + [name])
+    return model
+
+
+def make_nbits_extra():
+    """MatMulNBits with float16 scales (float.onnx in float16) and with g_idx."""
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+    src16 = convert_float_to_float16(onnx.load(os.path.join(OUT, "float.onnx")), keep_io_types=False)
+    for bits, sym, name in [(4, False, "nbits4_fp16.onnx"), (4, True, "nbits4_sym_fp16.onnx"), (8, False, "nbits8_fp16.onnx")]:
+        cfg = DefaultWeightOnlyQuantConfig(block_size=32, is_symmetric=sym, bits=bits, quant_format=QuantFormat.QOperator)
+        q = MatMulNBitsQuantizer(onnx.ModelProto.FromString(src16.SerializeToString()), algo_config=cfg)
+        q.process()
+        m = save(q.model.model, name)
+        nbits_entries_typed(name, m, np.float16)
+        float_entries(name, m)
+    for base, name, dtype in [("nbits4.onnx", "nbits4_gidx.onnx", np.float32), ("nbits4_sym_fp16.onnx", "nbits4_sym_fp16_gidx.onnx", np.float16)]:
+        m = save(with_g_idx(onnx.load(os.path.join(OUT, base)), 20261204), name)
+        nbits_entries_typed(name, m, dtype)
+        float_entries(name, m)
+
+
+def record_parameters_and_listed(files):
+    for f in files:
         if f in ("constants_if.onnx", "shape_only.onnx") or not f.endswith(".onnx"):
             continue
         m = onnx.load(os.path.join(OUT, f))
@@ -429,9 +489,40 @@ def main():
         for t in m.graph.initializer:
             if t.name not in params and t.name not in manifest[f]:
                 listed.setdefault(f, {})[t.name] = {6: "I32", 7: "I64"}[t.data_type]
+
+
+def write_manifest():
     with open(os.path.join(OUT, "manifest.json"), "w") as f:
         json.dump({"files": manifest, "listed": listed, "parameters": parameters}, f, indent=1, sort_keys=True)
         f.write("\n")
+
+
+def main_nbits_extra():
+    with open(os.path.join(OUT, "manifest.json")) as f:
+        old = json.load(f)
+    manifest.update(old["files"])
+    listed.update(old["listed"])
+    parameters.update(old["parameters"])
+    before = set(manifest)
+    make_nbits_extra()
+    new = sorted(set(manifest) - before)
+    record_parameters_and_listed(new)
+    write_manifest()
+    print(f"added {sum(len(manifest[f]) for f in new)} expected tensors of {len(new)} files: {', '.join(new)}")
+
+
+def main():
+    if os.path.isdir(OUT):
+        shutil.rmtree(OUT)
+    os.makedirs(EXP)
+    make_constants_if()
+    make_shape_only()
+    make_ort_quantized()
+    make_nbits_extra()
+    make_tflite()
+    # Whatever else a main graph holds is listed as stored, not quantizable (shape constants).
+    record_parameters_and_listed(list(manifest))
+    write_manifest()
     print(f"wrote {sum(len(v) for v in manifest.values())} expected tensors for {len(manifest)} files in {OUT}")
 
 
@@ -566,4 +657,5 @@ def make_tflite():
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+    main_nbits_extra() if "--nbits-extra" in sys.argv[1:] else main()

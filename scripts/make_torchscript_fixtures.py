@@ -23,6 +23,7 @@ import json
 import os
 import pickle
 import shutil
+import sys
 import zipfile
 from typing import Dict, List
 
@@ -254,6 +255,107 @@ def write_manifest(out, manifest):
     print(f"wrote {sum(len(v) for v in manifest['files'].values())} tensors in {len(manifest['files'])} files to {out}")
 
 
+class LegacyNet(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 3, 3)
+        self.bn = torch.nn.BatchNorm2d(3)
+        self.head = torch.nn.Sequential(torch.nn.Linear(12, 5), torch.nn.ReLU(), torch.nn.Linear(5, 2))
+
+
+# caffe2/proto/caffe2.proto TensorProto.DataType, as protobuf JSON names the enum values.
+LEGACY_DTYPES = {torch.float32: "FLOAT", torch.float64: "DOUBLE", torch.float16: "FLOAT16", torch.int64: "INT64", torch.int32: "INT32", torch.int8: "INT8", torch.uint8: "UINT8"}
+
+
+def make_legacy():
+    """legacy_script.pt: the layout torch.jit.save wrote before torch 1.4 (the ModelDef of
+    caffe2/proto/torch.proto as protobuf JSON in model.json, storages as tensors/<n>, code/, a
+    version record and attributes.pkl), as torch's import_legacy.cpp reads it: parameters by
+    module path (LEGACY_convertModule), each tensor `set_(storage, offset, dims, strides)`
+    (LEGACY_loadTensor), int64 fields printed as strings the way protobuf's JSON printer does.
+    No torch < 1.4 runs on this Python, so the archive is written here from that reader's rules and
+    the expected values are the module's own tensors; a tied pair and a view at an offset share a
+    storage record, and one table tensor no parameter names (a code constant, CONSTANTS.c<n>)."""
+    import io
+    import json as _json
+    import pickle
+    import zipfile
+    torch.manual_seed(7)
+    net = LegacyNet().eval()
+    net.bn.running_mean.uniform_(-0.5, 0.5)
+    net.bn.running_var.uniform_(0.5, 1.5)
+    table_storage = torch.randn(4, 6)  # one storage: `table` and a view of its row 2
+    const = torch.tensor([0.25, -1.5, 3.0], dtype=torch.float64)
+    records, tensors, archive, folder = {}, [], "legacy_script.pt", "legacy_script"
+
+    def tensor_id(t, key=None, offset=0, size=None):
+        key = key or f"tensors/{len(records)}"
+        if key not in records:
+            records[key] = t.contiguous().numpy().tobytes()
+        size = list(size if size is not None else t.shape)
+        strides, acc = [], 1
+        for d in reversed(size):
+            strides.insert(0, acc)
+            acc *= d
+        tensors.append({"dims": [str(d) for d in size], "offset": str(offset), "strides": [str(x) for x in strides],
+                        "requiresGrad": False, "dataType": LEGACY_DTYPES[t.dtype], "data": {"key": key}, "device": "cpu"})
+        return len(tensors) - 1
+
+    def module_def(name, m, prefix):
+        d = {"name": name, "parameters": [], "submodules": [], "optimize": True}
+        for pname, p in list(m.named_parameters(recurse=False)) + list(m.named_buffers(recurse=False)):
+            is_buffer = pname not in dict(m.named_parameters(recurse=False))
+            entry = {"name": pname, "tensorId": str(tensor_id(p.detach()))}
+            if is_buffer:
+                entry["isBuffer"] = True
+            d["parameters"].append(entry)
+            expect(archive, prefix + pname, p.detach())
+        for sname, sub in m.named_children():
+            d["submodules"].append(module_def(sname, sub, prefix + sname + "."))
+        return d
+
+    main = module_def("__main__", net, "")
+    # A tied weight: head.2.weight's tensor also as the main module's `tied`; a view `row` at offset 12.
+    head = next(d for d in main["submodules"] if d["name"] == "head")
+    last = next(d for d in head["submodules"] if d["name"] == "2")
+    tied_id = int(next(p for p in last["parameters"] if p["name"] == "weight")["tensorId"])
+    main["parameters"].append({"name": "tied", "tensorId": str(tied_id)})
+    expect(archive, "tied", net.head[2].weight.detach())
+    key = f"tensors/{len(records)}"
+    main["parameters"].append({"name": "table", "tensorId": str(tensor_id(table_storage, key))})
+    expect(archive, "table", table_storage)
+    main["parameters"].append({"name": "row", "tensorId": str(tensor_id(table_storage, key, offset=12, size=[6]))})
+    expect(archive, "row", table_storage[2])
+    c = tensor_id(const)
+    expect(archive, f"CONSTANTS.c{c}", const)
+    main["torchscriptArena"] = {"key": "code/legacy_script.py"}
+    model = {"protoVersion": "3", "mainModule": main, "producerName": "pytorch", "producerVersion": "1.0", "tensors": tensors}
+    path = os.path.join(OUT, "legacy_script.pt")
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
+        z.writestr(f"{folder}/version", "1\n")
+        z.writestr(f"{folder}/model.json", _json.dumps(model))
+        z.writestr(f"{folder}/code/legacy_script.py", "op_version_set = 1\ndef forward(self, x):\n  return x\n")
+        buf = io.BytesIO()
+        pickle.dump((), buf, protocol=2)
+        z.writestr(f"{folder}/attributes.pkl", buf.getvalue())
+        for k, v in records.items():
+            z.writestr(f"{folder}/{k}", v)
+
+
+def main_legacy():
+    with open(os.path.join(OUT, "manifest.json")) as f:
+        old = json.load(f)
+    for k in ("files", "listed", "skipped"):
+        manifest[k].update(old.get(k, {}))
+    make_legacy()
+    version = old.get("torch_version")
+    write_manifest(OUT, manifest)
+    manifest["torch_version"] = version
+    with open(os.path.join(OUT, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=1, sort_keys=True)
+        f.write("\n")
+
+
 def main():
     torch.manual_seed(0)
     shutil.rmtree(OUT, ignore_errors=True)
@@ -290,8 +392,9 @@ def main():
     manifest["listed"].setdefault("quantized_attrs.pt", {})["qd"] = "I8"
     manifest["skipped"]["quantized_attrs.pt"] = "not dequantized qd"
 
+    make_legacy()
     write_manifest(OUT, manifest)
 
 
 if __name__ == "__main__":
-    main()
+    main_legacy() if "--legacy" in sys.argv[1:] else main()

@@ -268,3 +268,49 @@ fn what_is_left_unmatched_says_why() {
     assert!(err.contains("junk.onnx") && !err.contains("panicked"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_llama_gguf_against_its_hf_safetensors_compares_row_for_row() {
+    // tests/fixtures/diff/llama_ggufpy.gguf: llama_hf.safetensors as llama.cpp's convert_hf_to_gguf.py
+    // writes it (gguf-py, architecture llama, 4 heads / 2 KV heads, attn_q / attn_k rows permuted,
+    // weights Q8_0); expected.json: numpy's figures of gguf-py's dequantized values un-permuted.
+    let expected: Value = serde_json::from_str(&std::fs::read_to_string(fixture("diff/expected.json")).unwrap()).unwrap();
+    let (hf, gguf) = (fixture("diff/llama_hf.safetensors"), fixture("diff/llama_ggufpy.gguf"));
+    let report = diff_json(&hf, &gguf);
+    let pairs = expected["llama_ggufpy.gguf"].as_object().unwrap();
+    assert_eq!((report["summary"]["matched"].as_u64(), report["summary"]["by_renamed_name"].as_u64()), (Some(pairs.len() as u64), Some(pairs.len() as u64)));
+    assert!(report["unmatched"].as_array().unwrap().is_empty(), "{}", report["unmatched"]);
+    let mut permuted = 0;
+    for (name, want) in pairs {
+        let r = row(&report, name);
+        assert_eq!(r["quantized_name"], want["quantized_name"], "{name}");
+        match want["heads"].as_u64() {
+            Some(heads) => {
+                assert_eq!(r["llama_rows"], serde_json::json!({"heads": heads, "float_is_gguf": false}), "{name}");
+                // Row for row without the un-permutation the copy would look like noise.
+                assert!(num(&want["naive_sqnr_db"]) < 0.0 && num(&want["sqnr_db"]) > 40.0 || num(&want["sqnr_db"]).is_infinite(), "{name}: {want}");
+                permuted += 1;
+            }
+            None => assert!(r.get("llama_rows").is_none(), "{name}"),
+        }
+        assert_eq!(r["values_disagree"], Value::Null, "{name}: the fingerprint agrees once the rows are in order");
+        let t = &r["theirs"];
+        close(&format!("{name} sqnr"), num(&t["sqnr_db"]), num(&want["sqnr_db"]), 1e-6);
+        close(&format!("{name} cosine"), num(&t["cosine"]), num(&want["cosine"]), 1e-6);
+        close(&format!("{name} mse"), num(&t["mse"]), num(&want["mse"]), 1e-5);
+        assert_eq!(num(&t["max_abs_err"]), num(&want["max_abs_err"]), "{name}");
+        assert_eq!(num(&t["bytes"]), num(&want["bytes"]), "{name}");
+    }
+    assert_eq!(permuted, 4, "attn_q and attn_k, weight and bias");
+    // The GGUF as the float side: its rows are put back in the HF order; |x − x̂| is the same per element.
+    let back = diff_json(&gguf, &hf);
+    for (name, want) in pairs {
+        let q = want["quantized_name"].as_str().unwrap();
+        let r = row(&back, q);
+        assert_eq!(r["quantized_name"], name.as_str());
+        if let Some(heads) = want["heads"].as_u64() {
+            assert_eq!(r["llama_rows"], serde_json::json!({"heads": heads, "float_is_gguf": true}), "{q}");
+        }
+        assert_eq!(num(&r["theirs"]["max_abs_err"]), num(&want["max_abs_err"]), "{q}");
+    }
+}

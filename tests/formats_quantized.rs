@@ -135,3 +135,25 @@ fn a_file_without_weights_says_what_it_holds() {
     let index = formats::parse_index("qoperator.onnx", &std::fs::read(dir().join("qoperator.onnx")).unwrap(), std::fs::metadata(dir().join("qoperator.onnx")).unwrap().len()).unwrap();
     assert_eq!(index.holdings(), "qoperator.onnx holds 4 weights to quantize, and 14 quantization parameters (scales, zero points)");
 }
+
+/// nbits4_gidx.onnx with one g_idx entry replaced: the weight is listed as its codes, with a note
+/// naming the entry, and nothing panics.
+#[test]
+fn a_matmul_nbits_g_idx_out_of_range_is_a_note_not_a_panic() {
+    let bytes = std::fs::read(dir().join("nbits4_gidx.onnx")).unwrap();
+    let index = formats::parse_index("nbits4_gidx.onnx", &bytes, bytes.len() as u64).unwrap();
+    let g = index.tensor("fc.weight_Q4_g_idx").unwrap();
+    assert!(g.parameter_of.is_some(), "g_idx is a parameter of the weight");
+    assert!(index.tensor("fc.weight_Q4").unwrap().quant.as_ref().is_some_and(|q| q.row_groups.len() == 64));
+    let (o, _) = g.stored_range();
+    for (value, says) in [(2i32, "g_idx 'fc.weight_Q4_g_idx'[5] = 2 where there are 2 blocks"), (-1, "g_idx 'fc.weight_Q4_g_idx'[5] = -1 where there are 2 blocks")] {
+        let mut bad = bytes.clone();
+        let at = o as usize + 5 * 4;
+        bad[at..at + 4].copy_from_slice(&value.to_le_bytes());
+        let index = formats::parse_index("nbits4_gidx.onnx", &bad, bad.len() as u64).unwrap();
+        let w = index.tensor("fc.weight_Q4").unwrap();
+        assert!(w.quant.is_none() && !w.is_quantizable(), "{value}");
+        let note = index.metadata.iter().find(|(k, _)| k == "not dequantized fc.weight_Q4").unwrap();
+        assert!(note.1.contains(says), "{note:?}");
+    }
+}

@@ -101,11 +101,18 @@ fn every_tensor_reads_as_torch_reads_it() {
 #[test]
 fn gptq_and_awq_linears_read_as_their_kernels_dequantize_them() {
     let (checked, quantized) = check_suite(&suite("gptq"), Format::Safetensors);
-    assert!(checked >= 6 && quantized >= 5, "{checked} tensors, {quantized} quantized");
+    assert!(checked >= 12 && quantized >= 11, "{checked} tensors, {quantized} quantized");
     let (index, _) = index_in(&suite("gptq"), "gptq.safetensors");
     let q = index.tensor("layers.0.q_proj.qweight").unwrap().quant.as_ref().unwrap();
     assert_eq!((q.scales.len(), q.zero_points.len()), (2 * 32, 2 * 32), "one scale and zero per group and output");
-    assert!(index.metadata.iter().any(|(k, v)| k == "quantized linears" && v.starts_with("3 GPTQ")), "{:?}", index.metadata);
+    assert!(index.metadata.iter().any(|(k, v)| k == "quantized linears" && v.starts_with("3 GPTQ") && v.contains("stored minus one (v1")), "{:?}", index.metadata);
+    // 3-bit (codes crossing words), act-order, and gptq_v2 zero points (said by the metadata).
+    let (three, _) = index_in(&suite("gptq"), "gptq3.safetensors");
+    let q = three.tensor("layers.0.down_proj.qweight").unwrap().quant.as_ref().unwrap();
+    assert_eq!((q.bits, q.row_groups.len()), (3, 64));
+    let (v2, _) = index_in(&suite("gptq"), "gptq_v2.safetensors");
+    assert!(v2.metadata.iter().any(|(k, v)| k == "quantized linears" && v.ends_with("GPTQ zero points as stored (gptq_v2)")), "{:?}", v2.metadata);
+    assert!(v2.tensor("layers.0.q_proj.qweight").unwrap().quant.as_ref().unwrap().op.starts_with("GPTQ gptq_v2 4-bit"));
 }
 
 #[test]
@@ -156,18 +163,26 @@ fn gptq_groups_that_cannot_be_read_stay_listed_and_say_why() {
     let path = suite("gptq").join("gptq.safetensors");
     let bytes = std::fs::read(&path).unwrap();
     let index = formats::parse_index("gptq.safetensors", &bytes, bytes.len() as u64).unwrap();
-    // act-order: g_idx permuted (its first two entries swapped between groups 0 and 1).
+    // act-order: a g_idx that is not k / group_size is each input's group (input 0 moved to group 1).
     let g = index.tensor("layers.0.q_proj.g_idx").unwrap();
     let mut act_order = bytes.clone();
     let at = g.offset as usize;
     act_order[at..at + 4].copy_from_slice(&1u32.to_le_bytes());
-    let index = formats::parse_index("gptq.safetensors", &act_order, bytes.len() as u64).unwrap();
-    let w = index.tensor("layers.0.q_proj.qweight").unwrap();
-    assert!(w.quant.is_none() && w.shape == [8, 32] && !w.is_quantizable(), "listed as stored: {w:?}");
-    let note = index.metadata.iter().find(|(k, _)| k == "not dequantized layers.0.q_proj.qweight").unwrap();
-    assert_eq!(note.1, "g_idx[0] = 1 is not 0 / 32 (act-order): not dequantized");
-    // The other groups are still read.
-    assert!(index.tensor("layers.0.o_proj.qweight").unwrap().quant.is_some());
+    let reordered = formats::parse_index("gptq.safetensors", &act_order, bytes.len() as u64).unwrap();
+    let q = reordered.tensor("layers.0.q_proj.qweight").unwrap().quant.clone().unwrap();
+    assert_eq!((q.row_groups.len(), q.row_groups[0], q.row_groups[1], q.row_groups[32]), (64, 1, 0, 1));
+    assert!(q.op.contains("act-order"), "{}", q.op);
+    // A group past the last (2 groups of 32): listed as stored, and said.
+    for (value, says) in [(2u32, "g_idx[0] = 2 where there are 2 groups"), (u32::MAX, "g_idx[0] = -1 where there are 2 groups")] {
+        act_order[at..at + 4].copy_from_slice(&value.to_le_bytes());
+        let index = formats::parse_index("gptq.safetensors", &act_order, bytes.len() as u64).unwrap();
+        let w = index.tensor("layers.0.q_proj.qweight").unwrap();
+        assert!(w.quant.is_none() && w.shape == [8, 32] && !w.is_quantizable(), "listed as stored: {w:?}");
+        let note = index.metadata.iter().find(|(k, _)| k == "not dequantized layers.0.q_proj.qweight").unwrap();
+        assert_eq!(note.1, says);
+        // The other groups are still read.
+        assert!(index.tensor("layers.0.o_proj.qweight").unwrap().quant.is_some());
+    }
 }
 
 #[test]
@@ -189,4 +204,83 @@ fn a_checkpoint_with_too_many_scales_for_the_index_lists_them_as_stored() {
     assert!(index.tensor("w.qweight").unwrap().quant.is_none());
     let note = index.metadata.iter().find(|(k, _)| k == "not dequantized w.qweight").unwrap();
     assert!(note.1.starts_with("over 8388608 scales"), "{note:?}");
+}
+
+/// A stored (uncompressed) zip of `members`, as torch's PyTorchStreamWriter lays one out.
+fn stored_zip(members: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    use quant_playground::formats::container::zip::crc32_of;
+    let (mut out, mut central) = (Vec::new(), Vec::new());
+    for (name, data) in members {
+        let (crc, len, offset) = (crc32_of(data), data.len() as u32, out.len() as u32);
+        out.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
+        out.extend_from_slice(&[20, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        for v in [crc, len, len] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        out.extend_from_slice(&[0, 0]);
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(data);
+        central.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
+        central.extend_from_slice(&[20, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        for v in [crc, len, len] {
+            central.extend_from_slice(&v.to_le_bytes());
+        }
+        central.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        central.extend_from_slice(&[0; 12]);
+        central.extend_from_slice(&offset.to_le_bytes());
+        central.extend_from_slice(name.as_bytes());
+    }
+    let cd = out.len() as u32;
+    out.extend_from_slice(&central);
+    out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+    out.extend_from_slice(&[0; 4]);
+    let n = members.len() as u16;
+    out.extend_from_slice(&n.to_le_bytes());
+    out.extend_from_slice(&n.to_le_bytes());
+    out.extend_from_slice(&(central.len() as u32).to_le_bytes());
+    out.extend_from_slice(&cd.to_le_bytes());
+    out.extend_from_slice(&[0, 0]);
+    out
+}
+
+#[test]
+fn an_old_torchscript_archive_reads_by_module_path_and_says_what_it_is() {
+    // legacy_script.pt (make_torchscript_fixtures.py make_legacy): torch < 1.4's model.json layout;
+    // every_tensor_reads_as_torch_reads_it checks its values, here the names and the sharing.
+    let (index, _) = index_of("legacy_script.pt");
+    let meta = index.metadata.iter().find(|(k, _)| k == "torchscript").unwrap();
+    assert!(meta.1.starts_with("an old TorchScript archive (torch.jit.save before torch 1.4: model.json, proto version 3)"), "{meta:?}");
+    let t = |n: &str| index.tensor(n).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(t("tied").offset, t("head.2.weight").offset, "two parameters of one tensor: one storage");
+    assert_eq!(t("row").offset, t("table").offset + 12 * 4, "a view at element 12 of table's storage");
+    assert_eq!(t("CONSTANTS.c13").dtype.name(), "F64", "a table tensor no parameter names is the code's constant");
+    assert_eq!(t("bn.num_batches_tracked").dtype.name(), "I64");
+}
+
+#[test]
+fn a_malformed_old_torchscript_archive_is_a_clear_error() {
+    let storage = vec![0u8; 16];
+    let model = |tensors: &str, params: &str| format!(r#"{{"protoVersion":"3","mainModule":{{"name":"m","parameters":[{params}]}},"tensors":[{tensors}]}}"#);
+    let good_tensor = r#"{"dims":["2","2"],"offset":"0","strides":["2","1"],"dataType":"FLOAT","data":{"key":"tensors/0"},"device":"cpu"}"#;
+    let archive = |json: String| stored_zip(&[("m/version", b"1\n".to_vec()), ("m/model.json", json.into_bytes()), ("m/tensors/0", storage.clone())]);
+    // The good case reads: one 2 × 2 float parameter.
+    let ok = archive(model(good_tensor, r#"{"name":"w","tensorId":"0"}"#));
+    let index = formats::parse_index("old.pt", &ok, ok.len() as u64).unwrap();
+    assert_eq!((index.tensors.len(), index.tensors[0].name.as_str(), index.tensors[0].shape.as_slice()), (1, "w", &[2usize, 2][..]));
+    let cases: Vec<(String, &str)> = vec![
+        ("{not json".to_string(), "model.json (an old TorchScript archive, torch < 1.4): not JSON"),
+        (model(good_tensor, r#"{"name":"w","tensorId":"3"}"#), "parameter 'w' names tensor 3 of 1"),
+        (model(&good_tensor.replace("FLOAT", "STRING"), r#"{"name":"w","tensorId":"0"}"#), "dataType Some(String(\"STRING\")) is not read"),
+        (model(&good_tensor.replace("tensors/0", "tensors/9"), r#"{"name":"w","tensorId":"0"}"#), "its storage 'm/tensors/9' is not in the archive"),
+        (model(&good_tensor.replace("tensors/0", "../x"), r#"{"name":"w","tensorId":"0"}"#), "storage record '../x' is not a path inside the archive"),
+        (model(&good_tensor.replace(r#""offset":"0""#, r#""offset":"3""#), r#"{"name":"w","tensorId":"0"}"#), "lie outside its 16-byte storage"),
+        (model(&good_tensor.replace(r#"["2","1"]"#, r#"["1"]"#), r#"{"name":"w","tensorId":"0"}"#), "2 dims and 1 strides"),
+        (r#"{"protoVersion":"3","tensors":[]}"#.to_string(), "no mainModule"),
+    ];
+    for (json, says) in cases {
+        let bytes = archive(json.clone());
+        let err = formats::parse_index("old.pt", &bytes, bytes.len() as u64).expect_err(&json).to_string();
+        assert!(err.contains(says) && err.contains("old.pt"), "{json}: {err}");
+    }
 }

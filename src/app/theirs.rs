@@ -51,6 +51,85 @@ pub struct Pair {
     pub matched_by: MatchedBy,
     /// The copy is the 2-D transpose of the float tensor ([out, in] against [in, out]).
     pub transposed: bool,
+    /// The copy's rows are the float tensor's in llama.cpp's attention order (`llama_rows`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llama_rows: Option<LlamaRows>,
+}
+
+/// llama.cpp's convert_hf_to_gguf.py writes a llama's attn_q / attn_k rows (weights and biases)
+/// permuted: `permute(weights, n_head, n_head_kv)` = `weights.reshape(n_head, 2, rows // n_head // 2,
+/// *rest).swapaxes(1, 2).reshape(weights.shape)`, with n_head for attn_q and n_head_kv for attn_k
+/// (LlamaModel.permute and modify_tensors). Where one file is such a GGUF and the other holds the
+/// Hugging Face rows, the float values are put in the copy's order before anything is measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LlamaRows {
+    /// The head count of the permutation (llama.attention.head_count, or head_count_kv for attn_k).
+    pub heads: usize,
+    /// The float file is the GGUF: its rows are un-permuted into the copy's (Hugging Face) order.
+    pub float_is_gguf: bool,
+}
+
+/// The row order of a `rows`-row tensor under llama.cpp's permute with `heads` heads: row r of the
+/// permuted tensor is row `permuted_row(r)` of the original (None when the rows do not split into
+/// 2 · heads equal parts).
+fn llama_row_source(rows: usize, heads: usize) -> Option<impl Fn(usize) -> usize> {
+    if heads == 0 || rows % (2 * heads) != 0 {
+        return None;
+    }
+    let (per_head, half) = (rows / heads, rows / heads / 2);
+    // reshape (heads, 2, half) → swapaxes(1, 2) → (heads, half, 2): out[h][i][j] = in[h][j][i].
+    Some(move |r: usize| {
+        let (h, rest) = (r / per_head, r % per_head);
+        let (i, j) = (rest / 2, rest % 2);
+        h * per_head + j * half + i
+    })
+}
+
+/// `x` (C order of `shape`, rows along axis 0) with its rows in the copy's order.
+fn llama_reorder(x: &[f32], shape: &[usize], rows: LlamaRows) -> Option<Vec<f32>> {
+    let n = *shape.first()?;
+    let width = if n == 0 { 0 } else { x.len() / n };
+    let source = llama_row_source(n, rows.heads)?;
+    let mut out = vec![0.0f32; x.len()];
+    for r in 0..n {
+        let s = source(r);
+        // HF → GGUF: out[r] = x[source(r)]; GGUF → HF, the inverse: out[source(r)] = x[r].
+        let (to, from) = if rows.float_is_gguf { (s, r) } else { (r, s) };
+        out[to * width..(to + 1) * width].copy_from_slice(&x[from * width..(from + 1) * width]);
+    }
+    Some(out)
+}
+
+/// A GGUF of llama.cpp's `llama` architecture: its head counts (n_head, n_head_kv).
+fn llama_gguf_heads(index: &FileIndex) -> Option<(usize, usize)> {
+    if index.format != crate::formats::Format::Gguf {
+        return None;
+    }
+    let meta = |k: &str| index.metadata.iter().find(|(key, _)| key == k).map(|(_, v)| v.trim_matches('"').to_string());
+    if meta("general.architecture")? != "llama" {
+        return None;
+    }
+    let heads: usize = meta("llama.attention.head_count")?.parse().ok()?;
+    let kv = meta("llama.attention.head_count_kv").and_then(|v| v.parse().ok()).unwrap_or(heads);
+    Some((heads, kv))
+}
+
+/// The permutation a renamed pair's rows went through, if one side is a llama GGUF and the pair is
+/// its attn_q or attn_k (weight or bias) against the other side's q_proj / k_proj.
+fn llama_rows_of(float: &FileIndex, quantized: &FileIndex, f: &str, q: &str) -> Option<LlamaRows> {
+    let (gguf_name, other, float_is_gguf, (heads, kv)) = match (llama_gguf_heads(float), llama_gguf_heads(quantized)) {
+        (None, Some(h)) => (q, f, false, h),
+        (Some(h), None) => (f, q, true, h),
+        _ => return None,
+    };
+    let part = gguf_name.strip_prefix("blk.")?.split_once('.')?.1;
+    let heads = match part {
+        "attn_q.weight" | "attn_q.bias" => heads,
+        "attn_k.weight" | "attn_k.bias" => kv,
+        _ => return None,
+    };
+    // Only against the Hugging Face name: a tensor already in GGUF order is not permuted again.
+    (other != gguf_name && canonical_name(other) == gguf_name).then_some(LlamaRows { heads, float_is_gguf })
 }
 
 /// A tensor left without a partner, and why.
@@ -156,7 +235,7 @@ pub fn match_by_name(float: &FileIndex, quantized: &FileIndex) -> Matching {
         match exact {
             Some((i, transposed)) => {
                 taken[i] = true;
-                pairs.push(Pair { float: f.name.clone(), quantized: q_weights[i].name.clone(), matched_by: MatchedBy::Name, transposed });
+                pairs.push(Pair { float: f.name.clone(), quantized: q_weights[i].name.clone(), matched_by: MatchedBy::Name, transposed, llama_rows: None });
             }
             None => pending.push(*f),
         }
@@ -171,7 +250,8 @@ pub fn match_by_name(float: &FileIndex, quantized: &FileIndex) -> Matching {
         match renamed {
             Some((i, transposed)) => {
                 taken[i] = true;
-                pairs.push(Pair { float: f.name.clone(), quantized: q_weights[i].name.clone(), matched_by: MatchedBy::RenamedName, transposed });
+                let llama_rows = if transposed { None } else { llama_rows_of(float, quantized, &f.name, &q_weights[i].name) };
+                pairs.push(Pair { float: f.name.clone(), quantized: q_weights[i].name.clone(), matched_by: MatchedBy::RenamedName, transposed, llama_rows });
             }
             None => float_left.push(f.name.clone()),
         }
@@ -294,7 +374,7 @@ pub fn match_by_fingerprint(matching: &mut Matching, float: &[Fingerprint], quan
         }
         f_used[i] = true;
         q_used[j] = true;
-        matching.pairs.push(Pair { float: float[i].name.clone(), quantized: quantized[j].name.clone(), matched_by: MatchedBy::Fingerprint, transposed });
+        matching.pairs.push(Pair { float: float[i].name.clone(), quantized: quantized[j].name.clone(), matched_by: MatchedBy::Fingerprint, transposed, llama_rows: None });
         matching.float_left.retain(|n| n != &float[i].name);
         matching.quantized_left.retain(|n| n != &quantized[j].name);
     }
@@ -340,6 +420,9 @@ pub struct TensorDiff {
     pub quantized_name: String,
     pub matched_by: MatchedBy,
     pub transposed: bool,
+    /// The rows were compared in llama.cpp's attention order (heads, and which side is the GGUF).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub llama_rows: Option<LlamaRows>,
     /// Rank correlation of the two tensors' fingerprints (FINGERPRINT_RULE); None when a side is constant.
     pub fingerprint_score: Option<f64>,
     /// Matched by name, yet the values do not follow each other (rank correlation below 0.5).
@@ -530,7 +613,12 @@ pub fn measure(float: &FileIndex, quantized: &FileIndex, pair: &Pair, x: &[f32],
         )));
     }
     // Everything is measured in their layout: ours quantizes the float values as they are stored in the copy.
-    let x_theirs = if pair.transposed { transpose_2d(x, f_info.shape[0], f_info.shape[1]) } else { x.to_vec() };
+    let mut x_theirs = if pair.transposed { transpose_2d(x, f_info.shape[0], f_info.shape[1]) } else { x.to_vec() };
+    if let Some(rows) = pair.llama_rows {
+        x_theirs = llama_reorder(&x_theirs, &q_info.shape, rows).ok_or_else(|| {
+            Error::InvalidSpec(format!("'{}' has {:?} rows, which llama.cpp's permute with {} heads does not split", pair.quantized, q_info.shape.first(), rows.heads))
+        })?;
+    }
     let fp_score = rank_correlation(&fingerprint(&pair.float, &q_info.shape, &x_theirs)?.sample, &fingerprint(&pair.quantized, &q_info.shape, xq)?.sample);
     let (theirs_sums, finite) = finite_sums(&x_theirs, xq);
     let (their_label, their_bits) = their_format(q_info);
@@ -556,6 +644,7 @@ pub fn measure(float: &FileIndex, quantized: &FileIndex, pair: &Pair, x: &[f32],
         quantized_name: pair.quantized.clone(),
         matched_by: pair.matched_by,
         transposed: pair.transposed,
+        llama_rows: pair.llama_rows,
         fingerprint_score: fp_score,
         values_disagree: pair.matched_by != MatchedBy::Fingerprint && fp_score.is_some_and(|s| s < NAME_MATCH_DOUBT_SCORE),
         dtype: f_info.dtype.name().into(),
@@ -736,6 +825,23 @@ mod tests {
                 OurFormat::None(why) => panic!("{}: {why}", info.name),
             }
         }
+    }
+
+    #[test]
+    fn llama_rows_follow_convert_hf_to_gguf_permute_by_hand() {
+        // 8 rows, 2 heads: reshape (2, 2, 2) → swapaxes(1, 2): each head's two halves interleaved,
+        // numpy: np.arange(8).reshape(2, 2, 2).swapaxes(1, 2).reshape(8) = 0 2 1 3 4 6 5 7.
+        let source = llama_row_source(8, 2).unwrap();
+        assert_eq!((0..8).map(source).collect::<Vec<_>>(), vec![0, 2, 1, 3, 4, 6, 5, 7]);
+        // 12 rows, 1 head: 0 6 1 7 2 8 …
+        let source = llama_row_source(12, 1).unwrap();
+        assert_eq!((0..12).map(source).collect::<Vec<_>>(), vec![0, 6, 1, 7, 2, 8, 3, 9, 4, 10, 5, 11]);
+        assert!(llama_row_source(6, 2).is_none(), "6 rows do not split into 2 heads of two halves");
+        // Rows of width 2 there and back.
+        let x: Vec<f32> = (0..16).map(|v| v as f32).collect();
+        let there = llama_reorder(&x, &[8, 2], LlamaRows { heads: 2, float_is_gguf: false }).unwrap();
+        assert_eq!(&there[..6], &[0.0, 1.0, 4.0, 5.0, 2.0, 3.0]);
+        assert_eq!(llama_reorder(&there, &[8, 2], LlamaRows { heads: 2, float_is_gguf: true }).unwrap(), x);
     }
 
     #[test]

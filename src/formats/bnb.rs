@@ -141,7 +141,7 @@ fn quant4(r: &mut dyn RangeReader, tensors: &[TensorInfo], l: &Linear4) -> Resul
     let granularity = StoredGranularity::Blocked { axis: shape.len() - 1, block_size: blocksize };
     let double = if l.nested_absmax.is_some() { ", double-quantized absmax" } else { "" };
     let op = format!("bitsandbytes {}, block {blocksize}{double}, as {} ('{}')", l.quant_type.to_uppercase(), field("dtype").and_then(|v| v.as_str()).unwrap_or(""), w.name);
-    let quant = StoredQuant { scheme: StoredScheme::Bnb4 { quant_map, dtype }, granularity, bits: 4, layout: CodeLayout::HighNibbleFirst, scales, zero_points: Vec::new(), op };
+    let quant = StoredQuant { scheme: StoredScheme::Bnb4 { quant_map, dtype }, granularity, bits: 4, layout: CodeLayout::HighNibbleFirst, scales, zero_points: Vec::new(), op, row_groups: Vec::new(), half_output: false };
     Ok(Ok((quant, shape)))
 }
 
@@ -213,6 +213,8 @@ pub fn recognise(tensors: &mut [TensorInfo], metadata: &mut Vec<(String, String)
             scales,
             zero_points: Vec::new(),
             op: format!("bitsandbytes LLM.int8(), SCB per row ('{}')", wt.name),
+            row_groups: Vec::new(),
+            half_output: false,
         };
         quant.check(&wt.name, wt.dtype, &wt.shape, wt.byte_len).map_err(|e| Error::malformed(r.file(), e.to_string()))?;
         let owner = wt.name.clone();

@@ -6,7 +6,8 @@
 //!
 //! GPTQ (auto-gptq QuantLinear.pack, the layout transformers / optimum load): qweight
 //! [in · bits / 32, out] packed along the inputs, qzeros [groups, out · bits / 32] packed along the
-//! outputs holding zero − 1. AWQ (AutoAWQ WQLinear_GEMM.from_linear): qweight [in, out / 8] and
+//! outputs holding zero − 1 (GPTQModel's gptq_v2: the zero itself); 2, 3 (codes crossing words),
+//! 4 and 8 bits; an act-order g_idx gives each input its group. AWQ (AutoAWQ WQLinear_GEMM.from_linear): qweight [in, out / 8] and
 //! qzeros [groups, out / 8], eight 4-bit codes per word in the order 0 2 4 6 1 3 5 7. Both are
 //! told apart by qweight's shape against scales'.
 
@@ -44,8 +45,28 @@ fn two_d(t: &TensorInfo) -> Option<(usize, usize)> {
     }
 }
 
+/// The `bits`-wide field at bit `bit` of a little-endian bit string of words (a field may cross
+/// into the next word: 3-bit packing).
+fn field(words: &[u32], first: usize, bit: usize, bits: u32) -> u32 {
+    let (w, shift) = (first + bit / 32, bit % 32);
+    let lo = words[w] as u64;
+    let two = if shift + bits as usize > 32 { lo | (words[w + 1] as u64) << 32 } else { lo };
+    ((two >> shift) & ((1u64 << bits) - 1)) as u32
+}
+
+/// How a checkpoint stores GPTQ zero points.
+#[derive(Clone, Copy, PartialEq)]
+enum ZeroFormat {
+    /// auto-gptq / GPTQ v1: zero − 1 (QuantLinear.pack `zeros -= 1`).
+    MinusOne,
+    /// GPTQModel's `gptq_v2`: the zero itself (gptqmodel/utils/model.py
+    /// convert_gptq_v1_to_v2_format_module adds the 1 back to every field before saving v2;
+    /// its torch kernel's dequantize_weight uses the unpacked zeros as they are).
+    Plain,
+}
+
 /// The stored quantization of one group, or why it is not one (said in the metadata).
-fn quant_of(r: &mut dyn RangeReader, tensors: &[TensorInfo], g: &Group) -> Result<std::result::Result<(StoredQuant, Vec<usize>), String>> {
+fn quant_of(r: &mut dyn RangeReader, tensors: &[TensorInfo], g: &Group, zero_format: ZeroFormat) -> Result<std::result::Result<(StoredQuant, Vec<usize>), String>> {
     let (qw, qz, sc) = (&tensors[g.qweight], &tensors[g.qzeros], &tensors[g.scales]);
     if qw.dtype != DType::I32 || qz.dtype != DType::I32 || !matches!(sc.dtype, DType::F16 | DType::F32) {
         return Ok(Err(format!("dtypes {} / {} / {} (int32 qweight and qzeros, half scales are read)", qw.dtype.name(), qz.dtype.name(), sc.dtype.name())));
@@ -62,28 +83,34 @@ fn quant_of(r: &mut dyn RangeReader, tensors: &[TensorInfo], g: &Group) -> Resul
     }
     let bits = (zc * 32 / out) as u32;
     let gptq = qw1 == out;
-    let (scheme, k, layout) = if gptq && matches!(bits, 2 | 4 | 8) {
+    let (scheme, k, layout) = if gptq && matches!(bits, 2 | 3 | 4 | 8) && (qw0 * 32) % bits as usize == 0 {
         let k = qw0 * 32 / bits as usize;
         (StoredScheme::Gptq, k, CodeLayout::GptqPacked { k, n: out, bits })
     } else if !gptq && bits == 4 && qw1 * 8 == out {
         (StoredScheme::Awq, qw0, CodeLayout::AwqPacked { k: qw0, n: out })
     } else {
-        return Ok(Err(format!("qweight {:?} with scales {:?} is neither GPTQ's 2/4/8-bit nor AWQ's 4-bit layout", qw.shape, sc.shape)));
+        return Ok(Err(format!("qweight {:?} with scales {:?} is neither GPTQ's 2/3/4/8-bit nor AWQ's 4-bit layout", qw.shape, sc.shape)));
     };
     if k % groups != 0 {
         return Ok(Err(format!("{k} inputs do not split into {groups} groups")));
     }
     let group_size = k / groups;
+    // g_idx: input k's group. act-order checkpoints (desc_act) permute it; the kernels' torch
+    // path takes scales[g_idx] and zeros[g_idx] row by row (auto_gptq qlinear_cuda.py forward:
+    // `self.scales[self.g_idx.long()] * (weight - zeros[self.g_idx.long()])`). The trivial one
+    // (k / group_size) is kept implicit.
+    let mut row_groups = Vec::new();
     if let Some(gi) = g.g_idx {
         let t = &tensors[gi];
         if t.dtype != DType::I32 || t.shape != [k] {
             return Ok(Err(format!("g_idx {} {:?} for {k} inputs", t.dtype.name(), t.shape)));
         }
-        // act-order checkpoints permute the groups; the fallback kernel (and this reader) assume
-        // input i is in group i / group_size.
         let idx = words(&bytes_of(r, t)?);
-        if let Some(i) = (0..k).find(|&i| idx[i] as usize != i / group_size) {
-            return Ok(Err(format!("g_idx[{i}] = {} is not {i} / {group_size} (act-order): not dequantized", idx[i] as i32)));
+        if let Some(i) = (0..k).find(|&i| idx[i] as usize >= groups) {
+            return Ok(Err(format!("g_idx[{i}] = {} where there are {groups} groups", idx[i] as i32)));
+        }
+        if (0..k).any(|i| idx[i] as usize != i / group_size) {
+            row_groups = idx;
         }
     }
     let sb = bytes_of(r, sc)?;
@@ -93,23 +120,29 @@ fn quant_of(r: &mut dyn RangeReader, tensors: &[TensorInfo], g: &Group) -> Resul
     };
     let zw = words(&bytes_of(r, qz)?);
     let mask = (1u32 << bits) - 1;
-    let per = (32 / bits) as usize;
     let zero_points: Vec<i32> = (0..groups * out)
         .map(|s| {
             let (gr, n) = (s / out, s % out);
             if gptq {
-                // auto-gptq stores zero − 1; its dequantization adds 1 back, masked to `bits`
-                // (qlinear_cuda_old forward: zeros = (zeros + 1) & (2^bits − 1)).
-                let word = zw[gr * zc + n / per];
-                (((word >> ((n % per) as u32 * bits)) & mask).wrapping_add(1) & mask) as i32
+                let z = field(&zw, gr * zc, n * bits as usize, bits);
+                match zero_format {
+                    // auto-gptq stores zero − 1; its dequantization adds 1 back, masked to
+                    // `bits` for 2, 4 and 8 (qlinear_cuda_old forward: zeros = (zeros + 1) &
+                    // (2^bits − 1)), unmasked for 3 (its `elif self.bits == 3` branch).
+                    ZeroFormat::MinusOne if bits == 3 => z as i32 + 1,
+                    ZeroFormat::MinusOne => (z.wrapping_add(1) & mask) as i32,
+                    ZeroFormat::Plain => z as i32,
+                }
             } else {
                 let word = zw[gr * zc + n / 8];
                 ((word >> (AWQ_REVERSE_ORDER[n % 8] * 4)) & 0xF) as i32
             }
         })
         .collect();
-    let op = if gptq { format!("GPTQ {bits}-bit, group {group_size} ('{}')", g.prefix) } else { format!("AWQ GEMM 4-bit, group {group_size} ('{}')", g.prefix) };
-    let quant = StoredQuant { scheme, granularity: StoredGranularity::Blocked { axis: 0, block_size: group_size }, bits, layout, scales, zero_points, op };
+    let v2 = if zero_format == ZeroFormat::Plain { " gptq_v2" } else { "" };
+    let order = if row_groups.is_empty() { "" } else { ", act-order g_idx" };
+    let op = if gptq { format!("GPTQ{v2} {bits}-bit, group {group_size}{order} ('{}')", g.prefix) } else { format!("AWQ GEMM 4-bit, group {group_size} ('{}')", g.prefix) };
+    let quant = StoredQuant { scheme, granularity: StoredGranularity::Blocked { axis: 0, block_size: group_size }, bits, layout, scales, zero_points, op, row_groups, half_output: false };
     Ok(Ok((quant, vec![k, out])))
 }
 
@@ -127,6 +160,15 @@ pub fn recognise(tensors: &mut [TensorInfo], metadata: &mut Vec<(String, String)
             groups.push(Group { prefix: prefix.to_string(), qweight: i, qzeros, scales, g_idx: find(&format!("{prefix}.g_idx")) });
         }
     }
+    // GPTQModel writes `checkpoint_format` (or, newer, `format`) gptq_v2 into quantize_config.json;
+    // this reader sees the safetensors header only, so it takes the key from its __metadata__
+    // (where a quantize_config is copied in) and otherwise reads v1 (auto-gptq, transformers).
+    let v2 = metadata.iter().any(|(k, v)| matches!(k.as_str(), "checkpoint_format" | "format") && v == "gptq_v2")
+        || metadata.iter().any(|(k, v)| {
+            matches!(k.as_str(), "quantize_config" | "quantization_config")
+                && serde_json::from_str::<serde_json::Value>(v).is_ok_and(|j| j["checkpoint_format"] == "gptq_v2" || j["format"] == "gptq_v2")
+        });
+    let zero_format = if v2 { ZeroFormat::Plain } else { ZeroFormat::MinusOne };
     let (mut read, mut slots) = (0, 0usize);
     for g in groups {
         let group_slots = tensors[g.scales].element_count();
@@ -135,7 +177,7 @@ pub fn recognise(tensors: &mut [TensorInfo], metadata: &mut Vec<(String, String)
             continue;
         }
         slots += group_slots;
-        match quant_of(r, tensors, &g)? {
+        match quant_of(r, tensors, &g, zero_format)? {
             Ok((quant, shape)) => {
                 let qw = &mut tensors[g.qweight];
                 quant.check(&qw.name, qw.dtype, &shape, qw.byte_len).map_err(|e| Error::malformed(r.file(), e.to_string()))?;
@@ -151,7 +193,8 @@ pub fn recognise(tensors: &mut [TensorInfo], metadata: &mut Vec<(String, String)
         }
     }
     if read > 0 {
-        metadata.push(("quantized linears".to_string(), format!("{read} GPTQ / AWQ groups (qweight, qzeros, scales) read as one tensor each")));
+        let zeros = if v2 { "GPTQ zero points as stored (gptq_v2)" } else { "GPTQ zero points stored minus one (v1; a gptq_v2 checkpoint says so in its metadata's checkpoint_format)" };
+        metadata.push(("quantized linears".to_string(), format!("{read} GPTQ / AWQ groups (qweight, qzeros, scales) read as one tensor each; {zeros}")));
     }
     Ok(())
 }

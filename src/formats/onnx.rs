@@ -602,7 +602,7 @@ fn quant_uses(node: &Node) -> (Vec<QuantUse>, &'static [usize]) {
     } else if node.is("ConvInteger", false) || node.is("MatMulInteger", false) {
         (vec![q(1, None, Some(3), OnnxInteger)], &[2, 3])
     } else if node.is("MatMulNBits", true) {
-        (vec![q(1, Some(2), Some(3), OnnxMatmulNbits)], &[2, 3])
+        (vec![q(1, Some(2), Some(3), OnnxMatmulNbits)], &[2, 3, 4])
     } else {
         (vec![], &[])
     }
@@ -645,7 +645,12 @@ fn attach_quantization(
                 tensors[i].role = Role::Parameter(of.clone());
             }
             let zero_point = u.zero_point.and_then(|i| find(node.input(i)));
-            match quantization_of(p, node, u, codes, scale, zero_point, tensors) {
+            // MatMulNBits' g_idx (input 4).
+            let g_idx = if u.scheme == StoredScheme::OnnxMatmulNbits { find(node.input(4)) } else { None };
+            if let Some(g) = g_idx {
+                tensors[g].role = Role::Parameter(of.clone());
+            }
+            match quantization_of(p, node, u, codes, scale, zero_point, g_idx, tensors) {
                 Ok(q) => {
                     let t = &mut tensors[codes];
                     // MatMulNBits lists B as the [K, N] weight it stands for.
@@ -743,6 +748,7 @@ fn values_of(p: &mut Reader, t: &Listed) -> std::result::Result<Vec<f64>, String
     let c = |b: &[u8], n: usize| -> Vec<u8> { b[..n].to_vec() };
     let values = match info.dtype {
         DType::F32 => bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64).collect(),
+        DType::F16 => bytes.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f64()).collect(),
         DType::F64 => bytes.chunks_exact(8).map(|b| f64::from_le_bytes(c(b, 8).try_into().unwrap_or([0; 8]))).collect(),
         DType::I8 => bytes.iter().map(|&b| b as i8 as f64).collect(),
         DType::U8 => bytes.iter().map(|&b| b as f64).collect(),
@@ -761,6 +767,15 @@ const MAX_PARAMETER_BYTES: u64 = 256 * 1024 * 1024;
 fn f32_scales(p: &mut Reader, t: &Listed) -> std::result::Result<Vec<f32>, String> {
     if t.info.dtype != DType::F32 {
         return Err(format!("its scale '{}' is {}; only F32 scales are read", t.info.name, t.info.dtype.name()));
+    }
+    Ok(values_of(p, t)?.into_iter().map(|v| v as f32).collect())
+}
+
+/// MatMulNBits' scales: F32, or F16 widened exactly (onnxruntime converts them to float before
+/// dequantizing: matmul_nbits.cc MatMulNBits<MLFloat16>, MlasConvertHalfToFloatBuffer).
+fn matmul_nbits_scales(p: &mut Reader, t: &Listed) -> std::result::Result<Vec<f32>, String> {
+    if t.info.dtype != DType::F16 {
+        return f32_scales(p, t);
     }
     Ok(values_of(p, t)?.into_iter().map(|v| v as f32).collect())
 }
@@ -788,11 +803,12 @@ fn quantization_of(
     codes: usize,
     scale: usize,
     zero_point: Option<usize>,
+    g_idx: Option<usize>,
     tensors: &[Listed],
 ) -> std::result::Result<StoredQuant, String> {
     let t = &tensors[codes];
     let rank = t.info.shape.len();
-    let scales = f32_scales(p, &tensors[scale])?;
+    let scales = if u.scheme == StoredScheme::OnnxMatmulNbits { matmul_nbits_scales(p, &tensors[scale])? } else { f32_scales(p, &tensors[scale])? };
     let zero_points = zero_points_of(p, zero_point.map(|z| &tensors[z]))?;
     let op = format!("{} '{}'", node.op, node.label);
     let layout = match t.nibbles {
@@ -828,9 +844,6 @@ fn quantization_of(
         StoredScheme::OnnxMatmulNbits => {
             let attr = |name: &str| node.int(name).filter(|&v| v > 0).map(|v| v as usize).ok_or_else(|| format!("MatMulNBits without a positive {name}"));
             let (k, n, nbits, block) = (attr("K")?, attr("N")?, attr("bits")?, attr("block_size")?);
-            if node.input(4).is_some() {
-                return Err("MatMulNBits with g_idx (act-order) is not read".into());
-            }
             if !matches!(nbits, 2 | 4 | 8) {
                 return Err(format!("MatMulNBits with bits={nbits}; 2, 4 and 8 are read"));
             }
@@ -864,6 +877,36 @@ fn quantization_of(
                 }
                 Some(z) => return Err(format!("MatMulNBits zero points '{}' of {} are not read (packed U8 are)", z.info.name, z.info.dtype.name())),
             };
+            // g_idx (act-order): row k of B takes group g_idx[k]. onnxruntime reads it only in its
+            // unpacked 4-bit path (matmul_nbits.cc ComputeBUnpacked: "Only 4b quantization is
+            // supported for unpacked compute"), where packed uint8 zero points are not applied
+            // (stored.rs `dequantize` says how it computes).
+            if node.input(4).is_some() && g_idx.is_none() {
+                return Err(format!("MatMulNBits g_idx '{}' is not an initializer", node.input(4).unwrap_or_default()));
+            }
+            let (row_groups, zero_points) = match g_idx.map(|g| &tensors[g]) {
+                None => (Vec::new(), zero_points),
+                Some(g) => {
+                    if nbits != 4 {
+                        return Err(format!("MatMulNBits with g_idx '{}' and bits={nbits}: onnxruntime reads g_idx only for 4 bits", g.info.name));
+                    }
+                    if !matches!(g.info.dtype, DType::I32) {
+                        return Err(format!("MatMulNBits g_idx '{}' is {}, not INT32", g.info.name, g.info.dtype.name()));
+                    }
+                    let idx = values_of(p, g)?;
+                    if idx.len() != k {
+                        return Err(format!("MatMulNBits g_idx '{}' has {} entries for K={k}", g.info.name, idx.len()));
+                    }
+                    if let Some((row, v)) = idx.iter().enumerate().find(|(_, &v)| v < 0.0 || v as usize >= blocks) {
+                        return Err(format!("MatMulNBits g_idx '{}'[{row}] = {v} where there are {blocks} blocks", g.info.name));
+                    }
+                    (idx.iter().map(|&v| v as u32).collect(), vec![8; blocks * n])
+                }
+            };
+            let op = match (&zp, row_groups.is_empty()) {
+                (Some(z), false) => format!("{op}, g_idx: onnxruntime's reorder kernel does not apply the zero points '{}'", z.info.name),
+                _ => op,
+            };
             let layout = CodeLayout::MatmulNbits { k, n, block_size: block, bits: nbits as u32 };
             return Ok(StoredQuant {
                 scheme: u.scheme,
@@ -873,10 +916,14 @@ fn quantization_of(
                 scales: grid_scales,
                 zero_points,
                 op,
+                row_groups,
+                // T1 (A, scales, bias and the output) is float16: onnxruntime rounds the f32
+                // result to half (matmul_nbits.cc, MatMulNBits<MLFloat16>).
+                half_output: tensors[scale].info.dtype == DType::F16,
             });
         }
     };
-    Ok(StoredQuant { scheme: u.scheme, granularity, bits, layout, scales, zero_points, op })
+    Ok(StoredQuant { scheme: u.scheme, granularity, bits, layout, scales, zero_points, op, row_groups: Vec::new(), half_output: false })
 }
 
 fn bias_quantization(p: &mut Reader, node: &Node, x_scale: usize, w_scale: usize, tensors: &[Listed]) -> std::result::Result<StoredQuant, String> {
@@ -885,7 +932,7 @@ fn bias_quantization(p: &mut Reader, node: &Node, x_scale: usize, w_scale: usize
     let [x] = xs[..] else { return Err(format!("x_scale '{}' is not one value", tensors[x_scale].info.name)) };
     let scales: Vec<f32> = ws.iter().map(|&w| x * w).collect();
     let granularity = if scales.len() == 1 { StoredGranularity::PerTensor } else { StoredGranularity::PerAxis { axis: 0 } };
-    Ok(StoredQuant { scheme: StoredScheme::OnnxQlinear, granularity, bits: 32, layout: CodeLayout::Elements, scales, zero_points: Vec::new(), op: format!("{} '{}' bias", node.op, node.label) })
+    Ok(StoredQuant { scheme: StoredScheme::OnnxQlinear, granularity, bits: 32, layout: CodeLayout::Elements, scales, zero_points: Vec::new(), op: format!("{} '{}' bias", node.op, node.label), row_groups: Vec::new(), half_output: false })
 }
 
 /// ONNX int32_data / int64_data integers: packed varints, one per element, each kept as its low

@@ -242,13 +242,163 @@ fn stored_quant(r: &mut dyn RangeReader, file: &str, a: &Archive, dir: &str, q: 
         scales,
         zero_points: if zps.iter().all(|&z| z == 0) { Vec::new() } else { zps },
         op: op.to_string(),
+        row_groups: Vec::new(),
+        half_output: false,
     }))
 }
 
-/// A zip holding a data.pkl.
+/// A zip holding a data.pkl, or an old TorchScript archive's model.json.
 pub fn sniff(p: &Probe) -> Option<Claim> {
-    p.zip?.members.iter().any(is_pickle).then_some(Claim::Content)
+    let members = &p.zip?.members;
+    (members.iter().any(is_pickle) || legacy_model_json(members).is_some()).then_some(Claim::Content)
 }
+
+/// The `<a>/model.json` of a TorchScript archive from torch.jit.save before torch 1.4 (the
+/// "legacy" layout torch still imports: torch/csrc/jit/serialization/import_legacy.cpp): a
+/// ModelDef (caffe2/proto/torch.proto) as protobuf JSON, beside `tensors/<n>` storages, `code/`
+/// (`libs/`) and `attributes.pkl`. Only with a sibling tensors/, code/, libs/ or attributes.pkl.
+fn legacy_model_json(members: &[Member]) -> Option<&Member> {
+    let m = members.iter().filter(|m| m.name == "model.json" || m.name.ends_with("/model.json")).min_by_key(|m| m.name.matches('/').count())?;
+    let folder = m.name.strip_suffix("model.json").unwrap_or_default();
+    let sibling = |rest: &str| members.iter().any(|o| o.name.strip_prefix(folder).is_some_and(|r| r.starts_with(rest)));
+    (sibling("tensors/") || sibling("code/") || sibling("libs/") || sibling("attributes.pkl")).then_some(m)
+}
+
+/// caffe2.proto TensorProto.DataType (names as protobuf JSON prints them, or their numbers).
+fn legacy_dtype(v: &serde_json::Value) -> Option<DType> {
+    let by_number = |n: u64| match n {
+        1 => Some("FLOAT"),
+        2 => Some("INT32"),
+        3 => Some("BYTE"),
+        5 => Some("BOOL"),
+        6 => Some("UINT8"),
+        7 => Some("INT8"),
+        8 => Some("UINT16"),
+        9 => Some("INT16"),
+        10 => Some("INT64"),
+        12 => Some("FLOAT16"),
+        13 => Some("DOUBLE"),
+        _ => None,
+    };
+    let name = match v {
+        serde_json::Value::String(s) => s.as_str(),
+        serde_json::Value::Number(n) => by_number(n.as_u64()?)?,
+        // proto3 JSON leaves a default (UNDEFINED = 0) out; torch never wrote one.
+        _ => return None,
+    };
+    Some(match name {
+        "FLOAT" => DType::F32,
+        "DOUBLE" => DType::F64,
+        "FLOAT16" => DType::F16,
+        "INT8" => DType::I8,
+        "UINT8" | "BYTE" => DType::U8,
+        "INT16" => DType::I16,
+        "UINT16" => DType::U16,
+        "INT32" => DType::I32,
+        "INT64" => DType::I64,
+        "BOOL" => DType::Bool,
+        _ => return None,
+    })
+}
+
+/// A protobuf-JSON int64 (printed as a string) or a number.
+fn json_u64(v: Option<&serde_json::Value>) -> Option<u64> {
+    match v {
+        None => Some(0),
+        Some(serde_json::Value::String(s)) => s.parse().ok(),
+        Some(v) => v.as_u64(),
+    }
+}
+
+/// The tensors of an old TorchScript archive's ModelDef: each `mainModule` parameter (and
+/// buffer) by its module path, as LEGACY_convertModule registers them (submodule names joined
+/// with dots, then the parameter's name); tensors no parameter names are the code's constants,
+/// `CONSTANTS.c<n>` (their index in the tensor table, as the legacy code refers to them).
+fn legacy_tensors(file: &str, json: &[u8], found: &mut Found) -> Result<()> {
+    let bad = |what: String| Error::malformed(file, format!("model.json (an old TorchScript archive, torch < 1.4): {what}"));
+    let model: serde_json::Value = serde_json::from_slice(json).map_err(|e| bad(format!("not JSON: {e}")))?;
+    let version = json_u64(model.get("protoVersion").or_else(|| model.get("proto_version"))).ok_or_else(|| bad("protoVersion is not a number".into()))?;
+    let field = |v: &'_ serde_json::Value, camel: &str, snake: &str| v.get(camel).or_else(|| v.get(snake)).cloned();
+    let table = match field(&model, "tensors", "tensors") {
+        None => Vec::new(),
+        Some(serde_json::Value::Array(a)) => a,
+        Some(_) => return Err(bad("tensors is not a list".into())),
+    };
+    let mut names: Vec<Vec<String>> = vec![Vec::new(); table.len()];
+    // Depth-first over the modules, as LEGACY_convertModule recurses.
+    let main = field(&model, "mainModule", "main_module").ok_or_else(|| bad("no mainModule".into()))?;
+    let mut stack = vec![(String::new(), main, 0usize)];
+    while let Some((path, module, depth)) = stack.pop() {
+        if depth > 64 {
+            return Err(bad("modules nested over 64 deep".into()));
+        }
+        for p in field(&module, "parameters", "parameters").and_then(|v| v.as_array().cloned()).unwrap_or_default() {
+            let name = p.get("name").and_then(|n| n.as_str()).ok_or_else(|| bad(format!("a parameter of '{path}' has no name")))?;
+            let id = json_u64(field(&p, "tensorId", "tensor_id").as_ref()).ok_or_else(|| bad(format!("parameter '{path}{name}': tensorId is not a number")))? as usize;
+            let slot = names.get_mut(id).ok_or_else(|| bad(format!("parameter '{path}{name}' names tensor {id} of {}", table.len())))?;
+            // A tensor two parameters share (tied weights) is listed under both, one storage.
+            slot.push(format!("{path}{name}"));
+        }
+        let subs = field(&module, "submodules", "submodules").and_then(|v| v.as_array().cloned()).unwrap_or_default();
+        for sub in subs.into_iter().rev() {
+            let name = sub.get("name").and_then(|n| n.as_str()).ok_or_else(|| bad(format!("a submodule of '{path}' has no name")))?.to_string();
+            stack.push((format!("{path}{name}."), sub, depth + 1));
+        }
+    }
+    for (i, t) in table.iter().enumerate() {
+        let mut all = std::mem::take(&mut names[i]);
+        if all.is_empty() {
+            all.push(format!("CONSTANTS.c{i}"));
+        }
+        let name = all[0].clone();
+        let tbad = |what: String| bad(format!("tensor {i} ('{name}'): {what}"));
+        let dtype = legacy_dtype(&field(t, "dataType", "data_type").unwrap_or_default()).ok_or_else(|| tbad(format!("dataType {:?} is not read", field(t, "dataType", "data_type"))))?;
+        let list = |k: &str| -> Result<Vec<u64>> {
+            match t.get(k) {
+                None => Ok(Vec::new()),
+                Some(serde_json::Value::Array(a)) => a.iter().map(|d| json_u64(Some(d)).ok_or_else(|| tbad(format!("{k} holds {d}")))).collect(),
+                Some(other) => Err(tbad(format!("{k} is {other}"))),
+            }
+        };
+        let (size, stride) = (list("dims")?, list("strides")?);
+        if size.len() != stride.len() {
+            return Err(tbad(format!("{} dims and {} strides", size.len(), stride.len())));
+        }
+        let storage_offset = json_u64(t.get("offset")).ok_or_else(|| tbad("offset is not a number".into()))?;
+        let key = t.get("data").and_then(|d| d.get("key")).and_then(|k| k.as_str()).ok_or_else(|| tbad("no data.key (its storage record)".into()))?.to_string();
+        if key.split('/').any(|part| part == ".." || part.is_empty()) {
+            return Err(tbad(format!("storage record '{key}' is not a path inside the archive")));
+        }
+        let quantized = field(t, "isQuantized", "is_quantized").and_then(|v| v.as_bool()).unwrap_or(false);
+        let quant = if quantized {
+            // LEGACY_loadTensor: _empty_affine_quantized(type → its QInt type, scale, zero_point).
+            let scale = t.get("scale").and_then(|v| v.as_f64()).ok_or_else(|| tbad("quantized without a scale".into()))?;
+            let zero_point = field(t, "zeroPoint", "zero_point").map_or(Some(0), |v| v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))).ok_or_else(|| tbad("zeroPoint is not a number".into()))?;
+            Some(std::rc::Rc::new(TorchQuant::PerTensorAffine { scale, zero_point }))
+        } else {
+            None
+        };
+        for name in all {
+            found.tensors.push((name, Value::Tensor { dtype, key: key.clone(), storage_offset, size: size.clone(), stride: stride.clone(), quant: quant.clone() }, ""));
+        }
+    }
+    found.metadata.push((
+        "torchscript".to_string(),
+        format!(
+            "an old TorchScript archive (torch.jit.save before torch 1.4: model.json, proto version {version}); {} tensors from tensors/; its code and attributes.pkl are not read or run",
+            table.len()
+        ),
+    ));
+    for key in ["producerName", "producerVersion"] {
+        if let Some(v) = model.get(key).and_then(|v| v.as_str()) {
+            found.metadata.push((key.to_string(), v.to_string()));
+        }
+    }
+    Ok(())
+}
+
+/// The most of model.json read (a ModelDef is a few hundred bytes per tensor).
+const MAX_MODEL_JSON: u64 = 64 << 20;
 
 /// The index from data.pkl (unpickled, nothing executed) and where each storage member starts.
 pub fn open(p: &Probe, r: &mut dyn RangeReader) -> Result<FileIndex> {
@@ -257,13 +407,13 @@ pub fn open(p: &Probe, r: &mut dyn RangeReader) -> Result<FileIndex> {
     let file = r.file().to_string();
     // The shallowest data.pkl is the archive's (`<a>/data.pkl`): a TorchScript archive may hold
     // other pickles deeper (code/…, extra/…).
-    let pkl = members
-        .iter()
-        .filter(|m| is_pickle(m))
-        .min_by_key(|m| m.name.matches('/').count())
-        .ok_or_else(|| Error::malformed(&file, "no data.pkl member"))?;
-    let folder = pkl.name.strip_suffix("data.pkl").unwrap_or_default().to_string(); // found by that suffix
-    let data = read_pickle(r, &file, pkl, cd_offset)?;
+    let pkl = members.iter().filter(|m| is_pickle(m)).min_by_key(|m| m.name.matches('/').count());
+    let legacy = if pkl.is_none() { legacy_model_json(members) } else { None };
+    let folder = match (pkl, legacy) {
+        (Some(p), _) => p.name.strip_suffix("data.pkl").unwrap_or_default().to_string(), // found by that suffix
+        (None, Some(m)) => m.name.strip_suffix("model.json").unwrap_or_default().to_string(),
+        (None, None) => return Err(Error::malformed(&file, "no data.pkl member")),
+    };
     let by_name: HashMap<&str, &Member> = members.iter().map(|m| (m.name.as_str(), m)).collect();
     let mut metadata = Vec::new();
     let big_endian = match by_name.get(format!("{folder}byteorder").as_str()) {
@@ -286,9 +436,24 @@ pub fn open(p: &Probe, r: &mut dyn RangeReader) -> Result<FileIndex> {
     };
     metadata.push(("byteorder".to_string(), if big_endian { "big" } else { "little" }.to_string()));
 
-    let root = pickle::load(&file, &data)?;
     let mut found = Found { metadata, ..Default::default() };
-    flatten("", &root, false, "data/", &mut found);
+    let root = match (pkl, legacy) {
+        (Some(pkl), _) => {
+            let data = read_pickle(r, &file, pkl, cd_offset)?;
+            let root = pickle::load(&file, &data)?;
+            flatten("", &root, false, "data/", &mut found);
+            Some(root)
+        }
+        (None, Some(m)) => {
+            if m.uncompressed > MAX_MODEL_JSON {
+                return Err(Error::malformed(&file, format!("model.json of {} bytes is over the limit of {MAX_MODEL_JSON}", m.uncompressed)));
+            }
+            let json = read_pickle(r, &file, m, cd_offset)?;
+            legacy_tensors(&file, &json, &mut found)?;
+            None
+        }
+        (None, None) => None,
+    };
     // TorchScript: the code's tensor constants, named as the code calls them (CONSTANTS.c0 …;
     // torch/csrc/jit/serialization/import_source.cpp resolves `CONSTANTS.cN` to element N).
     if let Some(m) = by_name.get(format!("{folder}constants.pkl").as_str()) {
@@ -302,7 +467,7 @@ pub fn open(p: &Probe, r: &mut dyn RangeReader) -> Result<FileIndex> {
         }
     }
     let Found { tensors: found_tensors, mut metadata, skipped_attributes, opaque } = found;
-    if let Value::Object { class, .. } = &*root {
+    if let Some(Value::Object { class, .. }) = root.as_deref() {
         metadata.push((
             "torchscript".to_string(),
             format!("a TorchScript archive (torch.jit.save) of {class}; its code/ is not read or run"),

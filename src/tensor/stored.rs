@@ -117,8 +117,9 @@ pub enum CodeLayout {
     /// codes of one column along K, the first in the lowest bits of each byte (onnxruntime
     /// docs/ContribOperators.md com.microsoft.MatMulNBits).
     MatmulNbits { k: usize, n: usize, block_size: usize, bits: u32 },
-    /// auto-gptq's qweight for a [K, N] weight (x @ W): int32 words [K · bits / 32, N], word
-    /// (k / (32 / bits), n) holding k's code at bit (k mod (32 / bits)) · bits (QuantLinear.pack).
+    /// auto-gptq's qweight for a [K, N] weight (x @ W): int32 words [K · bits / 32, N], column n's
+    /// words one little-endian bit string holding row k's code at bit k · bits (QuantLinear.pack;
+    /// for 2, 4 and 8 bits word k / (32 / bits), for 3 bits 32 codes in 3 words, some crossing).
     GptqPacked { k: usize, n: usize, bits: u32 },
     /// AutoAWQ's GEMM qweight for a [K, N] weight: int32 words [K, N / 8], eight 4-bit codes of
     /// columns 8j.. in the order 0 2 4 6 1 3 5 7 from the lowest bits (WQLinear_GEMM.from_linear).
@@ -148,6 +149,18 @@ pub struct StoredQuant {
     pub zero_points: Vec<i32>,
     /// The operator the parameters come from, as the file names it ("DequantizeLinear 'fc_dq'").
     pub op: String,
+    /// Under `Blocked`, the group of each index along the axis when the file gives it (GPTQ and
+    /// MatMulNBits `g_idx`, act-order); empty: index / block_size.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub row_groups: Vec<u32>,
+    /// The runtime rounds each value to f16 (a float16 MatMulNBits: onnxruntime's CPU kernel
+    /// dequantizes and multiplies in f32 and converts its output to half).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub half_output: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl StoredQuant {
@@ -197,13 +210,25 @@ impl StoredQuant {
         if !self.zero_points.is_empty() && self.zero_points.len() != slots {
             return Err(bad(format!("{} zero points where there are {slots} scales", self.zero_points.len())));
         }
+        if !self.row_groups.is_empty() {
+            let StoredGranularity::Blocked { axis, block_size } = self.granularity else {
+                return Err(bad("a group per row without blocks".into()));
+            };
+            let (along, groups) = (shape[axis], shape[axis].div_ceil(block_size));
+            if self.row_groups.len() != along {
+                return Err(bad(format!("{} row groups (g_idx) for {along} rows", self.row_groups.len())));
+            }
+            if let Some((row, g)) = self.row_groups.iter().enumerate().find(|(_, &g)| g as usize >= groups) {
+                return Err(bad(format!("g_idx[{row}] = {g} where there are {groups} groups")));
+            }
+        }
         if let CodeLayout::MatmulNbits { k, n, block_size, bits } = self.layout {
             if shape != [k, n] || !matches!(bits, 2 | 4 | 8) || block_size == 0 || block_size * bits as usize % 8 != 0 {
                 return Err(bad(format!("MatMulNBits K={k} N={n} bits={bits} block_size={block_size} for shape {shape:?}")));
             }
         }
         match self.layout {
-            CodeLayout::GptqPacked { k, n, bits } if shape != [k, n] || !matches!(bits, 2 | 4 | 8) || k % (32 / bits as usize) != 0 => {
+            CodeLayout::GptqPacked { k, n, bits } if shape != [k, n] || !matches!(bits, 2 | 3 | 4 | 8) || (k * bits as usize) % 32 != 0 => {
                 return Err(bad(format!("GPTQ K={k} N={n} bits={bits} for shape {shape:?}")));
             }
             CodeLayout::AwqPacked { k, n } if shape != [k, n] || n % 8 != 0 => return Err(bad(format!("AWQ K={k} N={n} for shape {shape:?}"))),
@@ -251,11 +276,18 @@ fn code_at(dtype: DType, layout: CodeLayout, bytes: &[u8], i: usize) -> i64 {
             ((byte >> (bit % 8)) & ((1u16 << bits) - 1) as u8) as i64
         }
         CodeLayout::GptqPacked { n, bits, .. } => {
+            // Row k's code starts at bit k · bits of column n's words read as one little-endian
+            // bit string: for 3 bits a code may cross into the next word (QuantLinear.pack's
+            // `intweight[i] << 30` / `(intweight[i] >> 2) & 1`).
             let (row, col) = (i / n.max(1), i % n.max(1));
-            let per = 32 / bits as usize;
-            let w = (row / per * n + col) * 4;
-            let word = u32::from_le_bytes([bytes[w], bytes[w + 1], bytes[w + 2], bytes[w + 3]]);
-            ((word >> ((row % per) as u32 * bits)) & ((1u32 << bits) - 1)) as i64
+            let bit = row * bits as usize;
+            let word = |r: usize| {
+                let w = (r * n + col) * 4;
+                u32::from_le_bytes([bytes[w], bytes[w + 1], bytes[w + 2], bytes[w + 3]]) as u64
+            };
+            let (r, shift) = (bit / 32, bit % 32);
+            let two = if shift + bits as usize > 32 { word(r) | word(r + 1) << 32 } else { word(r) };
+            ((two >> shift) & ((1u64 << bits) - 1)) as i64
         }
         CodeLayout::AwqPacked { n, .. } => {
             let (row, col) = (i / n.max(1), i % n.max(1));
@@ -267,7 +299,7 @@ fn code_at(dtype: DType, layout: CodeLayout, bytes: &[u8], i: usize) -> i64 {
 }
 
 /// The parameter slot of element `i` (C order) of a tensor of `shape`.
-fn slot_of(granularity: StoredGranularity, shape: &[usize], i: usize) -> usize {
+fn slot_of(granularity: StoredGranularity, row_groups: &[u32], shape: &[usize], i: usize) -> usize {
     match granularity {
         StoredGranularity::PerTensor => 0,
         StoredGranularity::PerAxis { axis } => {
@@ -280,7 +312,8 @@ fn slot_of(granularity: StoredGranularity, shape: &[usize], i: usize) -> usize {
             let outer = i / (inner.max(1) * along.max(1));
             let a = (i / inner.max(1)) % along.max(1);
             let rest = i % inner.max(1);
-            (outer * along.div_ceil(block_size) + a / block_size) * inner + rest
+            let group = row_groups.get(a).map_or(a / block_size, |&g| g as usize);
+            (outer * along.div_ceil(block_size) + group) * inner + rest
         }
     }
 }
@@ -311,7 +344,7 @@ pub fn dequantize(name: &str, q: &StoredQuant, dtype: DType, shape: &[usize], by
         StoredScheme::Bnb4 { quant_map, dtype: out } => {
             return Ok((0..n)
                 .map(|i| {
-                    let v = quant_map[code_at(dtype, q.layout, bytes, i) as usize & 0x0F] * q.scales[slot_of(q.granularity, shape, i)];
+                    let v = quant_map[code_at(dtype, q.layout, bytes, i) as usize & 0x0F] * q.scales[slot_of(q.granularity, &q.row_groups, shape, i)];
                     match out {
                         BnbDtype::Float32 => v,
                         BnbDtype::Float16 => half::f16::from_f32(v).to_f32(),
@@ -321,7 +354,7 @@ pub fn dequantize(name: &str, q: &StoredQuant, dtype: DType, shape: &[usize], by
                 .collect());
         }
         StoredScheme::BnbInt8 => {
-            return Ok((0..n).map(|i| code_at(dtype, q.layout, bytes, i) as f32 * q.scales[slot_of(q.granularity, shape, i)] * BNB_INT8_RECIPROCAL).collect());
+            return Ok((0..n).map(|i| code_at(dtype, q.layout, bytes, i) as f32 * q.scales[slot_of(q.granularity, &q.row_groups, shape, i)] * BNB_INT8_RECIPROCAL).collect());
         }
         _ => {}
     }
@@ -331,14 +364,27 @@ pub fn dequantize(name: &str, q: &StoredQuant, dtype: DType, shape: &[usize], by
     // 2^24 (int32 biases).
     let in_double = q.scheme == StoredScheme::Tflite
         || (q.scheme == StoredScheme::TorchAffine && matches!(q.granularity, StoredGranularity::PerAxis { .. }));
-    let in_half = matches!(q.scheme, StoredScheme::Gptq | StoredScheme::Awq);
+    let in_half = matches!(q.scheme, StoredScheme::Gptq | StoredScheme::Awq) || q.half_output;
+    // MatMulNBits with g_idx: onnxruntime dequantizes in its reorder kernel as q·scale + (−scale ·
+    // zero_point), two f32 roundings, and never reads packed uint8 zero points there (its `zp`
+    // local is unpacked but `zp_f` stays 8; the reader sets them to 8), onnxruntime
+    // contrib_ops/cpu/quantization/matmul_nbits_impl.cc Dequantize4BitsKernelReOrder, measured
+    // on onnxruntime 1.32.0 by scripts/make_quantized_fixtures.py (nbits4_gidx*.onnx).
+    let reorder = q.scheme == StoredScheme::OnnxMatmulNbits && !q.row_groups.is_empty();
     Ok((0..n)
         .map(|i| {
-            let slot = slot_of(q.granularity, shape, i);
+            let slot = slot_of(q.granularity, &q.row_groups, shape, i);
             let zero = q.zero_points.get(slot).copied().unwrap_or(0) as i64;
             let centred = code_at(dtype, q.layout, bytes, i) - zero;
-            if in_half {
-                // An exact f32 product (an 11-bit scale by a small integer) rounded once to half.
+            if reorder {
+                let (code, scale) = (code_at(dtype, q.layout, bytes, i) as f32, q.scales[slot]);
+                let v = code * scale + -scale * zero as f32;
+                if in_half { half::f16::from_f32(v).to_f32() } else { v }
+            } else if in_half {
+                // GPTQ / AWQ: an exact f32 product (an 11-bit scale by a small integer) rounded
+                // once to half; a float16 MatMulNBits: the f32 product of the widened scale, then
+                // the output's conversion to half (onnxruntime matmul_nbits.cc, MatMulNBits<MLFloat16>
+                // ComputeBPacked / ComputeBUnpacked: MlasConvertFloatToHalfBuffer of the f32 result).
                 half::f16::from_f32(centred as f32 * q.scales[slot]).to_f32()
             } else if in_double {
                 (centred as f64 * q.scales[slot] as f64) as f32
@@ -399,7 +445,7 @@ mod tests {
     use super::*;
 
     fn quant(granularity: StoredGranularity, layout: CodeLayout, scales: Vec<f32>, zero_points: Vec<i32>) -> StoredQuant {
-        StoredQuant { scheme: StoredScheme::OnnxDequantizeLinear, granularity, bits: 8, layout, scales, zero_points, op: "test".into() }
+        StoredQuant { scheme: StoredScheme::OnnxDequantizeLinear, granularity, bits: 8, layout, scales, zero_points, op: "test".into(), row_groups: Vec::new(), half_output: false }
     }
 
     #[test]
@@ -433,6 +479,32 @@ mod tests {
         let b = [0xA9, 0xCB, 0x67, 0x45];
         let y = dequantize("w", &q, DType::U8, &[4, 2], &b).unwrap();
         assert_eq!(y, vec![1.0, -1.0, 2.0, -2.0, 3.0, -3.0, 4.0, -4.0]);
+    }
+
+    #[test]
+    fn row_groups_pick_each_rows_group_and_matmul_nbits_reorders_as_onnxruntime() {
+        // [4, 1] blocked along 0 by 2, rows in groups 1 0 0 1: scales 0.5 (group 0), 3 (group 1).
+        let mut q = quant(StoredGranularity::Blocked { axis: 0, block_size: 2 }, CodeLayout::Elements, vec![0.5, 3.0], vec![1, 2]);
+        q.row_groups = vec![1, 0, 0, 1];
+        let y = dequantize("w", &q, DType::U8, &[4, 1], &[4, 4, 5, 5]).unwrap();
+        assert_eq!(y, vec![6.0, 1.5, 2.0, 9.0]);
+        q.row_groups = vec![1, 0, 2, 1];
+        assert!(dequantize("w", &q, DType::U8, &[4, 1], &[4, 4, 5, 5]).is_err(), "group 2 of 2");
+        // MatMulNBits' reorder kernel: q·s + (−s·8), each rounded to f32. 0.1f32 · 9 + (−0.1f32 · 8)
+        // differs from the exact (9 − 8) · 0.1f32 in the last bit.
+        let layout = CodeLayout::MatmulNbits { k: 2, n: 1, block_size: 2, bits: 4 };
+        let mut q = quant(StoredGranularity::Blocked { axis: 0, block_size: 2 }, layout, vec![0.1], vec![8]);
+        q.scheme = StoredScheme::OnnxMatmulNbits;
+        q.row_groups = vec![0, 0];
+        let y = dequantize("w", &q, DType::U8, &[2, 1], &[0x99]).unwrap();
+        let want = 9.0f32 * 0.1 + -0.1f32 * 8.0;
+        assert_ne!(want, 0.1f32);
+        assert_eq!(y, vec![want, want]);
+        // A float16 MatMulNBits rounds the f32 result to half.
+        q.row_groups.clear();
+        q.half_output = true;
+        let y = dequantize("w", &q, DType::U8, &[2, 1], &[0x99]).unwrap();
+        assert_eq!(y, vec![half::f16::from_f32(0.1).to_f32(); 2]);
     }
 
     #[test]
