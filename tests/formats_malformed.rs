@@ -351,7 +351,9 @@ fn fixtures() -> Vec<(String, Vec<u8>)> {
         out.push((name.to_string(), std::fs::read(dir.join("gptq").join(name)).unwrap()));
     }
     // bitsandbytes 4-bit and int8 Linears: quant_state JSON, absmax (nested), SCB read at index time.
-    out.push(("bnb.safetensors".to_string(), std::fs::read(dir.join("bnb").join("bnb.safetensors")).unwrap()));
+    for name in ["nf4_double_fp32_storage_bf16.safetensors", "int8.safetensors"] {
+        out.push((name.to_string(), std::fs::read(dir.join("bnb").join(name)).unwrap()));
+    }
     out.sort();
     out
 }
