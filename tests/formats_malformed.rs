@@ -351,7 +351,9 @@ fn fixtures() -> Vec<(String, Vec<u8>)> {
         out.push((name.to_string(), std::fs::read(dir.join("gptq").join(name)).unwrap()));
     }
     // bitsandbytes 4-bit and int8 Linears: quant_state JSON, absmax (nested), SCB read at index time.
-    out.push(("bnb.safetensors".to_string(), std::fs::read(dir.join("bnb").join("bnb.safetensors")).unwrap()));
+    for name in ["nf4_double_fp32_storage_bf16.safetensors", "int8.safetensors"] {
+        out.push((name.to_string(), std::fs::read(dir.join("bnb").join(name)).unwrap()));
+    }
     out.sort();
     out
 }
@@ -490,6 +492,18 @@ fn bitsandbytes_cases() {
     expect_err("bnb blocksize", "b.safetensors", &linear4(bad_block, 64, &[1.0, 2.0]), "blocksize 48");
     let wrong_type = r#"{"quant_type": "fp4", "blocksize": 64, "dtype": "float16", "shape": [2, 64]}"#;
     expect_err("bnb quant_type against key", "b.safetensors", &linear4(wrong_type, 64, &[1.0, 2.0]), "is not its key's 'nf4'");
+    // Codes stored in a float dtype (bnb_4bit_quant_storage): read by their bytes, which must be
+    // the packed codes' count (64 bytes = 32 bfloat16), not by their element count.
+    let stored_as = |dtype: &str, elements: usize, bytes: usize| {
+        safetensors_of(&[
+            ("l.weight", dtype, &[elements, 1], vec![0x17; bytes]),
+            ("l.weight.absmax", "F32", &[2], f32s(&[1.0, 2.0])),
+            ("l.weight.quant_map", "F32", &[16], f32s(&nf4)),
+            ("l.weight.quant_state.bitsandbytes__nf4", "U8", &[good.len()], good.as_bytes().to_vec()),
+        ])
+    };
+    assert_eq!(outcome("bnb codes in bfloat16", "b.safetensors", &stored_as("BF16", 32, 64)), "OK");
+    expect_err("bnb codes in too much bfloat16", "b.safetensors", &stored_as("BF16", 64, 128), "BF16 [64, 1] (128 bytes) does not hold the 128 packed 4-bit codes");
     // Double quantization whose nested absmax is short: 300 blocks need 2 of 256.
     let nested = r#"{"quant_type": "nf4", "blocksize": 64, "dtype": "float16", "shape": [300, 64], "nested_blocksize": 256, "nested_dtype": "float32", "nested_offset": 0.5}"#;
     let double = |nested_absmax: &[f32]| {

@@ -27,6 +27,16 @@ fn f32s(b: &[u8]) -> Vec<f32> {
     b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
 }
 
+/// bitsandbytes' 4-bit tables as functional.get_4bit_type builds them in float32 (what transformers
+/// saves as `quant_map`). dequantize_4bit takes only the quant_type, never the stored map (the CPU
+/// and CUDA kernels hold these tables as literals; the FP4 one there has −0 for code 8, where
+/// get_4bit_type's Python `-0` is +0: bitsandbytes' own quantizer never emits code 8).
+const NF4_TABLE: [f32; 16] = crate::quant::nf4::LEVELS;
+const FP4_TABLE: [f32; 16] = [
+    0.0, 0.0625 / 12.0, 8.0 / 12.0, 1.0, 4.0 / 12.0, 6.0 / 12.0, 2.0 / 12.0, 3.0 / 12.0,
+    0.0, -0.0625 / 12.0, -8.0 / 12.0, -1.0, -4.0 / 12.0, -6.0 / 12.0, -2.0 / 12.0, -3.0 / 12.0,
+];
+
 /// The tensors of one 4-bit Linear, by index into the file's list.
 struct Linear4 {
     weight: usize,
@@ -58,7 +68,9 @@ fn f32_vector(r: &mut dyn RangeReader, t: &TensorInfo, want: usize, what: &str) 
 /// The stored quantization of a 4-bit Linear and its shape, or why it is not one. A file whose
 /// parameters contradict each other is an error (`Err`); one this reader does not know (another
 /// dtype, a blocksize that splits rows) stays listed with a note (`Ok(Err)`).
-fn quant4(r: &mut dyn RangeReader, tensors: &[TensorInfo], l: &Linear4) -> Result<std::result::Result<(StoredQuant, Vec<usize>), String>> {
+/// With it, a note when the stored quant_map is not bitsandbytes' table (the table is used, as
+/// bitsandbytes does).
+fn quant4(r: &mut dyn RangeReader, tensors: &[TensorInfo], l: &Linear4) -> Result<std::result::Result<(StoredQuant, Vec<usize>, Option<String>), String>> {
     let file = r.file().to_string();
     let w = &tensors[l.weight];
     let bad = |what: String| Error::malformed(&file, format!("bitsandbytes 4-bit weight '{}': {what}", w.name));
@@ -85,7 +97,10 @@ fn quant4(r: &mut dyn RangeReader, tensors: &[TensorInfo], l: &Linear4) -> Resul
         return Ok(Err(format!("quant_state dtype {:?} (float32, float16 and bfloat16 are read)", field("dtype"))));
     };
     let n = crate::tensor::checked_element_count(&shape).ok_or_else(|| bad(format!("shape {shape:?} overflows")))?;
-    if w.dtype != DType::U8 || w.byte_len != (n as u64).div_ceil(2) {
+    // Any dtype may hold the packed codes (Params4bit's quant_storage: bfloat16 for QLoRA under
+    // FSDP); dequantize_4bit views them as uint8 (backends/cpu/ops.py, default/ops.py:
+    // `A.view(torch.uint8)`), so only their byte count matters.
+    if w.byte_len != (n as u64).div_ceil(2) {
         return Err(bad(format!("{} {:?} ({} bytes) does not hold the {n} packed 4-bit codes of quant_state shape {shape:?}", w.dtype.name(), w.shape, w.byte_len)));
     }
     // functional.py dequantize_4bit accepts these block sizes only.
@@ -137,12 +152,17 @@ fn quant4(r: &mut dyn RangeReader, tensors: &[TensorInfo], l: &Linear4) -> Resul
         }
         _ => return Err(bad("one of nested_absmax and nested_quant_map without the other".into())),
     };
-    let quant_map: [f32; 16] = quant_map.try_into().map_err(|m: Vec<f32>| bad(format!("quant_map holds {} bytes of float32, not 16 values", m.len() * 4)))?;
+    let stored_map: [f32; 16] = quant_map.try_into().map_err(|m: Vec<f32>| bad(format!("quant_map holds {} bytes of float32, not 16 values", m.len() * 4)))?;
+    let quant_map = if l.quant_type == "nf4" { NF4_TABLE } else { FP4_TABLE };
+    // Equal up to the sign of zero (see FP4_TABLE).
+    let note = (stored_map.iter().zip(&quant_map).any(|(a, b)| a.to_bits() != b.to_bits() && !(*a == 0.0 && *b == 0.0)))
+        .then(|| format!("stored quant_map {stored_map:?} is not bitsandbytes' {} table; dequantize_4bit uses that table whatever is stored, and so does this reader", l.quant_type.to_uppercase()));
     let granularity = StoredGranularity::Blocked { axis: shape.len() - 1, block_size: blocksize };
     let double = if l.nested_absmax.is_some() { ", double-quantized absmax" } else { "" };
-    let op = format!("bitsandbytes {}, block {blocksize}{double}, as {} ('{}')", l.quant_type.to_uppercase(), field("dtype").and_then(|v| v.as_str()).unwrap_or(""), w.name);
+    let storage = if w.dtype != DType::U8 { format!(", codes stored as {}", w.dtype.name()) } else { String::new() };
+    let op = format!("bitsandbytes {}, block {blocksize}{double}{storage}, as {} ('{}')", l.quant_type.to_uppercase(), field("dtype").and_then(|v| v.as_str()).unwrap_or(""), w.name);
     let quant = StoredQuant { scheme: StoredScheme::Bnb4 { quant_map, dtype }, granularity, bits: 4, layout: CodeLayout::HighNibbleFirst, scales, zero_points: Vec::new(), op, row_groups: Vec::new(), half_output: false };
-    Ok(Ok((quant, shape)))
+    Ok(Ok((quant, shape, note)))
 }
 
 /// Finds the bitsandbytes Linears among a safetensors file's tensors and makes each one stored-
@@ -176,9 +196,14 @@ pub fn recognise(tensors: &mut [TensorInfo], metadata: &mut Vec<(String, String)
             continue;
         }
         match quant4(r, tensors, &l)? {
-            Ok((quant, shape)) => {
+            Ok((quant, shape, note)) => {
+                if let Some(note) = note {
+                    metadata.push((format!("quant_map of {name}"), note));
+                }
                 let w = &mut tensors[l.weight];
-                quant.check(&w.name, w.dtype, &shape, w.byte_len).map_err(|e| Error::malformed(r.file(), e.to_string()))?;
+                // The codes as bitsandbytes views them, whatever dtype stored them (checked above).
+                quant.check(&w.name, DType::U8, &shape, w.byte_len).map_err(|e| Error::malformed(r.file(), e.to_string()))?;
+                w.dtype = DType::U8;
                 w.shape = shape;
                 w.quant = Some(quant);
                 for p in [Some(l.state), l.absmax, l.quant_map, l.nested_absmax, l.nested_quant_map].into_iter().flatten() {
