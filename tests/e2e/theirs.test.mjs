@@ -12,6 +12,8 @@ const DIGITS = path.join(ROOT, 'www/examples/digits-mlp.safetensors');
 const GGUFPY = path.join(ROOT, 'tests/fixtures/diff/digits_ggufpy.gguf');
 const FLOAT_ONNX = path.join(ROOT, 'tests/fixtures/quantized/float.onnx');
 const QDQ = path.join(ROOT, 'tests/fixtures/quantized/qdq_per_channel.onnx');
+const LLAMA_HF = path.join(ROOT, 'tests/fixtures/diff/llama_hf.safetensors');
+const LLAMA_GGUF = path.join(ROOT, 'tests/fixtures/diff/llama_ggufpy.gguf');
 
 let session;
 let page;
@@ -103,6 +105,22 @@ test('onnxruntime\'s per-channel QDQ copy of an ONNX model: renamed matches, the
   assert.equal(fc.theirs.bits_per_weight, 8.625);
   assert.match(await stored('conv.weight_quantized'), /^stored 8-bit, per axis 0, .* · 4 scales .*, 4 zero points · 12\.44 bits\/w$/);
   assert.match(await page.locator('#tensors tr[data-file="qdq_per_channel.onnx"][data-tensor="fc.weight_scale"]').textContent(), /quantization parameter of fc\.weight_quantized/);
+});
+
+test('a llama GGUF against its Hugging Face safetensors: attn_q / attn_k compared in llama.cpp\'s row order, the CLI\'s numbers', { timeout: 120_000 }, async () => {
+  await page.setInputFiles('#file-input', LLAMA_HF);
+  await page.locator('#tensors tbody[data-file="llama_hf.safetensors"]').waitFor();
+  const want = cli(['diff', LLAMA_HF, LLAMA_GGUF]);
+  const rows = await compare('llama_hf.safetensors', LLAMA_GGUF);
+  assertRowsEqual(rows, want);
+  await assertSummaryEqual(want);
+  const permuted = want.tensors.filter((t) => t.llama_rows);
+  assert.ok(permuted.length >= 2 && permuted.every((t) => /attn_[qk]/.test(t.quantized_name)), permuted.map((t) => t.quantized_name).join(' '));
+  for (const t of permuted) {
+    const row = rows.find((r) => r.name === t.name);
+    assert.equal(row.llamaRows, String(t.llama_rows.heads), t.name);
+  }
+  assert.ok(rows.filter((r) => !permuted.some((t) => t.name === r.name)).every((r) => r.llamaRows === ''));
 });
 
 test('no request leaves 127.0.0.1 and the page raised no error', async () => {

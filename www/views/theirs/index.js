@@ -159,6 +159,7 @@ function render(report, cancelled) {
       name: r.name,
       quantized: r.quantized_name,
       matchedBy: r.matched_by,
+      llamaRows: r.llama_rows ? String(r.llama_rows.heads) : '',
       doubt: String(Boolean(r.values_disagree)),
       sqnr: String(fmt.numeric(r.theirs.sqnr_db)),
       cosine: String(r.theirs.cosine),
@@ -169,7 +170,7 @@ function render(report, cancelled) {
     },
   }, [
     element('td', { class: 'name', text: `${r.name}${r.values_disagree ? ' !' : MARKS[r.matched_by]}`, title: r.fingerprint_score === null ? '' : `fingerprint rank correlation ${r.fingerprint_score.toFixed(4)}` }),
-    element('td', { class: 'name', text: `${r.quantized_name}${r.transposed ? ' (transposed)' : ''}` }),
+    element('td', { class: 'name', text: `${r.quantized_name}${r.transposed ? ' (transposed)' : ''}${r.llama_rows ? ` (rows in llama.cpp's attention order, ${r.llama_rows.heads} heads)` : ''}`, title: r.llama_rows ? "convert_hf_to_gguf.py permutes a llama's attn_q / attn_k rows; they are compared row for row after the same permutation" : '' }),
     element('td', { text: r.theirs.format }),
     num(r.theirs.sqnr_db, db),
     num(r.theirs.cosine, cos),
