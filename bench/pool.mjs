@@ -61,8 +61,9 @@ async function openTab(browser, origin, workers, file, name) {
 
 /**
  * One whole-model run, click to table, timed in the page (performance.now, not the test's clock): { wall,
- * wasm }, wasm being the sum of the tensors' times in the modules (the table's time column), so wasm / wall
- * says how many workers were busy on average.
+ * wasm, read }, wasm being the sum of the tensors' times in the modules (the table's time column), so wasm
+ * / wall says how many workers were busy on average, and read the sum of their reads from the File (the
+ * read column: Blob.slice + arrayBuffer, in the workers).
  */
 function timeRun(page) {
   return page.evaluate(() => new Promise((resolve, reject) => {
@@ -76,8 +77,8 @@ function timeRun(page) {
         if (!/ tensors in /.test(status)) reject(new Error(`the run did not finish: ${status}`));
         else {
           const wall = performance.now() - started;
-          const cells = [...document.querySelectorAll('#model-all td[data-metric="time_ms"]')];
-          resolve({ wall, wasm: cells.reduce((a, td) => a + Number(td.dataset.value), 0) });
+          const sum = (metric) => [...document.querySelectorAll(`#model-all td[data-metric="${metric}"]`)].reduce((a, td) => a + Number(td.dataset.value), 0);
+          resolve({ wall, wasm: sum('time_ms'), read: sum('read_ms') });
         }
       }
     });
@@ -137,6 +138,8 @@ export async function runPoolBench({ samples = 5, poolWorkers = null } = {}) {
     const many = await openTab(browser, origin, pool, file, name);
     const wall = (list) => list.map((t) => t.wall);
     const busy = (list) => median(list.map((t) => t.wasm / t.wall));
+    const reading = (list) => median(list.map((t) => t.read));
+    const inModule = (list) => median(list.map((t) => t.wasm));
     const mb = (info.bytes / 1e6).toFixed(1);
     const rows = [];
     const checks = [];
@@ -158,8 +161,8 @@ export async function runPoolBench({ samples = 5, poolWorkers = null } = {}) {
       }
       const [a, b] = [median(wall(times.one)), median(wall(times.many))];
       const row = { env: 'chromium', engine: 'quant-playground', op: 'whole-model-table', config, mb, tensors: info.tensors };
-      rows.push({ ...row, workers: 1, ms: a, samples: wall(times.one), busy: busy(times.one) });
-      rows.push({ ...row, workers: pool, ms: b, samples: wall(times.many), busy: busy(times.many) });
+      rows.push({ ...row, workers: 1, ms: a, samples: wall(times.one), busy: busy(times.one), read: reading(times.one), wasm: inModule(times.one) });
+      rows.push({ ...row, workers: pool, ms: b, samples: wall(times.many), busy: busy(times.many), read: reading(times.many), wasm: inModule(times.many) });
       const load = loadavg().map((l) => l.toFixed(1)).join(' ');
       checks.push({ env: 'chromium', target: `whole-model table (${config}), ${pool} workers vs 1 (${cores} cores)`, want: POOL_TARGET, got: a / b, met: a / b >= POOL_TARGET, load });
     }
@@ -180,9 +183,9 @@ export async function runPoolBench({ samples = 5, poolWorkers = null } = {}) {
 /** The table: one line per configuration and pool size, the read floor, then each target with met / not met and the machine's load. */
 export function printPoolReport({ rows, checks, cores, info, floor }) {
   console.log(`\n## Whole-model table, ${rows[0].mb} MB safetensors (${info.tensors} tensors), Chromium, ${cores} logical cores\n`);
-  console.log('| configuration | workers | median ms | workers busy (Σ wasm time / wall, median) | samples (ms) |');
-  console.log('|---|---|---|---|---|');
-  for (const r of rows) console.log(`| ${r.config} | ${r.workers} | ${r.ms.toFixed(0)} | ${r.busy.toFixed(2)} | ${r.samples.map((s) => s.toFixed(0)).join(' ')} |`);
+  console.log('| configuration | workers | median ms | workers busy (Σ wasm time / wall, median) | Σ wasm ms | Σ read ms (Blob.slice + arrayBuffer, over the workers) | samples (ms) |');
+  console.log('|---|---|---|---|---|---|---|');
+  for (const r of rows) console.log(`| ${r.config} | ${r.workers} | ${r.ms.toFixed(0)} | ${r.busy.toFixed(2)} | ${r.wasm.toFixed(0)} | ${r.read.toFixed(0)} | ${r.samples.map((s) => s.toFixed(0)).join(' ')} |`);
   console.log(`\nReading the file alone (Blob.slice, 4 MiB at a time, as the workers read it): ${floor.one.toFixed(0)} ms by one reader, ${floor.many.toFixed(0)} ms by ${floor.lanes} at once (${(floor.one / floor.many).toFixed(2)}×): the part of a run the pool can only overlap as far as the browser's file reads do.\n`);
   for (const c of checks) console.log(`${c.target}: ${c.got.toFixed(2)}× (target ≥ ${c.want}×) — ${c.met ? 'met' : 'not met'}; load average ${c.load} (1, 5, 15 min)`);
   console.log('The machine is shared with other sessions: a ratio is only as good as the idle cores it found.');

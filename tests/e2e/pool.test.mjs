@@ -3,15 +3,18 @@
 // download) and two exports (their bytes) are identical, and equal the CLI; the page shows how many
 // workers it runs; a tensor that fails (Q4_K on rows of 100) is listed with the core's error and every
 // other tensor is kept; a worker that dies in the middle of a run is replaced, its tensor is reported as
-// an error, the other tensors and the open file stay, and the next run is whole again.
+// an error, the other tensors and the open file stay, and the next run is whole again. The PTQ view's
+// variants and "which layer hurts" (one variant or layer per worker, each with its own onnxruntime-web)
+// give the same table, ranking, suggestion and downloaded bytes with 1 and 2 workers.
 //
 //   bash scripts/build-wasm.sh && npx vite build && node --test tests/e2e/pool.test.mjs
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { variantLabel } from '../../www/worker/ptq.js';
 import { CLI, ROOT, WAIT, cli, f16, f32, gaussians, safetensors, safetensorsHeader, startSession } from './lib.mjs';
 
 let session;
@@ -321,4 +324,49 @@ test('the pool size: the cores by default (at most 8), ?workers=N up to 16, kept
   // The page rewrites its URL as the state changes; the choice of workers stays in it.
   await page.waitForFunction(() => new URLSearchParams(location.search).has('tensor'));
   assert.equal(await page.evaluate(() => new URLSearchParams(location.search).get('workers')), '3');
+});
+
+/**
+ * The PTQ view with `workers` workers on the embedded text-direction classifier, min–max only: the table
+ * (every cell but ms / inference, which is a timing), the bytes of two variants' downloads (one of them
+ * measured on another worker than the primary when there are two), and "which layer hurts" for static
+ * min–max per tensor with its suggestion.
+ */
+async function ptqOutcomes(workers) {
+  await page.goto(`${origin}/?embed=ptq&workers=${workers}`);
+  await page.waitForSelector('#ptq-embedded option', { state: 'attached' });
+  await page.selectOption('#ptq-embedded', 'textline-cls');
+  await page.click('#ptq-open-embedded');
+  await page.waitForFunction(() => document.querySelector('#ptq-table')?.dataset.state === 'fp32', null, { timeout: 4 * WAIT });
+  for (const box of await page.$$('#ptq-methods input')) await box.setChecked((await box.getAttribute('value')) === 'minmax');
+  await page.click('#ptq-run');
+  await page.waitForFunction(() => /Measured \d+ quantized/.test(document.querySelector('#ptq-status')?.textContent ?? ''), null, { timeout: 4 * WAIT });
+  assert.match(await page.textContent('#ptq-status'), workers > 1 ? new RegExp(`on ${workers} workers\\.$`) : /copies\.$/);
+  const table = await page.$$eval('#ptq-table tbody tr', (trs) => trs.map((tr) => [
+    tr.dataset.variant,
+    Object.fromEntries([...tr.querySelectorAll('td[data-key]')].filter((td) => td.dataset.key !== 'ms').map((td) => [td.dataset.key, td.textContent])),
+  ]));
+  const bytes = {};
+  for (const label of ['dynamic INT8 per tensor', variantLabel({ kind: 'static', method: 'minmax', granularity: 'channel', activations: 'u8' })]) {
+    const [file] = await Promise.all([page.waitForEvent('download'), page.locator(`#ptq-table tr[data-variant="${label}"] button`).click()]);
+    bytes[label] = readFileSync(await file.path());
+  }
+  await page.selectOption('#ptq-blame-variant', variantLabel({ kind: 'static', method: 'minmax', granularity: 'tensor', activations: 'u8' }));
+  await page.click('#ptq-blame-run');
+  await page.waitForFunction(() => /^Keep \d+ node/.test(document.querySelector('#ptq-suggestion')?.textContent ?? ''), null, { timeout: 10 * WAIT });
+  const blame = await page.$$eval('#ptq-blame-table tbody tr', (trs) => trs.map((tr) => [tr.dataset.node, ...[...tr.querySelectorAll('td')].map((td) => td.textContent)]));
+  return { table, bytes, blame, suggestion: await page.textContent('#ptq-suggestion') };
+}
+
+test('the PTQ view on 1 and 2 workers: the same table, downloads, layer ranking and suggestion', { timeout: 20 * WAIT }, async () => {
+  assert.ok(existsSync(path.join(ROOT, 'www/examples/ptq/textline-direction-cls.onnx')), 'www/examples/ptq is missing: run python3 scripts/fetch_ptq_models.py (scripts/setup.sh does)');
+  const one = await ptqOutcomes(1);
+  const two = await ptqOutcomes(2);
+  assert.equal(one.table.length, 6, 'FP32, dynamic per tensor and per channel, static min–max per tensor and per channel, INT4');
+  assert.deepEqual(two.table, one.table);
+  for (const [label, b] of Object.entries(one.bytes)) assert.ok(two.bytes[label].equals(b), `${label}: the downloaded bytes`);
+  assert.equal(one.blame.length, 54, 'the 53 Conv and the Gemm');
+  assert.deepEqual(two.blame, one.blame, 'each layer\'s own SQNR, its final SQNR alone and accuracy, in the same order');
+  assert.equal(two.suggestion, one.suggestion);
+  assert.deepEqual(session.pageErrors, []);
 });

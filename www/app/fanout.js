@@ -1,6 +1,8 @@
 // One-shot jobs that the bridge (www/app/bridge.js) spreads over the pool of workers behind run(), with the
 // same answer as one worker's job: the export (tensors encoded on every worker, written in order by the
-// one writer) and the sweep behind the Pareto picture (a few specs or one format per piece).
+// one writer), the sweep behind the Pareto picture (a few specs or one format per piece), and the PTQ
+// view's variants and its "which layer hurts" (one variant or one layer per job, each worker running its
+// own onnxruntime-web session on the primary's model, inputs and ranges).
 
 /** Encoded parts an export may hold ahead of the writer, per worker (bounds the page's memory). */
 const EXPORT_AHEAD_PER_WORKER = 2;
@@ -128,4 +130,115 @@ async function sweepOnPool({ pool, runOn, cancelled }, [id, tensorName], { signa
   return rows;
 }
 
-export const FAN_OUT = { exportFile: exportOnPool, sweep: sweepOnPool };
+/**
+ * The PTQ state of the primary (www/worker/ptq.js ptqShare: the model, its inputs, FP32's outputs, the
+ * ranges) on worker `index`, once per revision: returns a function that makes sure of it before a job
+ * there. The primary itself holds it.
+ */
+function ptqStateOn({ runOn }, signal) {
+  let shared = null; // the primary's state, asked once per fan-out
+  const ready = new Map(); // worker index → promise of its adoption
+  return (index) => {
+    if (index === 0) return Promise.resolve();
+    if (!ready.has(index)) {
+      ready.set(index, (async () => {
+        shared ??= runOn(0, 'ptqShare', [], { signal });
+        const state = await shared;
+        if ((await runOn(index, 'ptqRevision', [], { signal })) !== state.revision) await runOn(index, 'ptqAdopt', [state], { signal });
+      })());
+    }
+    return ready.get(index);
+  };
+}
+
+/**
+ * Jobs 0..count-1 over the pool with the primary's PTQ state on every worker: { answers, failure } with
+ * the answers before the first job that failed (all when none did) and that failure. A failure stops
+ * handing out more; a cancel rejects with `partial`: the answers before the first one left undone.
+ */
+async function ptqEach({ pool, runOn, cancelled }, count, job, { signal, onProgress, label }) {
+  const stateOn = ptqStateOn({ runOn }, signal);
+  const answers = new Array(count);
+  const failures = new Map(); // job index → its error
+  let done = 0;
+  await pool.each(count, {
+    stop: () => failures.size > 0 || signal?.aborted === true,
+    start: async (i, index) => {
+      await stateOn(index);
+      return runOn(index, ...job(i), { signal });
+    },
+    settled: (i, outcome) => {
+      if (outcome.error) {
+        if (outcome.error.name !== 'AbortError') failures.set(i, outcome.error);
+        return;
+      }
+      answers[i] = outcome.value;
+      done += 1;
+      if (!signal?.aborted) onProgress?.(done, count, label(i));
+    },
+  });
+  const first = answers.findIndex((a) => a === undefined);
+  if (first === -1) return { answers, failure: null };
+  // The first job not answered failed (one worker would have stopped there), or a cancel left it undone
+  // (jobs are handed out in order, so every job before a failure was handed out and answered).
+  if (failures.has(first)) return { answers: answers.slice(0, first), failure: failures.get(first) };
+  throw cancelled(answers.slice(0, first));
+}
+
+/**
+ * ptqVariants(list) over the pool: each variant measured on the next free worker (the same rows as one
+ * worker's: a variant's rewrite and its evaluation are functions of the model, the inputs and the ranges;
+ * only its ms differ), { rows, error } in the list's order up to the first failure, as one worker's
+ * ptqVariants answers; the primary records the ones measured elsewhere (their bytes are rewritten there
+ * when asked for: the Download panel).
+ */
+async function ptqVariantsOnPool(context, [list], { signal, onProgress } = {}) {
+  const { runOn } = context;
+  const record = (rows) => runOn(0, 'ptqRecord', [rows.map((r) => r.variant)]);
+  try {
+    const { answers, failure } = await ptqEach(context, list.length, (i) => ['ptqVariant', [list[i]]], { signal, onProgress, label: (i) => `measured ${variantName(list[i])}` });
+    await record(answers);
+    return { rows: answers, error: failure ? failure.message ?? String(failure) : null };
+  } catch (error) {
+    if (error?.name === 'AbortError' && error.partial?.length) await record(error.partial).catch(() => {});
+    throw error;
+  }
+}
+
+/** A short name of a PTQ variant for the progress line (the table's label is the worker's variantLabel). */
+const variantName = (v) => [v.kind, v.method, v.granularity && `per ${v.granularity}`].filter(Boolean).join(' ');
+
+/**
+ * ptqBlame(variant) over the pool: the layers with weights from the primary, each node's own output
+ * error and each layer quantized alone as jobs over every worker, then the rows in the layers' order,
+ * sorted as one worker sorts them (a stable sort of the same rows).
+ */
+async function ptqBlameOnPool(context, [variant], { signal, onProgress } = {}) {
+  const { runOn } = context;
+  if (variant.kind !== 'static') throw new Error('one layer at a time is measured for a static variant');
+  const nodes = await runOn(0, 'ptqWeightNodes', [], { signal });
+  // Job 0: every node's own output (both models with those outputs exposed); then one job per layer. A
+  // worker runs one of them at a time (its onnxruntime-web instance runs one session at a time).
+  const job = (i) => (i === 0 ? ['ptqNodeErrors', [variant, nodes.map((n) => n.name)]] : ['ptqOnlyNode', [variant, nodes[i - 1], nodes, null]]);
+  const label = (i) => (i === 0 ? 'each node\'s own output' : `only ${nodes[i - 1].name} quantized`);
+  try {
+    const { answers, failure } = await ptqEach(context, nodes.length + 1, job, { signal, onProgress, label });
+    if (failure) throw failure;
+    const [own, ...rows] = answers;
+    return withOwn(rows, own).sort((a, b) => a.sqnr_db - b.sqnr_db);
+  } catch (error) {
+    if (error?.name === 'AbortError') {
+      const [own, ...rows] = error.partial ?? [];
+      error.partial = withOwn(rows, own);
+    }
+    throw error;
+  }
+}
+
+/** The blame rows with each node's own output error (ptqNodeErrors' rows) filled in. */
+function withOwn(rows, own) {
+  const ownBy = new Map((own ?? []).map((r) => [r.node, r]));
+  return rows.map((row) => ({ ...row, own_output: ownBy.get(row.node)?.output ?? null, own_sqnr_db: ownBy.get(row.node)?.sqnr_db ?? null }));
+}
+
+export const FAN_OUT = { exportFile: exportOnPool, sweep: sweepOnPool, ptqVariants: ptqVariantsOnPool, ptqBlame: ptqBlameOnPool };

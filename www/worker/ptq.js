@@ -2,7 +2,9 @@
 // its activations exposed for calibration, each quantized copy), the core rewrites it (src/graph: expose,
 // calibrators, QDQ / dynamic / INT4) and compares outputs (explore::output_error). One model is open here
 // at a time, with its calibration and evaluation inputs; every long step reports progress and stops at a
-// cancel between two inference runs.
+// cancel between two inference runs. On a pool the page spreads the variants and the one-layer-at-a-time
+// runs over the workers (www/app/fanout.js): each takes the primary's open model as its own (ptqShare /
+// ptqAdopt) and measures with its own onnxruntime-web.
 import { browserRuntime } from './ort.js';
 import { compare as compareOutputs, evaluate as evaluateModel, fp32Accuracy, nearestNeighbours, nodeOutputErrors, variantLabel } from './ptq-evaluate.js';
 import { feedsOf, readArrays, rowsOf, symbolicDims } from './ptq-inputs.js';
@@ -74,6 +76,69 @@ export default function ptqDomain(core, runtime = browserRuntime) {
 
   const compare = (label, got, bytes) => compareOutputs(core, open, label, got, bytes);
 
+  // What the pool's other workers need to measure variants as this one would (www/app/fanout.js): the
+  // open model, its inputs, FP32's outputs and the ranges, under a revision that changes with any of them.
+  let revisions = 0;
+  const revise = () => {
+    open.revision = `${Date.now()}-${++revisions}`;
+  };
+
+  /** The rewrite of `variant` (its model bytes and the core's report), nothing measured. */
+  async function makeVariant(variant) {
+    const label = variantLabel(variant);
+    const exclude = { nodes_to_exclude: variant.exclude ?? [] };
+    const granularity = { granularity: variant.granularity ?? 'tensor' };
+    // Each rewrite's own options (ptq-api.md): static and dynamic have a granularity, only static activations.
+    const options = JSON.stringify(
+      variant.kind === 'static' ? { ...granularity, activations: variant.activations ?? 'u8', ...exclude } : variant.kind === 'dynamic' ? { ...granularity, ...exclude } : exclude,
+    );
+    return taken(`${open.name}: ${label}`, (m) => {
+      if (variant.kind === 'static') {
+        const ranges = open.ranges?.[variant.method];
+        if (!ranges) throw new Error(`${open.name}: calibrate with ${variant.method} first`);
+        return m.ptq_quantize(open.bytes, JSON.stringify(ranges), options);
+      }
+      if (variant.kind === 'dynamic') return m.ptq_dynamic(open.bytes, options);
+      if (variant.kind === 'int4') return m.ptq_int4(open.bytes, options);
+      throw new Error(`unknown variant kind '${variant.kind}'`);
+    });
+  }
+
+  /** A variant this worker holds: measured here, or recorded from another worker (ptqRecord) and rewritten again now. */
+  async function heldVariant(label) {
+    const v = open.variants.get(label);
+    if (v && !v.model) Object.assign(v, await makeVariant(v.variant)); // the rewrite is a function of the model, ranges and options
+    return v;
+  }
+
+  /**
+   * One row of "which layer hurts": the final output with only `node` quantized (the quantized op types
+   * narrowed to its own, every other layer of `nodes` excluded), beside its own output error `mine`.
+   */
+  async function onlyNodeRow(job, variant, node, nodes, mine, progress) {
+    const ranges = open.ranges?.[variant.method];
+    if (!ranges) throw new Error(`${open.name}: calibrate with ${variant.method} first`);
+    const options = JSON.stringify({
+      granularity: variant.granularity ?? 'tensor',
+      activations: variant.activations ?? 'u8',
+      op_types: node.op_types,
+      nodes_to_exclude: nodes.filter((n) => n.name !== node.name).map((n) => n.name),
+    });
+    const made = await taken(`${open.name}: quantizing only ${node.name}`, (m) => m.ptq_quantize(open.bytes, JSON.stringify(ranges), options));
+    const got = await evaluate(job, `only ${node.name}`, made.model, progress);
+    const row = await compare(`only ${node.name}`, got, made.model);
+    return {
+      node: node.name,
+      op_type: node.op_types.join(' or '),
+      sqnr_db: row.sqnr_db,
+      cosine: row.cosine,
+      accuracy: row.accuracy,
+      top1_agreement: row.top1_agreement,
+      own_output: mine?.output ?? null,
+      own_sqnr_db: mine?.sqnr_db ?? null,
+    };
+  }
+
   const api = {
     ptqEmbedded: () => Object.entries(EMBEDDED).map(([key, e]) => ({ key, title: e.title, inputs: e.inputs })),
 
@@ -135,6 +200,7 @@ export default function ptqDomain(core, runtime = browserRuntime) {
         open.variants = new Map();
         open.fp32 = await evaluate(job, 'FP32', bytes);
         open.fp32.neighbours = nearestNeighbours(open.fp32.output, open.fp32.rowLength, open.evaluation.count);
+        revise();
       } catch (error) {
         open = previous; // a model or inputs that cannot run leave what was open as it was
         throw error;
@@ -150,6 +216,7 @@ export default function ptqDomain(core, runtime = browserRuntime) {
       open.variants.clear();
       open.fp32 = await evaluate(job, 'FP32', open.bytes);
       open.fp32.neighbours = nearestNeighbours(open.fp32.output, open.fp32.rowLength, open.evaluation.count);
+      revise();
       return describeOpen();
     },
 
@@ -185,6 +252,7 @@ export default function ptqDomain(core, runtime = browserRuntime) {
         const ranges = {};
         for (const c of calibrators) ranges[c.method] = JSON.parse(await callWasm(`calibrator ${c.method}`, () => c.calibrator.ranges()));
         open.ranges = ranges;
+        revise();
         return { methods: Object.keys(ranges), tensors: names.length, samples: rows.count };
       } finally {
         for (const c of calibrators) free(c.calibrator);
@@ -199,22 +267,7 @@ export default function ptqDomain(core, runtime = browserRuntime) {
     async ptqVariant(job, variant) {
       requireOpen();
       const label = variantLabel(variant);
-      const exclude = { nodes_to_exclude: variant.exclude ?? [] };
-      const granularity = { granularity: variant.granularity ?? 'tensor' };
-      // Each rewrite's own options (ptq-api.md): static and dynamic have a granularity, only static activations.
-      const options = JSON.stringify(
-        variant.kind === 'static' ? { ...granularity, activations: variant.activations ?? 'u8', ...exclude } : variant.kind === 'dynamic' ? { ...granularity, ...exclude } : exclude,
-      );
-      const made = await taken(`${open.name}: ${label}`, (m) => {
-        if (variant.kind === 'static') {
-          const ranges = open.ranges?.[variant.method];
-          if (!ranges) throw new Error(`${open.name}: calibrate with ${variant.method} first`);
-          return m.ptq_quantize(open.bytes, JSON.stringify(ranges), options);
-        }
-        if (variant.kind === 'dynamic') return m.ptq_dynamic(open.bytes, options);
-        if (variant.kind === 'int4') return m.ptq_int4(open.bytes, options);
-        throw new Error(`unknown variant kind '${variant.kind}'`);
-      });
+      const made = await makeVariant(variant);
       const got = await evaluate(job, label, made.model);
       const row = await compare(label, got, made.model);
       open.variants.set(label, { variant, model: made.model, report: made.report });
@@ -223,10 +276,69 @@ export default function ptqDomain(core, runtime = browserRuntime) {
       return { ...row, variant, note: unchanged ? 'no MatMul with a 2-D weight: nothing to quantize, the model is unchanged' : null };
     },
 
-    /** The bytes of a variant already made (for the Download panel). */
-    ptqModelBytes(job, label) {
+    /**
+     * Each variant of `list` measured in turn (ptqVariant) until one fails: { rows, error } with the rows in
+     * the list's order and the failure's message (null when none); `job.partial` keeps the rows measured so
+     * far, for a cancel. On a pool the variants go to every worker (www/app/fanout.js), with the same answer.
+     */
+    async ptqVariants(job, list) {
+      const rows = [];
+      job.partial = rows;
+      for (const variant of list) {
+        try {
+          rows.push(await api.ptqVariant(job, variant));
+        } catch (error) {
+          if (typeof error === 'symbol') throw error; // a cancel (the job loop's own)
+          return { rows, error: error.message ?? String(error) };
+        }
+      }
+      return { rows, error: null };
+    },
+
+    /** The open model's revision (changes with the model, the output followed, the ranges); null when none is open. */
+    ptqRevision: () => open?.revision ?? null,
+
+    /** What another worker needs to measure variants as this one does (structured-cloned to it; ptqAdopt). */
+    ptqShare() {
       requireOpen();
-      const v = label === 'FP32' ? { model: open.bytes } : open.variants.get(label);
+      const { variants, ...state } = open; // the variants stay here: ptqRecord names the ones measured elsewhere
+      return state;
+    },
+
+    /** The primary's open model (ptqShare) taken as this worker's own. */
+    ptqAdopt(job, state) {
+      open = { ...state, variants: new Map() };
+      return open.revision;
+    },
+
+    /**
+     * Variants measured on other workers: this one keeps their names, and rewrites one again (without
+     * measuring) when its bytes or report are asked for (the Download panel, per-node errors).
+     */
+    ptqRecord(job, list) {
+      requireOpen();
+      for (const variant of list) {
+        const label = variantLabel(variant);
+        if (!open.variants.has(label)) open.variants.set(label, { variant, model: null, report: null });
+      }
+    },
+
+    /** The layers with weights ({ name, op_types }, the model's order), as ptqBlame quantizes them one at a time. */
+    ptqWeightNodes: () => {
+      requireOpen();
+      return weightNodes();
+    },
+
+    /** One row of ptqBlame, for the pool: `node` alone quantized in `variant` (nodes: ptqWeightNodes; mine: its own output error). */
+    ptqOnlyNode(job, variant, node, nodes, mine) {
+      requireOpen();
+      return onlyNodeRow(job, variant, node, nodes, mine);
+    },
+
+    /** The bytes of a variant already made (for the Download panel). */
+    async ptqModelBytes(job, label) {
+      requireOpen();
+      const v = label === 'FP32' ? { model: open.bytes } : await heldVariant(label);
       if (!v) throw new Error(`${open.name}: no variant '${label}' was made`);
       return core.transfer(v.model.slice());
     },
@@ -248,28 +360,7 @@ export default function ptqDomain(core, runtime = browserRuntime) {
       const ownBy = new Map(own.map((r) => [r.node, r]));
       const rows = [];
       job.partial = rows;
-      for (const [k, node] of nodes.entries()) {
-        const options = JSON.stringify({
-          granularity: variant.granularity ?? 'tensor',
-          activations: variant.activations ?? 'u8',
-          op_types: node.op_types,
-          nodes_to_exclude: nodes.filter((n) => n.name !== node.name).map((n) => n.name),
-        });
-        const made = await taken(`${open.name}: quantizing only ${node.name}`, (m) => m.ptq_quantize(open.bytes, JSON.stringify(ranges), options));
-        const got = await evaluate(job, `only ${node.name}`, made.model, { step: k, steps: nodes.length });
-        const row = await compare(`only ${node.name}`, got, made.model);
-        const mine = ownBy.get(node.name);
-        rows.push({
-          node: node.name,
-          op_type: node.op_types.join(' or '),
-          sqnr_db: row.sqnr_db,
-          cosine: row.cosine,
-          accuracy: row.accuracy,
-          top1_agreement: row.top1_agreement,
-          own_output: mine?.output ?? null,
-          own_sqnr_db: mine?.sqnr_db ?? null,
-        });
-      }
+      for (const [k, node] of nodes.entries()) rows.push(await onlyNodeRow(job, variant, node, nodes, ownBy.get(node.name), { step: k, steps: nodes.length }));
       rows.sort((a, b) => a.sqnr_db - b.sqnr_db);
       return rows;
     },
@@ -283,7 +374,7 @@ export default function ptqDomain(core, runtime = browserRuntime) {
       requireOpen();
       if (variant.kind !== 'static') throw new Error('per-node errors are measured for a static variant');
       const label = variantLabel(variant);
-      let made = open.variants.get(label);
+      let made = await heldVariant(label);
       if (!made) {
         const ranges = open.ranges?.[variant.method];
         if (!ranges) throw new Error(`${open.name}: calibrate with ${variant.method} first`);

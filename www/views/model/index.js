@@ -28,9 +28,9 @@ export function toCsv(rows) {
   return `${[CSV_FIELDS.join(','), ...rows.map((r) => CSV_FIELDS.map((f) => quote(r[f])).join(','))].join('\n')}\n`;
 }
 
-/** The CLI's document: {file, format, tensors, skipped}, rows without the page's own time_ms. */
+/** The CLI's document: {file, format, tensors, skipped}, rows without the page's own time_ms and read_ms. */
 export function toJson(document) {
-  const tensors = document.tensors.map(({ time_ms, ...row }) => row);
+  const tensors = document.tensors.map(({ time_ms, read_ms, ...row }) => row);
   return `${JSON.stringify({ file: document.file, format: document.format, tensors, skipped: document.skipped }, null, 2)}\n`;
 }
 
@@ -220,6 +220,7 @@ const COLUMNS = [
   { key: 'max_abs_err', label: 'max abs error', num: true, format: (v) => fmt.scientific(fmt.numeric(v)) },
   { key: 'clipped_share', label: 'clipped', num: true, format: fmt.percent },
   { key: 'time_ms', label: 'time', num: true, format: fmt.milliseconds },
+  { key: 'read_ms', label: 'read', num: true, format: fmt.milliseconds },
 ];
 
 function fillTable(table, rows, caption) {
@@ -248,7 +249,7 @@ function render({ document, config, ms, cancelled }) {
     ['size', `${fmt.bytes(fp32)} as FP32 → ${fmt.bytes(stored)} (${Number((fp32 / Math.max(1, stored)).toFixed(2))}× smaller)`],
     ['bits per weight', elements ? String(Number(((stored * 8) / elements).toFixed(3))) : '—'],
     ['worst SQNR', worst ? `${fmt.fixed(2)(fmt.numeric(worst.sqnr_db))} dB (${worst.name})` : '—'],
-    ['time', `${fmt.milliseconds(ms)} in all on ${ctx.workers} worker${ctx.workers === 1 ? '' : 's'}; the tensors took ${fmt.milliseconds(rows.reduce((a, r) => a + r.time_ms, 0))} in the wasm modules, summed over the workers`],
+    ['time', `${fmt.milliseconds(ms)} in all on ${ctx.workers} worker${ctx.workers === 1 ? '' : 's'}; the tensors took ${fmt.milliseconds(rows.reduce((a, r) => a + r.time_ms, 0))} in the wasm modules and ${fmt.milliseconds(rows.reduce((a, r) => a + r.read_ms, 0))} to read from the file, summed over the workers`],
   ];
   ui.summary.replaceChildren(...facts.flatMap(([k, v]) => [element('dt', { text: k }), element('dd', { text: v })]));
   ui.summary.dataset.fp32 = String(fp32);

@@ -178,14 +178,22 @@ async function runAll(event) {
   render();
   await job('Calibrating, quantizing and comparing', async (opts) => {
     if (methods.length) await ctx.run('ptqCalibrate', [methods, {}], opts);
+    // Every variant at once: on a pool they are measured side by side, one per worker (www/app/fanout.js).
+    let measured;
+    try {
+      measured = await ctx.run('ptqVariants', [variants(methods)], opts);
+    } catch (error) {
+      if (isCancelled(error)) for (const result of error.partial ?? []) addRow(result);
+      throw error;
+    }
+    for (const result of measured.rows) addRow(result);
+    if (measured.error) throw new Error(measured.error); // the variants before it stay in the table
     let worst = null;
-    for (const v of variants(methods)) {
-      const result = await ctx.run('ptqVariant', [v], opts);
-      addRow(result);
+    for (const result of measured.rows) {
       if (!worst || result.sqnr_db < worst.sqnr_db) worst = result;
     }
     if (worst) showRetrieval(worst);
-    ui.status.textContent = `Measured ${rows.length - 1} quantized copies.`;
+    ui.status.textContent = `Measured ${rows.length - 1} quantized copies${ctx.workers > 1 ? ` on ${ctx.workers} workers` : ''}.`;
   });
 }
 
