@@ -372,6 +372,9 @@ impl SlotRangeStream {
     }
 }
 
+/// Elements quantized again per step of an error read (bounds its scratch to 2 × 256 KiB).
+const ERROR_BLOCK: usize = 1 << 16;
+
 /// The pictures of a tensor fed in chunks of its elements in memory order (any cut: the pictures
 /// are the same for every chunking), over a few reads: `next_read` ends the read under way and says
 /// whether another is wanted; `feed` takes that read's next chunk. Read 0 takes the value range,
@@ -515,13 +518,17 @@ impl PicturesStream {
             e.feed(read, x)?;
         }
         if let Some(pass) = &mut self.error_pass {
-            let back = pass.feed_reconstruction(x)?;
-            self.scratch.clear();
-            self.scratch.extend(x.iter().zip(back).filter(|(v, _)| v.is_finite()).map(|(&v, &y)| v - y));
-            if read == self.error_from {
-                self.errors.feed_range(&self.scratch);
-            } else {
-                self.errors.feed(&self.scratch);
+            // A block at a time: x̂ and the errors hold a block, not the chunk (a whole tensor fed as one
+            // chunk would need two more tensor-sized buffers); any cut gives the same numbers.
+            for block in x.chunks(ERROR_BLOCK) {
+                let back = pass.feed_reconstruction(block)?;
+                self.scratch.clear();
+                self.scratch.extend(block.iter().zip(back).filter(|(v, _)| v.is_finite()).map(|(&v, &y)| v - y));
+                if read == self.error_from {
+                    self.errors.feed_range(&self.scratch);
+                } else {
+                    self.errors.feed(&self.scratch);
+                }
             }
         }
         Ok(())
