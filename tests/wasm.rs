@@ -269,3 +269,47 @@ fn a_tensor_in_one_chunk_and_in_seven_gives_the_same_report() {
     let chunked: serde_json::Value = serde_json::from_str(&job.finish(true).map_err(|_| "calibration finish").unwrap()).unwrap();
     assert_eq!(whole, chunked);
 }
+
+/// The page's pictures (www/worker/compare.js `explore`): a PicturesJob fed a BF16 tensor whole
+/// (feed_whole) and in 7 chunks of 8 rows over each of its reads gives the same JSON, equal to the
+/// core's `pictures` on the decoded tensor, for min-max and a histogram method, per channel and per
+/// group; a chunk that is not whole rows is refused.
+#[wasm_bindgen_test]
+fn the_pictures_in_one_chunk_and_in_seven_are_the_same() {
+    use quant_playground::app::explore;
+    use quant_playground::calib::Method;
+    use quant_playground::wasm;
+    let (rows, cols) = (56usize, 96usize);
+    let x = generate(Dist::GaussianOutliers, rows * cols, 1.0, 12);
+    let bytes: Vec<u8> = x.iter().flat_map(|v| half::bf16::from_f32(*v).to_bits().to_le_bytes()).collect();
+    let decoded: Vec<f32> = x.iter().map(|v| half::bf16::from_f32(*v).to_f32()).collect();
+    let info = format!(
+        r#"{{"name":"w","dtype":"BF16","shape":[{rows},{cols}],"offset":0,"byte_len":{},"big_endian":false,"fortran_order":false}}"#,
+        bytes.len()
+    );
+    let chunks: Vec<&[u8]> = bytes.chunks(8 * cols * 2).collect();
+    assert_eq!(chunks.len(), 7);
+    let per_channel = r#"{"bits":8,"scheme":"symmetric","granularity":"channel:0"}"#;
+    let per_group = r#"{"bits":4,"scheme":"asymmetric","granularity":"group:32"}"#;
+    for (spec, error_spec, method) in [(per_channel, per_channel, "minmax"), (per_channel, per_group, "percentile"), (per_group, per_channel, "minmax")] {
+        let mut one = wasm::PicturesJob::new(&info, spec, error_spec, method, 64).map_err(|_| "job").unwrap();
+        one.feed_whole(bytes.clone()).map_err(|_| "whole").unwrap();
+        let one = one.finish().map_err(|_| "finish").unwrap();
+        let mut seven = wasm::PicturesJob::new(&info, spec, error_spec, method, 64).map_err(|_| "job").unwrap();
+        let mut reads = 0;
+        while seven.next_read().map_err(|_| "next read").unwrap() {
+            for c in &chunks {
+                seven.feed(c).map_err(|_| "feed").unwrap();
+            }
+            reads += 1;
+        }
+        assert_eq!(reads, 3, "min-max and per-channel / per-group ranges: errors from the second read");
+        assert_eq!(one, seven.finish().map_err(|_| "finish").unwrap(), "{spec} / {error_spec} {method}: 1 chunk vs 7");
+        let (s, e): (QuantSpec, QuantSpec) = (serde_json::from_str(spec).unwrap(), serde_json::from_str(error_spec).unwrap());
+        let core = explore::pictures(&decoded, &[rows, cols], &s, &e, &Method::parse(method).unwrap(), 64).unwrap();
+        assert_eq!(one, serde_json::to_string(&core).unwrap(), "the binding is the core's stream");
+    }
+    let mut job = wasm::PicturesJob::new(&info, per_channel, per_channel, "minmax", 64).map_err(|_| "job").unwrap();
+    assert!(job.next_read().map_err(|_| "next read").unwrap());
+    assert!(job.feed(&bytes[..cols * 2 + 2]).is_err(), "not whole rows");
+}

@@ -3,10 +3,11 @@
 //! ranges to mark on the histogram, and sweeps of many specs with their Pareto front.
 
 use crate::app::report::{self, TensorReport};
-use crate::calib::{self, CalibConfig, Method};
-use crate::error::Result;
+use crate::calib::{self, CalibConfig, Calibrator, Method};
+use crate::error::{Error, Result};
 use crate::kernels;
-use crate::quant::{self, Granularity, NumberFormat, QuantSpec, Scheme, SlotLayout};
+use crate::quant::stream::{RangePass, ScaledPass};
+use crate::quant::{self, Granularity, NumberFormat, QuantSpec, Scheme, SlotLayout, SlotRanges};
 use crate::tensor::DType;
 use serde::Serialize;
 
@@ -116,44 +117,9 @@ pub fn error_histogram(x: &[f32], shape: &[usize], spec: &QuantSpec, method: &Me
     error_histogram_chunked(x, shape, spec, method, bins, x.len().max(1))
 }
 
-/// `error_histogram` with `x` fed in chunks of `chunk` elements: the slots' ranges (min-max in a
-/// read of their own; another method calibrates each slot over the tensor), then two reads that
-/// quantize again, for the errors' range and for their bins.
+/// `error_histogram` with `x` fed to the pictures' stream in chunks of `chunk` elements.
 pub fn error_histogram_chunked(x: &[f32], shape: &[usize], spec: &QuantSpec, method: &Method, bins: usize, chunk: usize) -> Result<Histogram> {
-    spec.validate()?;
-    let layout = SlotLayout::new(shape, spec.granularity)?;
-    if x.len() != layout.len() {
-        return Err(crate::error::Error::InvalidSpec(format!("{} values given for shape {shape:?} ({} elements)", x.len(), layout.len())));
-    }
-    let chunk = chunk.max(1);
-    let ranges = match method {
-        Method::MinMax => {
-            let mut r = quant::stream::RangePass::new(layout.clone());
-            for c in x.chunks(chunk) {
-                r.feed(c)?;
-            }
-            r.finish()?
-        }
-        _ => calib::calibrate_slots(x, shape, spec, method, CalibConfig::default())?,
-    };
-    let mut h = HistogramStream::new(bins);
-    let mut errors = Vec::new();
-    for binning in [false, true] {
-        let mut pass = quant::stream::ScaledPass::new(spec, layout.clone(), &ranges)?;
-        for c in x.chunks(chunk) {
-            let back = pass.feed_reconstruction(c)?;
-            errors.clear();
-            errors.extend(c.iter().zip(back).filter(|(v, _)| v.is_finite()).map(|(&v, &y)| v - y));
-            if binning {
-                h.feed(&errors);
-            } else {
-                h.feed_range(&errors);
-            }
-        }
-        pass.finish()?;
-        h.end_range_pass();
-    }
-    Ok(h.finish())
+    Ok(pictures_chunked(x, shape, spec, spec, method, bins, chunk)?.errors)
 }
 
 /// Every slot's calibrated range, scale and zero point, and the range its codes can represent.
@@ -175,28 +141,7 @@ pub struct SlotParams {
 
 /// Scales, zero points and ranges of every slot of `x` under `spec` with `method`'s ranges.
 pub fn slot_params(x: &[f32], shape: &[usize], spec: &QuantSpec, method: &Method) -> Result<SlotParams> {
-    spec.validate()?;
-    let layout = SlotLayout::new(shape, spec.granularity)?;
-    let q = calib::quantize_calibrated(x, shape, spec, method)?;
-    let ranges = match method {
-        Method::MinMax => quant::minmax_ranges(x, &layout),
-        _ => calib::calibrate_slots(x, shape, spec, method, CalibConfig::default())?,
-    };
-    let (qmin, qmax) = spec.code_range();
-    let grid = |code: i32| -> Vec<f32> { q.scales.iter().zip(&q.zero_points).map(|(&s, &z)| (code - z) as f32 * s).collect() };
-    Ok(SlotParams {
-        config: spec.label(),
-        calibration: method.label(),
-        granularity: spec.granularity.label(),
-        slots: layout.slots,
-        // A slot without finite values has the range (+Inf, −Inf): report it as [0, 0], as its codes are.
-        lo: ranges.lo.iter().map(|&v| if v.is_finite() { v } else { 0.0 }).collect(),
-        hi: ranges.hi.iter().map(|&v| if v.is_finite() { v } else { 0.0 }).collect(),
-        grid_lo: grid(qmin),
-        grid_hi: grid(qmax),
-        scales: q.scales,
-        zero_points: q.zero_points,
-    })
+    Ok(pictures(x, shape, spec, spec, method, 1)?.slots)
 }
 
 /// One calibration method's range over the whole tensor, and the range the per-tensor grid covers
@@ -214,12 +159,418 @@ pub struct RangeMark {
 /// whole tensor (src/calib's per-tensor answer, the `calibrate` command's ranges).
 pub fn calibration_ranges(x: &[f32], spec: &QuantSpec) -> Result<Vec<RangeMark>> {
     let per_tensor = QuantSpec { granularity: Granularity::PerTensor, ..*spec };
-    let mut marks = Vec::new();
-    for method in Method::all() {
-        let p = slot_params(x, &[x.len()], &per_tensor, &method)?;
-        marks.push(RangeMark { method: method.label(), lo: p.lo[0], hi: p.hi[0], grid_lo: p.grid_lo[0], grid_hi: p.grid_hi[0] });
+    Ok(pictures(x, &[x.len()], &per_tensor, &per_tensor, &Method::MinMax, 1)?.ranges)
+}
+
+/// What the tensor view draws of one tensor (www/views/comparison/pictures.js): the value histogram
+/// with the calibration ranges of `spec`'s scheme and bits, the error histogram under `error_spec`,
+/// and every slot's scale under `spec`, both with `method`'s ranges.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Pictures {
+    pub values: Histogram,
+    pub ranges: Vec<RangeMark>,
+    pub errors: Histogram,
+    pub slots: SlotParams,
+}
+
+/// The pictures of an in-memory tensor: the stream fed one chunk.
+pub fn pictures(x: &[f32], shape: &[usize], spec: &QuantSpec, error_spec: &QuantSpec, method: &Method, bins: usize) -> Result<Pictures> {
+    pictures_chunked(x, shape, spec, error_spec, method, bins, x.len().max(1))
+}
+
+/// `pictures` with `x` fed to the stream in chunks of `chunk` elements (any cut).
+pub fn pictures_chunked(
+    x: &[f32],
+    shape: &[usize],
+    spec: &QuantSpec,
+    error_spec: &QuantSpec,
+    method: &Method,
+    bins: usize,
+    chunk: usize,
+) -> Result<Pictures> {
+    let mut stream = PicturesStream::new(shape, spec, error_spec, method, bins)?;
+    if x.len() != stream.elements() {
+        return Err(Error::InvalidSpec(format!("{} values given for shape {shape:?} ({} elements)", x.len(), stream.elements())));
     }
-    Ok(marks)
+    while stream.next_read()? {
+        for c in x.chunks(chunk.max(1)) {
+            stream.feed(c)?;
+        }
+    }
+    stream.finish()
+}
+
+/// A tensor-wide calibration fed in chunks over two reads, as calib::WeightCalibration's first two:
+/// the finite range (and |x| range), then the histograms with the layout the tensor as one batch
+/// gives (`Calibrator::preset_one_batch`), so that any chunking gives `calibrate_slots`'s answer.
+#[derive(Debug, Clone)]
+struct TensorCalibration {
+    spec: QuantSpec,
+    methods: Vec<Method>,
+    elements: usize,
+    lo: f32,
+    hi: f32,
+    abs: (f32, f32),
+    nonfinite: usize,
+    calibrator: Option<Calibrator>,
+}
+
+impl TensorCalibration {
+    fn new(elements: usize, spec: &QuantSpec, methods: &[Method]) -> Result<Self> {
+        let spec = QuantSpec { granularity: Granularity::PerTensor, ..*spec };
+        Calibrator::new(&spec, methods, CalibConfig::default())?;
+        Ok(TensorCalibration {
+            spec,
+            methods: methods.to_vec(),
+            elements,
+            lo: f32::INFINITY,
+            hi: f32::NEG_INFINITY,
+            abs: (f32::INFINITY, 0.0),
+            nonfinite: 0,
+            calibrator: None,
+        })
+    }
+
+    fn feed_range(&mut self, x: &[f32]) {
+        let (lo, hi, bad) = kernels::min_max_finite(x);
+        if lo <= hi {
+            self.lo = self.lo.min(lo);
+            self.hi = self.hi.max(hi);
+        }
+        self.abs = x.iter().filter(|v| v.is_finite()).map(|v| v.abs()).fold(self.abs, |(a, b), v| (a.min(v), b.max(v)));
+        self.nonfinite += bad;
+    }
+
+    fn end_range_pass(&mut self) -> Result<()> {
+        let mut c = Calibrator::new(&self.spec, &self.methods, CalibConfig::default())?;
+        if self.lo <= self.hi {
+            let finite = self.elements - self.nonfinite.min(self.elements);
+            c.preset_one_batch(self.lo, self.hi, self.abs.0, self.abs.1, finite);
+        }
+        c.begin_batch(self.elements, self.lo, self.hi, self.nonfinite);
+        self.calibrator = Some(c);
+        Ok(())
+    }
+
+    fn feed_histograms(&mut self, x: &[f32]) {
+        if let Some(c) = &mut self.calibrator {
+            c.add_batch_part(x);
+        }
+    }
+
+    fn result(&self, method: &Method) -> Result<calib::CalibResult> {
+        self.calibrator.as_ref().ok_or_else(|| Error::InvalidSpec("the calibration's histograms were never read".into()))?.result(method)
+    }
+}
+
+/// Per-slot ranges by one method, fed in chunks: min-max in one read; a histogram method per tensor
+/// in two (TensorCalibration); per channel of axis 0 or per group (each slot one run of consecutive
+/// elements) in one read, each slot calibrated by `calibrate_slots` as its run ends; per channel of
+/// another axis (slots strided over the whole tensor) from the values kept whole.
+#[derive(Debug, Clone)]
+enum SlotRangeStream {
+    MinMax(RangePass),
+    Tensor(Box<TensorCalibration>, Method),
+    Runs { spec: QuantSpec, method: Method, layout: SlotLayout, at: usize, pending: Vec<f32>, ranges: SlotRanges },
+    Strided { spec: QuantSpec, shape: Vec<usize>, method: Method, values: Vec<f32> },
+    Done(SlotRanges),
+}
+
+impl SlotRangeStream {
+    fn new(shape: &[usize], spec: &QuantSpec, method: &Method) -> Result<Self> {
+        spec.validate()?;
+        let layout = SlotLayout::new(shape, spec.granularity)?;
+        if *method == Method::MinMax {
+            return Ok(SlotRangeStream::MinMax(RangePass::new(layout)));
+        }
+        if spec.granularity == Granularity::PerTensor {
+            return Ok(SlotRangeStream::Tensor(Box::new(TensorCalibration::new(layout.len(), spec, std::slice::from_ref(method))?), method.clone()));
+        }
+        let mut next = 0;
+        let mut in_order = true;
+        layout.for_each_run(|_, _, slot| {
+            in_order &= slot == next;
+            next = slot + 1;
+        });
+        if in_order && next == layout.slots && !layout.is_empty() {
+            let slot_spec = QuantSpec { granularity: Granularity::PerTensor, ..*spec };
+            let ranges = SlotRanges { lo: Vec::with_capacity(layout.slots), hi: Vec::with_capacity(layout.slots), nonfinite: 0 };
+            return Ok(SlotRangeStream::Runs { spec: slot_spec, method: method.clone(), layout, at: 0, pending: Vec::new(), ranges });
+        }
+        Ok(SlotRangeStream::Strided { spec: *spec, shape: shape.to_vec(), method: method.clone(), values: Vec::new() })
+    }
+
+    /// Reads of the tensor it needs.
+    fn reads(&self) -> usize {
+        if matches!(self, SlotRangeStream::Tensor(..)) { 2 } else { 1 }
+    }
+
+    fn feed(&mut self, read: usize, x: &[f32]) -> Result<()> {
+        match (read, self) {
+            (0, SlotRangeStream::MinMax(r)) => r.feed(x)?,
+            (0, SlotRangeStream::Tensor(c, _)) => c.feed_range(x),
+            (1, SlotRangeStream::Tensor(c, _)) => c.feed_histograms(x),
+            (0, SlotRangeStream::Runs { spec, method, layout, at, pending, ranges }) => {
+                let mut failure = None;
+                layout.for_each_segment(*at, x.len(), |s| {
+                    pending.extend_from_slice(&x[s.start..s.start + s.len]);
+                    if s.ends_run && failure.is_none() {
+                        match calib::calibrate_slots(pending, &[pending.len()], spec, method, CalibConfig::default()) {
+                            Ok(r) => {
+                                ranges.lo.push(r.lo[0]);
+                                ranges.hi.push(r.hi[0]);
+                                ranges.nonfinite += r.nonfinite;
+                            }
+                            Err(e) => failure = Some(e),
+                        }
+                        pending.clear();
+                    }
+                });
+                *at += x.len();
+                if let Some(e) = failure {
+                    return Err(e);
+                }
+            }
+            (0, SlotRangeStream::Strided { values, .. }) => values.extend_from_slice(x),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn end_read(&mut self, read: usize) -> Result<()> {
+        let empty = SlotRanges { lo: Vec::new(), hi: Vec::new(), nonfinite: 0 };
+        let this = std::mem::replace(self, SlotRangeStream::Done(empty));
+        *self = match (read, this) {
+            (0, SlotRangeStream::MinMax(r)) => SlotRangeStream::Done(r.finish()?),
+            (0, SlotRangeStream::Tensor(mut c, method)) => {
+                c.end_range_pass()?;
+                SlotRangeStream::Tensor(c, method)
+            }
+            (1, SlotRangeStream::Tensor(c, method)) => {
+                let r = c.result(&method)?;
+                SlotRangeStream::Done(SlotRanges { lo: vec![r.range[0]], hi: vec![r.range[1]], nonfinite: c.nonfinite })
+            }
+            (0, SlotRangeStream::Runs { layout, ranges, pending, .. }) => {
+                if !pending.is_empty() || ranges.lo.len() != layout.slots {
+                    return Err(Error::InvalidSpec(format!("{} of {} slots were read whole", ranges.lo.len(), layout.slots)));
+                }
+                SlotRangeStream::Done(ranges)
+            }
+            (0, SlotRangeStream::Strided { spec, shape, method, values }) => {
+                SlotRangeStream::Done(calib::calibrate_slots(&values, &shape, &spec, &method, CalibConfig::default())?)
+            }
+            (_, other) => other,
+        };
+        Ok(())
+    }
+
+    fn ranges(&self) -> Result<&SlotRanges> {
+        match self {
+            SlotRangeStream::Done(r) => Ok(r),
+            _ => Err(Error::InvalidSpec("the slots' ranges were asked for before their reads ended".into())),
+        }
+    }
+}
+
+/// Elements quantized again per step of an error read (bounds its scratch to 2 × 256 KiB).
+const ERROR_BLOCK: usize = 1 << 16;
+
+/// The pictures of a tensor fed in chunks of its elements in memory order (any cut: the pictures
+/// are the same for every chunking), over a few reads: `next_read` ends the read under way and says
+/// whether another is wanted; `feed` takes that read's next chunk. Read 0 takes the value range,
+/// the calibrations' ranges and the slots' min-max (or per-slot) ranges; read 1 the value bins and
+/// the calibration histograms; the last two quantize again under `error_spec`, for the errors' range
+/// and then their bins (the first of them is read 1 when the error's ranges are ready after read 0).
+/// Memory is the chunk, the histograms and the per-slot parameters (per channel of an axis other
+/// than 0 under a histogram method, the tensor: those slots are strided over all of it).
+#[derive(Debug, Clone)]
+pub struct PicturesStream {
+    spec: QuantSpec,
+    error_spec: QuantSpec,
+    method: Method,
+    elements: usize,
+    read: Option<usize>,
+    fed: usize,
+    done: bool,
+    /// The first of the two error reads.
+    error_from: usize,
+    values: HistogramStream,
+    marks: TensorCalibration,
+    slots: SlotRangeStream,
+    /// None when the error picture's spec is the slots' spec: their ranges serve both.
+    error_ranges: Option<SlotRangeStream>,
+    error_layout: SlotLayout,
+    error_pass: Option<ScaledPass>,
+    errors: HistogramStream,
+    scratch: Vec<f32>,
+}
+
+impl PicturesStream {
+    pub fn new(shape: &[usize], spec: &QuantSpec, error_spec: &QuantSpec, method: &Method, bins: usize) -> Result<Self> {
+        let elements = SlotLayout::new(shape, Granularity::PerTensor)?.len();
+        let slots = SlotRangeStream::new(shape, spec, method)?;
+        let error_ranges = if error_spec == spec { None } else { Some(SlotRangeStream::new(shape, error_spec, method)?) };
+        let error_from = error_ranges.as_ref().unwrap_or(&slots).reads();
+        Ok(PicturesStream {
+            spec: *spec,
+            error_spec: *error_spec,
+            method: method.clone(),
+            elements,
+            read: None,
+            fed: 0,
+            done: false,
+            error_from,
+            values: HistogramStream::new(bins),
+            marks: TensorCalibration::new(elements, spec, &Method::all())?,
+            slots,
+            error_ranges,
+            error_layout: SlotLayout::new(shape, error_spec.granularity)?,
+            error_pass: None,
+            errors: HistogramStream::new(bins),
+            scratch: Vec::new(),
+        })
+    }
+
+    pub fn elements(&self) -> usize {
+        self.elements
+    }
+
+    /// Whether the stream keeps the tensor's values (per-channel slots of an axis other than 0 under a
+    /// histogram method): then it needs the memory of reading the tensor whole.
+    pub fn keeps_tensor(&self) -> bool {
+        std::iter::once(&self.slots).chain(&self.error_ranges).any(|s| matches!(s, SlotRangeStream::Strided { .. }))
+    }
+
+    /// How many reads of the tensor the pictures take (3 or 4), for progress.
+    pub fn reads(&self) -> usize {
+        self.error_from + 2
+    }
+
+    /// Ends the read under way (checking that it saw the whole tensor); true when another is wanted.
+    pub fn next_read(&mut self) -> Result<bool> {
+        if self.done {
+            return Ok(false);
+        }
+        if let Some(read) = self.read {
+            if self.fed != self.elements {
+                return Err(Error::InvalidSpec(format!("{} values given for a tensor of {} elements", self.fed, self.elements)));
+            }
+            self.end_read(read)?;
+        }
+        let next = self.read.map_or(0, |r| r + 1);
+        if next == self.reads() {
+            self.read = None;
+            self.done = true;
+            return Ok(false);
+        }
+        self.read = Some(next);
+        self.fed = 0;
+        if next == self.error_from || next == self.error_from + 1 {
+            let ranges = self.error_ranges.as_ref().unwrap_or(&self.slots).ranges()?;
+            self.error_pass = Some(ScaledPass::new(&self.error_spec, self.error_layout.clone(), ranges)?);
+        }
+        Ok(true)
+    }
+
+    fn end_read(&mut self, read: usize) -> Result<()> {
+        if read == 0 {
+            self.values.end_range_pass();
+            self.marks.end_range_pass()?;
+        }
+        self.slots.end_read(read)?;
+        if let Some(e) = &mut self.error_ranges {
+            e.end_read(read)?;
+        }
+        if read == self.error_from || read == self.error_from + 1 {
+            self.error_pass.take().ok_or_else(|| Error::InvalidSpec("no error read was under way".into()))?.finish()?;
+            if read == self.error_from {
+                self.errors.end_range_pass();
+            }
+        }
+        Ok(())
+    }
+
+    /// The next chunk of the read under way.
+    pub fn feed(&mut self, x: &[f32]) -> Result<()> {
+        let read = self.read.ok_or_else(|| Error::InvalidSpec("no read is under way: call next_read first".into()))?;
+        if x.len() > self.elements - self.fed {
+            return Err(Error::InvalidSpec(format!(
+                "a chunk of {} values at element {} runs past the tensor's {} elements",
+                x.len(),
+                self.fed,
+                self.elements
+            )));
+        }
+        self.fed += x.len();
+        match read {
+            0 => {
+                self.values.feed_range(x);
+                self.marks.feed_range(x);
+            }
+            1 => {
+                self.values.feed(x);
+                self.marks.feed_histograms(x);
+            }
+            _ => {}
+        }
+        self.slots.feed(read, x)?;
+        if let Some(e) = &mut self.error_ranges {
+            e.feed(read, x)?;
+        }
+        if let Some(pass) = &mut self.error_pass {
+            // A block at a time: x̂ and the errors hold a block, not the chunk (a whole tensor fed as one
+            // chunk would need two more tensor-sized buffers); any cut gives the same numbers.
+            for block in x.chunks(ERROR_BLOCK) {
+                let back = pass.feed_reconstruction(block)?;
+                self.scratch.clear();
+                self.scratch.extend(block.iter().zip(back).filter(|(v, _)| v.is_finite()).map(|(&v, &y)| v - y));
+                if read == self.error_from {
+                    self.errors.feed_range(&self.scratch);
+                } else {
+                    self.errors.feed(&self.scratch);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The pictures, after every read.
+    pub fn finish(self) -> Result<Pictures> {
+        if !self.done {
+            return Err(Error::InvalidSpec("the pictures were finished before their reads ended".into()));
+        }
+        let finite_or_zero = |v: f32| if v.is_finite() { v } else { 0.0 };
+        let (qmin, qmax) = self.spec.code_range();
+        let mut ranges = Vec::new();
+        for method in Method::all() {
+            let r = self.marks.result(&method)?;
+            ranges.push(RangeMark {
+                method: method.label(),
+                lo: finite_or_zero(r.range[0]),
+                hi: finite_or_zero(r.range[1]),
+                grid_lo: (qmin - r.zero_point) as f32 * r.scale,
+                grid_hi: (qmax - r.zero_point) as f32 * r.scale,
+            });
+        }
+        let slot_ranges = self.slots.ranges()?;
+        let params: Vec<quant::QuantParams> =
+            slot_ranges.lo.iter().zip(&slot_ranges.hi).map(|(&lo, &hi)| quant::params_from_range(&self.spec, lo, hi)).collect();
+        let grid = |code: i32| -> Vec<f32> { params.iter().map(|p| (code - p.zero_point) as f32 * p.scale).collect() };
+        let slots = SlotParams {
+            config: self.spec.label(),
+            calibration: self.method.label(),
+            granularity: self.spec.granularity.label(),
+            slots: params.len(),
+            // A slot without finite values has the range (+Inf, −Inf): report it as [0, 0], as its codes are.
+            lo: slot_ranges.lo.iter().map(|&v| finite_or_zero(v)).collect(),
+            hi: slot_ranges.hi.iter().map(|&v| finite_or_zero(v)).collect(),
+            grid_lo: grid(qmin),
+            grid_hi: grid(qmax),
+            scales: params.iter().map(|p| p.scale).collect(),
+            zero_points: params.iter().map(|p| p.zero_point).collect(),
+        };
+        Ok(Pictures { values: self.values.finish(), ranges, errors: self.errors.finish(), slots })
+    }
 }
 
 /// The configurations of the Pareto view: bits 2..=8 × per tensor, per channel (axis 0, only for
@@ -240,6 +591,60 @@ pub fn sweep_specs(shape: &[usize]) -> Vec<QuantSpec> {
         }
     }
     specs
+}
+
+/// Specs per piece of a sweep read whole (www/app/fanout.js, www/worker/compare.js): small enough that
+/// progress moves and a cancel is heard soon; each format is a piece of its own.
+pub const SWEEP_SPECS_PER_PIECE: usize = 7;
+
+/// Per-slot state a piece of a streamed sweep may hold: a scaled column keeps its slots' min and max
+/// during the range read and their parameters after it (16 bytes a slot at the hand-over).
+pub const SWEEP_PIECE_SLOT_BYTES: usize = 96 << 20;
+
+/// One piece of a sweep: indices into its specs and into its formats, measured by one comparison
+/// stream; its rows are the specs' then the formats', each in the order given.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SweepPiece {
+    pub specs: Vec<usize>,
+    pub formats: Vec<usize>,
+}
+
+/// How a sweep of `specs` and `formats` formats over a tensor of `shape` is cut into pieces. Read
+/// whole: SWEEP_SPECS_PER_PIECE specs a piece, then a piece per format. Streamed (read in chunks):
+/// every piece reads the tensor once per pass, so pieces are as large as SWEEP_PIECE_SLOT_BYTES of
+/// per-slot state allows (a column above it alone), and the formats, which hold no per-slot state,
+/// are dealt over those pieces in turn.
+pub fn sweep_pieces(shape: &[usize], specs: &[QuantSpec], formats: usize, streamed: bool) -> Result<Vec<SweepPiece>> {
+    let mut pieces = Vec::new();
+    if !streamed {
+        for start in (0..specs.len()).step_by(SWEEP_SPECS_PER_PIECE) {
+            pieces.push(SweepPiece { specs: (start..specs.len().min(start + SWEEP_SPECS_PER_PIECE)).collect(), formats: Vec::new() });
+        }
+        pieces.extend((0..formats).map(|f| SweepPiece { specs: Vec::new(), formats: vec![f] }));
+        return Ok(pieces);
+    }
+    let mut held = 0usize;
+    for (i, spec) in specs.iter().enumerate() {
+        let bytes = SlotLayout::new(shape, spec.granularity)?.slots.saturating_mul(16);
+        match pieces.last_mut() {
+            Some(p) if held.saturating_add(bytes) <= SWEEP_PIECE_SLOT_BYTES => {
+                p.specs.push(i);
+                held += bytes;
+            }
+            _ => {
+                pieces.push(SweepPiece { specs: vec![i], formats: Vec::new() });
+                held = bytes;
+            }
+        }
+    }
+    if pieces.is_empty() && formats > 0 {
+        pieces.push(SweepPiece { specs: Vec::new(), formats: Vec::new() });
+    }
+    let n = pieces.len();
+    for f in 0..formats {
+        pieces[f % n].formats.push(f);
+    }
+    Ok(pieces)
 }
 
 /// A report row of a sweep, and whether no other row of the sweep beats it on both axes.
@@ -420,6 +825,30 @@ mod tests {
         assert_eq!(specs.len(), 7 * 4 * 2);
         assert!(specs.iter().all(|s| !matches!(s.granularity, Granularity::PerChannel { .. })));
         assert!(specs.iter().all(|s| s.validate().is_ok()));
+    }
+
+    #[test]
+    fn sweep_pieces_cover_every_column_once() {
+        // [128256, 4096] (an 8B model's embedding): read in chunks, a group:32 column holds 16 Mi slots
+        // (256 MiB of per-slot state) and goes alone; the per-tensor and per-channel ones share pieces.
+        let shape = [128256, 4096];
+        let specs = sweep_specs(&shape);
+        let pieces = sweep_pieces(&shape, &specs, 5, true).unwrap();
+        let mut seen: Vec<usize> = pieces.iter().flat_map(|p| p.specs.clone()).collect();
+        seen.sort();
+        assert_eq!(seen, (0..specs.len()).collect::<Vec<_>>());
+        let mut formats: Vec<usize> = pieces.iter().flat_map(|p| p.formats.clone()).collect();
+        formats.sort();
+        assert_eq!(formats, vec![0, 1, 2, 3, 4]);
+        let g32 = specs.iter().position(|s| s.granularity == Granularity::PerGroup { size: 32 }).unwrap();
+        assert!(pieces.iter().any(|p| p.specs == vec![g32]));
+        assert!(pieces.iter().any(|p| p.specs.len() >= 14), "the 14 per-tensor specs share a piece: {pieces:?}");
+        // Read whole: 7 specs a piece, then a piece per format.
+        let whole = sweep_pieces(&[16, 32], &sweep_specs(&[16, 32]), 2, false).unwrap();
+        assert_eq!(whole.len(), 10 + 2);
+        assert_eq!(whole[0], SweepPiece { specs: (0..7).collect(), formats: vec![] });
+        assert_eq!(whole[11], SweepPiece { specs: vec![], formats: vec![1] });
+        assert_eq!(sweep_pieces(&[4], &[], 3, true).unwrap(), vec![SweepPiece { specs: vec![], formats: vec![0, 1, 2] }]);
     }
 
     #[test]

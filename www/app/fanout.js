@@ -1,13 +1,11 @@
 // One-shot jobs that the bridge (www/app/bridge.js) spreads over the pool of workers behind run(), with the
 // same answer as one worker's job: the export (tensors encoded on every worker, written in order by the
-// one writer), the sweep behind the Pareto picture (a few specs or one format per piece), and the PTQ
+// one writer), the sweep behind the Pareto picture (in the core's pieces, www/worker/sweep.js), and the PTQ
 // view's variants and its "which layer hurts" (one variant or one layer per job, each worker running its
 // own onnxruntime-web session on the primary's model, inputs and ranges).
 
 /** Encoded parts an export may hold ahead of the writer, per worker (bounds the page's memory). */
 const EXPORT_AHEAD_PER_WORKER = 2;
-/** Specs per piece of the sweep (compare.js's SWEEP_CHUNK): small enough to spread and to hear a cancel. */
-const SWEEP_CHUNK = 7;
 
 /**
  * exportFile(id, request, sink) over the pool: the primary plans the file and writes the header, the
@@ -92,39 +90,55 @@ async function exportOnPool({ pool, runOn, cancelled }, [id, request, sink], { s
 }
 
 /**
- * sweep(id, tensorName) over the pool: compare.js's rows in its order (the specs of the core's sweep in
- * pieces of SWEEP_CHUNK, then each format the shape allows, tagged with its family), each piece on the next
- * free worker other than the primary (when there is one), then the front over all of them. The same rows as one worker's sweep: each row is a function
- * of the tensor and its spec or format alone.
+ * sweep(id, tensorName) over the pool: compare.js's rows in its order (the specs of the core's sweep, then
+ * each format the shape allows, tagged with its family), in the core's pieces (sweep_pieces: a few specs or
+ * one format each for a tensor read whole; for one read in chunks, as many columns as their per-slot state
+ * allows, each piece reading the chunks itself), each piece on the next free worker other than the primary
+ * (when there is one), then the front over all of them. The same rows as one worker's sweep: each row is a
+ * function of the tensor and its spec or format alone.
  */
 async function sweepOnPool({ pool, runOn, cancelled }, [id, tensorName], { signal, onProgress } = {}) {
-  const { specs, formats } = await runOn(0, 'sweepPlan', [id, tensorName], { signal });
-  const pieces = [];
-  for (let i = 0; i < specs.length; i += SWEEP_CHUNK) pieces.push({ specs: specs.slice(i, i + SWEEP_CHUNK) });
-  for (const format of formats) pieces.push({ format });
+  const { specs, formats, pieces } = await runOn(0, 'sweepPlan', [id, tensorName], { signal });
+  const columns = pieces.map((p) => ({ specs: p.specs.map((i) => specs[i]), formats: p.formats.map((i) => formats[i]) }));
   const total = specs.length + formats.length;
   const answers = new Array(pieces.length);
+  const within = new Array(pieces.length).fill(0); // each piece's share done so far (a streamed piece reports its chunks)
   let done = 0;
   let failure = null;
+  const report = () => {
+    if (!signal?.aborted) onProgress?.(done + within.reduce((a, b) => a + b, 0), total);
+  };
   // The sweep is computed while the primary answers the shown tensor's comparison and pictures: its pieces
-  // go to the other workers (each piece reads the tensor whole).
+  // go to the other workers.
   await pool.each(pieces.length, {
     besidePrimary: true,
     stop: () => failure !== null || signal?.aborted === true,
-    start: (i, index) => runOn(index, 'sweepPiece', [id, tensorName, pieces[i]], { signal }),
+    start: (i, index) => runOn(index, 'sweepPiece', [id, tensorName, columns[i]], {
+      signal,
+      onProgress: (d, t) => {
+        within[i] = ((columns[i].specs.length + columns[i].formats.length) * d) / t;
+        report();
+      },
+    }),
     settled: (i, outcome) => {
       if (outcome.error) {
         failure ??= outcome.error;
         return;
       }
       answers[i] = outcome.value;
-      done += pieces[i].specs?.length ?? 1;
-      if (!signal?.aborted) onProgress?.(done, total);
+      within[i] = 0;
+      done += columns[i].specs.length + columns[i].formats.length;
+      report();
     },
   });
   if (signal?.aborted) throw cancelled();
   if (failure) throw failure;
-  const rows = answers.flatMap((a, i) => (pieces[i].specs ? a : [a]));
+  // In the plan's order (www/worker/sweep.js sweepRows, which the one-worker sweep uses).
+  const rows = [];
+  pieces.forEach((piece, p) => {
+    piece.specs.forEach((s, k) => { rows[s] = answers[p][k]; });
+    piece.formats.forEach((f, k) => { rows[specs.length + f] = answers[p][piece.specs.length + k]; });
+  });
   const front = await runOn(0, 'paretoFront', [rows.map((r) => [r.bits_per_weight, r.sqnr_db])], { signal });
   rows.forEach((r, i) => { r.pareto = front[i]; });
   return rows;

@@ -1,9 +1,7 @@
 // The tensor view's numbers: the comparison rows (each with the time its call took), the pictures
 // (histograms, ranges, scales), the sweep behind the Pareto picture, and the number formats the core knows.
 import { tensorChunks } from './chunks.js';
-
-/** Specs per call of the sweep: small enough that progress moves and a cancel is heard soon. */
-const SWEEP_CHUNK = 7;
+import { pieceRows, planSweep, sweepRows } from './sweep.js';
 
 /** @param core the worker's core (www/worker/index.js) */
 export default function compareDomain(core) {
@@ -150,44 +148,62 @@ export default function compareDomain(core) {
 
     /**
      * What the pictures need for one tensor: the value histogram with the calibration ranges, the error
-     * histogram under `errorSpec`, and every slot's scale under `spec`, with `method`'s ranges.
+     * histogram under `errorSpec`, and every slot's scale under `spec`, with `method`'s ranges — the core's
+     * pictures stream (PicturesJob): a tensor of more than CHUNK_BYTES is read in chunks of rows over its
+     * 3 or 4 reads, with progress and Cancel; a smaller one is the same stream fed the whole tensor.
      */
     async explore(job, id, tensorName, { spec, errorSpec, method, bins }) {
-      chunks.refuseWhole(chunks.tensorSource(id, tensorName), 'the pictures (value and error histograms, ranges, scales)');
-      const { info, bytes, hint, context } = await tensorBytes(id, tensorName);
-      const infoJson = JSON.stringify(info);
-      const call = async (fn) => JSON.parse(await callWasm(context, fn, hint));
-      return {
-        values: await call((m) => m.value_histogram(infoJson, bytes, bins)),
-        ranges: await call((m) => m.calibration_ranges(infoJson, bytes, JSON.stringify(spec))),
-        errors: await call((m) => m.error_histogram(infoJson, bytes, JSON.stringify(errorSpec), method, bins)),
-        slots: await call((m) => m.slot_params(infoJson, bytes, JSON.stringify(spec), method)),
-      };
+      const tensor = chunks.tensorSource(id, tensorName);
+      const { info, context } = tensor;
+      const args = [JSON.stringify(info), JSON.stringify(spec), JSON.stringify(errorSpec), method, bins];
+      const plan = await chunks.chunking(tensor);
+      let pictures = null;
+      try {
+        pictures = await callWasm(context, (m) => new m.PicturesJob(...args));
+        if (plan) {
+          const [reads, keeps] = await callWasm(context, () => [pictures.reads(), pictures.keeps_tensor()]);
+          if (keeps) chunks.refuseWhole(tensor, `the pictures of a per-channel ${method} calibration along an axis other than 0`);
+          for (let r = 0; await callWasm(context, () => pictures.next_read()); r++) {
+            const feed = (bytes) => callWasm(context, () => pictures.feed(bytes));
+            await chunks.eachChunk(job, plan, feed, { done: r * plan.chunks, total: reads * plan.chunks, detail: `pictures, read ${r + 1} of ${reads}: ` });
+          }
+        } else {
+          const { bytes, hint } = await tensorBytes(id, tensorName);
+          await callWasm(context, () => pictures.feed_whole(bytes), hint);
+        }
+        const json = await callWasm(context, () => pictures.finish());
+        pictures = null; // finish took it
+        return JSON.parse(json);
+      } finally {
+        free(pictures);
+      }
     },
 
     /**
-     * The Pareto picture's rows: every spec of the core's sweep for this tensor, a few per step, then each
-     * FP8 / MX / NVFP4 / NF4 / ggml format its shape allows (a row each, tagged with its family), then
-     * the front over all.
+     * The Pareto picture's rows: every spec of the core's sweep for this tensor, then each FP8 / MX / NVFP4 /
+     * NF4 / ggml format its shape allows (a row each, tagged with its family), then the front over all. In
+     * the core's pieces (sweep.js): a piece per few specs or per format read whole, with a step after each;
+     * a tensor too large to read whole in larger pieces, each reading the chunks (progress per chunk).
      */
     async sweep(job, id, tensorName) {
-      chunks.refuseWhole(chunks.tensorSource(id, tensorName), 'the sweep');
-      const { info, bytes, hint, context } = await tensorBytes(id, tensorName);
-      const infoJson = JSON.stringify(info);
-      const shapeJson = JSON.stringify(info.shape);
-      const specs = JSON.parse(await callWasm(context, (m) => m.sweep_specs(shapeJson)));
-      const formats = JSON.parse(await callWasm(context, (m) => m.sweep_formats(shapeJson)));
+      const tensor = { ...chunks.tensorSource(id, tensorName), id, name: tensorName };
+      const { info, context } = tensor;
+      const plan = await chunks.chunking(tensor);
+      const sweepPlan = await planSweep(callWasm, context, info, plan !== null);
+      const { specs, formats, pieces } = sweepPlan;
       const total = specs.length + formats.length;
-      const rows = [];
-      for (let i = 0; i < specs.length; i += SWEEP_CHUNK) {
-        const chunk = JSON.stringify(specs.slice(i, i + SWEEP_CHUNK));
-        rows.push(...JSON.parse(await callWasm(context, (m) => m.sweep_tensor(infoJson, bytes, chunk), hint)));
-        await job.step(rows.length, total);
+      const answers = [];
+      let done = 0;
+      for (const piece of pieces) {
+        const columns = { specs: piece.specs.map((i) => specs[i]), formats: piece.formats.map((i) => formats[i]) };
+        const size = columns.specs.length + columns.formats.length;
+        // A streamed piece steps per chunk: its progress is scaled into the sweep's.
+        const inner = { step: (d, t, detail) => job.step(done + (size * d) / t, total, detail) };
+        answers.push(await pieceRows(core, chunks, plan ? inner : job, tensor, plan, columns));
+        done += size;
+        await job.step(done, total);
       }
-      for (const { label, family } of formats) {
-        rows.push({ ...JSON.parse(await callWasm(context, (m) => m.format_tensor(infoJson, bytes, label), hint)), family });
-        await job.step(rows.length, total);
-      }
+      const rows = sweepRows(sweepPlan, answers);
       const points = JSON.stringify(rows.map((r) => [r.bits_per_weight, r.sqnr_db]));
       const front = JSON.parse(await callWasm(context, (m) => m.pareto_front(points)));
       rows.forEach((r, i) => { r.pareto = front[i]; });

@@ -23,6 +23,7 @@ let explored = null; // the pictures' numbers shown
 let sweep = null; // { key, rows } of the Pareto picture, or { key, cancelled: true }
 let sweeping = null; // { key, controller } of the sweep in flight
 let comparing = null; // { selection, controller } of the comparison in flight (a big tensor streams: progress, Cancel)
+let picturing = null; // { selection, controller } of the pictures in flight (streamed as the comparison is)
 
 const sameTensor = (a, b) => a && b && a.file.id === b.file.id && a.tensor === b.tensor;
 const tensorKey = (selection) => `${selection.file.id}:${selection.tensor}`;
@@ -31,7 +32,7 @@ function mount(root, context) {
   ctx = context;
   const ids = ['settings', 'calibration', 'add-column', 'config-label', 'format-chooser', 'format-choice', 'comparison', 'notes', 'pictures-of', 'values-chart', 'values-log',
     'values-legend', 'error-config', 'errors-chart', 'errors-legend', 'scales-chart', 'scales-config', 'scales-legend', 'pareto-chart',
-    'pareto-progress', 'pareto-cancel', 'pareto-legend', 'compare-progress', 'compare-cancel'];
+    'pareto-progress', 'pareto-cancel', 'pareto-legend', 'compare-progress', 'compare-cancel', 'pictures-progress', 'pictures-cancel'];
   ui = Object.fromEntries(ids.map((id) => [id.replace(/-(\w)/g, (_, c) => c.toUpperCase()), $(id)]));
   ui.pictures = root.querySelector('.pictures');
   const form = ui.settings.elements;
@@ -73,6 +74,7 @@ function mount(root, context) {
   ui.errorConfig.addEventListener('change', () => ctx.state.setSettings({ errorConfig: ui.errorConfig.value }));
   ui.paretoCancel.addEventListener('click', () => sweeping?.controller.abort());
   ui.compareCancel.addEventListener('click', () => comparing?.controller.abort());
+  ui.picturesCancel.addEventListener('click', () => picturing?.controller.abort());
   charts.onThemeChange(() => {
     drawPictures();
     if (sweep?.rows) renderPareto(ui, sweep.rows, { highlight: new Set((rows ?? []).map((r) => r.config)) });
@@ -139,6 +141,7 @@ function update(selection, settings) {
   wanted = { selection, settings };
   if (sweeping && !sameTensor(sweeping.selection, selection)) sweeping.controller.abort(); // a new tensor does not wait for the old sweep
   if (comparing && !sameTensor(comparing.selection, selection)) comparing.controller.abort(); // nor for the old comparison
+  if (picturing && !sameTensor(picturing.selection, selection)) picturing.controller.abort(); // nor for the old pictures
   if (!selection) {
     if (requested) clearAll();
     return null;
@@ -243,8 +246,16 @@ async function explore(selection, settings, columns, computeKey) {
   const errorSpec = specColumns[intLabels.indexOf(errorLabel)]?.spec ?? settings.spec;
   ui.errorConfig.replaceChildren(...intLabels.map((c) => Object.assign(element('option', { value: c, text: c }), { selected: c === errorLabel })));
   ui.pictures.setAttribute('aria-busy', 'true');
+  picturing = { selection, controller: new AbortController() };
   try {
-    const numbers = await ctx.run('explore', [selection.file.id, selection.tensor, { spec: settings.spec, errorSpec, method: settings.method, bins: BINS }]);
+    const numbers = await ctx.run('explore', [selection.file.id, selection.tensor, { spec: settings.spec, errorSpec, method: settings.method, bins: BINS }], {
+      signal: picturing.controller.signal,
+      onProgress: (done, total) => {
+        ui.picturesProgress.hidden = false;
+        ui.picturesCancel.hidden = false;
+        ui.picturesProgress.value = done / total;
+      },
+    });
     if (!sameTensor(wanted.selection, selection)) return false;
     explored = { ...numbers, spec: settings.spec, method: settings.method, errorLabel, rows };
     ui.picturesOf.textContent = `— ${selection.tensor}`;
@@ -253,9 +264,17 @@ async function explore(selection, settings, columns, computeKey) {
     ui.pictures.dataset.state = 'ready';
     return true;
   } catch (error) {
+    if (isCancelled(error)) {
+      requested = null; // the same settings draw again when asked
+      ctx.setStatus(`The pictures of ${selection.tensor} were cancelled; they show the last result.`);
+      return false;
+    }
     ctx.setError(computeKey, ctx.describe(selection.file.name, error));
     return false;
   } finally {
+    picturing = null;
+    ui.picturesProgress.hidden = true;
+    ui.picturesCancel.hidden = true;
     ui.pictures.removeAttribute('aria-busy');
   }
 }
