@@ -28,14 +28,13 @@ pub fn min_max_finite(x: &[f32]) -> (f32, f32, usize) {
         hi = f32x4_pmax(hi, v128_bitselect(v, f32x4_splat(f32::NEG_INFINITY), m));
         nonfinite = u32x4_sub(nonfinite, v128_not(m));
     }
-    let lanes = |v: v128| [f32x4_extract_lane::<0>(v), f32x4_extract_lane::<1>(v), f32x4_extract_lane::<2>(v), f32x4_extract_lane::<3>(v)];
-    let counts = [
-        u32x4_extract_lane::<0>(nonfinite) as usize,
-        u32x4_extract_lane::<1>(nonfinite) as usize,
-        u32x4_extract_lane::<2>(nonfinite) as usize,
-        u32x4_extract_lane::<3>(nonfinite) as usize,
-    ];
-    scalar::min_max_tail(scalar::reduce_min_max(lanes(lo), lanes(hi), counts), &x[body..])
+    // scalar::reduce_min_max's order in the lanes: (0, 2), (1, 3), then (0, 1).
+    let lo = f32x4_pmin(lo, i32x4_shuffle::<2, 3, 2, 3>(lo, lo));
+    let hi = f32x4_pmax(hi, i32x4_shuffle::<2, 3, 2, 3>(hi, hi));
+    let lo = f32x4_extract_lane::<0>(f32x4_pmin(lo, i32x4_shuffle::<1, 1, 1, 1>(lo, lo)));
+    let hi = f32x4_extract_lane::<0>(f32x4_pmax(hi, i32x4_shuffle::<1, 1, 1, 1>(hi, hi)));
+    let count = if v128_any_true(nonfinite) { sum_lanes_i32(nonfinite) } else { 0 };
+    scalar::min_max_tail((lo, hi, count), &x[body..])
 }
 
 /// Stores sixteen clamped i32 codes as i8 or u8 (the saturating narrows are exact: the values are in range).
@@ -445,7 +444,7 @@ pub fn decode_f32_le(bytes: &[u8], out: &mut [f32]) -> usize {
 #[inline(always)]
 fn widen_to_top_halves(b: v128) -> (v128, v128) {
     let zero = u16x8_splat(0);
-    (i16x8_shuffle::<8, 0, 9, 1, 10, 2, 11, 3>(zero, b), i16x8_shuffle::<12, 4, 13, 5, 14, 6, 15, 7>(zero, b))
+    (i16x8_shuffle::<0, 8, 1, 9, 2, 10, 3, 11>(zero, b), i16x8_shuffle::<4, 12, 5, 13, 6, 14, 7, 15>(zero, b))
 }
 
 pub fn decode_bf16_le(bytes: &[u8], out: &mut [f32]) -> usize {

@@ -92,14 +92,6 @@ pub struct ComparisonJob {
     /// The last chunk `decode` made, and how many of its values are not finite.
     chunk: Vec<f32>,
     chunk_nonfinite: usize,
-    /// Where the caller writes the next chunk's element bytes (`input_at`).
-    input: Vec<u8>,
-}
-
-/// The module's WebAssembly.Memory, for writing a chunk at `ComparisonJob::input_at`.
-#[wasm_bindgen]
-pub fn wasm_memory() -> JsValue {
-    wasm_bindgen::memory()
 }
 
 #[wasm_bindgen]
@@ -129,7 +121,7 @@ impl ComparisonJob {
     fn with_formats(info_json: &str, formats: &[NumberFormat]) -> Result<ComparisonJob, JsError> {
         let info: TensorInfo = serde_json::from_str(info_json).map_err(|e| json_err("tensor description", e))?;
         let stream = report::ComparisonStream::new(&info.name, info.dtype, &info.shape, formats).map_err(js_err)?;
-        Ok(ComparisonJob { info, stream, chunk: Vec::new(), chunk_nonfinite: 0, input: Vec::new() })
+        Ok(ComparisonJob { info, stream, chunk: Vec::new(), chunk_nonfinite: 0 })
     }
 
     /// The whole tensor's stored bytes (any storage, as `compare_tensor` takes them), fed to both
@@ -166,21 +158,6 @@ impl ComparisonJob {
     /// Decodes the element bytes of the next whole rows into the job's chunk (once for every
     /// column); returns how many values it holds.
     pub fn decode(&mut self, bytes: &[u8]) -> Result<usize, JsError> {
-        self.chunk_nonfinite = decode_rows_into(&self.info, bytes, &mut self.chunk).map_err(js_err)?;
-        Ok(self.chunk.len())
-    }
-
-    /// The address in `wasm_memory()` of room for `len` element bytes: the caller writes the next
-    /// chunk there and calls `decode_input(len)`. The same as `decode` without its copy of the bytes
-    /// into a fresh allocation on every call (room and chunk are kept from chunk to chunk).
-    pub fn input_at(&mut self, len: usize) -> usize {
-        self.input.resize(len, 0);
-        self.input.as_ptr() as usize
-    }
-
-    /// `decode` of the `len` bytes written at `input_at(len)`.
-    pub fn decode_input(&mut self, len: usize) -> Result<usize, JsError> {
-        let bytes = self.input.get(..len).ok_or_else(|| JsError::new(&format!("{len} input bytes asked of room for {}: call input_at first", self.input.len())))?;
         self.chunk_nonfinite = decode_rows_into(&self.info, bytes, &mut self.chunk).map_err(js_err)?;
         Ok(self.chunk.len())
     }
