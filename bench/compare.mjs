@@ -103,3 +103,31 @@ export async function runCompare({ env, mod, log = console.log, shapes = COMPARE
   }
   return rows;
 }
+
+/**
+ * Issue 20's targets, each with its ratio and whether it is met, from one run's rows: the five-format
+ * comparison in Chromium at ≥ 50 M elements/s on one core and at ≥ 3× numpy's throughput for the same
+ * computation (numpy's CPU-time throughput, the stricter one: the wasm rows are wall time), per size.
+ */
+export function printCompareTargets(rows, log = console.log) {
+  log('\nIssue 20 targets (five-format comparison, F32 tensor, one core; Chromium wall time against numpy CPU time)');
+  log('| elements | target | measured | ratio | |');
+  log('|---:|---|---:|---:|---|');
+  for (const [r, c] of COMPARE_SHAPES) {
+    const n = r * c;
+    const page = rows.find((x) => x.env === 'chromium' && x.elements === n && (x.dtype ?? 'F32') === 'F32');
+    const numpy = rows.find((x) => x.env === 'numpy' && x.elements === n);
+    const met = (ok) => (ok ? 'met' : 'not met');
+    if (!page) {
+      log(`| ${n} | Chromium ≥ 50 M elements/s | – | – | not measured |`);
+      continue;
+    }
+    log(`| ${n} | Chromium ≥ 50 M elements/s | ${page.melem_per_s} M/s | ${(page.melem_per_s / 50).toFixed(2)}× | ${met(page.melem_per_s >= 50)} |`);
+    if (numpy) {
+      const ratio = page.melem_per_s / numpy.melem_per_s;
+      log(`| ${n} | Chromium ≥ 3× numpy (${numpy.melem_per_s} M/s CPU, ${numpy.wall_melem_per_s} M/s wall) | ${page.melem_per_s} M/s | ${ratio.toFixed(2)}× | ${met(ratio >= 3)} |`);
+    } else {
+      log(`| ${n} | Chromium ≥ 3× numpy | – | – | numpy not measured |`);
+    }
+  }
+}
