@@ -101,7 +101,7 @@ export function printCompareReport(rows) {
   for (const r of rows) {
     const np = numpy(r.elements);
     const ratio = (v) => (np && v ? (r.melem_per_s / v).toFixed(2) : '–');
-    const where = r.env === 'numpy' ? `numpy ${r.numpy}` : r.env === 'native' ? `native (${r.kernels}, CPU s)` : `${r.env} (${r.kernels}, wall)`;
+    const where = r.env === 'numpy' ? `numpy ${r.numpy}` : r.env === 'native' ? `native (${r.kernels}, CPU s)` : `${r.env} (${r.kernels}, wall${r.dtype && r.dtype !== 'F32' ? `, ${r.dtype} stored` : ''})`;
     console.log(`| ${r.engine} | ${where} | ${r.elements} | ${r.melem_per_s} | ${r.env === 'numpy' ? '1.00' : ratio(np?.melem_per_s)} | ${r.env === 'numpy' ? '–' : ratio(np?.wall_melem_per_s)} |`);
   }
 }

@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCalib, runSuite, SHAPES } from './suite.mjs';
-import { COMPARE_SHAPES, runCompare } from './compare.mjs';
+import { COMPARE_SHAPES, printCompareTargets, runCompare } from './compare.mjs';
 import { spawnSync } from 'node:child_process';
 import { printCalibReport, printCompareReport, printReport } from './report.mjs';
 import { launchChromium, serveFiles } from './serve.mjs';
@@ -99,6 +99,7 @@ if (compare !== 'none') {
   }
   for (const row of lines('python3', ['scripts/bench_compare_numpy.py', ...COMPARE_SHAPES.flat().map(String)])) rows.push({ ...row, engine: 'numpy', op: 'compare-5-formats' });
   printCompareReport(rows.filter(isCompare));
+  printCompareTargets(rows.filter(isCompare));
 }
 // The pool of workers (bench/pool.mjs): the whole-model table of a ~90 MB model on 1 worker and on the
 // pool, in the built page (dist/); --no-pool skips it; `node bench/pool.mjs` runs it alone.

@@ -130,6 +130,87 @@ fn a_chunked_weight_calibrates_as_one_batch() {
     }
 }
 
+/// The page's path: each chunk of stored BF16 rows decoded once into a reused buffer (with its
+/// non-finite count), then fed to one column at a time, gives the rows of the in-memory comparison
+/// of the decoded tensor; for one chunk and for many (1 row of 256: chunk edges inside no group;
+/// the tensor's rows are its channels, so every edge is a channel's end), and for chunks of elements
+/// that cut groups and channels (the same stream fed by the CLI).
+#[test]
+fn columns_fed_one_by_one_from_a_chunk_decoded_once_equal_the_whole_comparison() {
+    use quant_playground::tensor::{decode_rows_into, decode_rows_to_f32, TensorInfo};
+    let (rows, cols) = (70, 256);
+    let x = tensor(rows * cols);
+    let bytes: Vec<u8> = x.iter().flat_map(|v| half::bf16::from_f32(*v).to_bits().to_le_bytes()).collect();
+    let info: TensorInfo = serde_json::from_value(serde_json::json!({
+        "name": "w", "dtype": "BF16", "shape": [rows, cols], "offset": 0, "byte_len": bytes.len(), "big_endian": false, "fortran_order": false
+    }))
+    .unwrap();
+    let decoded = decode_rows_to_f32(&info, &bytes).unwrap();
+    let formats = formats();
+    let whole = report::comparison("w", DType::BF16, &[rows, cols], &decoded, &formats, decoded.len()).unwrap();
+    for chunk_rows in [rows, 7, 1] {
+        let mut stream = report::ComparisonStream::new("w", DType::BF16, &[rows, cols], &formats).unwrap();
+        let mut chunk = Vec::new();
+        for pass in ["range", "measure"] {
+            for part in bytes.chunks(chunk_rows * cols * 2) {
+                let nonfinite = decode_rows_into(&info, part, &mut chunk).unwrap();
+                assert_eq!(nonfinite, chunk.iter().filter(|v| !v.is_finite()).count());
+                for i in 0..stream.columns() {
+                    if pass == "range" {
+                        stream.feed_range_column(i, &chunk).unwrap();
+                    } else {
+                        stream.feed_column(i, &chunk, nonfinite).unwrap();
+                    }
+                }
+            }
+            if pass == "range" {
+                stream.end_range_pass().unwrap();
+            }
+        }
+        let got = stream.finish().unwrap();
+        for (a, b) in whole.iter().zip(&got) {
+            assert_eq!(format!("{a:?}"), format!("{b:?}"), "{} in chunks of {chunk_rows} rows", a.config);
+        }
+    }
+    // A column fed past the tensor's end, or one that does not exist, is an error; so is a column
+    // left short when the others are done.
+    let f = [NumberFormat::parse("fp16").unwrap(), NumberFormat::parse("int4 asym group:32").unwrap()];
+    let mut s = report::ComparisonStream::new("w", DType::F32, &[2, 64], &f).unwrap();
+    s.feed_range(&decoded[..128]).unwrap();
+    s.end_range_pass().unwrap();
+    assert!(s.feed_column(2, &decoded[..128], 0).is_err());
+    s.feed_column(0, &decoded[..128], 0).unwrap();
+    assert!(s.feed_column(0, &decoded[..1], 0).is_err());
+    s.feed_column(1, &decoded[..100], 0).unwrap();
+    assert!(s.finish().is_err(), "column 1 saw 100 of 128 values");
+}
+
+/// The scalar twins of the SIMD decoders (the reference the wasm tests hold the SIMD code to) widen
+/// every f16 and bf16 bit pattern exactly as the half crate does, NaN payloads and all, and count
+/// the NaN and ±Inf among them.
+#[test]
+fn the_decoders_widen_as_the_half_crate_does() {
+    use quant_playground::kernels::scalar;
+    let bytes: Vec<u8> = (0..=u16::MAX).flat_map(|h| h.to_le_bytes()).collect();
+    let mut out = vec![0f32; 65536];
+    let n = scalar::decode_f16_le(&bytes, &mut out);
+    for (h, v) in (0..=u16::MAX).zip(&out) {
+        assert_eq!(v.to_bits(), half::f16::from_bits(h).to_f32().to_bits(), "f16 {h:#06x}");
+    }
+    assert_eq!(n, 2 * 1024, "f16: ±Inf and 2 × 1023 NaNs");
+    let n = scalar::decode_bf16_le(&bytes, &mut out);
+    for (h, v) in (0..=u16::MAX).zip(&out) {
+        assert_eq!(v.to_bits(), half::bf16::from_bits(h).to_f32().to_bits(), "bf16 {h:#06x}");
+    }
+    assert_eq!(n, 2 * 128, "bf16: ±Inf and 2 × 127 NaNs");
+    // The dispatching decoders (the scalar twins natively) and the whole-tensor path agree.
+    let x = tensor(1301);
+    let le: Vec<u8> = x.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let mut got = vec![0f32; x.len()];
+    assert_eq!(quant_playground::kernels::decode_f32_le(&le, &mut got), 2);
+    assert_eq!(got.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), x.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+}
+
 #[test]
 fn chunks_past_the_end_or_short_are_errors() {
     let x = tensor(100);
@@ -206,7 +287,7 @@ fn the_fused_blocks_equal_the_materialised_round_trip() {
     for (scale, zp, qmin, qmax) in [(0.01f32, 0i32, -127i32, 127i32), (0.003, 7, -8, 7), (0.02, 130, 0, 255)] {
         let mut run = ErrorSums::default();
         let (lo, hi) = ((qmin - zp) as f32, (qmax - zp) as f32);
-        let clipped = kernels::quantize_error_blocks(&mut run, &x, scale, lo, hi);
+        let clipped = kernels::quantize_error_blocks(&mut run, &x, scale, lo, hi, kernels::count_nonfinite(&x) == 0);
         let mut q = vec![0i8; x.len()];
         let mut q8 = vec![0u8; x.len()];
         let (want_clipped, back) = if qmin < 0 {

@@ -201,11 +201,12 @@ fn comparison_job_in_chunks_equals_compare_tensor() {
     assert!(job.feed_range(&bytes[..cols * 4 + 4]).is_err());
 }
 
-/// The page's streamed comparison: one ComparisonJob per column, as www/worker/compare.js makes them,
-/// fed a BF16 tensor in 1 chunk (feed_whole) and in 7 chunks of 8 rows (both reads) gives the same
-/// JSON for every family (floats, scaled specs, FP8 / MX / NVFP4 / NF4, a ggml type), and equals the
-/// rows format_tensor makes from the whole tensor; the weight calibration read in 7 chunks equals
-/// calibrate_tensor's report.
+/// The streamed comparison: a ComparisonJob of one column fed a BF16 tensor in 1 chunk (feed_whole)
+/// and in 7 chunks of 8 rows (both reads) gives the same JSON for every family (floats, scaled specs,
+/// FP8 / MX / NVFP4 / NF4, a ggml type), and equals the rows format_tensor makes from the whole
+/// tensor; the page's job of all columns (www/worker/compare.js: each chunk decoded once, then fed to
+/// one column at a time) gives those rows too, in 7 chunks and in 56 (chunk edges at every row: the
+/// channels of channel:0); the weight calibration read in 7 chunks equals calibrate_tensor's report.
 #[wasm_bindgen_test]
 fn a_tensor_in_one_chunk_and_in_seven_gives_the_same_report() {
     use quant_playground::wasm;
@@ -232,6 +233,7 @@ fn a_tensor_in_one_chunk_and_in_seven_gives_the_same_report() {
     ];
     let chunks: Vec<&[u8]> = bytes.chunks(8 * cols * 2).collect();
     assert_eq!(chunks.len(), 7);
+    let mut single = Vec::new();
     for column in columns {
         let list = format!("[{column}]");
         let mut one = wasm::ComparisonJob::of_columns(&info, &list).map_err(|_| "job").unwrap();
@@ -249,11 +251,35 @@ fn a_tensor_in_one_chunk_and_in_seven_gives_the_same_report() {
         }
         let seven = seven.finish().map_err(|_| "finish").unwrap();
         assert_eq!(one, seven, "{column}: 1 chunk vs 7");
+        single.push(serde_json::from_str::<serde_json::Value>(&one).unwrap()[0].clone());
         // The whole tensor's row by the in-memory entry point, for the columns given as labels.
         if let Ok(label) = serde_json::from_str::<String>(column) {
             let row = wasm::format_tensor(&info, bytes.clone(), &label).map_err(|_| "format").unwrap();
             assert_eq!(format!("[{row}]"), one, "{label}: stream vs format_tensor");
         }
+    }
+    let all = format!("[{}]", columns.join(","));
+    for rows_per_chunk in [8, 1] {
+        let mut job = wasm::ComparisonJob::of_columns(&info, &all).map_err(|_| "job").unwrap();
+        assert_eq!(job.columns(), columns.len());
+        for pass in ["range", "measure"] {
+            for c in bytes.chunks(rows_per_chunk * cols * 2) {
+                assert_eq!(job.decode(c).map_err(|_| "decode").unwrap(), rows_per_chunk * cols);
+                for i in 0..columns.len() {
+                    if pass == "measure" {
+                        job.feed_column(i).map_err(|_| "feed column").unwrap();
+                    } else if job.column_needs_range(i) {
+                        job.feed_range_column(i).map_err(|_| "range column").unwrap();
+                    }
+                }
+            }
+            if pass == "range" {
+                job.end_range_pass().map_err(|_| "end").unwrap();
+            }
+        }
+        assert!(job.feed_column(columns.len()).is_err(), "a column past the last");
+        let rows: serde_json::Value = serde_json::from_str(&job.finish().map_err(|_| "finish").unwrap()).unwrap();
+        assert_eq!(rows, serde_json::Value::Array(single.clone()), "one job of all columns, chunks of {rows_per_chunk} rows");
     }
     let whole: serde_json::Value =
         serde_json::from_str(&wasm::calibrate_tensor(&info, bytes.clone(), 8, "symmetric", "all", true).map_err(|_| "calibrate").unwrap()).unwrap();

@@ -173,32 +173,70 @@ fn measuring_values(rng: &mut SeqRng, n: usize) -> Vec<f32> {
 }
 
 /// Each fused measuring kernel (x̂ made in the lanes, folded onto a running sum) against its
-/// scalar twin, bit for bit, over runs of whole blocks and a non-zero starting sum.
+/// scalar twin, bit for bit, over runs of whole blocks, runs with a short last block (a group of 32,
+/// a row of 4000's tail, odd lengths that end inside a vector) and a non-zero starting sum; with
+/// non-finite values (the masked path), and without them under both flags (the fast path skips the
+/// masks and must give the same sums).
 #[wasm_bindgen_test]
 fn fused_measuring_kernels_match_scalar_twins() {
     use quant_playground::kernels::ErrorSums;
     let mut rng = SeqRng(9);
-    for blocks in [1usize, 2, 7, 33] {
-        let x = measuring_values(&mut rng, blocks * kernels::LANE_BLOCK);
+    for len in [64usize, 128, 7 * 64, 33 * 64, 1, 3, 4, 5, 31, 32, 63, 65, 67, 4000, 33 * 64 + 13] {
+        let with_specials = measuring_values(&mut rng, len);
+        let finite: Vec<f32> = with_specials.iter().map(|v| if v.is_finite() { *v } else { 0.5 }).collect();
         let start = ErrorSums { sum_xx: 1.5, sum_yy: 2.25, sum_xy: -0.5, sum_ee: 0.125, max_abs_err: 0.01 };
-        for (scale, lo, hi) in [(0.01f32, -127.0f32, 127.0f32), (0.25, -8.0, 7.0), (3e-3, -130.0, 125.0)] {
-            let (mut a, mut b) = (start, start);
-            let ca = kernels::quantize_error_blocks(&mut a, &x, scale, lo, hi);
-            let cb = scalar::quantize_error_blocks(&mut b, &x, scale, lo, hi);
-            assert_eq!((ca, a), (cb, b), "int round trip, scale {scale}");
+        for (x, flags) in [(&with_specials, &[false][..]), (&finite, &[false, true][..])] {
+            for &all_finite in flags {
+                for (scale, lo, hi) in [(0.01f32, -127.0f32, 127.0f32), (0.25, -8.0, 7.0), (3e-3, -130.0, 125.0)] {
+                    let (mut a, mut b) = (start, start);
+                    let ca = kernels::quantize_error_blocks(&mut a, x, scale, lo, hi, all_finite);
+                    let cb = scalar::quantize_error_blocks(&mut b, x, scale, lo, hi, all_finite);
+                    assert_eq!((ca, a), (cb, b), "int round trip, scale {scale}, {len} values, all_finite {all_finite}");
+                }
+                let twins: [(fn(&mut ErrorSums, &[f32], bool), fn(&mut ErrorSums, &[f32], bool)); 3] = [
+                    (kernels::f32_error_blocks, scalar::f32_error_blocks),
+                    (kernels::f16_error_blocks, scalar::f16_error_blocks),
+                    (kernels::bf16_error_blocks, scalar::bf16_error_blocks),
+                ];
+                for (k, (simd, twin)) in twins.into_iter().enumerate() {
+                    let (mut a, mut b) = (start, start);
+                    simd(&mut a, x, all_finite);
+                    twin(&mut b, x, all_finite);
+                    assert_eq!(format!("{a:?}"), format!("{b:?}"), "float cast {k}, {len} values, all_finite {all_finite}");
+                }
+            }
         }
-        let twins: [(fn(&mut ErrorSums, &[f32]), fn(&mut ErrorSums, &[f32])); 3] = [
-            (kernels::f32_error_blocks, scalar::f32_error_blocks),
-            (kernels::f16_error_blocks, scalar::f16_error_blocks),
-            (kernels::bf16_error_blocks, scalar::bf16_error_blocks),
-        ];
-        for (simd, twin) in twins {
-            let (mut a, mut b) = (start, start);
-            simd(&mut a, &x);
-            twin(&mut b, &x);
-            assert_eq!(format!("{a:?}"), format!("{b:?}"));
+        // The whole-run sums (x against a given x̂, and against codes) with the same short last block.
+        let y: Vec<f32> = with_specials.iter().map(|v| v * 0.75).collect();
+        assert_eq!(format!("{:?}", kernels::error_sums_f32(&with_specials, &y)), format!("{:?}", scalar::error_sums_f32(&with_specials, &y)), "{len}");
+        let q: Vec<i8> = (0..len).map(|i| (i * 37 % 255) as i8).collect();
+        assert_eq!(kernels::error_sums(&finite, &q, 0.01, 3), scalar::error_sums(&finite, &q, 0.01, 3), "codes, {len}");
+        assert_eq!(kernels::count_nonfinite(&with_specials), scalar::count_nonfinite(&with_specials));
+    }
+}
+
+/// The SIMD decoders of little-endian F32 / F16 / BF16 bytes against their scalar twins, bit for bit
+/// with the non-finite count: every one of the 65 536 half and bfloat16 bit patterns (NaNs with
+/// payloads, signed zeros, subnormals, ±Inf), at lengths that leave tails after the vectors.
+#[wasm_bindgen_test]
+fn simd_decoders_match_scalar_twins() {
+    let all: Vec<u8> = (0..=u16::MAX).flat_map(|h| h.to_le_bytes()).collect();
+    type Decode = fn(&[u8], &mut [f32]) -> usize;
+    for (name, simd, twin) in [("f16", kernels::decode_f16_le as Decode, scalar::decode_f16_le as Decode), ("bf16", kernels::decode_bf16_le, scalar::decode_bf16_le)] {
+        for n in [65536usize, 65535, 8, 7, 1, 0] {
+            let bytes = &all[all.len() - 2 * n..];
+            let (mut a, mut b) = (vec![0f32; n], vec![1f32; n]);
+            let (ca, cb) = (simd(bytes, &mut a), twin(bytes, &mut b));
+            assert_eq!(ca, cb, "{name}: non-finite count of {n}");
+            assert_eq!(a.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), b.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), "{name}: {n} values");
         }
     }
+    let mut rng = SeqRng(12);
+    let x = measuring_values(&mut rng, 1027);
+    let bytes: Vec<u8> = x.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let (mut a, mut b) = (vec![0f32; x.len()], vec![1f32; x.len()]);
+    assert_eq!(kernels::decode_f32_le(&bytes, &mut a), scalar::decode_f32_le(&bytes, &mut b));
+    assert_eq!(a.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), b.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
 }
 
 /// The four-lane f16 / bf16 round trips against the scalar ones (which equal the half crate's).

@@ -290,7 +290,8 @@ pub struct ComparisonStream {
     dtype: DType,
     shape: Vec<usize>,
     elements: usize,
-    fed: usize,
+    /// Elements each column has measured (columns are fed one by one).
+    fed: Vec<usize>,
     columns: Vec<Column>,
     ranged: bool,
 }
@@ -327,7 +328,8 @@ impl ComparisonStream {
             Column::Block { format, .. } => block::needs_tensor_amax(*format),
             _ => false,
         });
-        Ok(ComparisonStream { name: name.into(), dtype, shape: shape.to_vec(), elements, fed: 0, columns, ranged })
+        let fed = vec![0; columns.len()];
+        Ok(ComparisonStream { name: name.into(), dtype, shape: shape.to_vec(), elements, fed, columns, ranged })
     }
 
     pub fn elements(&self) -> usize {
@@ -340,22 +342,42 @@ impl ComparisonStream {
         !self.ranged
     }
 
+    /// Whether column `i` (in the order of the formats given to `new`) takes part in the first pass.
+    pub fn column_needs_range(&self, i: usize) -> bool {
+        match self.columns.get(i) {
+            Some(Column::Scaled { .. }) => true,
+            Some(Column::Block { format, .. }) => block::needs_tensor_amax(*format),
+            _ => false,
+        }
+    }
+
+    /// How many columns (formats) the comparison has.
+    pub fn columns(&self) -> usize {
+        self.columns.len()
+    }
+
     /// The first pass: the next chunk's per-slot min and max, and the finite amax.
     pub fn feed_range(&mut self, x: &[f32]) -> Result<()> {
+        for i in 0..self.columns.len() {
+            self.feed_range_column(i, x)?;
+        }
+        Ok(())
+    }
+
+    /// The first pass of column `i` alone (the caller times each column): the next chunk's ranges.
+    pub fn feed_range_column(&mut self, i: usize, x: &[f32]) -> Result<()> {
         if self.ranged {
             return Err(Error::InvalidSpec("the range pass has ended (or this comparison needs none): feed the chunks with feed".into()));
         }
-        let mut amax = None;
-        for c in &mut self.columns {
-            match c {
-                Column::Scaled { range: Some(r), .. } => r.feed(x)?,
-                Column::Block { format, amax: a, .. } if block::needs_tensor_amax(*format) => {
-                    *a = a.max(*amax.get_or_insert_with(|| block::finite_amax(x)));
-                }
-                _ => {}
+        match self.columns.get_mut(i) {
+            Some(Column::Scaled { range: Some(r), .. }) => r.feed(x),
+            Some(Column::Block { format, amax, .. }) if block::needs_tensor_amax(*format) => {
+                *amax = amax.max(block::finite_amax(x));
+                Ok(())
             }
+            Some(_) => Ok(()),
+            None => Err(no_column(i, self.columns.len())),
         }
-        Ok(())
     }
 
     /// Ends the first pass: the scaled formats' parameters are fixed from here on.
@@ -373,72 +395,85 @@ impl ComparisonStream {
 
     /// The measuring pass: quantizes the next chunk in every format and folds in its errors.
     pub fn feed(&mut self, x: &[f32]) -> Result<()> {
+        let nonfinite = kernels::count_nonfinite(x);
+        for i in 0..self.columns.len() {
+            self.feed_column(i, x, nonfinite)?;
+        }
+        Ok(())
+    }
+
+    /// The measuring pass of column `i` alone (the caller times each column): the next chunk of
+    /// the tensor, which holds `nonfinite` NaN or ±Inf values (its decoder counted them: every
+    /// column reads the same chunk, decoded once).
+    pub fn feed_column(&mut self, i: usize, x: &[f32], nonfinite_here: usize) -> Result<()> {
         if !self.ranged {
             return Err(Error::InvalidSpec("the range pass of the scaled formats has not ended: call end_range_pass first".into()));
         }
-        if x.len() > self.elements - self.fed {
+        let n = self.columns.len();
+        let (Some(c), Some(fed)) = (self.columns.get_mut(i), self.fed.get_mut(i)) else {
+            return Err(no_column(i, n));
+        };
+        if x.len() > self.elements - *fed {
             return Err(Error::InvalidSpec(format!(
                 "a chunk of {} values at element {} runs past the tensor's {} elements",
                 x.len(),
-                self.fed,
+                *fed,
                 self.elements
             )));
         }
-        self.fed += x.len();
-        let nonfinite_here = x.iter().filter(|v| !v.is_finite()).count();
-        for c in &mut self.columns {
-            match c {
-                Column::Float { cast, sums, nonfinite } => {
-                    let cast = *cast;
-                    let blocks = match cast {
-                        FloatCast::F32 => kernels::f32_error_blocks,
-                        FloatCast::F16 => kernels::f16_error_blocks,
-                        FloatCast::Bf16 => kernels::bf16_error_blocks,
-                    };
-                    sums.add_measured(x, |v| (cast.cast_one(v), false), |run, xb| {
-                        blocks(run, xb);
-                        0
-                    });
-                    *nonfinite += nonfinite_here;
-                }
-                Column::Scaled { pass: Some(p), .. } => {
-                    p.feed(x)?;
-                }
-                Column::Scaled { pass: None, .. } => {}
-                Column::Ggml { t, row_len, pending, sums, bytes, nonfinite } => {
-                    *nonfinite += nonfinite_here;
-                    let mut rest = x;
-                    if !pending.is_empty() {
-                        let take = (*row_len - pending.len()).min(rest.len());
-                        pending.extend_from_slice(&rest[..take]);
-                        rest = &rest[take..];
-                        if pending.len() == *row_len {
-                            ggml_rows(*t, *row_len, pending, sums, bytes)?;
-                            pending.clear();
-                        }
+        *fed += x.len();
+        let all_finite = nonfinite_here == 0;
+        match c {
+            Column::Float { cast, sums, nonfinite } => {
+                let cast = *cast;
+                let blocks = match cast {
+                    FloatCast::F32 => kernels::f32_error_blocks,
+                    FloatCast::F16 => kernels::f16_error_blocks,
+                    FloatCast::Bf16 => kernels::bf16_error_blocks,
+                };
+                sums.add_measured(x, |v| (cast.cast_one(v), false), |run, xb| {
+                    blocks(run, xb, all_finite);
+                    0
+                });
+                *nonfinite += nonfinite_here;
+            }
+            Column::Scaled { pass: Some(p), .. } => {
+                p.feed_counted(x, nonfinite_here)?;
+            }
+            Column::Scaled { pass: None, .. } => {}
+            Column::Ggml { t, row_len, pending, sums, bytes, nonfinite } => {
+                *nonfinite += nonfinite_here;
+                let mut rest = x;
+                if !pending.is_empty() {
+                    let take = (*row_len - pending.len()).min(rest.len());
+                    pending.extend_from_slice(&rest[..take]);
+                    rest = &rest[take..];
+                    if pending.len() == *row_len {
+                        ggml_rows(*t, *row_len, pending, sums, bytes)?;
+                        pending.clear();
                     }
-                    let whole = rest.len() / *row_len * *row_len;
-                    if whole > 0 {
-                        ggml_rows(*t, *row_len, &rest[..whole], sums, bytes)?;
-                    }
-                    pending.extend_from_slice(&rest[whole..]);
                 }
-                Column::Block { format, unit, row_len, amax, pending, pieces } => {
-                    let (format, unit, row_len, amax) = (*format, *unit, *row_len, *amax);
-                    let mut rest = x;
-                    if !pending.is_empty() {
-                        let take = (unit - pending.len()).min(rest.len());
-                        pending.extend_from_slice(&rest[..take]);
-                        rest = &rest[take..];
-                        if pending.len() == unit {
-                            pieces.add(format, pending, row_len, amax);
-                            pending.clear();
-                        }
-                    }
-                    let whole = rest.len() / unit * unit;
-                    pieces.add(format, &rest[..whole], row_len, amax);
-                    pending.extend_from_slice(&rest[whole..]);
+                let whole = rest.len() / *row_len * *row_len;
+                if whole > 0 {
+                    ggml_rows(*t, *row_len, &rest[..whole], sums, bytes)?;
                 }
+                pending.extend_from_slice(&rest[whole..]);
+            }
+            Column::Block { format, unit, row_len, amax, pending, pieces } => {
+                let (format, unit, row_len, amax) = (*format, *unit, *row_len, *amax);
+                let mut rest = x;
+                if !pending.is_empty() {
+                    let take = (unit - pending.len()).min(rest.len());
+                    pending.extend_from_slice(&rest[..take]);
+                    rest = &rest[take..];
+                    if pending.len() == unit {
+                        pieces.add(format, pending, row_len, amax);
+                        pending.clear();
+                    }
+                }
+                let whole = rest.len() / unit * unit;
+                pieces.add(format, &rest[..whole], row_len, amax);
+                pending.extend_from_slice(&rest[whole..]);
             }
         }
         Ok(())
@@ -446,11 +481,9 @@ impl ComparisonStream {
 
     /// The rows, in the order of the formats given to `new`.
     pub fn finish(self) -> Result<Vec<TensorReport>> {
-        if self.fed != self.elements || !self.ranged {
-            return Err(Error::InvalidSpec(format!(
-                "{} values given for shape {:?} ({} elements)",
-                self.fed, self.shape, self.elements
-            )));
+        // A column short of the tensor, or a range pass never ended.
+        if let Some(fed) = self.fed.iter().copied().find(|&f| f != self.elements).or((!self.ranged).then_some(0)) {
+            return Err(Error::InvalidSpec(format!("{fed} values given for shape {:?} ({} elements)", self.shape, self.elements)));
         }
         let (name, dtype, shape, n) = (&self.name, self.dtype, &self.shape[..], self.elements);
         let mut rows = Vec::with_capacity(self.columns.len());
@@ -492,6 +525,10 @@ impl ComparisonStream {
         }
         Ok(rows)
     }
+}
+
+fn no_column(i: usize, n: usize) -> Error {
+    Error::InvalidSpec(format!("column {i} asked of a comparison of {n} columns"))
 }
 
 /// Whole rows through ggml's reference quantizer and back, their errors folded in.

@@ -149,25 +149,54 @@ pub fn error_sums_f32(x: &[f32], y: &[f32]) -> ErrorSums {
 }
 
 /// The integer round trip x̂ = clamp(round_half_even(x / scale), lo, hi) · scale (lo, hi: the code
-/// range minus the zero point) measured in one read: whole LANE_BLOCK blocks added onto `run`.
-/// Returns the clipped count.
-pub fn quantize_error_blocks(run: &mut ErrorSums, x: &[f32], scale: f32, lo: f32, hi: f32) -> usize {
-    dispatch!(quantize_error_blocks(run, x, scale, lo, hi))
+/// range minus the zero point) measured in one read: x's LANE_BLOCK blocks added onto `run` (x starts
+/// on a block boundary of the run; only a block where the run ends may be short). `all_finite`: the
+/// caller knows x holds no NaN or ±Inf (a faster path, the same result). Returns the clipped count.
+pub fn quantize_error_blocks(run: &mut ErrorSums, x: &[f32], scale: f32, lo: f32, hi: f32, all_finite: bool) -> usize {
+    dispatch!(quantize_error_blocks(run, x, scale, lo, hi, all_finite))
 }
 
-/// FP32 against itself, whole blocks onto `run` (the sums of x; the error is zero).
-pub fn f32_error_blocks(run: &mut ErrorSums, x: &[f32]) {
-    dispatch!(f32_error_blocks(run, x))
+/// Whole runs of `run_len` elements back to back (the groups of a chunk), run j quantized with
+/// `params(j)` = (scale, lo, hi): each measured as `quantize_error_blocks` from zero sums and merged
+/// onto `total` in order. Returns the clipped count.
+pub fn quantize_error_runs(total: &mut ErrorSums, x: &[f32], run_len: usize, params: impl Fn(usize) -> (f32, f32, f32), all_finite: bool) -> usize {
+    dispatch!(quantize_error_runs(total, x, run_len, params, all_finite))
 }
 
-/// The BF16 cast (round to nearest even) measured in one read, whole blocks onto `run`.
-pub fn bf16_error_blocks(run: &mut ErrorSums, x: &[f32]) {
-    dispatch!(bf16_error_blocks(run, x))
+/// FP32 against itself, blocks onto `run` as `quantize_error_blocks` (the sums of x; the error is zero).
+pub fn f32_error_blocks(run: &mut ErrorSums, x: &[f32], all_finite: bool) {
+    dispatch!(f32_error_blocks(run, x, all_finite))
 }
 
-/// The FP16 cast (round to nearest even, ±Inf past 65504) measured in one read, whole blocks onto `run`.
-pub fn f16_error_blocks(run: &mut ErrorSums, x: &[f32]) {
-    dispatch!(f16_error_blocks(run, x))
+/// The BF16 cast (round to nearest even) measured in one read, blocks onto `run` as `quantize_error_blocks`.
+pub fn bf16_error_blocks(run: &mut ErrorSums, x: &[f32], all_finite: bool) {
+    dispatch!(bf16_error_blocks(run, x, all_finite))
+}
+
+/// The FP16 cast (round to nearest even, ±Inf past 65504) measured in one read, blocks onto `run`
+/// as `quantize_error_blocks`.
+pub fn f16_error_blocks(run: &mut ErrorSums, x: &[f32], all_finite: bool) {
+    dispatch!(f16_error_blocks(run, x, all_finite))
+}
+
+/// How many of x are NaN or ±Inf.
+pub fn count_nonfinite(x: &[f32]) -> usize {
+    dispatch!(count_nonfinite(x))
+}
+
+/// Little-endian f32 element bytes into `out` (4 bytes each); returns how many are not finite.
+pub fn decode_f32_le(bytes: &[u8], out: &mut [f32]) -> usize {
+    dispatch!(decode_f32_le(bytes, out))
+}
+
+/// Little-endian f16 element bytes into `out`, exactly (half's `to_f32`); returns how many are not finite.
+pub fn decode_f16_le(bytes: &[u8], out: &mut [f32]) -> usize {
+    dispatch!(decode_f16_le(bytes, out))
+}
+
+/// Little-endian bf16 element bytes into `out`, exactly (half's `to_f32`); returns how many are not finite.
+pub fn decode_bf16_le(bytes: &[u8], out: &mut [f32]) -> usize {
+    dispatch!(decode_bf16_le(bytes, out))
 }
 
 /// Which kernel build this binary runs, for reports and the page.

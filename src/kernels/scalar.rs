@@ -102,42 +102,22 @@ pub fn error_sums_f32(x: &[f32], y: &[f32]) -> ErrorSums {
     error_sums_by(x, |i| y[i])
 }
 
-/// Four f32 lanes accumulate blocks of LANE_BLOCK elements (element i in lane i % 4), each block is
-/// folded and added in f64; the tail past the last whole block is summed alone and merged.
+/// The sums of one run: blocks of LANE_BLOCK elements from its start (the last may be shorter),
+/// four f32 lanes each (element i in lane i % 4, missing lanes add nothing), each block folded and
+/// added in f64 in order.
 fn error_sums_by(x: &[f32], y_at: impl Fn(usize) -> f32) -> ErrorSums {
-    let body = x.len() / LANE_BLOCK * LANE_BLOCK;
     let mut total = ErrorSums::default();
-    error_blocks_at(&mut total, &x[..body], |i| (y_at(i), false));
-    if body < x.len() {
-        total.merge(&error_sums_tail(&x[body..], |i| y_at(body + i)));
-    }
+    error_blocks_at(&mut total, x, |i| (y_at(i), false));
     total
-}
-
-/// The elements after the last whole block, one by one in f64.
-pub fn error_sums_tail(x: &[f32], y_at: impl Fn(usize) -> f32) -> ErrorSums {
-    let mut t = ErrorSums::default();
-    for (i, &v) in x.iter().enumerate() {
-        if !v.is_finite() {
-            continue;
-        }
-        let y = y_at(i);
-        let e = v - y;
-        t.sum_xx += (v * v) as f64;
-        t.sum_yy += (y * y) as f64;
-        t.sum_xy += (v * y) as f64;
-        t.sum_ee += (e * e) as f64;
-        if t.max_abs_err < e.abs() {
-            t.max_abs_err = e.abs();
-        }
-    }
-    t
 }
 
 // ---------------------------------------------------------------------------------------------
 // Fused measuring passes: x is read once, its reconstruction x̂ made in the lanes and folded into
-// the error sums at once (no codes, no x̂ stored). Each adds whole LANE_BLOCK blocks onto `run`, the
-// sums of the run so far, in the order of `error_sums_by`; x.len() is a multiple of LANE_BLOCK.
+// the error sums at once (no codes, no x̂ stored). Each adds the blocks of x onto `run`, the sums of
+// the run so far, in the order of `error_sums_by`: x starts on a block boundary of the run and is
+// whole LANE_BLOCK blocks but for the last, which is shorter only where the run ends.
+// `all_finite` says the caller knows x has no NaN or ±Inf (the SIMD twin then skips its masks); the
+// result is the same either way, so the reference ignores it.
 
 /// x̂ of the integer round trip: clamp(round_half_even(x / scale), lo, hi) · scale, with lo, hi the
 /// code range minus the zero point. Equals (quantize − zp) · scale of `quantize` / `dequantize`.
@@ -177,30 +157,29 @@ fn error_blocks_by(run: &mut ErrorSums, x: &[f32], y_of: impl Fn(f32) -> (f32, b
     error_blocks_at(run, x, |i| y_of(x[i]))
 }
 
-/// The block loop: whole LANE_BLOCK blocks of x against x̂[i] = y_at(i), each folded and added onto
-/// `run` in f64; the max over every block. Returns how many elements `y_at` flagged.
+/// The block loop: blocks of LANE_BLOCK elements of x (the last may be shorter) against
+/// x̂[i] = y_at(i), each folded and added onto `run` in f64; the max over every block. Non-finite x
+/// add nothing. Returns how many elements `y_at` flagged.
 #[inline(always)]
 fn error_blocks_at(run: &mut ErrorSums, x: &[f32], y_at: impl Fn(usize) -> (f32, bool)) -> usize {
-    assert_eq!(x.len() % LANE_BLOCK, 0);
     let mut max_lane = [0.0f32; 4];
     let mut flagged = 0;
     for block in (0..x.len()).step_by(LANE_BLOCK) {
         let (mut xx, mut yy, mut xy, mut ee) = ([0.0f32; 4], [0.0f32; 4], [0.0f32; 4], [0.0f32; 4]);
-        for i in (block..block + LANE_BLOCK).step_by(4) {
-            for l in 0..4 {
-                let finite = x[i + l].is_finite();
-                let (y, f) = y_at(i + l);
-                flagged += f as usize;
-                let v = if finite { x[i + l] } else { 0.0 };
-                let y = if finite { y } else { 0.0 };
-                let e = v - y;
-                xx[l] += v * v;
-                yy[l] += y * y;
-                xy[l] += v * y;
-                ee[l] += e * e;
-                if max_lane[l] < e.abs() {
-                    max_lane[l] = e.abs();
-                }
+        for i in block..(block + LANE_BLOCK).min(x.len()) {
+            let l = i % 4;
+            let finite = x[i].is_finite();
+            let (y, f) = y_at(i);
+            flagged += f as usize;
+            let v = if finite { x[i] } else { 0.0 };
+            let y = if finite { y } else { 0.0 };
+            let e = v - y;
+            xx[l] += v * v;
+            yy[l] += y * y;
+            xy[l] += v * y;
+            ee[l] += e * e;
+            if max_lane[l] < e.abs() {
+                max_lane[l] = e.abs();
             }
         }
         run.add_lanes(xx, yy, xy, ee);
@@ -213,23 +192,106 @@ fn error_blocks_at(run: &mut ErrorSums, x: &[f32], y_at: impl Fn(usize) -> (f32,
 }
 
 /// The integer round trip's error blocks onto `run`; returns the clipped count.
-pub fn quantize_error_blocks(run: &mut ErrorSums, x: &[f32], scale: f32, lo: f32, hi: f32) -> usize {
+pub fn quantize_error_blocks(run: &mut ErrorSums, x: &[f32], scale: f32, lo: f32, hi: f32, _all_finite: bool) -> usize {
     error_blocks_by(run, x, |v| quantize_round_trip(v, scale, lo, hi))
 }
 
+/// Whole runs of `run_len` elements back to back (a per-group chunk's groups), run j quantized with
+/// `params(j)` = (scale, lo, hi): each measured from zero sums as `quantize_error_blocks` does and
+/// merged onto `total` in order. Returns the clipped count.
+pub fn quantize_error_runs(total: &mut ErrorSums, x: &[f32], run_len: usize, params: impl Fn(usize) -> (f32, f32, f32), all_finite: bool) -> usize {
+    runs_merged(total, x, run_len, params, |run, xr, (scale, lo, hi)| quantize_error_blocks(run, xr, scale, lo, hi, all_finite))
+}
+
+/// Each run of `x` (`run_len` each) measured by `measure` onto fresh sums, merged onto `total` in order.
+#[inline(always)]
+pub(crate) fn runs_merged<P>(
+    total: &mut ErrorSums,
+    x: &[f32],
+    run_len: usize,
+    params: impl Fn(usize) -> P,
+    measure: impl Fn(&mut ErrorSums, &[f32], P) -> usize,
+) -> usize {
+    assert!(run_len > 0 && x.len() % run_len == 0, "{} values are not whole runs of {run_len}", x.len());
+    let mut flagged = 0;
+    for (j, xr) in x.chunks_exact(run_len).enumerate() {
+        let mut run = ErrorSums::default();
+        flagged += measure(&mut run, xr, params(j));
+        total.merge(&run);
+    }
+    flagged
+}
+
 /// The error blocks of x against itself (the FP32 row) onto `run`.
-pub fn f32_error_blocks(run: &mut ErrorSums, x: &[f32]) {
+pub fn f32_error_blocks(run: &mut ErrorSums, x: &[f32], _all_finite: bool) {
     error_blocks_by(run, x, |v| (v, false));
 }
 
 /// The BF16 cast's error blocks onto `run`.
-pub fn bf16_error_blocks(run: &mut ErrorSums, x: &[f32]) {
+pub fn bf16_error_blocks(run: &mut ErrorSums, x: &[f32], _all_finite: bool) {
     error_blocks_by(run, x, |v| (bf16_round_trip(v), false));
 }
 
 /// The FP16 cast's error blocks onto `run`.
-pub fn f16_error_blocks(run: &mut ErrorSums, x: &[f32]) {
+pub fn f16_error_blocks(run: &mut ErrorSums, x: &[f32], _all_finite: bool) {
     error_blocks_by(run, x, |v| (f16_round_trip(v), false));
+}
+
+/// How many of x are NaN or ±Inf.
+pub fn count_nonfinite(x: &[f32]) -> usize {
+    x.iter().filter(|v| !v.is_finite()).count()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding stored element bytes (little-endian) to f32, with the count of non-finite values.
+
+/// f16 bits → f32 exactly, as the half crate's `f16::to_f32` (a NaN keeps its payload and is made quiet).
+#[inline(always)]
+pub fn f16_bits_to_f32(h: u16) -> f32 {
+    let h = h as u32;
+    let (sign, mag) = ((h & 0x8000) << 16, h & 0x7fff);
+    let bits = if mag >= 0x7c00 {
+        // ±Inf, NaN: the exponent all ones, the mantissa moved up, a NaN quietened.
+        0x7f80_0000 | ((mag & 0x3ff) << 13) | if mag > 0x7c00 { 0x40_0000 } else { 0 }
+    } else {
+        // Normals and subnormals: the bits moved into place, then scaled by 2^112 (exact).
+        (f32::from_bits(mag << 13) * f32::from_bits(0x7780_0000)).to_bits()
+    };
+    f32::from_bits(sign | bits)
+}
+
+/// bf16 bits → f32, as the half crate's `bf16::to_f32` (a NaN is made quiet).
+#[inline(always)]
+pub fn bf16_bits_to_f32(b: u16) -> f32 {
+    let quiet = if b & 0x7fff > 0x7f80 { 0x40 } else { 0 };
+    f32::from_bits(((b | quiet) as u32) << 16)
+}
+
+/// Little-endian f32 bytes into `out` (bytes.len() = 4 · out.len()); returns the non-finite count.
+pub fn decode_f32_le(bytes: &[u8], out: &mut [f32]) -> usize {
+    assert_eq!(bytes.len(), out.len() * 4);
+    for (o, c) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+        *o = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+    }
+    count_nonfinite(out)
+}
+
+/// Little-endian f16 bytes into `out` (bytes.len() = 2 · out.len()); returns the non-finite count.
+pub fn decode_f16_le(bytes: &[u8], out: &mut [f32]) -> usize {
+    assert_eq!(bytes.len(), out.len() * 2);
+    for (o, c) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+        *o = f16_bits_to_f32(u16::from_le_bytes([c[0], c[1]]));
+    }
+    count_nonfinite(out)
+}
+
+/// Little-endian bf16 bytes into `out` (bytes.len() = 2 · out.len()); returns the non-finite count.
+pub fn decode_bf16_le(bytes: &[u8], out: &mut [f32]) -> usize {
+    assert_eq!(bytes.len(), out.len() * 2);
+    for (o, c) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+        *o = bf16_bits_to_f32(u16::from_le_bytes([c[0], c[1]]));
+    }
+    count_nonfinite(out)
 }
 
 /// Max over four lanes in the order the SIMD code folds them.

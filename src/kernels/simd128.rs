@@ -28,14 +28,13 @@ pub fn min_max_finite(x: &[f32]) -> (f32, f32, usize) {
         hi = f32x4_pmax(hi, v128_bitselect(v, f32x4_splat(f32::NEG_INFINITY), m));
         nonfinite = u32x4_sub(nonfinite, v128_not(m));
     }
-    let lanes = |v: v128| [f32x4_extract_lane::<0>(v), f32x4_extract_lane::<1>(v), f32x4_extract_lane::<2>(v), f32x4_extract_lane::<3>(v)];
-    let counts = [
-        u32x4_extract_lane::<0>(nonfinite) as usize,
-        u32x4_extract_lane::<1>(nonfinite) as usize,
-        u32x4_extract_lane::<2>(nonfinite) as usize,
-        u32x4_extract_lane::<3>(nonfinite) as usize,
-    ];
-    scalar::min_max_tail(scalar::reduce_min_max(lanes(lo), lanes(hi), counts), &x[body..])
+    // scalar::reduce_min_max's order in the lanes: (0, 2), (1, 3), then (0, 1).
+    let lo = f32x4_pmin(lo, i32x4_shuffle::<2, 3, 2, 3>(lo, lo));
+    let hi = f32x4_pmax(hi, i32x4_shuffle::<2, 3, 2, 3>(hi, hi));
+    let lo = f32x4_extract_lane::<0>(f32x4_pmin(lo, i32x4_shuffle::<1, 1, 1, 1>(lo, lo)));
+    let hi = f32x4_extract_lane::<0>(f32x4_pmax(hi, i32x4_shuffle::<1, 1, 1, 1>(hi, hi)));
+    let count = if v128_any_true(nonfinite) { sum_lanes_i32(nonfinite) } else { 0 };
+    scalar::min_max_tail((lo, hi, count), &x[body..])
 }
 
 /// Stores sixteen clamped i32 codes as i8 or u8 (the saturating narrows are exact: the values are in range).
@@ -139,96 +138,242 @@ fn dequantize_simd<C: SimdCode>(q: &[C], scale: f32, zero_point: i32, out: &mut 
 pub fn error_sums<C: Code>(x: &[f32], q: &[C], scale: f32, zero_point: i32) -> ErrorSums {
     assert_eq!(x.len(), q.len());
     let (s, zp) = (f32x4_splat(scale), i32x4_splat(zero_point));
-    let body = x.len() / LANE_BLOCK * LANE_BLOCK;
-    let mut total = if C::SIGNED {
-        let q = unsafe { core::slice::from_raw_parts(q.as_ptr() as *const i8, q.len()) };
-        error_sums_lanes(&x[..body], |i| unsafe { f32x4_mul(f32x4_convert_i32x4(i32x4_sub(i8::load4(q.as_ptr().add(i)), zp)), s) })
-    } else {
-        let q = unsafe { core::slice::from_raw_parts(q.as_ptr() as *const u8, q.len()) };
-        error_sums_lanes(&x[..body], |i| unsafe { f32x4_mul(f32x4_convert_i32x4(i32x4_sub(u8::load4(q.as_ptr().add(i)), zp)), s) })
+    // The last partial vector reads its codes one by one (zero lanes past the end).
+    let tail = |i: usize, k: usize| {
+        let mut c = [0i32; 4];
+        (0..k).for_each(|l| c[l] = q[i + l].widen());
+        i32x4(c[0], c[1], c[2], c[3])
     };
-    if body < x.len() {
-        let tail = scalar::error_sums_tail(&x[body..], |i| (q[body + i].widen() - zero_point) as f32 * scale);
-        total.merge(&tail);
+    let back = |c: v128| (f32x4_mul(f32x4_convert_i32x4(i32x4_sub(c, zp)), s), i32x4_splat(0));
+    let mut total = ErrorSums::default();
+    if C::SIGNED {
+        let q8 = unsafe { core::slice::from_raw_parts(q.as_ptr() as *const i8, q.len()) };
+        error_blocks_at::<true>(&mut total, x, |i, _, k| back(if k == 4 { unsafe { i8::load4(q8.as_ptr().add(i)) } } else { tail(i, k) }));
+    } else {
+        let q8 = unsafe { core::slice::from_raw_parts(q.as_ptr() as *const u8, q.len()) };
+        error_blocks_at::<true>(&mut total, x, |i, _, k| back(if k == 4 { unsafe { u8::load4(q8.as_ptr().add(i)) } } else { tail(i, k) }));
     }
     total
 }
 
 pub fn error_sums_f32(x: &[f32], y: &[f32]) -> ErrorSums {
     assert_eq!(x.len(), y.len());
-    let body = x.len() / LANE_BLOCK * LANE_BLOCK;
-    let mut total = error_sums_lanes(&x[..body], |i| unsafe { load_f32x4(y, i) });
-    if body < x.len() {
-        total.merge(&scalar::error_sums_tail(&x[body..], |i| y[body + i]));
-    }
+    let mut total = ErrorSums::default();
+    let none = i32x4_splat(0);
+    error_blocks_at::<true>(&mut total, x, |i, _, k| (if k == 4 { unsafe { load_f32x4(y, i) } } else { load_partial(&y[i..i + k]) }, none));
     total
 }
 
-/// The block loop of the error sums: `x.len()` is a multiple of LANE_BLOCK; `y_at(i)` gives x̂[i..i+4].
+/// The first `k` (< 4) values of `x`, zeros after.
 #[inline(always)]
-fn error_sums_lanes(x: &[f32], y_at: impl Fn(usize) -> v128) -> ErrorSums {
-    let mut total = ErrorSums::default();
-    let none = i32x4_splat(0);
-    error_blocks_at(&mut total, x, |i, _| (y_at(i), none));
-    total
+fn load_partial(x: &[f32]) -> v128 {
+    let mut b = [0.0f32; 4];
+    b[..x.len()].copy_from_slice(x);
+    f32x4(b[0], b[1], b[2], b[3])
 }
 
 // ---------------------------------------------------------------------------------------------
 // Fused measuring passes (scalar.rs has the twins and the rules): x read once, x̂ made in the lanes.
+// MASK = false when the caller knows every x is finite: the masks that drop NaN and ±Inf are then
+// all true and are skipped.
 
-/// The block loop onto a running `run`, with x̂ made from x by `y_of`, which also flags lanes.
+/// Folds four lane sums in the twin's order ((l0 + l2) + (l1 + l3), scalar::ErrorSums::add_lanes)
+/// and adds them in f64 onto the run's (xx, yy) and (xy, ee).
 #[inline(always)]
-fn error_blocks_lanes(run: &mut ErrorSums, x: &[f32], y_of: impl Fn(v128) -> (v128, v128)) -> usize {
-    error_blocks_at(run, x, |_, v| y_of(v))
+fn fold_onto(acc: &mut [v128; 2], xx: v128, yy: v128, xy: v128, ee: v128) {
+    let a = f32x4_add(i32x4_shuffle::<0, 1, 4, 5>(xx, yy), i32x4_shuffle::<2, 3, 6, 7>(xx, yy));
+    let b = f32x4_add(i32x4_shuffle::<0, 1, 4, 5>(xy, ee), i32x4_shuffle::<2, 3, 6, 7>(xy, ee));
+    let t = f32x4_add(i32x4_shuffle::<0, 2, 4, 6>(a, b), i32x4_shuffle::<1, 3, 5, 7>(a, b));
+    acc[0] = f64x2_add(acc[0], f64x2_promote_low_f32x4(t));
+    acc[1] = f64x2_add(acc[1], f64x2_promote_low_f32x4(i32x4_shuffle::<2, 3, 2, 3>(t, t)));
 }
 
-/// Whole LANE_BLOCK blocks of x against x̂ = y_at(i, x[i..i+4]), each folded (scalar::ErrorSums::add_lanes)
-/// and added onto `run` in f64; the max over every block. Returns how many lanes `y_at` flagged.
 #[inline(always)]
-fn error_blocks_at(run: &mut ErrorSums, x: &[f32], y_at: impl Fn(usize, v128) -> (v128, v128)) -> usize {
-    assert_eq!(x.len() % LANE_BLOCK, 0);
-    let lanes = |v: v128| [f32x4_extract_lane::<0>(v), f32x4_extract_lane::<1>(v), f32x4_extract_lane::<2>(v), f32x4_extract_lane::<3>(v)];
-    let zero = f32x4_splat(0.0);
-    let mut max = zero;
-    let mut flagged = i32x4_splat(0);
-    for block in (0..x.len()).step_by(LANE_BLOCK) {
-        let (mut xx, mut yy, mut xy, mut ee) = (zero, zero, zero, zero);
-        for i in (block..block + LANE_BLOCK).step_by(4) {
-            let raw = unsafe { load_f32x4(x, i) };
-            let m = finite_mask(raw);
-            let (y, f) = y_at(i, raw);
-            flagged = i32x4_sub(flagged, f);
-            let v = v128_bitselect(raw, zero, m);
-            let y = v128_bitselect(y, zero, m);
-            let e = f32x4_sub(v, y);
-            xx = f32x4_add(xx, f32x4_mul(v, v));
-            yy = f32x4_add(yy, f32x4_mul(y, y));
-            xy = f32x4_add(xy, f32x4_mul(v, y));
-            ee = f32x4_add(ee, f32x4_mul(e, e));
-            max = f32x4_pmax(max, f32x4_abs(e));
+fn sum_lanes_i32(v: v128) -> usize {
+    (i32x4_extract_lane::<0>(v) + i32x4_extract_lane::<1>(v) + i32x4_extract_lane::<2>(v) + i32x4_extract_lane::<3>(v)) as usize
+}
+
+/// The block loop (scalar::error_blocks_at) onto `run`: blocks of LANE_BLOCK elements of x (the last
+/// may be shorter). `y_at(i, raw, k)` gives x̂ and the flagged lanes of the vector of x at i (`raw`;
+/// k = 4, or the k < 4 values left at the end, read with zero lanes after them, which add nothing).
+/// Returns how many lanes were flagged.
+#[inline(always)]
+fn error_blocks_at<const MASK: bool>(run: &mut ErrorSums, x: &[f32], y_at: impl Fn(usize, v128, usize) -> (v128, v128)) -> usize {
+    let mut acc = Lanes::load(run);
+    acc.blocks::<MASK>(x, y_at);
+    acc.store(run)
+}
+
+/// A run's sums held in registers: (Σx², Σx̂²) and (Σx·x̂, Σe²) in f64, the max |e| and the flagged
+/// count in lanes.
+struct Lanes {
+    acc: [v128; 2],
+    max: v128,
+    flagged: v128,
+}
+
+impl Lanes {
+    #[inline(always)]
+    fn load(run: &ErrorSums) -> Lanes {
+        Lanes { acc: [f64x2(run.sum_xx, run.sum_yy), f64x2(run.sum_xy, run.sum_ee)], max: f32x4_splat(0.0), flagged: i32x4_splat(0) }
+    }
+
+    /// Writes the sums back (the max merged as the twin does); returns the flagged count.
+    #[inline(always)]
+    fn store(self, run: &mut ErrorSums) -> usize {
+        run.sum_xx = f64x2_extract_lane::<0>(self.acc[0]);
+        run.sum_yy = f64x2_extract_lane::<1>(self.acc[0]);
+        run.sum_xy = f64x2_extract_lane::<0>(self.acc[1]);
+        run.sum_ee = f64x2_extract_lane::<1>(self.acc[1]);
+        let max = self.max;
+        let m = scalar::fold_max([f32x4_extract_lane::<0>(max), f32x4_extract_lane::<1>(max), f32x4_extract_lane::<2>(max), f32x4_extract_lane::<3>(max)]);
+        if run.max_abs_err < m {
+            run.max_abs_err = m;
         }
-        run.add_lanes(lanes(xx), lanes(yy), lanes(xy), lanes(ee));
+        sum_lanes_i32(self.flagged)
     }
-    let m = scalar::fold_max(lanes(max));
-    if run.max_abs_err < m {
-        run.max_abs_err = m;
+
+    /// The blocks of x, each folded and added on.
+    #[inline(always)]
+    fn blocks<const MASK: bool>(&mut self, x: &[f32], y_at: impl Fn(usize, v128, usize) -> (v128, v128)) {
+        let zero = f32x4_splat(0.0);
+        let n = x.len();
+        let whole = n / 4 * 4;
+        let mut block = 0;
+        while block < n {
+            let (mut xx, mut yy, mut xy, mut ee) = (zero, zero, zero, zero);
+            let (max, flagged) = (&mut self.max, &mut self.flagged);
+            let mut step = |raw: v128, (y, f): (v128, v128), valid: Option<v128>| {
+                let (v, y, f) = match valid {
+                    // The partial vector: lanes past the end are dropped with the non-finite ones.
+                    Some(valid) => {
+                        let m = v128_and(finite_mask(raw), valid);
+                        (v128_bitselect(raw, zero, m), v128_bitselect(y, zero, m), v128_and(f, valid))
+                    }
+                    None if MASK => {
+                        let m = finite_mask(raw);
+                        (v128_bitselect(raw, zero, m), v128_bitselect(y, zero, m), f)
+                    }
+                    None => (raw, y, f),
+                };
+                *flagged = i32x4_sub(*flagged, f);
+                let e = f32x4_sub(v, y);
+                xx = f32x4_add(xx, f32x4_mul(v, v));
+                yy = f32x4_add(yy, f32x4_mul(y, y));
+                xy = f32x4_add(xy, f32x4_mul(v, y));
+                ee = f32x4_add(ee, f32x4_mul(e, e));
+                *max = f32x4_pmax(*max, f32x4_abs(e));
+            };
+            let end = (block + LANE_BLOCK).min(whole);
+            if end - block == LANE_BLOCK {
+                for i in (block..end).step_by(4) {
+                    let raw = unsafe { load_f32x4(x, i) };
+                    step(raw, y_at(i, raw, 4), None);
+                }
+            } else {
+                for i in (block..end).step_by(4) {
+                    let raw = unsafe { load_f32x4(x, i) };
+                    step(raw, y_at(i, raw, 4), None);
+                }
+                if end < n {
+                    let k = n - end;
+                    let raw = load_partial(&x[end..]);
+                    let valid = i32x4_lt(i32x4(0, 1, 2, 3), i32x4_splat(k as i32));
+                    step(raw, y_at(end, raw, k), Some(valid));
+                }
+            }
+            fold_onto(&mut self.acc, xx, yy, xy, ee);
+            block += LANE_BLOCK;
+        }
     }
-    (i32x4_extract_lane::<0>(flagged) + i32x4_extract_lane::<1>(flagged) + i32x4_extract_lane::<2>(flagged) + i32x4_extract_lane::<3>(flagged)) as usize
 }
 
-pub fn quantize_error_blocks(run: &mut ErrorSums, x: &[f32], scale: f32, lo: f32, hi: f32) -> usize {
+/// The integer round trip in four lanes, with the lanes clipped (finite ones only, under MASK).
+#[inline(always)]
+fn quantize_round_trip_x4<const MASK: bool>(v: v128, s: v128, lo: v128, hi: v128) -> (v128, v128) {
+    let r = f32x4_nearest(f32x4_div(v, s));
+    // The scalar twin's clamp (r < lo ? lo : hi < r ? hi : r) for every non-NaN r; a lane moved by
+    // it was clipped (r < lo or hi < r).
+    let c = f32x4_pmin(f32x4_pmax(r, lo), hi);
+    let moved = f32x4_ne(c, r);
+    (f32x4_mul(c, s), if MASK { v128_and(moved, finite_mask(v)) } else { moved })
+}
+
+pub fn quantize_error_blocks(run: &mut ErrorSums, x: &[f32], scale: f32, lo: f32, hi: f32, all_finite: bool) -> usize {
     let (s, lo, hi) = (f32x4_splat(scale), f32x4_splat(lo), f32x4_splat(hi));
-    error_blocks_lanes(run, x, |v| {
-        let r = f32x4_nearest(f32x4_div(v, s));
-        let clipped = v128_and(v128_or(f32x4_lt(r, lo), f32x4_lt(hi, r)), finite_mask(v));
-        // The scalar twin's clamp (r < lo ? lo : hi < r ? hi : r) for every non-NaN r.
-        (f32x4_mul(f32x4_pmin(f32x4_pmax(r, lo), hi), s), clipped)
-    })
+    if all_finite {
+        error_blocks_at::<false>(run, x, |_, v, _| quantize_round_trip_x4::<false>(v, s, lo, hi))
+    } else {
+        error_blocks_at::<true>(run, x, |_, v, _| quantize_round_trip_x4::<true>(v, s, lo, hi))
+    }
 }
 
-pub fn f32_error_blocks(run: &mut ErrorSums, x: &[f32]) {
-    let none = i32x4_splat(0);
-    error_blocks_lanes(run, x, |v| (v, none));
+pub fn quantize_error_runs(total: &mut ErrorSums, x: &[f32], run_len: usize, params: impl Fn(usize) -> (f32, f32, f32), all_finite: bool) -> usize {
+    if run_len == 0 || run_len > LANE_BLOCK {
+        return scalar::runs_merged(total, x, run_len, params, |run, xr, (scale, lo, hi)| quantize_error_blocks(run, xr, scale, lo, hi, all_finite));
+    }
+    // One block per run: a run's sums are that block's fold, so adding the fold onto the total
+    // equals merging the run (0 + fold = fold, and the total is never −0); the total stays in registers.
+    assert!(x.len() % run_len == 0, "{} values are not whole runs of {run_len}", x.len());
+    let mut acc = Lanes::load(total);
+    for (j, xr) in x.chunks_exact(run_len).enumerate() {
+        let (scale, lo, hi) = params(j);
+        let (s, lo, hi) = (f32x4_splat(scale), f32x4_splat(lo), f32x4_splat(hi));
+        if all_finite {
+            acc.blocks::<false>(xr, |_, v, _| quantize_round_trip_x4::<false>(v, s, lo, hi));
+        } else {
+            acc.blocks::<true>(xr, |_, v, _| quantize_round_trip_x4::<true>(v, s, lo, hi));
+        }
+    }
+    acc.store(total)
+}
+
+/// x against itself: x̂ = x, so Σx̂² = Σx·x̂ = Σx² lane for lane and the error is zero; only Σx² is
+/// accumulated (the twin's sums exactly: its ee lanes stay +0).
+pub fn f32_error_blocks(run: &mut ErrorSums, x: &[f32], all_finite: bool) {
+    if all_finite {
+        f32_error_blocks_with::<false>(run, x)
+    } else {
+        f32_error_blocks_with::<true>(run, x)
+    }
+}
+
+#[inline(always)]
+fn f32_error_blocks_with<const MASK: bool>(run: &mut ErrorSums, x: &[f32]) {
+    let zero = f32x4_splat(0.0);
+    let mut acc = f64x2(run.sum_xx, run.sum_yy);
+    let mut acc_xy = run.sum_xy;
+    let n = x.len();
+    let whole = n / 4 * 4;
+    let mut block = 0;
+    while block < n {
+        let mut xx = zero;
+        let end = (block + LANE_BLOCK).min(whole);
+        for i in (block..end).step_by(4) {
+            let raw = unsafe { load_f32x4(x, i) };
+            let v = if MASK { v128_bitselect(raw, zero, finite_mask(raw)) } else { raw };
+            xx = f32x4_add(xx, f32x4_mul(v, v));
+        }
+        if end < n && end - block < LANE_BLOCK {
+            let raw = load_partial(&x[end..]);
+            let v = v128_bitselect(raw, zero, finite_mask(raw));
+            xx = f32x4_add(xx, f32x4_mul(v, v));
+        }
+        let a = f32x4_add(xx, i32x4_shuffle::<2, 3, 2, 3>(xx, xx));
+        let f = f32x4_extract_lane::<0>(a) + f32x4_extract_lane::<1>(a);
+        let f = f as f64;
+        acc = f64x2_add(acc, f64x2_splat(f));
+        acc_xy += f;
+        block += LANE_BLOCK;
+    }
+    if n > 0 {
+        // The twin adds each block's ee fold, +0.
+        run.sum_ee += 0.0;
+    }
+    run.sum_xx = f64x2_extract_lane::<0>(acc);
+    run.sum_yy = f64x2_extract_lane::<1>(acc);
+    run.sum_xy = acc_xy;
+    // max |e| = 0 leaves the run's max as it is.
 }
 
 /// scalar::bf16_round_trip in four lanes.
@@ -250,14 +395,109 @@ pub fn f16_round_trip_x4(v: v128) -> v128 {
     v128_bitselect(inf, y, f32x4_gt(f32x4_abs(y), f32x4_splat(65504.0)))
 }
 
-pub fn bf16_error_blocks(run: &mut ErrorSums, x: &[f32]) {
+pub fn bf16_error_blocks(run: &mut ErrorSums, x: &[f32], all_finite: bool) {
     let none = i32x4_splat(0);
-    error_blocks_lanes(run, x, |v| (bf16_round_trip_x4(v), none));
+    if all_finite {
+        error_blocks_at::<false>(run, x, |_, v, _| (bf16_round_trip_x4(v), none));
+    } else {
+        error_blocks_at::<true>(run, x, |_, v, _| (bf16_round_trip_x4(v), none));
+    }
 }
 
-pub fn f16_error_blocks(run: &mut ErrorSums, x: &[f32]) {
+pub fn f16_error_blocks(run: &mut ErrorSums, x: &[f32], all_finite: bool) {
     let none = i32x4_splat(0);
-    error_blocks_lanes(run, x, |v| (f16_round_trip_x4(v), none));
+    if all_finite {
+        error_blocks_at::<false>(run, x, |_, v, _| (f16_round_trip_x4(v), none));
+    } else {
+        error_blocks_at::<true>(run, x, |_, v, _| (f16_round_trip_x4(v), none));
+    }
+}
+
+pub fn count_nonfinite(x: &[f32]) -> usize {
+    let body = x.len() / 4 * 4;
+    let mut count = i32x4_splat(0);
+    for i in (0..body).step_by(4) {
+        count = i32x4_sub(count, v128_not(finite_mask(unsafe { load_f32x4(x, i) })));
+    }
+    sum_lanes_i32(count) + scalar::count_nonfinite(&x[body..])
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding stored element bytes (scalar.rs has the twins): wasm is little-endian, so the bytes are
+// the lanes.
+
+pub fn decode_f32_le(bytes: &[u8], out: &mut [f32]) -> usize {
+    assert_eq!(bytes.len(), out.len() * 4);
+    let body = out.len() / 4 * 4;
+    let mut count = i32x4_splat(0);
+    for i in (0..body).step_by(4) {
+        unsafe {
+            let v = v128_load(bytes.as_ptr().add(i * 4) as *const v128);
+            v128_store(out.as_mut_ptr().add(i) as *mut v128, v);
+            count = i32x4_sub(count, v128_not(finite_mask(v)));
+        }
+    }
+    sum_lanes_i32(count) + scalar::decode_f32_le(&bytes[body * 4..], &mut out[body..])
+}
+
+/// Eight 16-bit lanes → two f32x4 vectors of the bits moved to the top halves (`b << 16`).
+#[inline(always)]
+fn widen_to_top_halves(b: v128) -> (v128, v128) {
+    let zero = u16x8_splat(0);
+    (i16x8_shuffle::<0, 8, 1, 9, 2, 10, 3, 11>(zero, b), i16x8_shuffle::<4, 12, 5, 13, 6, 14, 7, 15>(zero, b))
+}
+
+pub fn decode_bf16_le(bytes: &[u8], out: &mut [f32]) -> usize {
+    assert_eq!(bytes.len(), out.len() * 2);
+    let body = out.len() / 8 * 8;
+    let mut nonfinite = 0;
+    for i in (0..body).step_by(8) {
+        unsafe {
+            let b = v128_load(bytes.as_ptr().add(i * 2) as *const v128);
+            let mag = v128_and(b, u16x8_splat(0x7fff));
+            // A NaN is made quiet (half: `(b | 0x40) << 16` when b & 0x7fff > 0x7f80).
+            let b = v128_or(b, v128_and(i16x8_gt(mag, i16x8_splat(0x7f80)), u16x8_splat(0x40)));
+            let bad = i16x8_gt(mag, i16x8_splat(0x7f7f));
+            if v128_any_true(bad) {
+                nonfinite += i16x8_bitmask(bad).count_ones() as usize;
+            }
+            let (lo, hi) = widen_to_top_halves(b);
+            v128_store(out.as_mut_ptr().add(i) as *mut v128, lo);
+            v128_store(out.as_mut_ptr().add(i + 4) as *mut v128, hi);
+        }
+    }
+    nonfinite + scalar::decode_bf16_le(&bytes[body * 2..], &mut out[body..])
+}
+
+/// f16 bits in the low halves of u32 lanes → f32 (scalar::f16_bits_to_f32): normals and subnormals
+/// moved into place and scaled by 2^112, ±Inf and NaN (quietened) rebuilt with the exponent all ones.
+#[inline(always)]
+fn f16_bits_x4_to_f32(h: v128) -> v128 {
+    let mag = v128_and(h, u32x4_splat(0x7fff));
+    let sign = i32x4_shl(v128_and(h, u32x4_splat(0x8000)), 16);
+    let shifted = i32x4_shl(mag, 13);
+    let finite = f32x4_mul(shifted, f32x4_splat(f32::from_bits(0x7780_0000)));
+    let quiet = v128_and(i32x4_gt(mag, i32x4_splat(0x7c00)), u32x4_splat(0x40_0000));
+    let special = v128_or(i32x4_add(shifted, u32x4_splat(0x7000_0000)), quiet);
+    v128_or(v128_bitselect(special, finite, i32x4_gt(mag, i32x4_splat(0x7bff))), sign)
+}
+
+pub fn decode_f16_le(bytes: &[u8], out: &mut [f32]) -> usize {
+    assert_eq!(bytes.len(), out.len() * 2);
+    let body = out.len() / 8 * 8;
+    let mut nonfinite = 0;
+    for i in (0..body).step_by(8) {
+        unsafe {
+            let b = v128_load(bytes.as_ptr().add(i * 2) as *const v128);
+            let bad = i16x8_gt(v128_and(b, u16x8_splat(0x7fff)), i16x8_splat(0x7bff));
+            if v128_any_true(bad) {
+                nonfinite += i16x8_bitmask(bad).count_ones() as usize;
+            }
+            v128_store(out.as_mut_ptr().add(i) as *mut v128, f16_bits_x4_to_f32(u32x4_extend_low_u16x8(b)));
+            v128_store(out.as_mut_ptr().add(i + 4) as *mut v128, f16_bits_x4_to_f32(u32x4_extend_high_u16x8(b)));
+        }
+    }
+    nonfinite + scalar::decode_f16_le(&bytes[body * 2..], &mut out[body..])
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -43,74 +43,78 @@ impl BlockSums {
         self.carry_y.extend_from_slice(&y[body..]);
     }
 
-    /// Adds the next elements of the current run measured in one read: `blocks` folds whole
-    /// blocks onto the run (a fused kernel), `y_of` makes x̂ one element at a time for the blocks a
-    /// chunk edge cuts. Both flag elements (clipped ones); returns how many were flagged.
-    pub fn add_measured(
-        &mut self,
-        mut x: &[f32],
-        y_of: impl Fn(f32) -> (f32, bool),
-        blocks: impl Fn(&mut ErrorSums, &[f32]) -> usize,
-    ) -> usize {
+    /// Completes a block carried over from the last chunk with the front of `x` (x̂ made one element
+    /// at a time by `y_of`), adding it onto the run once whole; returns what `y_of` flagged and the
+    /// rest of `x` (empty while the carried block is still short).
+    fn fill_carry<'a>(&mut self, x: &'a [f32], y_of: &impl Fn(f32) -> (f32, bool)) -> (usize, &'a [f32]) {
+        if self.carry_x.is_empty() {
+            return (0, x);
+        }
+        let take = (LANE_BLOCK - self.carry_x.len()).min(x.len());
         let mut flagged = 0;
-        let carry = |sums: &mut Self, v: f32| {
+        for &v in &x[..take] {
             let (y, f) = y_of(v);
-            sums.carry_x.push(v);
-            sums.carry_y.push(y);
-            f as usize
-        };
-        if !self.carry_x.is_empty() {
-            let take = (LANE_BLOCK - self.carry_x.len()).min(x.len());
-            for &v in &x[..take] {
-                flagged += carry(self, v);
-            }
-            x = &x[take..];
-            if self.carry_x.len() < LANE_BLOCK {
-                return flagged;
-            }
+            self.carry_x.push(v);
+            self.carry_y.push(y);
+            flagged += f as usize;
+        }
+        if self.carry_x.len() == LANE_BLOCK {
             let block = kernels::error_sums_f32(&self.carry_x, &self.carry_y);
             add_block(&mut self.run, &block);
             self.carry_x.clear();
             self.carry_y.clear();
         }
+        (flagged, &x[take..])
+    }
+
+    /// Adds the next elements of the current run measured in one read: `blocks` folds blocks onto
+    /// the run (a fused kernel: whole blocks here), `y_of` makes x̂ one element at a time for the
+    /// block a chunk edge cuts. Both flag elements (clipped ones); returns how many were flagged.
+    pub fn add_measured(
+        &mut self,
+        x: &[f32],
+        y_of: impl Fn(f32) -> (f32, bool),
+        blocks: impl Fn(&mut ErrorSums, &[f32]) -> usize,
+    ) -> usize {
+        let (mut flagged, x) = self.fill_carry(x, &y_of);
+        if !self.carry_x.is_empty() {
+            return flagged;
+        }
         let body = x.len() / LANE_BLOCK * LANE_BLOCK;
         flagged += blocks(&mut self.run, &x[..body]);
         for &v in &x[body..] {
-            flagged += carry(self, v);
+            let (y, f) = y_of(v);
+            self.carry_x.push(v);
+            self.carry_y.push(y);
+            flagged += f as usize;
         }
         flagged
     }
 
-    /// `add_measured` of the last elements of the run, then `end_run`; a run that starts here
-    /// (no carried block: every group shorter than a block) skips the carry.
+    /// `add_measured` of the last elements of the run, then `end_run`: `blocks` also takes the run's
+    /// short last block.
     pub fn add_measured_and_end_run(
         &mut self,
         x: &[f32],
         y_of: impl Fn(f32) -> (f32, bool),
         blocks: impl Fn(&mut ErrorSums, &[f32]) -> usize,
     ) -> usize {
-        if !self.carry_x.is_empty() {
-            let flagged = self.add_measured(x, y_of, blocks);
-            self.end_run();
-            return flagged;
+        let (mut flagged, x) = self.fill_carry(x, &y_of);
+        if self.carry_x.is_empty() {
+            flagged += blocks(&mut self.run, x);
         }
-        let body = x.len() / LANE_BLOCK * LANE_BLOCK;
-        let mut flagged = blocks(&mut self.run, &x[..body]);
-        let tail = &x[body..];
-        if !tail.is_empty() {
-            let mut ys = [0.0f32; LANE_BLOCK];
-            for (y, &v) in ys.iter_mut().zip(tail) {
-                let (r, f) = y_of(v);
-                *y = r;
-                flagged += f as usize;
-            }
-            self.run.merge(&kernels::scalar::error_sums_tail(tail, |i| ys[i]));
-        }
-        self.total.merge(&std::mem::take(&mut self.run));
+        self.end_run();
         flagged
     }
 
-    /// Closes the current run: its last short block is summed element by element, as the kernels do.
+    /// Adds whole runs at once (a kernel onto the total: `kernels::quantize_error_runs`), between
+    /// runs: no run is open and nothing is carried. Returns what `runs` flagged.
+    pub fn add_whole_runs(&mut self, runs: impl FnOnce(&mut ErrorSums) -> usize) -> usize {
+        debug_assert!(self.carry_x.is_empty() && self.run == ErrorSums::default(), "whole runs added inside a run");
+        runs(&mut self.total)
+    }
+
+    /// Closes the current run: its last short block is summed in lanes, as the kernels do.
     pub fn end_run(&mut self) {
         if !self.carry_x.is_empty() {
             self.run.merge(&kernels::error_sums_f32(&self.carry_x, &self.carry_y));
@@ -174,16 +178,39 @@ impl SlotLayout {
     }
 
     /// Calls `f` for the pieces of runs that elements `offset..offset + len` hold, in memory order;
-    /// with `offset` 0 and the whole length, these are the runs of `for_each_run`.
+    /// with `offset` 0 and the whole length, these are the runs of `for_each_run`. Only the first run
+    /// is found by division; each next one follows from the last (a chunk holds many small groups).
     pub fn for_each_segment(&self, offset: usize, len: usize, mut f: impl FnMut(Segment)) {
         let end = (offset + len).min(self.len);
+        if offset >= end {
+            return;
+        }
+        let (mut run_start, mut run_len, mut slot) = self.run_at(offset);
+        // Per group: where the run starts in its row.
+        let mut in_row = if self.inner == 0 { 0 } else { run_start % self.inner };
         let mut i = offset;
-        while i < end {
-            let (run_start, run_len, slot) = self.run_at(i);
+        loop {
             let run_end = run_start + run_len;
             let stop = run_end.min(end);
             f(Segment { start: i - offset, len: stop - i, slot, ends_run: stop == run_end });
+            if stop == end {
+                return;
+            }
             i = stop;
+            run_start = run_end;
+            match self.granularity {
+                super::Granularity::PerTensor => unreachable!("one run holds the whole tensor"),
+                super::Granularity::PerChannel { .. } => slot = if slot + 1 == self.channels { 0 } else { slot + 1 },
+                super::Granularity::PerGroup { size } => {
+                    // The next group of this row, or the first of the next row; slots count on.
+                    in_row += run_len;
+                    if in_row == self.inner {
+                        in_row = 0;
+                    }
+                    run_len = size.min(self.inner - in_row);
+                    slot += 1;
+                }
+            }
         }
     }
 }
@@ -319,22 +346,27 @@ impl ScaledPass {
 
     /// Measures the next chunk in one read, keeping neither codes nor x̂.
     pub fn feed(&mut self, x: &[f32]) -> Result<()> {
-        self.feed_as(x, Keep::Nothing)
+        self.feed_as(x, kernels::count_nonfinite(x), Keep::Nothing)
+    }
+
+    /// `feed` of a chunk whose count of NaN and ±Inf is known (its decoder counted them).
+    pub fn feed_counted(&mut self, x: &[f32], nonfinite: usize) -> Result<()> {
+        self.feed_as(x, nonfinite, Keep::Nothing)
     }
 
     /// Measures the next chunk and returns its codes (valid until the next call).
     pub fn feed_codes(&mut self, x: &[f32]) -> Result<&Codes> {
-        self.feed_as(x, Keep::Codes)?;
+        self.feed_as(x, kernels::count_nonfinite(x), Keep::Codes)?;
         Ok(&self.codes)
     }
 
     /// Measures the next chunk and returns its dequantized values (valid until the next call).
     pub fn feed_reconstruction(&mut self, x: &[f32]) -> Result<&[f32]> {
-        self.feed_as(x, Keep::Reconstruction)?;
+        self.feed_as(x, kernels::count_nonfinite(x), Keep::Reconstruction)?;
         Ok(&self.back)
     }
 
-    fn feed_as(&mut self, x: &[f32], keep: Keep) -> Result<()> {
+    fn feed_as(&mut self, x: &[f32], nonfinite: usize, keep: Keep) -> Result<()> {
         let offset = self.cursor.advance(x.len())?;
         match keep {
             Keep::Nothing => {}
@@ -346,13 +378,43 @@ impl ScaledPass {
         }
         let (params, qmin, qmax) = (&self.params, self.qmin, self.qmax);
         let (codes, back, sums, clipped) = (&mut self.codes, &mut self.back, &mut self.sums, &mut self.clipped);
+        let all_finite = nonfinite == 0;
+        // Whole short runs (the groups inside a chunk: every segment after the first that ends its
+        // run) wait in `batch` (first element, run length, first slot, runs) and are measured
+        // together by one kernel call; the others one segment at a time.
+        let mut batch: Option<(usize, usize, usize, usize)> = None;
+        let flush = |batch: &mut Option<(usize, usize, usize, usize)>, sums: &mut BlockSums, clipped: &mut usize| {
+            if let Some((start, len, slot, runs)) = batch.take() {
+                *clipped += sums.add_whole_runs(|total| {
+                    let params_of = |j: usize| {
+                        let p = params[slot + j];
+                        (p.scale, (qmin - p.zero_point) as f32, (qmax - p.zero_point) as f32)
+                    };
+                    kernels::quantize_error_runs(total, &x[start..start + len * runs], len, params_of, all_finite)
+                });
+            }
+        };
+        let mut first = true;
         self.layout.for_each_segment(offset, x.len(), |s| {
+            let whole = !first && s.ends_run;
+            first = false;
+            if keep == Keep::Nothing && whole && s.len <= LANE_BLOCK {
+                match &mut batch {
+                    Some((start, len, slot, runs)) if *len == s.len && *slot + *runs == s.slot && *start + *len * *runs == s.start => *runs += 1,
+                    _ => {
+                        flush(&mut batch, sums, clipped);
+                        batch = Some((s.start, s.len, s.slot, 1));
+                    }
+                }
+                return;
+            }
+            flush(&mut batch, sums, clipped);
             let p = params[s.slot];
             let r = s.start..s.start + s.len;
             let xs = &x[r.clone()];
             let (lo, hi) = ((qmin - p.zero_point) as f32, (qmax - p.zero_point) as f32);
             let y_of = |v| kernels::scalar::quantize_round_trip(v, p.scale, lo, hi);
-            let blocks = |run: &mut ErrorSums, xb: &[f32]| kernels::quantize_error_blocks(run, xb, p.scale, lo, hi);
+            let blocks = |run: &mut ErrorSums, xb: &[f32]| kernels::quantize_error_blocks(run, xb, p.scale, lo, hi, all_finite);
             *clipped += if s.ends_run {
                 sums.add_measured_and_end_run(xs, y_of, blocks)
             } else {
@@ -375,7 +437,8 @@ impl ScaledPass {
                 }
             }
         });
-        self.nonfinite += x.iter().filter(|v| !v.is_finite()).count();
+        flush(&mut batch, sums, clipped);
+        self.nonfinite += nonfinite;
         Ok(())
     }
 

@@ -1,6 +1,7 @@
 //! Element types, tensor descriptions, decoding stored bytes to f32, and the FP16/BF16 casts.
 
 use crate::error::{Error, Result};
+use crate::kernels;
 use crate::quant::ggml::{self, GgmlType};
 use crate::quant::FloatCast;
 use stored::StoredQuant;
@@ -311,6 +312,32 @@ pub fn checked_element_count(shape: &[usize]) -> Option<usize> {
 /// Decodes the element bytes of whole rows (last axis) of a raw, C-order tensor: one chunk of it,
 /// for a pass that streams the tensor.
 pub fn decode_rows_to_f32(info: &TensorInfo, bytes: &[u8]) -> Result<Vec<f32>> {
+    decode_to_f32(&rows_part(info, bytes)?, bytes)
+}
+
+/// `decode_rows_to_f32` into `out` (whose memory is reused chunk after chunk); returns how many of
+/// the values are NaN or ±Inf, which the passes that read the chunk next need not count again.
+pub fn decode_rows_into(info: &TensorInfo, bytes: &[u8], out: &mut Vec<f32>) -> Result<usize> {
+    let part = rows_part(info, bytes)?;
+    let n = part.shape[0] * part.shape[1];
+    if part.quant.is_none() && !part.big_endian {
+        let decode = match part.dtype {
+            DType::F32 => Some(kernels::decode_f32_le as fn(&[u8], &mut [f32]) -> usize),
+            DType::F16 => Some(kernels::decode_f16_le as fn(&[u8], &mut [f32]) -> usize),
+            DType::BF16 => Some(kernels::decode_bf16_le as fn(&[u8], &mut [f32]) -> usize),
+            _ => None,
+        };
+        if let Some(decode) = decode {
+            out.resize(n, 0.0);
+            return Ok(decode(bytes, out));
+        }
+    }
+    *out = decode_to_f32(&part, bytes)?;
+    Ok(kernels::count_nonfinite(out))
+}
+
+/// The description of a chunk of whole rows of `info`, or an error naming the tensor.
+fn rows_part(info: &TensorInfo, bytes: &[u8]) -> Result<TensorInfo> {
     let row_len = info.shape.last().copied().unwrap_or(1).max(1);
     let row_bytes = info.dtype.bytes_for(row_len as u64).filter(|&b| b > 0);
     let rows = row_bytes.map(|b| bytes.len() as u64 / b).filter(|&r| row_bytes.map(|b| r * b) == Some(bytes.len() as u64));
@@ -320,8 +347,7 @@ pub fn decode_rows_to_f32(info: &TensorInfo, bytes: &[u8]) -> Result<Vec<f32>> {
             format!("tensor '{}': a chunk of {} bytes is not whole rows of {row_len} {} values", info.name, bytes.len(), info.dtype.name()),
         ));
     };
-    let part = TensorInfo { shape: vec![rows as usize, row_len], byte_len: bytes.len() as u64, fortran_order: false, ..info.clone() };
-    decode_to_f32(&part, bytes)
+    Ok(TensorInfo { shape: vec![rows as usize, row_len], byte_len: bytes.len() as u64, fortran_order: false, ..info.clone() })
 }
 
 /// Decodes a tensor's stored bytes to f32 in C (row-major) order. F64 is rounded to nearest f32;
@@ -354,6 +380,19 @@ pub fn decode_to_f32(info: &TensorInfo, bytes: &[u8]) -> Result<Vec<f32>> {
         return ggml::dequantize(t, bytes).ok_or_else(|| Error::NotQuantizable { tensor: info.name.clone(), dtype: info.dtype.name().into() });
     }
     let be = info.big_endian;
+    if !be && matches!(info.dtype, DType::F32 | DType::F16 | DType::BF16) {
+        // The SIMD decoders (kernels::decode_*_le; their scalar twins equal the half crate's).
+        let mut out = vec![0.0; n];
+        match info.dtype {
+            DType::F32 => kernels::decode_f32_le(bytes, &mut out),
+            DType::F16 => kernels::decode_f16_le(bytes, &mut out),
+            _ => kernels::decode_bf16_le(bytes, &mut out),
+        };
+        if info.fortran_order && info.shape.len() > 1 {
+            out = fortran_to_c_order(&out, &info.shape);
+        }
+        return Ok(out);
+    }
     let mut out = Vec::with_capacity(n);
     match info.dtype {
         DType::F32 => out.extend(bytes.chunks_exact(4).map(|c| {

@@ -5,7 +5,7 @@
 use super::{decode, js_err, json_err, spec_from_json, to_json};
 use crate::app::report;
 use crate::quant::{NumberFormat, QuantSpec};
-use crate::tensor::{decode_rows_to_f32, TensorInfo};
+use crate::tensor::{decode_rows_into, TensorInfo};
 use wasm_bindgen::prelude::*;
 
 /// Every number format the core serves, in column order: a JSON array of
@@ -83,10 +83,15 @@ enum ColumnJson {
 /// holds a chunk, not the tensor: `needs_range_pass` → `feed_range` over every chunk →
 /// `end_range_pass` → `feed` over every chunk → `finish`; or the whole stored tensor at once with
 /// `feed_whole` (the same stream, one chunk). The rows equal `compare_tensor`'s.
+/// A caller that times each column decodes a chunk once (`decode`) and then feeds it to each column
+/// (`feed_range_column` / `feed_column`): the same numbers as `feed_range` / `feed`.
 #[wasm_bindgen]
 pub struct ComparisonJob {
     info: TensorInfo,
     stream: report::ComparisonStream,
+    /// The last chunk `decode` made, and how many of its values are not finite.
+    chunk: Vec<f32>,
+    chunk_nonfinite: usize,
 }
 
 #[wasm_bindgen]
@@ -116,7 +121,7 @@ impl ComparisonJob {
     fn with_formats(info_json: &str, formats: &[NumberFormat]) -> Result<ComparisonJob, JsError> {
         let info: TensorInfo = serde_json::from_str(info_json).map_err(|e| json_err("tensor description", e))?;
         let stream = report::ComparisonStream::new(&info.name, info.dtype, &info.shape, formats).map_err(js_err)?;
-        Ok(ComparisonJob { info, stream })
+        Ok(ComparisonJob { info, stream, chunk: Vec::new(), chunk_nonfinite: 0 })
     }
 
     /// The whole tensor's stored bytes (any storage, as `compare_tensor` takes them), fed to both
@@ -136,8 +141,35 @@ impl ComparisonJob {
 
     /// The first read: element bytes of the next whole rows.
     pub fn feed_range(&mut self, bytes: &[u8]) -> Result<(), JsError> {
-        let x = decode_rows_to_f32(&self.info, bytes).map_err(js_err)?;
-        self.stream.feed_range(&x).map_err(js_err)
+        self.decode(bytes)?;
+        self.stream.feed_range(&self.chunk).map_err(js_err)
+    }
+
+    /// How many columns the job has (the order of `of_columns`).
+    pub fn columns(&self) -> usize {
+        self.stream.columns()
+    }
+
+    /// Whether column `i` takes part in the first read.
+    pub fn column_needs_range(&self, i: usize) -> bool {
+        self.stream.column_needs_range(i)
+    }
+
+    /// Decodes the element bytes of the next whole rows into the job's chunk (once for every
+    /// column); returns how many values it holds.
+    pub fn decode(&mut self, bytes: &[u8]) -> Result<usize, JsError> {
+        self.chunk_nonfinite = decode_rows_into(&self.info, bytes, &mut self.chunk).map_err(js_err)?;
+        Ok(self.chunk.len())
+    }
+
+    /// The first read of column `i` over the decoded chunk.
+    pub fn feed_range_column(&mut self, i: usize) -> Result<(), JsError> {
+        self.stream.feed_range_column(i, &self.chunk).map_err(js_err)
+    }
+
+    /// The measuring read of column `i` over the decoded chunk.
+    pub fn feed_column(&mut self, i: usize) -> Result<(), JsError> {
+        self.stream.feed_column(i, &self.chunk, self.chunk_nonfinite).map_err(js_err)
     }
 
     pub fn end_range_pass(&mut self) -> Result<(), JsError> {
@@ -146,8 +178,11 @@ impl ComparisonJob {
 
     /// The measuring read: element bytes of the next whole rows.
     pub fn feed(&mut self, bytes: &[u8]) -> Result<(), JsError> {
-        let x = decode_rows_to_f32(&self.info, bytes).map_err(js_err)?;
-        self.stream.feed(&x).map_err(js_err)
+        self.decode(bytes)?;
+        for i in 0..self.stream.columns() {
+            self.stream.feed_column(i, &self.chunk, self.chunk_nonfinite).map_err(js_err)?;
+        }
+        Ok(())
     }
 
     /// The rows as JSON (compare_tensor's shape).

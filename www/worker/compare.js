@@ -31,44 +31,48 @@ export default function compareDomain(core) {
   }
 
   /**
-   * The comparison read in chunks (Blob.slice), each fed to every column's job: a first read for the
-   * columns that take ranges (scaled formats, FP8 and NVFP4's amax), then the measuring read. The next
-   * chunk is read while the module works on this one. A step after each chunk: progress, and Cancel.
-   * Each column's time is the sum of its own calls. Returns [{ ...row, time_ms }] in column order.
+   * The comparison read in chunks (Blob.slice) by one wasm job for all columns: a first read for the
+   * columns that take ranges (scaled formats, FP8 and NVFP4's amax), then the measuring read. Each
+   * chunk is copied into the module and decoded (BF16/F16 → f32) once (`decode`), then fed to one
+   * column at a time (`feed_range_column` / `feed_column`), each call timed here. The next chunk is
+   * read while the module works on this one. A step after each chunk: progress, and Cancel.
+   * Each row's time_ms is its own calls plus an equal share of the decoding and of `finish` (the
+   * rows' times add up to the module's whole time); `decode_ms` says how much decoding there was in all.
+   * Returns [{ ...row, time_ms, decode_ms }] in column order.
    */
   async function streamColumns(job, tensor, plan, columns) {
     const { info, context } = tensor;
-    const infoJson = JSON.stringify(info);
-    const jobs = [];
+    let wasmJob = await callWasm(context, (m) => m.ComparisonJob.of_columns(JSON.stringify(info), JSON.stringify(columns)));
     try {
-      for (const column of columns) jobs.push(await callWasm(context, (m) => m.ComparisonJob.of_columns(infoJson, JSON.stringify([column]))));
-      const ranged = jobs.map((j) => j.needs_range_pass());
+      const ranged = columns.map((_, i) => wasmJob.column_needs_range(i));
       const passes = ranged.some(Boolean) ? ['range', 'measure'] : ['measure'];
       const times = columns.map(() => 0);
+      let decodeMs = 0;
       const total = passes.length * plan.chunks;
       for (const [p, pass] of passes.entries()) {
         const feed = (bytes) => callWasm(context, () => {
-          jobs.forEach((j, i) => {
-            if (pass === 'range' && !ranged[i]) return;
-            const started = performance.now();
-            if (pass === 'range') j.feed_range(bytes);
-            else j.feed(bytes);
+          let started = performance.now();
+          wasmJob.decode(bytes);
+          decodeMs += performance.now() - started;
+          for (let i = 0; i < columns.length; i++) {
+            if (pass === 'range' && !ranged[i]) continue;
+            started = performance.now();
+            if (pass === 'range') wasmJob.feed_range_column(i);
+            else wasmJob.feed_column(i);
             times[i] += performance.now() - started;
-          });
+          }
         });
         await chunks.eachChunk(job, plan, feed, { done: p * plan.chunks, total, detail: pass === 'range' ? 'ranges: ' : 'measuring: ' });
-        if (pass === 'range') await callWasm(context, () => jobs.forEach((j, i) => ranged[i] && j.end_range_pass()));
+        if (pass === 'range') await callWasm(context, () => wasmJob.end_range_pass());
       }
-      const rows = [];
-      for (let i = 0; i < jobs.length; i++) {
-        const started = performance.now();
-        const json = await callWasm(context, () => jobs[i].finish());
-        jobs[i] = null; // finish took it
-        rows.push({ ...JSON.parse(json)[0], time_ms: times[i] + performance.now() - started });
-      }
-      return rows;
+      const started = performance.now();
+      const json = await callWasm(context, () => wasmJob.finish());
+      wasmJob = null; // finish took it
+      const finishMs = performance.now() - started;
+      const shared = (decodeMs + finishMs) / columns.length;
+      return JSON.parse(json).map((row, i) => ({ ...row, time_ms: times[i] + shared, decode_ms: decodeMs }));
     } finally {
-      jobs.forEach(free);
+      if (wasmJob) free(wasmJob);
     }
   }
 
@@ -93,7 +97,8 @@ export default function compareDomain(core) {
      * one tensor of an open file (see app/report.rs for a row), from the core's comparison stream: a
      * tensor of more than CHUNK_BYTES is read in chunks of rows, with progress and Cancel, so memory
      * holds a chunk; a smaller one is the same stream fed one chunk. Each row also carries time_ms: how
-     * long its own calls into the module took here, in the worker. A label the tensor's shape does not
+     * long its own calls into the module took here, in the worker (streamed: with an equal share of
+     * decoding each chunk once for all columns; `decode_ms` gives the decoding in all). A label the tensor's shape does not
      * allow gives `{ config, error }` (the core's reason) in its place, and the other columns still
      * show. Integer specs under another calibration than min-max read the whole tensor (the core's
      * per-slot calibration by histogram is not streamed): a tensor too large to read whole
