@@ -269,3 +269,42 @@ fn a_tensor_in_one_chunk_and_in_seven_gives_the_same_report() {
     let chunked: serde_json::Value = serde_json::from_str(&job.finish(true).map_err(|_| "calibration finish").unwrap()).unwrap();
     assert_eq!(whole, chunked);
 }
+
+/// The page's streamed calibrated columns (CalibratedColumnJob, as www/worker/compare.js drives it)
+/// fed a BF16 tensor in 1, 7 and 56 chunks of rows give quantize_tensor_calibrated's row on the whole
+/// tensor exactly, for every calibration method per tensor, per channel (both axes) and per group.
+#[wasm_bindgen_test]
+fn a_calibrated_column_in_chunks_equals_the_whole_tensor_quantized() {
+    use quant_playground::wasm;
+    let (rows, cols) = (56usize, 96usize);
+    let x = generate(Dist::GaussianOutliers, rows * cols, 1.0, 23);
+    let bytes: Vec<u8> = x.iter().flat_map(|v| half::bf16::from_f32(*v).to_bits().to_le_bytes()).collect();
+    let info = format!(
+        r#"{{"name":"w","dtype":"BF16","shape":[{rows},{cols}],"offset":0,"byte_len":{},"big_endian":false,"fortran_order":false}}"#,
+        bytes.len()
+    );
+    let specs = [
+        r#"{"bits":8,"scheme":"symmetric","granularity":"tensor"}"#,
+        r#"{"bits":4,"scheme":"asymmetric","granularity":"channel:0"}"#,
+        r#"{"bits":8,"scheme":"asymmetric","granularity":"channel:1"}"#,
+        r#"{"bits":4,"scheme":"symmetric","granularity":"group:32"}"#,
+    ];
+    for spec in specs {
+        for method in quant_playground::calib::Method::every() {
+            let label = method.label();
+            let whole = wasm::quantize_tensor_calibrated(&info, bytes.clone(), spec, &label).map_err(|_| "whole").unwrap();
+            for chunk_rows in [56usize, 8, 1] {
+                let mut job = wasm::CalibratedColumnJob::new(&info, spec, &label).map_err(|_| "job").unwrap();
+                let mut reads = 0;
+                while !job.next_pass().map_err(|_| "pass").unwrap().is_empty() {
+                    reads += 1;
+                    for c in bytes.chunks(chunk_rows * cols * 2) {
+                        job.feed(c).map_err(|_| "feed").unwrap();
+                    }
+                }
+                assert!((2..=3).contains(&reads), "{spec} {label}: {reads} reads");
+                assert_eq!(job.finish().map_err(|_| "finish").unwrap(), whole, "{spec} {label}, chunks of {chunk_rows} rows");
+            }
+        }
+    }
+}
