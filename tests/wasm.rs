@@ -271,12 +271,14 @@ fn a_tensor_in_one_chunk_and_in_seven_gives_the_same_report() {
 }
 
 /// The page's streamed calibrated columns (CalibratedColumnJob, as www/worker/compare.js drives it)
-/// fed a BF16 tensor in 1, 7 and 56 chunks of rows give quantize_tensor_calibrated's row on the whole
-/// tensor exactly, for every calibration method per tensor, per channel (both axes) and per group.
+/// fed a BF16 tensor in 1, 2 and 6 chunks of rows give quantize_tensor_calibrated's row on the whole
+/// tensor exactly, for every calibration method per tensor, per channel along the second axis (the
+/// interleaved slots: range read, then histograms) and per group (a short last group; one read).
 #[wasm_bindgen_test]
 fn a_calibrated_column_in_chunks_equals_the_whole_tensor_quantized() {
     use quant_playground::wasm;
-    let (rows, cols) = (56usize, 96usize);
+    // Small, since each slot searches the default 2048-bin histogram in a debug build.
+    let (rows, cols) = (6usize, 40usize);
     let x = generate(Dist::GaussianOutliers, rows * cols, 1.0, 23);
     let bytes: Vec<u8> = x.iter().flat_map(|v| half::bf16::from_f32(*v).to_bits().to_le_bytes()).collect();
     let info = format!(
@@ -285,15 +287,14 @@ fn a_calibrated_column_in_chunks_equals_the_whole_tensor_quantized() {
     );
     let specs = [
         r#"{"bits":8,"scheme":"symmetric","granularity":"tensor"}"#,
-        r#"{"bits":4,"scheme":"asymmetric","granularity":"channel:0"}"#,
-        r#"{"bits":8,"scheme":"asymmetric","granularity":"channel:1"}"#,
+        r#"{"bits":4,"scheme":"asymmetric","granularity":"channel:1"}"#,
         r#"{"bits":4,"scheme":"symmetric","granularity":"group:32"}"#,
     ];
     for spec in specs {
         for method in quant_playground::calib::Method::every() {
             let label = method.label();
             let whole = wasm::quantize_tensor_calibrated(&info, bytes.clone(), spec, &label).map_err(|_| "whole").unwrap();
-            for chunk_rows in [56usize, 8, 1] {
+            for chunk_rows in [6usize, 4, 1] {
                 let mut job = wasm::CalibratedColumnJob::new(&info, spec, &label).map_err(|_| "job").unwrap();
                 let mut reads = 0;
                 while !job.next_pass().map_err(|_| "pass").unwrap().is_empty() {
