@@ -339,3 +339,51 @@ fn the_pictures_in_one_chunk_and_in_seven_are_the_same() {
     assert!(job.next_read().map_err(|_| "next read").unwrap());
     assert!(job.feed(&bytes[..cols * 2 + 2]).is_err(), "not whole rows");
 }
+
+/// The page's streamed calibrated columns (CalibratedColumnJob, as www/worker/compare.js drives it)
+/// fed a BF16 [6, 12] tensor in 1, 2 and 6 chunks of rows give quantize_tensor_calibrated's row on the
+/// whole tensor exactly, for every calibration method. Small, and one test per granularity, since each
+/// slot searches the default 2048-bin histogram in a debug build (a test holds the page's thread).
+fn calibrated_column_in_chunks_equals_the_whole_tensor_quantized(spec: &str) {
+    use quant_playground::wasm;
+    let (rows, cols) = (6usize, 12usize);
+    let x = generate(Dist::GaussianOutliers, rows * cols, 1.0, 23);
+    let bytes: Vec<u8> = x.iter().flat_map(|v| half::bf16::from_f32(*v).to_bits().to_le_bytes()).collect();
+    let info = format!(
+        r#"{{"name":"w","dtype":"BF16","shape":[{rows},{cols}],"offset":0,"byte_len":{},"big_endian":false,"fortran_order":false}}"#,
+        bytes.len()
+    );
+    for method in quant_playground::calib::Method::every() {
+        let label = method.label();
+        let whole = wasm::quantize_tensor_calibrated(&info, bytes.clone(), spec, &label).map_err(|_| "whole").unwrap();
+        for chunk_rows in [6usize, 4, 1] {
+            let mut job = wasm::CalibratedColumnJob::new(&info, spec, &label).map_err(|_| "job").unwrap();
+            let mut reads = 0;
+            while !job.next_pass().map_err(|_| "pass").unwrap().is_empty() {
+                reads += 1;
+                for c in bytes.chunks(chunk_rows * cols * 2) {
+                    job.feed(c).map_err(|_| "feed").unwrap();
+                }
+            }
+            assert!((2..=3).contains(&reads), "{spec} {label}: {reads} reads");
+            assert_eq!(job.finish().map_err(|_| "finish").unwrap(), whole, "{spec} {label}, chunks of {chunk_rows} rows");
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+fn a_calibrated_column_per_tensor_in_chunks_equals_the_whole_tensor() {
+    calibrated_column_in_chunks_equals_the_whole_tensor_quantized(r#"{"bits":8,"scheme":"symmetric","granularity":"tensor"}"#);
+}
+
+/// Channels along the second axis interleave: a range read, then the histograms.
+#[wasm_bindgen_test]
+fn a_calibrated_column_per_second_axis_channel_in_chunks_equals_the_whole_tensor() {
+    calibrated_column_in_chunks_equals_the_whole_tensor_quantized(r#"{"bits":4,"scheme":"asymmetric","granularity":"channel:1"}"#);
+}
+
+/// Groups of 8 in rows of 12 (a short last group of 4): one read, a cut group buffered.
+#[wasm_bindgen_test]
+fn a_calibrated_column_per_group_in_chunks_equals_the_whole_tensor() {
+    calibrated_column_in_chunks_equals_the_whole_tensor_quantized(r#"{"bits":4,"scheme":"symmetric","granularity":"group:8"}"#);
+}

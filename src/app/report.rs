@@ -539,6 +539,138 @@ fn ggml_rows(t: GgmlType, row_len: usize, x: &[f32], sums: &mut BlockSums, bytes
     Ok(())
 }
 
+/// Which read of the tensor a `CalibratedColumn` wants next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CalibratedPass {
+    /// The calibration's reads (calib::slots: ranges, then the histograms per slot; min-max one read).
+    Calibrate(usize),
+    /// Quantizing with the calibrated ranges and measuring.
+    Measure,
+}
+
+/// One integer spec's column under a calibration method (percentile, MSE, entropy, … per tensor,
+/// channel or group), streamed: the per-slot calibration's reads (calib::slots::SlotCalibration),
+/// then the measuring read. Its row is `int_report` of `calib::quantize_calibrated` on the whole
+/// tensor, for any chunking; memory is a chunk, one slot's histogram and the per-slot parameters.
+/// Kept beside `ComparisonStream` (not a column of it) so that a comparison's other columns keep
+/// their two reads; the page runs it after them for the calibrated specs.
+#[derive(Debug, Clone)]
+pub struct CalibratedColumn {
+    name: String,
+    dtype: DType,
+    shape: Vec<usize>,
+    spec: QuantSpec,
+    layout: SlotLayout,
+    method: crate::calib::Method,
+    /// Min-max: the range pass of `quant::quantize_minmax` (as `quantize_calibrated` takes it).
+    minmax: Option<RangePass>,
+    calibration: Option<crate::calib::slots::SlotCalibration>,
+    calibration_pass: Option<crate::calib::slots::SlotPass>,
+    reads: usize,
+    pass: Option<CalibratedPass>,
+    measure: Option<ScaledPass>,
+    measured: bool,
+}
+
+impl CalibratedColumn {
+    pub fn new(name: &str, dtype: DType, shape: &[usize], spec: &QuantSpec, method: &crate::calib::Method) -> Result<Self> {
+        spec.validate()?;
+        let layout = SlotLayout::new(shape, spec.granularity)?;
+        let is_minmax = *method == crate::calib::Method::MinMax;
+        let calibration = (!is_minmax)
+            .then(|| crate::calib::slots::SlotCalibration::new(shape, spec, method, crate::calib::CalibConfig::default()))
+            .transpose()?;
+        Ok(CalibratedColumn {
+            name: name.into(),
+            dtype,
+            shape: shape.to_vec(),
+            spec: *spec,
+            minmax: is_minmax.then(|| RangePass::new(layout.clone())),
+            layout,
+            method: *method,
+            calibration,
+            calibration_pass: None,
+            reads: 0,
+            pass: None,
+            measure: None,
+            measured: false,
+        })
+    }
+
+    pub fn elements(&self) -> usize {
+        self.layout.len()
+    }
+
+    /// Ends the read under way and names the next, if any (calibration reads, then one measuring read).
+    pub fn next_pass(&mut self) -> Result<Option<CalibratedPass>> {
+        let ranges = match self.pass {
+            Some(CalibratedPass::Measure) => {
+                self.measured = true;
+                self.pass = None;
+                return Ok(None);
+            }
+            None if self.measured => return Ok(None),
+            None if self.minmax.is_some() => None,
+            Some(CalibratedPass::Calibrate(_)) if self.minmax.is_some() => {
+                Some(self.minmax.take().expect("checked").finish()?)
+            }
+            _ => {
+                let c = self.calibration.as_mut().ok_or_else(|| Error::InvalidSpec("the calibration has ended".into()))?;
+                self.calibration_pass = c.next_pass()?;
+                match self.calibration_pass {
+                    Some(_) => None,
+                    None => Some(self.calibration.take().expect("checked").finish()?),
+                }
+            }
+        };
+        self.pass = match ranges {
+            None => {
+                self.reads += 1;
+                Some(CalibratedPass::Calibrate(self.reads - 1))
+            }
+            Some(r) => {
+                self.measure = Some(ScaledPass::new(&self.spec, self.layout.clone(), &r)?);
+                Some(CalibratedPass::Measure)
+            }
+        };
+        Ok(self.pass)
+    }
+
+    /// The next chunk of the read under way, in memory order.
+    pub fn feed(&mut self, x: &[f32]) -> Result<()> {
+        match self.pass {
+            Some(CalibratedPass::Calibrate(_)) => match (&mut self.minmax, &mut self.calibration, self.calibration_pass) {
+                (Some(r), _, _) => r.feed(x),
+                (None, Some(c), Some(p)) => c.feed(p, x),
+                _ => Err(Error::InvalidSpec("no calibration read is under way".into())),
+            },
+            Some(CalibratedPass::Measure) => self.measure.as_mut().expect("set with the pass").feed(x),
+            None => Err(Error::InvalidSpec("no read is under way: call next_pass first".into())),
+        }
+    }
+
+    /// The row, after every read (`next_pass` gave None).
+    pub fn finish(self) -> Result<TensorReport> {
+        let pass = self.measure.filter(|_| self.measured).ok_or_else(|| Error::InvalidSpec("the calibrated column was finished before its reads ended".into()))?;
+        let out = pass.finish()?;
+        Ok(scaled_report(&self.name, self.dtype, &self.shape, &self.spec, &self.layout, &out, &self.method.label()))
+    }
+}
+
+/// `CalibratedColumn` over an in-memory tensor fed in chunks of `chunk` elements.
+pub fn calibrated_column(name: &str, dtype: DType, shape: &[usize], x: &[f32], spec: &QuantSpec, method: &crate::calib::Method, chunk: usize) -> Result<TensorReport> {
+    let mut column = CalibratedColumn::new(name, dtype, shape, spec, method)?;
+    if x.len() != column.elements() {
+        return Err(Error::InvalidSpec(format!("{} values given for shape {shape:?} ({} elements)", x.len(), column.elements())));
+    }
+    while column.next_pass()?.is_some() {
+        for c in x.chunks(chunk.max(1)) {
+            column.feed(c)?;
+        }
+    }
+    column.finish()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

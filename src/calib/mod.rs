@@ -27,6 +27,7 @@ pub mod mse;
 pub mod numpy;
 pub mod ort;
 pub mod percentile;
+pub mod slots;
 
 use crate::error::{Error, Result};
 use crate::kernels;
@@ -560,7 +561,8 @@ pub fn calibrate_batches(
 }
 
 /// Per-slot ranges (per-tensor, per-channel along the spec's axis, or per-group) by one method, for
-/// `quant::quantize_with_ranges`. Each slot gets its own histogram.
+/// `quant::quantize_with_ranges`. Each slot gets its own histogram; `slots::SlotCalibration` is the
+/// same calibration fed in chunks.
 pub fn calibrate_slots(
     x: &[f32],
     shape: &[usize],
@@ -568,31 +570,8 @@ pub fn calibrate_slots(
     method: &Method,
     cfg: CalibConfig,
 ) -> Result<SlotRanges> {
-    spec.validate()?;
-    let layout = SlotLayout::new(shape, spec.granularity)?;
-    let len = crate::tensor::checked_element_count(if shape.is_empty() { &[1] } else { shape }).unwrap_or(usize::MAX);
-    if x.len() != len {
-        return Err(Error::InvalidSpec(format!("{} values given for shape {shape:?} ({len} elements)", x.len())));
-    }
-    let mut runs: Vec<Vec<(usize, usize)>> = vec![Vec::new(); layout.slots];
-    layout.for_each_run(|start, n, slot| runs[slot].push((start, n)));
-    let mut ranges =
-        SlotRanges { lo: Vec::with_capacity(layout.slots), hi: Vec::with_capacity(layout.slots), nonfinite: 0 };
-    let slot_spec = QuantSpec { granularity: Granularity::PerTensor, ..*spec };
-    let mut values = Vec::new();
-    for slot_runs in &runs {
-        values.clear();
-        for &(start, n) in slot_runs {
-            values.extend_from_slice(&x[start..start + n]);
-        }
-        let mut c = Calibrator::new(&slot_spec, std::slice::from_ref(method), cfg)?;
-        c.add_batch(&values);
-        let r = c.result(method)?;
-        ranges.lo.push(r.range[0]);
-        ranges.hi.push(r.range[1]);
-        ranges.nonfinite += c.nonfinite as usize;
-    }
-    Ok(ranges)
+    // The streamed calibration fed the whole tensor as one chunk (slots.rs).
+    slots::calibrate_slots_chunked(x, shape, spec, method, cfg, x.len().max(1))
 }
 
 /// Quantizes with the ranges `method` chooses per slot (`quantize --calib`, the page's method select).

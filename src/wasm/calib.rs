@@ -144,3 +144,49 @@ impl WeightCalibrationJob {
         to_json("report", &self.calibration.finish(details).map_err(js_err)?)
     }
 }
+
+// ---- One integer spec under a calibration method, streamed (www/worker/compare.js) ------------------------
+
+/// app::report::CalibratedColumn over a tensor's element bytes read a few whole rows at a time:
+/// `next_pass` ends the read under way and says whether another is wanted (the per-slot
+/// calibration's reads, then the measuring read), `feed` takes that read's next chunk, `finish` gives
+/// `quantize_tensor_calibrated`'s row. Memory holds a chunk, a slot's histogram and the parameters.
+#[wasm_bindgen]
+pub struct CalibratedColumnJob {
+    info: crate::tensor::TensorInfo,
+    column: report::CalibratedColumn,
+}
+
+#[wasm_bindgen]
+impl CalibratedColumnJob {
+    /// `info_json` describes a raw, C-order tensor (`tensor_row_reads` is not empty); `spec_json` and
+    /// `method` as `quantize_tensor_calibrated` takes them.
+    #[wasm_bindgen(constructor)]
+    pub fn new(info_json: &str, spec_json: &str, method: &str) -> Result<CalibratedColumnJob, JsError> {
+        let info: crate::tensor::TensorInfo = serde_json::from_str(info_json).map_err(|e| json_err("tensor description", e))?;
+        let spec = spec_from_json(spec_json)?;
+        let method = crate::calib::Method::parse(method).map_err(js_err)?;
+        let column = report::CalibratedColumn::new(&info.name, info.dtype, &info.shape, &spec, &method).map_err(js_err)?;
+        Ok(CalibratedColumnJob { info, column })
+    }
+
+    /// Ends the read under way; "calibrate" or "measure" for the next read of every chunk, "" when done.
+    pub fn next_pass(&mut self) -> Result<String, JsError> {
+        Ok(match self.column.next_pass().map_err(js_err)? {
+            Some(report::CalibratedPass::Calibrate(_)) => "calibrate".into(),
+            Some(report::CalibratedPass::Measure) => "measure".into(),
+            None => String::new(),
+        })
+    }
+
+    /// The next chunk of the current read: element bytes of whole rows.
+    pub fn feed(&mut self, bytes: &[u8]) -> Result<(), JsError> {
+        let x = crate::tensor::decode_rows_to_f32(&self.info, bytes).map_err(js_err)?;
+        self.column.feed(&x).map_err(js_err)
+    }
+
+    /// The row as JSON (`quantize_tensor_calibrated`'s).
+    pub fn finish(self) -> Result<String, JsError> {
+        to_json("report", &self.column.finish().map_err(js_err)?)
+    }
+}

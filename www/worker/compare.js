@@ -76,6 +76,38 @@ export default function compareDomain(core) {
     }
   }
 
+  /**
+   * One integer spec under a calibration method other than min-max, read in chunks (the core's
+   * CalibratedColumnJob: the per-slot calibration's reads — a range read and histogram reads, or one
+   * read when the slots come one after another — then the measuring read), with progress and Cancel.
+   * The row equals quantize_tensor_calibrated's on the whole tensor; time_ms is the sum of its calls.
+   */
+  async function streamCalibrated(job, tensor, plan, spec, method, index, count) {
+    const { info, context } = tensor;
+    const column = await callWasm(context, (m) => new m.CalibratedColumnJob(JSON.stringify(info), JSON.stringify(spec), method));
+    let time = 0;
+    const call = (fn) => callWasm(context, () => {
+      const started = performance.now();
+      try {
+        return fn();
+      } finally {
+        time += performance.now() - started;
+      }
+    });
+    try {
+      // Three reads is the usual count (range, histograms, measure); progress says which one runs.
+      for (let read = 0, pass; (pass = await call(() => column.next_pass())); read++) {
+        const detail = `${method} ${index + 1}/${count}, ${pass === 'measure' ? 'measuring' : 'calibrating'}: `;
+        await chunks.eachChunk(job, plan, (bytes) => call(() => column.feed(bytes)), { done: read * plan.chunks, total: Math.max(3, read + 2) * plan.chunks, detail });
+      }
+    } catch (error) {
+      free(column);
+      throw error;
+    }
+    const row = JSON.parse(await call(() => column.finish())); // takes the job
+    return { ...row, time_ms: time };
+  }
+
   /** One column's row of a tensor read whole: the stream fed one chunk (timed as the core's CallTimer says). */
   function wholeColumn(context, infoJson, bytes, column, hint, elements) {
     const columnJson = JSON.stringify([column]);
@@ -100,9 +132,8 @@ export default function compareDomain(core) {
      * long its own calls into the module took here, in the worker (streamed: with an equal share of
      * decoding each chunk once for all columns; `decode_ms` gives the decoding in all). A label the tensor's shape does not
      * allow gives `{ config, error }` (the core's reason) in its place, and the other columns still
-     * show. Integer specs under another calibration than min-max read the whole tensor (the core's
-     * per-slot calibration by histogram is not streamed): a tensor too large to read whole
-     * (chunks.js WHOLE_F32_LIMIT) gets `{ config, error }` for them.
+     * show. Integer specs under another calibration than min-max are streamed too, each on its own reads
+     * (streamCalibrated: the per-slot calibration, then the measurement), after the other columns.
      */
     async compare(job, id, tensorName, floats, specs, method, labels = []) {
       const tensor = chunks.tensorSource(id, tensorName);
@@ -131,13 +162,12 @@ export default function compareDomain(core) {
         const answers = streamed.length ? await streamColumns(job, tensor, plan, streamed.map(([c]) => c.column)) : [];
         streamed.forEach(([, i], k) => { rows[i] = answers[k]; });
       }
-      const whole = columns.map((c, i) => [c, i]).filter(([c]) => c.column !== undefined && (!plan || c.calibrated));
-      if (whole.length && plan && !chunks.fitsWhole(info)) {
-        for (const [c] of whole) {
-          const config = await callWasm(context, (m) => m.format_label(JSON.stringify(c.column)));
-          Object.assign(c, { config, error: `${config} calibrated with ${method} reads the whole tensor, which is too large for that: choose min-max, which is read in chunks` });
-        }
-      } else if (whole.length) {
+      if (plan) {
+        const calibrated = columns.map((c, i) => [c, i]).filter(([c]) => c.column !== undefined && c.calibrated);
+        for (const [k, [c, i]] of calibrated.entries()) rows[i] = await streamCalibrated(job, tensor, plan, c.column, method, k, calibrated.length);
+      }
+      const whole = columns.map((c, i) => [c, i]).filter(([c]) => c.column !== undefined && !plan);
+      if (whole.length) {
         const { bytes, hint } = await tensorBytes(id, tensorName);
         const infoJson = JSON.stringify(info);
         const elements = info.shape.reduce((a, b) => a * b, 1);
