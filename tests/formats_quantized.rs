@@ -157,3 +157,83 @@ fn a_matmul_nbits_g_idx_out_of_range_is_a_note_not_a_panic() {
         assert!(note.1.contains(says), "{note:?}");
     }
 }
+
+#[test]
+fn a_gptq_checkpoint_with_more_scales_than_the_old_index_limit_is_listed_whole_and_its_last_linear_dequantizes() {
+    // A sparse safetensors file (zeros that take no disk or memory): GPTQ 4-bit Linear `big` of
+    // 8 inputs by 8 Mi + 32 outputs (one group: 8 Mi + 32 scales, past the 8 Mi slots the index
+    // used to carry), then a small Linear `small` of 8 inputs by 8 outputs worked by hand.
+    let big = (8 << 20) + 32;
+    let (qw, qz, sc) = (big * 4, big / 8 * 4, big * 2);
+    let (sqw, sqz, ssc) = (8 * 4, 4, 8 * 2);
+    let mut at = 0;
+    let mut entry = |name: &str, dtype: &str, shape: String, len: usize| {
+        let e = format!(r#""{name}":{{"dtype":"{dtype}","shape":{shape},"data_offsets":[{at},{}]}}"#, at + len);
+        at += len;
+        e
+    };
+    let header = [
+        entry("big.qweight", "I32", format!("[1,{big}]"), qw),
+        entry("big.qzeros", "I32", format!("[1,{}]", big / 8), qz),
+        entry("big.scales", "F16", format!("[1,{big}]"), sc),
+        entry("small.qweight", "I32", "[1,8]".into(), sqw),
+        entry("small.qzeros", "I32", "[1,1]".into(), sqz),
+        entry("small.scales", "F16", "[1,8]".into(), ssc),
+    ]
+    .join(",");
+    let header = format!("{{{header}}}");
+    let data = 8 + header.len() as u64;
+    // small: column n's word 0x76543210 holds codes 0..7 for inputs 0..7; zeros stored minus one,
+    // 7 in every nibble (zero 8); scale of output n (n + 1) / 4.
+    let mut tail = Vec::new();
+    (0..8).for_each(|_| tail.extend_from_slice(&0x7654_3210u32.to_le_bytes()));
+    tail.extend_from_slice(&0x7777_7777u32.to_le_bytes());
+    (0..8).for_each(|n| tail.extend_from_slice(&half::f16::from_f32((n + 1) as f32 / 4.0).to_le_bytes()));
+    let path = std::env::temp_dir().join(format!("gptq_big_{}.safetensors", std::process::id()));
+    {
+        use std::io::{Seek, SeekFrom, Write};
+        let mut f = std::fs::File::create(&path).unwrap();
+        f.write_all(&(header.len() as u64).to_le_bytes()).unwrap();
+        f.write_all(header.as_bytes()).unwrap();
+        f.seek(SeekFrom::Start(data + (qw + qz + sc) as u64)).unwrap();
+        f.write_all(&tail).unwrap();
+    }
+    let path_s = path.to_str().unwrap();
+    let index = formats::read_index("big.safetensors", &mut FileSource::open(path_s).unwrap());
+    let index = index.unwrap();
+    assert!(!index.metadata.iter().any(|(k, _)| k.starts_with("not dequantized")), "{:?}", index.metadata);
+    assert!(index.metadata.iter().any(|(k, v)| k == "quantized linears" && v.starts_with("2 GPTQ")), "{:?}", index.metadata);
+    let w = index.tensor("big.qweight").unwrap();
+    let q = w.quant.as_ref().unwrap();
+    // The counts come from the shapes; the zero points (all stored 0: zero 1) were unpacked once.
+    let lazy = q.lazy.as_ref().unwrap();
+    assert_eq!((w.shape.as_slice(), lazy.slots, lazy.uniform_zero, q.scales.len()), (&[8, big][..], big, Some(1), 0));
+    // The index the page holds stays small: no scale is in it.
+    let json = serde_json::to_string(&index).unwrap();
+    assert!(json.len() < 8192, "{} bytes of index JSON", json.len());
+    let small = index.tensor("small.qweight").unwrap();
+    assert_eq!(small.shape, [8, 8]);
+    let mut source = FileSource::open(path_s).unwrap();
+    let values = quant_playground::tensor::decode_to_f32(small, &formats::read_tensor_bytes(&mut source, small).unwrap()).unwrap();
+    // Through the page's path too: the stored bytes (its parts) decoded by the core.
+    let parts: Vec<u8> = small.file_parts().iter().flat_map(|&(file, offset, len)| {
+        assert_eq!(file, None, "in the file itself");
+        let mut b = vec![0u8; len as usize];
+        use formats::ByteSource;
+        source.read_at(offset, &mut b).unwrap();
+        b
+    }).collect();
+    let paged = formats::decode_tensor(small, parts.clone()).unwrap();
+    // Lengths that disagree are errors naming the tensor, not panics.
+    let err = formats::decode_tensor(small, parts[..parts.len() - 2].to_vec()).unwrap_err().to_string();
+    assert!(err.contains("small.qweight") && err.contains("stored bytes"), "{err}");
+    let mut lying = small.clone();
+    lying.quant.as_mut().unwrap().lazy.as_mut().unwrap().zeros_bytes = 8;
+    let err = quant_playground::tensor::decode_to_f32(&lying, &parts).unwrap_err().to_string();
+    assert!(err.contains("small.qweight"), "{err}");
+    std::fs::remove_file(&path).unwrap();
+    // Input k, output n: (k − 8) · (n + 1) / 4, exact in half.
+    let want: Vec<f32> = (0..64).map(|i| (i / 8) as f32 - 8.0).zip((0..64).map(|i| (i % 8 + 1) as f32 / 4.0)).map(|(c, s)| c * s).collect();
+    assert_eq!(bits(&values), bits(&want));
+    assert_eq!(bits(&paged), bits(&want));
+}

@@ -487,6 +487,14 @@ fn stored_scheme(q: &StoredQuant, dtype: DType) -> (Scheme, bool) {
         CodeLayout::Elements => matches!(dtype, DType::I8 | DType::I16 | DType::I32 | DType::I64),
     };
     let mid = 1i64 << (q.bits.clamp(1, 32) - 1);
+    if let Some(lazy) = &q.lazy {
+        // Zero points read with the tensor (GPTQ / AWQ): the index keeps whether they are all one.
+        return match lazy.uniform_zero {
+            Some(z) if signed && z == 0 => (Scheme::Symmetric, false),
+            Some(z) if !signed && z as i64 == mid => (Scheme::Symmetric, true),
+            _ => (Scheme::Asymmetric, false),
+        };
+    }
     if signed && q.zero_points.iter().all(|&z| z == 0) {
         (Scheme::Symmetric, false)
     } else if !signed && !q.zero_points.is_empty() && q.zero_points.iter().all(|&z| z as i64 == mid) {

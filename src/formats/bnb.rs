@@ -161,7 +161,7 @@ fn quant4(r: &mut dyn RangeReader, tensors: &[TensorInfo], l: &Linear4) -> Resul
     let double = if l.nested_absmax.is_some() { ", double-quantized absmax" } else { "" };
     let storage = if w.dtype != DType::U8 { format!(", codes stored as {}", w.dtype.name()) } else { String::new() };
     let op = format!("bitsandbytes {}, block {blocksize}{double}{storage}, as {} ('{}')", l.quant_type.to_uppercase(), field("dtype").and_then(|v| v.as_str()).unwrap_or(""), w.name);
-    let quant = StoredQuant { scheme: StoredScheme::Bnb4 { quant_map, dtype }, granularity, bits: 4, layout: CodeLayout::HighNibbleFirst, scales, zero_points: Vec::new(), op, row_groups: Vec::new(), half_output: false };
+    let quant = StoredQuant { scheme: StoredScheme::Bnb4 { quant_map, dtype }, granularity, bits: 4, layout: CodeLayout::HighNibbleFirst, scales, zero_points: Vec::new(), op, row_groups: Vec::new(), half_output: false, lazy: None };
     Ok(Ok((quant, shape, note)))
 }
 
@@ -240,6 +240,7 @@ pub fn recognise(tensors: &mut [TensorInfo], metadata: &mut Vec<(String, String)
             op: format!("bitsandbytes LLM.int8(), SCB per row ('{}')", wt.name),
             row_groups: Vec::new(),
             half_output: false,
+            lazy: None,
         };
         quant.check(&wt.name, wt.dtype, &wt.shape, wt.byte_len).map_err(|e| Error::malformed(r.file(), e.to_string()))?;
         let owner = wt.name.clone();

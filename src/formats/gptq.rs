@@ -2,7 +2,9 @@
 //! `P.qweight` (int32 words of packed codes), `P.qzeros` (int32 words of packed zero points),
 //! `P.scales` (half, one per group and output) and, for GPTQ, `P.g_idx` (each input's group).
 //! The group becomes one stored-quantized tensor `P.qweight` of shape [in, out] (the kernels'
-//! x @ W orientation) with its scales and zero points; the others are listed as its parameters.
+//! x @ W orientation); the others are listed as its parameters. The scales and zero points are
+//! read with the tensor, not kept in the index (its storage is `Split` into qweight, qzeros and
+//! scales of this file; `stored::LazyParams`), so a checkpoint of any size is listed whole.
 //!
 //! GPTQ (auto-gptq QuantLinear.pack, the layout transformers / optimum load): qweight
 //! [in · bits / 32, out] packed along the inputs, qzeros [groups, out · bits / 32] packed along the
@@ -13,12 +15,8 @@
 
 use super::RangeReader;
 use crate::error::{Error, Result};
-use crate::tensor::stored::{CodeLayout, StoredGranularity, StoredQuant, StoredScheme, AWQ_REVERSE_ORDER};
-use crate::tensor::{DType, TensorInfo};
-
-/// Most scale + zero-point slots one file's index carries (8 bytes each): the parameters live in
-/// the index the page holds, so a large checkpoint's groups past this stay listed as stored.
-pub const MAX_INDEX_SLOTS: usize = 8 << 20;
+use crate::tensor::stored::{unpack_packed_zeros, CodeLayout, LazyParams, StoredGranularity, StoredQuant, StoredScheme};
+use crate::tensor::{DType, FilePart, Storage, TensorInfo};
 
 /// The bytes of a listed (raw, in-file) tensor.
 fn bytes_of(r: &mut dyn RangeReader, t: &TensorInfo) -> Result<Vec<u8>> {
@@ -45,15 +43,6 @@ fn two_d(t: &TensorInfo) -> Option<(usize, usize)> {
     }
 }
 
-/// The `bits`-wide field at bit `bit` of a little-endian bit string of words (a field may cross
-/// into the next word: 3-bit packing).
-fn field(words: &[u32], first: usize, bit: usize, bits: u32) -> u32 {
-    let (w, shift) = (first + bit / 32, bit % 32);
-    let lo = words[w] as u64;
-    let two = if shift + bits as usize > 32 { lo | (words[w + 1] as u64) << 32 } else { lo };
-    ((two >> shift) & ((1u64 << bits) - 1)) as u32
-}
-
 /// How a checkpoint stores GPTQ zero points.
 #[derive(Clone, Copy, PartialEq)]
 enum ZeroFormat {
@@ -66,7 +55,7 @@ enum ZeroFormat {
 }
 
 /// The stored quantization of one group, or why it is not one (said in the metadata).
-fn quant_of(r: &mut dyn RangeReader, tensors: &[TensorInfo], g: &Group, zero_format: ZeroFormat) -> Result<std::result::Result<(StoredQuant, Vec<usize>), String>> {
+fn quant_of(r: &mut dyn RangeReader, tensors: &[TensorInfo], g: &Group, zero_format: ZeroFormat) -> Result<std::result::Result<(StoredQuant, Vec<usize>, Storage), String>> {
     let (qw, qz, sc) = (&tensors[g.qweight], &tensors[g.qzeros], &tensors[g.scales]);
     if qw.dtype != DType::I32 || qz.dtype != DType::I32 || !matches!(sc.dtype, DType::F16 | DType::F32) {
         return Ok(Err(format!("dtypes {} / {} / {} (int32 qweight and qzeros, half scales are read)", qw.dtype.name(), qz.dtype.name(), sc.dtype.name())));
@@ -113,37 +102,32 @@ fn quant_of(r: &mut dyn RangeReader, tensors: &[TensorInfo], g: &Group, zero_for
             row_groups = idx;
         }
     }
-    let sb = bytes_of(r, sc)?;
-    let scales: Vec<f32> = match sc.dtype {
-        DType::F16 => sb.chunks_exact(2).map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32()).collect(),
-        _ => sb.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
-    };
+    // The scales and zero points are read with the tensor (its storage: qweight, qzeros, scales
+    // in this file), so a checkpoint of any size is listed whole; qzeros is unpacked once here,
+    // one Linear at a time, only to see whether every zero point is the same (symmetric).
     let zw = words(&bytes_of(r, qz)?);
-    let mask = (1u32 << bits) - 1;
-    let zero_points: Vec<i32> = (0..groups * out)
-        .map(|s| {
-            let (gr, n) = (s / out, s % out);
-            if gptq {
-                let z = field(&zw, gr * zc, n * bits as usize, bits);
-                match zero_format {
-                    // auto-gptq stores zero − 1; its dequantization adds 1 back, masked to
-                    // `bits` for 2, 4 and 8 (qlinear_cuda_old forward: zeros = (zeros + 1) &
-                    // (2^bits − 1)), unmasked for 3 (its `elif self.bits == 3` branch).
-                    ZeroFormat::MinusOne if bits == 3 => z as i32 + 1,
-                    ZeroFormat::MinusOne => (z.wrapping_add(1) & mask) as i32,
-                    ZeroFormat::Plain => z as i32,
-                }
-            } else {
-                let word = zw[gr * zc + n / 8];
-                ((word >> (AWQ_REVERSE_ORDER[n % 8] * 4)) & 0xF) as i32
-            }
-        })
-        .collect();
+    let minus_one = zero_format == ZeroFormat::MinusOne;
+    let zeros = unpack_packed_zeros(gptq, bits, out, zc, groups, &zw, minus_one);
+    let uniform_zero = zeros.first().copied().filter(|&z| zeros.iter().all(|&y| y == z));
+    drop((zw, zeros));
+    let lazy = LazyParams { slots: groups * out, zeros_bytes: qz.byte_len, scale_dtype: sc.dtype, zeros_minus_one: gptq && minus_one, uniform_zero };
+    let parts = [qw, qz, sc].map(|t| FilePart { file: String::new(), offset: t.offset, len: t.byte_len }).to_vec();
     let v2 = if zero_format == ZeroFormat::Plain { " gptq_v2" } else { "" };
     let order = if row_groups.is_empty() { "" } else { ", act-order g_idx" };
     let op = if gptq { format!("GPTQ{v2} {bits}-bit, group {group_size}{order} ('{}')", g.prefix) } else { format!("AWQ GEMM 4-bit, group {group_size} ('{}')", g.prefix) };
-    let quant = StoredQuant { scheme, granularity: StoredGranularity::Blocked { axis: 0, block_size: group_size }, bits, layout, scales, zero_points, op, row_groups, half_output: false };
-    Ok(Ok((quant, vec![k, out])))
+    let quant = StoredQuant {
+        scheme,
+        granularity: StoredGranularity::Blocked { axis: 0, block_size: group_size },
+        bits,
+        layout,
+        scales: Vec::new(),
+        zero_points: Vec::new(),
+        op,
+        row_groups,
+        half_output: false,
+        lazy: Some(lazy),
+    };
+    Ok(Ok((quant, vec![k, out], Storage::Split { parts })))
 }
 
 /// Finds the GPTQ / AWQ groups among a safetensors file's tensors and makes each one stored-
@@ -169,20 +153,15 @@ pub fn recognise(tensors: &mut [TensorInfo], metadata: &mut Vec<(String, String)
                 && serde_json::from_str::<serde_json::Value>(v).is_ok_and(|j| j["checkpoint_format"] == "gptq_v2" || j["format"] == "gptq_v2")
         });
     let zero_format = if v2 { ZeroFormat::Plain } else { ZeroFormat::MinusOne };
-    let (mut read, mut slots) = (0, 0usize);
+    let mut read = 0;
     for g in groups {
-        let group_slots = tensors[g.scales].element_count();
-        if slots + group_slots > MAX_INDEX_SLOTS {
-            metadata.push((format!("not dequantized {}.qweight", g.prefix), format!("over {MAX_INDEX_SLOTS} scales in this file's index: listed as stored")));
-            continue;
-        }
-        slots += group_slots;
         match quant_of(r, tensors, &g, zero_format)? {
-            Ok((quant, shape)) => {
+            Ok((quant, shape, storage)) => {
                 let qw = &mut tensors[g.qweight];
                 quant.check(&qw.name, qw.dtype, &shape, qw.byte_len).map_err(|e| Error::malformed(r.file(), e.to_string()))?;
                 qw.shape = shape;
                 qw.quant = Some(quant);
+                qw.storage = storage;
                 let owner = qw.name.clone();
                 for p in [Some(g.qzeros), Some(g.scales), g.g_idx].into_iter().flatten() {
                     tensors[p].parameter_of = Some(owner.clone());

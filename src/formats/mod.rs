@@ -428,7 +428,8 @@ pub fn read_stored(source: &mut dyn ByteSource, info: &TensorInfo) -> Result<Vec
     })
 }
 
-/// Reads the parts of a tensor whose bytes run over several files, each from its sibling file.
+/// Reads the parts of a tensor whose bytes run over several files (each from its sibling file) or
+/// ranges (a part with an empty file name is in the tensor's own file: `data_file`, else `source`).
 fn read_split(source: &mut dyn ByteSource, info: &TensorInfo, parts: &[crate::tensor::FilePart], stored_len: usize) -> Result<Vec<u8>> {
     let total = parts.iter().try_fold(0u64, |a, p| a.checked_add(p.len));
     if total != Some(stored_len as u64) {
@@ -436,10 +437,23 @@ fn read_split(source: &mut dyn ByteSource, info: &TensorInfo, parts: &[crate::te
     }
     let mut buf = Vec::with_capacity(stored_len);
     for part in parts {
-        let mut file = source.sibling(&part.file)?;
+        let own = part.file.is_empty();
+        let name = if own { info.data_file.as_deref().unwrap_or(&info.name) } else { part.file.as_str() };
+        let mut sibling;
+        let file: &mut dyn ByteSource = match (own, &info.data_file) {
+            (true, None) => &mut *source,
+            (true, Some(data_file)) => {
+                sibling = source.sibling(data_file)?;
+                sibling.as_mut()
+            }
+            (false, _) => {
+                sibling = source.sibling(&part.file)?;
+                sibling.as_mut()
+            }
+        };
         if part.offset.checked_add(part.len).is_none_or(|end| end > file.len()) {
             return Err(Error::malformed(
-                &part.file,
+                name,
                 format!("tensor '{}' needs bytes {}..{} of it but the file is {} bytes", info.name, part.offset, part.offset.saturating_add(part.len), file.len()),
             ));
         }

@@ -920,10 +920,11 @@ fn quantization_of(
                 // T1 (A, scales, bias and the output) is float16: onnxruntime rounds the f32
                 // result to half (matmul_nbits.cc, MatMulNBits<MLFloat16>).
                 half_output: tensors[scale].info.dtype == DType::F16,
+                lazy: None,
             });
         }
     };
-    Ok(StoredQuant { scheme: u.scheme, granularity, bits, layout, scales, zero_points, op, row_groups: Vec::new(), half_output: false })
+    Ok(StoredQuant { scheme: u.scheme, granularity, bits, layout, scales, zero_points, op, row_groups: Vec::new(), half_output: false, lazy: None })
 }
 
 fn bias_quantization(p: &mut Reader, node: &Node, x_scale: usize, w_scale: usize, tensors: &[Listed]) -> std::result::Result<StoredQuant, String> {
@@ -932,7 +933,7 @@ fn bias_quantization(p: &mut Reader, node: &Node, x_scale: usize, w_scale: usize
     let [x] = xs[..] else { return Err(format!("x_scale '{}' is not one value", tensors[x_scale].info.name)) };
     let scales: Vec<f32> = ws.iter().map(|&w| x * w).collect();
     let granularity = if scales.len() == 1 { StoredGranularity::PerTensor } else { StoredGranularity::PerAxis { axis: 0 } };
-    Ok(StoredQuant { scheme: StoredScheme::OnnxQlinear, granularity, bits: 32, layout: CodeLayout::Elements, scales, zero_points: Vec::new(), op: format!("{} '{}' bias", node.op, node.label), row_groups: Vec::new(), half_output: false })
+    Ok(StoredQuant { scheme: StoredScheme::OnnxQlinear, granularity, bits: 32, layout: CodeLayout::Elements, scales, zero_points: Vec::new(), op: format!("{} '{}' bias", node.op, node.label), row_groups: Vec::new(), half_output: false, lazy: None })
 }
 
 /// ONNX int32_data / int64_data integers: packed varints, one per element, each kept as its low

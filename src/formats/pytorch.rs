@@ -244,6 +244,7 @@ fn stored_quant(r: &mut dyn RangeReader, file: &str, a: &Archive, dir: &str, q: 
         op: op.to_string(),
         row_groups: Vec::new(),
         half_output: false,
+        lazy: None,
     }))
 }
 

@@ -226,7 +226,7 @@ fn plan(file: &str, where_: &str, entry: Entry, start: u64) -> Result<Plan> {
                 (StoredScheme::TfjsAffine { scale, min, int32 }, vec![scale as f32])
             };
             let op = format!("TF.js {} quantization, {dtype} weight", q.dtype);
-            let quant = StoredQuant { scheme, granularity: StoredGranularity::PerTensor, bits, layout: CodeLayout::Elements, scales, zero_points: Vec::new(), op, row_groups: Vec::new(), half_output: false };
+            let quant = StoredQuant { scheme, granularity: StoredGranularity::PerTensor, bits, layout: CodeLayout::Elements, scales, zero_points: Vec::new(), op, row_groups: Vec::new(), half_output: false, lazy: None };
             (codes, Some(quant))
         }
     };

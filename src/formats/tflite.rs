@@ -113,7 +113,7 @@ fn quantization(f: &mut Flat, q: &Table, shape: &[usize], dtype: DType, nibbles:
         Some(signed) => (CodeLayout::Nibbles { signed }, 4),
         None => (CodeLayout::Elements, 8 * dtype.size() as u32),
     };
-    Ok(Some(StoredQuant { scheme: StoredScheme::Tflite, granularity, bits, layout, scales: scale_values, zero_points, op: "TFLite tensor quantization".into(), row_groups: Vec::new(), half_output: false }))
+    Ok(Some(StoredQuant { scheme: StoredScheme::Tflite, granularity, bits, layout, scales: scale_values, zero_points, op: "TFLite tensor quantization".into(), row_groups: Vec::new(), half_output: false, lazy: None }))
 }
 
 /// Reads the Model through `r` (the prefix is not needed).

@@ -171,10 +171,14 @@ pub enum Storage {
     /// weights into shards of a fixed size, so a weight may start near the end of one shard and end
     /// in the next (tensorflowjs/write_weights.py `_shard_group_bytes_to_disk`). The element bytes are
     /// the parts in order; the first part is also `data_file` at `offset`, and `byte_len` is the sum.
+    /// A GPTQ / AWQ Linear is split too, into its qweight, qzeros and scales in its own file (parts
+    /// whose `file` is empty): `byte_len` is then the codes' (qweight's) length and the parameters
+    /// follow them (`stored::LazyParams`).
     Split { parts: Vec<FilePart> },
 }
 
-/// `len` bytes at `offset` of `file` (a name relative to the indexed file's folder, as `data_file`).
+/// `len` bytes at `offset` of `file` (a name relative to the indexed file's folder, as `data_file`;
+/// empty for the file that holds the tensor itself: `data_file`, else the indexed file).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FilePart {
     pub file: String,
@@ -280,22 +284,26 @@ impl TensorInfo {
     }
 
     /// The byte range of the file (`data_file` if set) to read for this tensor: (offset, length).
-    /// For bytes split over files it is the first part's offset and the length of all the parts
-    /// (more than the first file holds there): read `file_parts` instead.
+    /// For bytes split over files (or ranges) it is the first part's offset and the length of all
+    /// the parts (more than the first range holds there): read `file_parts` instead.
     pub fn stored_range(&self) -> (u64, u64) {
-        match self.storage {
-            Storage::Raw | Storage::Split { .. } => (self.offset, self.byte_len),
-            Storage::Deflate { compressed_len, .. } => (self.offset, compressed_len),
-            Storage::Varint16 { stored_len } | Storage::Varints { stored_len } => (self.offset, stored_len),
+        match &self.storage {
+            Storage::Raw => (self.offset, self.byte_len),
+            Storage::Split { parts } => (self.offset, parts.iter().fold(0u64, |a, p| a.saturating_add(p.len))),
+            Storage::Deflate { compressed_len, .. } => (self.offset, *compressed_len),
+            Storage::Varint16 { stored_len } | Storage::Varints { stored_len } => (self.offset, *stored_len),
         }
     }
 
     /// The pieces of files to read and concatenate for this tensor's stored bytes: (file, offset,
     /// length), the file None for the indexed file itself. One piece (`stored_range` of
-    /// `data_file`) unless the bytes are split over files.
+    /// `data_file`) unless the bytes are split over files or ranges.
     pub fn file_parts(&self) -> Vec<(Option<&str>, u64, u64)> {
         match &self.storage {
-            Storage::Split { parts } => parts.iter().map(|p| (Some(p.file.as_str()), p.offset, p.len)).collect(),
+            Storage::Split { parts } => parts
+                .iter()
+                .map(|p| (if p.file.is_empty() { self.data_file.as_deref() } else { Some(p.file.as_str()) }, p.offset, p.len))
+                .collect(),
             _ => {
                 let (offset, len) = self.stored_range();
                 vec![(self.data_file.as_deref(), offset, len)]

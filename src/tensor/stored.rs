@@ -157,6 +157,110 @@ pub struct StoredQuant {
     /// dequantizes and multiplies in f32 and converts its output to half).
     #[serde(default, skip_serializing_if = "is_false")]
     pub half_output: bool,
+    /// Set when the scales and zero points are read with the tensor, not held here (GPTQ / AWQ: a
+    /// 7B checkpoint has some 51 M of them): `scales` and `zero_points` are then empty and the
+    /// tensor's storage is `Split` into its codes, its packed zero points and its scales.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lazy: Option<LazyParams>,
+}
+
+/// Parameters a tensor's stored bytes carry after its codes (GPTQ / AWQ Linears: the reader lists
+/// the Linear's qweight, qzeros and scales as the parts of one `Storage::Split`, so the index stays
+/// small whatever the checkpoint's size). The bytes are the codes (`StoredQuant::stored_bytes`),
+/// then `zeros_bytes` of int32 words of packed zero points (qzeros, `groups` rows), then `slots`
+/// scales of `scale_dtype` (scales [groups, out], C order: one per slot).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LazyParams {
+    /// Scales (and zero points): groups × outputs.
+    pub slots: usize,
+    pub zeros_bytes: u64,
+    /// F16 or F32.
+    pub scale_dtype: super::DType,
+    /// auto-gptq (GPTQ v1) stores each zero point minus one; gptq_v2 and AWQ the zero itself.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub zeros_minus_one: bool,
+    /// The zero point of every slot when they are all the same (the reader unpacks qzeros once to
+    /// find it, keeping none of them): what tells a symmetric checkpoint from an asymmetric one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uniform_zero: Option<i32>,
+}
+
+/// The `bits`-wide field at bit `bit` of a little-endian bit string of words (a field may cross
+/// into the next word: 3-bit packing).
+fn packed_field(words: &[u32], first: usize, bit: usize, bits: u32) -> u32 {
+    let (w, shift) = (first + bit / 32, bit % 32);
+    let lo = words[w] as u64;
+    let two = if shift + bits as usize > 32 { lo | (words[w + 1] as u64) << 32 } else { lo };
+    ((two >> shift) & ((1u64 << bits) - 1)) as u32
+}
+
+/// The zero points of a GPTQ / AWQ Linear of `out` outputs from its qzeros words (`zc` words a
+/// group): GPTQ packs each group's zeros along the outputs at bit n · bits (auto-gptq
+/// QuantLinear.pack); AWQ eight 4-bit zeros a word in the order 0 2 4 6 1 3 5 7. The caller
+/// checks that `zw` holds `groups · zc` words and `zc` words hold `out` zeros.
+pub fn unpack_packed_zeros(gptq: bool, bits: u32, out: usize, zc: usize, groups: usize, zw: &[u32], minus_one: bool) -> Vec<i32> {
+    let mask = (1u32 << bits) - 1;
+    (0..groups * out)
+        .map(|s| {
+            let (gr, n) = (s / out, s % out);
+            if gptq {
+                let z = packed_field(zw, gr * zc, n * bits as usize, bits);
+                // auto-gptq stores zero − 1; its dequantization adds 1 back, masked to `bits` for
+                // 2, 4 and 8 (qlinear_cuda_old forward: zeros = (zeros + 1) & (2^bits − 1)),
+                // unmasked for 3 (its `elif self.bits == 3` branch). GPTQModel's gptq_v2 stores
+                // the zero itself (gptqmodel/utils/model.py convert_gptq_v1_to_v2_format_module).
+                match (minus_one, bits) {
+                    (true, 3) => z as i32 + 1,
+                    (true, _) => (z.wrapping_add(1) & mask) as i32,
+                    (false, _) => z as i32,
+                }
+            } else {
+                let word = zw[gr * zc + n / 8];
+                ((word >> (AWQ_REVERSE_ORDER[n % 8] * 4)) & 0xF) as i32
+            }
+        })
+        .collect()
+}
+
+impl LazyParams {
+    /// Splits a lazy tensor's stored bytes into its codes and the quantization with its scales and
+    /// zero points read from the bytes after them; every length is checked first.
+    pub fn fill<'a>(&self, name: &str, q: &StoredQuant, dtype: super::DType, shape: &[usize], bytes: &'a [u8]) -> Result<(StoredQuant, &'a [u8])> {
+        use super::DType;
+        let bad = |what: String| Error::malformed(name, format!("quantized tensor '{name}': {what}"));
+        let elements = checked_element_count(shape).ok_or_else(|| bad(format!("shape {shape:?} overflows")))?;
+        let codes = q.stored_bytes(dtype, elements).ok_or_else(|| bad("the stored size overflows".into()))?;
+        let scale_size: u64 = match self.scale_dtype {
+            DType::F16 => 2,
+            DType::F32 => 4,
+            other => return Err(bad(format!("{} scales (half or float32 are read)", other.name()))),
+        };
+        let want = (self.slots as u64).checked_mul(scale_size).and_then(|s| s.checked_add(self.zeros_bytes)).and_then(|s| s.checked_add(codes));
+        if want != Some(bytes.len() as u64) {
+            return Err(bad(format!("{} stored bytes where its codes, zero points and scales need {want:?}", bytes.len())));
+        }
+        let (gptq, bits, out) = match q.layout {
+            CodeLayout::GptqPacked { n, bits, .. } => (true, bits, n),
+            CodeLayout::AwqPacked { n, .. } => (false, 4, n),
+            other => return Err(bad(format!("parameters read with the tensor for layout {other:?}"))),
+        };
+        let groups = if out == 0 { 0 } else { self.slots / out };
+        let zc = if groups == 0 { 0 } else { (self.zeros_bytes / 4) as usize / groups };
+        if out == 0 || groups * out != self.slots || zc as u64 * 4 * groups as u64 != self.zeros_bytes || zc * 32 < out * bits as usize {
+            return Err(bad(format!("{} bytes of zero points for {groups} groups of {out} {bits}-bit zeros", self.zeros_bytes)));
+        }
+        let (code_bytes, rest) = bytes.split_at(codes as usize);
+        let (zb, sb) = rest.split_at(self.zeros_bytes as usize);
+        let zw: Vec<u32> = zb.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        let scales: Vec<f32> = if scale_size == 2 {
+            sb.chunks_exact(2).map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32()).collect()
+        } else {
+            sb.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+        };
+        let zero_points = unpack_packed_zeros(gptq, bits, out, zc, groups, &zw, self.zeros_minus_one);
+        let full = StoredQuant { scales, zero_points, lazy: None, ..q.clone() };
+        Ok((full, code_bytes))
+    }
 }
 
 fn is_false(b: &bool) -> bool {
@@ -203,6 +307,10 @@ impl StoredQuant {
         if self.scheme == StoredScheme::TfjsFloat16 {
             if !self.scales.is_empty() || !self.zero_points.is_empty() || dtype != DType::F16 || self.layout != CodeLayout::Elements {
                 return Err(bad("TF.js float16 storage is F16 elements without scales or zero points".into()));
+            }
+        } else if let Some(lazy) = &self.lazy {
+            if lazy.slots != slots || !self.scales.is_empty() || !self.zero_points.is_empty() {
+                return Err(bad(format!("{} scales read with the tensor where shape {shape:?} with {:?} has {slots} slots", lazy.slots, self.granularity)));
             }
         } else if self.scales.len() != slots {
             return Err(bad(format!("{} scales where shape {shape:?} with {:?} has {slots} slots", self.scales.len(), self.granularity)));
@@ -324,6 +432,10 @@ fn slot_of(granularity: StoredGranularity, row_groups: &[u32], shape: &[usize], 
 /// so the one rounding is the product's; tests/formats_quantized.rs checks it bit for bit against
 /// onnxruntime's own output.
 pub fn dequantize(name: &str, q: &StoredQuant, dtype: DType, shape: &[usize], bytes: &[u8]) -> Result<Vec<f32>> {
+    if let Some(lazy) = &q.lazy {
+        let (full, codes) = lazy.fill(name, q, dtype, shape, bytes)?;
+        return dequantize(name, &full, dtype, shape, codes);
+    }
     q.check(name, dtype, shape, bytes.len() as u64)?;
     let n = checked_element_count(shape).unwrap_or(0);
     match q.scheme {
@@ -445,7 +557,7 @@ mod tests {
     use super::*;
 
     fn quant(granularity: StoredGranularity, layout: CodeLayout, scales: Vec<f32>, zero_points: Vec<i32>) -> StoredQuant {
-        StoredQuant { scheme: StoredScheme::OnnxDequantizeLinear, granularity, bits: 8, layout, scales, zero_points, op: "test".into(), row_groups: Vec::new(), half_output: false }
+        StoredQuant { scheme: StoredScheme::OnnxDequantizeLinear, granularity, bits: 8, layout, scales, zero_points, op: "test".into(), row_groups: Vec::new(), half_output: false, lazy: None }
     }
 
     #[test]

@@ -47,6 +47,16 @@ const MODELS = [
     cliPath: 'sharded/model.safetensors.index.json',
     tensors: ['b.weight'],
   },
+  // A GPTQ Linear (tests/fixtures/formats/gptq, auto-gptq's packing): its qweight, qzeros and scales read as
+  // the parts of one tensor from the file itself (www/worker/index.js readSplit).
+  {
+    files: ['gptq/gptq.safetensors'],
+    listed: 'gptq.safetensors',
+    cliPath: 'gptq/gptq.safetensors',
+    tensors: ['layers.0.q_proj.qweight'],
+    // Counted from the shapes (2 groups × 32 outputs); codes 1024 B + qzeros, scales, g_idx 416 B over 2048 weights.
+    stored: { 'layers.0.q_proj.qweight': /^stored 4-bit, blocks of 32 along axis 0, gptq \(GPTQ 4-bit, group 32 \('layers\.0\.q_proj'\)\) · 64 scales \(read with the tensor\), (zero point \d+|64 zero points) · 5\.63 bits\/w$/ },
+  },
   // The shards without their index: a complete set of NAME-0000i-of-0000N files is one model.
   { files: SHARDS, listed: 'model-*-of-00002.safetensors', cliPath: 'sharded/model.safetensors.index.json', tensors: ['a.weight'] },
   // TF.js (tests/fixtures/formats/tfjs, the converter's write_weights): a model.json and a bare weights
@@ -182,6 +192,9 @@ for (const model of MODELS) {
     // The merged shards list in shard order, the index JSON's in its weight map's: compare as sets.
     assert.deepEqual([...shown].sort(byName), [...want].sort(byName), `${name}: names, dtypes and shapes`);
     assert.equal(await errorItem(name).count(), 0, `${name}: no error`);
+    for (const [tensor, label] of Object.entries(model.stored ?? {})) {
+      assert.match(await page.locator(`#tensors tr[data-file="${name}"][data-tensor="${tensor}"]`).getAttribute('data-stored'), label, `${name} ${tensor}: its stored quantization`);
+    }
 
     for (const tensor of model.tensors) {
       const rows = cli(['compare', cliPath, '--tensor', tensor, ...SETTINGS]).tensors;

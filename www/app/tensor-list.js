@@ -62,6 +62,13 @@ export function storedQuantization(tensor, tensors) {
   const zeroWidth = q.scheme === 'tflite' ? 8 : DTYPE_BYTES[tensor.dtype] ?? 1;
   const codes = tensor.byte_len; // the stored codes, packed as their layout says (the reader checks the length)
   const parameters = listed.length ? listed.reduce((a, t) => a + t.byte_len, 0) : q.scales.length * 4 + (q.zero_points?.length ?? 0) * zeroWidth;
+  if (q.lazy) {
+    // GPTQ / AWQ: the scales and zero points are read with the tensor, not held in the index; their
+    // count comes from the shapes, their range is not listed.
+    const n = fmt.count(q.lazy.slots);
+    const zeros = q.lazy.uniform_zero != null ? `, zero point ${q.lazy.uniform_zero}` : `, ${n} zero points`;
+    return `stored ${q.bits}-bit, ${granularity}, ${q.scheme} (${q.op}) · ${n} scales (read with the tensor)${zeros} · ${bpw(codes + parameters)}`;
+  }
   const lo = Math.min(...q.scales);
   const hi = Math.max(...q.scales);
   const scales = q.scales.length === 1 ? `scale ${fmt.scientific(lo)}` : `${fmt.count(q.scales.length)} scales ${fmt.scientific(lo)}–${fmt.scientific(hi)}`;

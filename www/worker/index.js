@@ -222,13 +222,14 @@ async function readStored(source, info, context) {
 }
 
 /**
- * The stored bytes of a tensor that runs over several files (a TF.js weight crossing a shard): its parts
- * (the core's tensor_file_parts), each a slice of its file, read as one lazy Blob.
+ * The stored bytes of a tensor that runs over several files (a TF.js weight crossing a shard) or ranges (a
+ * GPTQ / AWQ Linear: qweight, qzeros, scales): its parts (the core's tensor_file_parts), each a slice of
+ * its file (`own`, the tensor's own file, for a part whose file is null), read as one lazy Blob.
  */
-async function readSplit(siblings, info, context) {
+async function readSplit(siblings, own, info, context) {
   const parts = JSON.parse(await callWasm(context, (m) => m.tensor_file_parts(JSON.stringify(info))));
   const slices = parts.map(({ file, offset, len }) => {
-    const source = siblings?.get(baseName(file ?? ''));
+    const source = file == null ? own : siblings?.get(baseName(file));
     if (!source) throw new Error(`${context} is stored in ${file}, which was not opened with it`);
     if (offset + len > source.size) throw new Error(`${source.name}: ${context} needs bytes ${offset}–${offset + len} but the file is ${source.size} bytes (truncated?)`);
     return source.slice(offset, offset + len);
@@ -251,7 +252,7 @@ async function tensorBytes(id, tensorName, { cache = true } = {}) {
   if (lastTensor?.id === id && lastTensor.name === tensorName) return { file: named, info, bytes: lastTensor.bytes, hint, context };
   const source = info.data_file ? siblings?.get(baseName(info.data_file)) : file;
   if (!source) throw new Error(`${name}: tensor '${tensorName}' is stored in ${info.data_file}, which was not opened with it`);
-  const bytes = info.storage?.kind === 'split' ? await readSplit(siblings, info, context) : await readStored(source, info, context);
+  const bytes = info.storage?.kind === 'split' ? await readSplit(siblings, source, info, context) : await readStored(source, info, context);
   if (cache && bytes.length <= LARGE_F32_BYTES / 2) lastTensor = { id, name: tensorName, bytes };
   return { file: named, info, bytes, hint, context };
 }
