@@ -46,6 +46,9 @@ echo "== whole-model PTQ against onnxruntime's quantize_static and MatMulNBitsQu
 python3 scripts/check_ptq.py --bin target/debug/quant-playground --light minilm-l3
 
 echo "== wasm in headless Chromium: wasm-pack test"
+# The runner waits WASM_BINDGEN_TEST_TIMEOUT seconds (default 20) for a whole test binary; the streamed
+# tests of tests/wasm.rs take longer than that together in a debug build.
+export WASM_BINDGEN_TEST_TIMEOUT=600
 wasm-pack test --headless --chrome -- --test wasm --test wasm_kernels --test wasm_model --test wasm_formats --test wasm_graph
 echo "== the relaxed-SIMD build's kernels in headless Chromium (Node's relaxed dot is unreliable)"
 RUSTFLAGS="-C target-feature=+simd128,+relaxed-simd" CARGO_TARGET_DIR=target/relaxed \

@@ -7,7 +7,10 @@ use quant_playground::kernels::{self, scalar};
 use quant_playground::quant::{self, Codes, Granularity, QuantSpec, Scheme};
 use wasm_bindgen_test::*;
 
-wasm_bindgen_test_configure!(run_in_browser);
+// In a dedicated worker of Chromium: the runner polls the page (webdriver execute/sync, ~20 s limit) while
+// the tests run, and a few of the streamed tests take seconds each in a debug build; on the page's own
+// thread they blocked the poll and the run timed out.
+wasm_bindgen_test_configure!(run_in_dedicated_worker);
 
 #[wasm_bindgen_test]
 fn build_is_simd128() {
