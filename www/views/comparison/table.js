@@ -14,7 +14,7 @@ const METRICS = [
   { key: 'cosine', label: 'cosine similarity', better: 'max', format: fmt.cosine },
   { key: 'clipped_share', label: 'clipped share', better: 'min', format: fmt.percent },
   // Measured in the worker around each call into the module (read from the file not included).
-  { key: 'time_ms', label: 'time', better: 'min', format: fmt.milliseconds, title: (v) => `${v.toFixed(3)} ms in the wasm module` },
+  { key: 'time_ms', label: 'time', better: 'min', format: fmt.milliseconds, title: (v, row) => `${v.toFixed(3)} ms in the wasm module${Number.isFinite(row?.decode_ms) ? `, with an equal share of decoding the chunks (${row.decode_ms.toFixed(3)} ms for all columns)` : ''}` },
 ];
 
 /** The cells to mark: best of the compressed columns (the reference is exact, so it is no rival). */
@@ -67,7 +67,7 @@ export function renderComparison(table, rows, fileName, { titleOf, reference, re
       const v = fmt.numeric(raw);
       const td = element('td', { dataset: { config: configs[i], metric: metric.key, value: String(raw) } });
       td.textContent = v === null ? '—' : metric.format(v);
-      td.title = v === null ? 'not defined for this tensor' : metric.title ? metric.title(v) : String(raw);
+      td.title = v === null ? 'not defined for this tensor' : metric.title ? metric.title(v, rows[i]) : String(raw);
       if (best.has(i)) {
         td.classList.add('best');
         td.dataset.best = 'true';
